@@ -125,7 +125,8 @@ typedef struct lt_tensor {
     int64_t stride[LT_MAX_DIMS];   /* in elements, PyTorch's order */
     lt_dtype dtype;
     bool requires_grad;
-    /* library bookkeeping for persistent tensors */
+    /* library bookkeeping for persistent tensors (NULL for temporaries) */
+    struct lt_ctx *owner;
     struct lt_tensor *prev_owned, *next_owned;
 } lt_tensor;
 
@@ -320,6 +321,9 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
  * false with LT_ERR_GRAPH on a non-scalar or a tensor with no graph. The tape
  * is kept until lt_ctx_reset() (backward may not be called twice). */
 bool lt_backward(lt_ctx *ctx, lt_tensor *loss);
+/* Back-propagates from any output with a given upstream gradient of the same
+ * shape (torch's out.backward(grad)). */
+bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad);
 /* Sets t's gradient to zero (no-op when it has none). */
 void lt_zero_grad(lt_tensor *t);
 /* Number of nodes on the tape (for tests and tools). */

@@ -1,0 +1,47 @@
+/* test_support.h - helpers shared by the cmocka tests: random tensors,
+ * comparisons, a finite-difference gradient checker, error assertions. */
+#ifndef LT_TEST_SUPPORT_H
+#define LT_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "libtensor.h"
+
+/* Deterministic uniform numbers in [lo, hi) for test inputs. */
+typedef struct { uint64_t s; } ts_rand;
+ts_rand ts_rand_new(uint64_t seed);
+double ts_uniform(ts_rand *r, double lo, double hi);
+
+/* A persistent F32 tensor of the given shape filled with uniform [lo, hi). */
+lt_tensor *ts_random(lt_ctx *ctx, lt_shape shape, uint64_t seed, double lo, double hi);
+
+/* Asserts every element of t is within atol + rtol*|expected| of expected. */
+void ts_assert_near(const lt_tensor *t, const float *expected, int64_t n, double atol, double rtol);
+/* Asserts two tensors have equal shapes and near-equal elements. */
+void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol);
+void ts_assert_shape(const lt_tensor *t, lt_shape expected);
+
+/* The function under a gradient check: builds its output from the inputs
+ * (persistent tensors; it may take views of them). */
+typedef lt_tensor *(*ts_fn)(lt_ctx *ctx, lt_tensor **inputs, void *user);
+
+/* Checks d(sum(f(inputs) * R))/d(input) against central differences for
+ * every element of every input that requires grad, where R is a fixed random
+ * weighting (so all output elements matter). The loss is accumulated in
+ * double. Fails the test when |analytic - numeric| > atol + rtol*|numeric|. */
+void ts_gradcheck(ts_fn f, lt_tensor **inputs, int n_inputs, void *user, double eps, double atol, double rtol);
+
+/* Asserts ctx holds an error of the given status whose message contains
+ * every one of the NULL-terminated substrings; then clears it. */
+void ts_assert_error(lt_ctx *ctx, lt_status status, ...);
+
+/* Writes text to a fresh temporary file and returns its path (static buffer
+ * per call slot 0..3). */
+const char *ts_temp_file(int slot, const char *text);
+
+#endif
