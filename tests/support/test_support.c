@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L /* fmemopen, getpid */
 /* test_support.c - see test_support.h. */
 #include "test_support.h"
 
