@@ -1,0 +1,576 @@
+/* test_rng.c - the PyTorch and Python compatible generators against golden
+ * values produced by real PyTorch 1.13 and CPython (tests/data/rng_golden.h,
+ * made by tools/gen_rng_golden.py) and against the facts in
+ * shared/reference/reproducibility.md. Needs neither PyTorch nor Python. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libtensor.h"
+
+#include "data/rng_golden.h"
+
+#define COUNT(a) ((int64_t)(sizeof(a) / sizeof((a)[0])))
+
+/* Build-dependent float noise: torch's AVX2 randn uses its own vectorised
+ * log/sincos, this library uses libm's; they agree to a few ulps. */
+#define RANDN_ABS_TOL 1e-6
+#define RANDN_REL_TOL 1e-6
+
+static bool randn_close(float got, float want)
+{
+    double diff = fabs((double)got - (double)want);
+    return diff <= RANDN_ABS_TOL + RANDN_REL_TOL * fabs((double)want);
+}
+
+static void assert_randn_close(const float *got, const float *want, int64_t n,
+                               const char *what)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (!randn_close(got[i], want[i]))
+            fail_msg("%s[%lld]: got %.9g, want %.9g", what, (long long)i,
+                     (double)got[i], (double)want[i]);
+    }
+}
+
+static float *alloc_floats(int64_t n)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- torch: raw streams --------------------------------------------------- */
+
+static void test_u32_matches_torch(void **state)
+{
+    (void)state;
+    lt_rng g;
+    lt_rng_seed(&g, 2147483647u);
+    for (int64_t i = 0; i < COUNT(G_U32_SEED_NOTEBOOK); i++)
+        assert_int_equal(lt_rng_u32(&g), G_U32_SEED_NOTEBOOK[i]);
+    /* manual_seed keeps only the low 32 bits of the seed */
+    lt_rng_seed(&g, (UINT64_C(1) << 32) + 5);
+    for (int64_t i = 0; i < COUNT(G_U32_SEED_2P32_5); i++)
+        assert_int_equal(lt_rng_u32(&g), G_U32_SEED_2P32_5[i]);
+}
+
+static void test_u64_is_first_draw_high(void **state)
+{
+    (void)state;
+    lt_rng a, b;
+    lt_rng_seed(&a, 7);
+    lt_rng_seed(&b, 7);
+    for (int64_t i = 0; i < COUNT(G_U64_LOW63_SEED7); i++) {
+        uint64_t hi = lt_rng_u32(&b);
+        uint64_t lo = lt_rng_u32(&b);
+        uint64_t v = lt_rng_u64(&a);
+        assert_true(v == ((hi << 32) | lo));
+        assert_true((v & (UINT64_MAX >> 1)) == G_U64_LOW63_SEED7[i]);
+    }
+    /* torch's double uniform: the low 53 bits of random64() times 2^-53 */
+    lt_rng_seed(&a, 7);
+    for (int64_t i = 0; i < COUNT(G_UNIFORM64_SEED7); i++) {
+        uint64_t bits = lt_rng_u64(&a) & ((UINT64_C(1) << 53) - 1);
+        assert_true(ldexp((double)bits, -53) == G_UNIFORM64_SEED7[i]);
+    }
+}
+
+static void test_uniform_matches_torch_rand(void **state)
+{
+    (void)state;
+    lt_rng g;
+    lt_rng_seed(&g, 123);
+    for (int64_t i = 0; i < COUNT(G_RAND_SEED123); i++) {
+        float u = lt_rng_uniform(&g);
+        assert_true(u == G_RAND_SEED123[i]); /* exact: 24 bits, exact scaling */
+        assert_true(u >= 0.0f && u < 1.0f);
+    }
+}
+
+/* ---- torch: randn ----------------------------------------------------------- */
+
+static void test_randn_matches_torch(void **state)
+{
+    (void)state;
+    int64_t offset = 0;
+    for (int c = 0; c < G_RANDN_CASES; c++) {
+        int64_t n = G_RANDN_N[c];
+        float *out = alloc_floats(n);
+        lt_rng g;
+        lt_rng_seed(&g, G_RANDN_SEED[c]);
+        lt_rng_randn(&g, out, n);
+        char what[64];
+        snprintf(what, sizeof what, "randn(%lld) seed %llu", (long long)n,
+                 (unsigned long long)G_RANDN_SEED[c]);
+        assert_randn_close(out, G_RANDN_VALUES + offset, n, what);
+        offset += n;
+        free(out);
+    }
+    assert_int_equal(offset, COUNT(G_RANDN_VALUES));
+}
+
+/* The numel < 16 path is double Box-Muller, so it matches torch exactly;
+ * its spare sample stays in the generator across calls, even across a
+ * block-path call in between. */
+static void test_randn_cached_sample_sequence(void **state)
+{
+    (void)state;
+    lt_rng g;
+    lt_rng_seed(&g, 11);
+    int64_t offset = 0;
+    for (int64_t c = 0; c < COUNT(G_RANDN_SEQ_N); c++) {
+        int64_t n = G_RANDN_SEQ_N[c];
+        float *out = alloc_floats(n);
+        lt_rng_randn(&g, out, n);
+        assert_randn_close(out, G_RANDN_SEQ_VALUES + offset, n, "randn sequence");
+        if (n < 16)
+            assert_memory_equal(out, G_RANDN_SEQ_VALUES + offset, (size_t)n * sizeof *out);
+        offset += n;
+        free(out);
+    }
+    /* seeding again forgets the cached sample */
+    float first[1], again[1];
+    lt_rng_seed(&g, 11);
+    lt_rng_randn(&g, first, 1);
+    lt_rng_randn(&g, again, 1);
+    lt_rng_seed(&g, 11);
+    lt_rng_randn(&g, again, 1);
+    assert_true(first[0] == again[0]);
+}
+
+/* Values from reproducibility.md, checked there against PyTorch 1.13. */
+static const float DOC_C0[5] = {1.5673620f, -0.2372923f, -0.0273846f, -1.1007794f, 0.2858815f};
+static const float DOC_C26[5] = {0.0938659f, -0.6453336f, 1.2107978f, -0.7819822f, 0.3844853f};
+static const float DOC_B2[5] = {0.1373136f, 1.2041878f, 1.9441583f, 0.3093629f, 2.0191813f};
+static const double DOC_SUMS[5] = {-5.2125139, 77.2490540, 3.7819910, -7.2081270, 4.6393285};
+
+static double sum_floats(const float *x, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static void check_doc_values(float *const params[5])
+{
+    for (int i = 0; i < 5; i++) {
+        assert_true(fabsf(params[0][i] - DOC_C0[i]) < 1e-6f);      /* C[0, :5] */
+        assert_true(fabsf(params[0][265 + i] - DOC_C26[i]) < 1e-6f); /* C[26, 5:] */
+        assert_true(fabsf(params[4][i] - DOC_B2[i]) < 1e-6f);       /* b2[:5] */
+    }
+}
+
+/* The notebook: C, W1, b1, W2, b2 drawn in this order from one generator. */
+static void test_randn_notebook_init(void **state)
+{
+    (void)state;
+    lt_rng g;
+    lt_rng_seed(&g, 2147483647u);
+    float *params[G_NOTEBOOK_PARAMS];
+    int64_t sample = 0;
+    for (int p = 0; p < G_NOTEBOOK_PARAMS; p++) {
+        int64_t n = G_NOTEBOOK_NUMEL[p];
+        params[p] = alloc_floats(n);
+        lt_rng_randn(&g, params[p], n);
+        double sum = sum_floats(params[p], n);
+        /* per-element ulps add up: allow 1e-4 on sums of up to 6000 values */
+        assert_true(fabs(sum - G_NOTEBOOK_SUM[p]) < 1e-4);
+        assert_true(fabs(sum - DOC_SUMS[p]) < 1e-4);
+        assert_true(fabs(sum - (double)G_NOTEBOOK_TORCH_SUM[p]) < 1e-4);
+        for (int64_t i = 0; i < n; i += G_NOTEBOOK_STRIDE, sample++) {
+            if (!randn_close(params[p][i], G_NOTEBOOK_SAMPLES[sample]))
+                fail_msg("param %d [%lld]: got %.9g, want %.9g", p, (long long)i,
+                         (double)params[p][i], (double)G_NOTEBOOK_SAMPLES[sample]);
+        }
+    }
+    assert_int_equal(sample, COUNT(G_NOTEBOOK_SAMPLES));
+    check_doc_values(params);
+    for (int p = 0; p < G_NOTEBOOK_PARAMS; p++)
+        free(params[p]);
+}
+
+static void test_randn_fill_tensor(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    lt_tensor *t = lt_new(ctx, LT_F32, LT_SHAPE(27, 10));
+    assert_non_null(t);
+    lt_rng g;
+    lt_rng_seed(&g, 2147483647u);
+    assert_true(lt_randn_fill(ctx, &g, t));
+    assert_int_equal(lt_status_of(ctx), LT_OK);
+    assert_int_equal(G_RANDN_N[0], 270); /* case 0 is C = randn(27, 10) */
+    assert_randn_close(lt_data_f32(t), G_RANDN_VALUES, 270, "randn_fill C");
+    lt_ctx_free(ctx);
+}
+
+static void expect_fill_error(lt_ctx *ctx, lt_rng *g, lt_tensor *t, lt_status want)
+{
+    assert_false(lt_randn_fill(ctx, g, t));
+    assert_int_equal(lt_status_of(ctx), want);
+    assert_non_null(strstr(lt_error_message(ctx), "randn_fill"));
+    lt_clear_error(ctx);
+}
+
+static void test_randn_fill_rejects_bad_input(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    lt_rng g;
+    lt_rng_seed(&g, 1);
+    lt_tensor *f = lt_new(ctx, LT_F32, LT_SHAPE(4, 5));
+    lt_tensor *i = lt_new(ctx, LT_I32, LT_SHAPE(4, 5));
+    assert_non_null(f);
+    assert_non_null(i);
+    expect_fill_error(ctx, &g, i, LT_ERR_DTYPE);
+    expect_fill_error(ctx, &g, NULL, LT_ERR_ARG);
+    expect_fill_error(ctx, NULL, f, LT_ERR_ARG);
+    lt_tensor *ft = lt_transpose(ctx, f, 0, 1);
+    assert_non_null(ft);
+    expect_fill_error(ctx, &g, ft, LT_ERR_ARG);
+    /* nothing was drawn by the failed calls */
+    lt_rng fresh;
+    lt_rng_seed(&fresh, 1);
+    assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh));
+    lt_ctx_free(ctx);
+}
+
+/* ---- torch: randint ----------------------------------------------------------- */
+
+static void test_randint_matches_torch(void **state)
+{
+    (void)state;
+    int64_t offset = 0;
+    for (int c = 0; c < G_RANDINT_CASES; c++) {
+        int64_t n = G_RANDINT_N[c];
+        int32_t out[64];
+        assert_true(n <= COUNT(out));
+        lt_rng g;
+        lt_rng_seed(&g, G_RANDINT_SEED[c]);
+        lt_rng_randint(&g, G_RANDINT_LOW[c], G_RANDINT_HIGH[c], out, n);
+        for (int64_t k = 0; k < n; k++)
+            assert_int_equal(out[k], G_RANDINT_VALUES[offset + k]);
+        offset += n;
+    }
+    assert_int_equal(offset, COUNT(G_RANDINT_VALUES));
+}
+
+static void test_randint_doc_values(void **state)
+{
+    (void)state;
+    static const int32_t want[8] = {76542, 11942, 157126, 2164, 651, 135335, 41245, 127424};
+    int32_t out[8];
+    lt_rng g;
+    lt_rng_seed(&g, 42);
+    lt_rng_randint(&g, 0, 182625, out, 8);
+    assert_memory_equal(out, want, sizeof want);
+}
+
+static void test_randint_rejects_bad_range(void **state)
+{
+    (void)state;
+    lt_rng g, fresh;
+    lt_rng_seed(&g, 3);
+    lt_rng_seed(&fresh, 3);
+    int32_t out[4] = {9, 9, 9, 9};
+    lt_rng_randint(&g, 5, 5, out, 4);                      /* empty range */
+    lt_rng_randint(&g, 0, (int64_t)INT32_MAX + 2, out, 4); /* does not fit int32 */
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(out[k], 0);
+    assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh));
+}
+
+/* ---- torch: multinomial ------------------------------------------------------- */
+
+static void check_draws(const float *probs, int64_t n, uint64_t seed,
+                        const int32_t *want, int64_t draws)
+{
+    lt_rng g;
+    lt_rng_seed(&g, seed);
+    for (int64_t k = 0; k < draws; k++) {
+        int64_t ix = lt_rng_multinomial(&g, probs, n);
+        if (ix != want[k])
+            fail_msg("draw %lld: got %lld, want %d", (long long)k, (long long)ix, want[k]);
+    }
+}
+
+static void test_multinomial_matches_torch(void **state)
+{
+    (void)state;
+    const uint64_t seed = 2147483647u + 10u;
+    check_draws(G_MULTI_COUNTS, COUNT(G_MULTI_COUNTS), seed, G_MULTI_COUNTS_DRAWS,
+                COUNT(G_MULTI_COUNTS_DRAWS));
+    check_draws(G_MULTI_SOFTMAX, COUNT(G_MULTI_SOFTMAX), seed, G_MULTI_SOFTMAX_DRAWS,
+                COUNT(G_MULTI_SOFTMAX_DRAWS));
+}
+
+/* The notebook's name sampler: rows of a 27x27 table, one generator. */
+static void test_multinomial_sampling_loop(void **state)
+{
+    (void)state;
+    lt_rng g;
+    lt_rng_seed(&g, 2147483647u + 10u);
+    int64_t k = 0;
+    for (int name = 0; name < 10; name++) {
+        int64_t ix = 0;
+        do {
+            ix = lt_rng_multinomial(&g, G_MULTI_TABLE + 27 * ix, 27);
+            assert_true(k < COUNT(G_MULTI_TABLE_DRAWS));
+            assert_int_equal(ix, G_MULTI_TABLE_DRAWS[k]);
+            k++;
+        } while (ix != 0);
+    }
+    assert_int_equal(k, COUNT(G_MULTI_TABLE_DRAWS));
+}
+
+static void test_multinomial_frequencies(void **state)
+{
+    (void)state;
+    const float probs[5] = {1.0f, 0.0f, 2.0f, 3.0f, 4.0f};
+    int64_t counts[5] = {0};
+    lt_rng g;
+    lt_rng_seed(&g, 2024);
+    const int draws = 20000;
+    for (int k = 0; k < draws; k++) {
+        int64_t ix = lt_rng_multinomial(&g, probs, 5);
+        assert_true(ix >= 0 && ix < 5);
+        counts[ix]++;
+    }
+    assert_int_equal(counts[1], 0); /* a zero weight is never drawn */
+    for (int i = 0; i < 5; i++) {
+        double expected = draws * probs[i] / 10.0;
+        assert_true(fabs((double)counts[i] - expected) < 0.05 * draws);
+    }
+}
+
+static void test_multinomial_rejects_bad_weights(void **state)
+{
+    (void)state;
+    lt_rng g, fresh;
+    lt_rng_seed(&g, 4);
+    lt_rng_seed(&fresh, 4);
+    const float negative[3] = {0.5f, -0.1f, 0.6f};
+    const float zeros[3] = {0.0f, 0.0f, 0.0f};
+    const float with_nan[3] = {0.5f, NAN, 0.5f};
+    const float with_inf[3] = {0.5f, INFINITY, 0.5f};
+    assert_int_equal(lt_rng_multinomial(&g, negative, 3), -1);
+    assert_int_equal(lt_rng_multinomial(&g, zeros, 3), -1);
+    assert_int_equal(lt_rng_multinomial(&g, with_nan, 3), -1);
+    assert_int_equal(lt_rng_multinomial(&g, with_inf, 3), -1);
+    assert_int_equal(lt_rng_multinomial(&g, negative, 0), -1);
+    assert_int_equal(lt_rng_multinomial(&g, NULL, 3), -1);
+    assert_int_equal(lt_rng_multinomial(NULL, negative, 3), -1);
+    assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh)); /* nothing drawn */
+}
+
+/* ---- Python random ------------------------------------------------------------ */
+
+static void test_py_seed_words(void **state)
+{
+    (void)state;
+    for (int64_t s = 0; s < COUNT(G_PY_SEEDS); s++) {
+        lt_pyrandom r;
+        lt_pyrandom_seed(&r, G_PY_SEEDS[s]);
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(lt_pyrandom_u32(&r), G_PY_WORDS[4 * s + k]);
+    }
+}
+
+static void test_py_getrandbits(void **state)
+{
+    (void)state;
+    lt_pyrandom r;
+    lt_pyrandom_seed(&r, 123);
+    for (int64_t i = 0; i < COUNT(G_PY_BITS_K); i++)
+        assert_int_equal(lt_pyrandom_getrandbits(&r, G_PY_BITS_K[i]), G_PY_BITS[i]);
+    /* getrandbits(0) is 0 and draws nothing; k > 32 is outside the API */
+    lt_pyrandom a, b;
+    lt_pyrandom_seed(&a, 9);
+    lt_pyrandom_seed(&b, 9);
+    assert_int_equal(lt_pyrandom_getrandbits(&a, 0), 0);
+    assert_int_equal(lt_pyrandom_getrandbits(&a, 33), 0);
+    assert_int_equal(lt_pyrandom_u32(&a), lt_pyrandom_u32(&b));
+}
+
+static void test_py_randbelow(void **state)
+{
+    (void)state;
+    lt_pyrandom r;
+    lt_pyrandom_seed(&r, 5);
+    for (int64_t i = 0; i < COUNT(G_PY_BELOW_N); i++)
+        assert_true(lt_pyrandom_randbelow(&r, G_PY_BELOW_N[i]) == G_PY_BELOW[i]);
+}
+
+static void test_py_shuffle_100(void **state)
+{
+    (void)state;
+    int32_t x[100];
+    for (int i = 0; i < 100; i++)
+        x[i] = i;
+    lt_pyrandom r;
+    lt_pyrandom_seed(&r, 42);
+    lt_pyrandom_shuffle(&r, x, 100, sizeof x[0]);
+    assert_memory_equal(x, G_PY_SHUFFLE100, sizeof x);
+}
+
+static int32_t *shuffled_indices(uint64_t seed, size_t n)
+{
+    int32_t *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (int32_t)i;
+    lt_pyrandom r;
+    lt_pyrandom_seed(&r, seed);
+    lt_pyrandom_shuffle(&r, x, n, sizeof *x);
+    return x;
+}
+
+static void test_py_shuffle_32033(void **state)
+{
+    (void)state;
+    const size_t n = G_PY_SHUFFLE_BIG_N;
+    int32_t *x = shuffled_indices(42, n);
+    assert_memory_equal(x, G_PY_SHUFFLE_BIG_HEAD, sizeof G_PY_SHUFFLE_BIG_HEAD);
+    assert_memory_equal(x + n - 10, G_PY_SHUFFLE_BIG_TAIL, sizeof G_PY_SHUFFLE_BIG_TAIL);
+    free(x);
+}
+
+/* Element size only changes what is moved, never the permutation. */
+typedef struct wide { int32_t key; unsigned char pad[96]; } wide;
+
+static void test_py_shuffle_any_element_size(void **state)
+{
+    (void)state;
+    const size_t n = 100;
+    wide *w = calloc(n, sizeof *w);
+    assert_non_null(w);
+    for (size_t i = 0; i < n; i++) {
+        w[i].key = (int32_t)i;
+        memset(w[i].pad, (int)(i & 0xff), sizeof w[i].pad);
+    }
+    lt_pyrandom r;
+    lt_pyrandom_seed(&r, 42);
+    lt_pyrandom_shuffle(&r, w, n, sizeof *w);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(w[i].key, G_PY_SHUFFLE100[i]);
+        assert_int_equal(w[i].pad[95], G_PY_SHUFFLE100[i] & 0xff);
+    }
+    free(w);
+}
+
+/* ---- the real data set ---------------------------------------------------------- */
+
+/* CMake defines LT_SHARED_DIR for the tests; a bare compile has no data. */
+#ifdef LT_SHARED_DIR
+static const char *const NAMES_PATH = LT_SHARED_DIR "/data/names.txt";
+#else
+static const char *const NAMES_PATH = NULL;
+#endif
+
+/* Whole file in memory with '\n' replaced by '\0' (Python's splitlines for
+ * this file: the last line has no newline). Returns the line count. */
+static size_t read_lines(const char *path, char **buffer, char ***lines)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return 0;
+    size_t cap = 1 << 20, len = 0, got;
+    char *buf = malloc(cap + 1);
+    assert_non_null(buf);
+    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            assert_non_null(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += buf[i] == '\n';
+    count += len > 0 && buf[len - 1] != '\n';
+    char **out = malloc(count * sizeof *out);
+    assert_non_null(out);
+    char *p = buf;
+    for (size_t k = 0; k < count; k++) {
+        out[k] = p;
+        char *nl = strchr(p, '\n');
+        if (nl) {
+            *nl = '\0';
+            p = nl + 1;
+        }
+        size_t l = strlen(out[k]);
+        if (l > 0 && out[k][l - 1] == '\r')
+            out[k][l - 1] = '\0';
+    }
+    *buffer = buf;
+    *lines = out;
+    return count;
+}
+
+static void test_names_split_matches_python(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    char **words = NULL;
+    size_t n = read_lines(NAMES_PATH, &buf, &words);
+    if (n == 0) {
+        printf("SKIPPED: names.txt not found at %s\n",
+               NAMES_PATH ? NAMES_PATH : "(LT_SHARED_DIR not defined)");
+        fflush(stdout);
+        skip();
+    }
+    assert_int_equal(n, 32033);
+    int32_t *ix = shuffled_indices(42, n);
+    static const char *const head[5] = {"yuheng", "diondre", "xavien", "jori", "juanluis"};
+    static const char *const tail[3] = {"opal", "zaylynn", "yovani"};
+    for (int k = 0; k < 5; k++)
+        assert_string_equal(words[ix[k]], head[k]);
+    for (int k = 0; k < 3; k++)
+        assert_string_equal(words[ix[n - 3 + (size_t)k]], tail[k]);
+    free(ix);
+    free(words);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_u32_matches_torch),
+        cmocka_unit_test(test_u64_is_first_draw_high),
+        cmocka_unit_test(test_uniform_matches_torch_rand),
+        cmocka_unit_test(test_randn_matches_torch),
+        cmocka_unit_test(test_randn_cached_sample_sequence),
+        cmocka_unit_test(test_randn_notebook_init),
+        cmocka_unit_test(test_randn_fill_tensor),
+        cmocka_unit_test(test_randn_fill_rejects_bad_input),
+        cmocka_unit_test(test_randint_matches_torch),
+        cmocka_unit_test(test_randint_doc_values),
+        cmocka_unit_test(test_randint_rejects_bad_range),
+        cmocka_unit_test(test_multinomial_matches_torch),
+        cmocka_unit_test(test_multinomial_sampling_loop),
+        cmocka_unit_test(test_multinomial_frequencies),
+        cmocka_unit_test(test_multinomial_rejects_bad_weights),
+        cmocka_unit_test(test_py_seed_words),
+        cmocka_unit_test(test_py_getrandbits),
+        cmocka_unit_test(test_py_randbelow),
+        cmocka_unit_test(test_py_shuffle_100),
+        cmocka_unit_test(test_py_shuffle_32033),
+        cmocka_unit_test(test_py_shuffle_any_element_size),
+        cmocka_unit_test(test_names_split_matches_python),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
