@@ -374,6 +374,43 @@ bool lt_check_args(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts);
 int lt_resolve_dim(lt_ctx *ctx, const char *op, int dim, int ndim);
 
 /* ======================================================================== */
+/* Checkpoints: the safetensors format                                      */
+/* ======================================================================== */
+/* File layout: 8-byte little-endian header length N, N bytes of JSON
+ * ({"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+ * ..., "__metadata__": {"key": "value", ...}}), then the raw little-endian
+ * tensor bytes. Readable by Python's safetensors and PyTorch. */
+
+typedef struct lt_named_tensor {
+    const char *name;
+    const lt_tensor *tensor; /* F32 or I32, any layout (written dense) */
+} lt_named_tensor;
+
+/* Writes n tensors and n_meta string pairs (meta[2i] = key, meta[2i+1] =
+ * value) to path atomically: a temporary file in the same directory, fsync,
+ * rename. On any failure the old file at path is untouched, the temporary is
+ * removed, and false is returned with LT_ERR_IO / LT_ERR_ARG. */
+bool lt_safetensors_save(lt_ctx *ctx, const char *path, const lt_named_tensor *tensors, int n,
+                         const char *const *meta, int n_meta);
+
+/* A loaded checkpoint, fully validated when lt_safetensors_load returns it. */
+typedef struct lt_safetensors lt_safetensors;
+
+/* Reads and validates a whole file (header length within the file, JSON
+ * well-formed, known dtypes, shapes and offsets consistent and inside the
+ * data, no overlaps). NULL + LT_ERR_IO / LT_ERR_FORMAT with a message naming
+ * the file and the problem. Free with lt_safetensors_free. */
+lt_safetensors *lt_safetensors_load(lt_ctx *ctx, const char *path);
+void lt_safetensors_free(lt_safetensors *st);
+int lt_safetensors_count(const lt_safetensors *st);
+const char *lt_safetensors_name(const lt_safetensors *st, int i); /* NULL out of range */
+/* Metadata value for key, or NULL when absent. */
+const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
+/* Copies the named tensor into dst, which must have the same dtype and
+ * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise. */
+bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
+
+/* ======================================================================== */
 /* Random numbers compatible with PyTorch and Python                        */
 /* ======================================================================== */
 

@@ -1,0 +1,212 @@
+/* names_data.c - see names_data.h. */
+#include "names_data.h"
+
+#include "libtensor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Whole file into memory, NUL-terminated. */
+static char *read_file(const char *path, size_t *len, char err[ND_ERR_SIZE])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, ND_ERR_SIZE, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        char *grown = realloc(buf, 2 * cap + 1);
+        if (!grown) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = grown;
+        cap *= 2;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        snprintf(err, ND_ERR_SIZE, "%s: %s", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Checks one line's bytes; returns 0 or -1 with a message. */
+static int check_line(const char *path, size_t lineno, const char *s, size_t len, char err[ND_ERR_SIZE])
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.') {
+            snprintf(err, ND_ERR_SIZE,
+                     "%s:%zu: the character '.' is reserved as the start/end token and cannot appear in the data",
+                     path, lineno);
+            return -1;
+        }
+        if (c < 0x20 || c > 0x7e) {
+            snprintf(err, ND_ERR_SIZE, "%s:%zu: unreadable byte 0x%02x at column %zu (only printable ASCII is accepted)",
+                     path, lineno, c, i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE])
+{
+    memset(out, 0, sizeof *out);
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text)
+        return -1;
+    size_t cap = 1024, n = 0, lineno = 0;
+    char **word = malloc(cap * sizeof *word);
+    bool oom = !word;
+    for (char *p = text; !oom && p < text + len;) {
+        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        char *end = nl ? nl : text + len;
+        size_t l = (size_t)(end - p);
+        if (l > 0 && p[l - 1] == '\r')
+            l--; /* CRLF */
+        if (check_line(path, ++lineno, p, l, err) != 0) {
+            free(word);
+            free(text);
+            return -1;
+        }
+        p[l] = '\0';
+        if (l > 0 && n == cap) {
+            char **grown = realloc(word, 2 * cap * sizeof *word);
+            oom = !grown;
+            word = grown ? grown : word;
+            cap *= 2;
+        }
+        if (l > 0 && !oom)
+            word[n++] = p;
+        p = end + 1;
+    }
+    if (oom) {
+        free(word);
+        free(text);
+        snprintf(err, ND_ERR_SIZE, "%s: out of memory", path);
+        return -1;
+    }
+    if (n == 0) {
+        free(word);
+        free(text);
+        snprintf(err, ND_ERR_SIZE, "%s: no words (the file is empty or has only blank lines)", path);
+        return -1;
+    }
+    out->text = text;
+    out->word = word;
+    out->n = n;
+    return 0;
+}
+
+void nd_free_words(nd_words *w)
+{
+    free(w->word);
+    free(w->text);
+    memset(w, 0, sizeof *w);
+}
+
+static void vocab_clear(nd_vocab *v)
+{
+    memset(v, 0, sizeof *v);
+    for (int c = 0; c < 256; c++)
+        v->stoi[c] = -1;
+    v->itos[0] = '.';
+    v->stoi['.'] = 0;
+    v->size = 1;
+}
+
+void nd_build_vocab(const nd_words *w, nd_vocab *v)
+{
+    bool seen[256] = {false};
+    for (size_t i = 0; i < w->n; i++)
+        for (const unsigned char *p = (const unsigned char *)w->word[i]; *p; p++)
+            seen[*p] = true;
+    vocab_clear(v);
+    for (int c = 0; c < 256; c++) /* byte order = Python's sorted() for ASCII */
+        if (seen[c] && c != '.') {
+            v->stoi[c] = v->size;
+            v->itos[v->size++] = (char)c;
+        }
+}
+
+int nd_vocab_from_chars(const char *chars, nd_vocab *v)
+{
+    vocab_clear(v);
+    int prev = -1;
+    for (const unsigned char *p = (const unsigned char *)chars; *p; p++) {
+        if (*p <= prev || *p == '.' || *p < 0x20 || *p > 0x7e || v->size >= ND_MAX_VOCAB)
+            return -1; /* must be sorted, unique, printable */
+        prev = *p;
+        v->stoi[*p] = v->size;
+        v->itos[v->size++] = (char)*p;
+    }
+    return v->size > 1 ? 0 : -1;
+}
+
+void nd_shuffle_words(nd_words *w, uint64_t seed)
+{
+    lt_pyrandom r;
+    lt_pyrandom_seed(&r, seed);
+    lt_pyrandom_shuffle(&r, w->word, w->n, sizeof *w->word);
+}
+
+void nd_split_points(size_t n, size_t *n1, size_t *n2)
+{
+    /* Python: int(0.8 * len(words)) in double precision */
+    *n1 = (size_t)(0.8 * (double)n);
+    *n2 = (size_t)(0.9 * (double)n);
+}
+
+int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
+                     nd_dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = 0;
+    for (size_t i = begin; i < end; i++)
+        n += strlen(w->word[i]) + 1;
+    out->x = malloc((n ? n : 1) * (size_t)block * sizeof *out->x);
+    out->y = malloc((n ? n : 1) * sizeof *out->y);
+    if (!out->x || !out->y) {
+        nd_free_dataset(out);
+        return -1;
+    }
+    out->n = n;
+    out->block = block;
+    size_t row = 0;
+    int32_t context[256];
+    for (size_t i = begin; i < end; i++) {
+        memset(context, 0, sizeof(int32_t) * (size_t)block);
+        for (const unsigned char *p = (const unsigned char *)w->word[i];; p++) {
+            int32_t ix = *p ? v->stoi[*p] : 0;
+            memcpy(out->x + row * (size_t)block, context, sizeof(int32_t) * (size_t)block);
+            out->y[row++] = ix;
+            memmove(context, context + 1, sizeof(int32_t) * (size_t)(block - 1));
+            context[block - 1] = ix;
+            if (!*p)
+                break;
+        }
+    }
+    return 0;
+}
+
+void nd_free_dataset(nd_dataset *d)
+{
+    free(d->x);
+    free(d->y);
+    memset(d, 0, sizeof *d);
+}

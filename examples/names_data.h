@@ -1,0 +1,57 @@
+/* names_data.h - the makemore data pipeline shared by the example programs:
+ * read a one-item-per-line text file, build the character vocabulary, split
+ * the words as the notebook does, and turn words into (context, next char)
+ * examples. */
+#ifndef NAMES_DATA_H
+#define NAMES_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ND_MAX_VOCAB 256
+#define ND_ERR_SIZE 512
+
+typedef struct nd_words {
+    char *text;     /* all words, each NUL-terminated */
+    char **word;    /* n pointers into text */
+    size_t n;
+} nd_words;
+
+typedef struct nd_vocab {
+    int size;                /* 1 + number of distinct characters */
+    char itos[ND_MAX_VOCAB]; /* index -> character; itos[0] = '.' */
+    int stoi[256];           /* character -> index, -1 when absent */
+} nd_vocab;
+
+typedef struct nd_dataset {
+    int32_t *x;  /* n * block contexts, row-major */
+    int32_t *y;  /* n next-character targets */
+    size_t n;
+    int block;
+} nd_dataset;
+
+/* Reads a text file: one item per line, CRLF or LF, blank lines skipped.
+ * Only printable ASCII other than '.' is accepted ('.' is the end token).
+ * Returns 0, or -1 with a one-line message in err naming the file and line. */
+int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE]);
+void nd_free_words(nd_words *w);
+
+/* Sorted unique characters of all words; '.' = 0, the rest 1.. in order. */
+void nd_build_vocab(const nd_words *w, nd_vocab *v);
+/* Builds a vocabulary from the string of its characters (itos[1..]) as
+ * stored in a checkpoint; returns -1 when the string is not valid. */
+int nd_vocab_from_chars(const char *chars, nd_vocab *v);
+
+/* random.seed(seed); random.shuffle(words) with Python's exact algorithm. */
+void nd_shuffle_words(nd_words *w, uint64_t seed);
+
+/* The notebook's 80/10/10 split points: n1 = int(0.8 n), n2 = int(0.9 n). */
+void nd_split_points(size_t n, size_t *n1, size_t *n2);
+
+/* Examples of words[begin, end): every word of length L gives L + 1
+ * (context, next) pairs. Returns 0, or -1 when out of memory. */
+int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
+                     nd_dataset *out);
+void nd_free_dataset(nd_dataset *d);
+
+#endif
