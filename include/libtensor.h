@@ -300,16 +300,19 @@ lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 
 /* C[X]: rows of c picked by the I32 index tensor x (any shape); the result
  * has shape x.shape + c.shape[1:]. Backward scatter-adds (repeated indices
- * accumulate). */
+ * accumulate). As in PyTorch a negative index counts from the end (-1 is the
+ * last row); an index outside -rows..rows-1 is LT_ERR_INDEX. */
 lt_tensor *lt_index(lt_ctx *ctx, lt_tensor *c, lt_tensor *x);
 
-/* Concatenation of n tensors along dim (all other sizes equal). */
+/* Concatenation of n >= 1 tensors along dim (all other sizes equal; same
+ * dtype and rank; scalars cannot be concatenated). I32 is allowed (no grad). */
 lt_tensor *lt_cat(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim);
 
 lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 /* Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
- * and stable for any finite logits. Returns a scalar. */
+ * and stable for any finite logits. Returns a scalar. Targets must be in
+ * 0..C-1 (no ignore_index); N must be >= 1. */
 lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
 
 /* ======================================================================== */
