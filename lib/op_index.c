@@ -1,5 +1,5 @@
 /* op_index.c - embedding lookup C[X]: rows of a table picked by an index
- * tensor of any shape.
+ * tensor of any shape. The table may be F32 (differentiable) or I32.
  *
  * Indices follow PyTorch: -size <= i < size, and a negative index counts from
  * the end (C[-1] is the last row). Anything else is an LT_ERR_INDEX naming the
@@ -41,11 +41,6 @@ static const lt_op index_op = {"index", index_backward};
 static bool check_index_args(lt_ctx *ctx, const lt_tensor *c, const lt_tensor *x)
 {
     char a[96], b[96];
-    if (c->dtype != LT_F32) {
-        lt_fail(ctx, LT_ERR_DTYPE, "index: the table (argument 1) must be f32, got i32 %s",
-                lt_tensor_shape_str(c, a, sizeof a));
-        return false;
-    }
     if (x->dtype != LT_I32) {
         lt_fail(ctx, LT_ERR_DTYPE, "index: the indices (argument 2) must be i32, got f32 %s",
                 lt_tensor_shape_str(x, a, sizeof a));
@@ -101,14 +96,16 @@ lt_tensor *lt_index(lt_ctx *ctx, lt_tensor *c, lt_tensor *x)
         shape[ndim++] = x->shape[d];
     for (int d = 1; d < c->ndim; d++)
         shape[ndim++] = c->shape[d];
-    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, ndim, shape);
+    lt_tensor *out = lt_alloc_temp(ctx, c->dtype, ndim, shape);
     if (!out)
         return NULL;
+    /* an I32 table works too (Xtr[ix] picks minibatch rows); it is never recorded */
     int64_t count = lt_numel(x), row = lt_shape_numel(c->ndim - 1, c->shape + 1);
-    const float *table = lt_f32(c);
-    float *y = lt_f32(out);
+    size_t es = lt_dtype_size(c->dtype), row_bytes = es * (size_t)row;
+    const unsigned char *table = (const unsigned char *)c->storage->data + (size_t)c->offset * es;
+    unsigned char *y = out->storage->data;
     for (int64_t i = 0; i < count && row > 0; i++)
-        memcpy(y + i * row, table + (int64_t)rows[i] * row, sizeof(float) * (size_t)row);
+        memcpy(y + (size_t)i * row_bytes, table + (size_t)rows[i] * row_bytes, row_bytes);
     lt_node *node;
     if (!lt_maybe_record(ctx, &index_op, out, 1, &c, &node))
         return NULL;
