@@ -1,0 +1,176 @@
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+/* test_mlp_names_cli.c - the mlp_names program end to end on small data the
+ * test writes itself: summary lines, a falling loss, save/load giving the
+ * same samples, and every bad input giving one clear line and the right
+ * exit status. */
+#include "test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char dir[64];
+static char out_text[1 << 16], err_text[1 << 12];
+
+static const char *NAMES[] = {"emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia",
+                              "harper", "evelyn", "abigail", "emily", "elizabeth", "mila", "ella", "avery",
+                              "sofia", "camila", "aria", "scarlett", "victoria", "madison", "luna", "grace",
+                              "chloe", "penelope", "layla", "riley", "zoey", "nora", "lily", "eleanor",
+                              "hannah", "lillian", "addison", "aubrey", "ellie", "stella", "natalie", "zoe"};
+
+static const char *path_in_dir(const char *name)
+{
+    static char buf[4][128];
+    static int k;
+    k = (k + 1) & 3;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void write_text(const char *name, const char *text)
+{
+    FILE *f = fopen(path_in_dir(name), "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void read_text(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs mlp_names with args (in dir); returns its exit status. */
+static int run(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s >out.txt 2>err.txt", dir, MLP_NAMES_BIN, args);
+    int st = system(cmd);
+    read_text(path_in_dir("out.txt"), out_text, sizeof out_text);
+    read_text(path_in_dir("err.txt"), err_text, sizeof err_text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/lt_cli_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char text[4096] = "";
+    for (int rep = 0; rep < 5; rep++)
+        for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) {
+            strcat(text, NAMES[i]);
+            strcat(text, rep == 4 && i == 39 ? "" : "\n");
+        }
+    write_text("names.txt", text);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static double field(const char *line_start, const char *key)
+{
+    const char *l = strstr(out_text, line_start);
+    assert_non_null(l);
+    const char *k = strstr(l, key);
+    assert_non_null(k);
+    return atof(k + strlen(key));
+}
+
+static void test_train_save_load(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--steps 400 --eval-every 100 --samples 5 --save ck.safetensors --log log.csv --quiet"), 0);
+    /* 200 words: 160/20/20; every word of length L gives L+1 examples */
+    assert_non_null(strstr(out_text, "split: train "));
+    /* V*10 + 30*200 + 200 + 200*V + V parameters for a vocabulary of V */
+    long params = (long)field("params:", " ");
+    assert_true(params > 6200 && (params - 6200) % 211 == 0);
+    double init = field("init:", "dev "), dev = field("final:", "dev "), train = field("final:", "train ");
+    assert_true(init > 5.0);
+    assert_true(dev < init / 2);
+    assert_true(train < 2.5);
+    assert_non_null(strstr(out_text, "time: "));
+    char first[4096];
+    strcpy(first, strstr(out_text, "steps/s\n") + 8); /* the samples */
+    int lines = 0;
+    for (const char *p = first; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 5);
+    char log[1 << 16];
+    read_text(path_in_dir("log.csv"), log, sizeof log);
+    assert_non_null(strstr(log, "step,batch_loss,dev_loss\n0,"));
+    assert_non_null(strstr(log, "\n399,"));
+    /* the checkpoint restores the same model: same samples, same losses */
+    assert_int_equal(run("--load ck.safetensors --steps 0 --samples 5 --quiet"), 0);
+    assert_non_null(strstr(out_text, first)); /* the five samples again */
+    assert_true(fabs(field("init:", "dev ") - dev) < 1e-4);
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    write_text("empty.txt", "");
+    write_text("binary.txt", "ab\x01\x02\xff\n");
+    write_text("dot.txt", "emma\nst.john\n");
+    write_text("corrupt.safetensors", "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":");
+    struct {
+        const char *args;
+        int status;
+        const char *message;
+    } cases[] = {
+        {"--data missing.txt", 1, "missing.txt"},
+        {"--data empty.txt", 1, "no words"},
+        {"--data binary.txt", 1, "unreadable byte 0x01"},
+        {"--data dot.txt", 1, "'.' is reserved"},
+        {"--steps", 2, "--steps needs a value"},
+        {"--steps -5", 2, "--steps -5"},
+        {"--batch 0", 2, "--batch 0"},
+        {"--hidden abc", 2, "--hidden abc"},
+        {"--lr nan", 2, "--lr nan"},
+        {"--frobnicate 3", 2, "unknown option"},
+        {"--load corrupt.safetensors --steps 0", 1, "corrupt.safetensors"},
+        {"--load nothere.safetensors --steps 0", 1, "nothere.safetensors"},
+        {"--load ck.safetensors --emb 5 --steps 0", 1, "differ from the flags"},
+        {"--steps 10 --log /nonexistent/dir/log.csv", 1, "/nonexistent/dir/log.csv"},
+        {"--steps 10 --save /nonexistent/dir/x.safetensors --samples 0", 1, "/nonexistent/dir"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int st = run(cases[i].args);
+        if (st != cases[i].status || !strstr(err_text, cases[i].message))
+            fail_msg("mlp_names %s: exit %d (want %d), stderr \"%s\" (want \"%s\")", cases[i].args, st,
+                     cases[i].status, err_text, cases[i].message);
+    }
+    /* the default data path explains where to get names.txt */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "mv %s/names.txt %s/n.txt", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("--steps 1"), 1);
+    assert_non_null(strstr(err_text, "karpathy/makemore"));
+    snprintf(cmd, sizeof cmd, "mv %s/n.txt %s/names.txt", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("--help"), 0);
+    assert_non_null(strstr(out_text, "usage: mlp_names"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_train_save_load),
+        cmocka_unit_test(test_bad_inputs), /* after: uses ck.safetensors */
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
