@@ -282,19 +282,21 @@ lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *a);
 lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *a, float exponent); /* a^exponent */
 
 /* Reductions. The _dim forms take a dim (negative counts from the end) and
- * keepdim as in PyTorch. lt_sum/lt_mean reduce everything to a scalar. */
+ * keepdim as in PyTorch. lt_sum/lt_mean reduce everything to a scalar. Sums
+ * accumulate in double. The mean of nothing is NaN, as in PyTorch. */
 lt_tensor *lt_sum(lt_ctx *ctx, lt_tensor *a);
 lt_tensor *lt_mean(lt_ctx *ctx, lt_tensor *a);
 lt_tensor *lt_sum_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
 lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
 /* Max along dim: returns the values; *indices (if not NULL) receives an I32
- * tensor of argmax positions (first maximum on ties). */
+ * tensor of argmax positions (first maximum on ties; NaN counts as the
+ * maximum, as in PyTorch). The gradient goes to the argmax only. */
 lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tensor **indices);
 
 /* Matrix product.
  *   (n,k) @ (k,m) -> (n,m)
  *   (B,n,k) @ (B,k,m) -> (B,n,m), where either batch size may be 1 (broadcast)
- *   (B,n,k) @ (k,m) -> (B,n,m)
+ *   (B,n,k) @ (k,m) -> (B,n,m), and (n,k) @ (B,k,m) -> (B,n,m)
  * Transposed views (e.g. lt_transpose(W)) are used in place, without a copy. */
 lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 

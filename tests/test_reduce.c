@@ -1,0 +1,457 @@
+/* test_reduce.c - sum, mean (of everything and along a dim) and max along a
+ * dim: hand-computed values, accuracy of the double accumulation, keepdim and
+ * negative dims, rank-0 and empty tensors, PyTorch's NaN and tie rules for
+ * max, gradients (finite differences, non-contiguous inputs), errors. */
+#include "test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* (2,3,4) tensor with values 0..23 */
+static lt_tensor *iota234(lt_ctx *ctx)
+{
+    float v[24];
+    for (int i = 0; i < 24; i++)
+        v[i] = (float)i;
+    return lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3, 4), v);
+}
+
+/* ======================================================================== */
+/* sum and mean of everything                                               */
+/* ======================================================================== */
+
+static void test_sum_mean_values(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3), (float[]){1, 2, 3, 4, 5, 6});
+    lt_tensor *s = lt_sum(ctx, a), *m = lt_mean(ctx, a);
+    ts_assert_shape(s, LT_SHAPE0); /* rank 0 */
+    ts_assert_shape(m, LT_SHAPE0);
+    assert_float_equal(lt_item(ctx, s), 21.0f, 0);
+    assert_float_equal(lt_item(ctx, m), 3.5f, 0);
+    /* 0..23 */
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, iota234(ctx))), 276.0f, 0);
+    assert_float_equal(lt_item(ctx, lt_mean(ctx, iota234(ctx))), 11.5f, 0);
+    /* a scalar and a non-contiguous view */
+    lt_tensor *sc = lt_full(ctx, LT_SHAPE0, -2.5f);
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, sc)), -2.5f, 0);
+    assert_float_equal(lt_item(ctx, lt_mean(ctx, sc)), -2.5f, 0);
+    lt_tensor *col = lt_select(ctx, a, 1, 2); /* (3, 6) */
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, col)), 9.0f, 0);
+    assert_float_equal(lt_item(ctx, lt_mean(ctx, lt_transpose(ctx, a, 0, 1))), 3.5f, 0);
+    /* empty: sum 0, mean NaN (0/0, as PyTorch) */
+    lt_tensor *e = lt_zeros(ctx, LT_F32, LT_SHAPE(0, 3));
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, e)), 0.0f, 0);
+    assert_true(isnan(lt_item(ctx, lt_mean(ctx, e))));
+    /* NaN and inf propagate */
+    lt_tensor *w = lt_from_f32(ctx, LT_SHAPE(3), (float[]){1, INFINITY, 2});
+    assert_true(isinf(lt_item(ctx, lt_sum(ctx, w))));
+    lt_set_f32(w, 0, NAN);
+    assert_true(isnan(lt_item(ctx, lt_mean(ctx, w))));
+    assert_int_equal(lt_status_of(ctx), LT_OK);
+    lt_ctx_free(ctx);
+}
+
+/* The sum is accumulated in double: a float accumulator would lose these. */
+static void test_sum_accuracy(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    /* cancellation: 1e8 + 1 - 1e8 is 0 in float, 1 in double (both through
+     * the tail loop and the 8 partial sums) */
+    lt_tensor *c = lt_zeros(ctx, LT_F32, LT_SHAPE(3));
+    lt_set_f32(c, 0, 1e8f);
+    lt_set_f32(c, 1, 1.0f);
+    lt_set_f32(c, 2, -1e8f);
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, c)), 1.0f, 0);
+    lt_tensor *c2 = lt_zeros(ctx, LT_F32, LT_SHAPE(40));
+    lt_set_f32(c2, 0, 1e8f);
+    lt_set_f32(c2, 8, 1.0f);
+    lt_set_f32(c2, 16, -1e8f);
+    lt_set_f32(c2, 39, 0.5f);
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, c2)), 1.5f, 0);
+    /* 10^6 copies of 0.1f: exact sum 100000.00149..., naive float ~100958 */
+    int64_t n = 1000000;
+    lt_tensor *big = lt_full(ctx, LT_SHAPE(n), 0.1f);
+    double exact = (double)0.1f * (double)n;
+    assert_float_equal(lt_item(ctx, lt_sum(ctx, big)), (float)exact, 0);
+    assert_float_equal(lt_item(ctx, lt_mean(ctx, big)), 0.1f, 0);
+    /* the dim forms accumulate in double too, along both inner and outer dims */
+    lt_tensor *rows = lt_view(ctx, big, LT_SHAPE(2, 500000));
+    ts_assert_near(lt_sum_dim(ctx, rows, 1, false), (float[]){(float)(exact / 2), (float)(exact / 2)}, 2, 0, 0);
+    lt_tensor *cols = lt_view(ctx, big, LT_SHAPE(500000, 2));
+    ts_assert_near(lt_sum_dim(ctx, cols, 0, false), (float[]){(float)(exact / 2), (float)(exact / 2)}, 2, 0, 0);
+    ts_assert_near(lt_mean_dim(ctx, cols, 0, false), (float[]){0.1f, 0.1f}, 2, 0, 0);
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
+/* sum and mean along a dim                                                 */
+/* ======================================================================== */
+
+static void test_sum_dim_values(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = iota234(ctx);
+    /* dim 0: a[0][j][k] + a[1][j][k] = 2(4j+k) + 12 */
+    lt_tensor *s0 = lt_sum_dim(ctx, a, 0, false);
+    ts_assert_shape(s0, LT_SHAPE(3, 4));
+    ts_assert_near(s0, (float[]){12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34}, 12, 0, 0);
+    /* dim 1: sum_j (12i + 4j + k) = 36i + 12 + 3k */
+    lt_tensor *s1 = lt_sum_dim(ctx, a, 1, true);
+    ts_assert_shape(s1, LT_SHAPE(2, 1, 4));
+    ts_assert_near(s1, (float[]){12, 15, 18, 21, 48, 51, 54, 57}, 8, 0, 0);
+    /* dim -1: row sums 16r + 6 */
+    lt_tensor *s2 = lt_sum_dim(ctx, a, -1, false);
+    ts_assert_shape(s2, LT_SHAPE(2, 3));
+    ts_assert_near(s2, (float[]){6, 22, 38, 54, 70, 86}, 6, 0, 0);
+    ts_assert_shape(lt_sum_dim(ctx, a, -1, true), LT_SHAPE(2, 3, 1));
+    ts_assert_near(lt_sum_dim(ctx, a, -3, false), (float[]){12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34}, 12, 0,
+                   0);
+    /* mean: the sums over the dim's size */
+    lt_tensor *m1 = lt_mean_dim(ctx, a, 1, false);
+    ts_assert_shape(m1, LT_SHAPE(2, 4));
+    ts_assert_near(m1, (float[]){4, 5, 6, 7, 16, 17, 18, 19}, 8, 0, 0);
+    lt_tensor *m2 = lt_mean_dim(ctx, a, 2, true);
+    ts_assert_shape(m2, LT_SHAPE(2, 3, 1));
+    ts_assert_near(m2, (float[]){1.5f, 5.5f, 9.5f, 13.5f, 17.5f, 21.5f}, 6, 0, 0);
+    ts_assert_near(lt_mean_dim(ctx, a, -3, true), (float[]){6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, 12, 0, 0);
+    /* a non-contiguous input: the transpose (4,3,2); sum over its dim 0
+     * is the (2,3) row sums, transposed to (3,2) */
+    lt_tensor *t = lt_sum_dim(ctx, lt_transpose(ctx, a, 0, 2), 0, false);
+    ts_assert_shape(t, LT_SHAPE(3, 2));
+    ts_assert_near(t, (float[]){6, 54, 22, 70, 38, 86}, 6, 0, 0);
+    assert_int_equal(lt_status_of(ctx), LT_OK);
+    lt_ctx_free(ctx);
+}
+
+/* Along every dim of a random (3,4,5) with and without keepdim, against a
+ * straightforward double loop over logical indices. */
+static void test_sum_mean_dim_reference(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = ts_random(ctx, LT_SHAPE(3, 4, 5), 7, -2, 2);
+    const int64_t sh[3] = {3, 4, 5};
+    for (int d = 0; d < 3; d++)
+        for (int keep = 0; keep < 2; keep++)
+            for (int mean = 0; mean < 2; mean++) {
+                /* the mean uses the negative spelling of the same dim */
+                lt_tensor *r = mean ? lt_mean_dim(ctx, a, d - 3, keep) : lt_sum_dim(ctx, a, d, keep);
+                assert_non_null(r);
+                assert_int_equal(r->ndim, keep ? 3 : 2);
+                float want[20];
+                int64_t o = 0;
+                for (int64_t i = 0; i < (d == 0 ? 1 : 3); i++)
+                    for (int64_t j = 0; j < (d == 1 ? 1 : 4); j++)
+                        for (int64_t k = 0; k < (d == 2 ? 1 : 5); k++) {
+                            double s = 0;
+                            for (int64_t x = 0; x < sh[d]; x++) {
+                                int64_t idx[3] = {i, j, k};
+                                idx[d] = x;
+                                s += lt_get_f32(a, (idx[0] * 4 + idx[1]) * 5 + idx[2]);
+                            }
+                            want[o++] = (float)(mean ? s / (double)sh[d] : s);
+                        }
+                ts_assert_near(r, want, o, 1e-6, 1e-6);
+            }
+    lt_ctx_free(ctx);
+}
+
+static void test_reduce_dim_scalars_and_empty(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    /* a rank-0 tensor reduces along dim 0 or -1 to itself, still rank 0 */
+    lt_tensor *s = lt_full(ctx, LT_SHAPE0, 3.0f);
+    lt_tensor *r = lt_sum_dim(ctx, s, 0, false);
+    ts_assert_shape(r, LT_SHAPE0);
+    assert_float_equal(lt_item(ctx, r), 3.0f, 0);
+    ts_assert_shape(lt_mean_dim(ctx, s, -1, true), LT_SHAPE0);
+    lt_tensor *idx;
+    r = lt_max_dim(ctx, s, 0, true, &idx);
+    ts_assert_shape(r, LT_SHAPE0);
+    ts_assert_shape(idx, LT_SHAPE0);
+    assert_int_equal(lt_get_i32(idx, 0), 0);
+    assert_null(lt_sum_dim(ctx, s, 1, false));
+    ts_assert_error(ctx, LT_ERR_INDEX, "sum_dim", "dim 1", NULL);
+    /* empty: sum over a size-0 dim is 0, mean NaN; other dims may be empty */
+    lt_tensor *e = lt_zeros(ctx, LT_F32, LT_SHAPE(0, 3));
+    ts_assert_near(lt_sum_dim(ctx, e, 0, false), (float[]){0, 0, 0}, 3, 0, 0);
+    lt_tensor *m = lt_mean_dim(ctx, e, 0, true);
+    ts_assert_shape(m, LT_SHAPE(1, 3));
+    for (int i = 0; i < 3; i++)
+        assert_true(isnan(lt_get_f32(m, i)));
+    ts_assert_shape(lt_sum_dim(ctx, e, 1, false), LT_SHAPE(0));
+    ts_assert_shape(lt_mean_dim(ctx, e, 1, true), LT_SHAPE(0, 1));
+    ts_assert_shape(lt_max_dim(ctx, e, 1, false, &idx), LT_SHAPE(0));
+    ts_assert_shape(idx, LT_SHAPE(0));
+    /* ... but max over an empty dim has no answer (PyTorch raises too) */
+    assert_null(lt_max_dim(ctx, e, 0, false, &idx));
+    assert_null(idx);
+    ts_assert_error(ctx, LT_ERR_SHAPE, "max_dim", "size 0", "(0,3)", NULL);
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
+/* max along a dim                                                          */
+/* ======================================================================== */
+
+static void test_max_dim_values(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_from_f32(ctx, LT_SHAPE(2, 3), (float[]){1, 5, 5, 7, 2, 7});
+    lt_tensor *idx;
+    lt_tensor *v = lt_max_dim(ctx, a, 0, false, &idx);
+    ts_assert_near(v, (float[]){7, 5, 7}, 3, 0, 0);
+    assert_int_equal(idx->dtype, LT_I32);
+    ts_assert_shape(idx, LT_SHAPE(3));
+    int32_t want0[3] = {1, 0, 1};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lt_get_i32(idx, i), want0[i]);
+    /* ties: the first maximum */
+    v = lt_max_dim(ctx, a, 1, true, &idx);
+    ts_assert_shape(v, LT_SHAPE(2, 1));
+    ts_assert_shape(idx, LT_SHAPE(2, 1));
+    ts_assert_near(v, (float[]){5, 7}, 2, 0, 0);
+    assert_int_equal(lt_get_i32(idx, 0), 1);
+    assert_int_equal(lt_get_i32(idx, 1), 0);
+    /* indices are optional */
+    ts_assert_near(lt_max_dim(ctx, a, -1, false, NULL), (float[]){5, 7}, 2, 0, 0);
+    /* 3-D, middle dim, through a transposed (non-contiguous) input:
+     * t = a^T-like (4,3,2) view of iota; max over dim 1 picks j = 2 */
+    lt_tensor *t = lt_transpose(ctx, iota234(ctx), 0, 2); /* t[k][j][i] = 12i + 4j + k */
+    v = lt_max_dim(ctx, t, 1, false, &idx);
+    ts_assert_shape(v, LT_SHAPE(4, 2));
+    ts_assert_near(v, (float[]){8, 20, 9, 21, 10, 22, 11, 23}, 8, 0, 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(lt_get_i32(idx, i), 2);
+    /* -inf everywhere: index 0; -0 and 0 tie: the first */
+    lt_tensor *ninf = lt_full(ctx, LT_SHAPE(3), -INFINITY);
+    v = lt_max_dim(ctx, ninf, 0, false, &idx);
+    assert_true(isinf(lt_item(ctx, v)) && lt_item(ctx, v) < 0);
+    assert_int_equal(lt_get_i32(idx, 0), 0);
+    v = lt_max_dim(ctx, lt_from_f32(ctx, LT_SHAPE(2), (float[]){-0.0f, 0.0f}), 0, false, &idx);
+    assert_int_equal(lt_get_i32(idx, 0), 0);
+    assert_true(signbit(lt_item(ctx, v)));
+    lt_ctx_free(ctx);
+}
+
+/* NaN is the maximum and the first NaN wins (torch.max(dim) semantics):
+ * [[1,5,5],[nan,2,nan]] -> dim 1: (5, nan) at (1, 0); dim 0: (nan, 5, nan) at (1, 0, 1). */
+static void test_max_dim_nan(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3), (float[]){1, 5, 5, NAN, 2, NAN});
+    lt_requires_grad(ctx, a, true);
+    lt_tensor *idx;
+    lt_tensor *v = lt_max_dim(ctx, a, 1, false, &idx);
+    assert_float_equal(lt_get_f32(v, 0), 5.0f, 0);
+    assert_true(isnan(lt_get_f32(v, 1)));
+    assert_int_equal(lt_get_i32(idx, 0), 1);
+    assert_int_equal(lt_get_i32(idx, 1), 0);
+    v = lt_max_dim(ctx, a, 0, false, &idx);
+    assert_true(isnan(lt_get_f32(v, 0)) && isnan(lt_get_f32(v, 2)));
+    assert_float_equal(lt_get_f32(v, 1), 5.0f, 0);
+    int32_t want[3] = {1, 0, 1};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lt_get_i32(idx, i), want[i]);
+    /* the gradient follows the NaN's position */
+    assert_true(lt_backward_grad(ctx, v, lt_from_f32(ctx, LT_SHAPE(3), (float[]){1, 2, 3})));
+    ts_assert_near(lt_grad(ctx, a), (float[]){0, 2, 0, 1, 0, 3}, 6, 0, 0);
+    /* a NaN after a larger value still wins; later NaNs do not move the index */
+    lt_tensor *b = lt_from_f32(ctx, LT_SHAPE(5), (float[]){9, 1, NAN, 10, NAN});
+    v = lt_max_dim(ctx, b, 0, false, &idx);
+    assert_true(isnan(lt_item(ctx, v)));
+    assert_int_equal(lt_get_i32(idx, 0), 2);
+    lt_ctx_free(ctx);
+}
+
+/* The gradient goes only to the (first) argmax. */
+static void test_max_dim_backward_routes(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3), (float[]){1, 5, 5, 7, 2, 7});
+    lt_requires_grad(ctx, a, true);
+    lt_tensor *v = lt_max_dim(ctx, a, 1, false, NULL);
+    assert_true(lt_backward_grad(ctx, v, lt_from_f32(ctx, LT_SHAPE(2), (float[]){10, 20})));
+    ts_assert_near(lt_grad(ctx, a), (float[]){0, 10, 0, 20, 0, 0}, 6, 0, 0);
+    /* accumulates (+=) on a second pass, along the other dim */
+    lt_ctx_reset(ctx);
+    v = lt_max_dim(ctx, a, 0, true, NULL);
+    assert_true(lt_backward(ctx, lt_sum(ctx, v)));
+    ts_assert_near(lt_grad(ctx, a), (float[]){0, 11, 0, 21, 0, 1}, 6, 0, 0);
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
+/* gradient checks                                                          */
+/* ======================================================================== */
+
+#define GC_EPS 1e-2
+#define GC_ATOL 1e-3
+#define GC_RTOL 1e-3
+
+typedef struct {
+    int op; /* 0 sum, 1 mean, 2 sum_dim, 3 mean_dim, 4 max_dim */
+    int dim;
+    bool keepdim;
+    int view; /* 0 as is, 1 transposed, 2 narrowed, 3 view of a view */
+} reduce_case;
+
+static lt_tensor *view_of(lt_ctx *ctx, lt_tensor *x, int view)
+{
+    switch (view) {
+    case 1: return lt_transpose(ctx, x, 0, 2);                                      /* (5,4,3) */
+    case 2: return lt_narrow(ctx, x, 1, 1, 2);                                      /* (3,2,5) */
+    case 3: return lt_select(ctx, lt_narrow(ctx, lt_transpose(ctx, x, 1, 2), 0, 1, 2), 2, 1); /* (2,5) */
+    default: return x;
+    }
+}
+
+static lt_tensor *f_reduce(lt_ctx *ctx, lt_tensor **in, void *u)
+{
+    const reduce_case *c = u;
+    lt_tensor *x = view_of(ctx, in[0], c->view);
+    switch (c->op) {
+    case 0: return lt_sum(ctx, x);
+    case 1: return lt_mean(ctx, x);
+    case 2: return lt_sum_dim(ctx, x, c->dim, c->keepdim);
+    case 3: return lt_mean_dim(ctx, x, c->dim, c->keepdim);
+    default: return lt_max_dim(ctx, x, c->dim, c->keepdim, NULL);
+    }
+}
+
+/* A (3,4,5) input; for max its values are a shuffled 0.05-spaced grid so
+ * every argmax is unique by more than 2 eps. Each element of the base gets
+ * checked, including those a narrowed view does not touch (gradient 0). */
+static void gradcheck_reduce(reduce_case c)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = ts_random(ctx, LT_SHAPE(3, 4, 5), (uint64_t)(c.op * 100 + c.dim * 10 + c.view + 1), -1, 1);
+    if (c.op == 4) {
+        float *d = lt_data_f32(x);
+        for (int i = 0; i < 60; i++)
+            d[i] = 0.05f * (float)((i * 37) % 60) - 1.5f; /* 37 is coprime with 60 */
+    }
+    lt_requires_grad(ctx, x, true);
+    ts_gradcheck(f_reduce, &x, 1, &c, GC_EPS, GC_ATOL, GC_RTOL);
+    lt_ctx_free(ctx);
+}
+
+static void test_reduce_gradcheck(void **state)
+{
+    (void)state;
+    for (int view = 0; view < 4; view++) {
+        int rank = view == 3 ? 2 : 3;
+        gradcheck_reduce((reduce_case){0, 0, false, view});
+        gradcheck_reduce((reduce_case){1, 0, false, view});
+        for (int op = 2; op <= 4; op++)
+            for (int d = -rank; d < rank; d++)
+                gradcheck_reduce((reduce_case){op, d, (d & 1) != 0, view});
+    }
+}
+
+/* ======================================================================== */
+/* graph bookkeeping and errors                                             */
+/* ======================================================================== */
+
+static void test_reduce_graph(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = ts_random(ctx, LT_SHAPE(2, 3), 3, -1, 1);
+    /* no gradient wanted: nothing recorded */
+    assert_false(lt_sum(ctx, x)->requires_grad);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    lt_requires_grad(ctx, x, true);
+    bool old = lt_set_grad_enabled(ctx, false);
+    assert_non_null(lt_max_dim(ctx, x, 0, false, NULL));
+    assert_non_null(lt_mean_dim(ctx, x, 0, false));
+    lt_set_grad_enabled(ctx, old);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    /* with a gradient: one node per op, indices never require grad */
+    lt_tensor *idx;
+    lt_tensor *v = lt_max_dim(ctx, x, 1, false, &idx);
+    assert_true(v->requires_grad);
+    assert_false(idx->requires_grad);
+    assert_non_null(lt_sum_dim(ctx, x, 0, true));
+    assert_non_null(lt_mean(ctx, x));
+    assert_int_equal(lt_tape_size(ctx), 3);
+    /* mean's gradient is 1/numel everywhere */
+    lt_ctx_reset(ctx);
+    assert_true(lt_backward(ctx, lt_mean(ctx, x)));
+    ts_assert_near(lt_grad(ctx, x), (float[]){1.f / 6, 1.f / 6, 1.f / 6, 1.f / 6, 1.f / 6, 1.f / 6}, 6, 1e-7, 0);
+    lt_ctx_free(ctx);
+}
+
+static void test_reduce_errors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3)), *xi = lt_zeros(ctx, LT_I32, LT_SHAPE(2, 3));
+    lt_tensor *idx = x;
+    /* NULL arguments */
+    assert_null(lt_sum(ctx, NULL));
+    ts_assert_error(ctx, LT_ERR_ARG, "sum", "argument 1 is NULL", NULL);
+    assert_null(lt_mean(ctx, NULL));
+    ts_assert_error(ctx, LT_ERR_ARG, "mean", "NULL", NULL);
+    assert_null(lt_sum_dim(ctx, NULL, 0, false));
+    ts_assert_error(ctx, LT_ERR_ARG, "sum_dim", "NULL", NULL);
+    assert_null(lt_mean_dim(ctx, NULL, 0, false));
+    ts_assert_error(ctx, LT_ERR_ARG, "mean_dim", "NULL", NULL);
+    assert_null(lt_max_dim(ctx, NULL, 0, false, &idx));
+    assert_null(idx); /* cleared on failure */
+    ts_assert_error(ctx, LT_ERR_ARG, "max_dim", "NULL", NULL);
+    assert_null(lt_sum(NULL, x));
+    /* wrong dtype */
+    assert_null(lt_sum(ctx, xi));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "sum", "i32", NULL);
+    assert_null(lt_mean(ctx, xi));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "mean", "i32", NULL);
+    assert_null(lt_sum_dim(ctx, xi, 0, false));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "sum_dim", "i32", NULL);
+    assert_null(lt_mean_dim(ctx, xi, 1, true));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "mean_dim", "i32", NULL);
+    assert_null(lt_max_dim(ctx, xi, 1, true, NULL));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "max_dim", "i32", NULL);
+    /* bad dims */
+    assert_null(lt_sum_dim(ctx, x, 2, false));
+    ts_assert_error(ctx, LT_ERR_INDEX, "sum_dim", "dim 2", "rank 2", NULL);
+    assert_null(lt_mean_dim(ctx, x, -3, false));
+    ts_assert_error(ctx, LT_ERR_INDEX, "mean_dim", "dim -3", "rank 2", NULL);
+    assert_null(lt_max_dim(ctx, x, 5, false, &idx));
+    ts_assert_error(ctx, LT_ERR_INDEX, "max_dim", "dim 5", NULL);
+    /* a sticky error makes the next op return NULL */
+    assert_null(lt_sum_dim(ctx, x, 7, false));
+    assert_null(lt_sum(ctx, x));
+    assert_null(lt_mean(ctx, x));
+    assert_null(lt_max_dim(ctx, x, 0, false, &idx));
+    assert_null(idx);
+    ts_assert_error(ctx, LT_ERR_INDEX, "sum_dim", "dim 7", NULL);
+    assert_non_null(lt_sum(ctx, x));
+    lt_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sum_mean_values),
+        cmocka_unit_test(test_sum_accuracy),
+        cmocka_unit_test(test_sum_dim_values),
+        cmocka_unit_test(test_sum_mean_dim_reference),
+        cmocka_unit_test(test_reduce_dim_scalars_and_empty),
+        cmocka_unit_test(test_max_dim_values),
+        cmocka_unit_test(test_max_dim_nan),
+        cmocka_unit_test(test_max_dim_backward_routes),
+        cmocka_unit_test(test_reduce_gradcheck),
+        cmocka_unit_test(test_reduce_graph),
+        cmocka_unit_test(test_reduce_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
