@@ -262,7 +262,10 @@ lt_tensor *lt_clone(lt_ctx *ctx, lt_tensor *t);
 /* Ops (every one differentiable in its F32 inputs)                         */
 /* ======================================================================== */
 
-/* Elementwise with NumPy/PyTorch broadcasting. */
+/* Elementwise with NumPy/PyTorch broadcasting: shapes align on the right and
+ * a missing or size-1 dim stretches ((3,1)+(1,4) -> (3,4)); the gradient of
+ * a stretched input is summed over the stretched dims. Inputs may be strided
+ * views and may be the same tensor (x*x). Division by 0 follows IEEE. */
 lt_tensor *lt_add(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 lt_tensor *lt_sub(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 lt_tensor *lt_mul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
@@ -273,7 +276,9 @@ lt_tensor *lt_sub_scalar(lt_ctx *ctx, lt_tensor *a, float s);
 lt_tensor *lt_mul_scalar(lt_ctx *ctx, lt_tensor *a, float s);
 lt_tensor *lt_div_scalar(lt_ctx *ctx, lt_tensor *a, float s);
 
-/* Unary. */
+/* Unary. Edge values as in PyTorch: log(0) = -inf, log(x<0) = NaN, tanh
+ * saturates to +-1; lt_pow of a negative base with a non-integer exponent is
+ * NaN, 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
 lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *a);
 lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a);
 lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a);

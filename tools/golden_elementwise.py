@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""Writes tests/data/golden_elementwise.h: PyTorch 1.13 reference values for
+the broadcasting binary ops (add, sub, mul, div), their scalar forms and the
+unary ops (neg, tanh, exp, log, relu, pow).
+
+usage: tools/golden_elementwise.py [OUTPUT]   (default tests/data/golden_elementwise.h)
+
+Every tensor the tests need is stored as data (inputs included), so the C
+tests depend neither on PyTorch nor on any random number generator. Each case
+stores an upstream gradient G and the input gradients of backward(G).
+"""
+import math
+import os
+import sys
+
+import torch
+
+# (shape of a, shape of b): both broadcast directions, rank 0, higher ranks
+BINARY_SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((4,), (3, 4)),
+    ((3, 4), (4,)),
+    ((2, 1, 4), (3, 1)),
+    ((3, 4), (3, 1)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((), ()),
+    ((1,), (5,)),
+    ((2, 3, 1, 5), (4, 1)),
+    ((1, 3, 1), (2, 1, 4)),
+]
+BINARY_OPS = [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div)]
+
+INF, NAN = math.inf, math.nan
+
+
+def c_float(v):
+    if math.isnan(v):
+        return "NAN"
+    if math.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    text = "%.9g" % v  # 9 digits: round-trips a float32 exactly
+    if not any(ch in text for ch in ".en"):
+        text += ".0"  # "2f" is not a C literal, "2.0f" is
+    return text + "f"
+
+
+def c_floats(name, t):
+    vals = t.detach().to(torch.float32).reshape(-1).tolist()
+    body = ",\n".join(
+        "    " + ", ".join(c_float(v) for v in vals[i:i + 6]) for i in range(0, len(vals), 6))
+    return "static const float %s[%d] = {\n%s\n};\n" % (name, len(vals), body)
+
+
+def c_shape(s):
+    return "{" + ", ".join(str(d) for d in s) + "}" if s else "{0}"
+
+
+def shape_name(s):
+    return "(" + ",".join(str(d) for d in s) + ")"
+
+
+def binary_cases(out):
+    g = torch.Generator().manual_seed(2024)
+    rows = []
+    for i, (sa, sb) in enumerate(BINARY_SHAPES):
+        a = torch.rand(sa, generator=g) * 4 - 2
+        # b stays away from 0 so that div is well conditioned
+        sign = torch.where(torch.rand(sb, generator=g) < 0.5, -1.0, 1.0)
+        b = sign * (torch.rand(sb, generator=g) * 1.5 + 0.5)
+        sy = torch.broadcast_shapes(sa, sb)
+        up = torch.randn(sy, generator=g)
+        out.append("/* case %d: %s with %s -> %s */\n" % (i, shape_name(sa), shape_name(sb), shape_name(sy)))
+        out.append(c_floats("gb%d_a" % i, a))
+        out.append(c_floats("gb%d_b" % i, b))
+        out.append(c_floats("gb%d_g" % i, up))
+        for name, fn in BINARY_OPS:
+            ar, br = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+            y = fn(ar, br)
+            y.backward(up)
+            out.append(c_floats("gb%d_%s_y" % (i, name), y))
+            out.append(c_floats("gb%d_%s_da" % (i, name), ar.grad))
+            out.append(c_floats("gb%d_%s_db" % (i, name), br.grad))
+        ops = [name for name, _ in BINARY_OPS]
+        rows.append(
+            "    {\"%s op %s\", %d, %d, %d, %s, %s, %s, gb%d_a, gb%d_b, gb%d_g,\n"
+            "     {%s}, {%s}, {%s}},\n"
+            % (shape_name(sa), shape_name(sb), len(sa), len(sb), len(sy), c_shape(sa), c_shape(sb),
+               c_shape(sy), i, i, i, ", ".join("gb%d_%s_y" % (i, o) for o in ops),
+               ", ".join("gb%d_%s_da" % (i, o) for o in ops), ", ".join("gb%d_%s_db" % (i, o) for o in ops)))
+    out.append("static const golden_binary golden_binary_cases[] = {\n%s};\n" % "".join(rows))
+    out.append("#define GOLDEN_BINARY_COUNT %d\n\n" % len(rows))
+
+
+def unary_table(out, tag, struct, cases):
+    """cases: list of (op name, constant, x, fn); writes x, G, y and dx."""
+    g = torch.Generator().manual_seed(77)
+    rows = []
+    for i, (name, const, x, fn) in enumerate(cases):
+        up = torch.randn(x.shape, generator=g)
+        xr = x.clone().requires_grad_(True)
+        y = fn(xr)
+        y.backward(up)
+        out.append("/* %s %s */\n" % (name, c_float(const)))
+        for part, t in (("x", x), ("g", up), ("y", y), ("dx", xr.grad)):
+            out.append(c_floats("%s%d_%s" % (tag, i, part), t))
+        rows.append("    {\"%s\", %s, %d, %s%d_x, %s%d_g, %s%d_y, %s%d_dx},\n"
+                    % (name, c_float(const), x.numel(), tag, i, tag, i, tag, i, tag, i))
+    out.append("static const %s %s_cases[] = {\n%s};\n" % (struct, struct, "".join(rows)))
+    out.append("#define %s_COUNT %d\n\n" % (struct.upper(), len(rows)))
+
+
+def uniform(g, n, lo, hi):
+    return torch.rand(n, generator=g) * (hi - lo) + lo
+
+
+def unary_cases(out):
+    g = torch.Generator().manual_seed(99)
+    t = lambda vals: torch.tensor(vals, dtype=torch.float32)
+    cases = [
+        ("neg", 0.0, torch.cat([uniform(g, 8, -3, 3), t([0.0, -0.0, INF, -INF])]), torch.neg),
+        ("tanh", 0.0, torch.cat([uniform(g, 8, -3, 3), t([20, -20, 1e4, -1e4, 0, 1e-4])]), torch.tanh),
+        ("exp", 0.0, torch.cat([uniform(g, 8, -5, 5), t([0, 88, 89, -104, -INF, 1e-3])]), torch.exp),
+        ("log", 0.0, torch.cat([uniform(g, 8, 0.1, 5), t([1, 0, -1, INF, 1e-30, 1e30])]), torch.log),
+        ("relu", 0.0, torch.cat([uniform(g, 8, -2, 2), t([0.0, -0.0, NAN, INF, -INF])]), torch.relu),
+    ]
+    for p in [2.0, 0.5, -1.0, 3.0, 0.0, 1.0, 1.5, -2.0, -0.5, 2.5, -3.0, 4.0]:
+        x = torch.cat([uniform(g, 6, 0.2, 3), uniform(g, 2, -3, -0.2), t([0.0, -0.0, 1.0, -1.0])])
+        cases.append(("pow", p, x, lambda v, p=p: torch.pow(v, p)))
+    unary_table(out, "gu", "golden_unary", cases)
+
+
+def scalar_cases(out):
+    g = torch.Generator().manual_seed(5)
+    x = uniform(g, 12, -2, 2)
+    xz = torch.cat([x[:4], torch.zeros(1)])  # 0 / 0 = NaN
+    cases = []
+    # the scalar as the library sees it: a float32 constant (0.3 is inexact)
+    for name, s, v, fn in [("add_scalar", 0.75, x, torch.add), ("sub_scalar", -1.25, x, torch.sub),
+                           ("mul_scalar", -3.5, x, torch.mul), ("div_scalar", 0.3, x, torch.div),
+                           ("div_scalar", 0.0, xz, torch.div)]:
+        s32 = torch.tensor(s, dtype=torch.float32)
+        cases.append((name, s32.item(), v, lambda t, fn=fn, s32=s32: fn(t, s32)))
+    unary_table(out, "gs", "golden_scalar", cases)
+
+
+HEADER = """/* golden_elementwise.h - GENERATED by tools/golden_elementwise.py from
+ * PyTorch %s; do not edit. Reference values for add/sub/mul/div with
+ * broadcasting, the scalar forms and the unary ops. Gradients are those of
+ * backward(G) for the stored upstream gradient G. */
+#ifndef GOLDEN_ELEMENTWISE_H
+#define GOLDEN_ELEMENTWISE_H
+
+#include <math.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *name;
+    int ndim_a, ndim_b, ndim_y;
+    int64_t shape_a[6], shape_b[6], shape_y[6];
+    const float *a, *b, *g;            /* inputs; upstream gradient (shape_y) */
+    const float *y[4], *da[4], *db[4]; /* add, sub, mul, div */
+} golden_binary;
+
+/* op applied to x (n values) with constant c (pow's exponent, else 0) */
+typedef struct {
+    const char *op;
+    float c;
+    int n;
+    const float *x, *g, *y, *dx;
+} golden_unary;
+
+/* op (add_scalar, ...) applied to x with scalar c */
+typedef golden_unary golden_scalar;
+
+"""
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "golden_elementwise.h")
+    out = [HEADER % torch.__version__]
+    binary_cases(out)
+    unary_cases(out)
+    scalar_cases(out)
+    out.append("#endif\n")
+    with open(path, "w") as f:
+        f.write("".join(out))
+
+
+if __name__ == "__main__":
+    main()
