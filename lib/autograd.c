@@ -134,7 +134,14 @@ bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad)
     }
     if (!can_start(ctx, out, "backward_grad") || !lt_grad_buffer(ctx, out))
         return false;
-    for (int64_t i = 0, n = lt_numel(out); i < n; i++)
-        out->storage->grad[lt_offset_of(out, i)] += lt_get_f32(grad, i);
+    if (lt_is_contiguous(out) && lt_is_contiguous(grad)) {
+        float *g = lt_g(out);
+        const float *src = lt_f32(grad);
+        for (int64_t i = 0, n = lt_numel(out); i < n; i++)
+            g[i] += src[i];
+    } else {
+        for (int64_t i = 0, n = lt_numel(out); i < n; i++)
+            out->storage->grad[lt_offset_of(out, i)] += lt_get_f32(grad, i);
+    }
     return walk_tape(ctx);
 }
