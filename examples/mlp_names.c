@@ -229,8 +229,8 @@ static lt_tensor *model_logits(lt_ctx *ctx, const model *m, lt_tensor *x)
 {
     lt_tensor *emb = lt_index(ctx, m->p[P_C], x);                           /* (B, block, emb) */
     lt_tensor *flat = lt_view(ctx, emb, LT_SHAPE(-1, (int64_t)m->block * m->emb)); /* (B, block*emb) */
-    lt_tensor *h = lt_tanh(ctx, lt_add(ctx, lt_matmul(ctx, flat, m->p[P_W1]), m->p[P_B1])); /* (B, hidden) */
-    return lt_add(ctx, lt_matmul(ctx, h, m->p[P_W2]), m->p[P_B2]);         /* (B, vocab) */
+    lt_tensor *h = lt_tanh(ctx, lt_linear(ctx, flat, m->p[P_W1], m->p[P_B1])); /* (B, hidden) */
+    return lt_linear(ctx, h, m->p[P_W2], m->p[P_B2]);                       /* (B, vocab) */
 }
 
 /* Mean loss over a whole split, without recording, in chunks of rows. */
