@@ -305,6 +305,13 @@ lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tenso
  * Transposed views (e.g. lt_transpose(W)) are used in place, without a copy. */
 lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 
+/* The affine layer x @ w + b: x (N,K), w (K,M), b (M,) or NULL -> (N,M). The
+ * same result as lt_add(lt_matmul(x, w), b), in one op: the bias is the
+ * starting value of the product's accumulation (no second pass over the
+ * output) and backward computes dx, dw and db together. w may be a
+ * transposed view (a PyTorch-style (out,in) weight as lt_transpose(w)). */
+lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b);
+
 /* C[X]: rows of c picked by the I32 index tensor x (any shape); the result
  * has shape x.shape + c.shape[1:]. Backward scatter-adds (repeated indices
  * accumulate). As in PyTorch a negative index counts from the end (-1 is the
