@@ -11,6 +11,8 @@
  * of the sizes after it; the output is (outer, inner) laid out densely. */
 #include "internal.h"
 
+#include <string.h>
+
 #include <math.h>
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -276,8 +278,14 @@ lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tenso
     if (!lt_maybe_record(ctx, &max_dim_op, vals, 1, &a, &node))
         return NULL;
     save_plan(node, &p);
-    if (node)
-        node->saved = lt_i32(idx);
+    if (node) { /* a private copy: the caller may overwrite the returned indices */
+        size_t bytes = sizeof(int32_t) * (size_t)lt_numel(idx);
+        int32_t *kept = lt_arena_alloc(ctx, bytes ? bytes : 1);
+        if (!kept)
+            return NULL;
+        memcpy(kept, lt_i32(idx), bytes);
+        node->saved = kept;
+    }
     if (indices)
         *indices = idx;
     return vals;

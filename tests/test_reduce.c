@@ -438,6 +438,24 @@ static void test_reduce_errors(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Overwriting the returned indices must not redirect the gradient. */
+static void test_max_dim_indices_are_the_callers(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3), (float[]){1, 5, 2, 7, 0, 3});
+    lt_requires_grad(ctx, a, true);
+    lt_tensor *idx;
+    lt_tensor *m = lt_max_dim(ctx, a, 1, false, &idx);
+    assert_int_equal(lt_get_i32(idx, 0), 1);
+    assert_int_equal(lt_get_i32(idx, 1), 0);
+    lt_set_i32(idx, 0, 2);
+    lt_set_i32(idx, 1, 2);
+    assert_true(lt_backward_grad(ctx, m, lt_ones(ctx, LT_SHAPE(2))));
+    ts_assert_near(lt_grad(ctx, a), (float[]){0, 1, 0, 1, 0, 0}, 6, 0, 0);
+    lt_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_max_dim_values),
         cmocka_unit_test(test_max_dim_nan),
         cmocka_unit_test(test_max_dim_backward_routes),
+        cmocka_unit_test(test_max_dim_indices_are_the_callers),
         cmocka_unit_test(test_reduce_gradcheck),
         cmocka_unit_test(test_reduce_graph),
         cmocka_unit_test(test_reduce_errors),
