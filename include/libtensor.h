@@ -101,8 +101,13 @@ typedef struct lt_shape {
  * lt_view/lt_reshape). LT_SHAPE0 is the shape of a scalar (rank 0). */
 #define LT__NARG(...) LT__NARG_(__VA_ARGS__, 6, 5, 4, 3, 2, 1, 0)
 #define LT__NARG_(a, b, c, d, e, f, n, ...) n
+#ifdef __cplusplus /* C++ has no compound literals; braced init is the same */
+#define LT_SHAPE(...) (lt_shape{LT__NARG(__VA_ARGS__), {__VA_ARGS__}})
+#define LT_SHAPE0 (lt_shape{0, {0}})
+#else
 #define LT_SHAPE(...) ((lt_shape){LT__NARG(__VA_ARGS__), {__VA_ARGS__}})
 #define LT_SHAPE0 ((lt_shape){0, {0}})
+#endif
 
 typedef struct lt_ctx lt_ctx;
 
