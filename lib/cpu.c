@@ -6,9 +6,9 @@
 #include <string.h>
 
 /* -1: not computed yet. Racing first calls compute the same value. */
-static _Atomic int cached_isa = -1;
+static _Atomic int cached_isa = -1, cached_hw = -1;
 
-lt_isa lt_cpu_isa_supported(void)
+static lt_isa detect(void)
 {
 #if LT_HAVE_X86_KERNELS
     /* __builtin_cpu_supports also checks that the OS saves the wide
@@ -16,12 +16,22 @@ lt_isa lt_cpu_isa_supported(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("fma"))
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return LT_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return LT_ISA_AVX2;
 #endif
     return LT_ISA_GENERIC;
+}
+
+lt_isa lt_cpu_isa_supported(void)
+{
+    int v = atomic_load_explicit(&cached_hw, memory_order_relaxed);
+    if (v < 0) {
+        v = (int)detect();
+        atomic_store_explicit(&cached_hw, v, memory_order_relaxed);
+    }
+    return (lt_isa)v;
 }
 
 /* LT_ISA=generic|avx2|avx512 caps the level; anything else is ignored. */

@@ -60,9 +60,29 @@ static void ukernel_generic(int64_t kc, const float *restrict a, const float *re
                 c[i * ldc + j] = acc[i][j];
 }
 
-const lt_gemm_kernel lt_gemm_kernel_generic = {"generic", GEN_MR, GEN_NR, ukernel_generic};
+const lt_gemm_kernel lt_gemm_kernel_generic = {"generic", GEN_MR, GEN_NR, ukernel_generic, NULL, NULL};
 
-const lt_gemm_kernel *lt_gemm_active_kernel(void) { return &lt_gemm_kernel_generic; }
+/* Indexed by lt_isa; a level that is not compiled in falls back to generic. */
+static const lt_gemm_kernel *const kernels[] = {
+    &lt_gemm_kernel_generic,
+#if LT_HAVE_X86_KERNELS
+    &lt_gemm_kernel_avx2,
+    &lt_gemm_kernel_avx512,
+#else
+    &lt_gemm_kernel_generic,
+    &lt_gemm_kernel_generic,
+#endif
+};
+
+const lt_gemm_kernel *lt_gemm_kernel_for(lt_isa isa)
+{
+    if (isa < LT_ISA_GENERIC || isa > lt_cpu_isa_supported())
+        return NULL;
+    return kernels[isa];
+}
+
+/* lt_cpu_isa() never exceeds what the CPU supports. */
+const lt_gemm_kernel *lt_gemm_active_kernel(void) { return kernels[lt_cpu_isa()]; }
 
 /* ---- packing ---------------------------------------------------------------- */
 
@@ -156,12 +176,47 @@ static int64_t work_floats(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_
     return a_block_floats(k, m, kc) + round_up(min64(n, block_n(k)), k->nr) * kc;
 }
 
+/* ---- the direct driver (kernels with a tile function) -------------------------
+ * Loops: column blocks of C (DNC) > depth blocks (DKC) > row tiles (mr) >
+ * column tiles (nr). op(A) is broadcast in place; a row tile's (mr,kc) slice
+ * is reused across the column tiles from L1. op(B) is read in place when its
+ * rows are unit-stride and it is small (it then stays in L1/L2 on its own);
+ * otherwise each (kc,nc) block is packed into rows of a multiple of 16
+ * floats, by a transpose when op(B) is column-major. */
+#define LT_DIRECT_KC 256
+#define LT_DIRECT_NC 512
+/* op(B) up to this many floats (128 KiB) is read in place when unit-stride. */
+#define LT_DIRECT_B_MAX (32 * 1024)
+/* A column-major op(A) is broadcast in place while a depth step's values for
+ * one tile share a cache line or two; beyond that leading dimension each
+ * depth step costs a line, and the tile's slice is packed instead. */
+#define LT_DIRECT_A_MAX_LD 256
+
+static int64_t direct_b_floats(int64_t n, int64_t kd)
+{
+    return min64(kd, LT_DIRECT_KC) * round_up(min64(n, LT_DIRECT_NC), 16);
+}
+
+static int64_t direct_work_floats(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd)
+{
+    (void)m;
+    return direct_b_floats(n, kd) + (int64_t)k->mr * min64(kd, LT_DIRECT_KC);
+}
+
 size_t lt_sgemm_work_floats_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd)
 {
     if (m <= 0 || n <= 0 || kd <= 0)
         return 0;
     /* enough for either orientation: lt_sgemm_with may solve C^T instead */
-    int64_t kc = min64(kd, LT_GEMM_KC), w = work_floats(k, m, n, kc), wt = work_floats(k, n, m, kc);
+    int64_t w, wt;
+    if (k->tile) {
+        w = direct_work_floats(k, m, n, kd);
+        wt = direct_work_floats(k, n, m, kd);
+    } else {
+        int64_t kc = min64(kd, LT_GEMM_KC);
+        w = work_floats(k, m, n, kc);
+        wt = work_floats(k, n, m, kc);
+    }
     return (size_t)(w > wt ? w : wt);
 }
 
@@ -179,6 +234,85 @@ static void zero_or_keep(float *c, int64_t m, int64_t n, int64_t rs, int64_t cs,
             c[i * rs + j * cs] = 0.0f;
 }
 
+/* dst[p*ldd + j] = op(B)[p][j] for a (kc,nc) block of any layout. */
+static void pack_b_rows(const lt_gemm_kernel *k, float *restrict dst, int64_t ldd, const float *restrict b,
+                        int64_t kc, int64_t nc, int64_t b_rs, int64_t b_cs)
+{
+    if (b_rs == 1 && nc > 1) {
+        if (k->transpose) {
+            k->transpose(kc, nc, b, b_cs, dst, ldd);
+            return;
+        }
+        for (int64_t j = 0; j < nc; j++) /* read along the unit stride */
+            for (int64_t p = 0; p < kc; p++)
+                dst[p * ldd + j] = b[j * b_cs + p];
+        return;
+    }
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t j = 0; j < nc; j++)
+            dst[p * ldd + j] = b[p * b_rs + j * b_cs];
+}
+
+/* One tile through the kernel, or through a scratch tile when C has no unit
+ * column stride (both strides non-unit; column-major C was transposed away). */
+static void direct_tile(const lt_gemm_kernel *k, int rows, int cols, int64_t kc, const float *a, int64_t a_rs,
+                        int64_t a_cs, const float *b, int64_t ldb, float *c, int64_t c_rs, int64_t c_cs,
+                        bool accumulate)
+{
+    if (c_cs == 1) {
+        k->tile(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, c_rs, accumulate);
+        return;
+    }
+    float t[LT_GEMM_MAX_TILE];
+    k->tile(rows, cols, kc, a, a_rs, a_cs, b, ldb, t, k->nr, false);
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < cols; s++) {
+            float *cr = c + r * c_rs + s * c_cs;
+            *cr = accumulate ? *cr + t[r * k->nr + s] : t[r * k->nr + s];
+        }
+}
+
+static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
+                         int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
+                         int64_t c_cs, bool accumulate, float *work)
+{
+    bool b_in_place = (b_cs == 1 || n == 1) && kd * n <= LT_DIRECT_B_MAX;
+    bool a_in_place = a_cs == 1 || kd == 1 || ((a_rs == 1 || m == 1) && a_cs <= LT_DIRECT_A_MAX_LD);
+    int mr = k->mr, nr = k->nr;
+    int64_t nb = b_in_place ? n : LT_DIRECT_NC;
+    float *pb = work, *pa = work + direct_b_floats(n, kd);
+    for (int64_t j0 = 0; j0 < n; j0 += nb) {
+        int64_t nc = min64(nb, n - j0);
+        for (int64_t p0 = 0; p0 < kd; p0 += LT_DIRECT_KC) {
+            int64_t kc = min64(LT_DIRECT_KC, kd - p0), ldb = b_rs;
+            const float *bp = b + p0 * b_rs + j0 * b_cs;
+            if (!b_in_place) {
+                ldb = round_up(nc, 16);
+                pack_b_rows(k, pb, ldb, bp, kc, nc, b_rs, b_cs);
+                bp = pb;
+            }
+            bool acc = accumulate || p0 > 0;
+            for (int64_t i0 = 0; i0 < m; i0 += mr) {
+                int rows = (int)min64(mr, m - i0);
+                const float *ap = a + i0 * a_rs + p0 * a_cs;
+                int64_t ars = a_rs, acs = a_cs;
+                if (!a_in_place) { /* the tile's (rows,kc) slice, column-major */
+                    for (int64_t p = 0; p < kc; p++)
+                        for (int i = 0; i < rows; i++)
+                            pa[p * mr + i] = ap[i * a_rs + p * a_cs];
+                    ap = pa;
+                    ars = 1;
+                    acs = mr;
+                }
+                float *ct = c + i0 * c_rs + j0 * c_cs;
+                for (int64_t jr = 0; jr < nc; jr += nr)
+                    direct_tile(k, rows, (int)min64(nr, nc - jr), kc, ap, ars, acs, bp + jr,
+                                ldb, ct + jr * c_cs, c_rs, c_cs, acc);
+            }
+        }
+    }
+}
+
 void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
                    int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs,
                    bool accumulate, float *work)
@@ -194,6 +328,10 @@ void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, co
      * scattering every tile. */
     if (c_cs != 1 && c_rs == 1 && n > 1) {
         lt_sgemm_with(k, n, m, kd, b, b_cs, b_rs, a, a_cs, a_rs, c, c_cs, c_rs, accumulate, work);
+        return;
+    }
+    if (k->tile) {
+        sgemm_direct(k, m, n, kd, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, accumulate, work);
         return;
     }
     gemm_out o = {k, c, c_rs, c_cs};

@@ -1,0 +1,143 @@
+/* gemm_avx512.c - the AVX-512 tile kernel (see gemm.h, lt_gemm_tile_fn).
+ *
+ * Tile: up to 8 rows x 48 columns (3 zmm vectors of 16 floats per row), so
+ * 24 accumulators + 3 B vectors + 1 broadcast of the 32 zmm registers. Each
+ * depth step loads 3 B vectors and broadcasts 8 A values for 24 FMAs: with
+ * Zen 5's two 512-bit FMA pipes that is 12 cycles of FMA work against 11
+ * loads, and 24 independent accumulator chains cover the FMA latency.
+ * Why 8 rows: the training batch is 32 rows (4 full tiles; 12- or 14-row
+ * tiles leave a ragged last tile); why 48 columns: measured against 8x32 and
+ * 12x32 on this workload's shapes (bench/bench_gemm.c).
+ *
+ * Ragged columns use masked loads and stores (AVX-512 masks suppress faults
+ * on masked-off lanes, so B's rows are read in place with no padding and
+ * nothing outside the tile is touched); ragged rows use a kernel compiled for
+ * that row count. Every (rows, vectors) pair is its own function so the
+ * compiler keeps the accumulators in registers. */
+#include "gemm.h"
+
+#if LT_HAVE_X86_KERNELS
+
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#define INLINE512 static inline __attribute__((always_inline)) T512
+
+/* Loops over rows and vectors must be unrolled before scalar replacement so
+ * the accumulator array lives in registers (without this GCC 12 also stores
+ * every accumulator to the stack on each depth step). */
+#define UNROLL _Pragma("GCC unroll 16")
+
+#define MR 8
+#define NV 3 /* vectors of 16 floats per row: nr = 48 */
+
+/* The tile body for `rows` rows and `nv` vectors (compile-time constants at
+ * every call site); `last` masks the last vector's columns. */
+INLINE512 void tile_body(const int rows, const int nv, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
+                         const float *b, int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate)
+{
+    __m512 acc[MR][NV];
+    UNROLL for (int i = 0; i < rows; i++)
+        UNROLL for (int v = 0; v < nv; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++, a += a_cs, b += ldb) {
+        __m512 bv[NV];
+        UNROLL for (int v = 0; v < nv; v++)
+            bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+        UNROLL for (int i = 0; i < rows; i++) {
+            __m512 ai = _mm512_set1_ps(a[i * a_rs]);
+            UNROLL for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+    }
+    if (accumulate && last != 0xFFFF) {
+        /* Ragged columns with accumulation: all loads of C before any store.
+         * The masked store's 64-byte span reaches into the next row (ldc is
+         * not a multiple of 16 here), and a load that overlaps a pending
+         * store, even in masked-off lanes, waits for it to retire. */
+        UNROLL for (int i = 0; i < rows; i++)
+            UNROLL for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm512_add_ps(
+                    acc[i][v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, c + i * ldc + 16 * v));
+        accumulate = false;
+    }
+    UNROLL for (int i = 0; i < rows; i++, c += ldc)
+        UNROLL for (int v = 0; v < nv; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate) /* full vectors only */
+                r = _mm512_add_ps(r, _mm512_loadu_ps(c + 16 * v));
+            _mm512_mask_storeu_ps(c + 16 * v, v == nv - 1 ? last : (__mmask16)0xFFFF, r);
+        }
+}
+
+typedef void (*tile512_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb,
+                           float *c, int64_t ldc, __mmask16 last, bool accumulate);
+
+#define TILE(R, V)                                                                                               \
+    static T512 void tile_##R##x##V(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,      \
+                                    int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate)         \
+    {                                                                                                            \
+        tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);                                    \
+    }
+#define TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V) TILE(7, V) TILE(8, V)
+TILES(1)
+TILES(2)
+TILES(3)
+
+#define ROW(V) {tile_1x##V, tile_2x##V, tile_3x##V, tile_4x##V, tile_5x##V, tile_6x##V, tile_7x##V, tile_8x##V}
+static const tile512_fn tiles[NV][MR] = {ROW(1), ROW(2), ROW(3)};
+
+static T512 void tile512(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
+                         int64_t ldb, float *c, int64_t ldc, bool accumulate)
+{
+    int nv = (cols + 15) / 16;
+    __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
+    tiles[nv - 1][rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);
+}
+
+/* ---- packing a column-major op(B) into rows ----------------------------------
+ * 8x8 blocks transposed in registers (unpack / shuffle / lane permute);
+ * ragged blocks load and store under masks, so there is no scalar tail. */
+
+INLINE512 void transpose8(__m256 r[8])
+{
+    __m256 t[8], s[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { /* rows 0-3, then rows 4-7 */
+        s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+        s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+        s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+        s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+static T512 void transpose512(int64_t kc, int64_t nc, const float *src, int64_t ss, float *dst, int64_t ldd)
+{
+    for (int64_t j = 0; j < nc; j += 8) {
+        int jn = nc - j < 8 ? (int)(nc - j) : 8;
+        __mmask8 jm = (__mmask8)(0xFFu >> (8 - jn));
+        for (int64_t p = 0; p < kc; p += 8) {
+            int pn = kc - p < 8 ? (int)(kc - p) : 8;
+            __mmask8 pm = (__mmask8)(0xFFu >> (8 - pn));
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) /* r[i]: column j+i of op(B), depths p.. */
+                r[i] = i < jn ? _mm256_maskz_loadu_ps(pm, src + (j + i) * ss + p) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int q = 0; q < pn; q++)
+                _mm256_mask_storeu_ps(dst + (p + q) * ldd + j, jm, r[q]);
+        }
+    }
+}
+
+const lt_gemm_kernel lt_gemm_kernel_avx512 = {"avx512", MR, 16 * NV, NULL, tile512, transpose512};
+
+#else
+typedef int lt_gemm_avx512_unused; /* ISO C forbids an empty translation unit */
+#endif
