@@ -3,12 +3,15 @@
  *
  * All three subtract the maximum of each slice before exponentiating, so no
  * finite input overflows: exp() only ever sees values <= 0. Sums of
- * exponentials are accumulated in double.
+ * exponentials are accumulated in double. Contiguous rows (the last dim, and
+ * every cross-entropy row) go through the vectorised float exp of vmath.h,
+ * which forms x - shift exactly and is within 1 ulp.
  *
  * A tensor is treated as (outer, n, inner) around the reduced dim: slice
  * (o, k) is the n elements at o*n*inner + j*inner + k, j = 0..n-1. For the
  * last dim inner is 1 and a slice is a contiguous row. */
 #include "internal.h"
+#include "vmath.h"
 
 #include <math.h>
 
@@ -32,12 +35,17 @@ static void softmax_slice(const float *x, float *y, int64_t n, int64_t step, boo
     for (int64_t j = 0; j < n; j++)
         m = x[j * step] > m ? x[j * step] : m;
     double s = 0;
-    for (int64_t j = 0; j < n; j++)
-        s += exp((double)x[j * step] - m);
+    if (step == 1) /* a contiguous row: the vectorised kernel */
+        s = lt_vexp_shift_sum(NULL, x, m, n);
+    else
+        for (int64_t j = 0; j < n; j++)
+            s += exp((double)x[j * step] - m);
     if (log_form) {
         double lse = log(s);
         for (int64_t j = 0; j < n; j++)
             y[j * step] = (float)((double)x[j * step] - m - lse);
+    } else if (step == 1) {
+        lt_vexp_shift_sum(y, x, m + log(s), n); /* y = exp(x - lse) */
     } else {
         for (int64_t j = 0; j < n; j++)
             y[j * step] = (float)(exp((double)x[j * step] - m) / s);
@@ -206,9 +214,7 @@ static void row_lse(const float *x, int64_t c, double *m, double *log_s)
     float mx = x[0];
     for (int64_t j = 1; j < c; j++)
         mx = x[j] > mx ? x[j] : mx;
-    double s = 0;
-    for (int64_t j = 0; j < c; j++)
-        s += exp((double)x[j] - mx);
+    double s = lt_vexp_shift_sum(NULL, x, mx, c);
     *m = mx;
     *log_s = log(s);
 }
@@ -221,8 +227,7 @@ static ce_saved *save_probs(lt_ctx *ctx, const float *x, const double *lse, int3
     if (!s || !p)
         return NULL;
     for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < c; j++)
-            p[i * c + j] = (float)exp((double)x[i * c + j] - lse[i]);
+        lt_vexp_shift_sum(p + i * c, x + i * c, lse[i], c);
     *s = (ce_saved){p, targets};
     return s;
 }

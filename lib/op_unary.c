@@ -12,6 +12,7 @@
  *   pow: a negative base with a non-integer exponent is NaN (forward and
  *   gradient), 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
 #include "internal.h"
+#include "vmath.h"
 
 #include <math.h>
 
@@ -95,10 +96,7 @@ lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a)
     lt_tensor *out = unary_begin(ctx, "tanh", &a);
     if (!out)
         return NULL;
-    const float *x = lt_f32(a);
-    float *restrict y = lt_f32(out);
-    for (int64_t i = 0, n = lt_numel(a); i < n; i++)
-        y[i] = tanhf(x[i]); /* saturates to +-1, never overflows */
+    lt_vtanh(lt_f32(out), lt_f32(a), lt_numel(a)); /* vmath.h: saturates to +-1, never overflows */
     return unary_end(ctx, &tanh_op, out, a, 0.0f);
 }
 
@@ -121,10 +119,7 @@ lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a)
     lt_tensor *out = unary_begin(ctx, "exp", &a);
     if (!out)
         return NULL;
-    const float *x = lt_f32(a);
-    float *restrict y = lt_f32(out);
-    for (int64_t i = 0, n = lt_numel(a); i < n; i++)
-        y[i] = expf(x[i]);
+    lt_vexp(lt_f32(out), lt_f32(a), lt_numel(a)); /* vmath.h */
     return unary_end(ctx, &exp_op, out, a, 0.0f);
 }
 

@@ -1,0 +1,53 @@
+/* vmath.h - vectorised elementwise tanh and exp (internal; not installed).
+ *
+ * Float kernels with three implementations chosen at run time from
+ * lt_cpu_isa() (cpu.h): AVX-512, AVX2+FMA and portable C (which gcc
+ * auto-vectorises with the baseline SSE2). All three use the same algorithms
+ * and coefficients and are accurate over the whole float range (measured
+ * maximum errors against double-precision libm are in the bounds below and
+ * in tests/test_vmath.c, which checks every path the machine has):
+ *
+ *   exp:  x = n*ln2 + r, |r| <= ln2/2 (Cody-Waite split of ln2), degree-7
+ *         minimax polynomial for e^r, scaled by 2^n in two steps so that
+ *         overflow gives +inf and the denormal range is rounded once.
+ *   tanh: |x| < 1: x + x^3 P(x^2), P a degree-7 minimax polynomial;
+ *         otherwise 1 - 2e/(1 + e) with e = exp(-2|x|) (never overflows;
+ *         exactly 1 once |x| > 9.01); the sign of x is put back last, so
+ *         tanh(-0) = -0.
+ *
+ * Edge values: tanh(+-inf) = +-1, tanh(NaN) = NaN; exp(x > 88.7228...) = +inf,
+ * exp(-inf) = 0, exp(x < -103.97...) = 0, denormal results rounded normally,
+ * exp(NaN) = NaN. No function reads or writes outside [0, n).
+ *
+ * y and x may be the same array (in place); they must not otherwise overlap.
+ * Results do not depend on n or on alignment, only on the path. */
+#ifndef LT_VMATH_H
+#define LT_VMATH_H
+
+#include <stdint.h>
+
+/* Bounds on the error in ulps of the exact result (a denormal's ulp is
+ * 2^-149; +inf counts as 2^128 next to the overflow threshold). Measured over
+ * all 2^32 inputs (LT_VMATH_EXHAUSTIVE=1 tests/test_vmath):
+ *            generic   avx2    avx512
+ *   tanh     1.130     1.028   1.028
+ *   exp      0.956     0.988   0.988
+ * (the FMA paths round differently, not always better). */
+#define LT_VTANH_MAX_ULP 1.2
+#define LT_VEXP_MAX_ULP 1.0
+
+/* y[i] = tanh(x[i]) for i < n. */
+void lt_vtanh(float *y, const float *x, int64_t n);
+
+/* y[i] = exp(x[i]) for i < n. */
+void lt_vexp(float *y, const float *x, int64_t n);
+
+/* y[i] = exp(x[i] - shift) for i < n, and returns the sum of the y[i]
+ * (accumulated in double). The difference is formed exactly (a double shift
+ * is split into two floats and the rounding error of x[i] - shift is folded
+ * into the reduced argument), so the result is as accurate as lt_vexp of an
+ * exact argument: softmax and cross-entropy use it with shift = the row
+ * maximum or log-sum-exp. y may be NULL (only the sum is wanted). */
+double lt_vexp_shift_sum(float *y, const float *x, double shift, int64_t n);
+
+#endif

@@ -1,0 +1,427 @@
+/* test_vmath.c - the vectorised tanh/exp kernels (lib/vmath.h) on every
+ * instruction-set path the machine has (forced with lt_cpu_force_isa):
+ * errors in ulps against double-precision libm over sweeps of the float
+ * range, exact edge values, lengths with tails, in-place use, no writes
+ * outside [0, n), and the fused exp(x - shift) + sum used by softmax and
+ * cross-entropy.
+ *
+ * LT_VMATH_EXHAUSTIVE=1 in the environment widens the sweep to every one of
+ * the 2^32 float bit patterns (minutes per path; prints the maximum errors
+ * quoted in vmath.h). */
+#include "test_support.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/cpu.h"
+#include "../lib/vmath.h"
+
+/* ======================================================================== */
+/* ulp error against a double reference                                      */
+/* ======================================================================== */
+
+static float float_of(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* |got - ref| in units of the float ulp at ref (2^-149 below 2^-126). A NaN
+ * must match a NaN. When ref rounds to +-inf in float, got must be that inf;
+ * otherwise an infinite got counts as +-2^128 (one ulp above FLT_MAX). */
+static double ulp_error(float got, double ref)
+{
+    if (isnan(ref) || isnan(got))
+        return isnan(ref) && isnan(got) ? 0 : INFINITY;
+    if (isinf((float)ref))
+        return got == (float)ref ? 0 : INFINITY;
+    double g = isinf(got) ? copysign(0x1p128, got) : got;
+    double a = fabs(ref);
+    int e;
+    frexp(a, &e); /* a in [2^(e-1), 2^e) */
+    double ulp = a < 0x1p-126 ? 0x1p-149 : ldexp(1.0, e - 24);
+    return fabs(g - ref) / ulp;
+}
+
+typedef void (*vfn)(float *y, const float *x, int64_t n);
+typedef double (*reffn)(double);
+
+typedef struct {
+    double max_ulp;
+    float worst_x;
+    long long count;
+} sweep_stats;
+
+#define CHUNK 4096
+
+/* Runs f over the bit patterns lo, lo + step, ... <= hi (a chunk at a time)
+ * and folds the errors into st. */
+static void sweep_bits(vfn f, reffn ref, uint32_t lo, uint32_t hi, uint32_t step, sweep_stats *st)
+{
+    static float x[CHUNK], y[CHUNK];
+    uint64_t b = lo;
+    while (b <= hi) {
+        int m = 0;
+        for (; m < CHUNK && b <= hi; m++, b += step)
+            x[m] = float_of((uint32_t)b);
+        f(y, x, m);
+        for (int i = 0; i < m; i++) {
+            double e = ulp_error(y[i], ref((double)x[i]));
+            if (e > st->max_ulp || (isnan(e) && !isnan(st->max_ulp))) {
+                st->max_ulp = e;
+                st->worst_x = x[i];
+            }
+        }
+        st->count += m;
+    }
+}
+
+/* Both signs of the magnitudes [lo, hi]. */
+static void sweep_range(vfn f, reffn ref, float lo, float hi, uint32_t step, sweep_stats *st)
+{
+    sweep_bits(f, ref, bits_of(lo), bits_of(hi), step, st);
+    sweep_bits(f, ref, bits_of(-lo), bits_of(-hi), step, st);
+}
+
+static bool exhaustive(void)
+{
+    const char *s = getenv("LT_VMATH_EXHAUSTIVE");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+/* The sweep shared by tanh and exp: a sample of every bit pattern (NaNs,
+ * infinities, denormals included), every float in the regions where the
+ * algorithms switch or saturate, and a dense sample of [-10, 10]. */
+static sweep_stats sweep_all(vfn f, reffn ref, float edge_lo, float edge_hi)
+{
+    sweep_stats st = {0, 0, 0};
+    if (exhaustive()) {
+        sweep_bits(f, ref, 0, UINT32_MAX, 1, &st);
+        return st;
+    }
+    sweep_bits(f, ref, 0, UINT32_MAX, 4093, &st);      /* 1.05M patterns of the whole range */
+    sweep_range(f, ref, 0x1p-20f, 10.0f, 251, &st);     /* 1.55M in 2^-20 <= |x| <= 10 */
+    sweep_range(f, ref, edge_lo, edge_hi, 1, &st);      /* every float of the edge region (4-5M) */
+    sweep_range(f, ref, 0.0f, FLT_MIN, 4099, &st);      /* 4K denormals */
+    sweep_range(f, ref, 0x1p-40f, 0x1p-10f, 1021, &st); /* 490K tiny */
+    sweep_range(f, ref, 0.5f, 1.5f, 7, &st);            /* 3.6M around tanh's switch at 1 */
+    sweep_range(f, ref, 1e4f, 1.001e4f, 1, &st);        /* 20K large magnitudes */
+    return st;
+}
+
+/* Runs the statement after it once per ISA level the machine has, with that
+ * level forced (restore_isa puts the best one back after each test). */
+#define FOR_EACH_ISA(isa)                                                                                  \
+    for (lt_isa isa = LT_ISA_GENERIC; isa <= lt_cpu_isa_supported() && (lt_cpu_force_isa(isa), true); \
+         isa = (lt_isa)(isa + 1))
+
+static int restore_isa(void **state)
+{
+    (void)state;
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+    return 0;
+}
+
+static void report(const char *fn, lt_isa isa, sweep_stats st)
+{
+    printf("# %-6s %-7s max %.3f ulp at %a (%lld inputs)\n", fn, lt_isa_name(isa), st.max_ulp, (double)st.worst_x,
+           st.count);
+}
+
+static void test_tanh_ulp(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa)
+    {
+        /* every float where tanh saturates to 1 */
+        sweep_stats st = sweep_all(lt_vtanh, tanh, 8.0f, 10.0f);
+        report("tanh", isa, st);
+        if (!(st.max_ulp <= LT_VTANH_MAX_ULP))
+            fail_msg("tanh %s: %.3f ulp at %a exceeds %.2f", lt_isa_name(isa), st.max_ulp, (double)st.worst_x,
+                     LT_VTANH_MAX_ULP);
+    }
+}
+
+static void test_exp_ulp(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa)
+    {
+        /* every float around overflow and in the denormal results */
+        sweep_stats st = sweep_all(lt_vexp, exp, 86.0f, 105.0f);
+        report("exp", isa, st);
+        if (!(st.max_ulp <= LT_VEXP_MAX_ULP))
+            fail_msg("exp %s: %.3f ulp at %a exceeds %.2f", lt_isa_name(isa), st.max_ulp, (double)st.worst_x,
+                     LT_VEXP_MAX_ULP);
+    }
+}
+
+/* ======================================================================== */
+/* exact edge values                                                          */
+/* ======================================================================== */
+
+static float one(vfn f, float x)
+{
+    float y;
+    f(&y, &x, 1);
+    return y;
+}
+
+static void assert_same(float got, float want, const char *what, lt_isa isa)
+{
+    if (!(bits_of(got) == bits_of(want) || (isnan(got) && isnan(want))))
+        fail_msg("%s (%s): got %a, want %a", what, lt_isa_name(isa), (double)got, (double)want);
+}
+
+static void test_tanh_edges(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa)
+    {
+        assert_same(one(lt_vtanh, 0.0f), 0.0f, "tanh(0)", isa);
+        assert_same(one(lt_vtanh, -0.0f), -0.0f, "tanh(-0)", isa);
+        assert_same(one(lt_vtanh, INFINITY), 1.0f, "tanh(inf)", isa);
+        assert_same(one(lt_vtanh, -INFINITY), -1.0f, "tanh(-inf)", isa);
+        assert_same(one(lt_vtanh, NAN), NAN, "tanh(NaN)", isa);
+        assert_same(one(lt_vtanh, -NAN), NAN, "tanh(-NaN)", isa);
+        assert_same(one(lt_vtanh, FLT_MAX), 1.0f, "tanh(FLT_MAX)", isa);
+        assert_same(one(lt_vtanh, -1e4f), -1.0f, "tanh(-1e4)", isa);
+        assert_same(one(lt_vtanh, 9.1f), 1.0f, "tanh(9.1)", isa);
+        assert_same(one(lt_vtanh, -9.0f), -0x1.fffffep-1f, "tanh(-9)", isa); /* not yet 1 */
+        assert_same(one(lt_vtanh, 0x1p-149f), 0x1p-149f, "tanh(min denormal)", isa);
+        assert_same(one(lt_vtanh, -0x1p-130f), -0x1p-130f, "tanh(-denormal)", isa);
+        assert_same(one(lt_vtanh, 1e-20f), 1e-20f, "tanh(1e-20)", isa);
+    }
+}
+
+static void test_exp_edges(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa)
+    {
+        assert_same(one(lt_vexp, 0.0f), 1.0f, "exp(0)", isa);
+        assert_same(one(lt_vexp, -0.0f), 1.0f, "exp(-0)", isa);
+        assert_same(one(lt_vexp, INFINITY), INFINITY, "exp(inf)", isa);
+        assert_same(one(lt_vexp, -INFINITY), 0.0f, "exp(-inf)", isa);
+        assert_same(one(lt_vexp, NAN), NAN, "exp(NaN)", isa);
+        assert_same(one(lt_vexp, 88.73f), INFINITY, "exp(88.73)", isa);
+        assert_same(one(lt_vexp, 1e4f), INFINITY, "exp(1e4)", isa);
+        assert_same(one(lt_vexp, FLT_MAX), INFINITY, "exp(FLT_MAX)", isa);
+        assert_same(one(lt_vexp, -1e4f), 0.0f, "exp(-1e4)", isa);
+        assert_same(one(lt_vexp, -FLT_MAX), 0.0f, "exp(-FLT_MAX)", isa);
+        assert_same(one(lt_vexp, -104.0f), 0.0f, "exp(-104)", isa);
+        assert_same(one(lt_vexp, 0x1p-149f), 1.0f, "exp(min denormal)", isa);
+        /* largest finite result and the smallest denormal one */
+        float top = one(lt_vexp, 88.72283f);
+        assert_true(isfinite(top) && ulp_error(top, exp((double)88.72283f)) <= LT_VEXP_MAX_ULP);
+        assert_same(one(lt_vexp, -103.9f), 0x1p-149f, "exp(-103.9)", isa);
+        float d = one(lt_vexp, -100.0f); /* 3.72e-44: 26.6 denormal ulps */
+        assert_true(fabs(d - exp(-100.0)) <= 0x1p-149);
+        float u = one(lt_vexp, 88.0f);
+        assert_true(ulp_error(u, exp(88.0)) <= LT_VEXP_MAX_ULP);
+    }
+}
+
+/* ======================================================================== */
+/* lengths, tails, alignment, in place                                        */
+/* ======================================================================== */
+
+#define PAD 8
+#define CANARY 12345.0f
+
+/* Compares f over n inputs at offset off (so vectors start unaligned) with the
+ * same inputs computed one at a time, out of place and in place, and checks
+ * that the cells around the output are untouched. */
+static void check_length(vfn f, lt_isa isa, int64_t n, int64_t off)
+{
+    int64_t size = n + off + 2 * PAD;
+    float *x = malloc(sizeof(float) * (size_t)size), *y = malloc(sizeof(float) * (size_t)size);
+    assert_non_null(x);
+    assert_non_null(y);
+    ts_rand r = ts_rand_new((uint64_t)(n * 31 + off));
+    for (int64_t i = 0; i < size; i++) {
+        x[i] = (float)ts_uniform(&r, -12, 12);
+        y[i] = CANARY;
+    }
+    float *xi = x + PAD + off, *yi = y + PAD + off;
+    f(yi, xi, n);
+    for (int64_t i = 0; i < size; i++) {
+        if (y + i >= yi && y + i < yi + n) {
+            float want = one(f, xi[i - PAD - off]);
+            if (bits_of(y[i]) != bits_of(want))
+                fail_msg("%s n=%lld off=%lld: element %lld is %a, alone %a", lt_isa_name(isa), (long long)n,
+                         (long long)off, (long long)(i - PAD - off), (double)y[i], (double)want);
+        } else if (y[i] != CANARY) {
+            fail_msg("%s n=%lld off=%lld: wrote outside the output at %lld", lt_isa_name(isa), (long long)n,
+                     (long long)off, (long long)(i - PAD - off));
+        }
+    }
+    /* in place: same bits; the input's own neighbours untouched */
+    float xl = xi[-1], xr = xi[n];
+    f(xi, xi, n);
+    for (int64_t i = 0; i < n; i++)
+        assert_true(bits_of(xi[i]) == bits_of(yi[i]));
+    assert_true(bits_of(xi[-1]) == bits_of(xl) && bits_of(xi[n]) == bits_of(xr));
+    free(x);
+    free(y);
+}
+
+static void test_lengths_and_in_place(void **state)
+{
+    (void)state;
+    static const int64_t lengths[] = {0, 1, 2, 7, 8, 9, 15, 16, 17, 27, 31, 32, 33, 63, 64, 65, 100, 200, 1000};
+    FOR_EACH_ISA(isa)
+    {
+        for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; k++)
+            for (int64_t off = 0; off < 3; off++) {
+                check_length(lt_vtanh, isa, lengths[k], off);
+                check_length(lt_vexp, isa, lengths[k], off);
+            }
+    }
+}
+
+/* ======================================================================== */
+/* exp(x - shift) with its sum                                                */
+/* ======================================================================== */
+
+/* Rows like the model's logits (27 classes) and longer ones, against double:
+ * each y within the exp bound of exp(x - shift) computed exactly, the sum
+ * within 1e-13 relative of the sum of the y (the order differs), and the same sum with y NULL. */
+static void test_shift_sum_values(void **state)
+{
+    (void)state;
+    static const int64_t lengths[] = {0, 1, 5, 16, 27, 33, 200};
+    static const double shifts[] = {0.0, 3.25, -7.0, 1.0 / 3.0, 20000.5, -40000.0, 12345.678, 70000.3};
+    FOR_EACH_ISA(isa)
+    {
+        double max_ulp = 0;
+        for (size_t a = 0; a < sizeof lengths / sizeof lengths[0]; a++)
+            for (size_t b = 0; b < sizeof shifts / sizeof shifts[0]; b++) {
+                int64_t n = lengths[a];
+                double shift = shifts[b];
+                float x[200], y[200 + 1];
+                ts_rand r = ts_rand_new((uint64_t)(a * 10 + b));
+                for (int64_t i = 0; i < n; i++) /* some far below the shift: underflow */
+                    x[i] = (float)(shift + ts_uniform(&r, -120, 5));
+                y[n] = CANARY;
+                double s = lt_vexp_shift_sum(y, x, shift, n);
+                double want_sum = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    double e = ulp_error(y[i], exp((double)x[i] - shift));
+                    max_ulp = e > max_ulp ? e : max_ulp;
+                    want_sum += y[i];
+                }
+                assert_true(y[n] == CANARY);
+                assert_true(fabs(s - want_sum) <= 1e-13 * want_sum); /* summation order */
+                assert_true(lt_vexp_shift_sum(NULL, x, shift, n) == s);
+            }
+        printf("# shift_sum %-7s max %.3f ulp\n", lt_isa_name(isa), max_ulp);
+        if (!(max_ulp <= LT_VEXP_MAX_ULP))
+            fail_msg("exp(x - shift) %s: %.3f ulp exceeds %.2f", lt_isa_name(isa), max_ulp, LT_VEXP_MAX_ULP);
+    }
+}
+
+/* The rounding error of x - shift in float is not lost: with x = 8 and
+ * shift = 2^-20, float subtraction gives 8 exactly but the result must be
+ * e^(8 - 2^-20), 1.09 ulps below e^8. */
+static void test_shift_sum_exact_difference(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa)
+    {
+        float x = 8.0f, y;
+        lt_vexp_shift_sum(&y, &x, 0x1p-20, 1);
+        assert_true(ulp_error(y, exp(8.0 - 0x1p-20)) <= LT_VEXP_MAX_ULP);
+        assert_true(y != (float)exp(8.0));
+        /* a double shift with bits below float precision */
+        x = 5.0f;
+        double shift = 4.0 + 0x1p-30;
+        lt_vexp_shift_sum(&y, &x, shift, 1);
+        assert_true(ulp_error(y, exp(5.0 - shift)) <= LT_VEXP_MAX_ULP);
+    }
+}
+
+static void test_shift_sum_edges(void **state)
+{
+    (void)state;
+    FOR_EACH_ISA(isa)
+    {
+        /* -inf entries (masked logits) contribute exactly 0 */
+        float x[4] = {-INFINITY, 0.0f, -INFINITY, -1.0f}, y[4];
+        double s = lt_vexp_shift_sum(y, x, 0.0, 4);
+        assert_same(y[0], 0.0f, "exp(-inf - 0)", isa);
+        assert_same(y[2], 0.0f, "exp(-inf - 0)", isa);
+        assert_same(y[1], 1.0f, "exp(0 - 0)", isa);
+        assert_true(fabs(s - (1.0 + exp(-1.0))) < 1e-7);
+        /* a row of -inf shifted by its maximum -inf: NaN, as in libm */
+        float z[3] = {-INFINITY, -INFINITY, -INFINITY};
+        assert_true(isnan(lt_vexp_shift_sum(y, z, -INFINITY, 3)));
+        assert_true(isnan(y[0]));
+        /* an infinite shift gives 0 for finite x; NaN propagates */
+        assert_true(lt_vexp_shift_sum(y, x + 1, INFINITY, 1) == 0.0 && y[0] == 0.0f);
+        assert_true(isnan(lt_vexp_shift_sum(y, x + 1, NAN, 1)) && isnan(y[0]));
+        float w[2] = {NAN, 1.0f};
+        assert_true(isnan(lt_vexp_shift_sum(y, w, 0.0, 2)) && isnan(y[0]));
+        /* overflow of x - shift > 88.72 is +inf */
+        float big[2] = {100.0f, 0.0f};
+        assert_true(isinf(lt_vexp_shift_sum(y, big, 0.0, 2)) && isinf(y[0]) && y[1] == 1.0f);
+        /* shifts beyond 2^16 (libm fallback) still exact enough */
+        float h[2] = {1e6f, 1e6f - 3.0f};
+        s = lt_vexp_shift_sum(y, h, 1e6 + 0.125, 2);
+        assert_true(ulp_error(y[0], exp(-0.125)) <= LT_VEXP_MAX_ULP);
+        assert_true(ulp_error(y[1], exp(-3.125)) <= LT_VEXP_MAX_ULP);
+        assert_true(fabs(s - (double)y[0] - (double)y[1]) < 1e-15);
+    }
+}
+
+/* lt_cpu_force_isa reaches the kernels: the FMA paths round differently from
+ * the portable one somewhere in a sweep, so a path that silently fell back
+ * to generic would be caught. */
+static void test_paths_are_distinct(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static float x[N], y0[N], y1[N];
+    for (int i = 0; i < N; i++)
+        x[i] = -10.0f + 20.0f * (float)i / N;
+    lt_cpu_force_isa(LT_ISA_GENERIC);
+    assert_int_equal(lt_cpu_isa(), LT_ISA_GENERIC);
+    lt_vtanh(y0, x, N);
+    for (lt_isa isa = LT_ISA_AVX2; isa <= lt_cpu_isa_supported(); isa = (lt_isa)(isa + 1)) {
+        lt_cpu_force_isa(isa);
+        lt_vtanh(y1, x, N);
+        int diff = 0;
+        for (int i = 0; i < N; i++)
+            diff += bits_of(y0[i]) != bits_of(y1[i]);
+        printf("# tanh %s differs from generic in %d of %d results\n", lt_isa_name(isa), diff, N);
+        assert_true(diff > 0); /* FMA rounds differently: the path really ran */
+    }
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_tanh_edges, restore_isa),
+        cmocka_unit_test_teardown(test_exp_edges, restore_isa),
+        cmocka_unit_test_teardown(test_lengths_and_in_place, restore_isa),
+        cmocka_unit_test_teardown(test_shift_sum_values, restore_isa),
+        cmocka_unit_test_teardown(test_shift_sum_exact_difference, restore_isa),
+        cmocka_unit_test_teardown(test_shift_sum_edges, restore_isa),
+        cmocka_unit_test_teardown(test_paths_are_distinct, restore_isa),
+        cmocka_unit_test_teardown(test_tanh_ulp, restore_isa),
+        cmocka_unit_test_teardown(test_exp_ulp, restore_isa),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
