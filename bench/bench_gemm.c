@@ -200,6 +200,15 @@ static void call_openblas(const shape *s, operands *o, const void *arg)
 }
 #endif
 
+static void print_row(const char *name, const char *kernel, double t, double blas, double flops, double peak)
+{
+    printf("%-30s %-8s %9.3f %8.1f %5.1f%%", name, kernel, t * 1e6, flops / t * 1e-9, 100.0 * flops / t / peak);
+    if (blas > 0)
+        printf(" | %9.3f %8.1f %5.1f%% | %6.2f", blas * 1e6, flops / blas * 1e-9, 100.0 * flops / blas / peak,
+               blas / t);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     config cfg = {0};
@@ -231,11 +240,13 @@ int main(int argc, char **argv)
     printf("OpenBLAS: not found at build time (no comparison)\n");
 #endif
     printf("C += op(A) op(B), median of batches; ratio = ours / OpenBLAS (>1: ours faster)\n\n");
-    printf("%-30s %-8s %9s %8s %7s", "shape (m,k)@(k,n)", "kernel", "us/call", "GFLOP/s", "%peak");
+    printf("%-30s %-8s %9s %8s %6s", "shape (m,k)@(k,n)", "kernel", "us/call", "GFLOP/s", "%peak");
 #ifdef LT_BENCH_OPENBLAS
-    printf(" %9s %8s %6s", "BLAS us", "GFLOP/s", "ratio");
+    printf(" | %9s %8s %6s | %6s", "BLAS us", "GFLOP/s", "%peak", "ratio");
 #endif
     printf("\n");
+    /* per kernel: summed time of the six training products (one step) */
+    double step[3] = {0, 0, 0}, step_blas = 0, step_flops = 0;
     for (int si = 0; si < N_SHAPES; si++) {
         const shape *s = &shapes[si];
         double flops = 2.0 * s->m * s->n * s->k;
@@ -249,19 +260,26 @@ int main(int argc, char **argv)
 #ifdef LT_BENCH_OPENBLAS
         blas = time_calls(&cfg, s, &o, call_openblas, NULL);
 #endif
+        if (si < N_TRAIN) {
+            step_blas += blas;
+            step_flops += flops;
+        }
         for (int isa = LT_ISA_GENERIC; isa <= (int)best; isa++) {
             const lt_gemm_kernel *k = lt_gemm_kernel_for((lt_isa)isa);
             if (!k || (only && strcmp(only, k->name) != 0))
                 continue;
             double t = time_calls(&cfg, s, &o, call_ours, k);
-            printf("%-30s %-8s %9.3f %8.1f %6.1f%%", s->name, k->name, t * 1e6, flops / t * 1e-9,
-                   100.0 * flops / t / peak);
-            if (blas > 0)
-                printf(" %9.3f %8.1f %6.2f", blas * 1e6, flops / blas * 1e-9, blas / t);
+            if (si < N_TRAIN)
+                step[isa] += t;
+            print_row(s->name, k->name, t, blas, flops, peak);
+        }
+        if (si == N_TRAIN - 1) {
+            for (int isa = LT_ISA_GENERIC; isa <= (int)best; isa++)
+                if (step[isa] > 0)
+                    print_row("train step (the 6 above)", lt_isa_name((lt_isa)isa), step[isa], step_blas, step_flops,
+                              peak);
             printf("\n");
         }
-        if (si == N_TRAIN - 1)
-            printf("\n");
         free_operands(&o);
     }
     return 0;

@@ -13,11 +13,14 @@
 typedef enum { LT_ISA_GENERIC, LT_ISA_AVX2, LT_ISA_AVX512 } lt_isa;
 
 /* x86-64 with a compiler that accepts target attributes: the ISA-specific
- * kernels are compiled in. Elsewhere only LT_ISA_GENERIC exists. */
+ * kernels are compiled in. Elsewhere only LT_ISA_GENERIC exists. Defining it
+ * as 0 on the command line builds the portable configuration on x86-64. */
+#ifndef LT_HAVE_X86_KERNELS
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LT_HAVE_X86_KERNELS 1
 #else
 #define LT_HAVE_X86_KERNELS 0
+#endif
 #endif
 
 /* Best ISA level the CPU (and OS) supports, capped by LT_ISA, cached after the

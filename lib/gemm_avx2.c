@@ -97,7 +97,8 @@ static TAVX2 void tile_avx2(int rows, int cols, int64_t kc, const float *a, int6
 }
 
 /* ---- packing a column-major op(B) into rows ----------------------------------
- * Full 8x8 blocks transposed in registers; ragged edges element by element. */
+ * 8x8 blocks transposed in registers; ragged blocks load and store under
+ * masks (vmaskmovps), so there is no scalar tail. */
 
 INLINE2 void transpose8(__m256 r[8])
 {
@@ -120,23 +121,27 @@ INLINE2 void transpose8(__m256 r[8])
 
 static TAVX2 void transpose_avx2(int64_t kc, int64_t nc, const float *src, int64_t ss, float *dst, int64_t ldd)
 {
-    int64_t j8 = nc / 8 * 8, p8 = kc / 8 * 8;
-    for (int64_t j = 0; j < j8; j += 8) {
-        for (int64_t p = 0; p < p8; p += 8) {
+    for (int64_t j = 0; j < nc; j += 8) {
+        int jn = nc - j < 8 ? (int)(nc - j) : 8;
+        __m256i jm = lane_mask(jn);
+        for (int64_t p = 0; p < kc; p += 8) {
+            int pn = kc - p < 8 ? (int)(kc - p) : 8;
+            __m256i pm = lane_mask(pn);
             __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(src + (j + i) * ss + p);
+            UNROLL for (int i = 0; i < 8; i++) /* r[i]: column j+i of op(B), depths p.. */
+                r[i] = i >= jn ? _mm256_setzero_ps()
+                       : pn == 8 ? _mm256_loadu_ps(src + (j + i) * ss + p)
+                                 : _mm256_maskload_ps(src + (j + i) * ss + p, pm);
             transpose8(r);
-            for (int q = 0; q < 8; q++)
-                _mm256_storeu_ps(dst + (p + q) * ldd + j, r[q]);
+            UNROLL for (int q = 0; q < 8; q++)
+                if (q < pn) {
+                    if (jn == 8)
+                        _mm256_storeu_ps(dst + (p + q) * ldd + j, r[q]);
+                    else
+                        _mm256_maskstore_ps(dst + (p + q) * ldd + j, jm, r[q]);
+                }
         }
-        for (int64_t p = p8; p < kc; p++)
-            for (int64_t i = 0; i < 8; i++)
-                dst[p * ldd + j + i] = src[(j + i) * ss + p];
     }
-    for (int64_t j = j8; j < nc; j++)
-        for (int64_t p = 0; p < kc; p++)
-            dst[p * ldd + j] = src[j * ss + p];
 }
 
 const lt_gemm_kernel lt_gemm_kernel_avx2 = {"avx2", MR, 8 * NV, NULL, tile_avx2, transpose_avx2};

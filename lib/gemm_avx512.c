@@ -96,42 +96,50 @@ static T512 void tile512(int rows, int cols, int64_t kc, const float *a, int64_t
 }
 
 /* ---- packing a column-major op(B) into rows ----------------------------------
- * 8x8 blocks transposed in registers (unpack / shuffle / lane permute);
- * ragged blocks load and store under masks, so there is no scalar tail. */
+ * 16x16 blocks transposed in registers: unpack pairs of rows, shuffle 4x4
+ * blocks inside each 128-bit lane, then gather the lanes (64 shuffles per
+ * 256 floats). Ragged blocks load and store under masks: no scalar tail. */
 
-INLINE512 void transpose8(__m256 r[8])
+INLINE512 void transpose16(__m512 r[16])
 {
-    __m256 t[8], s[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    __m512 t[16], s[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-    for (int h = 0; h < 2; h++) { /* rows 0-3, then rows 4-7 */
-        s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
-        s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
-        s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
-        s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+    /* s[4g+q], lane L: column 4L+q of rows 4g..4g+3 */
+    for (int g = 0; g < 4; g++) {
+        s[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        s[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+        s[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        s[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
     }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    /* column 4L+q = lane L of s[q], s[4+q], s[8+q], s[12+q] */
+    for (int q = 0; q < 4; q++) {
+        __m512 even0 = _mm512_shuffle_f32x4(s[q], s[4 + q], 0x88), even1 = _mm512_shuffle_f32x4(s[8 + q], s[12 + q], 0x88);
+        __m512 odd0 = _mm512_shuffle_f32x4(s[q], s[4 + q], 0xDD), odd1 = _mm512_shuffle_f32x4(s[8 + q], s[12 + q], 0xDD);
+        r[q] = _mm512_shuffle_f32x4(even0, even1, 0x88);
+        r[8 + q] = _mm512_shuffle_f32x4(even0, even1, 0xDD);
+        r[4 + q] = _mm512_shuffle_f32x4(odd0, odd1, 0x88);
+        r[12 + q] = _mm512_shuffle_f32x4(odd0, odd1, 0xDD);
     }
 }
 
 static T512 void transpose512(int64_t kc, int64_t nc, const float *src, int64_t ss, float *dst, int64_t ldd)
 {
-    for (int64_t j = 0; j < nc; j += 8) {
-        int jn = nc - j < 8 ? (int)(nc - j) : 8;
-        __mmask8 jm = (__mmask8)(0xFFu >> (8 - jn));
-        for (int64_t p = 0; p < kc; p += 8) {
-            int pn = kc - p < 8 ? (int)(kc - p) : 8;
-            __mmask8 pm = (__mmask8)(0xFFu >> (8 - pn));
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) /* r[i]: column j+i of op(B), depths p.. */
-                r[i] = i < jn ? _mm256_maskz_loadu_ps(pm, src + (j + i) * ss + p) : _mm256_setzero_ps();
-            transpose8(r);
-            for (int q = 0; q < pn; q++)
-                _mm256_mask_storeu_ps(dst + (p + q) * ldd + j, jm, r[q]);
+    for (int64_t j = 0; j < nc; j += 16) {
+        int jn = nc - j < 16 ? (int)(nc - j) : 16;
+        __mmask16 jm = (__mmask16)(0xFFFFu >> (16 - jn));
+        for (int64_t p = 0; p < kc; p += 16) {
+            int pn = kc - p < 16 ? (int)(kc - p) : 16;
+            __mmask16 pm = (__mmask16)(0xFFFFu >> (16 - pn));
+            __m512 r[16];
+            UNROLL for (int i = 0; i < 16; i++) /* r[i]: column j+i of op(B), depths p.. */
+                r[i] = i < jn ? _mm512_maskz_loadu_ps(pm, src + (j + i) * ss + p) : _mm512_setzero_ps();
+            transpose16(r);
+            UNROLL for (int q = 0; q < 16; q++)
+                if (q < pn)
+                    _mm512_mask_storeu_ps(dst + (p + q) * ldd + j, jm, r[q]);
         }
     }
 }

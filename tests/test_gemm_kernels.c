@@ -315,7 +315,7 @@ static void test_model_shapes_all_layouts(void **state)
 /* Shapes that take the other paths of the drivers: depth blocks (k > 256),
  * column blocks of a packed B (n > 512 / 1024), B too large to read in
  * place, A packed (column-major with a long leading dimension, or no unit
- * stride), k = 1, the evaluation chunks. */
+ * stride), k = 1, the evaluation chunks, a C large enough to be prefetched. */
 static void test_blocking_paths(void **state)
 {
     (void)state;
@@ -333,6 +333,7 @@ static void test_blocking_paths(void **state)
         {300, 17, 1, ROW_PAD, COL_PAD, ROW_TIGHT, false},     /* k = 1 */
         {4096, 27, 200, ROW_TIGHT, ROW_TIGHT, ROW_TIGHT, true}, /* evaluation chunk, layer 2 */
         {4096, 200, 30, ROW_TIGHT, ROW_TIGHT, ROW_TIGHT, false},
+        {10501, 201, 3, ROW_TIGHT, ROW_TIGHT, ROW_TIGHT, true}, /* C > 8 MiB: prefetched ahead */
     };
     for (int ki = 0; ki < nk; ki++)
         for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
