@@ -15,6 +15,8 @@
 #include "gemm.h"
 #include "internal.h"
 
+#include <string.h>
+
 /* Row and column strides of a 2-D operand gemm can read in place, or false
  * when neither stride is 1 (then the caller makes it contiguous). */
 static bool gemm_strides(const lt_tensor *t, int64_t *rs, int64_t *cs)
@@ -57,21 +59,30 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
 
 static const lt_op linear_op = {"linear", linear_backward};
 
+/* Names both operands' shapes in an error (formatted only on failure). */
+static bool fail_shapes(lt_ctx *ctx, lt_status st, const lt_tensor *x, const lt_tensor *w, const char *what)
+{
+    char sx[96], sw[96];
+    bool dt = st == LT_ERR_DTYPE; /* name the dtypes only when they are the problem */
+    lt_fail(ctx, st, "linear: %s%s @ %s%s: %s", dt ? lt_dtype_name(x->dtype) : "", lt_tensor_shape_str(x, sx, sizeof sx),
+            dt ? lt_dtype_name(w->dtype) : "", lt_tensor_shape_str(w, sw, sizeof sw), what);
+    return false;
+}
+
 static bool check_linear(lt_ctx *ctx, const lt_tensor *x, const lt_tensor *w, const lt_tensor *b)
 {
-    char sx[96], sw[96], sb[96];
-    lt_tensor_shape_str(x, sx, sizeof sx);
-    lt_tensor_shape_str(w, sw, sizeof sw);
     if (x->dtype != LT_F32 || w->dtype != LT_F32 || (b && b->dtype != LT_F32))
-        return lt_fail(ctx, LT_ERR_DTYPE, "linear: needs f32 tensors, got %s %s @ %s %s", lt_dtype_name(x->dtype), sx,
-                       lt_dtype_name(w->dtype), sw), false;
+        return fail_shapes(ctx, LT_ERR_DTYPE, x, w, "needs f32 tensors");
     if (x->ndim != 2 || w->ndim != 2)
-        return lt_fail(ctx, LT_ERR_SHAPE, "linear: %s @ %s: both operands must have rank 2", sx, sw), false;
+        return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "both operands must have rank 2");
     if (x->shape[1] != w->shape[0])
-        return lt_fail(ctx, LT_ERR_SHAPE, "linear: %s @ %s: inner sizes differ", sx, sw), false;
-    if (b && (b->ndim != 1 || b->shape[0] != w->shape[1]))
-        return lt_fail(ctx, LT_ERR_SHAPE, "linear: bias %s does not match %s @ %s (expected (%lld))",
-                       lt_tensor_shape_str(b, sb, sizeof sb), sx, sw, (long long)w->shape[1]), false;
+        return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "inner sizes differ");
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[1])) {
+        char sb[96];
+        lt_fail(ctx, LT_ERR_SHAPE, "linear: bias %s does not match the output width (expected (%lld))",
+                lt_tensor_shape_str(b, sb, sizeof sb), (long long)w->shape[1]);
+        return false;
+    }
     return true;
 }
 
@@ -80,6 +91,23 @@ static lt_tensor *gemm_operand(lt_ctx *ctx, lt_tensor *t)
 {
     int64_t rs, cs;
     return gemm_strides(t, &rs, &cs) ? t : lt_contiguous(ctx, t);
+}
+
+/* y (n,m) rows = b, or 0 without a bias. */
+static void fill_rows(float *y, int64_t n, int64_t m, const lt_tensor *b)
+{
+    if (!b) {
+        memset(y, 0, sizeof(float) * (size_t)(n * m));
+        return;
+    }
+    float *row = y;
+    if (b->stride[0] == 1)
+        memcpy(row, lt_f32(b), sizeof(float) * (size_t)m);
+    else
+        for (int64_t j = 0; j < m; j++)
+            row[j] = lt_f32(b)[j * b->stride[0]];
+    for (int64_t i = 1; i < n; i++)
+        memcpy(y + i * m, row, sizeof(float) * (size_t)m);
 }
 
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
@@ -97,11 +125,8 @@ lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
     float *work = out ? gemm_work(ctx, n, m, k) : NULL;
     if (!work)
         return NULL;
-    float *y = lt_f32(out);
-    for (int64_t i = 0; i < n; i++) /* the epilogue, done first: rows start as b */
-        for (int64_t j = 0; j < m; j++)
-            y[i * m + j] = b ? lt_f32(b)[j * b->stride[0]] : 0.0f;
-    lt_sgemm(n, m, k, lt_f32(x), xrs, xcs, lt_f32(w), wrs, wcs, y, m, 1, true, work);
+    fill_rows(lt_f32(out), n, m, b); /* the epilogue, done first: rows start as b */
+    lt_sgemm(n, m, k, lt_f32(x), xrs, xcs, lt_f32(w), wrs, wcs, lt_f32(out), m, 1, true, work);
     lt_tensor *in[3] = {x, w, b};
     return lt_maybe_record(ctx, &linear_op, out, b ? 3 : 2, in, NULL) ? out : NULL;
 }

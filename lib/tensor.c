@@ -418,6 +418,10 @@ void lt_copy_out_i32(const lt_tensor *t, int32_t *dst)
 {
     if (!t || !dst || t->dtype != LT_I32)
         return;
+    if (lt_is_contiguous(t)) {
+        memcpy(dst, lt_i32(t), sizeof(int32_t) * (size_t)lt_numel(t));
+        return;
+    }
     for (int64_t i = 0, n = lt_numel(t); i < n; i++)
         dst[i] = ((const int32_t *)t->storage->data)[lt_offset_of(t, i)];
 }
