@@ -168,6 +168,18 @@ void *lt_fail(lt_ctx *ctx, lt_status s, const char *fmt, ...)
 bool lt_set_grad_enabled(lt_ctx *ctx, bool enabled);
 bool lt_grad_enabled(const lt_ctx *ctx);
 
+/* Threads: how many threads (1..64, default 1) the context's ops may use.
+ * Ops large enough to pay for it (matrix products of a few MFLOP and more,
+ * tanh/exp and cross-entropy over large tensors: an evaluation over
+ * thousands of rows) split their work into contiguous blocks; small ops (a
+ * training step's minibatch) stay on the calling thread. Results are
+ * bit-identical for every thread count. The n - 1 worker threads are
+ * started by the first op that splits and are reused until lt_ctx_free or
+ * the next change of n. Returns false with LT_ERR_ARG when n is outside
+ * 1..64 (the setting is then unchanged). */
+bool lt_set_threads(lt_ctx *ctx, int n);
+int lt_get_threads(const lt_ctx *ctx); /* 1 for NULL */
+
 /* ======================================================================== */
 /* Creation                                                                 */
 /* ======================================================================== */

@@ -1,5 +1,6 @@
 /* context.c - creating, resetting and freeing a context; grad mode. */
 #include "internal.h"
+#include "threads.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void lt_ctx_free(lt_ctx *ctx)
 {
     if (!ctx)
         return;
+    lt_threads_release(ctx);
     while (ctx->owned)
         lt_free(ctx->owned);
     lt_arena_release(&ctx->arena);

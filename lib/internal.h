@@ -39,6 +39,9 @@ struct lt_ctx {
     lt_node **tape;
     size_t tape_len, tape_cap;
     lt_tensor *owned;     /* persistent tensors, doubly linked */
+    int threads;          /* lt_set_threads (0 = never set: 1) */
+    struct lt_pool *pool; /* threads.c: workers, started by the first large op */
+    bool pool_failed;     /* starting them failed: run inline */
 };
 
 /* --- tensors ------------------------------------------------------------ */

@@ -11,9 +11,10 @@
  *     dx += dy @ W^T      dW += x^T @ dy      db += sum_rows(dy)
  * W may be a transposed view (e.g. a PyTorch-style (out,in) weight passed as
  * lt_transpose(W)); like x, it is read in place when it is row- or
- * column-major. */
-#include "gemm.h"
+ * column-major. Large products are split across the context's threads by
+ * lt_sgemm_par (threads.h); each thread fills its own rows with b first. */
 #include "internal.h"
+#include "threads.h"
 
 #include <string.h>
 
@@ -28,8 +29,7 @@ static bool gemm_strides(const lt_tensor *t, int64_t *rs, int64_t *cs)
 
 static float *gemm_work(lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
 {
-    size_t floats = lt_sgemm_work_floats(m, n, k);
-    return lt_arena_alloc(ctx, sizeof(float) * (floats ? floats : 1));
+    return lt_arena_alloc(ctx, sizeof(float) * lt_sgemm_par_work_floats(ctx, m, n, k));
 }
 
 static void linear_backward(lt_ctx *ctx, lt_node *node)
@@ -42,12 +42,12 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
     if (lt_want_grad(x)) { /* dx (N,K) += dy (N,M) @ W^T (M,K) */
         float *gx = lt_grad_buffer(ctx, x), *work = gx ? gemm_work(ctx, n, k, m) : NULL;
         if (work)
-            lt_sgemm(n, k, m, gy, m, 1, lt_f32(w), wcs, wrs, gx, xrs, xcs, true, work);
+            lt_sgemm_par(ctx, n, k, m, gy, m, 1, lt_f32(w), wcs, wrs, gx, xrs, xcs, true, work, NULL, NULL);
     }
     if (lt_want_grad(w)) { /* dW (K,M) += x^T (K,N) @ dy (N,M) */
         float *gw = lt_grad_buffer(ctx, w), *work = gw ? gemm_work(ctx, k, m, n) : NULL;
         if (work)
-            lt_sgemm(k, m, n, lt_f32(x), xcs, xrs, gy, m, 1, gw, wrs, wcs, true, work);
+            lt_sgemm_par(ctx, k, m, n, lt_f32(x), xcs, xrs, gy, m, 1, gw, wrs, wcs, true, work, NULL, NULL);
     }
     if (b && lt_want_grad(b)) { /* db (M,) += column sums of dy */
         float *gb = lt_grad_buffer(ctx, b);
@@ -110,6 +110,19 @@ static void fill_rows(float *y, int64_t n, int64_t m, const lt_tensor *b)
         memcpy(y + i * m, row, sizeof(float) * (size_t)m);
 }
 
+typedef struct {
+    float *y;
+    int64_t m;
+    const lt_tensor *b;
+} bias_rows;
+
+/* lt_sgemm_par prologue: rows row0.. of y start as b. */
+static void fill_bias_rows(void *arg, int64_t row0, int64_t rows)
+{
+    const bias_rows *r = arg;
+    fill_rows(r->y + row0 * r->m, rows, r->m, r->b);
+}
+
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
     if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || !check_linear(ctx, x, w, b))
@@ -125,8 +138,9 @@ lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
     float *work = out ? gemm_work(ctx, n, m, k) : NULL;
     if (!work)
         return NULL;
-    fill_rows(lt_f32(out), n, m, b); /* the epilogue, done first: rows start as b */
-    lt_sgemm(n, m, k, lt_f32(x), xrs, xcs, lt_f32(w), wrs, wcs, lt_f32(out), m, 1, true, work);
+    bias_rows rows = {lt_f32(out), m, b}; /* the epilogue, done first: rows start as b */
+    lt_sgemm_par(ctx, n, m, k, lt_f32(x), xrs, xcs, lt_f32(w), wrs, wcs, lt_f32(out), m, 1, true, work,
+                 fill_bias_rows, &rows);
     lt_tensor *in[3] = {x, w, b};
     return lt_maybe_record(ctx, &linear_op, out, b ? 3 : 2, in, NULL) ? out : NULL;
 }

@@ -10,9 +10,14 @@
  * only other layouts are copied by lt_contiguous. The backward products use
  * transposed strides (dA += dC B^T, dB += A^T dC), so no transpose is ever
  * materialised, and they accumulate straight into the inputs' gradient
- * buffers, which share the inputs' layouts. */
-#include "gemm.h"
+ * buffers, which share the inputs' layouts.
+ *
+ * Products large enough to pay for it are split across the context's
+ * threads (lt_set_threads) by lt_sgemm_par: C's rows in blocks, one
+ * lt_sgemm per block, each computed exactly as in the single-threaded
+ * product. */
 #include "internal.h"
+#include "threads.h"
 
 /* One operand seen as a batch of matrices: batch stride (0 when the batch is
  * broadcast), row stride, column stride. */
@@ -48,11 +53,10 @@ static bool foldable(const mats *a, const mats *b)
     return a->batch > 1 && b->batch == 1 && a->bs == a->rows * a->rs;
 }
 
-/* Scratch for lt_sgemm from the arena (NULL + error when out of memory). */
+/* Scratch for lt_sgemm_par from the arena (NULL + error when out of memory). */
 static float *gemm_work(lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
 {
-    size_t floats = lt_sgemm_work_floats(m, n, k);
-    return lt_arena_alloc(ctx, sizeof(float) * (floats ? floats : 1));
+    return lt_arena_alloc(ctx, sizeof(float) * lt_sgemm_par_work_floats(ctx, m, n, k));
 }
 
 /* ---- backward ----------------------------------------------------------- */
@@ -66,15 +70,16 @@ static void grad_a(lt_ctx *ctx, const mats *a, const mats *b, const float *gc, i
     if (foldable(a, b)) { /* (B*n,m) @ (m,k) into the folded (B*n,k) gradient */
         float *w = gemm_work(ctx, out_batch * n, k, m);
         if (w)
-            lt_sgemm(out_batch * n, k, m, gc, m, 1, bd, b->cs, b->rs, ga, a->rs, a->cs, true, w);
+            lt_sgemm_par(ctx, out_batch * n, k, m, gc, m, 1, bd, b->cs, b->rs, ga, a->rs, a->cs, true, w, NULL,
+                         NULL);
         return;
     }
     float *w = gemm_work(ctx, n, k, m);
     if (!w)
         return;
     for (int64_t i = 0; i < out_batch; i++)
-        lt_sgemm(n, k, m, gc + i * n * m, m, 1, bd + i * b->bs, b->cs, b->rs, ga + i * a->bs, a->rs, a->cs, true,
-                 w);
+        lt_sgemm_par(ctx, n, k, m, gc + i * n * m, m, 1, bd + i * b->bs, b->cs, b->rs, ga + i * a->bs, a->rs,
+                     a->cs, true, w, NULL, NULL);
 }
 
 /* dB += A^T . dC per batch: (k,n) @ (n,m) -> (k,m). When A folds, the sum
@@ -86,15 +91,16 @@ static void grad_b(lt_ctx *ctx, const mats *a, const mats *b, const float *gc, i
     if (foldable(a, b)) { /* (k,B*n) @ (B*n,m) */
         float *w = gemm_work(ctx, k, m, out_batch * n);
         if (w)
-            lt_sgemm(k, m, out_batch * n, ad, a->cs, a->rs, gc, m, 1, gb, b->rs, b->cs, true, w);
+            lt_sgemm_par(ctx, k, m, out_batch * n, ad, a->cs, a->rs, gc, m, 1, gb, b->rs, b->cs, true, w, NULL,
+                         NULL);
         return;
     }
     float *w = gemm_work(ctx, k, m, n);
     if (!w)
         return;
     for (int64_t i = 0; i < out_batch; i++)
-        lt_sgemm(k, m, n, ad + i * a->bs, a->cs, a->rs, gc + i * n * m, m, 1, gb + i * b->bs, b->rs, b->cs, true,
-                 w);
+        lt_sgemm_par(ctx, k, m, n, ad + i * a->bs, a->cs, a->rs, gc + i * n * m, m, 1, gb + i * b->bs, b->rs,
+                     b->cs, true, w, NULL, NULL);
 }
 
 static void matmul_backward(lt_ctx *ctx, lt_node *node)
@@ -167,14 +173,14 @@ lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b)
         float *w = gemm_work(ctx, batch * n, m, k);
         if (!w)
             return NULL;
-        lt_sgemm(batch * n, m, k, ad, ma.rs, ma.cs, bd, mb.rs, mb.cs, c, m, 1, false, w);
+        lt_sgemm_par(ctx, batch * n, m, k, ad, ma.rs, ma.cs, bd, mb.rs, mb.cs, c, m, 1, false, w, NULL, NULL);
     } else {
         float *w = gemm_work(ctx, n, m, k);
         if (!w)
             return NULL;
         for (int64_t i = 0; i < batch; i++) /* (n,k) @ (k,m) -> (n,m) */
-            lt_sgemm(n, m, k, ad + i * ma.bs, ma.rs, ma.cs, bd + i * mb.bs, mb.rs, mb.cs, c + i * n * m, m, 1, false,
-                     w);
+            lt_sgemm_par(ctx, n, m, k, ad + i * ma.bs, ma.rs, ma.cs, bd + i * mb.bs, mb.rs, mb.cs, c + i * n * m,
+                         m, 1, false, w, NULL, NULL);
     }
     return lt_maybe_record(ctx, &matmul_op, out, 2, (lt_tensor *const[]){a, b}, NULL) ? out : NULL;
 }

@@ -11,6 +11,7 @@
  * (o, k) is the n elements at o*n*inner + j*inner + k, j = 0..n-1. For the
  * last dim inner is 1 and a slice is a contiguous row. */
 #include "internal.h"
+#include "threads.h"
 #include "vmath.h"
 
 #include <math.h>
@@ -219,6 +220,30 @@ static void row_lse(const float *x, int64_t c, double *m, double *log_s)
     *log_s = log(s);
 }
 
+/* Rows of a cross-entropy forward, split across threads for large batches:
+ * each row's log-sum-exp and loss term. The terms are summed afterwards, in
+ * row order, so the total does not depend on the split. */
+typedef struct {
+    const float *x;
+    const int32_t *t;
+    double *lse, *term;
+    int64_t c;
+} ce_rows;
+
+static void ce_rows_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const ce_rows *r = arg;
+    for (int64_t i = begin; i < end; i++) {
+        double m, log_s;
+        row_lse(r->x + i * r->c, r->c, &m, &log_s);
+        r->lse[i] = m + log_s;
+        /* (m - x_t) first: exact when the target is the maximum, whatever the
+         * magnitude of the logits */
+        r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
+    }
+}
+
 /* Fills saved probabilities: p[i,j] = exp(x[i,j] - lse_i). */
 static ce_saved *save_probs(lt_ctx *ctx, const float *x, const double *lse, int32_t *targets, int64_t n, int64_t c)
 {
@@ -240,19 +265,15 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
         return NULL;
     int64_t n = logits->shape[0], c = logits->shape[1];
     int32_t *t = read_targets(ctx, targets, c);
-    double *lse = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)n) : NULL;
+    double *lse = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(2 * n)) : NULL; /* lse, then terms */
     if (!lse || !(logits = lt_contiguous(ctx, logits)))
         return NULL;
     const float *x = lt_f32(logits);
+    ce_rows rows = {x, t, lse, lse + n, c};
+    lt_parallel_for(ctx, n, 1, (double)n * ((double)c * LT_WORK_EXP + LT_WORK_ROW), ce_rows_task, &rows);
     double total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double m, log_s;
-        row_lse(x + i * c, c, &m, &log_s);
-        lse[i] = m + log_s;
-        /* (m - x_t) first: exact when the target is the maximum, whatever the
-         * magnitude of the logits */
-        total += (m - x[i * c + t[i]]) + log_s;
-    }
+    for (int64_t i = 0; i < n; i++)
+        total += rows.term[i];
     int64_t no_dims[1] = {0};
     lt_tensor *out = lt_alloc_temp(ctx, LT_F32, 0, no_dims);
     if (!out)

@@ -12,6 +12,7 @@
  *   pow: a negative base with a non-integer exponent is NaN (forward and
  *   gradient), 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
 #include "internal.h"
+#include "threads.h"
 #include "vmath.h"
 
 #include <math.h>
@@ -96,7 +97,8 @@ lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a)
     lt_tensor *out = unary_begin(ctx, "tanh", &a);
     if (!out)
         return NULL;
-    lt_vtanh(lt_f32(out), lt_f32(a), lt_numel(a)); /* vmath.h: saturates to +-1, never overflows */
+    /* vmath.h: saturates to +-1, never overflows; large tensors split across threads */
+    lt_par_map(ctx, lt_vtanh, lt_f32(out), lt_f32(a), lt_numel(a), LT_WORK_TANH);
     return unary_end(ctx, &tanh_op, out, a, 0.0f);
 }
 
@@ -119,7 +121,7 @@ lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a)
     lt_tensor *out = unary_begin(ctx, "exp", &a);
     if (!out)
         return NULL;
-    lt_vexp(lt_f32(out), lt_f32(a), lt_numel(a)); /* vmath.h */
+    lt_par_map(ctx, lt_vexp, lt_f32(out), lt_f32(a), lt_numel(a), LT_WORK_EXP); /* vmath.h */
     return unary_end(ctx, &exp_op, out, a, 0.0f);
 }
 
