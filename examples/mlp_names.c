@@ -30,7 +30,7 @@
 
 typedef struct options {
     const char *data, *save, *load, *log;
-    long steps, batch, block, emb, hidden, decay_step, eval_every, samples;
+    long steps, batch, block, emb, hidden, decay_step, eval_every, samples, threads;
     double lr, lr_final;
     unsigned long long seed, batch_seed, sample_seed;
     bool quiet;
@@ -41,7 +41,7 @@ static const char USAGE[] =
     "usage: mlp_names [--data FILE] [--steps N] [--batch N] [--block N] [--emb N] [--hidden N]\n"
     "                 [--lr X] [--lr-final X] [--decay-step N] [--seed N] [--batch-seed N]\n"
     "                 [--sample-seed N] [--eval-every N] [--samples N] [--save FILE] [--load FILE]\n"
-    "                 [--log FILE] [--quiet] [--help]\n";
+    "                 [--log FILE] [--threads N] [--quiet] [--help]\n";
 
 static const char HELP[] =
     "Trains the makemore part 2 character MLP on a one-item-per-line text file and samples from it.\n"
@@ -61,12 +61,14 @@ static const char HELP[] =
     "  --save FILE        write the trained parameters (safetensors)\n"
     "  --load FILE        start from a checkpoint; with --steps 0, only evaluate and sample\n"
     "  --log FILE         CSV of step, batch loss, dev loss\n"
+    "  --threads N        threads for large ops (dev evaluation) (1..64, default 1); results are\n"
+    "                     identical for every N\n"
     "  --quiet            summary lines and samples only\n";
 
 static void options_default(options *o)
 {
     *o = (options){.data = "names.txt", .steps = 200000, .batch = 32, .block = 3, .emb = 10, .hidden = 200,
-                   .decay_step = -1, .eval_every = 1000, .samples = 20, .lr = 0.1, .lr_final = 0.01,
+                   .decay_step = -1, .eval_every = 1000, .samples = 20, .threads = 1, .lr = 0.1, .lr_final = 0.01,
                    .seed = 2147483647ull, .batch_seed = 42, .sample_seed = 2147483657ull};
 }
 
@@ -118,6 +120,7 @@ static const int_flag INT_FLAGS[] = {
     IFLAG("--block", 1, 64, block),              IFLAG("--emb", 1, 4096, emb),
     IFLAG("--hidden", 1, 1 << 16, hidden),       IFLAG("--decay-step", 0, 1000000000L, decay_step),
     IFLAG("--eval-every", 0, 1000000000L, eval_every), IFLAG("--samples", 0, 1000000, samples),
+    IFLAG("--threads", 1, 64, threads),
 };
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error (message printed). */
@@ -568,6 +571,8 @@ int main(int argc, char **argv)
         return 1;
     }
     lt_set_grad_enabled(r.ectx, false);
+    lt_set_threads(r.ctx, (int)r.o.threads);
+    lt_set_threads(r.ectx, (int)r.o.threads);
     bool ok = run_all(&r);
     if (!ok) {
         lt_ctx *bad = lt_status_of(r.ctx) != LT_OK ? r.ctx : r.ectx;
