@@ -345,6 +345,22 @@ static bool enter(parser *p, int depth)
     return true;
 }
 
+/* After a member of an array or object: ',' means another follows (1), the
+ * closing bracket ends the container (0, left for the caller to consume),
+ * anything else is an error (-1). */
+static int next_member(parser *p, char close, const char *expected)
+{
+    skip_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == ',') {
+        p->pos++;
+        return 1;
+    }
+    if (p->pos < p->len && p->s[p->pos] == close)
+        return 0;
+    unexpected(p, expected);
+    return -1;
+}
+
 static bool parse_array(parser *p, int depth)
 {
     if (!enter(p, depth))
@@ -362,14 +378,11 @@ static bool parse_array(parser *p, int depth)
         if (!parse_value(p, depth + 1))
             return false;
         p->doc->v[self].count++;
-        skip_ws(p);
-        if (p->pos < p->len && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->s[p->pos] == ']')
+        int more = next_member(p, ']', "',' or ']'");
+        if (more < 0)
+            return false;
+        if (!more)
             break;
-        return unexpected(p, "',' or ']'");
     }
     p->pos++;
     p->doc->v[self].end = p->doc->n;
@@ -402,14 +415,11 @@ static bool parse_object(parser *p, int depth)
         if (!parse_value(p, depth + 1))
             return false;
         p->doc->v[self].count++;
-        skip_ws(p);
-        if (p->pos < p->len && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->s[p->pos] == '}')
+        int more = next_member(p, '}', "',' or '}'");
+        if (more < 0)
+            return false;
+        if (!more)
             break;
-        return unexpected(p, "',' or '}'");
     }
     p->pos++;
     p->doc->v[self].end = p->doc->n;
