@@ -361,67 +361,44 @@ static int next_member(parser *p, char close, const char *expected)
     return -1;
 }
 
-static bool parse_array(parser *p, int depth)
+/* An object member's key and the ':' after it. */
+static bool parse_key(parser *p)
 {
-    if (!enter(p, depth))
-        return false;
-    size_t self = push(p, JSON_ARRAY);
-    if (self == SIZE_MAX)
-        return false;
-    p->pos++;
     skip_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == ']') {
-        p->pos++;
-        return true;
-    }
-    for (;;) {
-        if (!parse_value(p, depth + 1))
-            return false;
-        p->doc->v[self].count++;
-        int more = next_member(p, ']', "',' or ']'");
-        if (more < 0)
-            return false;
-        if (!more)
-            break;
-    }
+    if (p->pos >= p->len || p->s[p->pos] != '"')
+        return unexpected(p, "a string key");
+    if (!parse_string(p))
+        return false;
+    skip_ws(p);
+    if (p->pos >= p->len || p->s[p->pos] != ':')
+        return unexpected(p, "':' after a key");
     p->pos++;
-    p->doc->v[self].end = p->doc->n;
     return true;
 }
 
-static bool parse_object(parser *p, int depth)
+/* An array ('[' .. ']') or an object ('{' .. '}'): the same walk, objects
+ * read a key before each value. */
+static bool parse_container(parser *p, int depth, json_type type, char close)
 {
     if (!enter(p, depth))
         return false;
-    size_t self = push(p, JSON_OBJECT);
+    size_t self = push(p, type);
     if (self == SIZE_MAX)
         return false;
     p->pos++;
     skip_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == '}') {
-        p->pos++;
-        return true;
-    }
-    for (;;) {
-        skip_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != '"')
-            return unexpected(p, "a string key");
-        if (!parse_string(p))
+    int more = !(p->pos < p->len && p->s[p->pos] == close);
+    while (more > 0) {
+        if (type == JSON_OBJECT && !parse_key(p))
             return false;
-        skip_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != ':')
-            return unexpected(p, "':' after a key");
-        p->pos++;
         if (!parse_value(p, depth + 1))
             return false;
         p->doc->v[self].count++;
-        int more = next_member(p, '}', "',' or '}'");
-        if (more < 0)
-            return false;
-        if (!more)
-            break;
+        more = next_member(p, close, close == ']' ? "',' or ']'" : "',' or '}'");
     }
-    p->pos++;
+    if (more < 0)
+        return false;
+    p->pos++; /* the closing bracket */
     p->doc->v[self].end = p->doc->n;
     return true;
 }
@@ -432,8 +409,8 @@ static bool parse_value(parser *p, int depth)
     if (p->pos >= p->len)
         return unexpected(p, "a value");
     switch (p->s[p->pos]) {
-    case '{': return parse_object(p, depth);
-    case '[': return parse_array(p, depth);
+    case '{': return parse_container(p, depth, JSON_OBJECT, '}');
+    case '[': return parse_container(p, depth, JSON_ARRAY, ']');
     case '"': return parse_string(p);
     case 't': return parse_literal(p, "true", JSON_TRUE);
     case 'f': return parse_literal(p, "false", JSON_FALSE);
