@@ -436,6 +436,12 @@ bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value)
         lt_fail(ctx, LT_ERR_DTYPE, "fill: needs an f32 tensor, got %s", lt_dtype_name(t->dtype));
         return false;
     }
+    if (lt_is_contiguous(t)) {
+        float *d = lt_f32(t);
+        for (int64_t i = 0, n = lt_numel(t); i < n; i++)
+            d[i] = value;
+        return true;
+    }
     for (int64_t i = 0, n = lt_numel(t); i < n; i++)
         lt_set_f32(t, i, value);
     return true;
