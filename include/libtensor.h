@@ -487,6 +487,55 @@ uint64_t lt_pyrandom_randbelow(lt_pyrandom *r, uint64_t n);
 /* random.shuffle(x) on n elements of elem_size bytes each. */
 void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size);
 
+/* ======================================================================== */
+/* Optimisers and gradient clipping (lib/optim.c)                           */
+/* ======================================================================== */
+/* PyTorch 1.13's update rules (torch.optim.SGD, Adam, AdamW):
+ *   sgd:   g = grad + wd*p; with momentum mu > 0: buf = g on the first step,
+ *          else mu*buf + g; g = buf (or g + mu*buf with nesterov); p -= lr*g
+ *   adam:  g = grad + wd*p (an L2 penalty); m, v running moments;
+ *          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ *   adamw: p *= 1 - lr*wd (decoupled weight decay), then adam with wd = 0.
+ * Ownership: the optimiser borrows the parameters (they must outlive it, be
+ * contiguous F32 tensors with a gradient buffer: lt_requires_grad) and owns
+ * its state, allocated once by lt_optim_new (heap, not the arena; steps
+ * allocate nothing) and freed by lt_optim_free. Errors go to ctx (sticky). */
+
+typedef enum lt_optim_kind { LT_OPTIM_SGD, LT_OPTIM_ADAM, LT_OPTIM_ADAMW } lt_optim_kind;
+
+typedef struct lt_optim_config {
+    lt_optim_kind kind;
+    float lr;
+    float momentum;     /* sgd only; 0 = plain sgd */
+    bool nesterov;      /* sgd with momentum > 0 only */
+    float weight_decay; /* sgd/adam: L2 added to the gradient; adamw: decoupled */
+    float beta1, beta2; /* adam/adamw, each in [0, 1) */
+    float eps;          /* adam/adamw */
+} lt_optim_config;
+
+/* PyTorch's defaults for kind with learning rate lr (betas 0.9/0.999, eps
+ * 1e-8, weight decay 0, or 0.01 for adamw). */
+lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr);
+const char *lt_optim_kind_name(lt_optim_kind kind); /* "sgd", "adam", "adamw" */
+
+typedef struct lt_optim lt_optim;
+/* An optimiser over params[0..n-1] (the array is copied; the tensors are
+ * borrowed). NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad input. */
+lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n);
+void lt_optim_free(lt_optim *opt); /* NULL is fine */
+/* One update from the parameters' current gradients. False on error. */
+bool lt_optim_step(lt_optim *opt);
+void lt_optim_zero_grad(lt_optim *opt);        /* zeroes every parameter's gradient */
+void lt_optim_set_lr(lt_optim *opt, float lr); /* for schedules; ignored when lr < 0 */
+float lt_optim_lr(const lt_optim *opt);
+int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
+
+/* torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
+ * (accumulated in double); when it exceeds max_norm every gradient is scaled
+ * by max_norm / (norm + 1e-6). Returns the norm before clipping, or NaN with
+ * an error (max_norm <= 0, a parameter without gradient). */
+float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_norm);
+
 #ifdef __cplusplus
 }
 #endif
