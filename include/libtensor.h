@@ -536,6 +536,45 @@ int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
  * an error (max_norm <= 0, a parameter without gradient). */
 float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_norm);
 
+/* ======================================================================== */
+/* Normalisation, dropout, more activations, flatten-consecutive            */
+/* (lib/op_norm.c, op_dropout.c, op_activation.c, op_flatten.c)             */
+/* ======================================================================== */
+
+/* Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
+ * (any rank >= 2; the features are the last dim, as makemore part 5's
+ * BatchNorm1d, not torch's (N,C,L) convention). gain, bias: (C,) or NULL
+ * (1 and 0). running_mean, running_var: persistent (C,) tensors or NULL.
+ * training: normalise with the batch mean and biased variance, and (when
+ * given) update running = (1-momentum)*running + momentum*batch, with the
+ * unbiased variance for running_var, as torch.nn.BatchNorm1d (momentum 0.1,
+ * eps 1e-5 there); needs more than one row. Evaluation (training false):
+ * normalise with the running statistics (both required). Differentiable in
+ * x, gain and bias; the running statistics are updated in place, never
+ * recorded. */
+lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
+                        lt_tensor *running_var, bool training, float momentum, float eps);
+/* Layer normalisation over the last dim (torch.nn.functional.layer_norm with
+ * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
+lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
+
+/* Inverted dropout with probability p in [0, 1]: in training, element i is
+ * kept and scaled by 1/(1-p) when lt_rng_uniform(g) < 1 - p (one draw per
+ * element, row-major), else zeroed; deterministic given g's state. When
+ * training is false or p is 0 it returns x itself (no copy, no node; g may
+ * then be NULL). */
+lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
+
+lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a); /* 1 / (1 + exp(-a)), never overflows */
+lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *a);    /* a * Phi(a), the exact (erf) form */
+
+/* makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
+ * consecutive steps side by side. A view (no copy) whenever lt_view can
+ * make one, which includes every contiguous input; otherwise a recorded copy.
+ * LT_ERR_SHAPE when x is not rank 3 or T is not divisible by n. The result
+ * keeps a middle dim of 1 when T == n (lt_squeeze(.., 1) drops it). */
+lt_tensor *lt_flatten_consecutive(lt_ctx *ctx, lt_tensor *x, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,10 +26,15 @@ CONFIGS = [
 ]
 
 
+def c_float(v):
+    s = "%.9g" % v
+    return s + (".0f" if s.lstrip("-").isdigit() else "f")
+
+
 def c_floats(name, t):
     vals = t.detach().to(torch.float32).reshape(-1).tolist()
     body = ",\n".join(
-        "    " + ", ".join("%.9gf" % v for v in vals[i:i + 6]) for i in range(0, len(vals), 6))
+        "    " + ", ".join(c_float(v) for v in vals[i:i + 6]) for i in range(0, len(vals), 6))
     return "static const float %s[%d] = {\n%s\n};\n" % (name, len(vals), body)
 
 
