@@ -61,7 +61,8 @@ static const char HELP[] =
     "  --warmup N      linear warm-up steps (0)      --wd X      weight decay on matrices (0.01)\n"
     "  --momentum X    for momentum (0.9)            --clip X    clip the gradient norm, 0 = off (0)\n"
     "  --steps N       (20000)                       --batch N   minibatch size (64)\n"
-    "  --time-limit S  stop training after S seconds of wall time, 0 = none (0)\n"
+    "  --time-limit S  stop training after S seconds of wall time, 0 = none (0); the schedule then\n"
+    "                  follows elapsed time or steps, whichever is further along\n"
     "  --seed N        init seed (42)                --batch-seed N, --dropout-seed N (1, 2)\n"
     "  --eval-every N  dev loss every N steps, 0 = only at the end (2000)\n"
     "  --threads N     threads for large ops (1)\n"
@@ -219,12 +220,17 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ---- the learning-rate schedule ---------------------------------------------------- */
 
-/* Linear warm-up to lr, then const / cosine to lr_min / a step to lr_min at 3/4. */
-static double lr_at(const options *o, long step)
+/* Linear warm-up to lr, then const / cosine to lr_min / a step to lr_min at
+ * 3/4 of the run. progress in [0, 1] is the fraction of the run done: of the
+ * steps, or of --time-limit when that runs out first, so that a run bounded
+ * by wall time still anneals fully (its step count then depends on speed). */
+static double lr_at(const options *o, long step, double progress)
 {
     if (step < o->warmup)
         return o->lr * (double)(step + 1) / (double)o->warmup;
-    double span = (double)(o->steps - o->warmup), t = span > 0 ? (double)(step - o->warmup) / span : 1.0;
+    double warm = o->steps > 0 ? (double)o->warmup / (double)o->steps : 0.0;
+    double t = warm < 1.0 ? (progress - warm) / (1.0 - warm) : 1.0;
+    t = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
     switch (o->sched) {
     case SCHED_COSINE: return o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(3.14159265358979323846 * t));
     case SCHED_STEP: return t < 0.75 ? o->lr : o->lr_min;
@@ -394,7 +400,10 @@ static bool train(run *r, double *seconds)
     const options *o = &r->o;
     double start = now_seconds(), dev = NAN;
     for (long step = 0; step < o->steps; step++) {
-        double lr = lr_at(o, step), loss = train_step(r, step, lr);
+        double progress = (double)step / (double)o->steps;
+        if (o->time_limit > 0 && (now_seconds() - start) / o->time_limit > progress)
+            progress = (now_seconds() - start) / o->time_limit;
+        double lr = lr_at(o, step, progress), loss = train_step(r, step, lr);
         if (!isfinite(loss)) {
             if (lt_status_of(r->ctx) == LT_OK)
                 lt_fail(r->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
