@@ -28,7 +28,7 @@ static const char *const OPT_NAMES[] = {"sgd", "momentum", "adam", "adamw"};
 typedef struct options {
     const char *data, *save, *load, *log;
     long steps, batch, block, emb, hidden, layers, warmup, eval_every, samples, threads;
-    double lr, lr_min, wd, clip, dropout, momentum, bn_momentum, time_limit;
+    double lr, lr_min, wd, clip, dropout, emb_dropout, momentum, bn_momentum, time_limit;
     int kind, norm, act, opt, sched;
     unsigned long long seed, batch_seed, dropout_seed, sample_seed;
     bool test, quiet;
@@ -36,7 +36,7 @@ typedef struct options {
 
 static const char USAGE[] =
     "usage: deep_names [--data FILE] [--model mlp|wavenet] [--block N] [--emb N] [--hidden N] [--layers N]\n"
-    "                  [--norm none|batchnorm|layernorm] [--act tanh|relu|gelu] [--dropout P]\n"
+    "                  [--norm none|batchnorm|layernorm] [--act tanh|relu|gelu] [--dropout P] [--emb-dropout P]\n"
     "                  [--optim sgd|momentum|adam|adamw] [--lr X] [--lr-min X] [--schedule const|cosine|step]\n"
     "                  [--warmup N] [--wd X] [--momentum X] [--clip X] [--bn-momentum X] [--steps N] [--batch N]\n"
     "                  [--seed N] [--batch-seed N] [--dropout-seed N] [--sample-seed N] [--eval-every N]\n"
@@ -53,6 +53,7 @@ static const char HELP[] =
     "  --hidden N      hidden width (128)            --layers N  hidden layers, mlp only (2)\n"
     "  --norm K        none|batchnorm|layernorm after each linear (batchnorm)\n"
     "  --act K         tanh|relu|gelu (tanh)         --dropout P after each activation (0)\n"
+    "  --emb-dropout P dropout on the embeddings, before the first layer (0)\n"
     "  --bn-momentum X running-statistics momentum (0.1)\n"
     "training\n"
     "  --optim K       sgd|momentum|adam|adamw (adamw)\n"
@@ -142,7 +143,7 @@ static const flag FLAGS[] = {
     LFLAG("--warmup", 0, 1000000000L, warmup), LFLAG("--eval-every", 0, 1000000000L, eval_every),
     LFLAG("--samples", 0, 1000000, samples), LFLAG("--threads", 1, 64, threads),
     DFLAG("--lr", lr), DFLAG("--lr-min", lr_min), DFLAG("--wd", wd), DFLAG("--clip", clip),
-    DFLAG("--dropout", dropout), DFLAG("--momentum", momentum), DFLAG("--bn-momentum", bn_momentum),
+    DFLAG("--dropout", dropout), DFLAG("--emb-dropout", emb_dropout), DFLAG("--momentum", momentum), DFLAG("--bn-momentum", bn_momentum),
     DFLAG("--time-limit", time_limit),
     SFLAG("--seed", seed), SFLAG("--batch-seed", batch_seed), SFLAG("--dropout-seed", dropout_seed),
     SFLAG("--sample-seed", sample_seed),
@@ -211,8 +212,10 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (o->lr_min < 0)
         o->lr_min = o->lr / 100;
-    if (o->dropout >= 1.0)
-        return fprintf(stderr, "deep_names: --dropout %g: must be below 1\n", o->dropout), 2;
+    if (o->dropout >= 1.0 || o->emb_dropout >= 1.0)
+        return fprintf(stderr, "deep_names: --dropout %g, --emb-dropout %g: must be below 1\n", o->dropout,
+                       o->emb_dropout),
+               2;
     if (o->bn_momentum > 1.0)
         return fprintf(stderr, "deep_names: --bn-momentum %g: must be at most 1\n", o->bn_momentum), 2;
     return 0;
@@ -329,6 +332,7 @@ static bool setup_model(run *r)
     r->cfg = (dm_config){.kind = (dm_kind)o->kind, .norm = (dm_norm)o->norm, .act = (dm_act)o->act,
                          .block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden,
                          .layers = (int)o->layers, .dropout = (float)o->dropout,
+                         .emb_dropout = (float)o->emb_dropout,
                          .bn_momentum = (float)o->bn_momentum};
     lt_safetensors *st = NULL;
     if (o->load) {
@@ -478,8 +482,9 @@ static bool run_all(run *r)
     if (!setup_model(r) || !setup_optimisers(r))
         return false;
     const dm_config *c = &r->m.cfg;
-    printf("model: %s block %d emb %d hidden %d layers %d norm %s act %s dropout %g\n", dm_kind_name(c->kind),
-           c->block, c->emb, c->hidden, c->layers, dm_norm_name(c->norm), dm_act_name(c->act), (double)c->dropout);
+    printf("model: %s block %d emb %d hidden %d layers %d norm %s act %s dropout %g emb-dropout %g\n",
+           dm_kind_name(c->kind), c->block, c->emb, c->hidden, c->layers, dm_norm_name(c->norm), dm_act_name(c->act),
+           (double)c->dropout, (double)c->emb_dropout);
     printf("optim: %s lr %g..%g (%s, warm-up %ld) wd %g clip %g batch %ld steps %ld\n", OPT_NAMES[o->opt], o->lr,
            o->lr_min, SCHED_NAMES[o->sched], o->warmup, o->wd, o->clip, o->batch, o->steps);
     printf("split: train %lld dev %lld test %lld\n", (long long)r->tr.y->shape[0], (long long)r->dev.y->shape[0],

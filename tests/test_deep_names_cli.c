@@ -146,7 +146,7 @@ static void test_bad_input(void **state)
     assert_int_equal(run("--norm groupnorm"), 2);
     assert_non_null(strstr(err_text, "--norm groupnorm: unknown value"));
     assert_int_equal(run("--dropout 1"), 2);
-    assert_non_null(strstr(err_text, "--dropout 1: must be below 1"));
+    assert_non_null(strstr(err_text, "--dropout 1, --emb-dropout 0: must be below 1"));
     assert_int_equal(run("--layers 0"), 2);
     assert_non_null(strstr(err_text, "--layers 0: expected an integer in 1..16"));
     assert_int_equal(run("--lr -1"), 2);
