@@ -445,6 +445,43 @@ const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
 bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
 
 /* ======================================================================== */
+/* Learning-rate schedules (schedule.c)                                     */
+/* ======================================================================== */
+
+/* A rate as a pure function of the step number (0-based), for any optimiser.
+ *   LT_LR_CONSTANT  base throughout.
+ *   LT_LR_STEP      base, then from step milestones[i] on: rates[i] when
+ *                   explicit_rates, else the previous rate times factor.
+ *   LT_LR_COSINE    half a cosine from base (at step warmup) down to final
+ *                   (at step total), final afterwards.
+ * A warm-up of w > 0 steps scales the rate of step s < w by (s+1)/w.
+ * The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
+ * .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}. */
+#define LT_LR_MAX_MILESTONES 8
+
+typedef enum lt_lr_kind { LT_LR_CONSTANT, LT_LR_STEP, LT_LR_COSINE } lt_lr_kind;
+
+typedef struct lt_lr_schedule {
+    lt_lr_kind kind;
+    double base;   /* rate after warm-up, before any decay */
+    long warmup;   /* linear warm-up steps (0 = none) */
+    int n_milestones;                     /* LT_LR_STEP */
+    long milestones[LT_LR_MAX_MILESTONES]; /* strictly increasing steps */
+    bool explicit_rates;                  /* use rates[] instead of factor */
+    double rates[LT_LR_MAX_MILESTONES];
+    double factor;                        /* e.g. 0.1 */
+    long total;    /* LT_LR_COSINE: last step of the curve (> warmup) */
+    double final;  /* LT_LR_COSINE: rate from step total on */
+} lt_lr_schedule;
+
+/* true when s is well formed; otherwise false and an LT_ERR_ARG on ctx
+ * naming the bad field and value ("lr schedule: milestone 1 is step 50; ..."). */
+bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s);
+/* The rate at a step of a checked schedule; NaN for a NULL schedule, an
+ * unknown kind or a negative step. */
+double lt_lr_at(const lt_lr_schedule *s, long step);
+
+/* ======================================================================== */
 /* Random numbers compatible with PyTorch and Python                        */
 /* ======================================================================== */
 
