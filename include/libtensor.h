@@ -466,7 +466,7 @@ typedef struct lt_lr_schedule {
     double base;   /* rate after warm-up, before any decay */
     long warmup;   /* linear warm-up steps (0 = none) */
     int n_milestones;                     /* LT_LR_STEP */
-    long milestones[LT_LR_MAX_MILESTONES]; /* strictly increasing steps */
+    long milestones[LT_LR_MAX_MILESTONES]; /* steps, non-decreasing */
     bool explicit_rates;                  /* use rates[] instead of factor */
     double rates[LT_LR_MAX_MILESTONES];
     double factor;                        /* e.g. 0.1 */
