@@ -50,8 +50,8 @@
  *
  * lt_clear_error() makes the context usable again.
  */
-#ifndef LIBTENSOR_H
-#define LIBTENSOR_H
+#ifndef LT_LIBTENSOR_H
+#define LT_LIBTENSOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,10 +62,14 @@
 extern "C" {
 #endif
 
-#define LT_VERSION_MAJOR 0
-#define LT_VERSION_MINOR 1
-#define LT_VERSION_PATCH 0
-#define LT_VERSION_STRING "0.1.0"
+#include "libtensor_version.h" /* LT_VERSION_MAJOR/MINOR/PATCH/STRING/NUMBER */
+
+/** The version the library binary was built as, "MAJOR.MINOR.PATCH"; equals
+ *  LT_VERSION_STRING when header and library match. Static storage: never
+ *  free it. Never fails. */
+const char *lt_version(void);
+/** The library binary's LT_VERSION_NUMBER (MAJOR * 10000 + MINOR * 100 + PATCH). */
+int lt_version_number(void);
 
 /* Largest rank a tensor may have. */
 #define LT_MAX_DIMS 6
@@ -491,4 +495,4 @@ void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size)
 }
 #endif
 
-#endif /* LIBTENSOR_H */
+#endif /* LT_LIBTENSOR_H */
