@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno, clock_gettime */
 
 #include "libtensor.h"
+#include "mlp_plots.h"
 #include "names_data.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
 
 typedef struct options {
     const char *data, *save, *load, *log;
+    const char *plot_loss, *plot_emb; /* SVG files */
     long steps, batch, block, emb, hidden, decay_step, eval_every, samples, threads;
     double lr, lr_final;
     unsigned long long seed, batch_seed, sample_seed;
@@ -41,7 +43,7 @@ static const char USAGE[] =
     "usage: mlp_names [--data FILE] [--steps N] [--batch N] [--block N] [--emb N] [--hidden N]\n"
     "                 [--lr X] [--lr-final X] [--decay-step N] [--seed N] [--batch-seed N]\n"
     "                 [--sample-seed N] [--eval-every N] [--samples N] [--save FILE] [--load FILE]\n"
-    "                 [--log FILE] [--threads N] [--quiet] [--help]\n";
+    "                 [--log FILE] [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--quiet] [--help]\n";
 
 static const char HELP[] =
     "Trains the makemore part 2 character MLP on a one-item-per-line text file and samples from it.\n"
@@ -63,6 +65,8 @@ static const char HELP[] =
     "  --log FILE         CSV of step, batch loss, dev loss\n"
     "  --threads N        threads for large ops (dev evaluation) (1..64, default 1); results are\n"
     "                     identical for every N\n"
+    "  --plot-loss FILE   SVG plot of log10 batch loss per step, its 1000-step mean, dev loss\n"
+    "  --plot-emb FILE    SVG plot of the characters in embedding space (PCA when emb > 2)\n"
     "  --quiet            summary lines and samples only\n";
 
 static void options_default(options *o)
@@ -151,6 +155,8 @@ static int parse_options(int argc, char **argv, options *o)
         else if (!strcmp(a, "--save")) o->save = v;
         else if (!strcmp(a, "--load")) o->load = v;
         else if (!strcmp(a, "--log")) o->log = v;
+        else if (!strcmp(a, "--plot-loss")) o->plot_loss = v;
+        else if (!strcmp(a, "--plot-emb")) o->plot_emb = v;
         else if (!strcmp(a, "--lr")) ok = parse_double(v, &o->lr);
         else if (!strcmp(a, "--lr-final")) ok = parse_double(v, &o->lr_final);
         else if (!strcmp(a, "--seed")) ok = parse_seed(v, &o->seed);
@@ -373,6 +379,7 @@ typedef struct trainer {
     lt_rng batches;
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
     FILE *log;
+    mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;
 
 /* One SGD step on a fresh minibatch; returns the batch loss (NaN on error). */
@@ -408,6 +415,10 @@ static bool train(trainer *t, const options *o, double *seconds)
                 lt_fail(t->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
             return false;
         }
+        if (t->hist && evaluate)
+            mp_history_add_dev(t->hist, step, dev);
+        if (t->hist)
+            mp_history_add_loss(t->hist, loss);
         if (t->log)
             evaluate ? fprintf(t->log, "%ld,%.6f,%.6f\n", step, loss, dev) : fprintf(t->log, "%ld,%.6f,\n", step, loss);
         progress_show(&pr, step + 1, o->steps, loss, dev, evaluate);
@@ -470,6 +481,7 @@ typedef struct run {
     model m;
     split tr, dev, te;
     FILE *log;
+    mp_history hist;
 } run;
 
 /* Reads the data, builds the vocabulary (or checks it against a checkpoint's)
@@ -545,7 +557,10 @@ static bool run_all(run *r)
         return lt_fail(r->ctx, LT_ERR_IO, "%s: cannot open log: %s", o->log, strerror(errno)), false;
     if (r->log)
         fprintf(r->log, "step,batch_loss,dev_loss\n");
-    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log};
+    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log,
+                 .hist = o->plot_loss ? &r->hist : NULL};
+    if (t.hist && !mp_history_init(t.hist, o->steps, o->eval_every))
+        return lt_fail(r->ctx, LT_ERR_MEMORY, "--plot-loss: out of memory"), false;
     lt_rng_seed(&t.batches, o->batch_seed);
     double seconds = 0;
     if (!(t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) || !train(&t, o, &seconds))
@@ -553,6 +568,11 @@ static bool run_all(run *r)
     printf("final: train %.4f dev %.4f test %.4f\n", split_loss(r->ectx, &r->m, r->tr.x, r->tr.y),
            split_loss(r->ectx, &r->m, r->dev.x, r->dev.y), split_loss(r->ectx, &r->m, r->te.x, r->te.y));
     printf("time: %.2f s, %.0f steps/s\n", seconds, seconds > 0 ? (double)o->steps / seconds : 0.0);
+    char err[SP_ERR_SIZE];
+    if ((o->plot_loss && !mp_write_loss_svg(o->plot_loss, &r->hist, err)) ||
+        (o->plot_emb && !mp_write_embedding_svg(o->plot_emb, lt_data_f32(r->m.p[P_C]), r->m.vocab, r->m.emb,
+                                                r->vocab.itos, err)))
+        return lt_fail(r->ctx, LT_ERR_IO, "%s", err), false;
     if (o->save && !save_checkpoint(r->ctx, o->save, &r->m, &r->vocab, o->steps))
         return false;
     return sample_names(r->ctx, &r->m, &r->vocab, o) && lt_status_of(r->ectx) == LT_OK;
@@ -583,6 +603,7 @@ int main(int argc, char **argv)
         ok = false;
     }
     nd_free_words(&r.words);
+    mp_history_free(&r.hist);
     lt_ctx_free(r.ectx);
     lt_ctx_free(r.ctx);
     return ok ? 0 : 1;
