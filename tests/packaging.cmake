@@ -20,3 +20,22 @@ if(TARGET mlp_names)
   add_test(NAME svg_render COMMAND sh ${PROJECT_SOURCE_DIR}/tools/check_svg_render.sh $<TARGET_FILE:mlp_names>)
   set_tests_properties(svg_render PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# docs/tutorial.md: its C blocks are verbatim excerpts of examples/tutorial.c
+# (tutorial_in_sync), and that program runs a short training on names.txt
+# (tutorial_run; skipped with a message when the data set is absent).
+add_test(NAME tutorial_in_sync
+  COMMAND ${CMAKE_COMMAND} -DMD=${PROJECT_SOURCE_DIR}/docs/tutorial.md -DSRC=${PROJECT_SOURCE_DIR}/examples/tutorial.c
+          -P ${PROJECT_SOURCE_DIR}/cmake/check_tutorial.cmake)
+if(TARGET tutorial)
+  set(LT_NAMES_TXT ${PROJECT_SOURCE_DIR}/../shared/data/names.txt)
+  # the notebook's split sizes, parameter count and initial dev loss
+  add_test(NAME tutorial_run COMMAND sh -c [=[
+    if [ ! -f "$1" ]; then echo "SKIP: $1 not found (names.txt from karpathy/makemore)"; exit 77; fi
+    out=$("$0" "$1" 2000) || { echo "$out"; exit 1; }
+    echo "$out"
+    for want in "X (182625, 3)  Y (182625)" "X (22655, 3)  Y (22655)" "parameters: 11897" "0 26.0105"; do
+      echo "$out" | grep -qF "$want" || { echo "FAIL: output lacks '$want'"; exit 1; }
+    done]=] $<TARGET_FILE:tutorial> ${LT_NAMES_TXT})
+  set_tests_properties(tutorial_run PROPERTIES SKIP_RETURN_CODE 77)
+endif()
