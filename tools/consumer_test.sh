@@ -2,8 +2,9 @@
 # consumer_test.sh [BUILD_DIR] - libtensor as other programs see it.
 #
 # Builds and installs the library into a temporary prefix, then builds and
-# runs tests/consumer/main.c (a program outside the tree) four ways:
+# runs tests/consumer/main.c (a program outside the tree) five ways:
 #   1. CMake find_package(libtensor) -> libtensor::tensor (shared)
+#   1b. the same with -Dlibtensor_USE_STATIC=ON           (static)
 #   2. cc $(pkg-config --cflags --libs libtensor)           (shared)
 #   3. cc $(pkg-config --static ...) against libtensor.a     (static)
 #   4. CMake add_subdirectory(<source tree>)                 (static, tests off)
@@ -33,7 +34,14 @@ cmake -S "$src/tests/consumer" -B "$work/pkg" -DCMAKE_PREFIX_PATH="$prefix" >"$w
   { cat "$work/log"; exit 1; }
 grep 'libtensor .* from' "$work/log" | sed 's/^-- /   /'
 cmake --build "$work/pkg" >/dev/null
+ldd "$work/pkg/consumer" | grep -q "libtensor.so.$major" || { echo "FAIL: not linked to libtensor.so.$major"; exit 1; }
 "$work/pkg/consumer"
+
+echo "-- 1b. CMake find_package(libtensor) with libtensor_USE_STATIC=ON"
+cmake -S "$src/tests/consumer" -B "$work/pkgs" -DCMAKE_PREFIX_PATH="$prefix" -Dlibtensor_USE_STATIC=ON >/dev/null
+cmake --build "$work/pkgs" >/dev/null
+if ldd "$work/pkgs/consumer" | grep -q libtensor; then echo "FAIL: libtensor_USE_STATIC build uses libtensor.so"; exit 1; fi
+"$work/pkgs/consumer"
 
 echo "-- 2. cc \$(pkg-config --cflags --libs libtensor), shared"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
@@ -59,4 +67,4 @@ cmake -S "$src/tests/consumer" -B "$work/sub" -DLT_CONSUMER_MODE=subdirectory -D
   >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }
 cmake --build "$work/sub" -j2 >/dev/null
 "$work/sub/consumer"
-echo "consumer test: all four builds ran"
+echo "consumer test: all five builds ran"
