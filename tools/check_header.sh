@@ -34,7 +34,8 @@ echo "header: compiles as C11 (-Wall -Wextra -Wpedantic -Werror)"
 if [ -n "$cxx" ] && [ "${cxx%NOTFOUND}" = "$cxx" ]; then
   cp "$tmp/use.c" "$tmp/use.cpp"
   "$cxx" -std=c++11 $flags -c "$tmp/use.cpp" -o "$tmp/use_cpp.o"
-  "$cxx" "$tmp/use_cpp.o" "$lib" -lm -lpthread -o "$tmp/use_cpp"
+  # shellcheck disable=SC2086 # LT_CHECK_LDFLAGS: e.g. the sanitizer flags the library was built with
+  "$cxx" "$tmp/use_cpp.o" "$lib" -lm -lpthread ${LT_CHECK_LDFLAGS:-} -o "$tmp/use_cpp"
   "$tmp/use_cpp"
   echo "header: compiles as C++11 (-Wall -Wextra -Wpedantic -Werror); a C++ program links and runs"
 else
