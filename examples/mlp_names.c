@@ -14,6 +14,7 @@
 
 #include "libtensor.h"
 #include "mlp_config.h"
+#include "mlp_plots.h"
 #include "names_data.h"
 
 #include <errno.h>
@@ -247,6 +248,7 @@ typedef struct trainer {
     lt_rng batches;
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
     FILE *log;
+    mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;
 
 /* One SGD step on a fresh minibatch; returns the batch loss (NaN on error). */
@@ -286,6 +288,10 @@ static bool train(trainer *t, const options *o, double *seconds)
                 lt_fail(t->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
             return false;
         }
+        if (t->hist && evaluate)
+            mp_history_add_dev(t->hist, step, dev);
+        if (t->hist)
+            mp_history_add_loss(t->hist, loss);
         if (t->log)
             evaluate ? fprintf(t->log, "%ld,%.6f,%.6f\n", step, loss, dev) : fprintf(t->log, "%ld,%.6f,\n", step, loss);
         progress_show(&pr, step + 1, o->steps, loss, dev, evaluate);
@@ -348,6 +354,7 @@ typedef struct run {
     model m;
     split tr, dev, te;
     FILE *log;
+    mp_history hist;
 } run;
 
 /* Reads the data, builds the vocabulary (or checks it against a checkpoint's)
@@ -451,13 +458,21 @@ static bool run_all(run *r)
         return lt_fail(r->ctx, LT_ERR_IO, "%s: cannot open log: %s", o->log, strerror(errno)), false;
     if (r->log)
         fprintf(r->log, "step,batch_loss,dev_loss\n");
-    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log};
+    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log,
+                 .hist = o->plot_loss ? &r->hist : NULL};
+    if (t.hist && !mp_history_init(t.hist, o->steps, o->eval_every))
+        return lt_fail(r->ctx, LT_ERR_MEMORY, "--plot-loss: out of memory"), false;
     lt_rng_seed(&t.batches, o->batch_seed);
     double seconds = 0;
     if (!(t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) || !train(&t, o, &seconds))
         return false;
     if (!report_final(r, seconds))
         return false;
+    char err[SP_ERR_SIZE];
+    if ((o->plot_loss && !mp_write_loss_svg(o->plot_loss, &r->hist, err)) ||
+        (o->plot_emb && !mp_write_embedding_svg(o->plot_emb, lt_data_f32(r->m.p[P_C]), r->m.vocab, r->m.emb,
+                                                r->vocab.itos, err)))
+        return lt_fail(r->ctx, LT_ERR_IO, "%s", err), false;
     if (o->save && !save_checkpoint(r->ctx, o->save, &r->m, &r->vocab, o->steps))
         return false;
     return sample_names(r->ctx, &r->m, &r->vocab, o) && lt_status_of(r->ectx) == LT_OK;
@@ -488,6 +503,7 @@ int main(int argc, char **argv)
         ok = false;
     }
     nd_free_words(&r.words);
+    mp_history_free(&r.hist);
     lt_ctx_free(r.ectx);
     lt_ctx_free(r.ctx);
     return ok ? 0 : 1;
