@@ -184,7 +184,10 @@ int lt_get_threads(const lt_ctx *ctx); /* 1 for NULL */
 /* Creation                                                                 */
 /* ======================================================================== */
 
-/* Persistent tensors (rule 1). Zero-filled; from a C array; copy of t. */
+/* Persistent tensors (rule 1). Zero-filled; from a C array; copy of t.
+ * Every shape (here, in lt_empty & co. and in lt_view/lt_reshape) must have
+ * sizes >= 0 whose product, zeros counted as 1, is at most 2^40; otherwise
+ * LT_ERR_SHAPE. */
 lt_tensor *lt_new(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
 lt_tensor *lt_new_from(lt_ctx *ctx, lt_dtype dtype, lt_shape shape, const void *data);
 lt_tensor *lt_new_copy(lt_ctx *ctx, const lt_tensor *t);
@@ -438,6 +441,9 @@ lt_safetensors *lt_safetensors_load(lt_ctx *ctx, const char *path);
 void lt_safetensors_free(lt_safetensors *st);
 int lt_safetensors_count(const lt_safetensors *st);
 const char *lt_safetensors_name(const lt_safetensors *st, int i); /* NULL out of range */
+/* The dtype ("F32", "I32", or another safetensors name such as "BF16") and
+ * shape of tensor i (header order); false when st is NULL or i out of range. */
+bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape);
 /* Metadata value for key, or NULL when absent. */
 const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
 /* Copies the named tensor into dst, which must have the same dtype and
