@@ -176,9 +176,13 @@ lt_tensor *lt_narrow(lt_ctx *ctx, lt_tensor *t, int dim, int64_t start, int64_t 
     if (d < 0)
         return NULL;
     /* written so that no sum can overflow, whatever start and length are */
-    if (start < 0 || length < 0 || start > t->shape[d] || length > t->shape[d] - start)
-        return lt_fail(ctx, LT_ERR_INDEX, "narrow: start %lld, length %lld outside 0..%lld of dim %d",
-                       (long long)start, (long long)length, (long long)t->shape[d], d);
+    if (start < 0 || length < 0 || start > t->shape[d] || length > t->shape[d] - start) {
+        if (length >= 0 ? start > INT64_MAX - length : start < INT64_MIN - length)
+            return lt_fail(ctx, LT_ERR_INDEX, "narrow: start %lld, length %lld outside 0..%lld of dim %d",
+                           (long long)start, (long long)length, (long long)t->shape[d], d);
+        return lt_fail(ctx, LT_ERR_INDEX, "narrow: range [%lld, %lld) outside 0..%lld of dim %d", (long long)start,
+                       (long long)(start + length), (long long)t->shape[d], d);
+    }
     lt_tensor *v = lt_alias(ctx, t);
     if (!v)
         return NULL;
