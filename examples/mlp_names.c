@@ -13,6 +13,7 @@
 
 #include "libtensor.h"
 #include "names_data.h"
+#include "train_guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -375,7 +376,18 @@ typedef struct trainer {
     FILE *log;
 } trainer;
 
-/* One SGD step on a fresh minibatch; returns the batch loss (NaN on error). */
+/* Stops training: the message names the step and the tensor, and says what
+ * happened to the --save file (nothing: the guard runs before the update, so
+ * the parameters are the last finite ones and no bad values are saved). */
+static double stop_training(lt_ctx *ctx, const options *o, long step, const char *what)
+{
+    lt_fail(ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what,
+            o->save ? ", " : "", o->save ? o->save : "", o->save ? " not written (an existing file is unchanged)" : "");
+    return NAN;
+}
+
+/* One SGD step on a fresh minibatch; returns the batch loss (NaN on error,
+ * and then the parameters are those before the step). */
 static double train_step(trainer *t, const options *o, long step)
 {
     lt_ctx *ctx = t->ctx;
@@ -386,12 +398,20 @@ static double train_step(trainer *t, const options *o, long step)
     lt_tensor *loss = lt_cross_entropy(ctx, model_logits(ctx, t->m, xb), yb);
     for (int i = 0; i < N_PARAMS; i++)
         lt_zero_grad(t->m->p[i]);
+    double value = loss ? (double)lt_item(ctx, loss) : NAN;
+    char what[256];
+    if (loss && !isfinite(value))
+        return snprintf(what, sizeof what, "loss is %s", isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"),
+               stop_training(ctx, o, step, what);
     if (!loss || !lt_backward(ctx, loss))
         return NAN;
     float lr = (float)(step < o->decay_step ? o->lr : o->lr_final);
+    tg_report guard = tg_check_sgd(t->m->p, N_PARAMS, lr); /* one pass over the gradients */
+    if (guard.problem != TG_FINITE)
+        return tg_describe(&guard, PARAM_NAMES, lr, what, sizeof what), stop_training(ctx, o, step, what);
     for (int i = 0; i < N_PARAMS; i++)
         lt_sgd_step(ctx, t->m->p[i], lr);
-    return (double)lt_item(ctx, loss);
+    return value;
 }
 
 static bool train(trainer *t, const options *o, double *seconds)
