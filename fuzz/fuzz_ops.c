@@ -607,12 +607,22 @@ static void op_softmax(fz *f, lt_tensor *t, bool log_form)
     lt_tensor *r = expect(f, op, log_form ? lt_log_softmax(f->ctx, t, dim) : lt_softmax(f->ctx, t, dim), errors, &want);
     if (!r)
         return;
-    if (all_finite(t)) /* stable for any finite input: probabilities in [0,1], logs <= 0 */
+    if (all_finite(t)) { /* stable for any finite input: probabilities in [0,1] summing to 1, logs <= 0 */
         for (int64_t i = 0; i < lt_numel(r); i++) {
             float v = lt_get_f32(r, i);
             FUZZ_CHECK(log_form ? (v <= 0 && !isnan(v)) : (v >= 0 && v <= 1), "%s: element %lld is %g for finite "
                        "input", op, (long long)i, (double)v);
         }
+        int64_t len = t->ndim ? t->shape[d] : 1, inner = 1;
+        for (int i = d + 1; i < t->ndim; i++)
+            inner *= t->shape[i];
+        for (int64_t o = 0; !log_form && len > 0 && o < lt_numel(r) / len; o++) {
+            double sum = 0;
+            for (int64_t j = 0; j < len; j++)
+                sum += lt_get_f32(r, ((o / inner) * len + j) * inner + o % inner);
+            FUZZ_CHECK(fabs(sum - 1) < 1e-5, "softmax: slice %lld sums to %.9g", (long long)o, sum);
+        }
+    }
     put(f, r);
 }
 
@@ -632,8 +642,13 @@ static void op_cross_entropy(fz *f, lt_tensor *logits, lt_tensor *targets)
     if (!r)
         return;
     float v = lt_get_f32(r, 0);
-    if (all_finite(logits)) /* finite and non-negative at any finite logits (+-1e30, FLT_MAX) */
-        FUZZ_CHECK(isfinite(v) && v >= 0, "cross_entropy: loss %g for finite logits", (double)v);
+    /* at finite logits: never NaN, >= 0, and finite while the loss fits in a float (|logits| <= 1e30) */
+    bool fits = true;
+    for (int64_t i = 0; i < lt_numel(logits); i++)
+        fits &= fabsf(lt_get_f32(logits, i)) <= 1e30f;
+    if (all_finite(logits))
+        FUZZ_CHECK(!isnan(v) && v >= 0 && (isfinite(v) || !fits), "cross_entropy: loss %g for finite logits",
+                   (double)v);
     put(f, r);
 }
 

@@ -346,7 +346,12 @@ lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 /* Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
  * and stable for any finite logits. Returns a scalar. Targets must be in
- * 0..C-1 (no ignore_index); N must be >= 1. */
+ * 0..C-1 (no ignore_index); N must be >= 1.
+ * Extremes, as PyTorch: softmax/log_softmax/cross_entropy are exact for
+ * logits up to +-FLT_MAX (softmax of [1e30, 1e30, -1e30] is [0.5, 0.5, 0]);
+ * the loss is +inf only when it exceeds float (a target logit FLT_MAX below
+ * the row maximum), and the gradient stays finite. A -inf logit has
+ * probability 0; a row with +inf, all -inf, or a NaN gives NaN throughout. */
 lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
 
 /* ======================================================================== */
