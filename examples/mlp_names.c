@@ -242,6 +242,8 @@ static double split_loss(lt_ctx *ectx, const model *m, lt_tensor *x, lt_tensor *
 {
     int64_t n = x->shape[0];
     double total = 0;
+    if (n == 0) /* an empty split (tiny data): "nan", not 0/0's "-nan" */
+        return NAN;
     for (int64_t r = 0; r < n; r += EVAL_CHUNK) {
         int64_t rows = n - r < EVAL_CHUNK ? n - r : EVAL_CHUNK;
         lt_ctx_reset(ectx);
@@ -518,6 +520,9 @@ static bool load_data(run *r, bool have_vocab)
     nd_shuffle_words(&r->words, 42);
     size_t n1, n2;
     nd_split_points(r->words.n, &n1, &n2);
+    if (n1 == 0 && r->o.steps > 0) /* before any dataset is built: a single 100 MB line fails here */
+        return lt_fail(r->ctx, LT_ERR_FORMAT, "%s: %zu word(s) leave the training split (80%%) empty; training needs "
+                       "at least 2 words", r->o.data, r->words.n), false;
     int b = r->m.block;
     return make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
            make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
