@@ -197,12 +197,19 @@ typedef struct model {
     lt_tensor *p[N_PARAMS]; /* persistent, requires grad */
 } model;
 
+static void model_shapes(const model *m, lt_shape shapes[N_PARAMS])
+{
+    shapes[P_C] = LT_SHAPE(m->vocab, m->emb);
+    shapes[P_W1] = LT_SHAPE((int64_t)m->block * m->emb, m->hidden);
+    shapes[P_B1] = LT_SHAPE(m->hidden);
+    shapes[P_W2] = LT_SHAPE(m->hidden, m->vocab);
+    shapes[P_B2] = LT_SHAPE(m->vocab);
+}
+
 static bool model_create(lt_ctx *ctx, model *m)
 {
-    const lt_shape shapes[N_PARAMS] = {
-        LT_SHAPE(m->vocab, m->emb),    LT_SHAPE((int64_t)m->block * m->emb, m->hidden), LT_SHAPE(m->hidden),
-        LT_SHAPE(m->hidden, m->vocab), LT_SHAPE(m->vocab),
-    };
+    lt_shape shapes[N_PARAMS];
+    model_shapes(m, shapes);
     for (int i = 0; i < N_PARAMS; i++)
         if (!(m->p[i] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, shapes[i]), true)))
             return false;
@@ -305,6 +312,30 @@ static bool meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, co
     return true;
 }
 
+/* Every parameter must be in the file, F32, of the shape the metadata
+ * implies. Checked before the model is allocated, so that metadata cannot
+ * make us allocate more than the file holds (n_hidden = 1048576 beside a
+ * small W1 is a shape error, not a terabyte allocation). */
+static bool check_checkpoint_tensors(lt_ctx *ctx, const lt_safetensors *st, const char *path, const model *m)
+{
+    lt_shape want[N_PARAMS], got;
+    model_shapes(m, want);
+    for (int i = 0; i < N_PARAMS; i++) {
+        int k = 0;
+        const char *dtype = NULL, *name;
+        while ((name = lt_safetensors_name(st, k)) != NULL && strcmp(name, PARAM_NAMES[i]) != 0)
+            k++;
+        char a[96], b[96];
+        if (!lt_safetensors_info(st, k, &dtype, &got))
+            return lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' is missing", path, PARAM_NAMES[i]), false;
+        if (strcmp(dtype, "F32") != 0 || !lt_shape_equal(got, want[i]))
+            return lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' is %s %s but the metadata (vocab %d, block %d, emb %d, "
+                           "hidden %d) needs F32 %s", path, PARAM_NAMES[i], dtype, lt_shape_str(got, a, sizeof a),
+                           m->vocab, m->block, m->emb, m->hidden, lt_shape_str(want[i], b, sizeof b)), false;
+    }
+    return true;
+}
+
 /* Opens a checkpoint and reads its shape hyperparameters and vocabulary. */
 static lt_safetensors *open_checkpoint(lt_ctx *ctx, const char *path, model *m, nd_vocab *v)
 {
@@ -318,8 +349,8 @@ static lt_safetensors *open_checkpoint(lt_ctx *ctx, const char *path, model *m, 
     else if (!chars || nd_vocab_from_chars(chars, v) != 0)
         lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata 'vocab' is missing or invalid", path);
     else if (meta_int(ctx, st, path, "block_size", &m->block) && meta_int(ctx, st, path, "n_embd", &m->emb) &&
-             meta_int(ctx, st, path, "n_hidden", &m->hidden))
-        m->vocab = v->size;
+             meta_int(ctx, st, path, "n_hidden", &m->hidden) && (m->vocab = v->size))
+        check_checkpoint_tensors(ctx, st, path, m);
     if (lt_status_of(ctx) != LT_OK) {
         lt_safetensors_free(st);
         return NULL;
