@@ -220,8 +220,10 @@ int lt_get_threads(const lt_ctx *ctx); /* 1 for NULL */
 /* ======================================================================== */
 
 /** A persistent (rule 1), zero-filled, contiguous tensor of any rank
- *  0..LT_MAX_DIMS. Errors: LT_ERR_SHAPE (negative size, rank out of range,
- *  more than 2^40 elements), LT_ERR_DTYPE, LT_ERR_MEMORY. */
+ *  0..LT_MAX_DIMS. Every shape (here, in lt_empty & co. and in
+ *  lt_view/lt_reshape) must have sizes >= 0 whose product, zeros counted
+ *  as 1, is at most 2^40. Errors: LT_ERR_SHAPE (negative size, rank out
+ *  of range, too many elements), LT_ERR_DTYPE, LT_ERR_MEMORY. */
 lt_tensor *lt_new(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
 /** A persistent tensor holding a copy of numel elements of dtype read from
  *  the C array data (row-major). LT_ERR_ARG when data is NULL; else as lt_new. */
@@ -467,9 +469,14 @@ lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 /** log(softmax(a)) along dim, computed stably (a - max - log sum exp). */
 lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 /** Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
- * and stable for any finite logits (F.cross_entropy). Returns a scalar.
- * Targets must be in 0..C-1 (no ignore_index; LT_ERR_INDEX otherwise); N
- * must be >= 1; other shapes are LT_ERR_SHAPE. */
+ * and stable (F.cross_entropy). Returns a scalar. Targets must be in 0..C-1
+ * (no ignore_index; LT_ERR_INDEX otherwise); N must be >= 1; other shapes
+ * are LT_ERR_SHAPE.
+ * Extremes, as PyTorch: softmax/log_softmax/cross_entropy are exact for
+ * logits up to +-FLT_MAX (softmax of [1e30, 1e30, -1e30] is [0.5, 0.5, 0]);
+ * the loss is +inf only when it exceeds float (a target logit FLT_MAX below
+ * the row maximum), and the gradient stays finite. A -inf logit has
+ * probability 0; a row with +inf, all -inf, or a NaN gives NaN throughout. */
 lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
 
 /* ======================================================================== */
@@ -581,6 +588,9 @@ void lt_safetensors_free(lt_safetensors *st);
 int lt_safetensors_count(const lt_safetensors *st);
 /** Name of tensor i (0..count-1), owned by st; NULL out of range. */
 const char *lt_safetensors_name(const lt_safetensors *st, int i); /* NULL out of range */
+/** The dtype ("F32", "I32", or another safetensors name such as "BF16") and
+ *  shape of tensor i (header order); false when st is NULL or i out of range. */
+bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape);
 /** Metadata value for key (owned by st), or NULL when absent. */
 const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
 /** Copies the named tensor into dst, which must have the same dtype and
