@@ -36,7 +36,7 @@ static const char USAGE[] =
     "                 [--weight-decay X] [--sampling random|shuffle]\n"
     "                 [--seed N] [--batch-seed N] [--sample-seed N] [--eval-every N] [--samples N]\n"
     "                 [--save FILE] [--load FILE] [--log FILE] [--result FILE] [--no-test]\n"
-    "                 [--threads N] [--quiet] [--help]\n";
+    "                 [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--quiet] [--help]\n";
 
 static const char HELP[] =
     "Trains the makemore part 2 character MLP on a one-item-per-line text file and samples from it.\n"
@@ -78,6 +78,8 @@ static const char HELP[] =
     "  --no-test          do not compute the test loss (tuning: score on dev only)\n"
     "  --threads N        threads for large ops (dev evaluation) (1..64, default 1); results are\n"
     "                     identical for every N\n"
+    "  --plot-loss FILE   SVG plot of log10 batch loss per step, its 1000-step mean, dev loss\n"
+    "  --plot-emb FILE    SVG plot of the characters in embedding space (PCA when emb > 2)\n"
     "  --quiet            summary lines and samples only\n";
 
 static void options_default(options *o)
@@ -187,6 +189,8 @@ static bool string_flag(options *o, const char *a, const char *v, bool *ok)
     else if (!strcmp(a, "--load")) o->load = v;
     else if (!strcmp(a, "--log")) o->log = v;
     else if (!strcmp(a, "--result")) o->result = v;
+    else if (!strcmp(a, "--plot-loss")) o->plot_loss = v;
+    else if (!strcmp(a, "--plot-emb")) o->plot_emb = v;
     else if (!strcmp(a, "--milestones")) o->milestones = v;
     else if (!strcmp(a, "--lr")) *ok = parse_double(v, &o->lr);
     else if (!strcmp(a, "--lr-final")) *ok = parse_double(v, &o->lr_final);

@@ -12,6 +12,7 @@ typedef enum mlp_init { INIT_NOTEBOOK, INIT_SCALED } mlp_init;
 
 typedef struct options {
     const char *data, *save, *load, *log, *result, *preset;
+    const char *plot_loss, *plot_emb; /* SVG files, or NULL */
     long steps, batch, block, emb, hidden, eval_every, samples, threads;
     long decay_step, warmup;  /* decay_step < 0: steps/2 */
     double lr, lr_final, lr_factor, weight_decay;

@@ -14,7 +14,9 @@
 
 #include "libtensor.h"
 #include "mlp_config.h"
+#include "mlp_plots.h"
 #include "names_data.h"
+#include "train_guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -39,12 +41,19 @@ typedef struct model {
     lt_tensor *p[N_PARAMS]; /* persistent, requires grad */
 } model;
 
+static void model_shapes(const model *m, lt_shape shapes[N_PARAMS])
+{
+    shapes[P_C] = LT_SHAPE(m->vocab, m->emb);
+    shapes[P_W1] = LT_SHAPE((int64_t)m->block * m->emb, m->hidden);
+    shapes[P_B1] = LT_SHAPE(m->hidden);
+    shapes[P_W2] = LT_SHAPE(m->hidden, m->vocab);
+    shapes[P_B2] = LT_SHAPE(m->vocab);
+}
+
 static bool model_create(lt_ctx *ctx, model *m)
 {
-    const lt_shape shapes[N_PARAMS] = {
-        LT_SHAPE(m->vocab, m->emb),    LT_SHAPE((int64_t)m->block * m->emb, m->hidden), LT_SHAPE(m->hidden),
-        LT_SHAPE(m->hidden, m->vocab), LT_SHAPE(m->vocab),
-    };
+    lt_shape shapes[N_PARAMS];
+    model_shapes(m, shapes);
     for (int i = 0; i < N_PARAMS; i++)
         if (!(m->p[i] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, shapes[i]), true)))
             return false;
@@ -108,6 +117,8 @@ static double split_loss(lt_ctx *ectx, const model *m, lt_tensor *x, lt_tensor *
 {
     int64_t n = x->shape[0];
     double total = 0;
+    if (n == 0) /* an empty split (tiny data): "nan", not 0/0's "-nan" */
+        return NAN;
     for (int64_t r = 0; r < n; r += EVAL_CHUNK) {
         int64_t rows = n - r < EVAL_CHUNK ? n - r : EVAL_CHUNK;
         lt_ctx_reset(ectx);
@@ -180,6 +191,30 @@ static bool meta_activation(lt_ctx *ctx, const lt_safetensors *st, const char *p
     return true;
 }
 
+/* Every parameter must be in the file, F32, of the shape the metadata
+ * implies. Checked before the model is allocated, so that metadata cannot
+ * make us allocate more than the file holds (n_hidden = 1048576 beside a
+ * small W1 is a shape error, not a terabyte allocation). */
+static bool check_checkpoint_tensors(lt_ctx *ctx, const lt_safetensors *st, const char *path, const model *m)
+{
+    lt_shape want[N_PARAMS], got;
+    model_shapes(m, want);
+    for (int i = 0; i < N_PARAMS; i++) {
+        int k = 0;
+        const char *dtype = NULL, *name;
+        while ((name = lt_safetensors_name(st, k)) != NULL && strcmp(name, PARAM_NAMES[i]) != 0)
+            k++;
+        char a[96], b[96];
+        if (!lt_safetensors_info(st, k, &dtype, &got))
+            return lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' is missing", path, PARAM_NAMES[i]), false;
+        if (strcmp(dtype, "F32") != 0 || !lt_shape_equal(got, want[i]))
+            return lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' is %s %s but the metadata (vocab %d, block %d, emb %d, "
+                           "hidden %d) needs F32 %s", path, PARAM_NAMES[i], dtype, lt_shape_str(got, a, sizeof a),
+                           m->vocab, m->block, m->emb, m->hidden, lt_shape_str(want[i], b, sizeof b)), false;
+    }
+    return true;
+}
+
 /* Opens a checkpoint and reads its shape hyperparameters and vocabulary. */
 static lt_safetensors *open_checkpoint(lt_ctx *ctx, const char *path, model *m, nd_vocab *v)
 {
@@ -193,8 +228,9 @@ static lt_safetensors *open_checkpoint(lt_ctx *ctx, const char *path, model *m, 
     else if (!chars || nd_vocab_from_chars(chars, v) != 0)
         lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata 'vocab' is missing or invalid", path);
     else if (meta_int(ctx, st, path, "block_size", &m->block) && meta_int(ctx, st, path, "n_embd", &m->emb) &&
-             meta_int(ctx, st, path, "n_hidden", &m->hidden) && meta_activation(ctx, st, path, &m->act))
-        m->vocab = v->size;
+             meta_int(ctx, st, path, "n_hidden", &m->hidden) && meta_activation(ctx, st, path, &m->act) &&
+             (m->vocab = v->size))
+        check_checkpoint_tensors(ctx, st, path, m);
     if (lt_status_of(ctx) != LT_OK) {
         lt_safetensors_free(st);
         return NULL;
@@ -253,6 +289,7 @@ typedef struct trainer {
     int32_t *order;      /* --sampling shuffle: a permutation of the train rows */
     int64_t next;        /* its next unused position */
     FILE *log;
+    mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;
 
 /* The next batch rows of a random permutation, reshuffled (Fisher-Yates)
@@ -273,7 +310,18 @@ static void next_rows_shuffled(trainer *t, int32_t *ix, long batch)
     }
 }
 
-/* One SGD step on a fresh minibatch; returns the batch loss (NaN on error). */
+/* Stops training: the message names the step and the tensor, and says what
+ * happened to the --save file (nothing: the guard runs before the update, so
+ * the parameters are the last finite ones and no bad values are saved). */
+static double stop_training(lt_ctx *ctx, const options *o, long step, const char *what)
+{
+    lt_fail(ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what,
+            o->save ? ", " : "", o->save ? o->save : "", o->save ? " not written (an existing file is unchanged)" : "");
+    return NAN;
+}
+
+/* One SGD step on a fresh minibatch; returns the batch loss (NaN on error,
+ * and then the parameters are those before the step). */
 static double train_step(trainer *t, const options *o, long step)
 {
     lt_ctx *ctx = t->ctx;
@@ -287,16 +335,24 @@ static double train_step(trainer *t, const options *o, long step)
     lt_tensor *loss = lt_cross_entropy(ctx, model_logits(ctx, t->m, xb), yb);
     for (int i = 0; i < N_PARAMS; i++)
         lt_zero_grad(t->m->p[i]);
+    double value = loss ? (double)lt_item(ctx, loss) : NAN;
+    char what[256];
+    if (loss && !isfinite(value))
+        return snprintf(what, sizeof what, "loss is %s", isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"),
+               stop_training(ctx, o, step, what);
     if (!loss || !lt_backward(ctx, loss))
         return NAN;
     float lr = (float)lt_lr_at(&o->schedule, step);
+    tg_report guard = tg_check_sgd(t->m->p, N_PARAMS, lr); /* one pass over the gradients */
+    if (guard.problem != TG_FINITE)
+        return tg_describe(&guard, PARAM_NAMES, lr, what, sizeof what), stop_training(ctx, o, step, what);
     if (o->weight_decay > 0) /* p -= lr * (grad + wd * p), for the weights only */
         for (int i = 0; i < N_PARAMS; i++)
             if (i != P_B1 && i != P_B2)
                 scale_param(t->m->p[i], (float)(1.0 - lr * o->weight_decay));
     for (int i = 0; i < N_PARAMS; i++)
         lt_sgd_step(ctx, t->m->p[i], lr);
-    return (double)lt_item(ctx, loss);
+    return value;
 }
 
 static bool train(trainer *t, const options *o, double *seconds)
@@ -313,6 +369,10 @@ static bool train(trainer *t, const options *o, double *seconds)
                 lt_fail(t->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
             return false;
         }
+        if (t->hist && evaluate)
+            mp_history_add_dev(t->hist, step, dev);
+        if (t->hist)
+            mp_history_add_loss(t->hist, loss);
         if (t->log)
             evaluate ? fprintf(t->log, "%ld,%.6f,%.6f\n", step, loss, dev) : fprintf(t->log, "%ld,%.6f,\n", step, loss);
         progress_show(&pr, step + 1, o->steps, loss, dev, evaluate);
@@ -375,6 +435,7 @@ typedef struct run {
     model m;
     split tr, dev, te;
     FILE *log;
+    mp_history hist;
 } run;
 
 /* Reads the data, builds the vocabulary (or checks it against a checkpoint's)
@@ -403,6 +464,9 @@ static bool load_data(run *r, bool have_vocab)
     nd_shuffle_words(&r->words, 42);
     size_t n1, n2;
     nd_split_points(r->words.n, &n1, &n2);
+    if (n1 == 0 && r->o.steps > 0) /* before any dataset is built: a single 100 MB line fails here */
+        return lt_fail(r->ctx, LT_ERR_FORMAT, "%s: %zu word(s) leave the training split (80%%) empty; training needs "
+                       "at least 2 words", r->o.data, r->words.n), false;
     int b = r->m.block;
     return make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
            make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
@@ -488,7 +552,10 @@ static bool run_all(run *r)
         return lt_fail(r->ctx, LT_ERR_IO, "%s: cannot open log: %s", o->log, strerror(errno)), false;
     if (r->log)
         fprintf(r->log, "step,batch_loss,dev_loss\n");
-    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log};
+    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log,
+                 .hist = o->plot_loss ? &r->hist : NULL};
+    if (t.hist && !mp_history_init(t.hist, o->steps, o->eval_every))
+        return lt_fail(r->ctx, LT_ERR_MEMORY, "--plot-loss: out of memory"), false;
     lt_rng_seed(&t.batches, o->batch_seed);
     double seconds = 0;
     if (o->shuffle && !(t.order = identity_order(r->ctx, r->tr.y->shape[0])))
@@ -499,6 +566,11 @@ static bool run_all(run *r)
         return false;
     if (!report_final(r, seconds))
         return false;
+    char err[SP_ERR_SIZE];
+    if ((o->plot_loss && !mp_write_loss_svg(o->plot_loss, &r->hist, err)) ||
+        (o->plot_emb && !mp_write_embedding_svg(o->plot_emb, lt_data_f32(r->m.p[P_C]), r->m.vocab, r->m.emb,
+                                                r->vocab.itos, err)))
+        return lt_fail(r->ctx, LT_ERR_IO, "%s", err), false;
     if (o->save && !save_checkpoint(r->ctx, o->save, &r->m, &r->vocab, o->steps))
         return false;
     return sample_names(r->ctx, &r->m, &r->vocab, o) && lt_status_of(r->ectx) == LT_OK;
@@ -529,6 +601,7 @@ int main(int argc, char **argv)
         ok = false;
     }
     nd_free_words(&r.words);
+    mp_history_free(&r.hist);
     lt_ctx_free(r.ectx);
     lt_ctx_free(r.ctx);
     return ok ? 0 : 1;
