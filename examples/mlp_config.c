@@ -33,7 +33,8 @@ static const char USAGE[] =
     "                 [--init-gain X] [--init-emb X]\n"
     "                 [--lr X] [--lr-schedule step|cosine|constant] [--lr-final X]\n"
     "                 [--decay-step N] [--milestones LIST] [--lr-factor X] [--warmup N]\n"
-    "                 [--weight-decay X] [--sampling random|shuffle]\n"
+    "                 [--weight-decay X] [--momentum X]\n"
+    "                 [--sampling random|shuffle]\n"
     "                 [--seed N] [--batch-seed N] [--sample-seed N] [--eval-every N] [--samples N]\n"
     "                 [--save FILE] [--load FILE] [--log FILE] [--result FILE] [--no-test]\n"
     "                 [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--quiet] [--help]\n";
@@ -64,6 +65,8 @@ static const char HELP[] =
     "  --lr-factor X      step: factor at each of --milestones (0.1)\n"
     "  --warmup N         linear warm-up over the first N steps (0)\n"
     "  --weight-decay X   L2: adds X * w to the gradient of C, W1 and W2, not the biases (0)\n"
+    "  --momentum X       SGD with momentum X in [0, 1) (lt_optim, as torch.optim.SGD); the L2\n"
+    "                     decay is then applied to the weights directly, outside the momentum (0)\n"
     "  --sampling S       minibatch rows: random (default, torch.randint: with replacement) or\n"
     "                     shuffle (a fresh permutation each epoch, every row once per epoch)\n"
     "  --seed N           parameter init seed, as torch.Generator().manual_seed (2147483647)\n"
@@ -196,6 +199,7 @@ static bool string_flag(options *o, const char *a, const char *v, bool *ok)
     else if (!strcmp(a, "--lr-final")) *ok = parse_double(v, &o->lr_final);
     else if (!strcmp(a, "--lr-factor")) *ok = parse_double(v, &o->lr_factor);
     else if (!strcmp(a, "--weight-decay")) *ok = parse_double(v, &o->weight_decay);
+    else if (!strcmp(a, "--momentum")) *ok = parse_double(v, &o->momentum) && o->momentum < 1;
     else if (!strcmp(a, "--init-gain")) *ok = parse_double(v, &o->init_gain);
     else if (!strcmp(a, "--init-emb")) *ok = parse_double(v, &o->init_emb) && o->init_emb > 0;
     else if (!strcmp(a, "--seed")) *ok = parse_seed(v, &o->seed);

@@ -288,6 +288,7 @@ typedef struct trainer {
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
     int32_t *order;      /* --sampling shuffle: a permutation of the train rows */
     int64_t next;        /* its next unused position */
+    lt_optim *opt;       /* --momentum > 0: SGD with momentum (lib/optim.c), else NULL */
     FILE *log;
     mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;
@@ -350,8 +351,14 @@ static double train_step(trainer *t, const options *o, long step)
         for (int i = 0; i < N_PARAMS; i++)
             if (i != P_B1 && i != P_B2)
                 scale_param(t->m->p[i], (float)(1.0 - lr * o->weight_decay));
-    for (int i = 0; i < N_PARAMS; i++)
-        lt_sgd_step(ctx, t->m->p[i], lr);
+    if (t->opt) {
+        lt_optim_set_lr(t->opt, lr);
+        if (!lt_optim_step(t->opt))
+            return NAN;
+    } else {
+        for (int i = 0; i < N_PARAMS; i++)
+            lt_sgd_step(ctx, t->m->p[i], lr);
+    }
     return value;
 }
 
@@ -560,7 +567,16 @@ static bool run_all(run *r)
     double seconds = 0;
     if (o->shuffle && !(t.order = identity_order(r->ctx, r->tr.y->shape[0])))
         return false;
+    if (o->momentum > 0) { /* L2 stays outside the optimiser: the weights only, as for plain SGD */
+        lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, (float)o->lr);
+        cfg.momentum = (float)o->momentum;
+        if (!(t.opt = lt_optim_new(r->ctx, &cfg, r->m.p, N_PARAMS))) {
+            free(t.order);
+            return false;
+        }
+    }
     bool ok = (t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) && train(&t, o, &seconds);
+    lt_optim_free(t.opt);
     free(t.order);
     if (!ok)
         return false;

@@ -162,6 +162,7 @@ static void test_schedules_train(void **state)
         "--milestones 100,150 --lr 0.3 --weight-decay 0.001",
         "--lr-schedule constant --lr 0.1 --activation relu --sampling shuffle",
         "--activation none --lr 0.2 --init-gain 1 --init-emb 2",
+        "--momentum 0.9 --lr 0.03 --weight-decay 0.0001",
     };
     for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
         char args[512];
@@ -220,6 +221,7 @@ static void test_bad_tuning_flags(void **state)
         {"--lr-factor 0 --milestones 10", "step factor 0"},
         {"--weight-decay -1", "--weight-decay -1"},
         {"--init-emb 0", "--init-emb 0"},
+        {"--momentum 1", "--momentum 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st = run(cases[i].args);
