@@ -15,7 +15,7 @@ typedef struct options {
     const char *plot_loss, *plot_emb; /* SVG files, or NULL */
     long steps, batch, block, emb, hidden, eval_every, samples, threads;
     long decay_step, warmup;  /* decay_step < 0: steps/2 */
-    double lr, lr_final, lr_factor, weight_decay, momentum;
+    double lr, lr_final, lr_factor, weight_decay, momentum, dropout;
     double init_gain;         /* --init scaled: W1 gain; 0 = that of the activation */
     double init_emb;          /* --init scaled: C scale (W1 divided by it) */
     lt_lr_kind lr_kind;

@@ -38,6 +38,8 @@ static const char *const PARAM_NAMES[N_PARAMS] = {"C", "W1", "b1", "W2", "b2"};
 typedef struct model {
     int block, emb, hidden, vocab;
     mlp_activation act;
+    float dropout;          /* --dropout on the hidden layer, while recording only */
+    lt_rng *drop_rng;       /* its generator (owned by the run), NULL without dropout */
     lt_tensor *p[N_PARAMS]; /* persistent, requires grad */
 } model;
 
@@ -109,6 +111,8 @@ static lt_tensor *model_logits(lt_ctx *ctx, const model *m, lt_tensor *x)
     lt_tensor *flat = lt_view(ctx, emb, LT_SHAPE(-1, (int64_t)m->block * m->emb)); /* (B, block*emb) */
     lt_tensor *pre = lt_linear(ctx, flat, m->p[P_W1], m->p[P_B1]);           /* (B, hidden) */
     lt_tensor *h = m->act == ACT_TANH ? lt_tanh(ctx, pre) : m->act == ACT_RELU ? lt_relu(ctx, pre) : pre;
+    if (m->drop_rng) /* training steps record; evaluation and sampling do not */
+        h = lt_dropout(ctx, h, m->dropout, lt_grad_enabled(ctx), m->drop_rng);
     return lt_linear(ctx, h, m->p[P_W2], m->p[P_B2]);                       /* (B, vocab) */
 }
 
@@ -567,6 +571,12 @@ static bool run_all(run *r)
     double seconds = 0;
     if (o->shuffle && !(t.order = identity_order(r->ctx, r->tr.y->shape[0])))
         return false;
+    lt_rng drop_rng;
+    if (o->dropout > 0) { /* its own stream: the minibatch draws stay those of --batch-seed */
+        lt_rng_seed(&drop_rng, o->batch_seed + 1);
+        r->m.dropout = (float)o->dropout;
+        r->m.drop_rng = &drop_rng;
+    }
     if (o->momentum > 0) { /* L2 stays outside the optimiser: the weights only, as for plain SGD */
         lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, (float)o->lr);
         cfg.momentum = (float)o->momentum;
@@ -578,6 +588,7 @@ static bool run_all(run *r)
     bool ok = (t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) && train(&t, o, &seconds);
     lt_optim_free(t.opt);
     free(t.order);
+    r->m.drop_rng = NULL;
     if (!ok)
         return false;
     if (!report_final(r, seconds))

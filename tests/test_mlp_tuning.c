@@ -163,6 +163,7 @@ static void test_schedules_train(void **state)
         "--lr-schedule constant --lr 0.1 --activation relu --sampling shuffle",
         "--activation none --lr 0.2 --init-gain 1 --init-emb 2",
         "--momentum 0.9 --lr 0.03 --weight-decay 0.0001",
+        "--dropout 0.2 --lr 0.2",
     };
     for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
         char args[512];
@@ -222,6 +223,7 @@ static void test_bad_tuning_flags(void **state)
         {"--weight-decay -1", "--weight-decay -1"},
         {"--init-emb 0", "--init-emb 0"},
         {"--momentum 1", "--momentum 1"},
+        {"--dropout 1", "--dropout 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st = run(cases[i].args);
