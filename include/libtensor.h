@@ -51,10 +51,9 @@
  *
  * lt_clear_error() makes the context usable again.
  *
- * Unless a function's documentation says otherwise: a tensor-returning
- * function returns NULL on error (with the error recorded in ctx), and a
- * function given a context that already holds an error does nothing and
- * fails the same way.
+ * Unless its documentation says otherwise, a function that returns a tensor
+ * returns NULL on error, with the status and message recorded in ctx; the
+ * per-function notes below list the errors particular to each.
  */
 #ifndef LT_LIBTENSOR_H
 #define LT_LIBTENSOR_H
