@@ -32,9 +32,11 @@ static char *read_file(const char *path, size_t *len, char err[ND_ERR_SIZE])
         cap *= 2;
     }
     bool failed = ferror(f);
+    int read_errno = errno; /* EISDIR for a directory */
     fclose(f);
     if (!buf || failed) {
-        snprintf(err, ND_ERR_SIZE, "%s: %s", path, buf ? "read error" : "out of memory");
+        snprintf(err, ND_ERR_SIZE, "%s: %s%s", path, buf ? "read error: " : "out of memory",
+                 buf ? strerror(read_errno) : "");
         free(buf);
         return NULL;
     }

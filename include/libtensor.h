@@ -219,8 +219,10 @@ int lt_get_threads(const lt_ctx *ctx); /* 1 for NULL */
 /* ======================================================================== */
 
 /** A persistent (rule 1), zero-filled, contiguous tensor of any rank
- *  0..LT_MAX_DIMS. Errors: LT_ERR_SHAPE (negative size, rank out of range,
- *  more than 2^40 elements), LT_ERR_DTYPE, LT_ERR_MEMORY. */
+ *  0..LT_MAX_DIMS. Every shape (here, in lt_empty & co. and in
+ *  lt_view/lt_reshape) must have sizes >= 0 whose product, zeros counted
+ *  as 1, is at most 2^40. Errors: LT_ERR_SHAPE (negative size, rank out
+ *  of range, too many elements), LT_ERR_DTYPE, LT_ERR_MEMORY. */
 lt_tensor *lt_new(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
 /** A persistent tensor holding a copy of numel elements of dtype read from
  *  the C array data (row-major). LT_ERR_ARG when data is NULL; else as lt_new. */
@@ -466,9 +468,14 @@ lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 /** log(softmax(a)) along dim, computed stably (a - max - log sum exp). */
 lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
 /** Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
- * and stable for any finite logits (F.cross_entropy). Returns a scalar.
- * Targets must be in 0..C-1 (no ignore_index; LT_ERR_INDEX otherwise); N
- * must be >= 1; other shapes are LT_ERR_SHAPE. */
+ * and stable (F.cross_entropy). Returns a scalar. Targets must be in 0..C-1
+ * (no ignore_index; LT_ERR_INDEX otherwise); N must be >= 1; other shapes
+ * are LT_ERR_SHAPE.
+ * Extremes, as PyTorch: softmax/log_softmax/cross_entropy are exact for
+ * logits up to +-FLT_MAX (softmax of [1e30, 1e30, -1e30] is [0.5, 0.5, 0]);
+ * the loss is +inf only when it exceeds float (a target logit FLT_MAX below
+ * the row maximum), and the gradient stays finite. A -inf logit has
+ * probability 0; a row with +inf, all -inf, or a NaN gives NaN throughout. */
 lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
 
 /* ======================================================================== */
@@ -580,12 +587,52 @@ void lt_safetensors_free(lt_safetensors *st);
 int lt_safetensors_count(const lt_safetensors *st);
 /** Name of tensor i (0..count-1), owned by st; NULL out of range. */
 const char *lt_safetensors_name(const lt_safetensors *st, int i); /* NULL out of range */
+/** The dtype ("F32", "I32", or another safetensors name such as "BF16") and
+ *  shape of tensor i (header order); false when st is NULL or i out of range. */
+bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape);
 /** Metadata value for key (owned by st), or NULL when absent. */
 const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
 /** Copies the named tensor into dst, which must have the same dtype and
  * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise,
  * or naming the file when it has no tensor of that name. */
 bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
+
+/* ======================================================================== */
+/* Learning-rate schedules (schedule.c)                                     */
+/* ======================================================================== */
+
+/* A rate as a pure function of the step number (0-based), for any optimiser.
+ *   LT_LR_CONSTANT  base throughout.
+ *   LT_LR_STEP      base, then from step milestones[i] on: rates[i] when
+ *                   explicit_rates, else the previous rate times factor.
+ *   LT_LR_COSINE    half a cosine from base (at step warmup) down to final
+ *                   (at step total), final afterwards.
+ * A warm-up of w > 0 steps scales the rate of step s < w by (s+1)/w.
+ * The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
+ * .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}. */
+#define LT_LR_MAX_MILESTONES 8
+
+typedef enum lt_lr_kind { LT_LR_CONSTANT, LT_LR_STEP, LT_LR_COSINE } lt_lr_kind;
+
+typedef struct lt_lr_schedule {
+    lt_lr_kind kind;
+    double base;   /* rate after warm-up, before any decay */
+    long warmup;   /* linear warm-up steps (0 = none) */
+    int n_milestones;                     /* LT_LR_STEP */
+    long milestones[LT_LR_MAX_MILESTONES]; /* strictly increasing steps */
+    bool explicit_rates;                  /* use rates[] instead of factor */
+    double rates[LT_LR_MAX_MILESTONES];
+    double factor;                        /* e.g. 0.1 */
+    long total;    /* LT_LR_COSINE: last step of the curve (> warmup) */
+    double final;  /* LT_LR_COSINE: rate from step total on */
+} lt_lr_schedule;
+
+/* true when s is well formed; otherwise false and an LT_ERR_ARG on ctx
+ * naming the bad field and value ("lr schedule: milestone 1 is step 50; ..."). */
+bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s);
+/* The rate at a step of a checked schedule; NaN for a NULL schedule, an
+ * unknown kind or a negative step. */
+double lt_lr_at(const lt_lr_schedule *s, long step);
 
 /* ======================================================================== */
 /* Random numbers compatible with PyTorch and Python                        */
@@ -639,6 +686,94 @@ uint32_t lt_pyrandom_getrandbits(lt_pyrandom *r, int k);
 uint64_t lt_pyrandom_randbelow(lt_pyrandom *r, uint64_t n);
 /** random.shuffle(x) on n elements of elem_size bytes each at base. */
 void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size);
+
+/* ======================================================================== */
+/* Optimisers and gradient clipping (lib/optim.c)                           */
+/* ======================================================================== */
+/* PyTorch 1.13's update rules (torch.optim.SGD, Adam, AdamW):
+ *   sgd:   g = grad + wd*p; with momentum mu > 0: buf = g on the first step,
+ *          else mu*buf + g; g = buf (or g + mu*buf with nesterov); p -= lr*g
+ *   adam:  g = grad + wd*p (an L2 penalty); m, v running moments;
+ *          p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ *   adamw: p *= 1 - lr*wd (decoupled weight decay), then adam with wd = 0.
+ * Ownership: the optimiser borrows the parameters (they must outlive it, be
+ * contiguous F32 tensors with a gradient buffer: lt_requires_grad) and owns
+ * its state, allocated once by lt_optim_new (heap, not the arena; steps
+ * allocate nothing) and freed by lt_optim_free. Errors go to ctx (sticky). */
+
+typedef enum lt_optim_kind { LT_OPTIM_SGD, LT_OPTIM_ADAM, LT_OPTIM_ADAMW } lt_optim_kind;
+
+typedef struct lt_optim_config {
+    lt_optim_kind kind;
+    float lr;
+    float momentum;     /* sgd only; 0 = plain sgd */
+    bool nesterov;      /* sgd with momentum > 0 only */
+    float weight_decay; /* sgd/adam: L2 added to the gradient; adamw: decoupled */
+    float beta1, beta2; /* adam/adamw, each in [0, 1) */
+    float eps;          /* adam/adamw */
+} lt_optim_config;
+
+/* PyTorch's defaults for kind with learning rate lr (betas 0.9/0.999, eps
+ * 1e-8, weight decay 0, or 0.01 for adamw). */
+lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr);
+const char *lt_optim_kind_name(lt_optim_kind kind); /* "sgd", "adam", "adamw" */
+
+typedef struct lt_optim lt_optim;
+/* An optimiser over params[0..n-1] (the array is copied; the tensors are
+ * borrowed). NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad input. */
+lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n);
+void lt_optim_free(lt_optim *opt); /* NULL is fine */
+/* One update from the parameters' current gradients. False on error. */
+bool lt_optim_step(lt_optim *opt);
+void lt_optim_zero_grad(lt_optim *opt);        /* zeroes every parameter's gradient */
+void lt_optim_set_lr(lt_optim *opt, float lr); /* for schedules; ignored when lr < 0 */
+float lt_optim_lr(const lt_optim *opt);
+int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
+
+/* torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
+ * (accumulated in double); when it exceeds max_norm every gradient is scaled
+ * by max_norm / (norm + 1e-6). Returns the norm before clipping, or NaN with
+ * an error (max_norm <= 0, a parameter without gradient). */
+float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_norm);
+
+/* ======================================================================== */
+/* Normalisation, dropout, more activations, flatten-consecutive            */
+/* (lib/op_norm.c, op_dropout.c, op_activation.c, op_flatten.c)             */
+/* ======================================================================== */
+
+/* Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
+ * (any rank >= 2; the features are the last dim, as makemore part 5's
+ * BatchNorm1d, not torch's (N,C,L) convention). gain, bias: (C,) or NULL
+ * (1 and 0). running_mean, running_var: persistent (C,) tensors or NULL.
+ * training: normalise with the batch mean and biased variance, and (when
+ * given) update running = (1-momentum)*running + momentum*batch, with the
+ * unbiased variance for running_var, as torch.nn.BatchNorm1d (momentum 0.1,
+ * eps 1e-5 there); needs more than one row. Evaluation (training false):
+ * normalise with the running statistics (both required). Differentiable in
+ * x, gain and bias; the running statistics are updated in place, never
+ * recorded. */
+lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
+                        lt_tensor *running_var, bool training, float momentum, float eps);
+/* Layer normalisation over the last dim (torch.nn.functional.layer_norm with
+ * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
+lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
+
+/* Inverted dropout with probability p in [0, 1]: in training, element i is
+ * kept and scaled by 1/(1-p) when lt_rng_uniform(g) < 1 - p (one draw per
+ * element, row-major), else zeroed; deterministic given g's state. When
+ * training is false or p is 0 it returns x itself (no copy, no node; g may
+ * then be NULL). */
+lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
+
+lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a); /* 1 / (1 + exp(-a)), never overflows */
+lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *a);    /* a * Phi(a), the exact (erf) form */
+
+/* makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
+ * consecutive steps side by side. A view (no copy) whenever lt_view can
+ * make one, which includes every contiguous input; otherwise a recorded copy.
+ * LT_ERR_SHAPE when x is not rank 3 or T is not divisible by n. The result
+ * keeps a middle dim of 1 when T == n (lt_squeeze(.., 1) drops it). */
+lt_tensor *lt_flatten_consecutive(lt_ctx *ctx, lt_tensor *x, int n);
 
 #ifdef __cplusplus
 }

@@ -156,6 +156,8 @@ static const lt_op mean_dim_op = {"mean_dim", sum_dim_backward};
  * the rows j are added elementwise into a double row (unit stride). */
 static bool sum_dim_kernel(lt_ctx *ctx, const reduce_plan *p, const float *x, float *out, double scale)
 {
+    if (p->outer == 0 || p->inner == 0) /* no output: (0, 3, 2^32) must not allocate 2^32 doubles */
+        return true;
     if (p->inner == 1) {
         for (int64_t o = 0; o < p->outer; o++)
             out[o] = (float)(scale * sum_double(x + o * p->len, p->len));

@@ -1,0 +1,233 @@
+/* test_norm.c - batchnorm (training and evaluation, 2-D and 3-D) and
+ * layernorm: values, gradients and running statistics against PyTorch 1.13
+ * golden values, a hand-computed case, central-difference gradient checks
+ * (with and without gain/bias, strided inputs) and the error paths. */
+#include "test_support.h"
+
+#include <math.h>
+
+#include "../data/golden_norm.h"
+
+#define GC_EPS 1e-3
+#define GC_ATOL 2e-3
+#define GC_RTOL 2e-2
+
+/* ---- batchnorm: golden ---------------------------------------------------------- */
+
+typedef struct {
+    lt_shape shape;
+    bool training;
+    const float *x, *gain, *bias, *rm, *rv, *g, *y, *dx, *dgain, *dbias, *rm_after, *rv_after;
+} bn_golden;
+
+#define BN_GOLDEN(tag, shp, train)                                                                              \
+    {shp,                    train,                 golden_bn_##tag##_x,        golden_bn_##tag##_gain,        \
+     golden_bn_##tag##_bias, golden_bn_##tag##_rm,  golden_bn_##tag##_rv,       golden_bn_##tag##_g,           \
+     golden_bn_##tag##_y,    golden_bn_##tag##_dx,  golden_bn_##tag##_dgain,    golden_bn_##tag##_dbias,       \
+     golden_bn_##tag##_rm_after, golden_bn_##tag##_rv_after}
+
+static void test_batchnorm_golden(void **state)
+{
+    (void)state;
+    const bn_golden cases[] = {BN_GOLDEN(train2, LT_SHAPE(6, 4), true), BN_GOLDEN(train3, LT_SHAPE(3, 4, 5), true),
+                               BN_GOLDEN(eval3, LT_SHAPE(3, 4, 5), false)};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const bn_golden *c = &cases[k];
+        int64_t n = 1, ch = c->shape.d[c->shape.ndim - 1];
+        for (int d = 0; d < c->shape.ndim; d++)
+            n *= c->shape.d[d];
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, c->shape, c->x), true);
+        lt_tensor *gain = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(ch), c->gain), true);
+        lt_tensor *bias = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(ch), c->bias), true);
+        lt_tensor *rm = lt_new_from(ctx, LT_F32, LT_SHAPE(ch), c->rm);
+        lt_tensor *rv = lt_new_from(ctx, LT_F32, LT_SHAPE(ch), c->rv);
+        lt_tensor *y = lt_batchnorm(ctx, x, gain, bias, rm, rv, c->training, golden_bn_momentum, golden_bn_eps);
+        assert_non_null(y);
+        ts_assert_shape(y, c->shape);
+        assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, c->shape, c->g)));
+        print_message("batchnorm case %zu\n", k);
+        ts_assert_near(y, c->y, n, 1e-5, 1e-4);
+        ts_assert_near(lt_grad(ctx, x), c->dx, n, 1e-5, 1e-4);
+        ts_assert_near(lt_grad(ctx, gain), c->dgain, ch, 1e-5, 1e-4);
+        ts_assert_near(lt_grad(ctx, bias), c->dbias, ch, 1e-5, 1e-4);
+        ts_assert_near(rm, c->rm_after, ch, 1e-6, 1e-5);
+        ts_assert_near(rv, c->rv_after, ch, 1e-6, 1e-5);
+        lt_ctx_free(ctx);
+    }
+}
+
+/* Column (1, 3) and (2, 6): means 1.5 and 4, biased variances 0.25 and 4;
+ * with no gain/bias, y = +-1 (up to eps). Running stats from 0 and 1 with
+ * momentum 0.5: mean 0.75, 2; unbiased variance 0.5, 8 -> 0.75, 4.5. */
+static void test_batchnorm_by_hand(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_from_f32(ctx, LT_SHAPE(2, 2), (const float[]){1, 2, 2, 6});
+    lt_tensor *rm = lt_new(ctx, LT_F32, LT_SHAPE(2));
+    lt_tensor *rv = lt_new_from(ctx, LT_F32, LT_SHAPE(2), (const float[]){1, 1});
+    lt_tensor *y = lt_batchnorm(ctx, x, NULL, NULL, rm, rv, true, 0.5f, 0.0f);
+    ts_assert_near(y, (const float[]){-1, -1, 1, 1}, 4, 1e-6, 0);
+    ts_assert_near(rm, (const float[]){0.75f, 2.0f}, 2, 1e-6, 0);
+    ts_assert_near(rv, (const float[]){0.75f, 4.5f}, 2, 1e-6, 0);
+    /* evaluation uses the running stats: (x - 0.75) / sqrt(0.75) */
+    y = lt_batchnorm(ctx, x, NULL, NULL, rm, rv, false, 0.5f, 0.0f);
+    assert_float_equal(lt_get_f32(y, 0), (1 - 0.75) / sqrt(0.75), 1e-6);
+    assert_float_equal(lt_get_f32(y, 3), (6 - 2) / sqrt(4.5), 1e-6);
+    ts_assert_near(rm, (const float[]){0.75f, 2.0f}, 2, 0, 0); /* untouched */
+    lt_ctx_free(ctx);
+}
+
+/* ---- batchnorm: finite differences ------------------------------------------------ */
+
+typedef struct {
+    bool training, affine, strided;
+    lt_tensor *rm, *rv;
+} bn_case;
+
+static lt_tensor *bn_fn(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const bn_case *c = user;
+    lt_tensor *x = c->strided ? lt_transpose(ctx, in[0], 0, 1) : in[0];
+    /* in training the running stats are left out so repeated calls agree */
+    return lt_batchnorm(ctx, x, c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, c->training ? NULL : c->rm,
+                        c->training ? NULL : c->rv, c->training, 0.1f, 1e-5f);
+}
+
+static void test_batchnorm_gradcheck(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const lt_shape shapes[2] = {LT_SHAPE(5, 3), LT_SHAPE(3, 2, 4)};
+    for (int s = 0; s < 2; s++)
+        for (int mode = 0; mode < 6; mode++) {
+            int64_t ch = shapes[s].d[shapes[s].ndim - 1];
+            bn_case c = {mode % 2 == 0, mode < 4, mode >= 2 && mode < 4, NULL, NULL};
+            lt_shape xs = shapes[s];
+            if (c.strided) { /* stored transposed, so the op sees a strided view */
+                int64_t t = xs.d[0];
+                xs.d[0] = xs.d[1];
+                xs.d[1] = t;
+            }
+            lt_tensor *in[3] = {ts_random(ctx, xs, 10 + mode, -2, 3), ts_random(ctx, LT_SHAPE(ch), 20 + mode, 0.5, 2),
+                                ts_random(ctx, LT_SHAPE(ch), 30 + mode, -1, 1)};
+            c.rm = ts_random(ctx, LT_SHAPE(ch), 40, -0.5, 0.5);
+            c.rv = ts_random(ctx, LT_SHAPE(ch), 41, 0.5, 2);
+            for (int i = 0; i < 3; i++)
+                lt_requires_grad(ctx, in[i], i == 0 || c.affine);
+            print_message("batchnorm gradcheck shape %d mode %d\n", s, mode);
+            ts_gradcheck(bn_fn, in, 3, &c, GC_EPS, GC_ATOL, GC_RTOL);
+        }
+    lt_ctx_free(ctx);
+}
+
+static void test_batchnorm_errors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_zeros(ctx, LT_F32, LT_SHAPE(4, 3)), *g4 = lt_ones(ctx, LT_SHAPE(4));
+    lt_tensor *rm = lt_new(ctx, LT_F32, LT_SHAPE(3)), *rv = lt_new(ctx, LT_F32, LT_SHAPE(3));
+    assert_null(lt_batchnorm(ctx, x, g4, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "batchnorm: gain (4) does not fit 3 features", NULL);
+    assert_null(lt_batchnorm(ctx, x, NULL, NULL, g4, NULL, true, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "running_mean (4)", NULL);
+    assert_null(lt_batchnorm(ctx, x, NULL, NULL, rm, NULL, false, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_ARG, "evaluation mode needs running_mean and running_var", NULL);
+    assert_null(lt_batchnorm(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(1, 3)), NULL, NULL, rm, rv, true, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "(1,3)", "more than 1 value per channel", NULL);
+    assert_null(lt_batchnorm(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(3)), NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "input (3): needs rank 2", NULL);
+    assert_null(lt_batchnorm(ctx, x, NULL, NULL, NULL, NULL, true, 1.5f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_ARG, "momentum 1.5", NULL);
+    assert_null(lt_batchnorm(ctx, lt_zeros(ctx, LT_I32, LT_SHAPE(4, 3)), NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "batchnorm: needs an f32 input, got i32", NULL);
+    assert_null(lt_batchnorm(ctx, NULL, NULL, NULL, NULL, NULL, true, 0.1f, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_ARG, "batchnorm", NULL);
+    lt_ctx_free(ctx);
+}
+
+/* ---- layernorm ------------------------------------------------------------------- */
+
+static void test_layernorm_golden(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(3, 4, 5), golden_ln_x), true);
+    lt_tensor *gain = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(5), golden_ln_gain), true);
+    lt_tensor *bias = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(5), golden_ln_bias), true);
+    lt_tensor *y = lt_layernorm(ctx, x, gain, bias, 1e-5f);
+    assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, LT_SHAPE(3, 4, 5), golden_ln_g)));
+    ts_assert_near(y, golden_ln_y, 60, 1e-5, 1e-4);
+    ts_assert_near(lt_grad(ctx, x), golden_ln_dx, 60, 1e-5, 1e-4);
+    ts_assert_near(lt_grad(ctx, gain), golden_ln_dgain, 5, 1e-5, 1e-4);
+    ts_assert_near(lt_grad(ctx, bias), golden_ln_dbias, 5, 1e-5, 1e-4);
+    lt_ctx_free(ctx);
+}
+
+/* Row (1, 3): mean 2, variance 1 -> (-1, 1); gain (2, 3), bias (0, 1). */
+static void test_layernorm_by_hand(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_from_f32(ctx, LT_SHAPE(2, 2), (const float[]){1, 3, 5, 5});
+    lt_tensor *g = lt_from_f32(ctx, LT_SHAPE(2), (const float[]){2, 3});
+    lt_tensor *b = lt_from_f32(ctx, LT_SHAPE(2), (const float[]){0, 1});
+    ts_assert_near(lt_narrow(ctx, lt_layernorm(ctx, x, g, b, 0.0f), 0, 0, 1), (const float[]){-2, 4}, 2, 1e-6, 0);
+    /* a constant row is 0 * invstd(eps): the bias */
+    ts_assert_near(lt_narrow(ctx, lt_layernorm(ctx, x, g, b, 1e-5f), 0, 1, 1), (const float[]){0, 1}, 2, 1e-6, 0);
+    lt_ctx_free(ctx);
+}
+
+typedef struct {
+    bool affine, strided;
+} ln_case;
+
+static lt_tensor *ln_fn(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const ln_case *c = user;
+    lt_tensor *x = c->strided ? lt_transpose(ctx, in[0], 0, 2) : in[0];
+    return lt_layernorm(ctx, x, c->affine ? in[1] : NULL, c->affine ? in[2] : NULL, 1e-5f);
+}
+
+static void test_layernorm_gradcheck(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    for (int mode = 0; mode < 3; mode++) {
+        ln_case c = {mode != 1, mode == 2};
+        lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(3, 2, 4), 50 + mode, -2, 3),
+                            ts_random(ctx, LT_SHAPE(c.strided ? 3 : 4), 60, 0.5, 2),
+                            ts_random(ctx, LT_SHAPE(c.strided ? 3 : 4), 61, -1, 1)};
+        for (int i = 0; i < 3; i++)
+            lt_requires_grad(ctx, in[i], i == 0 || c.affine);
+        print_message("layernorm gradcheck mode %d\n", mode);
+        ts_gradcheck(ln_fn, in, 3, &c, GC_EPS, GC_ATOL, GC_RTOL);
+    }
+    lt_ctx_free(ctx);
+}
+
+static void test_layernorm_errors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_zeros(ctx, LT_F32, LT_SHAPE(4, 3));
+    assert_null(lt_layernorm(ctx, x, NULL, lt_zeros(ctx, LT_F32, LT_SHAPE(4)), 1e-5f));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "layernorm: bias (4) does not fit 3 features", NULL);
+    assert_null(lt_layernorm(ctx, x, NULL, NULL, -1.0f));
+    ts_assert_error(ctx, LT_ERR_ARG, "layernorm: eps -1", NULL);
+    assert_null(lt_layernorm(ctx, lt_full(ctx, LT_SHAPE0, 1.0f), NULL, NULL, 1e-5f));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "needs rank 1", NULL);
+    lt_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batchnorm_golden),    cmocka_unit_test(test_batchnorm_by_hand),
+        cmocka_unit_test(test_batchnorm_gradcheck), cmocka_unit_test(test_batchnorm_errors),
+        cmocka_unit_test(test_layernorm_golden),    cmocka_unit_test(test_layernorm_by_hand),
+        cmocka_unit_test(test_layernorm_gradcheck), cmocka_unit_test(test_layernorm_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

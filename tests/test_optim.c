@@ -1,0 +1,233 @@
+/* test_optim.c - SGD (plain, weight decay, momentum, Nesterov), Adam (with
+ * L2) and AdamW against PyTorch 1.13 golden values after one and three
+ * steps; clipping by global norm; steps allocate nothing; error paths. */
+#include "test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../data/golden_optim.h"
+
+typedef struct {
+    const char *name;
+    lt_optim_config cfg;
+    const float *step1, *step3;
+} golden_case;
+
+static golden_case make_case(const char *name, lt_optim_kind kind, float lr, const float *s1, const float *s3)
+{
+    golden_case c = {name, lt_optim_defaults(kind, lr), s1, s3};
+    return c;
+}
+
+/* The configurations of tools/golden_optim.py, in its order. */
+static int golden_cases(golden_case *out)
+{
+    int n = 0;
+    out[n++] = make_case("sgd", LT_OPTIM_SGD, 0.1f, golden_sgd_step1, golden_sgd_step3);
+    out[n] = make_case("sgd_wd", LT_OPTIM_SGD, 0.1f, golden_sgd_wd_step1, golden_sgd_wd_step3);
+    out[n++].cfg.weight_decay = 0.05f;
+    out[n] = make_case("momentum", LT_OPTIM_SGD, 0.1f, golden_momentum_step1, golden_momentum_step3);
+    out[n++].cfg.momentum = 0.9f;
+    out[n] = make_case("nesterov", LT_OPTIM_SGD, 0.1f, golden_nesterov_step1, golden_nesterov_step3);
+    out[n].cfg.momentum = 0.9f;
+    out[n].cfg.nesterov = true;
+    out[n++].cfg.weight_decay = 0.01f;
+    out[n++] = make_case("adam", LT_OPTIM_ADAM, 0.01f, golden_adam_step1, golden_adam_step3);
+    out[n] = make_case("adam_wd", LT_OPTIM_ADAM, 0.01f, golden_adam_wd_step1, golden_adam_wd_step3);
+    out[n].cfg.beta1 = 0.8f;
+    out[n].cfg.beta2 = 0.99f;
+    out[n].cfg.eps = 1e-6f;
+    out[n++].cfg.weight_decay = 0.1f;
+    out[n] = make_case("adamw", LT_OPTIM_ADAMW, 0.01f, golden_adamw_step1, golden_adamw_step3);
+    out[n++].cfg.weight_decay = 0.1f;
+    return n;
+}
+
+static void set_grad(lt_tensor *p, const float *g)
+{
+    memcpy(lt_grad_f32(p), g, sizeof(float) * (size_t)lt_numel(p));
+}
+
+static void test_golden_steps(void **state)
+{
+    (void)state;
+    golden_case cases[8];
+    int n = golden_cases(cases);
+    const float *grads[3] = {golden_opt_g1, golden_opt_g2, golden_opt_g3};
+    for (int c = 0; c < n; c++) {
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *p = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(4, 3), golden_opt_p0), true);
+        lt_optim *opt = lt_optim_new(ctx, &cases[c].cfg, &p, 1);
+        assert_non_null(opt);
+        for (int s = 0; s < 3; s++) {
+            set_grad(p, grads[s]);
+            assert_true(lt_optim_step(opt));
+            if (s == 0) {
+                print_message("%s step 1\n", cases[c].name);
+                ts_assert_near(p, cases[c].step1, 12, 1e-6, 1e-5);
+            }
+        }
+        print_message("%s step 3\n", cases[c].name);
+        ts_assert_near(p, cases[c].step3, 12, 1e-6, 1e-5);
+        assert_int_equal(lt_optim_steps(opt), 3);
+        lt_optim_free(opt);
+        lt_ctx_free(ctx);
+    }
+}
+
+/* Hand-computed first Adam step: m = 0.1 g, v = 0.001 g^2, so the update is
+ * lr * g / (|g| + eps') = lr * sign(g) (up to eps); AdamW also shrinks p. */
+static void test_adamw_by_hand(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const float p0[2] = {1.0f, -2.0f}, g[2] = {0.5f, -3.0f};
+    lt_tensor *p = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(2), p0), true);
+    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_ADAMW, 0.1f);
+    cfg.weight_decay = 0.5f;
+    lt_optim *opt = lt_optim_new(ctx, &cfg, &p, 1);
+    set_grad(p, g);
+    assert_true(lt_optim_step(opt));
+    /* p * (1 - 0.1*0.5) - 0.1 * sign(g) */
+    const float want[2] = {1.0f * 0.95f - 0.1f, -2.0f * 0.95f + 0.1f};
+    ts_assert_near(p, want, 2, 1e-6, 1e-6);
+    lt_optim_free(opt);
+    lt_ctx_free(ctx);
+}
+
+static void test_momentum_by_hand(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *p = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(1)), true);
+    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, 1.0f);
+    cfg.momentum = 0.5f;
+    lt_optim *opt = lt_optim_new(ctx, &cfg, &p, 1);
+    /* constant gradient 1: buf = 1, 1.5, 1.75 -> p = -1, -2.5, -4.25 */
+    const float want[3] = {-1.0f, -2.5f, -4.25f};
+    for (int s = 0; s < 3; s++) {
+        lt_fill(ctx, lt_grad(ctx, p), 1.0f);
+        assert_true(lt_optim_step(opt));
+        assert_float_equal(lt_get_f32(p, 0), want[s], 1e-6);
+    }
+    lt_optim_zero_grad(opt);
+    assert_float_equal(lt_grad_get(p, 0), 0.0f, 0.0);
+    lt_optim_free(opt);
+    lt_ctx_free(ctx);
+}
+
+static void test_clip_golden(void **state)
+{
+    (void)state;
+    struct {
+        float max_norm, norm;
+        const float *a, *b;
+    } cases[2] = {{1.5f, golden_clip_tight_norm, golden_clip_tight_a, golden_clip_tight_b},
+                  {1000.0f, golden_clip_loose_norm, golden_clip_loose_a, golden_clip_loose_b}};
+    for (int c = 0; c < 2; c++) {
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *ps[2] = {lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(5)), true),
+                            lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 3)), true)};
+        set_grad(ps[0], golden_clip_a);
+        set_grad(ps[1], golden_clip_b);
+        float norm = lt_clip_grad_norm(ctx, ps, 2, cases[c].max_norm);
+        assert_float_equal(norm, cases[c].norm, 1e-5 * cases[c].norm);
+        ts_assert_near(lt_grad(ctx, ps[0]), cases[c].a, 5, 1e-6, 1e-5);
+        ts_assert_near(lt_grad(ctx, ps[1]), cases[c].b, 6, 1e-6, 1e-5);
+        lt_ctx_free(ctx);
+    }
+}
+
+/* 3-4-5: norm 5, clipped to 1 gives (0.6, 0.8) up to the 1e-6 guard. */
+static void test_clip_by_hand(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *p = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2)), true);
+    set_grad(p, (const float[2]){3.0f, 4.0f});
+    assert_float_equal(lt_clip_grad_norm(ctx, &p, 1, 1.0f), 5.0f, 1e-6);
+    ts_assert_near(lt_grad(ctx, p), (const float[2]){0.6f, 0.8f}, 2, 1e-6, 1e-6);
+    /* already within the limit: untouched */
+    assert_float_equal(lt_clip_grad_norm(ctx, &p, 1, 2.0f), 1.0f, 1e-6);
+    ts_assert_near(lt_grad(ctx, p), (const float[2]){0.6f, 0.8f}, 2, 1e-6, 1e-6);
+    lt_ctx_free(ctx);
+}
+
+/* A training loop's steps allocate nothing in the arena. */
+static void test_no_steady_state_allocation(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *w = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(8, 4), 1, -1, 1), true);
+    lt_tensor *x = ts_random(ctx, LT_SHAPE(16, 8), 2, -1, 1);
+    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_ADAMW, 0.01f);
+    lt_optim *opt = lt_optim_new(ctx, &cfg, &w, 1);
+    size_t allocs = 0;
+    float first = 0, last = 0;
+    for (int s = 0; s < 20; s++) {
+        lt_ctx_reset(ctx);
+        lt_optim_zero_grad(opt);
+        lt_tensor *loss = lt_mean(ctx, lt_pow(ctx, lt_matmul(ctx, x, w), 2.0f));
+        assert_true(lt_backward(ctx, loss));
+        lt_clip_grad_norm(ctx, &w, 1, 1.0f);
+        assert_true(lt_optim_step(opt));
+        if (s == 0)
+            first = lt_item(ctx, loss);
+        last = lt_item(ctx, loss);
+        if (s == 1)
+            allocs = lt_ctx_arena_allocations(ctx);
+    }
+    assert_int_equal(lt_ctx_arena_allocations(ctx), allocs);
+    assert_true(last < first); /* and it optimises */
+    lt_optim_free(opt);
+    lt_ctx_free(ctx);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *nograd = lt_new(ctx, LT_F32, LT_SHAPE(3));
+    lt_tensor *p = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(3, 2)), true);
+    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_ADAM, 0.1f);
+    assert_null(lt_optim_new(ctx, &cfg, &nograd, 1));
+    ts_assert_error(ctx, LT_ERR_GRAPH, "optim_new", "parameter 0 has no gradient", NULL);
+    assert_null(lt_optim_new(ctx, &cfg, &p, 0));
+    ts_assert_error(ctx, LT_ERR_ARG, "optim_new", "0 parameters", NULL);
+    cfg.beta1 = 1.0f;
+    assert_null(lt_optim_new(ctx, &cfg, &p, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "betas (1, 0.999)", NULL);
+    cfg = lt_optim_defaults(LT_OPTIM_SGD, -1.0f);
+    assert_null(lt_optim_new(ctx, &cfg, &p, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "lr -1", NULL);
+    cfg = lt_optim_defaults(LT_OPTIM_SGD, 0.1f);
+    cfg.nesterov = true;
+    assert_null(lt_optim_new(ctx, &cfg, &p, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "nesterov needs sgd with momentum", NULL);
+    assert_null(lt_optim_new(ctx, NULL, &p, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "config is NULL", NULL);
+    lt_tensor *t = lt_transpose(ctx, p, 0, 1);
+    cfg = lt_optim_defaults(LT_OPTIM_SGD, 0.1f);
+    assert_null(lt_optim_new(ctx, &cfg, &t, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "parameter 0 is not contiguous", NULL);
+    assert_true(isnan(lt_clip_grad_norm(ctx, &p, 1, 0.0f)));
+    ts_assert_error(ctx, LT_ERR_ARG, "clip_grad_norm", "max_norm 0", NULL);
+    assert_true(isnan(lt_clip_grad_norm(ctx, &nograd, 1, 1.0f)));
+    ts_assert_error(ctx, LT_ERR_GRAPH, "clip_grad_norm", "no gradient", NULL);
+    lt_optim_free(NULL);
+    assert_false(lt_optim_step(NULL));
+    lt_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_steps),     cmocka_unit_test(test_adamw_by_hand),
+        cmocka_unit_test(test_momentum_by_hand), cmocka_unit_test(test_clip_golden),
+        cmocka_unit_test(test_clip_by_hand),     cmocka_unit_test(test_no_steady_state_allocation),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
