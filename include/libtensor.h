@@ -601,42 +601,39 @@ bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name
 /* Learning-rate schedules (schedule.c)                                     */
 /* ======================================================================== */
 
-/** A rate as a pure function of the step number (0-based), for any optimiser.
- *   LT_LR_CONSTANT  base throughout.
- *   LT_LR_STEP      base, then from step milestones[i] on: rates[i] when
- *                   explicit_rates, else the previous rate times factor.
- *   LT_LR_COSINE    half a cosine from base (at step warmup) down to final
- *                   (at step total), final afterwards.
- * A warm-up of w > 0 steps scales the rate of step s < w by (s+1)/w.
- * The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
- * .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}.
- * (This paragraph documents lt_lr_schedule; LT_LR_MAX_MILESTONES bounds its
- * milestone arrays.) */
+/** Most milestones of a step schedule. */
 #define LT_LR_MAX_MILESTONES 8
 
-/** The shape of a learning-rate schedule (see lt_lr_schedule). */
-typedef enum lt_lr_kind { LT_LR_CONSTANT, LT_LR_STEP, LT_LR_COSINE } lt_lr_kind;
+/** The shape of a learning-rate schedule. */
+typedef enum lt_lr_kind {
+    LT_LR_CONSTANT, /**< base throughout */
+    LT_LR_STEP,     /**< base, then from step milestones[i] on: rates[i] when explicit_rates, else the
+                         previous rate times factor */
+    LT_LR_COSINE    /**< half a cosine from base (at step warmup) down to final (at step total), final after */
+} lt_lr_kind;
 
-/** A learning-rate schedule: a plain value, checked by lt_lr_check and
- *  evaluated by lt_lr_at (see the paragraph above LT_LR_MAX_MILESTONES). */
+/** A learning rate as a pure function of the step number (0-based), for any
+ *  optimiser. A warm-up of w > 0 steps scales the rate of step s < w by
+ *  (s+1)/w. The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
+ *  .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}. */
 typedef struct lt_lr_schedule {
-    lt_lr_kind kind; /**< LT_LR_CONSTANT, LT_LR_STEP or LT_LR_COSINE */
-    double base;   /**< rate after warm-up, before any decay */
-    long warmup;   /**< linear warm-up steps (0 = none) */
-    int n_milestones;                     /**< LT_LR_STEP: milestones used, 0..LT_LR_MAX_MILESTONES */
-    long milestones[LT_LR_MAX_MILESTONES]; /**< strictly increasing steps */
-    bool explicit_rates;                  /**< use rates[] instead of factor */
-    double rates[LT_LR_MAX_MILESTONES];   /**< the rate from milestones[i] on (explicit_rates) */
-    double factor;                        /**< e.g. 0.1: the rate's multiplier at each milestone */
-    long total;    /**< LT_LR_COSINE: last step of the curve (> warmup) */
-    double final;  /**< LT_LR_COSINE: rate from step total on */
+    lt_lr_kind kind;                       /**< constant, step or cosine */
+    double base;                           /**< rate after warm-up, before any decay */
+    long warmup;                           /**< linear warm-up steps (0 = none) */
+    int n_milestones;                      /**< LT_LR_STEP: 0..LT_LR_MAX_MILESTONES */
+    long milestones[LT_LR_MAX_MILESTONES]; /**< LT_LR_STEP: steps, non-decreasing (equal ones stack) */
+    bool explicit_rates;                   /**< LT_LR_STEP: use rates[] instead of factor */
+    double rates[LT_LR_MAX_MILESTONES];    /**< LT_LR_STEP: the rate from each milestone on */
+    double factor;                         /**< LT_LR_STEP: multiplier at each milestone, e.g. 0.1 */
+    long total;                            /**< LT_LR_COSINE: last step of the curve (> warmup) */
+    double final;                          /**< LT_LR_COSINE: rate from step total on */
 } lt_lr_schedule;
 
 /** true when s is well formed; otherwise false and an LT_ERR_ARG on ctx
- * naming the bad field and value ("lr schedule: milestone 1 is step 50; ..."). */
+ *  naming the bad field and value ("lr schedule: milestone 1 is step 49; ..."). */
 bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s);
 /** The rate at a step of a checked schedule; NaN for a NULL schedule, an
- * unknown kind or a negative step. */
+ *  unknown kind or a negative step. */
 double lt_lr_at(const lt_lr_schedule *s, long step);
 
 /* ======================================================================== */
