@@ -775,8 +775,9 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
 /** Layer normalisation over the last dim (torch.nn.functional.layer_norm with
  * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
 lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
+/** Inverted dropout (the rule is in the comment below): a temporary of x's shape, or x itself. */
 
-/** Inverted dropout with probability p in [0, 1]: in training, element i is
+/* Inverted dropout with probability p in [0, 1]: in training, element i is
  * kept and scaled by 1/(1-p) when lt_rng_uniform(g) < 1 - p (one draw per
  * element, row-major), else zeroed; deterministic given g's state. When
  * training is false or p is 0 it returns x itself (no copy, no node; g may
