@@ -777,11 +777,12 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
 lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
 /** Inverted dropout (the rule is in the comment below): a temporary of x's shape, or x itself. */
 
-/* Inverted dropout with probability p in [0, 1]: in training, element i is
- * kept and scaled by 1/(1-p) when lt_rng_uniform(g) < 1 - p (one draw per
- * element, row-major), else zeroed; deterministic given g's state. When
- * training is false or p is 0 it returns x itself (no copy, no node; g may
- * then be NULL). */
+/* Inverted dropout with probability p in [0, 1]: in training each element
+ * is kept with probability 1 - p (exact to 2^-16) and scaled by 1/(1-p), or
+ * zeroed. Deterministic given g: each call takes one lt_rng_u64 draw as the
+ * key of a counter-based hash (splitmix64) that gives 16 bits per element,
+ * row-major (see lib/op_dropout.c). When training is false or p is 0 it
+ * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
 
 /** 1 / (1 + exp(-a)), elementwise (same shape); never overflows. */
