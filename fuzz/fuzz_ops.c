@@ -511,6 +511,8 @@ static void op_cat(fz *f)
                 errors |= E(LT_ERR_SHAPE);
         want.d[d] += ts[k]->shape[d];
     }
+    if (!errors && !shape_allowed(want)) /* sizes add up past 2^40 */
+        errors = E(LT_ERR_SHAPE);
     lt_tensor *r = expect(f, "cat", lt_cat(f->ctx, ts, n, dim), errors, &want);
     if (!r)
         return;

@@ -64,6 +64,25 @@ static void test_empty_with_huge_sizes(void **state)
     assert_non_null(r);
     ts_assert_shape(r, LT_SHAPE(0, INT64_C(1) << 32));
     assert_non_null(lt_mean_dim(ctx, x, 1, true));
+    /* inner size 0, huge outer and reduced sizes: looped 2^40 times */
+    lt_tensor *w = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(INT64_C(1) << 20, INT64_C(1) << 20, 0)), true);
+    lt_tensor *m = lt_max_dim(ctx, w, 1, false, NULL);
+    assert_non_null(m);
+    ts_assert_shape(m, LT_SHAPE(INT64_C(1) << 20, 0));
+    lt_tensor *sd = lt_sum_dim(ctx, w, 1, true);
+    assert_non_null(sd);
+    assert_true(lt_backward(ctx, lt_add(ctx, lt_sum(ctx, m), lt_sum(ctx, sd))));
+    lt_ctx_reset(ctx);
+    /* cat of the same empty (0, 2^39) tensor three times: the result's sizes would pass 2^40 */
+    lt_tensor *z = lt_new(ctx, LT_F32, LT_SHAPE(0, INT64_C(1) << 39));
+    assert_null(lt_cat(ctx, (lt_tensor *const[]){z, z, z}, 3, 1));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "cat: the result has more than 2^40 elements along dim 1", NULL);
+    lt_tensor *y = lt_new(ctx, LT_F32, LT_SHAPE(1, INT64_C(1) << 39, 0));
+    assert_null(lt_cat(ctx, (lt_tensor *const[]){y, y, y}, 3, 0));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "cat: shape (3,549755813888,0) has too many elements", NULL);
+    lt_tensor *two = lt_cat(ctx, (lt_tensor *const[]){z, z}, 2, 1);
+    assert_non_null(two);
+    ts_assert_shape(two, LT_SHAPE(0, INT64_C(1) << 40));
     assert_true(lt_ctx_arena_reserved(ctx) < (1u << 24));
     lt_ctx_free(ctx);
 }
