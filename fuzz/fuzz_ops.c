@@ -703,8 +703,8 @@ static void op_reduce(fz *f, lt_tensor *t, unsigned kind)
         d = resolve(dim, t->ndim ? t->ndim : 1);
         if (d < 0)
             errors |= E(LT_ERR_INDEX);
-        else if (kind % 5 == 4 && t->ndim && t->shape[d] == 0)
-            errors |= E(LT_ERR_SHAPE);
+        else if (kind % 5 == 4 && t->ndim && (t->shape[d] == 0 || t->shape[d] > INT32_MAX))
+            errors |= E(LT_ERR_SHAPE); /* nothing to take the max of; or argmax indices beyond i32 */
         for (int i = 0; i < t->ndim; i++)
             if (i != d || keep)
                 want.d[want.ndim++] = i == d ? 1 : t->shape[i];
