@@ -431,7 +431,8 @@ lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
 /** Max along dim: returns the values; *indices (if not NULL) receives an I32
  *  tensor (same shape as the values) of argmax positions (first maximum on
  *  ties; NaN counts as the maximum, as in PyTorch). The gradient goes to the
- *  argmax only. */
+ *  argmax only. A dim of size 0, or longer than I32 indices reach
+ *  (2^31-1), is LT_ERR_SHAPE. */
 lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tensor **indices);
 
 /** Matrix product.
