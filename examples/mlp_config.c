@@ -19,8 +19,8 @@ typedef struct preset {
 /* Tuned with mlp_sweep; the figures and commands are in docs/results.md. */
 static const preset PRESETS[] = {
     {"notebook", "", "the notebook exactly: randn init, 0.1 then 0.01 from step 100000"},
-    {"e01", "--init scaled --lr 0.2 --milestones 50%,75%,90% --lr-factor 0.3",
-     "the notebook's shape and budget (200000 steps of 32), tuned init and step decay"},
+    {"e01", "--init scaled --init-emb 1.7 --lr-schedule cosine --lr 0.1 --lr-final 0.0007 --weight-decay 0.00003",
+     "the notebook's shape and budget (200000 steps of 32), tuned init, cosine rate, L2"},
     {"e01-wide", "--init scaled --emb 24 --hidden 512 --batch 256 --steps 100000 --lr 0.2 --lr-schedule cosine "
                  "--lr-final 0.002 --warmup 1000 --weight-decay 0.0001",
      "a wider block-3 MLP trained for under 5 minutes on one core"},
@@ -30,8 +30,11 @@ static const preset PRESETS[] = {
 static const char USAGE[] =
     "usage: mlp_names [--preset NAME] [--data FILE] [--steps N] [--batch N] [--block N] [--emb N]\n"
     "                 [--hidden N] [--activation tanh|relu|none] [--init notebook|scaled]\n"
-    "                 [--lr X] [--lr-schedule step|cosine|constant] [--lr-final X] [--decay-step N]\n"
-    "                 [--milestones LIST] [--lr-factor X] [--warmup N] [--weight-decay X]\n"
+    "                 [--init-gain X] [--init-emb X]\n"
+    "                 [--lr X] [--lr-schedule step|cosine|constant] [--lr-final X]\n"
+    "                 [--decay-step N] [--milestones LIST] [--lr-factor X] [--warmup N]\n"
+    "                 [--weight-decay X] [--momentum X]\n"
+    "                 [--sampling random|shuffle]\n"
     "                 [--seed N] [--batch-seed N] [--sample-seed N] [--eval-every N] [--samples N]\n"
     "                 [--save FILE] [--load FILE] [--log FILE] [--result FILE] [--no-test]\n"
     "                 [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--quiet] [--help]\n";
@@ -49,6 +52,9 @@ static const char HELP[] =
     "  --init I           notebook: every parameter torch.randn (default); scaled: W1 randn *\n"
     "                     gain/sqrt(fan_in) (gain 5/3 tanh, sqrt 2 relu, 1 none), b1 and W2 randn\n"
     "                     * 0.01, b2 0, so the first loss is near -ln(1/27) = 3.2958\n"
+    "  --init-gain X      scaled: W1 gain instead of the activation's\n"
+    "  --init-emb X       scaled: C randn * X and W1 divided by X: the same first pre-activations\n"
+    "                     with a different balance of SGD updates between C and W1 (1)\n"
     "  --lr X             base learning rate (0.1)\n"
     "  --lr-schedule K    step (default): the rate drops at milestones; cosine: half a cosine\n"
     "                     from --lr to --lr-final over the run; constant\n"
@@ -59,6 +65,10 @@ static const char HELP[] =
     "  --lr-factor X      step: factor at each of --milestones (0.1)\n"
     "  --warmup N         linear warm-up over the first N steps (0)\n"
     "  --weight-decay X   L2: adds X * w to the gradient of C, W1 and W2, not the biases (0)\n"
+    "  --momentum X       SGD with momentum X in [0, 1) (lt_optim, as torch.optim.SGD); the L2\n"
+    "                     decay is then applied to the weights directly, outside the momentum (0)\n"
+    "  --sampling S       minibatch rows: random (default, torch.randint: with replacement) or\n"
+    "                     shuffle (a fresh permutation each epoch, every row once per epoch)\n"
     "  --seed N           parameter init seed, as torch.Generator().manual_seed (2147483647)\n"
     "  --batch-seed N     seed of the minibatch generator (torch.randint draws) (42)\n"
     "  --sample-seed N    seed of the sampling generator (2147483657)\n"
@@ -79,7 +89,7 @@ static void options_default(options *o)
 {
     *o = (options){.data = "names.txt", .preset = "notebook", .steps = 200000, .batch = 32, .block = 3, .emb = 10,
                    .hidden = 200, .decay_step = -1, .eval_every = 1000, .samples = 20, .threads = 1, .lr = 0.1,
-                   .lr_final = 0.01, .lr_factor = 0.1, .lr_kind = LT_LR_STEP, .seed = 2147483647ull,
+                   .lr_final = 0.01, .lr_factor = 0.1, .init_emb = 1, .lr_kind = LT_LR_STEP, .seed = 2147483647ull,
                    .batch_seed = 42, .sample_seed = 2147483657ull};
 }
 
@@ -120,6 +130,7 @@ static bool parse_double(const char *s, double *out)
 
 static const char *const ACTIVATIONS[] = {"tanh", "relu", "none"};
 static const char *const INITS[] = {"notebook", "scaled"};
+static const char *const SAMPLINGS[] = {"random", "shuffle"};
 static const char *const LR_KINDS[] = {"constant", "step", "cosine"}; /* lt_lr_kind order */
 
 const char *mlp_activation_name(mlp_activation a) { return ACTIVATIONS[a]; }
@@ -188,6 +199,9 @@ static bool string_flag(options *o, const char *a, const char *v, bool *ok)
     else if (!strcmp(a, "--lr-final")) *ok = parse_double(v, &o->lr_final);
     else if (!strcmp(a, "--lr-factor")) *ok = parse_double(v, &o->lr_factor);
     else if (!strcmp(a, "--weight-decay")) *ok = parse_double(v, &o->weight_decay);
+    else if (!strcmp(a, "--momentum")) *ok = parse_double(v, &o->momentum) && o->momentum < 1;
+    else if (!strcmp(a, "--init-gain")) *ok = parse_double(v, &o->init_gain);
+    else if (!strcmp(a, "--init-emb")) *ok = parse_double(v, &o->init_emb) && o->init_emb > 0;
     else if (!strcmp(a, "--seed")) *ok = parse_seed(v, &o->seed);
     else if (!strcmp(a, "--batch-seed")) *ok = parse_seed(v, &o->batch_seed);
     else if (!strcmp(a, "--sample-seed")) *ok = parse_seed(v, &o->sample_seed);
@@ -197,6 +211,9 @@ static bool string_flag(options *o, const char *a, const char *v, bool *ok)
     } else if (!strcmp(a, "--init")) {
         *ok = (k = lookup(v, INITS, 2)) >= 0;
         o->init = *ok ? (mlp_init)k : o->init;
+    } else if (!strcmp(a, "--sampling")) {
+        *ok = (k = lookup(v, SAMPLINGS, 2)) >= 0;
+        o->shuffle = *ok ? k == 1 : o->shuffle;
     } else if (!strcmp(a, "--lr-schedule")) {
         *ok = (k = lookup(v, LR_KINDS, 3)) >= 0;
         o->lr_kind = *ok ? (lt_lr_kind)k : o->lr_kind;

@@ -15,13 +15,15 @@ typedef struct options {
     const char *plot_loss, *plot_emb; /* SVG files, or NULL */
     long steps, batch, block, emb, hidden, eval_every, samples, threads;
     long decay_step, warmup;  /* decay_step < 0: steps/2 */
-    double lr, lr_final, lr_factor, weight_decay;
+    double lr, lr_final, lr_factor, weight_decay, momentum;
+    double init_gain;         /* --init scaled: W1 gain; 0 = that of the activation */
+    double init_emb;          /* --init scaled: C scale (W1 divided by it) */
     lt_lr_kind lr_kind;
     const char *milestones;   /* "N,N%,..." or NULL: one drop to lr_final at decay_step */
     mlp_activation activation;
     mlp_init init;
     unsigned long long seed, batch_seed, sample_seed;
-    bool quiet, no_test;
+    bool quiet, no_test, shuffle; /* shuffle: --sampling shuffle */
     bool set_block, set_emb, set_hidden, set_activation; /* given on the command line */
     lt_lr_schedule schedule;  /* built from the flags above */
 } options;

@@ -71,18 +71,22 @@ static void scale_param(lt_tensor *p, float s)
 /* The notebook's order: C, W1, b1, W2, b2, each torch.randn from one
  * generator. INIT_SCALED then rescales the same draws: W1 by gain/sqrt(fan_in)
  * so the pre-activations have unit variance (Kaiming, with the gain of the
- * nonlinearity), b1 and W2 by 0.01 and b2 by 0 so the first logits are near
+ * nonlinearity; C may be scaled up and W1 down by --init-emb), b1 and W2 by 0.01 and b2 by 0 so the first logits are near
  * zero and the first loss near -ln(1/vocab). */
-static bool model_init(lt_ctx *ctx, model *m, uint64_t seed, mlp_init init)
+static bool model_init(lt_ctx *ctx, model *m, uint64_t seed, const options *o)
 {
     lt_rng g;
     lt_rng_seed(&g, seed);
     for (int i = 0; i < N_PARAMS; i++)
         if (!lt_randn_fill(ctx, &g, m->p[i]))
             return false;
-    if (init == INIT_SCALED) {
-        double gain = m->act == ACT_TANH ? 5.0 / 3.0 : m->act == ACT_RELU ? sqrt(2.0) : 1.0;
-        scale_param(m->p[P_W1], (float)(gain / sqrt((double)m->block * m->emb)));
+    if (o->init == INIT_SCALED) {
+        double gain = o->init_gain > 0 ? o->init_gain
+                      : m->act == ACT_TANH ? 5.0 / 3.0 : m->act == ACT_RELU ? sqrt(2.0) : 1.0;
+        /* C * s with W1 / s: the same pre-activations, but C moves
+         * relatively less per SGD step and W1 more */
+        scale_param(m->p[P_C], (float)o->init_emb);
+        scale_param(m->p[P_W1], (float)(gain / o->init_emb / sqrt((double)m->block * m->emb)));
         scale_param(m->p[P_B1], 0.01f);
         scale_param(m->p[P_W2], 0.01f);
         scale_param(m->p[P_B2], 0.0f);
@@ -282,9 +286,30 @@ typedef struct trainer {
     split *train, *dev;
     lt_rng batches;
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
+    int32_t *order;      /* --sampling shuffle: a permutation of the train rows */
+    int64_t next;        /* its next unused position */
+    lt_optim *opt;       /* --momentum > 0: SGD with momentum (lib/optim.c), else NULL */
     FILE *log;
     mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;
+
+/* The next batch rows of a random permutation, reshuffled (Fisher-Yates)
+ * whenever it runs out: every row once per epoch. */
+static void next_rows_shuffled(trainer *t, int32_t *ix, long batch)
+{
+    int64_t n = t->train->x->shape[0];
+    for (long k = 0; k < batch; k++) {
+        if (t->next == 0 || t->next == n) {
+            for (int64_t i = n - 1; i > 0; i--) {
+                int64_t j = (int64_t)(lt_rng_u64(&t->batches) % (uint64_t)(i + 1));
+                int32_t tmp = t->order[i];
+                t->order[i] = t->order[j], t->order[j] = tmp;
+            }
+            t->next = 0;
+        }
+        ix[k] = t->order[t->next++];
+    }
+}
 
 /* Stops training: the message names the step and the tensor, and says what
  * happened to the --save file: nothing (the parameters are not saved after a
@@ -301,7 +326,10 @@ static double train_step(trainer *t, const options *o, long step)
 {
     lt_ctx *ctx = t->ctx;
     lt_ctx_reset(ctx);
-    lt_rng_randint(&t->batches, 0, t->train->x->shape[0], lt_data_i32(t->ix), o->batch);
+    if (t->order)
+        next_rows_shuffled(t, lt_data_i32(t->ix), o->batch);
+    else
+        lt_rng_randint(&t->batches, 0, t->train->x->shape[0], lt_data_i32(t->ix), o->batch);
     lt_tensor *xb = lt_index(ctx, t->train->x, t->ix);  /* (batch, block) */
     lt_tensor *yb = lt_index(ctx, t->train->y, t->ix);  /* (batch,) */
     lt_tensor *loss = lt_cross_entropy(ctx, model_logits(ctx, t->m, xb), yb);
@@ -319,7 +347,15 @@ static double train_step(trainer *t, const options *o, long step)
         for (int i = 0; i < N_PARAMS; i++)
             if (i != P_B1 && i != P_B2)
                 scale_param(t->m->p[i], (float)(1.0 - lr * o->weight_decay));
-    tg_report guard = tg_sgd_step(ctx, t->m->p, N_PARAMS, lr); /* the update, checked finite */
+    tg_report guard;
+    if (t->opt) {
+        lt_optim_set_lr(t->opt, lr);
+        if (!lt_optim_step(t->opt))
+            return NAN;
+        guard = tg_check_params(t->m->p, N_PARAMS);
+    } else {
+        guard = tg_sgd_step(ctx, t->m->p, N_PARAMS, lr); /* the update, checked finite */
+    }
     if (guard.problem != TG_FINITE)
         return tg_describe(&guard, PARAM_NAMES, lr, what, sizeof what), stop_training(ctx, o, step, what);
     return value;
@@ -465,10 +501,20 @@ static bool setup_model(run *r)
     if (ok) {
         if (!o->load)
             r->m.vocab = r->vocab.size;
-        ok = model_create(r->ctx, &r->m) && (st ? load_params(r->ctx, st, &r->m) : model_init(r->ctx, &r->m, o->seed, o->init));
+        ok = model_create(r->ctx, &r->m) && (st ? load_params(r->ctx, st, &r->m) : model_init(r->ctx, &r->m, o->seed, o));
     }
     lt_safetensors_free(st);
     return ok;
+}
+
+static int32_t *identity_order(lt_ctx *ctx, int64_t n)
+{
+    int32_t *p = malloc(sizeof *p * (size_t)n);
+    if (!p)
+        return lt_fail(ctx, LT_ERR_MEMORY, "--sampling shuffle: out of memory for %lld rows", (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (int32_t)i;
+    return p;
 }
 
 /* The final losses on stdout and, with --result, as key=value lines. The
@@ -518,7 +564,20 @@ static bool run_all(run *r)
         return lt_fail(r->ctx, LT_ERR_MEMORY, "--plot-loss: out of memory"), false;
     lt_rng_seed(&t.batches, o->batch_seed);
     double seconds = 0;
-    if (!(t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) || !train(&t, o, &seconds))
+    if (o->shuffle && !(t.order = identity_order(r->ctx, r->tr.y->shape[0])))
+        return false;
+    if (o->momentum > 0) { /* L2 stays outside the optimiser: the weights only, as for plain SGD */
+        lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, (float)o->lr);
+        cfg.momentum = (float)o->momentum;
+        if (!(t.opt = lt_optim_new(r->ctx, &cfg, r->m.p, N_PARAMS))) {
+            free(t.order);
+            return false;
+        }
+    }
+    bool ok = (t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) && train(&t, o, &seconds);
+    lt_optim_free(t.opt);
+    free(t.order);
+    if (!ok)
         return false;
     if (!report_final(r, seconds))
         return false;

@@ -3,6 +3,8 @@
  *   mlp_sweep --space FILE --out DIR [-j N] [--mode grid|random] [--trials N]
  *             [--seed N] [--mlp-names PATH] [-- FLAGS FOR EVERY TRIAL...]
  *
+ * --mlp-names defaults to the mlp_names beside this program.
+ *
  * The space file declares one mlp_names flag per line with its candidates:
  *
  *   --lr 0.05 0.1 0.2          a list (grid: every value; random: one of them)
@@ -59,6 +61,8 @@ typedef struct trial {
 
 typedef struct sweep {
     const char *space, *out, *bin;
+    char bin_buf[1024];
+    bool bin_given;
     bool random;
     int jobs, n_trials_wanted;
     unsigned long long seed;
@@ -339,7 +343,7 @@ static pid_t start_trial(const sweep *s, trial *t)
             dup2(fd, 2);
             close(fd);
         }
-        execv(s->bin, argv);
+        execvp(s->bin, argv); /* a name without '/' is looked up in PATH */
         fprintf(stderr, "mlp_sweep: cannot run %s: %s\n", s->bin, strerror(errno));
         _exit(127);
     }
@@ -482,6 +486,7 @@ static void write_tables(sweep *s)
 static const char USAGE[] =
     "usage: mlp_sweep --space FILE --out DIR [-j N] [--mode grid|random] [--trials N] [--seed N]\n"
     "                 [--mlp-names PATH] [-- FLAGS FOR EVERY TRIAL...]\n"
+    "  --mlp-names defaults to the mlp_names beside this program (or in PATH).\n"
     "  The space file has one mlp_names flag per line: '--flag v1 v2 ...' (grid and random) or\n"
     "  '--flag ~log|~uniform|~int LO HI' (random). Trials are scored on dev only; finished ones\n"
     "  are kept in DIR/trials.csv and skipped when the sweep runs again.\n";
@@ -505,12 +510,19 @@ static int parse_args(sweep *s, int argc, char **argv)
         long n = strtol(v, &end, 10);
         if (!strcmp(a, "--space")) s->space = v;
         else if (!strcmp(a, "--out")) s->out = v;
-        else if (!strcmp(a, "--mlp-names")) s->bin = v;
+        else if (!strcmp(a, "--mlp-names")) s->bin = v, s->bin_given = true;
         else if (!strcmp(a, "--mode") && (!strcmp(v, "grid") || !strcmp(v, "random"))) s->random = v[0] == 'r';
         else if (!strcmp(a, "-j") && !*end && n >= 1 && n <= 64) s->jobs = (int)n;
         else if (!strcmp(a, "--trials") && !*end && n >= 1 && n <= MAX_TRIALS) s->n_trials_wanted = (int)n;
         else if (!strcmp(a, "--seed") && !*end && n >= 0) s->seed = (unsigned long long)n;
         else return die("%s %s: unknown flag or bad value (see --help)", a, v);
+    }
+    if (!s->bin_given) { /* the mlp_names built beside this program */
+        const char *slash = strrchr(argv[0], '/');
+        if (slash) {
+            snprintf(s->bin_buf, sizeof s->bin_buf, "%.*s/mlp_names", (int)(slash - argv[0]), argv[0]);
+            s->bin = s->bin_buf;
+        }
     }
     if (!s->space || !s->out)
         return die("--space and --out are required%s%s", "", ""), fputs(USAGE, stderr), 2;

@@ -72,6 +72,22 @@ tg_report tg_sgd_step(lt_ctx *ctx, lt_tensor *const *params, int n, float lr)
     return r;
 }
 
+tg_report tg_check_params(lt_tensor *const *params, int n)
+{
+    for (int k = 0; k < n; k++) {
+        const float *p = lt_data_f32(params[k]), *g = lt_grad_f32(params[k]);
+        int64_t count = lt_numel(params[k]);
+        if (!p || !g || !lt_is_contiguous(params[k]))
+            continue;
+        float s = 0;
+        for (int64_t i = 0; i < count; i++)
+            s += p[i] - p[i];
+        if (s != 0.0f)
+            return locate(k, p, g, count);
+    }
+    return (tg_report){TG_FINITE, -1, -1, 0.0f};
+}
+
 void tg_describe(const tg_report *r, const char *const *names, float lr, char *buf, size_t size)
 {
     if (r->problem == TG_BAD_GRADIENT)

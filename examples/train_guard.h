@@ -35,6 +35,11 @@ typedef struct tg_report {
  * without a gradient are skipped) with learning rate lr, checked. */
 tg_report tg_sgd_step(lt_ctx *ctx, lt_tensor *const *params, int n, float lr);
 
+/* For any other optimiser, after its step: the first parameter holding a
+ * non-finite value (contiguous parameters only), and why (its gradient, or
+ * the update). */
+tg_report tg_check_params(lt_tensor *const *params, int n);
+
 /* "gradient of W1 is not finite (element 37 is inf)" or "the update of W2
  * is not finite (element 3 is -inf; is the learning rate 1e+30 too
  * large?)" into buf. */

@@ -24,9 +24,9 @@ static bool check_milestones(lt_ctx *ctx, const lt_lr_schedule *s)
         return lt_fail(ctx, LT_ERR_ARG, "lr schedule: %d milestones, expected 0..%d", s->n_milestones,
                        LT_LR_MAX_MILESTONES), false;
     for (int i = 0; i < s->n_milestones; i++) {
-        if (s->milestones[i] < 0 || (i > 0 && s->milestones[i] <= s->milestones[i - 1]))
+        if (s->milestones[i] < 0 || (i > 0 && s->milestones[i] < s->milestones[i - 1]))
             return lt_fail(ctx, LT_ERR_ARG,
-                           "lr schedule: milestone %d is step %ld; milestones must be >= 0 and strictly increasing", i,
+                           "lr schedule: milestone %d is step %ld; milestones must be >= 0 and in increasing order", i,
                            s->milestones[i]), false;
         if (s->explicit_rates && !rate_ok(s->rates[i]))
             return lt_fail(ctx, LT_ERR_ARG, "lr schedule: rate %g after milestone %d must be finite and >= 0",
@@ -62,7 +62,8 @@ bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s)
     return lt_fail(ctx, LT_ERR_ARG, "lr schedule: unknown kind %d (%s)", (int)s->kind, kind_name(s->kind)), false;
 }
 
-/* Step decay: the rate of the last milestone passed (step >= milestone). */
+/* Step decay: the rate of the last milestone passed (step >= milestone);
+ * equal milestones (percentages of a short run) each apply their drop. */
 static double step_rate(const lt_lr_schedule *s, long step)
 {
     double r = s->base;

@@ -47,6 +47,11 @@ static void test_step_factor_milestones(void **state)
     assert_float_equal(lt_lr_at(&s, 20), 0.05, TOL);
     assert_float_equal(lt_lr_at(&s, 30), 0.025, TOL);
     assert_float_equal(lt_lr_at(&s, 1000), 0.025, TOL);
+    /* equal milestones both apply */
+    lt_lr_schedule twice = {.kind = LT_LR_STEP, .base = 1, .n_milestones = 2, .milestones = {5, 5}, .factor = 0.5};
+    assert_true(lt_lr_check(ctx, &twice));
+    assert_float_equal(lt_lr_at(&twice, 4), 1, TOL);
+    assert_float_equal(lt_lr_at(&twice, 5), 0.25, TOL);
     lt_ctx_free(ctx);
 }
 
@@ -98,9 +103,12 @@ static void test_errors(void **state)
     expect_bad((lt_lr_schedule){.kind = LT_LR_CONSTANT, .base = -1}, "base rate -1");
     expect_bad((lt_lr_schedule){.kind = LT_LR_CONSTANT, .base = NAN}, "base rate nan");
     expect_bad((lt_lr_schedule){.kind = LT_LR_CONSTANT, .base = 0.1, .warmup = -3}, "warm-up of -3");
-    expect_bad((lt_lr_schedule){.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 2, .milestones = {50, 50},
+    expect_bad((lt_lr_schedule){.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 2, .milestones = {50, 49},
                                 .factor = 0.1},
-               "milestone 1 is step 50");
+               "milestone 1 is step 49");
+    expect_bad((lt_lr_schedule){.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1, .milestones = {-2},
+                                .factor = 0.1},
+               "milestone 0 is step -2");
     expect_bad((lt_lr_schedule){.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 9, .factor = 0.1}, "9 milestones");
     expect_bad((lt_lr_schedule){.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1, .milestones = {5}},
                "step factor 0");
