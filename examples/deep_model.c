@@ -81,8 +81,10 @@ static bool check_config(lt_ctx *ctx, dm_config *c)
     }
     if (c->layers < 1 || c->layers > DM_MAX_LAYERS)
         return lt_fail(ctx, LT_ERR_ARG, "model: %d layers, expected 1..%d", c->layers, DM_MAX_LAYERS), false;
-    if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
-        return lt_fail(ctx, LT_ERR_ARG, "model: dropout %g outside [0, 1)", (double)c->dropout), false;
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f) || !(c->emb_dropout >= 0.0f && c->emb_dropout < 1.0f))
+        return lt_fail(ctx, LT_ERR_ARG, "model: dropout %g or embedding dropout %g outside [0, 1)",
+                       (double)c->dropout, (double)c->emb_dropout),
+               false;
     return true;
 }
 
@@ -98,7 +100,7 @@ static bool create_layer(lt_ctx *ctx, dm_model *m, int l)
 {
     const dm_config *c = &m->cfg;
     dm_layer *L = &m->layer[l];
-    char name[24];
+    char name[32];
     int64_t in = layer_fan_in(c, l), h = c->hidden;
 #define NAMED(suffix) (snprintf(name, sizeof name, "l%d.%s", l, suffix), name)
     if (!(L->w = add_tensor(ctx, m, NAMED("w"), LT_SHAPE(in, h), true, true)))
@@ -115,7 +117,7 @@ static bool create_buffers(lt_ctx *ctx, dm_model *m)
 {
     if (m->cfg.norm != DM_NORM_BATCH)
         return true;
-    char name[24];
+    char name[32];
     for (int l = 0; l < m->cfg.layers; l++) {
         dm_layer *L = &m->layer[l];
         snprintf(name, sizeof name, "l%d.running_mean", l);
@@ -198,7 +200,7 @@ static lt_tensor *hidden_layer(lt_ctx *ctx, dm_model *m, int l, lt_tensor *x, bo
 lt_tensor *dm_logits(lt_ctx *ctx, dm_model *m, lt_tensor *x, bool training, lt_rng *g)
 {
     const dm_config *c = &m->cfg;
-    lt_tensor *h = lt_index(ctx, m->C, x); /* (B, block, emb) */
+    lt_tensor *h = lt_dropout(ctx, lt_index(ctx, m->C, x), c->emb_dropout, training, g); /* (B, block, emb) */
     if (!h)
         return NULL;
     int64_t B = h->shape[0];

@@ -1,7 +1,7 @@
 /* deep_model.h - the models of deep_names (makemore parts 3-5 and beyond):
  *
- *   mlp:     C[X] flattened -> layers x [linear -> norm -> act -> dropout] -> linear
- *   wavenet: C[X] (B, T, emb) -> per level: flatten 2 consecutive steps,
+ *   mlp:     C[X] flattened (-> embedding dropout) -> layers x [linear -> norm -> act -> dropout] -> linear
+ *   wavenet: C[X] (B, T, emb) (-> embedding dropout) -> per level: flatten 2 consecutive steps,
  *            linear -> norm -> act -> dropout, T halves until 1 -> linear
  *
  * The model owns its persistent tensors (parameters and batchnorm running
@@ -25,6 +25,7 @@ typedef struct dm_config {
     int block, emb, hidden, vocab;
     int layers;      /* hidden layers; for wavenet log2(block), set by dm_create */
     float dropout;   /* after every hidden activation, training only */
+    float emb_dropout; /* on the embeddings before the first layer, training only */
     float bn_momentum;
 } dm_config;
 
@@ -41,7 +42,7 @@ typedef struct dm_model {
     lt_tensor *w_out, *b_out;
     /* every persistent tensor with its checkpoint name; trainable ones first */
     lt_tensor *all[DM_MAX_TENSORS];
-    char names[DM_MAX_TENSORS][24];
+    char names[DM_MAX_TENSORS][32];
     int n_params, n_all;    /* all[0..n_params-1] are trainable */
     bool decay[DM_MAX_TENSORS]; /* weight decay applies (matrices) */
 } dm_model;

@@ -28,7 +28,7 @@ static const char *const OPT_NAMES[] = {"sgd", "momentum", "adam", "adamw"};
 typedef struct options {
     const char *data, *save, *load, *log;
     long steps, batch, block, emb, hidden, layers, warmup, eval_every, samples, threads;
-    double lr, lr_min, wd, clip, dropout, momentum, bn_momentum, time_limit;
+    double lr, lr_min, wd, clip, dropout, emb_dropout, momentum, bn_momentum, time_limit;
     int kind, norm, act, opt, sched;
     unsigned long long seed, batch_seed, dropout_seed, sample_seed;
     bool test, quiet;
@@ -36,7 +36,7 @@ typedef struct options {
 
 static const char USAGE[] =
     "usage: deep_names [--data FILE] [--model mlp|wavenet] [--block N] [--emb N] [--hidden N] [--layers N]\n"
-    "                  [--norm none|batchnorm|layernorm] [--act tanh|relu|gelu] [--dropout P]\n"
+    "                  [--norm none|batchnorm|layernorm] [--act tanh|relu|gelu] [--dropout P] [--emb-dropout P]\n"
     "                  [--optim sgd|momentum|adam|adamw] [--lr X] [--lr-min X] [--schedule const|cosine|step]\n"
     "                  [--warmup N] [--wd X] [--momentum X] [--clip X] [--bn-momentum X] [--steps N] [--batch N]\n"
     "                  [--seed N] [--batch-seed N] [--dropout-seed N] [--sample-seed N] [--eval-every N]\n"
@@ -53,6 +53,7 @@ static const char HELP[] =
     "  --hidden N      hidden width (128)            --layers N  hidden layers, mlp only (2)\n"
     "  --norm K        none|batchnorm|layernorm after each linear (batchnorm)\n"
     "  --act K         tanh|relu|gelu (tanh)         --dropout P after each activation (0)\n"
+    "  --emb-dropout P dropout on the embeddings, before the first layer (0)\n"
     "  --bn-momentum X running-statistics momentum (0.1)\n"
     "training\n"
     "  --optim K       sgd|momentum|adam|adamw (adamw)\n"
@@ -61,7 +62,8 @@ static const char HELP[] =
     "  --warmup N      linear warm-up steps (0)      --wd X      weight decay on matrices (0.01)\n"
     "  --momentum X    for momentum (0.9)            --clip X    clip the gradient norm, 0 = off (0)\n"
     "  --steps N       (20000)                       --batch N   minibatch size (64)\n"
-    "  --time-limit S  stop training after S seconds of wall time, 0 = none (0)\n"
+    "  --time-limit S  stop training after S seconds of wall time, 0 = none (0); the schedule then\n"
+    "                  follows elapsed time or steps, whichever is further along\n"
     "  --seed N        init seed (42)                --batch-seed N, --dropout-seed N (1, 2)\n"
     "  --eval-every N  dev loss every N steps, 0 = only at the end (2000)\n"
     "  --threads N     threads for large ops (1)\n"
@@ -141,7 +143,7 @@ static const flag FLAGS[] = {
     LFLAG("--warmup", 0, 1000000000L, warmup), LFLAG("--eval-every", 0, 1000000000L, eval_every),
     LFLAG("--samples", 0, 1000000, samples), LFLAG("--threads", 1, 64, threads),
     DFLAG("--lr", lr), DFLAG("--lr-min", lr_min), DFLAG("--wd", wd), DFLAG("--clip", clip),
-    DFLAG("--dropout", dropout), DFLAG("--momentum", momentum), DFLAG("--bn-momentum", bn_momentum),
+    DFLAG("--dropout", dropout), DFLAG("--emb-dropout", emb_dropout), DFLAG("--momentum", momentum), DFLAG("--bn-momentum", bn_momentum),
     DFLAG("--time-limit", time_limit),
     SFLAG("--seed", seed), SFLAG("--batch-seed", batch_seed), SFLAG("--dropout-seed", dropout_seed),
     SFLAG("--sample-seed", sample_seed),
@@ -210,8 +212,10 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (o->lr_min < 0)
         o->lr_min = o->lr / 100;
-    if (o->dropout >= 1.0)
-        return fprintf(stderr, "deep_names: --dropout %g: must be below 1\n", o->dropout), 2;
+    if (o->dropout >= 1.0 || o->emb_dropout >= 1.0)
+        return fprintf(stderr, "deep_names: --dropout %g, --emb-dropout %g: must be below 1\n", o->dropout,
+                       o->emb_dropout),
+               2;
     if (o->bn_momentum > 1.0)
         return fprintf(stderr, "deep_names: --bn-momentum %g: must be at most 1\n", o->bn_momentum), 2;
     return 0;
@@ -219,12 +223,17 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ---- the learning-rate schedule ---------------------------------------------------- */
 
-/* Linear warm-up to lr, then const / cosine to lr_min / a step to lr_min at 3/4. */
-static double lr_at(const options *o, long step)
+/* Linear warm-up to lr, then const / cosine to lr_min / a step to lr_min at
+ * 3/4 of the run. progress in [0, 1] is the fraction of the run done: of the
+ * steps, or of --time-limit when that runs out first, so that a run bounded
+ * by wall time still anneals fully (its step count then depends on speed). */
+static double lr_at(const options *o, long step, double progress)
 {
     if (step < o->warmup)
         return o->lr * (double)(step + 1) / (double)o->warmup;
-    double span = (double)(o->steps - o->warmup), t = span > 0 ? (double)(step - o->warmup) / span : 1.0;
+    double warm = o->steps > 0 ? (double)o->warmup / (double)o->steps : 0.0;
+    double t = warm < 1.0 ? (progress - warm) / (1.0 - warm) : 1.0;
+    t = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
     switch (o->sched) {
     case SCHED_COSINE: return o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(3.14159265358979323846 * t));
     case SCHED_STEP: return t < 0.75 ? o->lr : o->lr_min;
@@ -323,6 +332,7 @@ static bool setup_model(run *r)
     r->cfg = (dm_config){.kind = (dm_kind)o->kind, .norm = (dm_norm)o->norm, .act = (dm_act)o->act,
                          .block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden,
                          .layers = (int)o->layers, .dropout = (float)o->dropout,
+                         .emb_dropout = (float)o->emb_dropout,
                          .bn_momentum = (float)o->bn_momentum};
     lt_safetensors *st = NULL;
     if (o->load) {
@@ -394,7 +404,10 @@ static bool train(run *r, double *seconds)
     const options *o = &r->o;
     double start = now_seconds(), dev = NAN;
     for (long step = 0; step < o->steps; step++) {
-        double lr = lr_at(o, step), loss = train_step(r, step, lr);
+        double progress = (double)step / (double)o->steps;
+        if (o->time_limit > 0 && (now_seconds() - start) / o->time_limit > progress)
+            progress = (now_seconds() - start) / o->time_limit;
+        double lr = lr_at(o, step, progress), loss = train_step(r, step, lr);
         if (!isfinite(loss)) {
             if (lt_status_of(r->ctx) == LT_OK)
                 lt_fail(r->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
@@ -469,8 +482,9 @@ static bool run_all(run *r)
     if (!setup_model(r) || !setup_optimisers(r))
         return false;
     const dm_config *c = &r->m.cfg;
-    printf("model: %s block %d emb %d hidden %d layers %d norm %s act %s dropout %g\n", dm_kind_name(c->kind),
-           c->block, c->emb, c->hidden, c->layers, dm_norm_name(c->norm), dm_act_name(c->act), (double)c->dropout);
+    printf("model: %s block %d emb %d hidden %d layers %d norm %s act %s dropout %g emb-dropout %g\n",
+           dm_kind_name(c->kind), c->block, c->emb, c->hidden, c->layers, dm_norm_name(c->norm), dm_act_name(c->act),
+           (double)c->dropout, (double)c->emb_dropout);
     printf("optim: %s lr %g..%g (%s, warm-up %ld) wd %g clip %g batch %ld steps %ld\n", OPT_NAMES[o->opt], o->lr,
            o->lr_min, SCHED_NAMES[o->sched], o->warmup, o->wd, o->clip, o->batch, o->steps);
     printf("split: train %lld dev %lld test %lld\n", (long long)r->tr.y->shape[0], (long long)r->dev.y->shape[0],

@@ -316,8 +316,8 @@ static void next_rows_shuffled(trainer *t, int32_t *ix, long batch)
 }
 
 /* Stops training: the message names the step and the tensor, and says what
- * happened to the --save file (nothing: the guard runs before the update, so
- * the parameters are the last finite ones and no bad values are saved). */
+ * happened to the --save file: nothing (the parameters are not saved after a
+ * stop, so a checkpoint already there is kept as it was). */
 static double stop_training(lt_ctx *ctx, const options *o, long step, const char *what)
 {
     lt_fail(ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what,
@@ -325,8 +325,7 @@ static double stop_training(lt_ctx *ctx, const options *o, long step, const char
     return NAN;
 }
 
-/* One SGD step on a fresh minibatch; returns the batch loss (NaN on error,
- * and then the parameters are those before the step). */
+/* One SGD step on a fresh minibatch; returns the batch loss (NaN on error). */
 static double train_step(trainer *t, const options *o, long step)
 {
     lt_ctx *ctx = t->ctx;
@@ -348,21 +347,21 @@ static double train_step(trainer *t, const options *o, long step)
     if (!loss || !lt_backward(ctx, loss))
         return NAN;
     float lr = (float)lt_lr_at(&o->schedule, step);
-    tg_report guard = tg_check_sgd(t->m->p, N_PARAMS, lr); /* one pass over the gradients */
-    if (guard.problem != TG_FINITE)
-        return tg_describe(&guard, PARAM_NAMES, lr, what, sizeof what), stop_training(ctx, o, step, what);
     if (o->weight_decay > 0) /* p -= lr * (grad + wd * p), for the weights only */
         for (int i = 0; i < N_PARAMS; i++)
             if (i != P_B1 && i != P_B2)
                 scale_param(t->m->p[i], (float)(1.0 - lr * o->weight_decay));
+    tg_report guard;
     if (t->opt) {
         lt_optim_set_lr(t->opt, lr);
         if (!lt_optim_step(t->opt))
             return NAN;
+        guard = tg_check_params(t->m->p, N_PARAMS);
     } else {
-        for (int i = 0; i < N_PARAMS; i++)
-            lt_sgd_step(ctx, t->m->p[i], lr);
+        guard = tg_sgd_step(ctx, t->m->p, N_PARAMS, lr); /* the update, checked finite */
     }
+    if (guard.problem != TG_FINITE)
+        return tg_describe(&guard, PARAM_NAMES, lr, what, sizeof what), stop_training(ctx, o, step, what);
     return value;
 }
 

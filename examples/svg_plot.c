@@ -330,11 +330,13 @@ bool sp_write_labelled_scatter(const char *path, const char *title, const char *
     frame fr = {.x = sp_nice_axis(xlo - mx, xhi + mx, 9), .y = sp_nice_axis(ylo - my, yhi + my, 9), .f = f};
     begin_page(f, title);
     draw_axes(&fr, xlabel, ylabel);
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i]) || !isfinite(y[i]))
-            continue;
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"11\" fill=\"#1f77b4\"/>\n", px(&fr, x[i]), py(&fr, y[i]));
-        text(f, px(&fr, x[i]), py(&fr, y[i]) + 4.5, "middle", 13, "fill=\"white\" font-weight=\"bold\"", labels[i]);
-    }
+    /* discs first, then every label on top, so crowded points stay legible */
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(y[i]))
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"11\" fill=\"#1f77b4\" fill-opacity=\"0.85\"/>\n",
+                    px(&fr, x[i]), py(&fr, y[i]));
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(y[i]))
+            text(f, px(&fr, x[i]), py(&fr, y[i]) + 4.5, "middle", 13, "fill=\"white\" font-weight=\"bold\"", labels[i]);
     return finish(f, path, err);
 }

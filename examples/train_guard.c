@@ -7,48 +7,85 @@
 /* "nan", "inf", "-inf" (glibc prints a negative NaN as "-nan"). */
 static const char *nonfinite_name(float v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
-/* x - x is 0 for every finite x and NaN for +-inf and NaN: a test that
- * vectorises (no branch, no reduction that needs reassociation). */
-static int first_bad(const float *p, const float *g, int64_t n, float lr, bool *bad_grad)
-{
-    int grad_flags = 0, update_flags = 0;
-    for (int64_t i = 0; i < n; i++) {
-        float u = p[i] - lr * g[i]; /* exactly what lt_sgd_step writes */
-        grad_flags |= (g[i] - g[i]) != 0.0f;
-        update_flags |= (u - u) != 0.0f;
-    }
-    *bad_grad = grad_flags != 0;
-    return grad_flags | update_flags;
-}
+#define LANES 8
 
-/* The element that failed (a second, slow pass: only on failure). */
-static int64_t locate(const float *p, const float *g, int64_t n, float lr, bool grad, float *value)
+/* p -= lr * g over n contiguous elements; returns false when a result is
+ * not finite. u - u is 0 for a finite u and NaN otherwise; summing it in
+ * LANES independent accumulators lets the compiler vectorise the loop (one
+ * accumulator would be a serial float reduction) and costs one subtract and
+ * one add per element. */
+static bool update_finite(float *restrict p, const float *restrict g, int64_t n, float lr)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v = grad ? g[i] : p[i] - lr * g[i];
-        if (!isfinite(v)) {
-            *value = v;
-            return i;
+    float acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float u = p[i + k] - lr * g[i + k]; /* exactly lt_sgd_step's arithmetic */
+            p[i + k] = u;
+            acc[k] += u - u;
         }
+    float s = 0;
+    for (; i < n; i++) {
+        float u = p[i] - lr * g[i];
+        p[i] = u;
+        s += u - u;
     }
-    return -1;
+    for (int k = 0; k < LANES; k++)
+        s += acc[k];
+    return s == 0.0f;
 }
 
-tg_report tg_check_sgd(lt_tensor *const *params, int n, float lr)
+/* After a failure: the first non-finite gradient, else the first
+ * non-finite updated value. */
+static tg_report locate(int param, const float *p, const float *g, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(g[i]))
+            return (tg_report){TG_BAD_GRADIENT, param, i, g[i]};
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return (tg_report){TG_BAD_UPDATE, param, i, p[i]};
+    return (tg_report){TG_BAD_UPDATE, param, -1, NAN}; /* not reached */
+}
+
+tg_report tg_sgd_step(lt_ctx *ctx, lt_tensor *const *params, int n, float lr)
 {
     tg_report r = {TG_FINITE, -1, -1, 0.0f};
     for (int k = 0; k < n; k++) {
-        const float *p = lt_data_f32(params[k]), *g = lt_grad_f32(params[k]);
-        int64_t count = lt_numel(params[k]);
-        bool bad_grad;
-        if (!p || !g || !first_bad(p, g, count, lr, &bad_grad))
+        lt_tensor *t = params[k];
+        float *p = lt_data_f32(t), *g = lt_grad_f32(t);
+        if (!p || !g)
             continue;
-        r.problem = bad_grad ? TG_BAD_GRADIENT : TG_BAD_UPDATE;
-        r.param = k;
-        r.element = locate(p, g, count, lr, bad_grad, &r.value);
-        return r;
+        int64_t count = lt_numel(t);
+        bool ok;
+        if (lt_is_contiguous(t)) {
+            ok = update_finite(p, g, count, lr);
+        } else { /* not in mlp_names: the library's step, then a look at the result */
+            lt_sgd_step(ctx, t, lr);
+            ok = true;
+            for (int64_t i = 0; i < count; i++)
+                ok &= isfinite(lt_get_f32(t, i)) != 0;
+        }
+        if (!ok && r.problem == TG_FINITE)
+            r = lt_is_contiguous(t) ? locate(k, p, g, count) : (tg_report){TG_BAD_UPDATE, k, -1, NAN};
     }
     return r;
+}
+
+tg_report tg_check_params(lt_tensor *const *params, int n)
+{
+    for (int k = 0; k < n; k++) {
+        const float *p = lt_data_f32(params[k]), *g = lt_grad_f32(params[k]);
+        int64_t count = lt_numel(params[k]);
+        if (!p || !g || !lt_is_contiguous(params[k]))
+            continue;
+        float s = 0;
+        for (int64_t i = 0; i < count; i++)
+            s += p[i] - p[i];
+        if (s != 0.0f)
+            return locate(k, p, g, count);
+    }
+    return (tg_report){TG_FINITE, -1, -1, 0.0f};
 }
 
 void tg_describe(const tg_report *r, const char *const *names, float lr, char *buf, size_t size)
@@ -57,8 +94,8 @@ void tg_describe(const tg_report *r, const char *const *names, float lr, char *b
         snprintf(buf, size, "gradient of %s is not finite (element %lld is %s)", names[r->param],
                  (long long)r->element, nonfinite_name(r->value));
     else if (r->problem == TG_BAD_UPDATE)
-        snprintf(buf, size, "the update of %s is not finite (element %lld would be %s; is the learning rate %g too "
-                 "large?)", names[r->param], (long long)r->element, nonfinite_name(r->value), (double)lr);
+        snprintf(buf, size, "the update of %s is not finite (element %lld is %s; is the learning rate %g too large?)",
+                 names[r->param], (long long)r->element, nonfinite_name(r->value), (double)lr);
     else
         snprintf(buf, size, "all finite");
 }

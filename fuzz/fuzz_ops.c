@@ -450,6 +450,40 @@ static void op_contiguous(fz *f, lt_tensor *t, bool clone)
     put(f, r);
 }
 
+/* unbind: shape[dim] views, each the select at its index. */
+static void op_unbind(fz *f, lt_tensor *t)
+{
+    int dim = take_dim(f), count = -1;
+    int d = resolve(dim, t->ndim);
+    if (d >= 0 && t->shape[d] > MAX_KEPT) /* as many views as the size: the caller's choice */
+        return;
+    lt_tensor **parts = lt_unbind(f->ctx, t, dim, &count);
+    if (d < 0) {
+        FUZZ_CHECK(!parts && count == 0, "unbind: a bad dim gave %d parts", count);
+        expect(f, "unbind", NULL, E(LT_ERR_INDEX), NULL);
+        return;
+    }
+    FUZZ_CHECK(parts && count == t->shape[d], "unbind: %d parts of %lld (%s)", count, (long long)t->shape[d],
+               lt_error_message(f->ctx));
+    for (int i = 0; i < count; i++) {
+        mapping m = {MAP_SELECT, {0}, d, i};
+        check_mapped("unbind", parts[i], t, &m);
+    }
+    if (count > 0)
+        put(f, parts[take(f) % (unsigned)count]);
+}
+
+/* A persistent copy: same shape, same elements, contiguous. */
+static void op_new_copy(fz *f, lt_tensor *t)
+{
+    lt_shape want = lt_shape_of(t);
+    lt_tensor *c = expect(f, "new_copy", lt_new_copy(f->ctx, t), 0, &want);
+    mapping m = {MAP_SAME, {0}, 0, 0};
+    check_mapped("new_copy", c, t, &m);
+    FUZZ_CHECK(lt_is_contiguous(c) && c->owner, "new_copy: not a contiguous persistent tensor");
+    put(f, c);
+}
+
 /* ---- indexing and cat --------------------------------------------------------- */
 
 static void op_index(fz *f, lt_tensor *c, lt_tensor *x)
@@ -511,6 +545,8 @@ static void op_cat(fz *f)
                 errors |= E(LT_ERR_SHAPE);
         want.d[d] += ts[k]->shape[d];
     }
+    if (!errors && !shape_allowed(want)) /* sizes add up past 2^40 */
+        errors = E(LT_ERR_SHAPE);
     lt_tensor *r = expect(f, "cat", lt_cat(f->ctx, ts, n, dim), errors, &want);
     if (!r)
         return;
@@ -667,8 +703,8 @@ static void op_reduce(fz *f, lt_tensor *t, unsigned kind)
         d = resolve(dim, t->ndim ? t->ndim : 1);
         if (d < 0)
             errors |= E(LT_ERR_INDEX);
-        else if (kind % 5 == 4 && t->ndim && t->shape[d] == 0)
-            errors |= E(LT_ERR_SHAPE);
+        else if (kind % 5 == 4 && t->ndim && (t->shape[d] == 0 || t->shape[d] > INT32_MAX))
+            errors |= E(LT_ERR_SHAPE); /* nothing to take the max of; or argmax indices beyond i32 */
         for (int i = 0; i < t->ndim; i++)
             if (i != d || keep)
                 want.d[want.ndim++] = i == d ? 1 : t->shape[i];
@@ -877,7 +913,16 @@ static void one_call(fz *f)
     case 6: op_squeeze(f, t, false); break;
     case 7: op_view(f, t, false); break;
     case 8: op_view(f, t, true); break;
-    case 9: op_contiguous(f, t, take(f) & 1); break;
+    case 9: {
+        unsigned how = take(f) % 4;
+        if (how < 2)
+            op_contiguous(f, t, how == 1);
+        else if (how == 2)
+            op_unbind(f, t);
+        else
+            op_new_copy(f, t);
+        break;
+    }
     case 10: {
         lt_tensor *x = pick(f);
         if (x)

@@ -51,10 +51,9 @@
  *
  * lt_clear_error() makes the context usable again.
  *
- * Unless a function's documentation says otherwise: a tensor-returning
- * function returns NULL on error (with the error recorded in ctx), and a
- * function given a context that already holds an error does nothing and
- * fails the same way.
+ * Unless its documentation says otherwise, a function that returns a tensor
+ * returns NULL on error, with the status and message recorded in ctx; the
+ * per-function notes below list the errors particular to each.
  */
 #ifndef LT_LIBTENSOR_H
 #define LT_LIBTENSOR_H
@@ -432,7 +431,8 @@ lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
 /** Max along dim: returns the values; *indices (if not NULL) receives an I32
  *  tensor (same shape as the values) of argmax positions (first maximum on
  *  ties; NaN counts as the maximum, as in PyTorch). The gradient goes to the
- *  argmax only. */
+ *  argmax only. A dim of size 0, or longer than I32 indices reach
+ *  (2^31-1), is LT_ERR_SHAPE. */
 lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tensor **indices);
 
 /** Matrix product.
@@ -704,36 +704,52 @@ void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size)
  * its state, allocated once by lt_optim_new (heap, not the arena; steps
  * allocate nothing) and freed by lt_optim_free. Errors go to ctx (sticky). */
 
+/** Which update rule an optimiser applies (see the section comment above). */
 typedef enum lt_optim_kind { LT_OPTIM_SGD, LT_OPTIM_ADAM, LT_OPTIM_ADAMW } lt_optim_kind;
 
+/** An optimiser's settings: a plain value; start from lt_optim_defaults. */
 typedef struct lt_optim_config {
-    lt_optim_kind kind;
-    float lr;
-    float momentum;     /* sgd only; 0 = plain sgd */
-    bool nesterov;      /* sgd with momentum > 0 only */
-    float weight_decay; /* sgd/adam: L2 added to the gradient; adamw: decoupled */
-    float beta1, beta2; /* adam/adamw, each in [0, 1) */
-    float eps;          /* adam/adamw */
+    lt_optim_kind kind; /**< the update rule */
+    float lr;           /**< learning rate (lt_optim_set_lr changes it later) */
+    float momentum;     /**< sgd only; 0 = plain sgd */
+    bool nesterov;      /**< sgd with momentum > 0 only */
+    float weight_decay; /**< sgd/adam: L2 added to the gradient; adamw: decoupled */
+    float beta1;        /**< adam/adamw: first-moment decay, in [0, 1) */
+    float beta2;        /**< adam/adamw: second-moment decay, in [0, 1) */
+    float eps;          /**< adam/adamw */
 } lt_optim_config;
 
-/* PyTorch's defaults for kind with learning rate lr (betas 0.9/0.999, eps
+/** PyTorch's defaults for kind with learning rate lr (betas 0.9/0.999, eps
  * 1e-8, weight decay 0, or 0.01 for adamw). */
 lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr);
+/** "sgd", "adam" or "adamw" (static storage); "?" for an unknown kind. */
 const char *lt_optim_kind_name(lt_optim_kind kind); /* "sgd", "adam", "adamw" */
 
+/** An optimiser: its parameters (borrowed) and its state (owned); opaque. */
 typedef struct lt_optim lt_optim;
-/* An optimiser over params[0..n-1] (the array is copied; the tensors are
- * borrowed). NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad input. */
+/** An optimiser over params[0..n-1] (the array is copied; the tensors are
+ * borrowed and must outlive it). Its state is allocated here, once; free it
+ * with lt_optim_free. NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad
+ * input (a bad setting, a parameter that is not a contiguous F32 tensor with
+ * a gradient buffer). */
 lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n);
+/** Frees the optimiser's state (not the parameters); NULL is fine. */
 void lt_optim_free(lt_optim *opt); /* NULL is fine */
-/* One update from the parameters' current gradients. False on error. */
+/** One update of every parameter, in place, from its current gradient (not
+ *  recorded on the tape; allocates nothing). False on error (NULL, the
+ *  context holds an error, a parameter lost its gradient buffer). */
 bool lt_optim_step(lt_optim *opt);
+/** Zeroes every parameter's gradient (lt_zero_grad on each); NULL is fine. */
 void lt_optim_zero_grad(lt_optim *opt);        /* zeroes every parameter's gradient */
+/** Sets the learning rate for the next steps (for schedules: lt_lr_at);
+ *  ignored when lr < 0 or opt is NULL. */
 void lt_optim_set_lr(lt_optim *opt, float lr); /* for schedules; ignored when lr < 0 */
+/** The current learning rate; NaN for NULL. */
 float lt_optim_lr(const lt_optim *opt);
+/** Number of updates done so far (0 for NULL). */
 int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
 
-/* torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
+/** torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
  * (accumulated in double); when it exceeds max_norm every gradient is scaled
  * by max_norm / (norm + 1e-6). Returns the norm before clipping, or NaN with
  * an error (max_norm <= 0, a parameter without gradient). */
@@ -744,7 +760,7 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
 /* (lib/op_norm.c, op_dropout.c, op_activation.c, op_flatten.c)             */
 /* ======================================================================== */
 
-/* Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
+/** Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
  * (any rank >= 2; the features are the last dim, as makemore part 5's
  * BatchNorm1d, not torch's (N,C,L) convention). gain, bias: (C,) or NULL
  * (1 and 0). running_mean, running_var: persistent (C,) tensors or NULL.
@@ -757,21 +773,25 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
  * recorded. */
 lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
                         lt_tensor *running_var, bool training, float momentum, float eps);
-/* Layer normalisation over the last dim (torch.nn.functional.layer_norm with
+/** Layer normalisation over the last dim (torch.nn.functional.layer_norm with
  * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
 lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
+/** Inverted dropout (the rule is in the comment below): a temporary of x's shape, or x itself. */
 
-/* Inverted dropout with probability p in [0, 1]: in training, element i is
- * kept and scaled by 1/(1-p) when lt_rng_uniform(g) < 1 - p (one draw per
- * element, row-major), else zeroed; deterministic given g's state. When
- * training is false or p is 0 it returns x itself (no copy, no node; g may
- * then be NULL). */
+/* Inverted dropout with probability p in [0, 1]: in training each element
+ * is kept with probability 1 - p (exact to 2^-16) and scaled by 1/(1-p), or
+ * zeroed. Deterministic given g: each call takes one lt_rng_u64 draw as the
+ * key of a counter-based hash (splitmix64) that gives 16 bits per element,
+ * row-major (see lib/op_dropout.c). When training is false or p is 0 it
+ * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
 
+/** 1 / (1 + exp(-a)), elementwise (same shape); never overflows. */
 lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a); /* 1 / (1 + exp(-a)), never overflows */
+/** GELU: a * Phi(a), elementwise, the exact (erf) form (torch's default). */
 lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *a);    /* a * Phi(a), the exact (erf) form */
 
-/* makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
+/** makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
  * consecutive steps side by side. A view (no copy) whenever lt_view can
  * make one, which includes every contiguous input; otherwise a recorded copy.
  * LT_ERR_SHAPE when x is not rank 3 or T is not divisible by n. The result

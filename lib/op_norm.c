@@ -214,6 +214,31 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
 
 /* ---- layernorm ------------------------------------------------------------------ */
 
+#define LANES 16
+
+/* sum of (x - shift)^power (power 1 or 2) over a row: LANES independent
+ * float accumulators (a loop the compiler vectorises), combined in double.
+ * Each lane sums at most c/LANES terms, so the float partial sums keep the
+ * accuracy the gradient checks need for rows of any width used here. */
+static double row_moment(const float *restrict x, int64_t c, float shift, int power)
+{
+    float acc[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= c; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float d = x[j + k] - shift;
+            acc[k] += power == 2 ? d * d : d;
+        }
+    double total = 0.0;
+    for (; j < c; j++) {
+        double d = (double)x[j] - shift;
+        total += power == 2 ? d * d : d;
+    }
+    for (int k = 0; k < LANES; k++)
+        total += acc[k];
+    return total;
+}
+
 static void layernorm_backward(lt_ctx *ctx, lt_node *node)
 {
     lt_tensor *x = node->in[0], *gain = node->in[1], *bias = node->in[2];
@@ -266,13 +291,8 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
     for (int64_t r = 0; r < m; r++) {
         const float *xr = lt_f32(x) + r * c;
         float *yr = lt_f32(y) + r * c;
-        double mean = 0.0, var = 0.0;
-        for (int64_t j = 0; j < c; j++)
-            mean += xr[j];
-        mean /= (double)c;
-        for (int64_t j = 0; j < c; j++)
-            var += (xr[j] - mean) * (xr[j] - mean);
-        const float mu = (float)mean, is = (float)(1.0 / sqrt(var / (double)c + eps));
+        const float mu = (float)(row_moment(xr, c, 0.0f, 1) / (double)c);
+        const float is = (float)(1.0 / sqrt(row_moment(xr, c, mu, 2) / (double)c + eps));
         s->mean[r] = mu;
         s->invstd[r] = is;
         for (int64_t j = 0; j < c; j++)

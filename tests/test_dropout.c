@@ -1,5 +1,6 @@
-/* test_dropout.c - inverted dropout: the mask follows the generator exactly
- * (one uniform draw per element), kept elements are scaled by 1/(1-p), the
+/* test_dropout.c - inverted dropout: the mask follows the documented
+ * scheme exactly (one u64 key from the generator, splitmix64, 16 bits per
+ * element), kept elements are scaled by 1/(1-p), the
  * gradient goes through the same mask (finite differences with a reseeded
  * generator), evaluation and p = 0 are the identity, p = 1 zeroes, the kept
  * fraction is close to 1 - p, and the error paths. */
@@ -7,6 +8,16 @@
 
 #include <math.h>
 #include <stdlib.h>
+
+/* The documented mask: field i % 4 of splitmix64(key + i / 4) < round(keep * 2^16). */
+static bool kept_by_spec(uint64_t key, int64_t i, float keep)
+{
+    uint64_t z = key + (uint64_t)(i / 4) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return ((z >> (16 * (i % 4))) & 0xffff) < (uint64_t)lrintf(keep * 65536.0f);
+}
 
 static void test_mask_matches_generator(void **state)
 {
@@ -22,14 +33,23 @@ static void test_mask_matches_generator(void **state)
     lt_tensor *up = ts_random(ctx, LT_SHAPE(4, 5), 2, -1, 1);
     assert_true(lt_backward_grad(ctx, y, up));
     int kept = 0;
+    uint64_t key = lt_rng_u64(&h);
     for (int i = 0; i < 20; i++) {
-        bool keep = lt_rng_uniform(&h) < 1.0f - p;
+        bool keep = kept_by_spec(key, i, 1.0f - p);
         kept += keep;
         float scale = keep ? 1.0f / (1.0f - p) : 0.0f;
         assert_float_equal(lt_get_f32(y, i), lt_get_f32(x, i) * scale, 1e-6);
         assert_float_equal(lt_grad_get(x, i), lt_get_f32(up, i) * scale, 1e-6);
     }
     assert_true(kept > 0 && kept < 20); /* both branches were exercised */
+    /* the call consumed exactly one u64 from the generator */
+    assert_true(lt_rng_u32(&g) == lt_rng_u32(&h));
+    /* the next call draws a different mask */
+    lt_tensor *y2 = lt_dropout(ctx, x, p, true, &g);
+    int differ = 0;
+    for (int i = 0; i < 20; i++)
+        differ += (lt_get_f32(y, i) == 0.0f) != (lt_get_f32(y2, i) == 0.0f);
+    assert_true(differ > 0);
     lt_ctx_free(ctx);
 }
 

@@ -97,6 +97,25 @@ static void test_bad_files(void **state)
     }
 }
 
+/* A context longer than the builder's buffer is refused, not overrun. */
+static void test_block_limits(void **state)
+{
+    (void)state;
+    char err[ND_ERR_SIZE];
+    nd_words w;
+    assert_int_equal(nd_read_words(write_bytes("two.txt", B("ab\ncd\n")), &w, err), 0);
+    nd_vocab v;
+    nd_build_vocab(&w, &v);
+    nd_dataset d;
+    assert_int_equal(nd_build_dataset(&w, 0, 2, &v, ND_MAX_BLOCK + 1, &d), -1);
+    assert_null(d.x);
+    assert_int_equal(nd_build_dataset(&w, 0, 2, &v, 0, &d), -1);
+    assert_int_equal(nd_build_dataset(&w, 0, 2, &v, ND_MAX_BLOCK, &d), 0);
+    assert_int_equal(d.n, 6);
+    nd_free_dataset(&d);
+    nd_free_words(&w);
+}
+
 static void test_paths(void **state)
 {
     (void)state;
@@ -250,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_block_limits),
         cmocka_unit_test(test_long_line_and_many_lines),
         cmocka_unit_test(test_big),
 #ifdef MLP_NAMES_BIN

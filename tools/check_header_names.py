@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_header_names.py CC INCLUDE_DIR GENERATED_INCLUDE_DIR LIBTENSOR_A
+"""check_header_names.py CC INCLUDE_DIR GENERATED_INCLUDE_DIR LIBTENSOR_A [--list]
 
 Lists every name the public header puts into a user's program and fails on
 any that lacks the library's prefix (LT_ for macros, lt_/LT_ for the rest):
@@ -8,6 +8,7 @@ any that lacks the library's prefix (LT_ for macros, lt_/LT_ for the rest):
   - file-scope declarations of the preprocessed header's own lines: functions,
     typedef names, struct/enum/union tags, enumerators, variables;
   - external symbols of the static library (`nm -g --defined-only`).
+--list prints every name found, one per line, with its kind.
 Python 3 standard library only."""
 import os
 import re
@@ -145,6 +146,13 @@ def main():
     symbols = external_symbols()
     # names starting with "__" are the implementation's (e.g. ASan's __odr_asan.*)
     bad += ["symbol " + s for s in symbols if not s.startswith("lt_") and not s.startswith("__")]
+    if "--list" in sys.argv[5:]:
+        for name in macros:
+            print("macro", name)
+        for kind, name in decls:
+            print(kind, name)
+        for name in symbols:
+            print("symbol", name)
     kinds = {}
     for kind, _ in decls:
         kinds[kind] = kinds.get(kind, 0) + 1

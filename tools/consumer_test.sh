@@ -2,12 +2,13 @@
 # consumer_test.sh [BUILD_DIR] - libtensor as other programs see it.
 #
 # Builds and installs the library into a temporary prefix, then builds and
-# runs tests/consumer/main.c (a program outside the tree) five ways:
+# runs tests/consumer/main.c (a program outside the tree) six ways:
 #   1. CMake find_package(libtensor) -> libtensor::tensor (shared)
 #   1b. the same with -Dlibtensor_USE_STATIC=ON           (static)
 #   2. cc $(pkg-config --cflags --libs libtensor)           (shared)
 #   3. cc $(pkg-config --static ...) against libtensor.a     (static)
 #   4. CMake add_subdirectory(<source tree>)                 (static, tests off)
+#   5. CMake FetchContent (SOURCE_DIR = the source tree)      (static, tests off)
 # and checks the installed tree (header pair, libtensor.so.MAJOR soname, the
 # CMake package, libtensor.pc). Exits non-zero on the first failure.
 set -eu
@@ -67,4 +68,9 @@ cmake -S "$src/tests/consumer" -B "$work/sub" -DLT_CONSUMER_MODE=subdirectory -D
   >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }
 cmake --build "$work/sub" -j2 >/dev/null
 "$work/sub/consumer"
-echo "consumer test: all five builds ran"
+echo "-- 5. CMake FetchContent(libtensor SOURCE_DIR <source tree>)"
+cmake -S "$src/tests/consumer" -B "$work/fetch" -DLT_CONSUMER_MODE=fetchcontent -DLT_SOURCE_DIR="$src" \
+  >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }
+cmake --build "$work/fetch" -j2 >/dev/null
+"$work/fetch/consumer"
+echo "consumer test: all six builds ran"

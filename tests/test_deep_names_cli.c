@@ -1,0 +1,172 @@
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+/* test_deep_names_cli.c - the deep_names program end to end on small data the
+ * test writes itself: both model kinds with every norm and optimiser train
+ * to a loss below uniform, save/load reproduces the evaluation and the
+ * samples exactly, and bad input gives one clear line and the right exit
+ * status. */
+#include "test_support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char dir[64];
+static char out_text[1 << 16], err_text[1 << 12];
+
+static const char *NAMES[] = {"emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia",
+                              "harper", "evelyn", "abigail", "emily", "elizabeth", "mila", "ella", "avery",
+                              "sofia", "camila", "aria", "scarlett", "victoria", "madison", "luna", "grace"};
+
+static const char *path_in_dir(const char *name)
+{
+    static char buf[128];
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+static void read_text(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs deep_names with args (in dir); returns its exit status. */
+static int run(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && %s --data names.txt --quiet %s >out.txt 2>err.txt", dir, DEEP_NAMES_BIN,
+             args);
+    int st = system(cmd);
+    read_text(path_in_dir("out.txt"), out_text, sizeof out_text);
+    read_text(path_in_dir("err.txt"), err_text, sizeof err_text);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The value after "key " on the "final:" line. */
+static double final_value(const char *key)
+{
+    const char *line = strstr(out_text, "final:");
+    assert_non_null(line);
+    char pat[32];
+    snprintf(pat, sizeof pat, "%s ", key);
+    const char *p = strstr(line, pat);
+    assert_non_null(p);
+    return atof(p + strlen(pat));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/lt_deep_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    FILE *f = fopen(path_in_dir("names.txt"), "wb");
+    if (!f)
+        return -1;
+    for (int rep = 0; rep < 6; rep++)
+        for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
+            fprintf(f, "%s\n", NAMES[i]);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_every_model_trains(void **state)
+{
+    (void)state;
+    const char *configs[] = {
+        "--model mlp --norm batchnorm --act tanh --optim adamw --lr 0.01",
+        "--model mlp --norm layernorm --act relu --dropout 0.1 --optim adam --lr 0.01 --layers 3",
+        "--model mlp --norm none --act gelu --optim momentum --lr 0.05 --clip 1 --schedule step",
+        "--model wavenet --norm batchnorm --act tanh --optim sgd --lr 0.2 --schedule const",
+        "--model wavenet --norm layernorm --act gelu --dropout 0.2 --optim adamw --lr 0.01 --warmup 10",
+    };
+    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
+        char args[512];
+        snprintf(args, sizeof args, "%s --emb 8 --hidden 32 --batch 32 --steps 150 --samples 2", configs[k]);
+        print_message("%s\n", args);
+        int st = run(args);
+        if (st != 0)
+            fail_msg("exit %d: %s", st, err_text);
+        /* uniform over the 24-odd characters is ln(vocab) ~ 3; training must do better */
+        assert_true(final_value("train") < 2.6);
+        assert_true(isfinite(final_value("dev")));
+        assert_non_null(strstr(out_text, "params: "));
+        assert_non_null(strstr(out_text, "sample: "));
+        const char *fin = strstr(out_text, "final:"), *test = strstr(fin, " test "), *eol = strchr(fin, '\n');
+        assert_true(!test || test > eol); /* the test loss only with --test */
+    }
+}
+
+static void test_save_load_round_trip(void **state)
+{
+    (void)state;
+    const char *model = "--model wavenet --norm batchnorm --emb 8 --hidden 16 --dropout 0.1 --samples 5";
+    char args[512], first[1 << 12];
+    snprintf(args, sizeof args, "%s --steps 100 --batch 16 --save ck.safetensors --test", model);
+    assert_int_equal(run(args), 0);
+    const char *fin = strstr(out_text, "final:");
+    assert_non_null(fin);
+    snprintf(first, sizeof first, "%s", fin);
+    double test_loss = final_value("test");
+    assert_true(isfinite(test_loss));
+    /* evaluation only: same dev/test losses (running statistics restored) and the same samples */
+    assert_int_equal(run("--load ck.safetensors --steps 0 --samples 5 --test"), 0);
+    const char *again = strstr(out_text, "final:");
+    assert_non_null(again);
+    char *cut1 = strstr(first, "\ntime:"), *cut2 = strstr((char *)again, "\ntime:");
+    assert_non_null(cut1);
+    assert_non_null(cut2);
+    *cut1 = *cut2 = '\0';
+    assert_string_equal(first, again);
+    const char *s1 = strstr(cut1 + 1, "sample:"), *s2 = strstr(cut2 + 1, "sample:");
+    assert_non_null(s1);
+    assert_non_null(s2);
+    assert_string_equal(s1, s2);
+    assert_non_null(strstr(out_text, "model: wavenet block 8 emb 8 hidden 16 layers 3 norm batchnorm"));
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--model wavenet --block 6 --steps 1"), 1);
+    assert_non_null(strstr(err_text, "wavenet needs a block size that is a power of 2, got 6"));
+    assert_int_equal(run("--norm groupnorm"), 2);
+    assert_non_null(strstr(err_text, "--norm groupnorm: unknown value"));
+    assert_int_equal(run("--dropout 1"), 2);
+    assert_non_null(strstr(err_text, "--dropout 1, --emb-dropout 0: must be below 1"));
+    assert_int_equal(run("--layers 0"), 2);
+    assert_non_null(strstr(err_text, "--layers 0: expected an integer in 1..16"));
+    assert_int_equal(run("--lr -1"), 2);
+    assert_non_null(strstr(err_text, "--lr -1: expected a non-negative number"));
+    assert_int_equal(run("--frobnicate 3"), 2);
+    assert_non_null(strstr(err_text, "unknown option '--frobnicate'"));
+    assert_int_equal(run("--load names.txt --steps 0"), 1);
+    assert_non_null(strstr(err_text, "deep_names: "));
+    assert_int_equal(run("--data missing.txt --steps 1"), 1);
+    assert_non_null(strstr(err_text, "missing.txt"));
+    assert_int_equal(run("--help"), 0);
+    assert_non_null(strstr(out_text, "--model K"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_model_trains),
+        cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
