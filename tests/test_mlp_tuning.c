@@ -309,7 +309,7 @@ static void sleep_ms(long ms)
 static void test_sweep_interrupt_keeps_finished(void **state)
 {
     (void)state;
-    write_text("long.space", "--lr 0.1 0.2\n--steps 20 200000 200001 200002\n");
+    write_text("long.space", "--lr 0.1 0.2\n--steps 20 5000000 5000001 5000002\n");
     char out[128], err[128];
     snprintf(out, sizeof out, "%s/int.out", dir);
     snprintf(err, sizeof err, "%s/int.err", dir);
