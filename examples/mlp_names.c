@@ -2,17 +2,21 @@
  * that learns from a list of names and makes up new ones, on libtensor.
  *
  *   emb    = C[X]                      (B, block, emb)
- *   h      = tanh(emb.view(B, -1) @ W1 + b1)   (B, hidden)
+ *   h      = tanh(emb.view(B, -1) @ W1 + b1)   (B, hidden; or relu, or none)
  *   logits = h @ W2 + b2               (B, vocab)
  *   loss   = cross_entropy(logits, Y)
  *
  * Reproduces ../shared/reference/mlp_notebook.txt: the same split (Python's
  * shuffle), the same initial parameters (PyTorch's generator), the same
- * minibatch draws for a given --batch-seed. Run with --help for the flags. */
+ * minibatch draws for a given --batch-seed. Run with --help for the flags;
+ * they and the presets are in mlp_config.c. */
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno, clock_gettime */
 
 #include "libtensor.h"
+#include "mlp_config.h"
+#include "mlp_plots.h"
 #include "names_data.h"
+#include "train_guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,166 +30,6 @@
 #define EVAL_CHUNK 4096 /* rows per evaluation chunk: bounds temporary memory */
 #define MAX_SAMPLE_LEN 1000
 
-/* ---- options ----------------------------------------------------------- */
-
-typedef struct options {
-    const char *data, *save, *load, *log;
-    long steps, batch, block, emb, hidden, decay_step, eval_every, samples, threads;
-    double lr, lr_final;
-    unsigned long long seed, batch_seed, sample_seed;
-    bool quiet;
-    bool set_block, set_emb, set_hidden; /* given on the command line */
-} options;
-
-static const char USAGE[] =
-    "usage: mlp_names [--data FILE] [--steps N] [--batch N] [--block N] [--emb N] [--hidden N]\n"
-    "                 [--lr X] [--lr-final X] [--decay-step N] [--seed N] [--batch-seed N]\n"
-    "                 [--sample-seed N] [--eval-every N] [--samples N] [--save FILE] [--load FILE]\n"
-    "                 [--log FILE] [--threads N] [--quiet] [--help]\n";
-
-static const char HELP[] =
-    "Trains the makemore part 2 character MLP on a one-item-per-line text file and samples from it.\n"
-    "Defaults are the notebook's.\n\n"
-    "  --data FILE        training text, one item per line (default names.txt; get it from\n"
-    "                     https://github.com/karpathy/makemore/blob/master/names.txt)\n"
-    "  --steps N          SGD steps (200000)          --batch N      minibatch size (32)\n"
-    "  --block N          context length (3)          --emb N        embedding size (10)\n"
-    "  --hidden N         hidden units (200)\n"
-    "  --lr X             learning rate (0.1)         --lr-final X   rate after --decay-step (0.01)\n"
-    "  --decay-step N     step where the rate drops (steps/2)\n"
-    "  --seed N           parameter init seed, as torch.Generator().manual_seed (2147483647)\n"
-    "  --batch-seed N     seed of the minibatch generator (torch.randint draws) (42)\n"
-    "  --sample-seed N    seed of the sampling generator (2147483657)\n"
-    "  --eval-every N     dev loss every N steps, 0 = never (1000)\n"
-    "  --samples N        names to sample at the end (20)\n"
-    "  --save FILE        write the trained parameters (safetensors)\n"
-    "  --load FILE        start from a checkpoint; with --steps 0, only evaluate and sample\n"
-    "  --log FILE         CSV of step, batch loss, dev loss\n"
-    "  --threads N        threads for large ops (dev evaluation) (1..64, default 1); results are\n"
-    "                     identical for every N\n"
-    "  --quiet            summary lines and samples only\n";
-
-static void options_default(options *o)
-{
-    *o = (options){.data = "names.txt", .steps = 200000, .batch = 32, .block = 3, .emb = 10, .hidden = 200,
-                   .decay_step = -1, .eval_every = 1000, .samples = 20, .threads = 1, .lr = 0.1, .lr_final = 0.01,
-                   .seed = 2147483647ull, .batch_seed = 42, .sample_seed = 2147483657ull};
-}
-
-/* Parses an integer in [lo, hi]; returns false on junk or range. */
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_seed(const char *s, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0)
-        return false;
-    *out = v;
-    return true;
-}
-
-typedef struct int_flag {
-    const char *name;
-    long lo, hi;
-    size_t offset; /* of the long field in options */
-} int_flag;
-
-#define IFLAG(n, lo, hi, field) {n, lo, hi, offsetof(options, field)}
-static const int_flag INT_FLAGS[] = {
-    IFLAG("--steps", 0, 1000000000L, steps),     IFLAG("--batch", 1, 1 << 20, batch),
-    IFLAG("--block", 1, 64, block),              IFLAG("--emb", 1, 4096, emb),
-    IFLAG("--hidden", 1, 1 << 16, hidden),       IFLAG("--decay-step", 0, 1000000000L, decay_step),
-    IFLAG("--eval-every", 0, 1000000000L, eval_every), IFLAG("--samples", 0, 1000000, samples),
-    IFLAG("--threads", 1, 64, threads),
-};
-
-/* Returns 0 to run, 1 after --help, 2 on a usage error (message printed). */
-static int parse_options(int argc, char **argv, options *o)
-{
-    options_default(o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("%s\n%s", USAGE, HELP);
-            return 1;
-        }
-        if (!strcmp(a, "--quiet")) {
-            o->quiet = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "mlp_names: unexpected argument '%s'\n%s", a, USAGE);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mlp_names: %s needs a value\n%s", a, USAGE);
-            return 2;
-        }
-        const char *v = argv[++i];
-        bool ok = true, known = true;
-        if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--save")) o->save = v;
-        else if (!strcmp(a, "--load")) o->load = v;
-        else if (!strcmp(a, "--log")) o->log = v;
-        else if (!strcmp(a, "--lr")) ok = parse_double(v, &o->lr);
-        else if (!strcmp(a, "--lr-final")) ok = parse_double(v, &o->lr_final);
-        else if (!strcmp(a, "--seed")) ok = parse_seed(v, &o->seed);
-        else if (!strcmp(a, "--batch-seed")) ok = parse_seed(v, &o->batch_seed);
-        else if (!strcmp(a, "--sample-seed")) ok = parse_seed(v, &o->sample_seed);
-        else {
-            known = false;
-            for (size_t k = 0; k < sizeof INT_FLAGS / sizeof *INT_FLAGS; k++)
-                if (!strcmp(a, INT_FLAGS[k].name)) {
-                    const int_flag *f = &INT_FLAGS[k];
-                    ok = parse_long(v, f->lo, f->hi, (long *)((char *)o + f->offset));
-                    known = true;
-                    if (!ok) {
-                        fprintf(stderr, "mlp_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
-                        return 2;
-                    }
-                }
-            o->set_block |= !strcmp(a, "--block");
-            o->set_emb |= !strcmp(a, "--emb");
-            o->set_hidden |= !strcmp(a, "--hidden");
-        }
-        if (!known) {
-            fprintf(stderr, "mlp_names: unknown option '%s'\n%s", a, USAGE);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "mlp_names: %s %s: not a valid value\n", a, v);
-            return 2;
-        }
-    }
-    if (o->decay_step < 0)
-        o->decay_step = o->steps / 2;
-    return 0;
-}
-
 /* ---- the model ----------------------------------------------------------- */
 
 enum { P_C, P_W1, P_B1, P_W2, P_B2, N_PARAMS };
@@ -193,29 +37,62 @@ static const char *const PARAM_NAMES[N_PARAMS] = {"C", "W1", "b1", "W2", "b2"};
 
 typedef struct model {
     int block, emb, hidden, vocab;
+    mlp_activation act;
+    float dropout;          /* --dropout on the hidden layer, while recording only */
+    lt_rng *drop_rng;       /* its generator (owned by the run), NULL without dropout */
     lt_tensor *p[N_PARAMS]; /* persistent, requires grad */
 } model;
 
+static void model_shapes(const model *m, lt_shape shapes[N_PARAMS])
+{
+    shapes[P_C] = LT_SHAPE(m->vocab, m->emb);
+    shapes[P_W1] = LT_SHAPE((int64_t)m->block * m->emb, m->hidden);
+    shapes[P_B1] = LT_SHAPE(m->hidden);
+    shapes[P_W2] = LT_SHAPE(m->hidden, m->vocab);
+    shapes[P_B2] = LT_SHAPE(m->vocab);
+}
+
 static bool model_create(lt_ctx *ctx, model *m)
 {
-    const lt_shape shapes[N_PARAMS] = {
-        LT_SHAPE(m->vocab, m->emb),    LT_SHAPE((int64_t)m->block * m->emb, m->hidden), LT_SHAPE(m->hidden),
-        LT_SHAPE(m->hidden, m->vocab), LT_SHAPE(m->vocab),
-    };
+    lt_shape shapes[N_PARAMS];
+    model_shapes(m, shapes);
     for (int i = 0; i < N_PARAMS; i++)
         if (!(m->p[i] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, shapes[i]), true)))
             return false;
     return true;
 }
 
-/* The notebook's order: C, W1, b1, W2, b2, each torch.randn from one generator. */
-static bool model_init_randn(lt_ctx *ctx, model *m, uint64_t seed)
+/* Multiplies a persistent parameter in place (init scaling, weight decay). */
+static void scale_param(lt_tensor *p, float s)
+{
+    float *d = lt_data_f32(p);
+    for (int64_t i = 0, n = lt_numel(p); i < n; i++)
+        d[i] *= s;
+}
+
+/* The notebook's order: C, W1, b1, W2, b2, each torch.randn from one
+ * generator. INIT_SCALED then rescales the same draws: W1 by gain/sqrt(fan_in)
+ * so the pre-activations have unit variance (Kaiming, with the gain of the
+ * nonlinearity; C may be scaled up and W1 down by --init-emb), b1 and W2 by 0.01 and b2 by 0 so the first logits are near
+ * zero and the first loss near -ln(1/vocab). */
+static bool model_init(lt_ctx *ctx, model *m, uint64_t seed, const options *o)
 {
     lt_rng g;
     lt_rng_seed(&g, seed);
     for (int i = 0; i < N_PARAMS; i++)
         if (!lt_randn_fill(ctx, &g, m->p[i]))
             return false;
+    if (o->init == INIT_SCALED) {
+        double gain = o->init_gain > 0 ? o->init_gain
+                      : m->act == ACT_TANH ? 5.0 / 3.0 : m->act == ACT_RELU ? sqrt(2.0) : 1.0;
+        /* C * s with W1 / s: the same pre-activations, but C moves
+         * relatively less per SGD step and W1 more */
+        scale_param(m->p[P_C], (float)o->init_emb);
+        scale_param(m->p[P_W1], (float)(gain / o->init_emb / sqrt((double)m->block * m->emb)));
+        scale_param(m->p[P_B1], 0.01f);
+        scale_param(m->p[P_W2], 0.01f);
+        scale_param(m->p[P_B2], 0.0f);
+    }
     return true;
 }
 
@@ -232,7 +109,10 @@ static lt_tensor *model_logits(lt_ctx *ctx, const model *m, lt_tensor *x)
 {
     lt_tensor *emb = lt_index(ctx, m->p[P_C], x);                           /* (B, block, emb) */
     lt_tensor *flat = lt_view(ctx, emb, LT_SHAPE(-1, (int64_t)m->block * m->emb)); /* (B, block*emb) */
-    lt_tensor *h = lt_tanh(ctx, lt_linear(ctx, flat, m->p[P_W1], m->p[P_B1])); /* (B, hidden) */
+    lt_tensor *pre = lt_linear(ctx, flat, m->p[P_W1], m->p[P_B1]);           /* (B, hidden) */
+    lt_tensor *h = m->act == ACT_TANH ? lt_tanh(ctx, pre) : m->act == ACT_RELU ? lt_relu(ctx, pre) : pre;
+    if (m->drop_rng) /* training steps record; evaluation and sampling do not */
+        h = lt_dropout(ctx, h, m->dropout, lt_grad_enabled(ctx), m->drop_rng);
     return lt_linear(ctx, h, m->p[P_W2], m->p[P_B2]);                       /* (B, vocab) */
 }
 
@@ -241,6 +121,8 @@ static double split_loss(lt_ctx *ectx, const model *m, lt_tensor *x, lt_tensor *
 {
     int64_t n = x->shape[0];
     double total = 0;
+    if (n == 0) /* an empty split (tiny data): "nan", not 0/0's "-nan" */
+        return NAN;
     for (int64_t r = 0; r < n; r += EVAL_CHUNK) {
         int64_t rows = n - r < EVAL_CHUNK ? n - r : EVAL_CHUNK;
         lt_ctx_reset(ectx);
@@ -284,7 +166,8 @@ static bool save_checkpoint(lt_ctx *ctx, const char *path, const model *m, const
     snprintf(hidden, sizeof hidden, "%d", m->hidden);
     snprintf(nsteps, sizeof nsteps, "%ld", steps);
     const char *meta[] = {"format", CHECKPOINT_FORMAT, "vocab", chars,   "block_size", block,
-                          "n_embd", emb,               "n_hidden", hidden, "steps",   nsteps};
+                          "n_embd", emb,               "n_hidden", hidden, "steps",   nsteps,
+                          "activation", mlp_activation_name(m->act)};
     lt_named_tensor t[N_PARAMS];
     for (int i = 0; i < N_PARAMS; i++)
         t[i] = (lt_named_tensor){PARAM_NAMES[i], m->p[i]};
@@ -296,9 +179,43 @@ static bool meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, co
 {
     const char *s = lt_safetensors_meta(st, key);
     long v;
-    if (!s || !parse_long(s, 1, 1 << 20, &v))
+    if (!s || !mlp_parse_long(s, 1, 1 << 20, &v))
         return lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata '%s' is missing or not a positive integer", path, key), false;
     *out = (int)v;
+    return true;
+}
+
+/* Checkpoints before --activation have no such field: they are tanh. */
+static bool meta_activation(lt_ctx *ctx, const lt_safetensors *st, const char *path, mlp_activation *out)
+{
+    const char *s = lt_safetensors_meta(st, "activation");
+    *out = ACT_TANH;
+    if (s && !mlp_activation_parse(s, out))
+        return lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata 'activation' is '%s', not tanh, relu or none", path, s), false;
+    return true;
+}
+
+/* Every parameter must be in the file, F32, of the shape the metadata
+ * implies. Checked before the model is allocated, so that metadata cannot
+ * make us allocate more than the file holds (n_hidden = 1048576 beside a
+ * small W1 is a shape error, not a terabyte allocation). */
+static bool check_checkpoint_tensors(lt_ctx *ctx, const lt_safetensors *st, const char *path, const model *m)
+{
+    lt_shape want[N_PARAMS], got;
+    model_shapes(m, want);
+    for (int i = 0; i < N_PARAMS; i++) {
+        int k = 0;
+        const char *dtype = NULL, *name;
+        while ((name = lt_safetensors_name(st, k)) != NULL && strcmp(name, PARAM_NAMES[i]) != 0)
+            k++;
+        char a[96], b[96];
+        if (!lt_safetensors_info(st, k, &dtype, &got))
+            return lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' is missing", path, PARAM_NAMES[i]), false;
+        if (strcmp(dtype, "F32") != 0 || !lt_shape_equal(got, want[i]))
+            return lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' is %s %s but the metadata (vocab %d, block %d, emb %d, "
+                           "hidden %d) needs F32 %s", path, PARAM_NAMES[i], dtype, lt_shape_str(got, a, sizeof a),
+                           m->vocab, m->block, m->emb, m->hidden, lt_shape_str(want[i], b, sizeof b)), false;
+    }
     return true;
 }
 
@@ -315,8 +232,9 @@ static lt_safetensors *open_checkpoint(lt_ctx *ctx, const char *path, model *m, 
     else if (!chars || nd_vocab_from_chars(chars, v) != 0)
         lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata 'vocab' is missing or invalid", path);
     else if (meta_int(ctx, st, path, "block_size", &m->block) && meta_int(ctx, st, path, "n_embd", &m->emb) &&
-             meta_int(ctx, st, path, "n_hidden", &m->hidden))
-        m->vocab = v->size;
+             meta_int(ctx, st, path, "n_hidden", &m->hidden) && meta_activation(ctx, st, path, &m->act) &&
+             (m->vocab = v->size))
+        check_checkpoint_tensors(ctx, st, path, m);
     if (lt_status_of(ctx) != LT_OK) {
         lt_safetensors_free(st);
         return NULL;
@@ -372,26 +290,79 @@ typedef struct trainer {
     split *train, *dev;
     lt_rng batches;
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
+    int32_t *order;      /* --sampling shuffle: a permutation of the train rows */
+    int64_t next;        /* its next unused position */
+    lt_optim *opt;       /* --momentum > 0: SGD with momentum (lib/optim.c), else NULL */
     FILE *log;
+    mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;
+
+/* The next batch rows of a random permutation, reshuffled (Fisher-Yates)
+ * whenever it runs out: every row once per epoch. */
+static void next_rows_shuffled(trainer *t, int32_t *ix, long batch)
+{
+    int64_t n = t->train->x->shape[0];
+    for (long k = 0; k < batch; k++) {
+        if (t->next == 0 || t->next == n) {
+            for (int64_t i = n - 1; i > 0; i--) {
+                int64_t j = (int64_t)(lt_rng_u64(&t->batches) % (uint64_t)(i + 1));
+                int32_t tmp = t->order[i];
+                t->order[i] = t->order[j], t->order[j] = tmp;
+            }
+            t->next = 0;
+        }
+        ix[k] = t->order[t->next++];
+    }
+}
+
+/* Stops training: the message names the step and the tensor, and says what
+ * happened to the --save file: nothing (the parameters are not saved after a
+ * stop, so a checkpoint already there is kept as it was). */
+static double stop_training(lt_ctx *ctx, const options *o, long step, const char *what)
+{
+    lt_fail(ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what,
+            o->save ? ", " : "", o->save ? o->save : "", o->save ? " not written (an existing file is unchanged)" : "");
+    return NAN;
+}
 
 /* One SGD step on a fresh minibatch; returns the batch loss (NaN on error). */
 static double train_step(trainer *t, const options *o, long step)
 {
     lt_ctx *ctx = t->ctx;
     lt_ctx_reset(ctx);
-    lt_rng_randint(&t->batches, 0, t->train->x->shape[0], lt_data_i32(t->ix), o->batch);
+    if (t->order)
+        next_rows_shuffled(t, lt_data_i32(t->ix), o->batch);
+    else
+        lt_rng_randint(&t->batches, 0, t->train->x->shape[0], lt_data_i32(t->ix), o->batch);
     lt_tensor *xb = lt_index(ctx, t->train->x, t->ix);  /* (batch, block) */
     lt_tensor *yb = lt_index(ctx, t->train->y, t->ix);  /* (batch,) */
     lt_tensor *loss = lt_cross_entropy(ctx, model_logits(ctx, t->m, xb), yb);
     for (int i = 0; i < N_PARAMS; i++)
         lt_zero_grad(t->m->p[i]);
+    double value = loss ? (double)lt_item(ctx, loss) : NAN;
+    char what[256];
+    if (loss && !isfinite(value))
+        return snprintf(what, sizeof what, "loss is %s", isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"),
+               stop_training(ctx, o, step, what);
     if (!loss || !lt_backward(ctx, loss))
         return NAN;
-    float lr = (float)(step < o->decay_step ? o->lr : o->lr_final);
-    for (int i = 0; i < N_PARAMS; i++)
-        lt_sgd_step(ctx, t->m->p[i], lr);
-    return (double)lt_item(ctx, loss);
+    float lr = (float)lt_lr_at(&o->schedule, step);
+    if (o->weight_decay > 0) /* p -= lr * (grad + wd * p), for the weights only */
+        for (int i = 0; i < N_PARAMS; i++)
+            if (i != P_B1 && i != P_B2)
+                scale_param(t->m->p[i], (float)(1.0 - lr * o->weight_decay));
+    tg_report guard;
+    if (t->opt) {
+        lt_optim_set_lr(t->opt, lr);
+        if (!lt_optim_step(t->opt))
+            return NAN;
+        guard = tg_check_params(t->m->p, N_PARAMS);
+    } else {
+        guard = tg_sgd_step(ctx, t->m->p, N_PARAMS, lr); /* the update, checked finite */
+    }
+    if (guard.problem != TG_FINITE)
+        return tg_describe(&guard, PARAM_NAMES, lr, what, sizeof what), stop_training(ctx, o, step, what);
+    return value;
 }
 
 static bool train(trainer *t, const options *o, double *seconds)
@@ -408,6 +379,10 @@ static bool train(trainer *t, const options *o, double *seconds)
                 lt_fail(t->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
             return false;
         }
+        if (t->hist && evaluate)
+            mp_history_add_dev(t->hist, step, dev);
+        if (t->hist)
+            mp_history_add_loss(t->hist, loss);
         if (t->log)
             evaluate ? fprintf(t->log, "%ld,%.6f,%.6f\n", step, loss, dev) : fprintf(t->log, "%ld,%.6f,\n", step, loss);
         progress_show(&pr, step + 1, o->steps, loss, dev, evaluate);
@@ -470,6 +445,7 @@ typedef struct run {
     model m;
     split tr, dev, te;
     FILE *log;
+    mp_history hist;
 } run;
 
 /* Reads the data, builds the vocabulary (or checks it against a checkpoint's)
@@ -498,6 +474,9 @@ static bool load_data(run *r, bool have_vocab)
     nd_shuffle_words(&r->words, 42);
     size_t n1, n2;
     nd_split_points(r->words.n, &n1, &n2);
+    if (n1 == 0 && r->o.steps > 0) /* before any dataset is built: a single 100 MB line fails here */
+        return lt_fail(r->ctx, LT_ERR_FORMAT, "%s: %zu word(s) leave the training split (80%%) empty; training needs "
+                       "at least 2 words", r->o.data, r->words.n), false;
     int b = r->m.block;
     return make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
            make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
@@ -509,14 +488,15 @@ static bool setup_model(run *r)
 {
     const options *o = &r->o;
     lt_safetensors *st = NULL;
-    r->m = (model){.block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden};
+    r->m = (model){.block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden, .act = o->activation};
     if (o->load) {
         if (!(st = open_checkpoint(r->ctx, o->load, &r->m, &r->vocab)))
             return false;
         if ((o->set_block && o->block != r->m.block) || (o->set_emb && o->emb != r->m.emb) ||
-            (o->set_hidden && o->hidden != r->m.hidden)) {
-            lt_fail(r->ctx, LT_ERR_ARG, "%s: checkpoint has block %d, emb %d, hidden %d, which differ from the flags",
-                    o->load, r->m.block, r->m.emb, r->m.hidden);
+            (o->set_hidden && o->hidden != r->m.hidden) || (o->set_activation && o->activation != r->m.act)) {
+            lt_fail(r->ctx, LT_ERR_ARG,
+                    "%s: checkpoint has block %d, emb %d, hidden %d, activation %s, which differ from the flags",
+                    o->load, r->m.block, r->m.emb, r->m.hidden, mlp_activation_name(r->m.act));
             lt_safetensors_free(st);
             return false;
         }
@@ -525,10 +505,47 @@ static bool setup_model(run *r)
     if (ok) {
         if (!o->load)
             r->m.vocab = r->vocab.size;
-        ok = model_create(r->ctx, &r->m) && (st ? load_params(r->ctx, st, &r->m) : model_init_randn(r->ctx, &r->m, o->seed));
+        ok = model_create(r->ctx, &r->m) && (st ? load_params(r->ctx, st, &r->m) : model_init(r->ctx, &r->m, o->seed, o));
     }
     lt_safetensors_free(st);
     return ok;
+}
+
+static int32_t *identity_order(lt_ctx *ctx, int64_t n)
+{
+    int32_t *p = malloc(sizeof *p * (size_t)n);
+    if (!p)
+        return lt_fail(ctx, LT_ERR_MEMORY, "--sampling shuffle: out of memory for %lld rows", (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (int32_t)i;
+    return p;
+}
+
+/* The final losses on stdout and, with --result, as key=value lines. The
+ * test loss is skipped with --no-test so tuning never looks at it. */
+static bool report_final(run *r, double seconds)
+{
+    const options *o = &r->o;
+    double train = split_loss(r->ectx, &r->m, r->tr.x, r->tr.y), dev = split_loss(r->ectx, &r->m, r->dev.x, r->dev.y);
+    double test = o->no_test ? NAN : split_loss(r->ectx, &r->m, r->te.x, r->te.y);
+    if (o->no_test)
+        printf("final: train %.4f dev %.4f\n", train, dev);
+    else
+        printf("final: train %.4f dev %.4f test %.4f\n", train, dev, test);
+    printf("time: %.2f s, %.0f steps/s\n", seconds, seconds > 0 ? (double)o->steps / seconds : 0.0);
+    fflush(stdout);
+    if (!o->result)
+        return true;
+    FILE *f = fopen(o->result, "w");
+    if (!f)
+        return lt_fail(r->ctx, LT_ERR_IO, "%s: cannot write the result: %s", o->result, strerror(errno)), false;
+    fprintf(f, "train_loss=%.6f\ndev_loss=%.6f\n", train, dev);
+    if (!o->no_test)
+        fprintf(f, "test_loss=%.6f\n", test);
+    fprintf(f, "params=%lld\nsteps=%ld\nseconds=%.3f\n", (long long)model_param_count(&r->m), o->steps, seconds);
+    if (fclose(f) != 0)
+        return lt_fail(r->ctx, LT_ERR_IO, "%s: write error", o->result), false;
+    return true;
 }
 
 static bool run_all(run *r)
@@ -545,14 +562,41 @@ static bool run_all(run *r)
         return lt_fail(r->ctx, LT_ERR_IO, "%s: cannot open log: %s", o->log, strerror(errno)), false;
     if (r->log)
         fprintf(r->log, "step,batch_loss,dev_loss\n");
-    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log};
+    trainer t = {.ctx = r->ctx, .ectx = r->ectx, .m = &r->m, .train = &r->tr, .dev = &r->dev, .log = r->log,
+                 .hist = o->plot_loss ? &r->hist : NULL};
+    if (t.hist && !mp_history_init(t.hist, o->steps, o->eval_every))
+        return lt_fail(r->ctx, LT_ERR_MEMORY, "--plot-loss: out of memory"), false;
     lt_rng_seed(&t.batches, o->batch_seed);
     double seconds = 0;
-    if (!(t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) || !train(&t, o, &seconds))
+    if (o->shuffle && !(t.order = identity_order(r->ctx, r->tr.y->shape[0])))
         return false;
-    printf("final: train %.4f dev %.4f test %.4f\n", split_loss(r->ectx, &r->m, r->tr.x, r->tr.y),
-           split_loss(r->ectx, &r->m, r->dev.x, r->dev.y), split_loss(r->ectx, &r->m, r->te.x, r->te.y));
-    printf("time: %.2f s, %.0f steps/s\n", seconds, seconds > 0 ? (double)o->steps / seconds : 0.0);
+    lt_rng drop_rng;
+    if (o->dropout > 0) { /* its own stream: the minibatch draws stay those of --batch-seed */
+        lt_rng_seed(&drop_rng, o->batch_seed + 1);
+        r->m.dropout = (float)o->dropout;
+        r->m.drop_rng = &drop_rng;
+    }
+    if (o->momentum > 0) { /* L2 stays outside the optimiser: the weights only, as for plain SGD */
+        lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, (float)o->lr);
+        cfg.momentum = (float)o->momentum;
+        if (!(t.opt = lt_optim_new(r->ctx, &cfg, r->m.p, N_PARAMS))) {
+            free(t.order);
+            return false;
+        }
+    }
+    bool ok = (t.ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) && train(&t, o, &seconds);
+    lt_optim_free(t.opt);
+    free(t.order);
+    r->m.drop_rng = NULL;
+    if (!ok)
+        return false;
+    if (!report_final(r, seconds))
+        return false;
+    char err[SP_ERR_SIZE];
+    if ((o->plot_loss && !mp_write_loss_svg(o->plot_loss, &r->hist, err)) ||
+        (o->plot_emb && !mp_write_embedding_svg(o->plot_emb, lt_data_f32(r->m.p[P_C]), r->m.vocab, r->m.emb,
+                                                r->vocab.itos, err)))
+        return lt_fail(r->ctx, LT_ERR_IO, "%s", err), false;
     if (o->save && !save_checkpoint(r->ctx, o->save, &r->m, &r->vocab, o->steps))
         return false;
     return sample_names(r->ctx, &r->m, &r->vocab, o) && lt_status_of(r->ectx) == LT_OK;
@@ -561,7 +605,7 @@ static bool run_all(run *r)
 int main(int argc, char **argv)
 {
     run r = {0};
-    int parsed = parse_options(argc, argv, &r.o);
+    int parsed = mlp_parse_options(argc, argv, &r.o);
     if (parsed)
         return parsed == 1 ? 0 : 2;
     r.ctx = lt_ctx_new();
@@ -583,6 +627,7 @@ int main(int argc, char **argv)
         ok = false;
     }
     nd_free_words(&r.words);
+    mp_history_free(&r.hist);
     lt_ctx_free(r.ectx);
     lt_ctx_free(r.ctx);
     return ok ? 0 : 1;

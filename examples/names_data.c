@@ -32,9 +32,11 @@ static char *read_file(const char *path, size_t *len, char err[ND_ERR_SIZE])
         cap *= 2;
     }
     bool failed = ferror(f);
+    int read_errno = errno; /* EISDIR for a directory */
     fclose(f);
     if (!buf || failed) {
-        snprintf(err, ND_ERR_SIZE, "%s: %s", path, buf ? "read error" : "out of memory");
+        snprintf(err, ND_ERR_SIZE, "%s: %s%s", path, buf ? "read error: " : "out of memory",
+                 buf ? strerror(read_errno) : "");
         free(buf);
         return NULL;
     }
@@ -176,6 +178,8 @@ int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab
                      nd_dataset *out)
 {
     memset(out, 0, sizeof *out);
+    if (block < 1 || block > ND_MAX_BLOCK) /* the context buffer below holds ND_MAX_BLOCK */
+        return -1;
     size_t n = 0;
     for (size_t i = begin; i < end; i++)
         n += strlen(w->word[i]) + 1;
@@ -188,7 +192,7 @@ int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab
     out->n = n;
     out->block = block;
     size_t row = 0;
-    int32_t context[256];
+    int32_t context[ND_MAX_BLOCK];
     for (size_t i = begin; i < end; i++) {
         memset(context, 0, sizeof(int32_t) * (size_t)block);
         for (const unsigned char *p = (const unsigned char *)w->word[i];; p++) {

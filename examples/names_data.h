@@ -10,6 +10,7 @@
 
 #define ND_MAX_VOCAB 256
 #define ND_ERR_SIZE 512
+#define ND_MAX_BLOCK 256 /* longest context nd_build_dataset accepts */
 
 typedef struct nd_words {
     char *text;     /* all words, each NUL-terminated */
@@ -49,7 +50,8 @@ void nd_shuffle_words(nd_words *w, uint64_t seed);
 void nd_split_points(size_t n, size_t *n1, size_t *n2);
 
 /* Examples of words[begin, end): every word of length L gives L + 1
- * (context, next) pairs. Returns 0, or -1 when out of memory. */
+ * (context, next) pairs. Returns 0, or -1 when out of memory or block is
+ * outside 1..ND_MAX_BLOCK. */
 int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
                      nd_dataset *out);
 void nd_free_dataset(nd_dataset *d);

@@ -1,5 +1,6 @@
-/*
- * libtensor.h - a small C11 tensor library with tape-based reverse-mode autograd.
+/**
+ * @file libtensor.h
+ * @brief libtensor - a small C11 tensor library with tape-based reverse-mode autograd.
  *
  * One header, one prefix: every public name starts with lt_ / LT_.
  *
@@ -49,52 +50,62 @@
  *     if (!loss) { fprintf(stderr, "%s\n", lt_error_message(ctx)); ... }
  *
  * lt_clear_error() makes the context usable again.
+ *
+ * Unless its documentation says otherwise, a function that returns a tensor
+ * returns NULL on error, with the status and message recorded in ctx; the
+ * per-function notes below list the errors particular to each.
  */
-#ifndef LIBTENSOR_H
-#define LIBTENSOR_H
+#ifndef LT_LIBTENSOR_H
+#define LT_LIBTENSOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "libtensor_version.h" /* LT_VERSION_MAJOR/MINOR/PATCH/STRING/NUMBER */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define LT_VERSION_MAJOR 0
-#define LT_VERSION_MINOR 1
-#define LT_VERSION_PATCH 0
-#define LT_VERSION_STRING "0.1.0"
+/** The version the library binary was built as, "MAJOR.MINOR.PATCH"; equals
+ *  LT_VERSION_STRING when header and library match. Static storage: never
+ *  free it. Never fails. */
+const char *lt_version(void);
+/** The library binary's LT_VERSION_NUMBER (MAJOR * 10000 + MINOR * 100 + PATCH). */
+int lt_version_number(void);
 
-/* Largest rank a tensor may have. */
+/** Largest rank a tensor may have. */
 #define LT_MAX_DIMS 6
 
 /* ======================================================================== */
 /* Types                                                                    */
 /* ======================================================================== */
 
+/** Element type of a tensor. */
 typedef enum lt_dtype {
-    LT_F32 = 0, /* float: data, activations, parameters */
-    LT_I32 = 1  /* int32_t: indices and class targets (never differentiable) */
+    LT_F32 = 0, /**< float: data, activations, parameters */
+    LT_I32 = 1  /**< int32_t: indices and class targets (never differentiable) */
 } lt_dtype;
 
+/** What went wrong: the first error recorded in a context (lt_status_of). */
 typedef enum lt_status {
-    LT_OK = 0,
-    LT_ERR_ARG,    /* NULL pointer or invalid argument value */
-    LT_ERR_SHAPE,  /* shapes do not fit the operation */
-    LT_ERR_INDEX,  /* an index or dimension out of range */
-    LT_ERR_DTYPE,  /* wrong element type */
-    LT_ERR_MEMORY, /* out of memory */
-    LT_ERR_GRAPH,  /* autograd misuse (backward on a non-scalar, no graph) */
-    LT_ERR_IO,     /* a file could not be read or written */
-    LT_ERR_FORMAT  /* a file's contents are malformed */
+    LT_OK = 0,     /**< no error */
+    LT_ERR_ARG,    /**< NULL pointer or invalid argument value */
+    LT_ERR_SHAPE,  /**< shapes do not fit the operation */
+    LT_ERR_INDEX,  /**< an index or dimension out of range */
+    LT_ERR_DTYPE,  /**< wrong element type */
+    LT_ERR_MEMORY, /**< out of memory */
+    LT_ERR_GRAPH,  /**< autograd misuse (backward on a non-scalar, no graph) */
+    LT_ERR_IO,     /**< a file could not be read or written */
+    LT_ERR_FORMAT  /**< a file's contents are malformed */
 } lt_status;
 
-/* A shape: rank and sizes. Build one with LT_SHAPE(27, 10). */
+/** A shape: rank and sizes. Build one with LT_SHAPE(27, 10). */
 typedef struct lt_shape {
-    int ndim;
-    int64_t d[LT_MAX_DIMS];
+    int ndim;               /**< rank, 0..LT_MAX_DIMS (0: a scalar) */
+    int64_t d[LT_MAX_DIMS]; /**< sizes d[0..ndim-1], outermost first */
 } lt_shape;
 
 /* LT_SHAPE(a, b, ...) -> lt_shape with 1 to 6 sizes (use -1 for "infer" in
@@ -105,70 +116,92 @@ typedef struct lt_shape {
 #define LT_SHAPE(...) (lt_shape{LT__NARG(__VA_ARGS__), {__VA_ARGS__}})
 #define LT_SHAPE0 (lt_shape{0, {0}})
 #else
+/** LT_SHAPE(a, b, ...): an lt_shape value with 1 to 6 sizes, e.g.
+ *  LT_SHAPE(32, 3, 10); use -1 for "infer" in lt_view / lt_reshape. Works in
+ *  C (compound literal) and C++ (braced initialisation). */
 #define LT_SHAPE(...) ((lt_shape){LT__NARG(__VA_ARGS__), {__VA_ARGS__}})
+/** The shape of a scalar (rank 0, one element). */
 #define LT_SHAPE0 ((lt_shape){0, {0}})
 #endif
 
+/** A context: arena, tape, error state, persistent-tensor list, thread pool.
+ *  Opaque; one context must not be used by two threads at once (separate
+ *  contexts are independent). */
 typedef struct lt_ctx lt_ctx;
 
-/* Element memory shared by a tensor and all its views. */
+/** Element memory shared by a tensor and all its views. */
 typedef struct lt_storage {
-    void *data;       /* numel elements of dtype */
-    float *grad;      /* numel floats, or NULL until a gradient is needed */
-    int64_t numel;
-    lt_dtype dtype;
-    bool persistent;  /* heap (lt_new*) or arena (temporary) */
+    void *data;       /**< numel elements of dtype */
+    float *grad;      /**< numel floats, or NULL until a gradient is needed */
+    int64_t numel;    /**< number of elements */
+    lt_dtype dtype;   /**< element type */
+    bool persistent;  /**< heap (lt_new*) or arena (temporary) */
 } lt_storage;
 
-/* A strided view onto a storage. Fields are public so that new ops can be
- * written outside the library; treat them as read-only. */
+/** A strided view onto a storage. Fields are public so that new ops can be
+ *  written outside the library; treat them as read-only. */
 typedef struct lt_tensor {
-    lt_storage *storage;
-    int64_t offset;                /* first element, in elements */
-    int ndim;                      /* 0 for a scalar */
-    int64_t shape[LT_MAX_DIMS];
-    int64_t stride[LT_MAX_DIMS];   /* in elements, PyTorch's order */
-    lt_dtype dtype;
-    bool requires_grad;
+    lt_storage *storage;           /**< the elements (shared with views) */
+    int64_t offset;                /**< first element, in elements */
+    int ndim;                      /**< 0 for a scalar */
+    int64_t shape[LT_MAX_DIMS];    /**< sizes, outermost first */
+    int64_t stride[LT_MAX_DIMS];   /**< in elements, PyTorch's order */
+    lt_dtype dtype;                /**< element type (same as the storage's) */
+    bool requires_grad;            /**< recorded ops on it go on the tape */
     /* library bookkeeping for persistent tensors (NULL for temporaries) */
-    struct lt_ctx *owner;
-    struct lt_tensor *prev_owned, *next_owned;
+    struct lt_ctx *owner;          /**< owning context of a persistent tensor, NULL for temporaries */
+    struct lt_tensor *prev_owned;  /**< previous in the owner's list of persistent tensors */
+    struct lt_tensor *next_owned;  /**< next in the owner's list of persistent tensors */
 } lt_tensor;
 
 /* ======================================================================== */
 /* Context, errors, grad mode                                               */
 /* ======================================================================== */
 
-/* A new context, or NULL when out of memory. */
+/** A new context (grad mode on, 1 thread, no error), or NULL when out of
+ *  memory. Free it with lt_ctx_free(). */
 lt_ctx *lt_ctx_new(void);
-/* Frees the context, its arena and every persistent tensor it still owns. */
+/** Frees the context, its arena and every persistent tensor it still owns;
+ *  stops its worker threads. Every pointer obtained from it becomes invalid.
+ *  NULL is fine. */
 void lt_ctx_free(lt_ctx *ctx);
-/* Releases every temporary and the tape in O(1); keeps arena memory for
- * reuse. Persistent tensors and their gradients are untouched. */
+/** Releases every temporary and the tape in O(1); keeps arena memory for
+ *  reuse. Persistent tensors and their gradients are untouched, and so is a
+ *  recorded error. Call it once per training step. */
 void lt_ctx_reset(lt_ctx *ctx);
-/* Bytes of arena memory reserved (for tests and benchmarks). */
+/** Bytes of arena memory reserved (for tests and benchmarks). */
 size_t lt_ctx_arena_reserved(const lt_ctx *ctx);
-/* Number of heap allocations the arena made since the context was created. */
+/** Number of heap allocations the arena made since the context was created
+ *  (constant over a steady-state training loop). */
 size_t lt_ctx_arena_allocations(const lt_ctx *ctx);
 
+/** LT_OK, or the status of the first error recorded in ctx. */
 lt_status lt_status_of(const lt_ctx *ctx);  /* LT_OK, or the first error */
+/** The first error's message ("matmul: (32,30) @ (6,100): inner sizes
+ *  differ"), "" when there is none. Owned by ctx; valid until the next
+ *  lt_clear_error() or lt_ctx_free(). */
 const char *lt_error_message(const lt_ctx *ctx); /* "" when no error */
+/** Forgets the recorded error so the context can be used again. */
 void lt_clear_error(lt_ctx *ctx);
+/** A short English name of a status ("shape error", ...); static storage. */
 const char *lt_status_name(lt_status s);    /* "shape error", ... */
-/* Records an error (if none is recorded yet); always returns NULL so that
- * an op may `return lt_fail(...)`. For use by new ops. */
+/** Records an error (if none is recorded yet) with a printf-style message,
+ *  which by convention starts with the op's name and names the values
+ *  ("matmul: (2,3) @ (4,5): inner sizes differ"). Always returns NULL so
+ *  that an op may `return lt_fail(...)`. For use by new ops. */
 void *lt_fail(lt_ctx *ctx, lt_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 
-/* Grad mode: when disabled nothing is recorded on the tape (evaluation).
- * Returns the previous setting so it can be restored. */
+/** Grad mode: when disabled nothing is recorded on the tape (evaluation,
+ *  sampling). Returns the previous setting so it can be restored. */
 bool lt_set_grad_enabled(lt_ctx *ctx, bool enabled);
+/** True when ops on tensors that require a gradient are being recorded. */
 bool lt_grad_enabled(const lt_ctx *ctx);
 
-/* Threads: how many threads (1..64, default 1) the context's ops may use.
+/** Threads: how many threads (1..64, default 1) the context's ops may use.
  * Ops large enough to pay for it (matrix products of a few MFLOP and more,
  * tanh/exp and cross-entropy over large tensors: an evaluation over
  * thousands of rows) split their work into contiguous blocks; small ops (a
@@ -178,189 +211,291 @@ bool lt_grad_enabled(const lt_ctx *ctx);
  * the next change of n. Returns false with LT_ERR_ARG when n is outside
  * 1..64 (the setting is then unchanged). */
 bool lt_set_threads(lt_ctx *ctx, int n);
+/** The context's thread count (lt_set_threads); 1 for NULL. */
 int lt_get_threads(const lt_ctx *ctx); /* 1 for NULL */
 
 /* ======================================================================== */
 /* Creation                                                                 */
 /* ======================================================================== */
 
-/* Persistent tensors (rule 1). Zero-filled; from a C array; copy of t. */
+/** A persistent (rule 1), zero-filled, contiguous tensor of any rank
+ *  0..LT_MAX_DIMS. Every shape (here, in lt_empty & co. and in
+ *  lt_view/lt_reshape) must have sizes >= 0 whose product, zeros counted
+ *  as 1, is at most 2^40. Errors: LT_ERR_SHAPE (negative size, rank out
+ *  of range, too many elements), LT_ERR_DTYPE, LT_ERR_MEMORY. */
 lt_tensor *lt_new(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
+/** A persistent tensor holding a copy of numel elements of dtype read from
+ *  the C array data (row-major). LT_ERR_ARG when data is NULL; else as lt_new. */
 lt_tensor *lt_new_from(lt_ctx *ctx, lt_dtype dtype, lt_shape shape, const void *data);
+/** A persistent, contiguous copy of t's elements (any layout; no gradient,
+ *  not requiring grad). */
 lt_tensor *lt_new_copy(lt_ctx *ctx, const lt_tensor *t);
+/** Frees a persistent tensor and its gradient buffer. Temporaries and NULL
+ *  are ignored (temporaries belong to the arena). Views of t become invalid. */
 void lt_free(lt_tensor *t); /* persistent tensors only; NULL is fine */
 
-/* Temporaries (rule 2). lt_empty leaves the data uninitialised. */
+/** A temporary (rule 2) contiguous tensor whose data is uninitialised. */
 lt_tensor *lt_empty(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
+/** A temporary tensor of zeros. */
 lt_tensor *lt_zeros(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
+/** A temporary F32 tensor of ones. */
 lt_tensor *lt_ones(lt_ctx *ctx, lt_shape shape);
+/** A temporary F32 tensor with every element equal to value. */
 lt_tensor *lt_full(lt_ctx *ctx, lt_shape shape, float value);
+/** A temporary F32 tensor copied from numel floats at data (row-major);
+ *  LT_ERR_ARG when data is NULL. */
 lt_tensor *lt_from_f32(lt_ctx *ctx, lt_shape shape, const float *data);
+/** A temporary I32 tensor copied from numel ints at data (row-major);
+ *  LT_ERR_ARG when data is NULL. */
 lt_tensor *lt_from_i32(lt_ctx *ctx, lt_shape shape, const int32_t *data);
+/** A temporary I32 tensor (n,) holding 0..n-1; LT_ERR_ARG unless
+ *  0 <= n <= INT32_MAX. */
 lt_tensor *lt_arange(lt_ctx *ctx, int64_t n); /* I32 0..n-1 */
 
-/* Marks t (a leaf) as requiring a gradient and gives it a zeroed gradient
- * buffer. Returns t, or NULL on error (I32 tensors cannot require grad). */
+/** Marks t (a leaf) as requiring a gradient and gives it a zeroed gradient
+ *  buffer (kept until the tensor is freed, rule 4); requires = false only
+ *  clears the flag. Returns t, or NULL on error (LT_ERR_DTYPE: I32 tensors
+ *  cannot require grad; LT_ERR_MEMORY). */
 lt_tensor *lt_requires_grad(lt_ctx *ctx, lt_tensor *t, bool requires);
 
 /* ======================================================================== */
 /* Inspection and element access                                            */
 /* ======================================================================== */
 
+/** Number of elements (1 for a scalar, 0 for NULL). */
 int64_t lt_numel(const lt_tensor *t);
+/** True when t's strides are the row-major ones for its shape (size-1
+ *  dimensions may have any stride). */
 bool lt_is_contiguous(const lt_tensor *t);
+/** t's shape as a value (rank 0 for NULL). */
 lt_shape lt_shape_of(const lt_tensor *t);
+/** True when a and b have the same rank and sizes. */
 bool lt_shape_equal(lt_shape a, lt_shape b);
-/* Writes "(32,3,10)" into buf (always NUL-terminated); returns buf. */
+/** Writes "(32,3,10)" into buf (always NUL-terminated, truncated to size);
+ *  returns buf. */
 char *lt_shape_str(lt_shape s, char *buf, size_t size);
 
-/* Element i in row-major logical order (honours strides and offset). */
+/** Element i (0..numel-1) of an F32 tensor, in row-major logical order
+ *  (honours strides and offset). NaN when i is out of range or t is not F32. */
 float lt_get_f32(const lt_tensor *t, int64_t i);
+/** Element i of an I32 tensor in logical order; 0 when out of range or not I32. */
 int32_t lt_get_i32(const lt_tensor *t, int64_t i);
+/** Sets element i of an F32 tensor (logical order, through views); ignored
+ *  when out of range or not F32. Not recorded on the tape. */
 void lt_set_f32(lt_tensor *t, int64_t i, float v);
+/** Sets element i of an I32 tensor; ignored when out of range or not I32. */
 void lt_set_i32(lt_tensor *t, int64_t i, int32_t v);
-/* Gradient element i in logical order; 0 when there is no gradient. */
+/** Gradient element i in logical order; 0 when there is no gradient. */
 float lt_grad_get(const lt_tensor *t, int64_t i);
-/* The single value of a one-element F32 tensor; NaN + error otherwise. */
+/** The single value of a one-element F32 tensor; NaN + LT_ERR_SHAPE otherwise. */
 float lt_item(lt_ctx *ctx, const lt_tensor *t);
 
-/* Raw pointers to element (0,...,0) (rule 5). NULL on dtype mismatch. */
+/** Pointer to element (0,...,0) of an F32 tensor's data (rule 5: valid as
+ *  long as the storage). Index it with t's strides unless lt_is_contiguous.
+ *  NULL for NULL or an I32 tensor. */
 float *lt_data_f32(lt_tensor *t);
+/** Pointer to element (0,...,0) of an I32 tensor's data; NULL for NULL or F32. */
 int32_t *lt_data_i32(lt_tensor *t);
+/** Pointer to the gradient of element (0,...,0) (same strides as the data);
+ *  NULL when t has no gradient buffer. */
 float *lt_grad_f32(lt_tensor *t); /* NULL when t has no gradient buffer */
-/* The gradient of t as a temporary F32 tensor sharing the gradient buffer
- * (same shape and strides); NULL with an error when t has none. */
+/** The gradient of t as a temporary F32 tensor sharing the gradient buffer
+ *  (same shape and strides); NULL with LT_ERR_GRAPH when t has none. */
 lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t);
 
-/* Copies logical elements of t into dst (numel floats / ints). */
+/** Copies t's numel elements, in logical order, into dst (numel floats);
+ *  does nothing when t is NULL or not F32. */
 void lt_copy_out_f32(const lt_tensor *t, float *dst);
+/** Copies t's numel elements into dst (numel ints); nothing unless I32. */
 void lt_copy_out_i32(const lt_tensor *t, int32_t *dst);
 
 /* In-place, never recorded on the tape (use outside the graph: init,
  * optimiser updates). Return false with an error on bad input. */
+/** Sets every element of the F32 tensor t (through views) to value. In
+ *  place, not recorded. False with LT_ERR_DTYPE / LT_ERR_ARG. */
 bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value);
+/** Copies src's elements into dst (same shape and dtype; any layouts). In
+ *  place, not recorded. False with LT_ERR_SHAPE naming both when they differ. */
 bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src); /* same shape */
-/* p -= lr * grad(p), elementwise (plain SGD on one parameter). */
+/** p -= lr * grad(p), elementwise (plain SGD on one parameter). In place,
+ *  not recorded. False with LT_ERR_GRAPH when p has no gradient buffer. */
 bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr);
 
-/* Prints a readable form ("tensor (2,3) f32 [[...]]"), eliding the middle of
- * large dimensions. name may be NULL. */
+/** Prints a readable form ("tensor (2,3) f32 [[...]]") to f, eliding the
+ *  middle of large dimensions. name may be NULL. */
 void lt_print(FILE *f, const lt_tensor *t, const char *name);
 
 /* ======================================================================== */
 /* Views (never copy; gradients flow back to the base through shared storage)*/
 /* ======================================================================== */
+/* Every view is a temporary header over t's storage (rules 2 and 3). Every
+ * dim argument may be negative, counting from the end, as in PyTorch; an
+ * out-of-range dim is LT_ERR_INDEX naming the dim and the rank. */
 
-/* Same elements, new shape; one size may be -1. Needs a layout that allows a
- * view (as torch.view); otherwise an error naming the shapes. */
+/** Same elements, new shape; one size may be -1 (inferred). Needs a layout
+ *  that allows a view (as torch.view); otherwise LT_ERR_SHAPE naming the
+ *  shapes (use lt_reshape). */
 lt_tensor *lt_view(lt_ctx *ctx, lt_tensor *t, lt_shape shape);
-/* Like lt_view, but copies (differentiably) when no view is possible. */
+/** Like lt_view, but copies (differentiably) when no view is possible. */
 lt_tensor *lt_reshape(lt_ctx *ctx, lt_tensor *t, lt_shape shape);
+/** t with dimensions dim0 and dim1 swapped (a view: strides swap). */
 lt_tensor *lt_transpose(lt_ctx *ctx, lt_tensor *t, int dim0, int dim1);
-/* dims: a permutation of 0..ndim-1, as in torch.permute. */
+/** t with its dimensions reordered: result dim i is t's dim dims[i]. dims:
+ *  a permutation of 0..ndim-1, as in torch.permute; LT_ERR_ARG otherwise. */
 lt_tensor *lt_permute(lt_ctx *ctx, lt_tensor *t, const int *dims);
-/* Elements start..start+length-1 along dim (t[:, start:start+length]). */
+/** Elements start..start+length-1 along dim (t[:, start:start+length]);
+ *  LT_ERR_INDEX when the range leaves the dimension. */
 lt_tensor *lt_narrow(lt_ctx *ctx, lt_tensor *t, int dim, int64_t start, int64_t length);
-/* Index i along dim, removing the dimension (t[:, i]). */
+/** Index i along dim, removing the dimension (t[:, i]); LT_ERR_INDEX when
+ *  out of range. */
 lt_tensor *lt_select(lt_ctx *ctx, lt_tensor *t, int dim, int64_t index);
-/* All selections along dim: writes *count = shape[dim] and returns an
- * arena array of views (torch.unbind). */
+/** All selections along dim (torch.unbind): writes *count = shape[dim] and
+ *  returns an arena array of *count views (temporary, like the views). */
 lt_tensor **lt_unbind(lt_ctx *ctx, lt_tensor *t, int dim, int *count);
+/** t with a size-1 dimension inserted at dim (0..ndim); LT_ERR_SHAPE when t
+ *  already has LT_MAX_DIMS dimensions. */
 lt_tensor *lt_unsqueeze(lt_ctx *ctx, lt_tensor *t, int dim);
+/** t without dimension dim, which must have size 1 (LT_ERR_SHAPE otherwise). */
 lt_tensor *lt_squeeze(lt_ctx *ctx, lt_tensor *t, int dim);
 /* Negative dims count from the end in every dim argument, as in PyTorch. */
 
-/* t itself when already contiguous, else a differentiable contiguous copy. */
+/** t itself when already contiguous, else a differentiable contiguous copy. */
 lt_tensor *lt_contiguous(lt_ctx *ctx, lt_tensor *t);
-/* Always a fresh contiguous differentiable copy. */
+/** Always a fresh contiguous differentiable copy (a temporary). */
 lt_tensor *lt_clone(lt_ctx *ctx, lt_tensor *t);
 
 /* ======================================================================== */
 /* Ops (every one differentiable in its F32 inputs)                         */
 /* ======================================================================== */
+/* Every op returns a new temporary (rule 2) and, when grad mode is on and an
+ * F32 input requires a gradient, records itself on the tape. */
 
 /* Elementwise with NumPy/PyTorch broadcasting: shapes align on the right and
  * a missing or size-1 dim stretches ((3,1)+(1,4) -> (3,4)); the gradient of
  * a stretched input is summed over the stretched dims. Inputs may be strided
  * views and may be the same tensor (x*x). Division by 0 follows IEEE. */
+/** a + b, elementwise with NumPy/PyTorch broadcasting: shapes align on the
+ *  right and a missing or size-1 dim stretches ((3,1)+(1,4) -> (3,4)); the
+ *  gradient of a stretched input is summed over the stretched dims. Inputs
+ *  may be strided views and may be the same tensor. Both F32; LT_ERR_SHAPE
+ *  naming both shapes when they do not broadcast. */
 lt_tensor *lt_add(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
+/** a - b, elementwise with broadcasting (as lt_add). */
 lt_tensor *lt_sub(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
+/** a * b, elementwise with broadcasting (as lt_add); a and b may be the same
+ *  tensor (x * x). */
 lt_tensor *lt_mul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
+/** a / b, elementwise with broadcasting (as lt_add); division by 0 follows
+ *  IEEE (inf, NaN). */
 lt_tensor *lt_div(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 /* Scalar forms: a + s, a - s, a * s, a / s. */
+/** a + s for every element (same shape as a). */
 lt_tensor *lt_add_scalar(lt_ctx *ctx, lt_tensor *a, float s);
+/** a - s for every element. */
 lt_tensor *lt_sub_scalar(lt_ctx *ctx, lt_tensor *a, float s);
+/** a * s for every element. */
 lt_tensor *lt_mul_scalar(lt_ctx *ctx, lt_tensor *a, float s);
+/** a / s for every element (IEEE division). */
 lt_tensor *lt_div_scalar(lt_ctx *ctx, lt_tensor *a, float s);
 
 /* Unary. Edge values as in PyTorch: log(0) = -inf, log(x<0) = NaN, tanh
  * saturates to +-1; lt_pow of a negative base with a non-integer exponent is
  * NaN, 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
+/** -a, elementwise (same shape). */
 lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *a);
+/** tanh(a), elementwise; saturates to +-1 (within 1.2 ulp of the correctly
+ *  rounded value). */
 lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a);
+/** exp(a), elementwise. */
 lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a);
+/** Natural log of a, elementwise: log(0) = -inf, log(x < 0) = NaN. */
 lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *a);
+/** max(a, 0), elementwise (gradient 0 at 0, as PyTorch). */
 lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *a);
+/** a^exponent, elementwise: a negative base with a non-integer exponent is
+ *  NaN, 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
 lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *a, float exponent); /* a^exponent */
 
 /* Reductions. The _dim forms take a dim (negative counts from the end) and
  * keepdim as in PyTorch. lt_sum/lt_mean reduce everything to a scalar. Sums
  * accumulate in double. The mean of nothing is NaN, as in PyTorch. */
+/** The sum of all elements of a as a scalar (rank 0); accumulated in double. */
 lt_tensor *lt_sum(lt_ctx *ctx, lt_tensor *a);
+/** The mean of all elements as a scalar; NaN for an empty tensor. */
 lt_tensor *lt_mean(lt_ctx *ctx, lt_tensor *a);
+/** Sum along dim (negative counts from the end); keepdim keeps it as size 1
+ *  (as PyTorch). (N,C) with dim 1 -> (N,) or (N,1). */
 lt_tensor *lt_sum_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
+/** Mean along dim (as lt_sum_dim); NaN over an empty dimension. */
 lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
-/* Max along dim: returns the values; *indices (if not NULL) receives an I32
- * tensor of argmax positions (first maximum on ties; NaN counts as the
- * maximum, as in PyTorch). The gradient goes to the argmax only. */
+/** Max along dim: returns the values; *indices (if not NULL) receives an I32
+ *  tensor (same shape as the values) of argmax positions (first maximum on
+ *  ties; NaN counts as the maximum, as in PyTorch). The gradient goes to the
+ *  argmax only. A dim of size 0, or longer than I32 indices reach
+ *  (2^31-1), is LT_ERR_SHAPE. */
 lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tensor **indices);
 
-/* Matrix product.
+/** Matrix product.
  *   (n,k) @ (k,m) -> (n,m)
  *   (B,n,k) @ (B,k,m) -> (B,n,m), where either batch size may be 1 (broadcast)
  *   (B,n,k) @ (k,m) -> (B,n,m), and (n,k) @ (B,k,m) -> (B,n,m)
- * Transposed views (e.g. lt_transpose(W)) are used in place, without a copy. */
+ * Transposed views (e.g. lt_transpose(W)) are used in place, without a copy.
+ * LT_ERR_SHAPE naming both shapes when the inner sizes or batch sizes
+ * differ or a rank is not 2 or 3. */
 lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 
-/* The affine layer x @ w + b: x (N,K), w (K,M), b (M,) or NULL -> (N,M). The
+/** The affine layer x @ w + b: x (N,K), w (K,M), b (M,) or NULL -> (N,M). The
  * same result as lt_add(lt_matmul(x, w), b), in one op: the bias is the
  * starting value of the product's accumulation (no second pass over the
  * output) and backward computes dx, dw and db together. w may be a
- * transposed view (a PyTorch-style (out,in) weight as lt_transpose(w)). */
+ * transposed view (a PyTorch-style (out,in) weight as lt_transpose(w)).
+ * LT_ERR_SHAPE naming the shapes when they do not fit. */
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b);
 
-/* C[X]: rows of c picked by the I32 index tensor x (any shape); the result
- * has shape x.shape + c.shape[1:]. Backward scatter-adds (repeated indices
- * accumulate). As in PyTorch a negative index counts from the end (-1 is the
- * last row); an index outside -rows..rows-1 is LT_ERR_INDEX. */
+/** C[X]: rows of c picked by the I32 index tensor x (any shape); the result
+ * has shape x.shape + c.shape[1:] (e.g. C (27,10) indexed by X (32,3) gives
+ * (32,3,10)). Backward scatter-adds (repeated indices accumulate). As in
+ * PyTorch a negative index counts from the end (-1 is the last row); an
+ * index outside -rows..rows-1 is LT_ERR_INDEX; F32 indices are LT_ERR_DTYPE. */
 lt_tensor *lt_index(lt_ctx *ctx, lt_tensor *c, lt_tensor *x);
 
-/* Concatenation of n >= 1 tensors along dim (all other sizes equal; same
- * dtype and rank; scalars cannot be concatenated). I32 is allowed (no grad). */
+/** Concatenation of n >= 1 tensors ts[0..n-1] along dim (all other sizes
+ * equal; same dtype and rank; scalars cannot be concatenated: LT_ERR_SHAPE /
+ * LT_ERR_DTYPE naming the offending tensor). I32 is allowed (no grad). */
 lt_tensor *lt_cat(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim);
 
+/** softmax(a) along dim (exp(a - max) / sum), same shape as a. */
 lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
+/** log(softmax(a)) along dim, computed stably (a - max - log sum exp). */
 lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
-/* Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
- * and stable for any finite logits. Returns a scalar. Targets must be in
- * 0..C-1 (no ignore_index); N must be >= 1. */
+/** Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
+ * and stable (F.cross_entropy). Returns a scalar. Targets must be in 0..C-1
+ * (no ignore_index; LT_ERR_INDEX otherwise); N must be >= 1; other shapes
+ * are LT_ERR_SHAPE.
+ * Extremes, as PyTorch: softmax/log_softmax/cross_entropy are exact for
+ * logits up to +-FLT_MAX (softmax of [1e30, 1e30, -1e30] is [0.5, 0.5, 0]);
+ * the loss is +inf only when it exceeds float (a target logit FLT_MAX below
+ * the row maximum), and the gradient stays finite. A -inf logit has
+ * probability 0; a row with +inf, all -inf, or a NaN gives NaN throughout. */
 lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
 
 /* ======================================================================== */
 /* Autograd                                                                 */
 /* ======================================================================== */
 
-/* Back-propagates from a scalar (one-element) tensor that was produced by a
- * recorded op: d(loss)/d(loss) = 1, then every node in reverse order. Returns
- * false with LT_ERR_GRAPH on a non-scalar or a tensor with no graph. The tape
- * is kept until lt_ctx_reset() (backward may not be called twice). */
+/** Back-propagates from a scalar (one-element) tensor that was produced by a
+ * recorded op: d(loss)/d(loss) = 1, then every node in reverse order,
+ * accumulating (+=) into the gradients of every tensor that requires one.
+ * Returns false with LT_ERR_GRAPH on a non-scalar or a tensor with no graph.
+ * The tape is kept until lt_ctx_reset() (backward may not be called twice). */
 bool lt_backward(lt_ctx *ctx, lt_tensor *loss);
-/* Back-propagates from any output with a given upstream gradient of the same
- * shape (torch's out.backward(grad)). */
+/** Back-propagates from any output with a given upstream gradient of the same
+ * shape (torch's out.backward(grad)); LT_ERR_SHAPE when the shapes differ,
+ * otherwise as lt_backward. */
 bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad);
-/* Sets t's gradient to zero (no-op when it has none). */
+/** Sets t's gradient to zero (no-op when it has none or t is NULL). */
 void lt_zero_grad(lt_tensor *t);
-/* Number of nodes on the tape (for tests and tools). */
+/** Number of nodes on the tape (for tests and tools). */
 size_t lt_tape_size(const lt_ctx *ctx);
 
 /* ======================================================================== */
@@ -371,39 +506,48 @@ size_t lt_tape_size(const lt_ctx *ctx);
  * gradient and accumulates (+=) into the inputs' gradients. See
  * docs/design.md ("How to add an op") for a complete example. */
 
+/** A node of the tape: one recorded op application (see struct lt_node). */
 typedef struct lt_node lt_node;
+/** An op's backward function: reads lt_grad_f32(node->out) and accumulates
+ *  (+=) into the gradients of node->in[i] (lt_grad_buffer). May allocate
+ *  from the arena; reports errors with lt_fail. */
 typedef void (*lt_backward_fn)(lt_ctx *ctx, lt_node *node);
 
+/** An op's identity: a static constant shared by all its nodes. */
 typedef struct lt_op {
-    const char *name;        /* used in error messages and lt_tape_dump */
-    lt_backward_fn backward;
+    const char *name;        /**< used in error messages and lt_tape_dump */
+    lt_backward_fn backward; /**< the gradient rule */
 } lt_op;
 
+/** One recorded op application on the tape (arena memory). */
 struct lt_node {
-    const lt_op *op;
-    lt_tensor *out;
-    lt_tensor **in;   /* n_in inputs (arena) */
-    int n_in;
-    float fparam[4];  /* op-specific constants (e.g. an exponent) */
-    int64_t iparam[4];/* op-specific integers (e.g. a dim) */
-    void *saved;      /* op-specific arena memory saved by forward */
+    const lt_op *op;  /**< which op */
+    lt_tensor *out;   /**< its output */
+    lt_tensor **in;   /**< n_in inputs (arena) */
+    int n_in;         /**< number of inputs */
+    float fparam[4];  /**< op-specific constants (e.g. an exponent) */
+    int64_t iparam[4];/**< op-specific integers (e.g. a dim) */
+    void *saved;      /**< op-specific arena memory saved by forward */
 };
 
-/* True when an op on these inputs must be recorded (grad mode is on and at
+/** True when an op on these inputs must be recorded (grad mode is on and at
  * least one F32 input requires a gradient). */
 bool lt_needs_grad(const lt_ctx *ctx, int n_in, lt_tensor *const *in);
-/* Appends a node (out becomes requires_grad). NULL + error on out of memory. */
+/** Appends a node for op with output out and inputs in[0..n_in-1] (out
+ *  becomes requires_grad). The node lives in the arena; fill its fparam,
+ *  iparam and saved fields. NULL + error on out of memory. */
 lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_tensor *const *in);
-/* Arena memory (64-byte aligned), released by lt_ctx_reset(). */
+/** bytes of arena memory (64-byte aligned), released by lt_ctx_reset();
+ *  NULL + LT_ERR_MEMORY when out of memory. */
 void *lt_arena_alloc(lt_ctx *ctx, size_t bytes);
-/* Gradient pointer of t at element (0,..,0), allocating a zeroed buffer for
+/** Gradient pointer of t at element (0,..,0), allocating a zeroed buffer for
  * its storage on first use. NULL + error on out of memory. */
 float *lt_grad_buffer(lt_ctx *ctx, lt_tensor *t);
-/* Validates the arguments common to every op: ctx usable (no sticky error)
+/** Validates the arguments common to every op: ctx usable (no sticky error)
  * and no NULL tensor among the n given. On failure records
  * "<op>: argument <i> is NULL" and returns false. */
 bool lt_check_args(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts);
-/* Resolves a possibly negative dim for rank ndim; -1 + error when out of
+/** Resolves a possibly negative dim for rank ndim; -1 + error when out of
  * range ("<op>: dim 3 out of range for a tensor of rank 2"). */
 int lt_resolve_dim(lt_ctx *ctx, const char *op, int dim, int ndim);
 
@@ -415,76 +559,135 @@ int lt_resolve_dim(lt_ctx *ctx, const char *op, int dim, int ndim);
  * ..., "__metadata__": {"key": "value", ...}}), then the raw little-endian
  * tensor bytes. Readable by Python's safetensors and PyTorch. */
 
+/** One entry of a checkpoint to write. */
 typedef struct lt_named_tensor {
-    const char *name;
-    const lt_tensor *tensor; /* F32 or I32, any layout (written dense) */
+    const char *name;        /**< unique, valid UTF-8 */
+    const lt_tensor *tensor; /**< F32 or I32, any layout (written dense) */
 } lt_named_tensor;
 
-/* Writes n tensors and n_meta string pairs (meta[2i] = key, meta[2i+1] =
+/** Writes n tensors and n_meta string pairs (meta[2i] = key, meta[2i+1] =
  * value) to path atomically: a temporary file in the same directory, fsync,
  * rename. On any failure the old file at path is untouched, the temporary is
  * removed, and false is returned with LT_ERR_IO / LT_ERR_ARG. */
 bool lt_safetensors_save(lt_ctx *ctx, const char *path, const lt_named_tensor *tensors, int n,
                          const char *const *meta, int n_meta);
 
-/* A loaded checkpoint, fully validated when lt_safetensors_load returns it. */
+/** A loaded checkpoint, fully validated when lt_safetensors_load returns it
+ *  (opaque; owns its memory, independent of any context). */
 typedef struct lt_safetensors lt_safetensors;
 
-/* Reads and validates a whole file (header length within the file, JSON
+/** Reads and validates a whole file (header length within the file, JSON
  * well-formed, known dtypes, shapes and offsets consistent and inside the
  * data, no overlaps). NULL + LT_ERR_IO / LT_ERR_FORMAT with a message naming
  * the file and the problem. Free with lt_safetensors_free. */
 lt_safetensors *lt_safetensors_load(lt_ctx *ctx, const char *path);
+/** Frees a loaded checkpoint; NULL is fine. Names and metadata strings
+ *  obtained from it become invalid. */
 void lt_safetensors_free(lt_safetensors *st);
+/** Number of tensors in the checkpoint. */
 int lt_safetensors_count(const lt_safetensors *st);
+/** Name of tensor i (0..count-1), owned by st; NULL out of range. */
 const char *lt_safetensors_name(const lt_safetensors *st, int i); /* NULL out of range */
-/* Metadata value for key, or NULL when absent. */
+/** The dtype ("F32", "I32", or another safetensors name such as "BF16") and
+ *  shape of tensor i (header order); false when st is NULL or i out of range. */
+bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape);
+/** Metadata value for key (owned by st), or NULL when absent. */
 const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
-/* Copies the named tensor into dst, which must have the same dtype and
- * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise. */
+/** Copies the named tensor into dst, which must have the same dtype and
+ * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise,
+ * or naming the file when it has no tensor of that name. */
 bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
+
+/* ======================================================================== */
+/* Learning-rate schedules (schedule.c)                                     */
+/* ======================================================================== */
+
+/** Most milestones of a step schedule. */
+#define LT_LR_MAX_MILESTONES 8
+
+/** The shape of a learning-rate schedule. */
+typedef enum lt_lr_kind {
+    LT_LR_CONSTANT, /**< base throughout */
+    LT_LR_STEP,     /**< base, then from step milestones[i] on: rates[i] when explicit_rates, else the
+                         previous rate times factor */
+    LT_LR_COSINE    /**< half a cosine from base (at step warmup) down to final (at step total), final after */
+} lt_lr_kind;
+
+/** A learning rate as a pure function of the step number (0-based), for any
+ *  optimiser. A warm-up of w > 0 steps scales the rate of step s < w by
+ *  (s+1)/w. The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
+ *  .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}. */
+typedef struct lt_lr_schedule {
+    lt_lr_kind kind;                       /**< constant, step or cosine */
+    double base;                           /**< rate after warm-up, before any decay */
+    long warmup;                           /**< linear warm-up steps (0 = none) */
+    int n_milestones;                      /**< LT_LR_STEP: 0..LT_LR_MAX_MILESTONES */
+    long milestones[LT_LR_MAX_MILESTONES]; /**< LT_LR_STEP: steps, non-decreasing (equal ones stack) */
+    bool explicit_rates;                   /**< LT_LR_STEP: use rates[] instead of factor */
+    double rates[LT_LR_MAX_MILESTONES];    /**< LT_LR_STEP: the rate from each milestone on */
+    double factor;                         /**< LT_LR_STEP: multiplier at each milestone, e.g. 0.1 */
+    long total;                            /**< LT_LR_COSINE: last step of the curve (> warmup) */
+    double final;                          /**< LT_LR_COSINE: rate from step total on */
+} lt_lr_schedule;
+
+/** true when s is well formed; otherwise false and an LT_ERR_ARG on ctx
+ *  naming the bad field and value ("lr schedule: milestone 1 is step 49; ..."). */
+bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s);
+/** The rate at a step of a checked schedule; NaN for a NULL schedule, an
+ *  unknown kind or a negative step. */
+double lt_lr_at(const lt_lr_schedule *s, long step);
 
 /* ======================================================================== */
 /* Random numbers compatible with PyTorch and Python                        */
 /* ======================================================================== */
 
-/* PyTorch's CPU generator: MT19937 as torch.Generator().manual_seed(seed). */
+/** PyTorch's CPU generator: MT19937 as torch.Generator().manual_seed(seed).
+ *  A plain value: copy it to fork a stream; no cleanup needed. */
 typedef struct lt_rng {
-    uint32_t mt[624];
-    int index;
+    uint32_t mt[624];        /**< Mersenne Twister state */
+    int index;               /**< next word of mt to temper */
     /* cached second sample of the double Box-Muller path (numel < 16) */
-    bool has_cached_normal;
-    double cached_normal;
+    bool has_cached_normal;  /**< a cached second Box-Muller sample is pending */
+    double cached_normal;    /**< that sample (the double path, n < 16) */
 } lt_rng;
 
+/** Seeds g exactly as torch.Generator().manual_seed(seed). */
 void lt_rng_seed(lt_rng *g, uint64_t seed);
+/** The next 32-bit output of the generator. */
 uint32_t lt_rng_u32(lt_rng *g);
+/** The next 64-bit output (two 32-bit outputs, as torch's random64). */
 uint64_t lt_rng_u64(lt_rng *g);
-/* float uniform in [0,1): (u32 & 0xFFFFFF) * 2^-24, as torch.rand. */
+/** float uniform in [0,1): (u32 & 0xFFFFFF) * 2^-24, as torch.rand. */
 float lt_rng_uniform(lt_rng *g);
-/* n standard normal floats exactly as torch.randn(n, generator=g). */
+/** n standard normal floats into out, exactly as torch.randn(n, generator=g). */
 void lt_rng_randn(lt_rng *g, float *out, int64_t n);
-/* n integers in [low, high) as torch.randint(low, high, (n,), generator=g). */
+/** n integers in [low, high) into out, as torch.randint(low, high, (n,),
+ *  generator=g). */
 void lt_rng_randint(lt_rng *g, int64_t low, int64_t high, int32_t *out, int64_t n);
-/* One draw from the categorical distribution probs[0..n-1] (need not be
- * normalised) as torch.multinomial(probs, 1, generator=g). -1 on bad input. */
+/** One draw from the categorical distribution probs[0..n-1] (need not be
+ * normalised) as torch.multinomial(probs, 1, generator=g). -1 on bad input
+ * (NULL, n < 1, a negative, NaN or infinite weight, no positive weight). */
 int64_t lt_rng_multinomial(lt_rng *g, const float *probs, int64_t n);
-/* Fills a persistent or temporary F32 tensor (contiguous) with randn. */
+/** Fills a persistent or temporary F32 tensor (contiguous) with randn, as
+ *  torch.randn(shape, generator=g). False + LT_ERR_ARG / LT_ERR_DTYPE. */
 bool lt_randn_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t);
 
-/* Python's random module (CPython 3): MT19937 seeded as random.seed(int). */
+/** Python's random module (CPython 3): MT19937 seeded as random.seed(int).
+ *  A plain value; no cleanup needed. */
 typedef struct lt_pyrandom {
-    uint32_t mt[624];
-    int index;
+    uint32_t mt[624]; /**< Mersenne Twister state */
+    int index;        /**< next word of mt to temper */
 } lt_pyrandom;
 
+/** Seeds r exactly as random.seed(seed) with an int seed. */
 void lt_pyrandom_seed(lt_pyrandom *r, uint64_t seed);
+/** The next 32-bit output (random.getrandbits(32)). */
 uint32_t lt_pyrandom_u32(lt_pyrandom *r);
-/* random.getrandbits(k) for 0 < k <= 32. */
+/** random.getrandbits(k) for 0 < k <= 32. */
 uint32_t lt_pyrandom_getrandbits(lt_pyrandom *r, int k);
-/* random._randbelow(n) for 0 < n <= 2^32. */
+/** random._randbelow(n) for 0 < n <= 2^32: uniform in [0, n). */
 uint64_t lt_pyrandom_randbelow(lt_pyrandom *r, uint64_t n);
-/* random.shuffle(x) on n elements of elem_size bytes each. */
+/** random.shuffle(x) on n elements of elem_size bytes each at base. */
 void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size);
 
 /* ======================================================================== */
@@ -501,36 +704,52 @@ void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size)
  * its state, allocated once by lt_optim_new (heap, not the arena; steps
  * allocate nothing) and freed by lt_optim_free. Errors go to ctx (sticky). */
 
+/** Which update rule an optimiser applies (see the section comment above). */
 typedef enum lt_optim_kind { LT_OPTIM_SGD, LT_OPTIM_ADAM, LT_OPTIM_ADAMW } lt_optim_kind;
 
+/** An optimiser's settings: a plain value; start from lt_optim_defaults. */
 typedef struct lt_optim_config {
-    lt_optim_kind kind;
-    float lr;
-    float momentum;     /* sgd only; 0 = plain sgd */
-    bool nesterov;      /* sgd with momentum > 0 only */
-    float weight_decay; /* sgd/adam: L2 added to the gradient; adamw: decoupled */
-    float beta1, beta2; /* adam/adamw, each in [0, 1) */
-    float eps;          /* adam/adamw */
+    lt_optim_kind kind; /**< the update rule */
+    float lr;           /**< learning rate (lt_optim_set_lr changes it later) */
+    float momentum;     /**< sgd only; 0 = plain sgd */
+    bool nesterov;      /**< sgd with momentum > 0 only */
+    float weight_decay; /**< sgd/adam: L2 added to the gradient; adamw: decoupled */
+    float beta1;        /**< adam/adamw: first-moment decay, in [0, 1) */
+    float beta2;        /**< adam/adamw: second-moment decay, in [0, 1) */
+    float eps;          /**< adam/adamw */
 } lt_optim_config;
 
-/* PyTorch's defaults for kind with learning rate lr (betas 0.9/0.999, eps
+/** PyTorch's defaults for kind with learning rate lr (betas 0.9/0.999, eps
  * 1e-8, weight decay 0, or 0.01 for adamw). */
 lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr);
+/** "sgd", "adam" or "adamw" (static storage); "?" for an unknown kind. */
 const char *lt_optim_kind_name(lt_optim_kind kind); /* "sgd", "adam", "adamw" */
 
+/** An optimiser: its parameters (borrowed) and its state (owned); opaque. */
 typedef struct lt_optim lt_optim;
-/* An optimiser over params[0..n-1] (the array is copied; the tensors are
- * borrowed). NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad input. */
+/** An optimiser over params[0..n-1] (the array is copied; the tensors are
+ * borrowed and must outlive it). Its state is allocated here, once; free it
+ * with lt_optim_free. NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad
+ * input (a bad setting, a parameter that is not a contiguous F32 tensor with
+ * a gradient buffer). */
 lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n);
+/** Frees the optimiser's state (not the parameters); NULL is fine. */
 void lt_optim_free(lt_optim *opt); /* NULL is fine */
-/* One update from the parameters' current gradients. False on error. */
+/** One update of every parameter, in place, from its current gradient (not
+ *  recorded on the tape; allocates nothing). False on error (NULL, the
+ *  context holds an error, a parameter lost its gradient buffer). */
 bool lt_optim_step(lt_optim *opt);
+/** Zeroes every parameter's gradient (lt_zero_grad on each); NULL is fine. */
 void lt_optim_zero_grad(lt_optim *opt);        /* zeroes every parameter's gradient */
+/** Sets the learning rate for the next steps (for schedules: lt_lr_at);
+ *  ignored when lr < 0 or opt is NULL. */
 void lt_optim_set_lr(lt_optim *opt, float lr); /* for schedules; ignored when lr < 0 */
+/** The current learning rate; NaN for NULL. */
 float lt_optim_lr(const lt_optim *opt);
+/** Number of updates done so far (0 for NULL). */
 int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
 
-/* torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
+/** torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
  * (accumulated in double); when it exceeds max_norm every gradient is scaled
  * by max_norm / (norm + 1e-6). Returns the norm before clipping, or NaN with
  * an error (max_norm <= 0, a parameter without gradient). */
@@ -541,7 +760,7 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
 /* (lib/op_norm.c, op_dropout.c, op_activation.c, op_flatten.c)             */
 /* ======================================================================== */
 
-/* Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
+/** Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
  * (any rank >= 2; the features are the last dim, as makemore part 5's
  * BatchNorm1d, not torch's (N,C,L) convention). gain, bias: (C,) or NULL
  * (1 and 0). running_mean, running_var: persistent (C,) tensors or NULL.
@@ -554,9 +773,10 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
  * recorded. */
 lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
                         lt_tensor *running_var, bool training, float momentum, float eps);
-/* Layer normalisation over the last dim (torch.nn.functional.layer_norm with
+/** Layer normalisation over the last dim (torch.nn.functional.layer_norm with
  * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
 lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
+/** Inverted dropout (the rule is in the comment below): a temporary of x's shape, or x itself. */
 
 /* Inverted dropout with probability p in [0, 1]: in training each element
  * is kept with probability 1 - p (exact to 2^-16) and scaled by 1/(1-p), or
@@ -566,10 +786,12 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
  * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
 
+/** 1 / (1 + exp(-a)), elementwise (same shape); never overflows. */
 lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a); /* 1 / (1 + exp(-a)), never overflows */
+/** GELU: a * Phi(a), elementwise, the exact (erf) form (torch's default). */
 lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *a);    /* a * Phi(a), the exact (erf) form */
 
-/* makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
+/** makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
  * consecutive steps side by side. A view (no copy) whenever lt_view can
  * make one, which includes every contiguous input; otherwise a recorded copy.
  * LT_ERR_SHAPE when x is not rank 3 or T is not divisible by n. The result
@@ -580,4 +802,4 @@ lt_tensor *lt_flatten_consecutive(lt_ctx *ctx, lt_tensor *x, int n);
 }
 #endif
 
-#endif /* LIBTENSOR_H */
+#endif /* LT_LIBTENSOR_H */

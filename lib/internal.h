@@ -53,7 +53,10 @@ lt_tensor *lt_alloc_temp(lt_ctx *ctx, lt_dtype dt, int ndim, const int64_t *shap
 /* A temporary header viewing t's storage (copy of t's layout). */
 lt_tensor *lt_alias(lt_ctx *ctx, const lt_tensor *t);
 void lt_set_contiguous_strides(lt_tensor *t);
-/* Validates sizes: non-negative and ndim within range. */
+/* Largest product of a shape's sizes (zeros counted as 1). */
+#define LT_MAX_SPAN (INT64_C(1) << 40)
+/* Validates sizes: non-negative, ndim within range, product within
+ * LT_MAX_SPAN. */
 bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s);
 int64_t lt_shape_numel(int ndim, const int64_t *shape);
 /* "(32,3,10)" for a tensor. */

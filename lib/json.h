@@ -24,6 +24,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library is linked into other people's programs: its external symbols
+ * must all carry the lt_ prefix (tools/check_prefix.sh), so these internal
+ * functions are renamed at the symbol level while the code keeps short names. */
+#define json_parse lt__json_parse
+#define json_free lt__json_free
+#define json_get_u64 lt__json_get_u64
+#define json_utf8_length lt__json_utf8_length
+#define json_valid_utf8 lt__json_valid_utf8
+#define json_buf_put lt__json_buf_put
+#define json_buf_puts lt__json_buf_puts
+#define json_buf_u64 lt__json_buf_u64
+#define json_buf_string lt__json_buf_string
+#define json_buf_free lt__json_buf_free
+
 typedef enum json_type {
     JSON_NULL,
     JSON_FALSE,

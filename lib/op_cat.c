@@ -108,10 +108,17 @@ lt_tensor *lt_cat(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
     memcpy(shape, ts[0]->shape, sizeof(int64_t) * (size_t)ts[0]->ndim);
     shape[d] = 0;
     for (int k = 0; k < n; k++) {
-        if (!(in[k] = lt_contiguous(ctx, ts[k])))
-            return NULL;
+        if (ts[k]->shape[d] > LT_MAX_SPAN - shape[d]) /* the same huge empty tensor many times: no overflow */
+            return lt_fail(ctx, LT_ERR_SHAPE, "cat: the result has more than 2^40 elements along dim %d", d);
         shape[d] += ts[k]->shape[d];
     }
+    lt_shape result = {ts[0]->ndim, {0}};
+    memcpy(result.d, shape, sizeof(int64_t) * (size_t)result.ndim);
+    if (!lt_check_shape(ctx, "cat", result))
+        return NULL;
+    for (int k = 0; k < n; k++)
+        if (!(in[k] = lt_contiguous(ctx, ts[k])))
+            return NULL;
     lt_tensor *out = lt_alloc_temp(ctx, ts[0]->dtype, ts[0]->ndim, shape);
     if (!out)
         return NULL;

@@ -140,6 +140,8 @@ static void sum_dim_backward(lt_ctx *ctx, lt_node *node)
     int64_t outer = node->iparam[0], len = node->iparam[1], inner = node->iparam[2];
     float scale = node->fparam[0];
     const float *g = lt_g(node->out);
+    if (inner == 0) /* no elements: (2^20, 2^20, 0) must not loop 2^40 times */
+        return;
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < len; j++) {
             float *row = ga + (o * len + j) * inner;
@@ -156,6 +158,8 @@ static const lt_op mean_dim_op = {"mean_dim", sum_dim_backward};
  * the rows j are added elementwise into a double row (unit stride). */
 static bool sum_dim_kernel(lt_ctx *ctx, const reduce_plan *p, const float *x, float *out, double scale)
 {
+    if (p->outer == 0 || p->inner == 0) /* no output: (0, 3, 2^32) must not allocate 2^32 doubles */
+        return true;
     if (p->inner == 1) {
         for (int64_t o = 0; o < p->outer; o++)
             out[o] = (float)(scale * sum_double(x + o * p->len, p->len));
@@ -237,6 +241,8 @@ static bool beats(float v, float best) { return v > best || (isnan(v) && !isnan(
  * the rows are compared elementwise so memory is read with unit stride. */
 static void max_dim_kernel(const reduce_plan *p, const float *x, float *vals, int32_t *idx)
 {
+    if (p->inner == 0) /* no output: (2^20, 2^20, 0) must not loop 2^40 times */
+        return;
     for (int64_t o = 0; o < p->outer; o++) {
         const float *xo = x + o * p->len * p->inner;
         float *vo = vals + o * p->inner;

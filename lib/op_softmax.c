@@ -24,9 +24,16 @@ static slices slices_of(const lt_tensor *t, int dim)
 {
     if (t->ndim == 0) /* a scalar is one slice of one element */
         return (slices){1, 1, 1};
+    if (lt_numel(t) == 0) /* no slices at all: (0, 2^20, 2^20) must not loop 2^40 times */
+        return (slices){0, 0, 0};
     return (slices){lt_shape_numel(dim, t->shape), t->shape[dim],
                     lt_shape_numel(t->ndim - dim - 1, t->shape + dim + 1)};
 }
+
+/* Below this magnitude of the row maximum m, lse = m + log(s) holds log(s)
+ * to within 2^-36 in double, so exp(x - lse) is an accurate softmax. Above
+ * it (logits of 1e30: m + log 2 == m) the softmax is exp(x - m) / s. */
+#define LSE_EXACT_MAX 0x1p16
 
 /* y = softmax(x) or log_softmax(x) over one slice of n elements spaced by
  * step. */
@@ -45,9 +52,9 @@ static void softmax_slice(const float *x, float *y, int64_t n, int64_t step, boo
         double lse = log(s);
         for (int64_t j = 0; j < n; j++)
             y[j * step] = (float)((double)x[j * step] - m - lse);
-    } else if (step == 1) {
+    } else if (step == 1 && fabs(m) < LSE_EXACT_MAX) {
         lt_vexp_shift_sum(y, x, m + log(s), n); /* y = exp(x - lse) */
-    } else {
+    } else { /* also for huge logits: there m + log(s) would round log(s) away */
         for (int64_t j = 0; j < n; j++)
             y[j * step] = (float)(exp((double)x[j * step] - m) / s);
     }
@@ -226,7 +233,7 @@ static void row_lse(const float *x, int64_t c, double *m, double *log_s)
 typedef struct {
     const float *x;
     const int32_t *t;
-    double *lse, *term;
+    double *max, *log_sum, *term; /* per row */
     int64_t c;
 } ce_rows;
 
@@ -237,22 +244,30 @@ static void ce_rows_task(void *arg, int task, int64_t begin, int64_t end)
     for (int64_t i = begin; i < end; i++) {
         double m, log_s;
         row_lse(r->x + i * r->c, r->c, &m, &log_s);
-        r->lse[i] = m + log_s;
+        r->max[i] = m;
+        r->log_sum[i] = log_s;
         /* (m - x_t) first: exact when the target is the maximum, whatever the
          * magnitude of the logits */
         r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
     }
 }
 
-/* Fills saved probabilities: p[i,j] = exp(x[i,j] - lse_i). */
-static ce_saved *save_probs(lt_ctx *ctx, const float *x, const double *lse, int32_t *targets, int64_t n, int64_t c)
+/* Fills saved probabilities: p[i,j] = exp(x[i,j] - lse_i), or
+ * exp(x[i,j] - m_i) / s_i when m_i is too large for lse_i to hold log(s_i). */
+static ce_saved *save_probs(lt_ctx *ctx, const float *x, const ce_rows *r, int32_t *targets, int64_t n, int64_t c)
 {
     ce_saved *s = lt_arena_alloc(ctx, sizeof *s);
     float *p = lt_arena_alloc(ctx, sizeof(float) * (size_t)(n * c));
     if (!s || !p)
         return NULL;
     for (int64_t i = 0; i < n; i++)
-        lt_vexp_shift_sum(p + i * c, x + i * c, lse[i], c);
+        if (fabs(r->max[i]) < LSE_EXACT_MAX) {
+            lt_vexp_shift_sum(p + i * c, x + i * c, r->max[i] + r->log_sum[i], c);
+        } else {
+            double inv_s = exp(-r->log_sum[i]);
+            for (int64_t j = 0; j < c; j++)
+                p[i * c + j] = (float)(exp((double)x[i * c + j] - r->max[i]) * inv_s);
+        }
     *s = (ce_saved){p, targets};
     return s;
 }
@@ -265,11 +280,11 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
         return NULL;
     int64_t n = logits->shape[0], c = logits->shape[1];
     int32_t *t = read_targets(ctx, targets, c);
-    double *lse = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(2 * n)) : NULL; /* lse, then terms */
-    if (!lse || !(logits = lt_contiguous(ctx, logits)))
+    double *rowbuf = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(3 * n)) : NULL; /* max, log_sum, term */
+    if (!rowbuf || !(logits = lt_contiguous(ctx, logits)))
         return NULL;
     const float *x = lt_f32(logits);
-    ce_rows rows = {x, t, lse, lse + n, c};
+    ce_rows rows = {x, t, rowbuf, rowbuf + n, rowbuf + 2 * n, c};
     lt_parallel_for(ctx, n, 1, (double)n * ((double)c * LT_WORK_EXP + LT_WORK_ROW), ce_rows_task, &rows);
     double total = 0;
     for (int64_t i = 0; i < n; i++)
@@ -282,7 +297,7 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
     lt_node *node;
     if (!lt_maybe_record(ctx, &cross_entropy_op, out, 1, &logits, &node))
         return NULL;
-    if (node && !(node->saved = save_probs(ctx, x, lse, t, n, c)))
+    if (node && !(node->saved = save_probs(ctx, x, &rows, t, n, c)))
         return NULL;
     return out;
 }

@@ -855,6 +855,20 @@ const char *lt_safetensors_name(const lt_safetensors *st, int i)
     return st && i >= 0 && i < st->n ? st->entries[i].name : NULL;
 }
 
+bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape)
+{
+    if (!st || i < 0 || i >= st->n)
+        return false;
+    const st_entry *e = &st->entries[i];
+    if (dtype)
+        *dtype = e->dtype->name;
+    if (shape) {
+        *shape = (lt_shape){e->ndim, {0}};
+        memcpy(shape->d, e->shape, sizeof(int64_t) * (size_t)e->ndim);
+    }
+    return true;
+}
+
 const char *lt_safetensors_meta(const lt_safetensors *st, const char *key)
 {
     if (!st || !key)

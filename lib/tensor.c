@@ -84,6 +84,8 @@ bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s)
         lt_fail(ctx, LT_ERR_SHAPE, "%s: rank %d outside 0..%d", op, s.ndim, LT_MAX_DIMS);
         return false;
     }
+    /* The product of the sizes, zeros counted as 1, bounds every contiguous
+     * stride too: an empty (0, 2^62, 4) would overflow its strides. */
     int64_t n = 1;
     for (int i = 0; i < s.ndim; i++) {
         if (s.d[i] < 0) {
@@ -91,12 +93,13 @@ bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s)
             lt_fail(ctx, LT_ERR_SHAPE, "%s: negative size in shape %s", op, lt_shape_str(s, b, sizeof b));
             return false;
         }
-        if (s.d[i] > 0 && n > (INT64_C(1) << 40) / s.d[i]) {
+        if (s.d[i] > 1 && n > LT_MAX_SPAN / s.d[i]) {
             char b[96];
-            lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s has too many elements", op, lt_shape_str(s, b, sizeof b));
+            lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s has too many elements (sizes multiply to more than 2^40)", op,
+                    lt_shape_str(s, b, sizeof b));
             return false;
         }
-        n *= s.d[i];
+        n *= s.d[i] > 1 ? s.d[i] : 1;
     }
     return true;
 }

@@ -23,6 +23,10 @@ static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shap
         } else if (s->d[i] < 0) {
             lt_fail(ctx, LT_ERR_SHAPE, "%s: invalid shape %s", op, lt_shape_str(*s, b, sizeof b));
             return false;
+        } else if (s->d[i] > 1 && known > LT_MAX_SPAN / s->d[i]) { /* before the product overflows */
+            lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s has too many elements (sizes multiply to more than 2^40)", op,
+                    lt_shape_str(*s, b, sizeof b));
+            return false;
         } else {
             known *= s->d[i];
         }
@@ -37,6 +41,8 @@ static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shap
         s->d[infer] = n / known;
         known = n;
     }
+    if (!lt_check_shape(ctx, op, *s)) /* e.g. (0, 2^62, 4): its strides would overflow */
+        return false;
     if (known != n) {
         lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s is invalid for a tensor %s of %lld elements", op,
                 lt_shape_str(*s, b, sizeof b), lt_tensor_shape_str(t, a, sizeof a), (long long)n);
@@ -169,9 +175,14 @@ lt_tensor *lt_narrow(lt_ctx *ctx, lt_tensor *t, int dim, int64_t start, int64_t 
     int d = lt_resolve_dim(ctx, "narrow", dim, t->ndim);
     if (d < 0)
         return NULL;
-    if (start < 0 || length < 0 || start + length > t->shape[d])
+    /* written so that no sum can overflow, whatever start and length are */
+    if (start < 0 || length < 0 || start > t->shape[d] || length > t->shape[d] - start) {
+        if (length >= 0 ? start > INT64_MAX - length : start < INT64_MIN - length)
+            return lt_fail(ctx, LT_ERR_INDEX, "narrow: start %lld, length %lld outside 0..%lld of dim %d",
+                           (long long)start, (long long)length, (long long)t->shape[d], d);
         return lt_fail(ctx, LT_ERR_INDEX, "narrow: range [%lld, %lld) outside 0..%lld of dim %d", (long long)start,
                        (long long)(start + length), (long long)t->shape[d], d);
+    }
     lt_tensor *v = lt_alias(ctx, t);
     if (!v)
         return NULL;

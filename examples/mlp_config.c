@@ -1,0 +1,371 @@
+/* mlp_config.c - options, presets and the learning-rate schedule of
+ * mlp_names. A preset is a string of ordinary flags, so `--help` can show
+ * exactly what it sets and every preset is reproducible by hand. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "mlp_config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct preset {
+    const char *name, *args, *what;
+} preset;
+
+/* Tuned with mlp_sweep; the figures and commands are in docs/results.md. */
+static const preset PRESETS[] = {
+    {"notebook", "", "the notebook exactly: randn init, 0.1 then 0.01 from step 100000"},
+    {"e01", "--init scaled --init-emb 1.7 --lr-schedule cosine --lr 0.1 --lr-final 0.0007 --weight-decay 0.00003",
+     "the notebook's shape and budget (200000 steps of 32), tuned init, cosine rate, L2"},
+    {"e01-wide", "--init scaled --emb 24 --hidden 512 --batch 256 --steps 100000 --lr-schedule cosine --lr 0.4 "
+                 "--lr-final 0.001 --weight-decay 0.0001",
+     "block 3, emb 24, hidden 512, 100000 steps of 256: about a minute of one core"},
+};
+#define N_PRESETS (sizeof PRESETS / sizeof *PRESETS)
+
+static const char USAGE[] =
+    "usage: mlp_names [--preset NAME] [--data FILE] [--steps N] [--batch N] [--block N] [--emb N]\n"
+    "                 [--hidden N] [--activation tanh|relu|none] [--init notebook|scaled]\n"
+    "                 [--init-gain X] [--init-emb X]\n"
+    "                 [--lr X] [--lr-schedule step|cosine|constant] [--lr-final X]\n"
+    "                 [--decay-step N] [--milestones LIST] [--lr-factor X] [--warmup N]\n"
+    "                 [--weight-decay X] [--momentum X] [--dropout P]\n"
+    "                 [--sampling random|shuffle]\n"
+    "                 [--seed N] [--batch-seed N] [--sample-seed N] [--eval-every N] [--samples N]\n"
+    "                 [--save FILE] [--load FILE] [--log FILE] [--result FILE] [--no-test]\n"
+    "                 [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--quiet] [--help]\n";
+
+static const char HELP[] =
+    "Trains the makemore part 2 character MLP on a one-item-per-line text file and samples from it.\n"
+    "Defaults are the notebook's (--preset notebook).\n\n"
+    "  --preset NAME      named configuration (below); any other flag overrides it, wherever it is\n"
+    "  --data FILE        training text, one item per line (default names.txt; get it from\n"
+    "                     https://github.com/karpathy/makemore/blob/master/names.txt)\n"
+    "  --steps N          SGD steps (200000)          --batch N      minibatch size (32)\n"
+    "  --block N          context length (3)          --emb N        embedding size (10)\n"
+    "  --hidden N         hidden units (200)\n"
+    "  --activation A     hidden nonlinearity: tanh (default), relu, none (a linear model)\n"
+    "  --init I           notebook: every parameter torch.randn (default); scaled: W1 randn *\n"
+    "                     gain/sqrt(fan_in) (gain 5/3 tanh, sqrt 2 relu, 1 none), b1 and W2 randn\n"
+    "                     * 0.01, b2 0, so the first loss is near -ln(1/27) = 3.2958\n"
+    "  --init-gain X      scaled: W1 gain instead of the activation's\n"
+    "  --init-emb X       scaled: C randn * X and W1 divided by X: the same first pre-activations\n"
+    "                     with a different balance of SGD updates between C and W1 (1)\n"
+    "  --lr X             base learning rate (0.1)\n"
+    "  --lr-schedule K    step (default): the rate drops at milestones; cosine: half a cosine\n"
+    "                     from --lr to --lr-final over the run; constant\n"
+    "  --lr-final X       step: the rate from --decay-step on (0.01); cosine: the end rate (0.01)\n"
+    "  --decay-step N     step: where the rate drops to --lr-final (steps/2)\n"
+    "  --milestones LIST  step: several drops instead, each multiplying the rate by --lr-factor;\n"
+    "                     a comma list of steps or of percentages of --steps (50%,75%)\n"
+    "  --lr-factor X      step: factor at each of --milestones (0.1)\n"
+    "  --warmup N         linear warm-up over the first N steps (0)\n"
+    "  --weight-decay X   L2: adds X * w to the gradient of C, W1 and W2, not the biases (0)\n"
+    "  --momentum X       SGD with momentum X in [0, 1) (lt_optim, as torch.optim.SGD); the L2\n"
+    "                     decay is then applied to the weights directly, outside the momentum (0)\n"
+    "  --dropout P        drop hidden units with probability P while training (lt_dropout, its\n"
+    "                     own generator seeded --batch-seed + 1) (0)\n"
+    "  --sampling S       minibatch rows: random (default, torch.randint: with replacement) or\n"
+    "                     shuffle (a fresh permutation each epoch, every row once per epoch)\n"
+    "  --seed N           parameter init seed, as torch.Generator().manual_seed (2147483647)\n"
+    "  --batch-seed N     seed of the minibatch generator (torch.randint draws) (42)\n"
+    "  --sample-seed N    seed of the sampling generator (2147483657)\n"
+    "  --eval-every N     dev loss every N steps, 0 = never (1000)\n"
+    "  --samples N        names to sample at the end (20)\n"
+    "  --save FILE        write the trained parameters (safetensors)\n"
+    "  --load FILE        start from a checkpoint; with --steps 0, only evaluate and sample\n"
+    "  --log FILE         CSV of step, batch loss, dev loss\n"
+    "  --result FILE      the final figures as key=value lines (for mlp_sweep and scripts)\n"
+    "  --no-test          do not compute the test loss (tuning: score on dev only)\n"
+    "  --threads N        threads for large ops (dev evaluation) (1..64, default 1); results are\n"
+    "                     identical for every N\n"
+    "  --plot-loss FILE   SVG plot of log10 batch loss per step, its 1000-step mean, dev loss\n"
+    "  --plot-emb FILE    SVG plot of the characters in embedding space (PCA when emb > 2)\n"
+    "  --quiet            summary lines and samples only\n";
+
+static void options_default(options *o)
+{
+    *o = (options){.data = "names.txt", .preset = "notebook", .steps = 200000, .batch = 32, .block = 3, .emb = 10,
+                   .hidden = 200, .decay_step = -1, .eval_every = 1000, .samples = 20, .threads = 1, .lr = 0.1,
+                   .lr_final = 0.01, .lr_factor = 0.1, .init_emb = 1, .lr_kind = LT_LR_STEP, .seed = 2147483647ull,
+                   .batch_seed = 42, .sample_seed = 2147483657ull};
+}
+
+bool mlp_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_seed(const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+static const char *const ACTIVATIONS[] = {"tanh", "relu", "none"};
+static const char *const INITS[] = {"notebook", "scaled"};
+static const char *const SAMPLINGS[] = {"random", "shuffle"};
+static const char *const LR_KINDS[] = {"constant", "step", "cosine"}; /* lt_lr_kind order */
+
+const char *mlp_activation_name(mlp_activation a) { return ACTIVATIONS[a]; }
+
+/* Index of s in names[0..n-1], or -1. */
+static int lookup(const char *s, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+bool mlp_activation_parse(const char *s, mlp_activation *out)
+{
+    int i = lookup(s, ACTIVATIONS, 3);
+    if (i >= 0)
+        *out = (mlp_activation)i;
+    return i >= 0;
+}
+
+const char *mlp_preset_args(const char *name)
+{
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (!strcmp(name, PRESETS[i].name))
+            return PRESETS[i].args;
+    return NULL;
+}
+
+static void print_help(void)
+{
+    printf("%s\n%s\npresets:\n", USAGE, HELP);
+    for (size_t i = 0; i < N_PRESETS; i++)
+        printf("  %-10s %s\n             = %s\n", PRESETS[i].name, PRESETS[i].what,
+               *PRESETS[i].args ? PRESETS[i].args : "(the defaults)");
+}
+
+typedef struct int_flag {
+    const char *name;
+    long lo, hi;
+    size_t offset; /* of the long field in options */
+} int_flag;
+
+#define IFLAG(n, lo, hi, field) {n, lo, hi, offsetof(options, field)}
+static const int_flag INT_FLAGS[] = {
+    IFLAG("--steps", 0, 1000000000L, steps),     IFLAG("--batch", 1, 1 << 20, batch),
+    IFLAG("--block", 1, 64, block),              IFLAG("--emb", 1, 4096, emb),
+    IFLAG("--hidden", 1, 1 << 16, hidden),       IFLAG("--decay-step", 0, 1000000000L, decay_step),
+    IFLAG("--eval-every", 0, 1000000000L, eval_every), IFLAG("--samples", 0, 1000000, samples),
+    IFLAG("--threads", 1, 64, threads),          IFLAG("--warmup", 0, 1000000000L, warmup),
+};
+
+/* A flag with a value other than an integer; false when a is not one. */
+static bool string_flag(options *o, const char *a, const char *v, bool *ok)
+{
+    int k = 0;
+    if (!strcmp(a, "--data")) o->data = v;
+    else if (!strcmp(a, "--save")) o->save = v;
+    else if (!strcmp(a, "--load")) o->load = v;
+    else if (!strcmp(a, "--log")) o->log = v;
+    else if (!strcmp(a, "--result")) o->result = v;
+    else if (!strcmp(a, "--plot-loss")) o->plot_loss = v;
+    else if (!strcmp(a, "--plot-emb")) o->plot_emb = v;
+    else if (!strcmp(a, "--milestones")) o->milestones = v;
+    else if (!strcmp(a, "--lr")) *ok = parse_double(v, &o->lr);
+    else if (!strcmp(a, "--lr-final")) *ok = parse_double(v, &o->lr_final);
+    else if (!strcmp(a, "--lr-factor")) *ok = parse_double(v, &o->lr_factor);
+    else if (!strcmp(a, "--weight-decay")) *ok = parse_double(v, &o->weight_decay);
+    else if (!strcmp(a, "--momentum")) *ok = parse_double(v, &o->momentum) && o->momentum < 1;
+    else if (!strcmp(a, "--dropout")) *ok = parse_double(v, &o->dropout) && o->dropout < 1;
+    else if (!strcmp(a, "--init-gain")) *ok = parse_double(v, &o->init_gain);
+    else if (!strcmp(a, "--init-emb")) *ok = parse_double(v, &o->init_emb) && o->init_emb > 0;
+    else if (!strcmp(a, "--seed")) *ok = parse_seed(v, &o->seed);
+    else if (!strcmp(a, "--batch-seed")) *ok = parse_seed(v, &o->batch_seed);
+    else if (!strcmp(a, "--sample-seed")) *ok = parse_seed(v, &o->sample_seed);
+    else if (!strcmp(a, "--activation")) {
+        *ok = mlp_activation_parse(v, &o->activation);
+        o->set_activation = true;
+    } else if (!strcmp(a, "--init")) {
+        *ok = (k = lookup(v, INITS, 2)) >= 0;
+        o->init = *ok ? (mlp_init)k : o->init;
+    } else if (!strcmp(a, "--sampling")) {
+        *ok = (k = lookup(v, SAMPLINGS, 2)) >= 0;
+        o->shuffle = *ok ? k == 1 : o->shuffle;
+    } else if (!strcmp(a, "--lr-schedule")) {
+        *ok = (k = lookup(v, LR_KINDS, 3)) >= 0;
+        o->lr_kind = *ok ? (lt_lr_kind)k : o->lr_kind;
+    } else
+        return false;
+    return true;
+}
+
+/* Returns 0, or 2 after printing a usage error. */
+static int int_flag_value(options *o, const char *a, const char *v, bool *known)
+{
+    for (size_t k = 0; k < sizeof INT_FLAGS / sizeof *INT_FLAGS; k++) {
+        const int_flag *f = &INT_FLAGS[k];
+        if (strcmp(a, f->name) != 0)
+            continue;
+        *known = true;
+        if (!mlp_parse_long(v, f->lo, f->hi, (long *)((char *)o + f->offset))) {
+            fprintf(stderr, "mlp_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
+            return 2;
+        }
+    }
+    o->set_block |= !strcmp(a, "--block");
+    o->set_emb |= !strcmp(a, "--emb");
+    o->set_hidden |= !strcmp(a, "--hidden");
+    return 0;
+}
+
+/* Applies flags args[0..n-1] (--preset pairs are skipped: handled first).
+ * Returns 0, 1 after --help, 2 on a usage error. */
+static int apply_flags(options *o, int n, char **args)
+{
+    for (int i = 0; i < n; i++) {
+        const char *a = args[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_help();
+            return 1;
+        }
+        if (!strcmp(a, "--quiet") || !strcmp(a, "--no-test")) {
+            *(a[2] == 'q' ? &o->quiet : &o->no_test) = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "mlp_names: unexpected argument '%s'\n%s", a, USAGE);
+            return 2;
+        }
+        if (i + 1 >= n) {
+            fprintf(stderr, "mlp_names: %s needs a value\n%s", a, USAGE);
+            return 2;
+        }
+        const char *v = args[++i];
+        bool ok = true, known = !strcmp(a, "--preset") || string_flag(o, a, v, &ok);
+        if (!known && int_flag_value(o, a, v, &known))
+            return 2;
+        if (!known) {
+            fprintf(stderr, "mlp_names: unknown option '%s'\n%s", a, USAGE);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "mlp_names: %s %s: not a valid value\n", a, v);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* Splits a preset's flags (in a static copy: options point into it). */
+static int apply_preset(options *o, const char *name)
+{
+    static char buf[1024];
+    char *args[64];
+    int n = 0;
+    const char *text = mlp_preset_args(name);
+    if (!text) {
+        fprintf(stderr, "mlp_names: --preset %s: unknown preset (see --help)\n", name);
+        return 2;
+    }
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
+        args[n++] = t;
+    o->preset = name;
+    return apply_flags(o, n, args);
+}
+
+/* One milestone: "N" (a step) or "P%" (a percentage of the run). */
+static bool parse_milestone(const char *s, long steps, long *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return false;
+    if (*end == '%' && end[1] == '\0')
+        return *out = lround(v / 100.0 * (double)steps), true;
+    return mlp_parse_long(s, 0, 1000000000L, out);
+}
+
+static bool parse_milestones(const options *o, lt_lr_schedule *s)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", o->milestones);
+    s->n_milestones = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (s->n_milestones == LT_LR_MAX_MILESTONES || !parse_milestone(t, o->steps, &s->milestones[s->n_milestones])) {
+            fprintf(stderr, "mlp_names: --milestones %s: expected up to %d steps or percentages, as 50%%,75%%\n",
+                    o->milestones, LT_LR_MAX_MILESTONES);
+            return false;
+        }
+        s->n_milestones++;
+    }
+    s->factor = o->lr_factor;
+    return true;
+}
+
+/* Builds and checks the schedule the flags describe. */
+static bool build_schedule(options *o)
+{
+    lt_lr_schedule *s = &o->schedule;
+    *s = (lt_lr_schedule){.kind = o->lr_kind, .base = o->lr, .warmup = o->warmup};
+    if (o->decay_step < 0)
+        o->decay_step = o->steps / 2;
+    if (o->lr_kind == LT_LR_COSINE) {
+        s->total = o->steps > o->warmup ? o->steps : o->warmup + 1;
+        s->final = o->lr_final;
+    } else if (o->lr_kind == LT_LR_STEP && o->milestones) {
+        if (!parse_milestones(o, s))
+            return false;
+    } else if (o->lr_kind == LT_LR_STEP) {
+        *s = (lt_lr_schedule){.kind = LT_LR_STEP, .base = o->lr, .warmup = o->warmup, .n_milestones = 1,
+                              .milestones = {o->decay_step}, .explicit_rates = true, .rates = {o->lr_final}};
+    }
+    lt_ctx *ctx = lt_ctx_new();
+    bool ok = ctx && lt_lr_check(ctx, s);
+    if (!ok)
+        fprintf(stderr, "mlp_names: %s\n", ctx ? lt_error_message(ctx) : "out of memory");
+    lt_ctx_free(ctx);
+    return ok;
+}
+
+int mlp_parse_options(int argc, char **argv, options *o)
+{
+    options_default(o);
+    const char *name = NULL; /* the preset goes first, whatever its position */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--preset"))
+            name = argv[i + 1];
+    int r = name ? apply_preset(o, name) : 0;
+    if (!r)
+        r = apply_flags(o, argc - 1, argv + 1);
+    if (!r && !build_schedule(o))
+        r = 2;
+    return r;
+}

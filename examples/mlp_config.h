@@ -1,0 +1,45 @@
+/* mlp_config.h - the command line of mlp_names: options, named presets and
+ * the learning-rate schedule they describe. */
+#ifndef MLP_CONFIG_H
+#define MLP_CONFIG_H
+
+#include "libtensor.h"
+
+#include <stdbool.h>
+
+typedef enum mlp_activation { ACT_TANH, ACT_RELU, ACT_NONE } mlp_activation;
+typedef enum mlp_init { INIT_NOTEBOOK, INIT_SCALED } mlp_init;
+
+typedef struct options {
+    const char *data, *save, *load, *log, *result, *preset;
+    const char *plot_loss, *plot_emb; /* SVG files, or NULL */
+    long steps, batch, block, emb, hidden, eval_every, samples, threads;
+    long decay_step, warmup;  /* decay_step < 0: steps/2 */
+    double lr, lr_final, lr_factor, weight_decay, momentum, dropout;
+    double init_gain;         /* --init scaled: W1 gain; 0 = that of the activation */
+    double init_emb;          /* --init scaled: C scale (W1 divided by it) */
+    lt_lr_kind lr_kind;
+    const char *milestones;   /* "N,N%,..." or NULL: one drop to lr_final at decay_step */
+    mlp_activation activation;
+    mlp_init init;
+    unsigned long long seed, batch_seed, sample_seed;
+    bool quiet, no_test, shuffle; /* shuffle: --sampling shuffle */
+    bool set_block, set_emb, set_hidden, set_activation; /* given on the command line */
+    lt_lr_schedule schedule;  /* built from the flags above */
+} options;
+
+/* Parses argv (a --preset first, then every other flag, which overrides the
+ * preset wherever it appears). Returns 0 to run, 1 after --help, 2 on a
+ * usage error (message printed on stderr). */
+int mlp_parse_options(int argc, char **argv, options *o);
+
+/* Integer in [lo, hi]; false on junk or range. */
+bool mlp_parse_long(const char *s, long lo, long hi, long *out);
+
+const char *mlp_activation_name(mlp_activation a);
+bool mlp_activation_parse(const char *s, mlp_activation *out);
+
+/* The flags of a named preset ("" for notebook), or NULL when unknown. */
+const char *mlp_preset_args(const char *name);
+
+#endif

@@ -1,0 +1,101 @@
+/* train_guard.c - see train_guard.h. */
+#include "train_guard.h"
+
+#include <math.h>
+#include <stdio.h>
+
+/* "nan", "inf", "-inf" (glibc prints a negative NaN as "-nan"). */
+static const char *nonfinite_name(float v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+#define LANES 8
+
+/* p -= lr * g over n contiguous elements; returns false when a result is
+ * not finite. u - u is 0 for a finite u and NaN otherwise; summing it in
+ * LANES independent accumulators lets the compiler vectorise the loop (one
+ * accumulator would be a serial float reduction) and costs one subtract and
+ * one add per element. */
+static bool update_finite(float *restrict p, const float *restrict g, int64_t n, float lr)
+{
+    float acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float u = p[i + k] - lr * g[i + k]; /* exactly lt_sgd_step's arithmetic */
+            p[i + k] = u;
+            acc[k] += u - u;
+        }
+    float s = 0;
+    for (; i < n; i++) {
+        float u = p[i] - lr * g[i];
+        p[i] = u;
+        s += u - u;
+    }
+    for (int k = 0; k < LANES; k++)
+        s += acc[k];
+    return s == 0.0f;
+}
+
+/* After a failure: the first non-finite gradient, else the first
+ * non-finite updated value. */
+static tg_report locate(int param, const float *p, const float *g, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(g[i]))
+            return (tg_report){TG_BAD_GRADIENT, param, i, g[i]};
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return (tg_report){TG_BAD_UPDATE, param, i, p[i]};
+    return (tg_report){TG_BAD_UPDATE, param, -1, NAN}; /* not reached */
+}
+
+tg_report tg_sgd_step(lt_ctx *ctx, lt_tensor *const *params, int n, float lr)
+{
+    tg_report r = {TG_FINITE, -1, -1, 0.0f};
+    for (int k = 0; k < n; k++) {
+        lt_tensor *t = params[k];
+        float *p = lt_data_f32(t), *g = lt_grad_f32(t);
+        if (!p || !g)
+            continue;
+        int64_t count = lt_numel(t);
+        bool ok;
+        if (lt_is_contiguous(t)) {
+            ok = update_finite(p, g, count, lr);
+        } else { /* not in mlp_names: the library's step, then a look at the result */
+            lt_sgd_step(ctx, t, lr);
+            ok = true;
+            for (int64_t i = 0; i < count; i++)
+                ok &= isfinite(lt_get_f32(t, i)) != 0;
+        }
+        if (!ok && r.problem == TG_FINITE)
+            r = lt_is_contiguous(t) ? locate(k, p, g, count) : (tg_report){TG_BAD_UPDATE, k, -1, NAN};
+    }
+    return r;
+}
+
+tg_report tg_check_params(lt_tensor *const *params, int n)
+{
+    for (int k = 0; k < n; k++) {
+        const float *p = lt_data_f32(params[k]), *g = lt_grad_f32(params[k]);
+        int64_t count = lt_numel(params[k]);
+        if (!p || !g || !lt_is_contiguous(params[k]))
+            continue;
+        float s = 0;
+        for (int64_t i = 0; i < count; i++)
+            s += p[i] - p[i];
+        if (s != 0.0f)
+            return locate(k, p, g, count);
+    }
+    return (tg_report){TG_FINITE, -1, -1, 0.0f};
+}
+
+void tg_describe(const tg_report *r, const char *const *names, float lr, char *buf, size_t size)
+{
+    if (r->problem == TG_BAD_GRADIENT)
+        snprintf(buf, size, "gradient of %s is not finite (element %lld is %s)", names[r->param],
+                 (long long)r->element, nonfinite_name(r->value));
+    else if (r->problem == TG_BAD_UPDATE)
+        snprintf(buf, size, "the update of %s is not finite (element %lld is %s; is the learning rate %g too large?)",
+                 names[r->param], (long long)r->element, nonfinite_name(r->value), (double)lr);
+    else
+        snprintf(buf, size, "all finite");
+}

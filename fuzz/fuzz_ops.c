@@ -1,0 +1,981 @@
+/* fuzz_ops.c - the public op API driven by arbitrary bytes.
+ *
+ * The input is decoded into a sequence of calls on one context: create
+ * tensors of fuzzed shapes and values (small integers, so most results are
+ * exact, and now and then +-inf, NaN, +-1e30, denormals), take views with
+ * fuzzed dims and ranges (including huge and negative ones), index, matmul,
+ * linear, cat, softmax, cross-entropy, reductions, broadcasting arithmetic,
+ * unary ops, backward, reset. A small pool of live tensors feeds the calls.
+ *
+ * The oracle is written from the header's rules, independently of the
+ * library's code: for every call it predicts either the result's shape, or
+ * the set of error statuses that the arguments violate. The call must then
+ * succeed with exactly that shape (and, for views, copies, indexing, cat,
+ * matmul on small integers, arithmetic and max, exactly the expected
+ * values; softmax/cross-entropy of finite logits must be finite), or fail
+ * with one of those statuses and a message naming the op. Crashes, UB and
+ * leaks are caught by the sanitizers. */
+#include "fuzz_support.h"
+#include "libtensor.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define POOL 8
+#define MAX_CALLS 96
+#define MAX_KEPT 4096        /* elements of a tensor kept in the pool */
+#define MAX_WORK (1 << 18)   /* elements (or multiply-adds) of one call */
+#define E(s) (1u << (s))
+
+typedef struct fz {
+    const uint8_t *p;
+    size_t n;
+    lt_ctx *ctx;
+    lt_tensor *pool[POOL];
+    bool grad_on;
+} fz;
+
+static unsigned take(fz *f)
+{
+    if (!f->n)
+        return 0;
+    f->n--;
+    return *f->p++;
+}
+
+/* A live tensor from the pool (the chosen slot or the next filled one); NULL
+ * only when the pool is empty. */
+static lt_tensor *pick(fz *f)
+{
+    unsigned k = take(f);
+    for (unsigned i = 0; i < POOL; i++)
+        if (f->pool[(k + i) % POOL])
+            return f->pool[(k + i) % POOL];
+    return NULL;
+}
+
+/* Keeps t for later calls, unless it is large enough to make the checks
+ * slow (broadcasting and cat could otherwise grow tensors without bound). */
+static void put(fz *f, lt_tensor *t)
+{
+    if (t && lt_numel(t) <= MAX_KEPT)
+        f->pool[take(f) % POOL] = t;
+}
+
+/* A dim argument: mostly in range, sometimes far outside. */
+static int take_dim(fz *f)
+{
+    unsigned b = take(f);
+    return b < 240 ? (int)(b % 13) - 6 : (b & 1 ? 1000000 : -1000000);
+}
+
+/* A size, start or index: small, or one of the values that overflow. */
+static int64_t take_i64(fz *f)
+{
+    static const int64_t odd[] = {INT64_MAX, INT64_MIN, INT64_MAX - 1, (int64_t)1 << 32, (int64_t)1 << 62,
+                                  -((int64_t)1 << 62), INT32_MAX, (int64_t)INT32_MAX + 1, -7};
+    unsigned b = take(f);
+    return b < 230 ? (int64_t)(b % 10) - 2 : odd[b % (sizeof odd / sizeof *odd)];
+}
+
+static float value_of(unsigned b)
+{
+    static const float odd[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 0.5f, -0.0f, FLT_MAX, FLT_MIN, 1e-45f};
+    return b < 230 ? (float)((int)(b % 9) - 4) : odd[b % (sizeof odd / sizeof *odd)];
+}
+
+/* ---- checked int64 arithmetic for the oracle ---------------------------- */
+
+static bool mul_ok(int64_t a, int64_t b, int64_t *r)
+{
+    if (a < 0 || b < 0)
+        return false;
+    if (a != 0 && b > INT64_MAX / a)
+        return false;
+    *r = a * b;
+    return true;
+}
+
+/* The shape rule of the header: sizes >= 0 multiplying (zeros as 1) to at
+ * most 2^40. */
+static bool shape_allowed(lt_shape s)
+{
+    int64_t span = 1;
+    for (int i = 0; i < s.ndim; i++)
+        if (s.d[i] < 0 || !mul_ok(span, s.d[i] > 1 ? s.d[i] : 1, &span) || span > ((int64_t)1 << 40))
+            return false;
+    return true;
+}
+
+static int resolve(int dim, int ndim)
+{
+    int d = dim < 0 ? dim + ndim : dim;
+    return d < 0 || d >= ndim ? -1 : d;
+}
+
+/* numel(s) * factor, in double: the oracle's own size estimates must not
+ * overflow either. */
+static bool too_much_work(lt_shape s, int64_t factor)
+{
+    double w = (double)factor;
+    for (int i = 0; i < s.ndim; i++)
+        w *= (double)s.d[i];
+    return w > MAX_WORK;
+}
+
+static int64_t numel_of(lt_shape s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s.ndim; i++)
+        n *= s.d[i];
+    return n;
+}
+
+/* ---- element access by multi-index ------------------------------------- */
+
+static int64_t ravel(const int64_t *idx, const lt_shape *s)
+{
+    int64_t lin = 0;
+    for (int d = 0; d < s->ndim; d++)
+        lin = lin * s->d[d] + idx[d];
+    return lin;
+}
+
+static void unravel(int64_t lin, const lt_shape *s, int64_t *idx)
+{
+    for (int d = s->ndim - 1; d >= 0; d--) {
+        idx[d] = s->d[d] ? lin % s->d[d] : 0;
+        lin = s->d[d] ? lin / s->d[d] : 0;
+    }
+}
+
+static bool same_bits(float x, float y) { return (isnan(x) && isnan(y)) || memcmp(&x, &y, sizeof x) == 0; }
+
+static bool same_elem(const lt_tensor *a, int64_t i, const lt_tensor *b, int64_t j)
+{
+    if (a->dtype != b->dtype)
+        return false;
+    if (a->dtype == LT_I32)
+        return lt_get_i32(a, i) == lt_get_i32(b, j);
+    return same_bits(lt_get_f32(a, i), lt_get_f32(b, j));
+}
+
+/* How an output multi-index maps to the source's. */
+typedef enum { MAP_SAME, MAP_PERM, MAP_NARROW, MAP_SELECT } map_kind;
+typedef struct {
+    map_kind kind;
+    int perm[LT_MAX_DIMS]; /* out dim k is source dim perm[k] */
+    int dim;
+    int64_t at;
+} mapping;
+
+/* Every element of out equals the mapped element of src. */
+static void check_mapped(const char *op, const lt_tensor *out, const lt_tensor *src, const mapping *m)
+{
+    lt_shape so = lt_shape_of(out), ss = lt_shape_of(src);
+    for (int64_t i = 0; i < lt_numel(out); i++) {
+        int64_t oi[LT_MAX_DIMS] = {0}, si[LT_MAX_DIMS] = {0}, j = i;
+        if (m->kind != MAP_SAME) {
+            unravel(i, &so, oi);
+            for (int d = 0, k = 0; d < ss.ndim; d++) {
+                if (m->kind == MAP_PERM)
+                    si[m->perm[d]] = oi[d];
+                else if (m->kind == MAP_NARROW)
+                    si[d] = oi[d] + (d == m->dim ? m->at : 0);
+                else
+                    si[d] = d == m->dim ? m->at : oi[k++];
+            }
+            j = ravel(si, &ss);
+        }
+        FUZZ_CHECK(same_elem(out, i, src, j), "%s: element %lld differs from source element %lld", op, (long long)i,
+                   (long long)j);
+    }
+}
+
+/* ---- outcome check -------------------------------------------------------- */
+
+/* errors == 0: the call must succeed with shape *want. Otherwise it must
+ * fail with one of the statuses in errors and a message naming op. */
+static lt_tensor *expect(fz *f, const char *op, lt_tensor *r, unsigned errors, const lt_shape *want)
+{
+    lt_ctx *ctx = f->ctx;
+    char a[128], b[128];
+    if (!errors) {
+        FUZZ_CHECK(r && lt_status_of(ctx) == LT_OK, "%s: failed unexpectedly: %s", op, lt_error_message(ctx));
+        FUZZ_CHECK(!want || lt_shape_equal(lt_shape_of(r), *want), "%s: shape %s, want %s", op,
+                   lt_shape_str(lt_shape_of(r), a, sizeof a), lt_shape_str(*want, b, sizeof b));
+        return r;
+    }
+    FUZZ_CHECK(!r, "%s: succeeded with shape %s, but should fail with one of statuses 0x%x", op,
+               lt_shape_str(lt_shape_of(r), a, sizeof a), errors);
+    lt_status s = lt_status_of(ctx);
+    FUZZ_CHECK(errors & E(s), "%s: status '%s' (%s) is not one the arguments violate (0x%x)", op, lt_status_name(s),
+               lt_error_message(ctx), errors);
+    FUZZ_CHECK(strncmp(lt_error_message(ctx), op, strlen(op)) == 0, "%s: the message does not name the op: '%s'", op,
+               lt_error_message(ctx));
+    lt_clear_error(ctx);
+    return NULL;
+}
+
+static unsigned need_f32(const lt_tensor *t) { return t->dtype == LT_F32 ? 0 : E(LT_ERR_DTYPE); }
+
+static bool all_small_ints(const lt_tensor *t)
+{
+    for (int64_t i = 0; i < lt_numel(t); i++) {
+        float v = lt_get_f32(t, i);
+        if (!(fabsf(v) <= 4) || v != floorf(v))
+            return false;
+    }
+    return true;
+}
+
+static bool all_finite(const lt_tensor *t)
+{
+    for (int64_t i = 0; i < lt_numel(t); i++)
+        if (!isfinite(lt_get_f32(t, i)))
+            return false;
+    return true;
+}
+
+/* ---- creation --------------------------------------------------------------- */
+
+static lt_shape take_shape(fz *f, int max_rank)
+{
+    lt_shape s = {(int)(take(f) % (unsigned)(max_rank + 1)), {0}};
+    for (int i = 0; i < s.ndim; i++) {
+        unsigned b = take(f);
+        s.d[i] = b < 250 ? (int64_t)(b % 5) : (int64_t)(b % 3) + 5;
+    }
+    return s;
+}
+
+static void op_new(fz *f)
+{
+    unsigned how = take(f);
+    lt_dtype dt = how % 6 == 0 ? LT_I32 : LT_F32;
+    lt_shape s = take_shape(f, 4);
+    if (how % 17 == 1 && s.ndim > 0) { /* a negative size */
+        s.d[0] = -1 - (int64_t)(how % 3);
+        expect(f, "new", lt_new(f->ctx, dt, s), E(LT_ERR_SHAPE), NULL);
+        return;
+    }
+    if (how % 17 == 2 && s.ndim > 1) { /* empty, with huge other sizes */
+        s.d[0] = 0;
+        for (int i = 1; i < s.ndim; i++)
+            s.d[i] = take_i64(f);
+        if (!shape_allowed(s)) {
+            expect(f, "new", lt_new(f->ctx, dt, s), E(LT_ERR_SHAPE), NULL);
+            return;
+        }
+    }
+    lt_tensor *t = expect(f, "new", lt_new(f->ctx, dt, s), 0, &s);
+    for (int64_t i = 0; i < lt_numel(t); i++) {
+        unsigned b = take(f);
+        if (dt == LT_I32)
+            lt_set_i32(t, i, (int32_t)(b % 13) - 6);
+        else
+            lt_set_f32(t, i, value_of(b));
+    }
+    if (dt == LT_F32 && how & 0x40)
+        FUZZ_CHECK(lt_requires_grad(f->ctx, t, true) == t, "requires_grad failed: %s", lt_error_message(f->ctx));
+    put(f, t);
+}
+
+/* ---- views ------------------------------------------------------------------ */
+
+static void op_transpose(fz *f, lt_tensor *t)
+{
+    int d0 = take_dim(f), d1 = take_dim(f);
+    int a = resolve(d0, t->ndim), b = resolve(d1, t->ndim);
+    lt_shape want = lt_shape_of(t);
+    mapping m = {MAP_PERM, {0}, 0, 0};
+    for (int i = 0; i < t->ndim; i++)
+        m.perm[i] = i;
+    if (a >= 0 && b >= 0) {
+        want.d[a] = t->shape[b];
+        want.d[b] = t->shape[a];
+        m.perm[a] = b;
+        m.perm[b] = a;
+    }
+    lt_tensor *r = expect(f, "transpose", lt_transpose(f->ctx, t, d0, d1), a < 0 || b < 0 ? E(LT_ERR_INDEX) : 0, &want);
+    if (r)
+        check_mapped("transpose", r, t, &m), put(f, r);
+}
+
+static void op_permute(fz *f, lt_tensor *t)
+{
+    int dims[LT_MAX_DIMS];
+    unsigned errors = 0;
+    bool seen[LT_MAX_DIMS] = {false};
+    mapping m = {MAP_PERM, {0}, 0, 0};
+    lt_shape want = lt_shape_of(t);
+    for (int i = 0; i < t->ndim; i++) {
+        dims[i] = (take(f) & 3) ? (int)(take(f) % (unsigned)t->ndim) : take_dim(f);
+        int d = resolve(dims[i], t->ndim);
+        if (d < 0)
+            errors |= E(LT_ERR_INDEX);
+        else if (seen[d])
+            errors |= E(LT_ERR_ARG);
+        else {
+            seen[d] = true;
+            want.d[i] = t->shape[d];
+            m.perm[i] = d;
+        }
+    }
+    lt_tensor *r = expect(f, "permute", lt_permute(f->ctx, t, dims), errors, &want);
+    if (r)
+        check_mapped("permute", r, t, &m), put(f, r);
+}
+
+static void op_narrow(fz *f, lt_tensor *t)
+{
+    int dim = take_dim(f);
+    int64_t start = take_i64(f), len = take_i64(f);
+    int d = resolve(dim, t->ndim);
+    unsigned errors = 0;
+    lt_shape want = lt_shape_of(t);
+    if (d < 0 || start < 0 || len < 0 || start > t->shape[d] || len > t->shape[d] - start)
+        errors = E(LT_ERR_INDEX);
+    else
+        want.d[d] = len;
+    lt_tensor *r = expect(f, "narrow", lt_narrow(f->ctx, t, dim, start, len), errors, &want);
+    mapping m = {MAP_NARROW, {0}, d, start};
+    if (r)
+        check_mapped("narrow", r, t, &m), put(f, r);
+}
+
+static void op_select(fz *f, lt_tensor *t)
+{
+    int dim = take_dim(f);
+    int64_t index = take_i64(f);
+    int d = resolve(dim, t->ndim);
+    unsigned errors = 0;
+    lt_shape want = {0, {0}};
+    int64_t i = -1;
+    if (d < 0)
+        errors = E(LT_ERR_INDEX);
+    else {
+        i = index < 0 ? (index >= -t->shape[d] ? index + t->shape[d] : -1) : index;
+        if (i < 0 || i >= t->shape[d])
+            errors = E(LT_ERR_INDEX);
+        for (int k = 0; k < t->ndim; k++)
+            if (k != d)
+                want.d[want.ndim++] = t->shape[k];
+    }
+    lt_tensor *r = expect(f, "select", lt_select(f->ctx, t, dim, index), errors, &want);
+    mapping m = {MAP_SELECT, {0}, d, i};
+    if (r)
+        check_mapped("select", r, t, &m), put(f, r);
+}
+
+static void op_squeeze(fz *f, lt_tensor *t, bool squeeze)
+{
+    int dim = take_dim(f);
+    lt_shape want = lt_shape_of(t);
+    unsigned errors = 0;
+    if (squeeze) {
+        int d = resolve(dim, t->ndim);
+        if (d < 0)
+            errors = E(LT_ERR_INDEX);
+        else if (t->shape[d] != 1)
+            errors = E(LT_ERR_SHAPE);
+        else {
+            want.ndim--;
+            memmove(want.d + d, want.d + d + 1, sizeof(int64_t) * (size_t)(want.ndim - d));
+        }
+    } else {
+        int d = resolve(dim, t->ndim + 1);
+        if (t->ndim >= LT_MAX_DIMS)
+            errors = E(LT_ERR_SHAPE) | E(LT_ERR_INDEX);
+        else if (d < 0)
+            errors = E(LT_ERR_INDEX);
+        else {
+            memmove(want.d + d + 1, want.d + d, sizeof(int64_t) * (size_t)(want.ndim - d));
+            want.d[d] = 1;
+            want.ndim++;
+        }
+    }
+    const char *op = squeeze ? "squeeze" : "unsqueeze";
+    lt_tensor *r = expect(f, op, squeeze ? lt_squeeze(f->ctx, t, dim) : lt_unsqueeze(f->ctx, t, dim), errors, &want);
+    mapping m = {MAP_SAME, {0}, 0, 0};
+    if (r)
+        check_mapped(op, r, t, &m), put(f, r);
+}
+
+/* view / reshape to a fuzzed shape with at most one -1. */
+static void op_view(fz *f, lt_tensor *t, bool reshape)
+{
+    lt_shape s = {(int)(take(f) % 5), {0}};
+    for (int i = 0; i < s.ndim; i++)
+        s.d[i] = take_i64(f);
+    /* the rule: one -1 is inferred, other sizes >= 0, product = numel */
+    unsigned errors = 0;
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < s.ndim && !errors; i++) {
+        if (s.d[i] == -1 && infer < 0)
+            infer = i;
+        else if (!mul_ok(known, s.d[i], &known))
+            errors = E(LT_ERR_SHAPE);
+    }
+    int64_t n = lt_numel(t);
+    lt_shape want = s;
+    if (!errors && infer >= 0) {
+        if (known == 0 || n % known != 0)
+            errors = E(LT_ERR_SHAPE);
+        else
+            want.d[infer] = n / known, known = n;
+    }
+    if (!errors && (known != n || !shape_allowed(want)))
+        errors = E(LT_ERR_SHAPE);
+    const char *op = reshape ? "reshape" : "view";
+    lt_tensor *r = reshape ? lt_reshape(f->ctx, t, s) : lt_view(f->ctx, t, s);
+    if (!reshape && !errors && !r && !lt_is_contiguous(t)) /* strides that allow no view */
+        errors = E(LT_ERR_SHAPE);
+    r = expect(f, op, r, errors, &want);
+    mapping m = {MAP_SAME, {0}, 0, 0};
+    if (r)
+        check_mapped(op, r, t, &m), put(f, r);
+}
+
+static void op_contiguous(fz *f, lt_tensor *t, bool clone)
+{
+    const char *op = clone ? "clone" : "contiguous";
+    lt_shape want = lt_shape_of(t);
+    lt_tensor *r = expect(f, op, clone ? lt_clone(f->ctx, t) : lt_contiguous(f->ctx, t), 0, &want);
+    FUZZ_CHECK(lt_is_contiguous(r), "%s: result is not contiguous", op);
+    mapping m = {MAP_SAME, {0}, 0, 0};
+    check_mapped(op, r, t, &m);
+    put(f, r);
+}
+
+/* unbind: shape[dim] views, each the select at its index. */
+static void op_unbind(fz *f, lt_tensor *t)
+{
+    int dim = take_dim(f), count = -1;
+    int d = resolve(dim, t->ndim);
+    if (d >= 0 && t->shape[d] > MAX_KEPT) /* as many views as the size: the caller's choice */
+        return;
+    lt_tensor **parts = lt_unbind(f->ctx, t, dim, &count);
+    if (d < 0) {
+        FUZZ_CHECK(!parts && count == 0, "unbind: a bad dim gave %d parts", count);
+        expect(f, "unbind", NULL, E(LT_ERR_INDEX), NULL);
+        return;
+    }
+    FUZZ_CHECK(parts && count == t->shape[d], "unbind: %d parts of %lld (%s)", count, (long long)t->shape[d],
+               lt_error_message(f->ctx));
+    for (int i = 0; i < count; i++) {
+        mapping m = {MAP_SELECT, {0}, d, i};
+        check_mapped("unbind", parts[i], t, &m);
+    }
+    if (count > 0)
+        put(f, parts[take(f) % (unsigned)count]);
+}
+
+/* A persistent copy: same shape, same elements, contiguous. */
+static void op_new_copy(fz *f, lt_tensor *t)
+{
+    lt_shape want = lt_shape_of(t);
+    lt_tensor *c = expect(f, "new_copy", lt_new_copy(f->ctx, t), 0, &want);
+    mapping m = {MAP_SAME, {0}, 0, 0};
+    check_mapped("new_copy", c, t, &m);
+    FUZZ_CHECK(lt_is_contiguous(c) && c->owner, "new_copy: not a contiguous persistent tensor");
+    put(f, c);
+}
+
+/* ---- indexing and cat --------------------------------------------------------- */
+
+static void op_index(fz *f, lt_tensor *c, lt_tensor *x)
+{
+    unsigned errors = 0;
+    lt_shape want = lt_shape_of(x);
+    if (x->dtype != LT_I32)
+        errors |= E(LT_ERR_DTYPE);
+    if (c->ndim < 1 || x->ndim + c->ndim - 1 > LT_MAX_DIMS)
+        errors |= E(LT_ERR_SHAPE);
+    if (!errors) {
+        for (int64_t i = 0; i < lt_numel(x); i++) {
+            int64_t r = lt_get_i32(x, i);
+            if (r < -c->shape[0] || r >= c->shape[0])
+                errors |= E(LT_ERR_INDEX);
+        }
+        for (int d = 1; d < c->ndim; d++)
+            want.d[want.ndim++] = c->shape[d];
+        if (too_much_work(want, 1))
+            return;
+    }
+    lt_tensor *r = expect(f, "index", lt_index(f->ctx, c, x), errors, &want);
+    if (!r)
+        return;
+    int64_t row = 1;
+    for (int d = 1; d < c->ndim; d++)
+        row *= c->shape[d];
+    for (int64_t i = 0; i < lt_numel(x); i++) {
+        int64_t k = lt_get_i32(x, i);
+        k = k < 0 ? k + c->shape[0] : k;
+        for (int64_t j = 0; j < row; j++)
+            FUZZ_CHECK(same_elem(r, i * row + j, c, k * row + j), "index: element (%lld,%lld) differs",
+                       (long long)i, (long long)j);
+    }
+    put(f, r);
+}
+
+static void op_cat(fz *f)
+{
+    int n = 1 + (int)(take(f) % 3), dim = take_dim(f);
+    lt_tensor *ts[3];
+    for (int k = 0; k < n; k++)
+        if (!(ts[k] = pick(f)))
+            return;
+    unsigned errors = 0;
+    lt_shape want = lt_shape_of(ts[0]);
+    int d = resolve(dim, ts[0]->ndim);
+    if (ts[0]->ndim == 0)
+        errors = E(LT_ERR_SHAPE);
+    else if (d < 0)
+        errors = E(LT_ERR_INDEX);
+    for (int k = 1; k < n && !errors; k++) {
+        if (ts[k]->dtype != ts[0]->dtype)
+            errors |= E(LT_ERR_DTYPE);
+        if (ts[k]->ndim != ts[0]->ndim)
+            errors |= E(LT_ERR_SHAPE);
+        for (int i = 0; i < ts[0]->ndim && ts[k]->ndim == ts[0]->ndim; i++)
+            if (i != d && ts[k]->shape[i] != ts[0]->shape[i])
+                errors |= E(LT_ERR_SHAPE);
+        want.d[d] += ts[k]->shape[d];
+    }
+    if (!errors && !shape_allowed(want)) /* sizes add up past 2^40 */
+        errors = E(LT_ERR_SHAPE);
+    lt_tensor *r = expect(f, "cat", lt_cat(f->ctx, ts, n, dim), errors, &want);
+    if (!r)
+        return;
+    int64_t idx[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        int k = 0;
+        while (idx[d] >= ts[k]->shape[d])
+            idx[d] -= ts[k++]->shape[d];
+        lt_shape sk = lt_shape_of(ts[k]);
+        FUZZ_CHECK(same_elem(r, i, ts[k], ravel(idx, &sk)), "cat: element %lld differs", (long long)i);
+    }
+    put(f, r);
+}
+
+/* ---- products ------------------------------------------------------------------ */
+
+static void op_matmul(fz *f, lt_tensor *a, lt_tensor *b)
+{
+    unsigned errors = need_f32(a) | need_f32(b);
+    bool ranks = a->ndim >= 2 && a->ndim <= 3 && b->ndim >= 2 && b->ndim <= 3;
+    lt_shape want = {0, {0}};
+    int64_t ab = 1, bb = 1, n = 0, k = 0, m = 0;
+    if (!ranks)
+        errors |= E(LT_ERR_SHAPE);
+    else {
+        ab = a->ndim == 3 ? a->shape[0] : 1;
+        bb = b->ndim == 3 ? b->shape[0] : 1;
+        n = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1], m = b->shape[b->ndim - 1];
+        if (k != b->shape[b->ndim - 2] || (ab != bb && ab != 1 && bb != 1))
+            errors |= E(LT_ERR_SHAPE);
+        int64_t batch = ab == 1 ? bb : ab;
+        want = a->ndim == 3 || b->ndim == 3 ? (lt_shape){3, {batch, n, m}} : (lt_shape){2, {n, m}};
+        if (!errors && too_much_work(want, k + 1))
+            return;
+    }
+    lt_tensor *r = expect(f, "matmul", lt_matmul(f->ctx, a, b), errors, &want);
+    if (!r)
+        return;
+    if (all_small_ints(a) && all_small_ints(b)) { /* exact in float */
+        int64_t batch = n > 0 && m > 0 ? numel_of(want) / (n * m) : 0;
+        for (int64_t q = 0; q < batch; q++)
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < m; j++) {
+                    float s = 0;
+                    for (int64_t l = 0; l < k; l++)
+                        s += lt_get_f32(a, (ab == 1 ? 0 : q) * n * k + i * k + l) *
+                             lt_get_f32(b, (bb == 1 ? 0 : q) * k * m + l * m + j);
+                    FUZZ_CHECK(lt_get_f32(r, q * n * m + i * m + j) == s, "matmul: element (%lld,%lld,%lld) is %g, "
+                               "want %g", (long long)q, (long long)i, (long long)j,
+                               (double)lt_get_f32(r, q * n * m + i * m + j), (double)s);
+                }
+    }
+    put(f, r);
+}
+
+static void op_linear(fz *f, lt_tensor *x, lt_tensor *w, lt_tensor *b)
+{
+    unsigned errors = need_f32(x) | need_f32(w) | (b ? need_f32(b) : 0);
+    lt_shape want = {2, {0, 0}};
+    if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[0] ||
+        (b && (b->ndim != 1 || b->shape[0] != w->shape[1])))
+        errors |= E(LT_ERR_SHAPE);
+    else
+        want = (lt_shape){2, {x->shape[0], w->shape[1]}};
+    if (!errors && too_much_work(want, x->shape[1] + 1))
+        return;
+    lt_tensor *r = expect(f, "linear", lt_linear(f->ctx, x, w, b), errors, &want);
+    if (!r)
+        return;
+    if (all_small_ints(x) && all_small_ints(w) && (!b || all_small_ints(b)))
+        for (int64_t i = 0; i < want.d[0]; i++)
+            for (int64_t j = 0; j < want.d[1]; j++) {
+                float s = b ? lt_get_f32(b, j) : 0;
+                for (int64_t l = 0; l < x->shape[1]; l++)
+                    s += lt_get_f32(x, i * x->shape[1] + l) * lt_get_f32(w, l * w->shape[1] + j);
+                FUZZ_CHECK(lt_get_f32(r, i * want.d[1] + j) == s, "linear: element (%lld,%lld) is %g, want %g",
+                           (long long)i, (long long)j, (double)lt_get_f32(r, i * want.d[1] + j), (double)s);
+            }
+    put(f, r);
+}
+
+/* ---- softmax and cross-entropy ---------------------------------------------------- */
+
+static void op_softmax(fz *f, lt_tensor *t, bool log_form)
+{
+    int dim = take_dim(f);
+    const char *op = log_form ? "log_softmax" : "softmax";
+    unsigned errors = need_f32(t);
+    int d = resolve(dim, t->ndim ? t->ndim : 1);
+    if (d < 0)
+        errors |= E(LT_ERR_INDEX);
+    lt_shape want = lt_shape_of(t);
+    lt_tensor *r = expect(f, op, log_form ? lt_log_softmax(f->ctx, t, dim) : lt_softmax(f->ctx, t, dim), errors, &want);
+    if (!r)
+        return;
+    if (all_finite(t)) { /* stable for any finite input: probabilities in [0,1] summing to 1, logs <= 0 */
+        for (int64_t i = 0; i < lt_numel(r); i++) {
+            float v = lt_get_f32(r, i);
+            FUZZ_CHECK(log_form ? (v <= 0 && !isnan(v)) : (v >= 0 && v <= 1), "%s: element %lld is %g for finite "
+                       "input", op, (long long)i, (double)v);
+        }
+        int64_t len = t->ndim ? t->shape[d] : 1, inner = 1;
+        for (int i = d + 1; i < t->ndim; i++)
+            inner *= t->shape[i];
+        for (int64_t o = 0; !log_form && len > 0 && o < lt_numel(r) / len; o++) {
+            double sum = 0;
+            for (int64_t j = 0; j < len; j++)
+                sum += lt_get_f32(r, ((o / inner) * len + j) * inner + o % inner);
+            FUZZ_CHECK(fabs(sum - 1) < 1e-5, "softmax: slice %lld sums to %.9g", (long long)o, sum);
+        }
+    }
+    put(f, r);
+}
+
+static void op_cross_entropy(fz *f, lt_tensor *logits, lt_tensor *targets)
+{
+    unsigned errors = need_f32(logits) | (targets->dtype == LT_I32 ? 0 : E(LT_ERR_DTYPE));
+    if (logits->ndim != 2 || targets->ndim != 1 || logits->shape[0] != targets->shape[0] || logits->shape[0] == 0)
+        errors |= E(LT_ERR_SHAPE);
+    else if (targets->dtype == LT_I32)
+        for (int64_t i = 0; i < targets->shape[0]; i++) {
+            int32_t c = lt_get_i32(targets, i);
+            if (c < 0 || c >= logits->shape[1])
+                errors |= E(LT_ERR_INDEX);
+        }
+    lt_shape want = {0, {0}};
+    lt_tensor *r = expect(f, "cross_entropy", lt_cross_entropy(f->ctx, logits, targets), errors, &want);
+    if (!r)
+        return;
+    float v = lt_get_f32(r, 0);
+    /* at finite logits: never NaN, >= 0, and finite while the loss fits in a float (|logits| <= 1e30) */
+    bool fits = true;
+    for (int64_t i = 0; i < lt_numel(logits); i++)
+        fits &= fabsf(lt_get_f32(logits, i)) <= 1e30f;
+    if (all_finite(logits))
+        FUZZ_CHECK(!isnan(v) && v >= 0 && (isfinite(v) || !fits), "cross_entropy: loss %g for finite logits",
+                   (double)v);
+    put(f, r);
+}
+
+/* ---- reductions -------------------------------------------------------------------- */
+
+static void op_reduce(fz *f, lt_tensor *t, unsigned kind)
+{
+    static const char *const names[] = {"sum", "mean", "sum_dim", "mean_dim", "max_dim"};
+    const char *op = names[kind % 5];
+    unsigned errors = need_f32(t);
+    lt_shape want = {0, {0}};
+    int dim = take_dim(f);
+    bool keep = take(f) & 1;
+    int d = -1;
+    if (kind % 5 >= 2) {
+        d = resolve(dim, t->ndim ? t->ndim : 1);
+        if (d < 0)
+            errors |= E(LT_ERR_INDEX);
+        else if (kind % 5 == 4 && t->ndim && (t->shape[d] == 0 || t->shape[d] > INT32_MAX))
+            errors |= E(LT_ERR_SHAPE); /* nothing to take the max of; or argmax indices beyond i32 */
+        for (int i = 0; i < t->ndim; i++)
+            if (i != d || keep)
+                want.d[want.ndim++] = i == d ? 1 : t->shape[i];
+    }
+    if (!errors && too_much_work(want, 1)) /* (0, 2^20, 2^20) summed over dim 0 */
+        return;
+    lt_tensor *idx = NULL, *r;
+    switch (kind % 5) {
+    case 0: r = lt_sum(f->ctx, t); break;
+    case 1: r = lt_mean(f->ctx, t); break;
+    case 2: r = lt_sum_dim(f->ctx, t, dim, keep); break;
+    case 3: r = lt_mean_dim(f->ctx, t, dim, keep); break;
+    default: r = lt_max_dim(f->ctx, t, dim, keep, &idx); break;
+    }
+    r = expect(f, op, r, errors, &want);
+    if (!r)
+        return;
+    if (kind % 5 == 0 && all_small_ints(t)) {
+        float s = 0;
+        for (int64_t i = 0; i < lt_numel(t); i++)
+            s += lt_get_f32(t, i);
+        FUZZ_CHECK(lt_get_f32(r, 0) == s, "sum: %g, want %g", (double)lt_get_f32(r, 0), (double)s);
+    }
+    if (idx) { /* each index points at its row's maximum */
+        FUZZ_CHECK(idx->dtype == LT_I32 && lt_shape_equal(lt_shape_of(idx), want), "max_dim: indices shape");
+        int64_t len = t->ndim ? t->shape[d] : 1, inner = 1;
+        for (int i = d + 1; i < t->ndim; i++)
+            inner *= t->shape[i];
+        for (int64_t o = 0; o < lt_numel(r); o++) {
+            int64_t at = lt_get_i32(idx, o), outer = o / inner, in = o % inner;
+            FUZZ_CHECK(at >= 0 && at < len, "max_dim: index %lld outside 0..%lld", (long long)at, (long long)len);
+            float best = lt_get_f32(t, (outer * len + at) * inner + in);
+            FUZZ_CHECK(same_bits(lt_get_f32(r, o), best), "max_dim: value is not at its index");
+            for (int64_t j = 0; j < len; j++) {
+                float v = lt_get_f32(t, (outer * len + j) * inner + in);
+                FUZZ_CHECK(isnan(best) || !(v > best || isnan(v) || (v == best && j < at)),
+                           "max_dim: %g at %lld beats %g (first maximum, NaN wins)",
+                           (double)v, (long long)j, (double)best);
+            }
+        }
+    }
+    put(f, r);
+}
+
+/* ---- elementwise ------------------------------------------------------------------------ */
+
+static float apply(unsigned kind, float a, float b)
+{
+    switch (kind % 4) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    default: return a / b;
+    }
+}
+
+static void op_binary(fz *f, lt_tensor *a, lt_tensor *b, unsigned kind)
+{
+    static const char *const names[] = {"add", "sub", "mul", "div"};
+    const char *op = names[kind % 4];
+    unsigned errors = need_f32(a) | need_f32(b);
+    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+    lt_shape want = {n, {0}};
+    for (int d = 0; d < n; d++) {
+        int ka = d - (n - a->ndim), kb = d - (n - b->ndim);
+        int64_t da = ka < 0 ? 1 : a->shape[ka], db = kb < 0 ? 1 : b->shape[kb];
+        if (da != db && da != 1 && db != 1)
+            errors |= E(LT_ERR_SHAPE);
+        want.d[d] = da == 1 ? db : da;
+    }
+    if (!errors && too_much_work(want, 1))
+        return;
+    lt_tensor *r;
+    switch (kind % 4) {
+    case 0: r = lt_add(f->ctx, a, b); break;
+    case 1: r = lt_sub(f->ctx, a, b); break;
+    case 2: r = lt_mul(f->ctx, a, b); break;
+    default: r = lt_div(f->ctx, a, b); break;
+    }
+    r = expect(f, op, r, errors, &want);
+    if (!r)
+        return;
+    lt_shape sa = lt_shape_of(a), sb = lt_shape_of(b);
+    int64_t idx[LT_MAX_DIMS], ia[LT_MAX_DIMS], ib[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) { /* IEEE results: exactly a op b */
+        unravel(i, &want, idx);
+        for (int d = 0; d < a->ndim; d++)
+            ia[d] = a->shape[d] == 1 ? 0 : idx[d + n - a->ndim];
+        for (int d = 0; d < b->ndim; d++)
+            ib[d] = b->shape[d] == 1 ? 0 : idx[d + n - b->ndim];
+        float want_v = apply(kind, lt_get_f32(a, ravel(ia, &sa)), lt_get_f32(b, ravel(ib, &sb)));
+        FUZZ_CHECK(same_bits(lt_get_f32(r, i), want_v), "%s: element %lld is %g, want %g", op, (long long)i,
+                   (double)lt_get_f32(r, i), (double)want_v);
+    }
+    put(f, r);
+}
+
+static void op_unary(fz *f, lt_tensor *t, unsigned kind)
+{
+    static const char *const names[] = {"neg", "tanh", "exp", "log", "relu", "pow", "add_scalar", "mul_scalar",
+                                        "div_scalar"};
+    const char *op = names[kind % 9];
+    float s = value_of(take(f));
+    lt_tensor *r;
+    switch (kind % 9) {
+    case 0: r = lt_neg(f->ctx, t); break;
+    case 1: r = lt_tanh(f->ctx, t); break;
+    case 2: r = lt_exp(f->ctx, t); break;
+    case 3: r = lt_log(f->ctx, t); break;
+    case 4: r = lt_relu(f->ctx, t); break;
+    case 5: r = lt_pow(f->ctx, t, s); break;
+    case 6: r = lt_add_scalar(f->ctx, t, s); break;
+    case 7: r = lt_mul_scalar(f->ctx, t, s); break;
+    default: r = lt_div_scalar(f->ctx, t, s); break;
+    }
+    lt_shape want = lt_shape_of(t);
+    r = expect(f, op, r, need_f32(t), &want);
+    if (!r)
+        return;
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        float x = lt_get_f32(t, i), y = lt_get_f32(r, i);
+        switch (kind % 9) {
+        case 0: FUZZ_CHECK(same_bits(y, -x), "neg: %g of %g", (double)y, (double)x); break;
+        case 1: FUZZ_CHECK(isnan(x) ? isnan(y) : fabsf(y) <= 1, "tanh: %g of %g", (double)y, (double)x); break;
+        case 2: FUZZ_CHECK(isnan(x) ? isnan(y) : y >= 0, "exp: %g of %g", (double)y, (double)x); break;
+        case 4: FUZZ_CHECK(isnan(x) ? isnan(y) : y == (x > 0 ? x : 0.0f), "relu: %g of %g", (double)y,
+                           (double)x); break;
+        case 6: FUZZ_CHECK(same_bits(y, x + s), "add_scalar: %g", (double)y); break;
+        case 7: FUZZ_CHECK(same_bits(y, x * s), "mul_scalar: %g", (double)y); break;
+        case 8: FUZZ_CHECK(same_bits(y, x / s), "div_scalar: %g", (double)y); break;
+        default: break;
+        }
+    }
+    put(f, r);
+}
+
+/* ---- autograd and context -------------------------------------------------------------- */
+
+/* Drops every temporary from the pool and releases them. */
+static void reset(fz *f)
+{
+    lt_ctx_reset(f->ctx);
+    for (int i = 0; i < POOL; i++)
+        if (f->pool[i] && !f->pool[i]->owner)
+            f->pool[i] = NULL;
+}
+
+static void op_backward(fz *f, lt_tensor *t, bool with_grad)
+{
+    if (t->dtype != LT_F32)
+        return;
+    /* backward_grad starts at t itself; backward at sum(t), recorded only in grad mode */
+    bool has_graph = t->requires_grad && (with_grad || f->grad_on);
+    bool ok;
+    if (with_grad) {
+        lt_tensor *g = lt_full(f->ctx, lt_shape_of(t), 1.0f);
+        FUZZ_CHECK(g != NULL, "full failed: %s", lt_error_message(f->ctx));
+        ok = lt_backward_grad(f->ctx, t, g);
+    } else {
+        lt_tensor *loss = lt_sum(f->ctx, t);
+        FUZZ_CHECK(loss != NULL, "sum failed: %s", lt_error_message(f->ctx));
+        ok = lt_backward(f->ctx, loss);
+    }
+    if (has_graph) {
+        FUZZ_CHECK(ok, "backward failed: %s", lt_error_message(f->ctx));
+        for (int i = 0; i < POOL; i++) { /* every leaf that requires grad has a gradient of its shape */
+            lt_tensor *p = f->pool[i];
+            if (p && p->owner && p->requires_grad) {
+                lt_tensor *g = lt_grad(f->ctx, p);
+                FUZZ_CHECK(g && lt_shape_equal(lt_shape_of(g), lt_shape_of(p)), "grad of a leaf: %s",
+                           lt_error_message(f->ctx));
+                FUZZ_CHECK(lt_sgd_step(f->ctx, p, 0.0f), "sgd_step: %s", lt_error_message(f->ctx));
+            }
+        }
+    } else {
+        FUZZ_CHECK(!ok && lt_status_of(f->ctx) == LT_ERR_GRAPH, "backward without a graph: ok=%d status %d '%s'", ok,
+                   (int)lt_status_of(f->ctx), lt_error_message(f->ctx));
+        lt_clear_error(f->ctx);
+    }
+    reset(f); /* the tape was walked: start over */
+}
+
+static void zero_grads(fz *f)
+{
+    for (int i = 0; i < POOL; i++)
+        if (f->pool[i] && f->pool[i]->owner)
+            lt_zero_grad(f->pool[i]);
+}
+
+/* ---- the driver ---------------------------------------------------------------------------- */
+
+static void one_call(fz *f)
+{
+    unsigned op = take(f) % 30;
+    lt_tensor *t = pick(f);
+    if (op == 0 || !t) {
+        op_new(f);
+        return;
+    }
+    switch (op) {
+    case 1: op_transpose(f, t); break;
+    case 2: op_permute(f, t); break;
+    case 3: op_narrow(f, t); break;
+    case 4: op_select(f, t); break;
+    case 5: op_squeeze(f, t, true); break;
+    case 6: op_squeeze(f, t, false); break;
+    case 7: op_view(f, t, false); break;
+    case 8: op_view(f, t, true); break;
+    case 9: {
+        unsigned how = take(f) % 4;
+        if (how < 2)
+            op_contiguous(f, t, how == 1);
+        else if (how == 2)
+            op_unbind(f, t);
+        else
+            op_new_copy(f, t);
+        break;
+    }
+    case 10: {
+        lt_tensor *x = pick(f);
+        if (x)
+            op_index(f, t, x);
+        break;
+    }
+    case 11: op_cat(f); break;
+    case 12: case 13: {
+        lt_tensor *b = pick(f);
+        if (b)
+            op_matmul(f, t, b);
+        break;
+    }
+    case 14: {
+        lt_tensor *w = pick(f), *b = (take(f) & 1) ? pick(f) : NULL;
+        if (w)
+            op_linear(f, t, w, b);
+        break;
+    }
+    case 15: op_softmax(f, t, take(f) & 1); break;
+    case 16: {
+        lt_tensor *y = pick(f);
+        if (y)
+            op_cross_entropy(f, t, y);
+        break;
+    }
+    case 17: case 18: op_reduce(f, t, take(f)); break;
+    case 19: case 20: case 21: {
+        lt_tensor *b = pick(f);
+        if (b)
+            op_binary(f, t, b, take(f));
+        break;
+    }
+    case 22: case 23: op_unary(f, t, take(f)); break;
+    case 24: op_backward(f, t, take(f) & 1); break;
+    case 25: reset(f); break;
+    case 26: lt_set_grad_enabled(f->ctx, f->grad_on = !f->grad_on); break;
+    case 27: zero_grads(f); break;
+    default: op_new(f); break;
+    }
+}
+
+int fuzz_ops(const uint8_t *data, size_t size)
+{
+    fz f = {data, size, lt_ctx_new(), {NULL}, true};
+    if (!f.ctx)
+        return 0;
+    for (int call = 0; call < MAX_CALLS && f.n > 0; call++) {
+        one_call(&f);
+        FUZZ_CHECK(lt_status_of(f.ctx) == LT_OK, "an error was left behind: %s", lt_error_message(f.ctx));
+    }
+    lt_ctx_free(f.ctx);
+    return 0;
+}
+
+FUZZ_ENTRY(fuzz_ops)

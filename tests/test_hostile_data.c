@@ -1,0 +1,280 @@
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, clock_gettime, getrusage */
+/* test_hostile_data.c - the text data loader (examples/names_data.c) and
+ * mlp_names on hostile files: empty, blank, a directory, a missing path,
+ * NUL bytes, invalid UTF-8 and other high bytes, control characters, a
+ * single 1 MB line, a million lines. Each gives one clear message naming the
+ * file (and line and column), or works in memory proportional to the data.
+ *
+ * With LT_HOSTILE_BIG=line (=lines) it also runs a 100 MB line (10 million
+ * lines)
+ * through the whole pipeline (read, vocabulary, shuffle, examples) and prints
+ * the time and the peak RSS; tools/hostile_data.sh runs that mode under
+ * /usr/bin/time -v from .ci/run. */
+#include "test_support.h"
+
+#include "names_data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static const char *in_dir(const char *name)
+{
+    static char buf[4][160];
+    static int k;
+    k = (k + 1) & 3;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static const char *write_bytes(const char *name, const char *bytes, size_t n)
+{
+    const char *path = in_dir(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/lt_hostile_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+typedef struct bad_file {
+    const char *name, *bytes;
+    size_t len;
+    const char *message; /* after "<path>" */
+} bad_file;
+
+#define B(s) s, sizeof s - 1
+static const bad_file BAD[] = {
+    {"empty.txt", B(""), ": no words (the file is empty or has only blank lines)"},
+    {"blank.txt", B("\n\r\n\n\r\n"), ": no words (the file is empty or has only blank lines)"},
+    {"nul.txt", B("emma\nab\0cd\n"), ":2: unreadable byte 0x00 at column 3 (only printable ASCII is accepted)"},
+    {"only_nul.bin", B("\0\0\0\0"), ":1: unreadable byte 0x00 at column 1 (only printable ASCII is accepted)"},
+    {"utf8.txt", B("zoe\nz\xc3\xb6\x65\n"), ":2: unreadable byte 0xc3 at column 2 (only printable ASCII is accepted)"},
+    {"invalid_utf8.txt", B("\xff\xfe" "ab\n"), ":1: unreadable byte 0xff at column 1"},
+    {"high.txt", B("abc\x80\n"), ":1: unreadable byte 0x80 at column 4"},
+    {"del.txt", B("ab\x7f\n"), ":1: unreadable byte 0x7f at column 3"},
+    {"tab.txt", B("ann\tbob\n"), ":1: unreadable byte 0x09 at column 4"},
+    {"lone_cr.txt", B("ann\rbob\n"), ":1: unreadable byte 0x0d at column 4"},
+    {"escape.txt", B("a\x1b[31mred\n"), ":1: unreadable byte 0x1b at column 2"},
+    {"dot.txt", B("emma\n.\n"), ":2: the character '.' is reserved as the start/end token"},
+};
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        const char *path = write_bytes(BAD[i].name, BAD[i].bytes, BAD[i].len);
+        char err[ND_ERR_SIZE] = "", want[ND_ERR_SIZE];
+        nd_words w;
+        assert_int_equal(nd_read_words(path, &w, err), -1);
+        snprintf(want, sizeof want, "%s%s", path, BAD[i].message);
+        if (strncmp(err, want, strlen(want)) != 0)
+            fail_msg("%s: \"%s\", want \"%s\"", BAD[i].name, err, want);
+        assert_null(w.word);
+        printf("  %-18s %s\n", BAD[i].name, err);
+    }
+}
+
+/* A context longer than the builder's buffer is refused, not overrun. */
+static void test_block_limits(void **state)
+{
+    (void)state;
+    char err[ND_ERR_SIZE];
+    nd_words w;
+    assert_int_equal(nd_read_words(write_bytes("two.txt", B("ab\ncd\n")), &w, err), 0);
+    nd_vocab v;
+    nd_build_vocab(&w, &v);
+    nd_dataset d;
+    assert_int_equal(nd_build_dataset(&w, 0, 2, &v, ND_MAX_BLOCK + 1, &d), -1);
+    assert_null(d.x);
+    assert_int_equal(nd_build_dataset(&w, 0, 2, &v, 0, &d), -1);
+    assert_int_equal(nd_build_dataset(&w, 0, 2, &v, ND_MAX_BLOCK, &d), 0);
+    assert_int_equal(d.n, 6);
+    nd_free_dataset(&d);
+    nd_free_words(&w);
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    char err[ND_ERR_SIZE], want[ND_ERR_SIZE];
+    nd_words w;
+    assert_int_equal(nd_read_words(dir, &w, err), -1); /* a directory */
+    snprintf(want, sizeof want, "%s: read error: Is a directory", dir);
+    assert_string_equal(err, want);
+    printf("  directory          %s\n", err);
+    const char *missing = in_dir("missing.txt");
+    assert_int_equal(nd_read_words(missing, &w, err), -1);
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", missing);
+    assert_string_equal(err, want);
+    printf("  missing            %s\n", err);
+    assert_int_equal(nd_read_words("/dev/null", &w, err), -1); /* a device: empty */
+    assert_string_equal(err, "/dev/null: no words (the file is empty or has only blank lines)");
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Writes `lines` lines of `len` letters each (cycling a..z). */
+static const char *write_lines(const char *name, size_t lines, size_t len)
+{
+    const char *path = in_dir(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    char *line = malloc(len + 1);
+    assert_non_null(line);
+    for (size_t i = 0; i < lines; i++) {
+        for (size_t k = 0; k < len; k++)
+            line[k] = (char)('a' + (i + k) % 26);
+        line[len] = '\n';
+        assert_int_equal(fwrite(line, 1, len + 1, f), len + 1);
+    }
+    free(line);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* The whole pipeline on path: read, vocabulary, shuffle, split, examples
+ * (each split built and freed in turn, as mlp_names does). */
+static void pipeline(const char *what, const char *path, size_t want_words, size_t want_chars)
+{
+    double t0 = now();
+    char err[ND_ERR_SIZE];
+    nd_words w;
+    if (nd_read_words(path, &w, err) != 0)
+        fail_msg("%s: %s", what, err);
+    assert_int_equal(w.n, want_words);
+    nd_vocab v;
+    nd_build_vocab(&w, &v);
+    assert_int_equal(v.size, 27);
+    nd_shuffle_words(&w, 42);
+    size_t n1, n2, rows = 0;
+    nd_split_points(w.n, &n1, &n2);
+    size_t cuts[4] = {0, n1, n2, w.n};
+    for (int s = 0; s < 3; s++) {
+        nd_dataset d;
+        assert_int_equal(nd_build_dataset(&w, cuts[s], cuts[s + 1], &v, 3, &d), 0);
+        rows += d.n;
+        nd_free_dataset(&d);
+    }
+    assert_int_equal(rows, want_chars + want_words); /* one example per character and one per end */
+    nd_free_words(&w);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    printf("  %-26s %9.1f MB file: %zu words, %zu examples in %.2f s; peak RSS so far %ld MB\n", what,
+           (double)sb.st_size / 1e6, want_words, rows, now() - t0, peak_rss_kb() / 1024);
+}
+
+static void test_long_line_and_many_lines(void **state)
+{
+    (void)state;
+    pipeline("one 1 MB line", write_lines("long.txt", 1, 1000000), 1, 1000000);
+    pipeline("1 million lines", write_lines("many.txt", 1000000, 5), 1000000, 5000000);
+}
+
+static void test_big(void **state)
+{
+    (void)state;
+    const char *big = getenv("LT_HOSTILE_BIG");
+    if (!big) {
+        printf("  SKIPPED: set LT_HOSTILE_BIG=line or =lines for the 100 MB line or the 10 million lines "
+               "(tools/hostile_data.sh)\n");
+        return;
+    }
+    if (!strcmp(big, "line")) {
+        pipeline("one 100 MB line", write_lines("long100.txt", 1, 100000000), 1, 100000000);
+        unlink(in_dir("long100.txt"));
+    } else {
+        pipeline("10 million lines", write_lines("many10m.txt", 10000000, 5), 10000000, 50000000);
+        unlink(in_dir("many10m.txt"));
+    }
+}
+
+#ifdef MLP_NAMES_BIN
+/* mlp_names itself: one line on stderr, exit status 1, never a crash. */
+static void test_mlp_names(void **state)
+{
+    (void)state;
+    write_bytes("one_word.txt", B("abc\n"));
+    struct {
+        const char *data, *args, *message;
+    } cases[] = {
+        {"nul.txt", "--steps 10", ":2: unreadable byte 0x00 at column 3"},
+        {"utf8.txt", "--steps 10", ":2: unreadable byte 0xc3 at column 2"},
+        {"empty.txt", "--steps 10", ": no words"},
+        {".", "--steps 10", ": read error: Is a directory"},
+        {"missing.txt", "--steps 10", ": cannot open: No such file or directory"},
+        {"long.txt", "--steps 10", "long.txt: 1 word(s) leave the training split (80%) empty; training needs at "
+                                   "least 2 words"},
+        {"one_word.txt", "--steps 1", "one_word.txt: 1 word(s) leave the training split"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char cmd[1024], err[1024];
+        snprintf(cmd, sizeof cmd, "cd %s && %s --data %s %s --quiet --samples 1 >/dev/null 2>err.txt", dir,
+                 MLP_NAMES_BIN, cases[i].data, cases[i].args);
+        int st = system(cmd);
+        FILE *f = fopen(in_dir("err.txt"), "rb");
+        assert_non_null(f);
+        size_t n = fread(err, 1, sizeof err - 1, f);
+        err[n] = '\0';
+        fclose(f);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(err, cases[i].message) || strncmp(err, "mlp_names: ", 11))
+            fail_msg("mlp_names --data %s: status %d, stderr \"%s\", want \"%s\"", cases[i].data, st, err,
+                     cases[i].message);
+    }
+    /* a single word still evaluates and samples from a checkpoint-less model with --steps 0 */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd %s && %s --data one_word.txt --steps 0 --samples 1 --quiet >/dev/null 2>&1", dir,
+             MLP_NAMES_BIN);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_block_limits),
+        cmocka_unit_test(test_long_line_and_many_lines),
+        cmocka_unit_test(test_big),
+#ifdef MLP_NAMES_BIN
+        cmocka_unit_test(test_mlp_names),
+#endif
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

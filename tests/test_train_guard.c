@@ -1,0 +1,126 @@
+/* test_train_guard.c - the checked SGD step of the training loop
+ * (examples/train_guard.c): with finite numbers it is lt_sgd_step, bit for
+ * bit; a NaN or infinite gradient, or an update that overflows, is reported
+ * with the parameter and the element. */
+#include "test_support.h"
+
+#include "train_guard.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const NAMES[] = {"C", "W1", "b1"};
+
+typedef struct fixture {
+    lt_ctx *ctx;
+    lt_tensor *p[3];
+} fixture;
+
+static fixture make(void)
+{
+    fixture f = {lt_ctx_new(), {NULL}};
+    f.p[0] = lt_requires_grad(f.ctx, ts_random(f.ctx, LT_SHAPE(27, 10), 1, -1, 1), true);
+    f.p[1] = lt_requires_grad(f.ctx, ts_random(f.ctx, LT_SHAPE(30, 200), 2, -1, 1), true);
+    f.p[2] = lt_requires_grad(f.ctx, ts_random(f.ctx, LT_SHAPE(203), 3, -1, 1), true); /* not a multiple of 8 */
+    for (int k = 0; k < 3; k++) {
+        float *g = lt_grad_f32(f.p[k]);
+        for (int64_t i = 0; i < lt_numel(f.p[k]); i++)
+            g[i] = (float)((i % 7) - 3) * 0.37f;
+    }
+    return f;
+}
+
+static void expect(fixture *f, float lr, tg_problem problem, int param, int64_t element, const char *text)
+{
+    tg_report r = tg_sgd_step(f->ctx, f->p, 3, lr);
+    assert_int_equal(r.problem, problem);
+    assert_int_equal(r.param, param);
+    assert_int_equal(r.element, element);
+    char buf[256];
+    tg_describe(&r, NAMES, lr, buf, sizeof buf);
+    if (!strstr(buf, text))
+        fail_msg("description \"%s\" lacks \"%s\"", buf, text);
+}
+
+static void test_same_as_lt_sgd_step(void **state)
+{
+    (void)state;
+    fixture a = make(), b = make();
+    for (int step = 0; step < 3; step++) {
+        expect(&a, 0.1f, TG_FINITE, -1, -1, "all finite");
+        for (int k = 0; k < 3; k++)
+            assert_true(lt_sgd_step(b.ctx, b.p[k], 0.1f));
+    }
+    for (int k = 0; k < 3; k++)
+        assert_memory_equal(lt_data_f32(a.p[k]), lt_data_f32(b.p[k]), sizeof(float) * (size_t)lt_numel(a.p[k]));
+    expect(&a, 1e30f, TG_FINITE, -1, -1, "all finite"); /* large, but 1e30 * 1.11 still fits */
+    lt_ctx_free(a.ctx);
+    lt_ctx_free(b.ctx);
+}
+
+static void test_bad_gradients(void **state)
+{
+    (void)state;
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    const char *names[] = {"is nan", "is inf", "is -inf"};
+    for (int k = 0; k < 3; k++)
+        for (int zero_lr = 0; zero_lr < 2; zero_lr++) { /* lr 0: 0 * inf is NaN, still caught */
+            fixture f = make();
+            lt_grad_f32(f.p[1])[1234] = bad[k];
+            lt_grad_f32(f.p[2])[5] = NAN; /* a later parameter: the first one is named */
+            float lr = zero_lr ? 0.0f : 0.1f;
+            expect(&f, lr, TG_BAD_GRADIENT, 1, 1234, names[k]);
+            lt_ctx_free(f.ctx);
+            f = make();
+            lt_grad_f32(f.p[1])[1234] = bad[k];
+            expect(&f, lr, TG_BAD_GRADIENT, 1, 1234, "gradient of W1 is not finite (element 1234");
+            lt_ctx_free(f.ctx);
+        }
+    fixture f = make();
+    lt_grad_f32(f.p[2])[202] = NAN; /* the last element, in the scalar tail of the loop */
+    expect(&f, 0.1f, TG_BAD_GRADIENT, 2, 202, "gradient of b1 is not finite (element 202 is nan)");
+    lt_ctx_free(f.ctx);
+}
+
+static void test_update_overflow(void **state)
+{
+    (void)state;
+    fixture f = make();
+    lt_data_f32(f.p[2])[7] = -FLT_MAX; /* finite, but -FLT_MAX - 1e30 * 1e9 is -inf */
+    lt_grad_f32(f.p[2])[7] = 1e9f;
+    expect(&f, 1e30f, TG_BAD_UPDATE, 2, 7, "the update of b1 is not finite (element 7 is -inf");
+    lt_ctx_free(f.ctx);
+    f = make();
+    lt_data_f32(f.p[0])[3] = FLT_MAX;
+    lt_grad_f32(f.p[0])[3] = -1e9f;
+    expect(&f, 1e30f, TG_BAD_UPDATE, 0, 3, "learning rate 1e+30 too large?");
+    lt_ctx_free(f.ctx);
+}
+
+static void test_skips_and_views(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *plain = lt_new(ctx, LT_F32, LT_SHAPE(3)); /* no gradient buffer: skipped */
+    lt_tensor *w = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(4, 5), 7, -1, 1), true);
+    lt_tensor *p[2] = {plain, lt_transpose(ctx, w, 0, 1)}; /* a strided view: the library's step */
+    tg_report r = tg_sgd_step(ctx, p, 2, 0.1f);
+    assert_int_equal(r.problem, TG_FINITE);
+    lt_grad_f32(w)[6] = INFINITY;
+    r = tg_sgd_step(ctx, p, 2, 0.1f);
+    assert_int_equal(r.problem, TG_BAD_UPDATE);
+    assert_int_equal(r.param, 1);
+    lt_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_as_lt_sgd_step),
+        cmocka_unit_test(test_bad_gradients),
+        cmocka_unit_test(test_update_overflow),
+        cmocka_unit_test(test_skips_and_views),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
