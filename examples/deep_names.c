@@ -223,22 +223,36 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ---- the learning-rate schedule ---------------------------------------------------- */
 
-/* Linear warm-up to lr, then const / cosine to lr_min / a step to lr_min at
- * 3/4 of the run. progress in [0, 1] is the fraction of the run done: of the
- * steps, or of --time-limit when that runs out first, so that a run bounded
- * by wall time still anneals fully (its step count then depends on speed). */
-static double lr_at(const options *o, long step, double progress)
+/* The learning-rate schedule (lt_lr_schedule, lib/schedule.c): linear
+ * warm-up to lr, then constant; cosine to lr_min at the last step; or a step
+ * to lr_min at 3/4 of the steps after the warm-up. */
+static lt_lr_schedule make_schedule(const options *o)
 {
-    if (step < o->warmup)
-        return o->lr * (double)(step + 1) / (double)o->warmup;
-    double warm = o->steps > 0 ? (double)o->warmup / (double)o->steps : 0.0;
-    double t = warm < 1.0 ? (progress - warm) / (1.0 - warm) : 1.0;
-    t = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
-    switch (o->sched) {
-    case SCHED_COSINE: return o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(3.14159265358979323846 * t));
-    case SCHED_STEP: return t < 0.75 ? o->lr : o->lr_min;
-    default: return o->lr;
+    lt_lr_schedule s = {.kind = LT_LR_CONSTANT, .base = o->lr, .warmup = o->warmup};
+    if (o->sched == SCHED_COSINE) {
+        s.kind = LT_LR_COSINE;
+        s.total = o->steps > o->warmup ? o->steps : o->warmup + 1;
+        s.final = o->lr_min;
+    } else if (o->sched == SCHED_STEP) {
+        s.kind = LT_LR_STEP;
+        s.n_milestones = 1;
+        s.milestones[0] = o->warmup + (o->steps - o->warmup) * 3 / 4;
+        s.explicit_rates = true;
+        s.rates[0] = o->lr_min;
     }
+    return s;
+}
+
+/* The step the schedule is evaluated at: the step itself, or, with
+ * --time-limit, the step that the elapsed fraction of the time limit
+ * corresponds to when that is further along, so that a run bounded by wall
+ * time still anneals fully (its step count then depends on the machine). */
+static long schedule_step(const options *o, long step, double elapsed)
+{
+    if (o->time_limit <= 0)
+        return step;
+    long by_time = (long)(elapsed / o->time_limit * (double)o->steps);
+    return by_time > step ? by_time : step;
 }
 
 /* ---- data ----------------------------------------------------------------------- */
@@ -403,11 +417,12 @@ static bool train(run *r, double *seconds)
 {
     const options *o = &r->o;
     double start = now_seconds(), dev = NAN;
+    const lt_lr_schedule sched = make_schedule(o);
+    if (!lt_lr_check(r->ctx, &sched))
+        return false;
     for (long step = 0; step < o->steps; step++) {
-        double progress = (double)step / (double)o->steps;
-        if (o->time_limit > 0 && (now_seconds() - start) / o->time_limit > progress)
-            progress = (now_seconds() - start) / o->time_limit;
-        double lr = lr_at(o, step, progress), loss = train_step(r, step, lr);
+        double lr = lt_lr_at(&sched, schedule_step(o, step, now_seconds() - start));
+        double loss = train_step(r, step, lr);
         if (!isfinite(loss)) {
             if (lt_status_of(r->ctx) == LT_OK)
                 lt_fail(r->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
