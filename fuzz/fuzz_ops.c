@@ -502,7 +502,9 @@ static void op_index(fz *f, lt_tensor *c, lt_tensor *x)
         }
         for (int d = 1; d < c->ndim; d++)
             want.d[want.ndim++] = c->shape[d];
-        if (too_much_work(want, 1))
+        if (!shape_allowed(want)) /* x.shape + c.shape[1:] past 2^40 */
+            errors |= E(LT_ERR_SHAPE);
+        else if (too_much_work(want, 1))
             return;
     }
     lt_tensor *r = expect(f, "index", lt_index(f->ctx, c, x), errors, &want);
@@ -580,6 +582,8 @@ static void op_matmul(fz *f, lt_tensor *a, lt_tensor *b)
             errors |= E(LT_ERR_SHAPE);
         int64_t batch = ab == 1 ? bb : ab;
         want = a->ndim == 3 || b->ndim == 3 ? (lt_shape){3, {batch, n, m}} : (lt_shape){2, {n, m}};
+        if (!errors && !shape_allowed(want)) /* (2^40, 0) @ (0, 2^40) */
+            errors |= E(LT_ERR_SHAPE);
         if (!errors && too_much_work(want, k + 1))
             return;
     }
@@ -612,6 +616,8 @@ static void op_linear(fz *f, lt_tensor *x, lt_tensor *w, lt_tensor *b)
         errors |= E(LT_ERR_SHAPE);
     else
         want = (lt_shape){2, {x->shape[0], w->shape[1]}};
+    if (!errors && !shape_allowed(want))
+        errors |= E(LT_ERR_SHAPE);
     if (!errors && too_much_work(want, x->shape[1] + 1))
         return;
     lt_tensor *r = expect(f, "linear", lt_linear(f->ctx, x, w, b), errors, &want);
@@ -775,6 +781,8 @@ static void op_binary(fz *f, lt_tensor *a, lt_tensor *b, unsigned kind)
             errors |= E(LT_ERR_SHAPE);
         want.d[d] = da == 1 ? db : da;
     }
+    if (!errors && !shape_allowed(want)) /* (2^40, 1) + (1, 2^40) */
+        errors |= E(LT_ERR_SHAPE);
     if (!errors && too_much_work(want, 1))
         return;
     lt_tensor *r;

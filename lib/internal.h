@@ -58,6 +58,10 @@ void lt_set_contiguous_strides(lt_tensor *t);
 /* Validates sizes: non-negative, ndim within range, product within
  * LT_MAX_SPAN. */
 bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s);
+/* lt_check_shape for the shape an op is about to produce from its inputs'
+ * (x.shape + c.shape[1:], (n,k)@(k,m), broadcasting): each input within the
+ * limit does not make the result so. */
+bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t *shape);
 int64_t lt_shape_numel(int ndim, const int64_t *shape);
 /* "(32,3,10)" for a tensor. */
 char *lt_tensor_shape_str(const lt_tensor *t, char *buf, size_t size);

@@ -278,7 +278,7 @@ static lt_tensor *binary(lt_ctx *ctx, int kind, lt_tensor *a, lt_tensor *b)
                        lt_dtype_name(b->dtype));
     int ndim;
     int64_t shape[LT_MAX_DIMS];
-    if (!broadcast_shape(ctx, name, a, b, &ndim, shape))
+    if (!broadcast_shape(ctx, name, a, b, &ndim, shape) || !lt_check_result_shape(ctx, name, ndim, shape))
         return NULL;
     lt_tensor *out = lt_alloc_temp(ctx, LT_F32, ndim, shape);
     if (!out)

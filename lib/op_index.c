@@ -96,6 +96,8 @@ lt_tensor *lt_index(lt_ctx *ctx, lt_tensor *c, lt_tensor *x)
         shape[ndim++] = x->shape[d];
     for (int d = 1; d < c->ndim; d++)
         shape[ndim++] = c->shape[d];
+    if (!lt_check_result_shape(ctx, "index", ndim, shape))
+        return NULL;
     lt_tensor *out = lt_alloc_temp(ctx, c->dtype, ndim, shape);
     if (!out)
         return NULL;

@@ -132,6 +132,8 @@ lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
     if (!w)
         return NULL;
     int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1], xrs, xcs, wrs, wcs;
+    if (!lt_check_result_shape(ctx, "linear", 2, (int64_t[]){n, m}))
+        return NULL;
     gemm_strides(x, &xrs, &xcs);
     gemm_strides(w, &wrs, &wcs);
     lt_tensor *out = lt_alloc_temp(ctx, LT_F32, 2, (int64_t[]){n, m});

@@ -164,6 +164,8 @@ lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b)
     int64_t batch = ma.batch == 1 ? mb.batch : ma.batch; /* broadcast; (0) with (1) is 0 */
     int rank = a->ndim > b->ndim ? a->ndim : b->ndim;
     int64_t shape[3] = {batch, n, m}; /* (B,n,m), or (n,m) from shape + 1 */
+    if (!lt_check_result_shape(ctx, "matmul", rank, shape + (3 - rank)))
+        return NULL;
     lt_tensor *out = lt_alloc_temp(ctx, LT_F32, rank, shape + (3 - rank));
     if (!out)
         return NULL;

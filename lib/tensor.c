@@ -104,6 +104,13 @@ bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s)
     return true;
 }
 
+bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t *shape)
+{
+    lt_shape s = {ndim, {0}};
+    memcpy(s.d, shape, sizeof(int64_t) * (size_t)ndim);
+    return lt_check_shape(ctx, op, s);
+}
+
 /* ---- temporaries ------------------------------------------------------ */
 
 static size_t header_bytes(void)
@@ -114,6 +121,10 @@ static size_t header_bytes(void)
 
 lt_tensor *lt_alloc_temp(lt_ctx *ctx, lt_dtype dt, int ndim, const int64_t *shape)
 {
+    /* every op checks its result shape first; this is the safety net that
+     * keeps numel, the byte count and the strides from overflowing */
+    if (!lt_check_result_shape(ctx, "result", ndim, shape))
+        return NULL;
     int64_t numel = lt_shape_numel(ndim, shape);
     unsigned char *p = lt_arena_alloc(ctx, header_bytes() + (size_t)numel * lt_dtype_size(dt));
     if (!p)

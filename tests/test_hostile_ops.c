@@ -87,12 +87,42 @@ static void test_empty_with_huge_sizes(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Results composed from two inputs, each within the size limit: the
+ * result's sizes are checked too (they overflowed the strides and the
+ * element count: (0, 2^40) @ (2^40... would be (2^40, 2^40)). */
+static void test_composed_result_shapes(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    int64_t big = INT64_C(1) << 40;
+    lt_tensor *a = lt_new(ctx, LT_F32, LT_SHAPE(big, 0)), *b = lt_new(ctx, LT_F32, LT_SHAPE(0, big));
+    assert_null(lt_matmul(ctx, a, b));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul: shape (1099511627776,1099511627776) has too many elements", NULL);
+    assert_null(lt_linear(ctx, a, b, NULL));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "linear: shape (1099511627776,1099511627776) has too many elements", NULL);
+    lt_tensor *col = lt_new(ctx, LT_F32, LT_SHAPE(big, 1, 0)), *row = lt_new(ctx, LT_F32, LT_SHAPE(big, 0));
+    lt_tensor *c2 = lt_view(ctx, row, LT_SHAPE(1, big, 0));
+    assert_non_null(c2);
+    assert_null(lt_add(ctx, col, c2)); /* (2^40, 1, 0) + (1, 2^40, 0) -> (2^40, 2^40, 0) */
+    ts_assert_error(ctx, LT_ERR_SHAPE, "add: shape (1099511627776,1099511627776,0) has too many elements", NULL);
+    lt_tensor *x = lt_new(ctx, LT_I32, LT_SHAPE(0, INT64_C(1) << 31));
+    lt_tensor *table = lt_new(ctx, LT_F32, LT_SHAPE(1, INT64_C(1) << 31, 0));
+    assert_null(lt_index(ctx, table, x)); /* (0, 2^31) + (2^31, 0) -> (0, 2^31, 2^31, 0): strides overflowed */
+    ts_assert_error(ctx, LT_ERR_SHAPE, "index: shape (0,2147483648,2147483648,0) has too many elements", NULL);
+    lt_tensor *ok = lt_matmul(ctx, lt_new(ctx, LT_F32, LT_SHAPE(INT64_C(1) << 20, 0)),
+                              lt_new(ctx, LT_F32, LT_SHAPE(0, 3)));
+    assert_non_null(ok); /* (2^20, 3) of zeros: allowed */
+    ts_assert_shape(ok, LT_SHAPE(INT64_C(1) << 20, 3));
+    lt_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_narrow_extreme_ranges),
         cmocka_unit_test(test_huge_shapes),
         cmocka_unit_test(test_empty_with_huge_sizes),
+        cmocka_unit_test(test_composed_result_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
