@@ -467,8 +467,7 @@ static bool run_all(run *r)
     fflush(stdout);
     if (o->save) {
         char chars[ND_MAX_VOCAB + 1];
-        memcpy(chars, r->vocab.itos + 1, (size_t)r->vocab.size - 1);
-        chars[r->vocab.size - 1] = '\0';
+        nd_vocab_chars(&r->vocab, chars);
         if (!dm_save(r->ctx, o->save, &r->m, chars, r->steps_done))
             return false;
     }

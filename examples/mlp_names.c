@@ -142,8 +142,7 @@ static double split_loss(lt_ctx *ectx, const model *m, lt_tensor *x, lt_tensor *
 static bool save_checkpoint(lt_ctx *ctx, const char *path, const model *m, const nd_vocab *v, long steps)
 {
     char chars[ND_MAX_VOCAB + 1], block[32], emb[32], hidden[32], nsteps[32];
-    memcpy(chars, v->itos + 1, (size_t)v->size - 1);
-    chars[v->size - 1] = '\0';
+    nd_vocab_chars(v, chars);
     snprintf(block, sizeof block, "%d", m->block);
     snprintf(emb, sizeof emb, "%d", m->emb);
     snprintf(hidden, sizeof hidden, "%d", m->hidden);

@@ -226,3 +226,9 @@ bool nd_make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, con
     nd_free_dataset(&d);
     return s->x && s->y;
 }
+
+void nd_vocab_chars(const nd_vocab *v, char chars[ND_MAX_VOCAB + 1])
+{
+    memcpy(chars, v->itos + 1, (size_t)v->size - 1);
+    chars[v->size - 1] = '\0';
+}

@@ -45,6 +45,8 @@ void nd_build_vocab(const nd_words *w, nd_vocab *v);
 /* Builds a vocabulary from the string of its characters (itos[1..]) as
  * stored in a checkpoint; returns -1 when the string is not valid. */
 int nd_vocab_from_chars(const char *chars, nd_vocab *v);
+/* The inverse: v's characters (itos[1..]) as a NUL-terminated string. */
+void nd_vocab_chars(const nd_vocab *v, char chars[ND_MAX_VOCAB + 1]);
 
 /* random.seed(seed); random.shuffle(words) with Python's exact algorithm. */
 void nd_shuffle_words(nd_words *w, uint64_t seed);
