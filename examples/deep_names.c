@@ -4,6 +4,7 @@
  * Same data pipeline and split as mlp_names (names_data.c). Run with --help. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
+#include "cli_args.h"
 #include "deep_model.h"
 #include "libtensor.h"
 #include "names_data.h"
@@ -85,47 +86,6 @@ static void options_default(options *o)
                    .dropout_seed = 2, .sample_seed = 3};
 }
 
-static bool parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_seed(const char *s, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s == '-' || errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-static int parse_choice(const char *s, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, names[i]))
-            return i;
-    return -1;
-}
-
 typedef struct flag {
     const char *name;
     char type; /* 'l' long in [lo, hi], 'd' double >= 0, 's' seed */
@@ -168,7 +128,7 @@ static bool parse_pair(options *o, const char *a, const char *v)
             return *strings[i] = v, true;
     for (size_t i = 0; i < sizeof choices / sizeof *choices; i++)
         if (!strcmp(a, choices[i].name)) {
-            int c = choices[i].parse ? choices[i].parse(v) : parse_choice(v, choices[i].names, choices[i].n);
+            int c = choices[i].parse ? choices[i].parse(v) : cli_lookup(v, choices[i].names, choices[i].n);
             if (c < 0)
                 return fprintf(stderr, "deep_names: %s %s: unknown value (see --help)\n", a, v), false;
             return *choices[i].field = c, true;
@@ -178,9 +138,9 @@ static bool parse_pair(options *o, const char *a, const char *v)
         if (strcmp(a, f->name))
             continue;
         void *p = (char *)o + f->offset;
-        bool ok = f->type == 'l' ? parse_long(v, f->lo, f->hi, p)
-                  : f->type == 'd' ? parse_double(v, p)
-                                   : parse_seed(v, p);
+        bool ok = f->type == 'l' ? cli_parse_long(v, f->lo, f->hi, p)
+                  : f->type == 'd' ? cli_parse_double(v, p)
+                                   : cli_parse_seed(v, p);
         if (!ok && f->type == 'l')
             fprintf(stderr, "deep_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
         else if (!ok)
@@ -257,22 +217,6 @@ static long schedule_step(const options *o, long step, double elapsed)
 
 /* ---- data ----------------------------------------------------------------------- */
 
-typedef struct split {
-    lt_tensor *x, *y; /* persistent: (n, block) and (n,) I32 */
-} split;
-
-static bool make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
-                       split *s)
-{
-    nd_dataset d;
-    if (nd_build_dataset(w, begin, end, v, block, &d) != 0)
-        return lt_fail(ctx, LT_ERR_MEMORY, "dataset: out of memory"), false;
-    s->x = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n, block), d.x);
-    s->y = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n), d.y);
-    nd_free_dataset(&d);
-    return s->x && s->y;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -289,7 +233,7 @@ typedef struct run {
     nd_vocab vocab;
     dm_config cfg;
     dm_model m;
-    split tr, dev, te;
+    nd_split tr, dev, te;
     lt_optim *opt_decay, *opt_plain; /* matrices (weight decay) and the rest */
     lt_tensor *ix;
     lt_rng batches, dropout;
@@ -298,7 +242,7 @@ typedef struct run {
 } run;
 
 /* Mean loss over a whole split in evaluation mode, in chunks of rows. */
-static double split_loss(run *r, const split *s)
+static double split_loss(run *r, const nd_split *s)
 {
     lt_ctx *ectx = r->ectx;
     int64_t n = s->x->shape[0];
@@ -335,9 +279,9 @@ static bool load_data(run *r, bool have_vocab)
     size_t n1, n2;
     nd_split_points(r->words.n, &n1, &n2);
     int b = r->cfg.block;
-    return make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
-           make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
-           make_split(r->ctx, &r->words, n2, r->words.n, &r->vocab, b, &r->te);
+    return nd_make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
+           nd_make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
+           nd_make_split(r->ctx, &r->words, n2, r->words.n, &r->vocab, b, &r->te);
 }
 
 static bool setup_model(run *r)
@@ -523,8 +467,7 @@ static bool run_all(run *r)
     fflush(stdout);
     if (o->save) {
         char chars[ND_MAX_VOCAB + 1];
-        memcpy(chars, r->vocab.itos + 1, (size_t)r->vocab.size - 1);
-        chars[r->vocab.size - 1] = '\0';
+        nd_vocab_chars(&r->vocab, chars);
         if (!dm_save(r->ctx, o->save, &r->m, chars, r->steps_done))
             return false;
     }

@@ -5,6 +5,8 @@
 
 #include "mlp_config.h"
 
+#include "cli_args.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -95,41 +97,6 @@ static void options_default(options *o)
                    .batch_seed = 42, .sample_seed = 2147483657ull};
 }
 
-bool mlp_parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_seed(const char *s, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (*s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0)
-        return false;
-    *out = v;
-    return true;
-}
-
 static const char *const ACTIVATIONS[] = {"tanh", "relu", "none"};
 static const char *const INITS[] = {"notebook", "scaled"};
 static const char *const SAMPLINGS[] = {"random", "shuffle"};
@@ -137,18 +104,9 @@ static const char *const LR_KINDS[] = {"constant", "step", "cosine"}; /* lt_lr_k
 
 const char *mlp_activation_name(mlp_activation a) { return ACTIVATIONS[a]; }
 
-/* Index of s in names[0..n-1], or -1. */
-static int lookup(const char *s, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, names[i]))
-            return i;
-    return -1;
-}
-
 bool mlp_activation_parse(const char *s, mlp_activation *out)
 {
-    int i = lookup(s, ACTIVATIONS, 3);
+    int i = cli_lookup(s, ACTIVATIONS, 3);
     if (i >= 0)
         *out = (mlp_activation)i;
     return i >= 0;
@@ -197,28 +155,28 @@ static bool string_flag(options *o, const char *a, const char *v, bool *ok)
     else if (!strcmp(a, "--plot-loss")) o->plot_loss = v;
     else if (!strcmp(a, "--plot-emb")) o->plot_emb = v;
     else if (!strcmp(a, "--milestones")) o->milestones = v;
-    else if (!strcmp(a, "--lr")) *ok = parse_double(v, &o->lr);
-    else if (!strcmp(a, "--lr-final")) *ok = parse_double(v, &o->lr_final);
-    else if (!strcmp(a, "--lr-factor")) *ok = parse_double(v, &o->lr_factor);
-    else if (!strcmp(a, "--weight-decay")) *ok = parse_double(v, &o->weight_decay);
-    else if (!strcmp(a, "--momentum")) *ok = parse_double(v, &o->momentum) && o->momentum < 1;
-    else if (!strcmp(a, "--dropout")) *ok = parse_double(v, &o->dropout) && o->dropout < 1;
-    else if (!strcmp(a, "--init-gain")) *ok = parse_double(v, &o->init_gain);
-    else if (!strcmp(a, "--init-emb")) *ok = parse_double(v, &o->init_emb) && o->init_emb > 0;
-    else if (!strcmp(a, "--seed")) *ok = parse_seed(v, &o->seed);
-    else if (!strcmp(a, "--batch-seed")) *ok = parse_seed(v, &o->batch_seed);
-    else if (!strcmp(a, "--sample-seed")) *ok = parse_seed(v, &o->sample_seed);
+    else if (!strcmp(a, "--lr")) *ok = cli_parse_double(v, &o->lr);
+    else if (!strcmp(a, "--lr-final")) *ok = cli_parse_double(v, &o->lr_final);
+    else if (!strcmp(a, "--lr-factor")) *ok = cli_parse_double(v, &o->lr_factor);
+    else if (!strcmp(a, "--weight-decay")) *ok = cli_parse_double(v, &o->weight_decay);
+    else if (!strcmp(a, "--momentum")) *ok = cli_parse_double(v, &o->momentum) && o->momentum < 1;
+    else if (!strcmp(a, "--dropout")) *ok = cli_parse_double(v, &o->dropout) && o->dropout < 1;
+    else if (!strcmp(a, "--init-gain")) *ok = cli_parse_double(v, &o->init_gain);
+    else if (!strcmp(a, "--init-emb")) *ok = cli_parse_double(v, &o->init_emb) && o->init_emb > 0;
+    else if (!strcmp(a, "--seed")) *ok = cli_parse_seed(v, &o->seed);
+    else if (!strcmp(a, "--batch-seed")) *ok = cli_parse_seed(v, &o->batch_seed);
+    else if (!strcmp(a, "--sample-seed")) *ok = cli_parse_seed(v, &o->sample_seed);
     else if (!strcmp(a, "--activation")) {
         *ok = mlp_activation_parse(v, &o->activation);
         o->set_activation = true;
     } else if (!strcmp(a, "--init")) {
-        *ok = (k = lookup(v, INITS, 2)) >= 0;
+        *ok = (k = cli_lookup(v, INITS, 2)) >= 0;
         o->init = *ok ? (mlp_init)k : o->init;
     } else if (!strcmp(a, "--sampling")) {
-        *ok = (k = lookup(v, SAMPLINGS, 2)) >= 0;
+        *ok = (k = cli_lookup(v, SAMPLINGS, 2)) >= 0;
         o->shuffle = *ok ? k == 1 : o->shuffle;
     } else if (!strcmp(a, "--lr-schedule")) {
-        *ok = (k = lookup(v, LR_KINDS, 3)) >= 0;
+        *ok = (k = cli_lookup(v, LR_KINDS, 3)) >= 0;
         o->lr_kind = *ok ? (lt_lr_kind)k : o->lr_kind;
     } else
         return false;
@@ -233,7 +191,7 @@ static int int_flag_value(options *o, const char *a, const char *v, bool *known)
         if (strcmp(a, f->name) != 0)
             continue;
         *known = true;
-        if (!mlp_parse_long(v, f->lo, f->hi, (long *)((char *)o + f->offset))) {
+        if (!cli_parse_long(v, f->lo, f->hi, (long *)((char *)o + f->offset))) {
             fprintf(stderr, "mlp_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
             return 2;
         }
@@ -310,7 +268,7 @@ static bool parse_milestone(const char *s, long steps, long *out)
         return false;
     if (*end == '%' && end[1] == '\0')
         return *out = lround(v / 100.0 * (double)steps), true;
-    return mlp_parse_long(s, 0, 1000000000L, out);
+    return cli_parse_long(s, 0, 1000000000L, out);
 }
 
 static bool parse_milestones(const options *o, lt_lr_schedule *s)

@@ -33,9 +33,6 @@ typedef struct options {
  * usage error (message printed on stderr). */
 int mlp_parse_options(int argc, char **argv, options *o);
 
-/* Integer in [lo, hi]; false on junk or range. */
-bool mlp_parse_long(const char *s, long lo, long hi, long *out);
-
 const char *mlp_activation_name(mlp_activation a);
 bool mlp_activation_parse(const char *s, mlp_activation *out);
 

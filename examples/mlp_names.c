@@ -12,6 +12,7 @@
  * they and the presets are in mlp_config.c. */
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno, clock_gettime */
 
+#include "cli_args.h"
 #include "libtensor.h"
 #include "mlp_config.h"
 #include "mlp_plots.h"
@@ -136,31 +137,12 @@ static double split_loss(lt_ctx *ectx, const model *m, lt_tensor *x, lt_tensor *
     return total / (double)n;
 }
 
-/* ---- data ------------------------------------------------------------------ */
-
-typedef struct split {
-    lt_tensor *x, *y; /* persistent: (n, block) and (n,) I32 */
-} split;
-
-static bool make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
-                       split *s)
-{
-    nd_dataset d;
-    if (nd_build_dataset(w, begin, end, v, block, &d) != 0)
-        return lt_fail(ctx, LT_ERR_MEMORY, "dataset: out of memory"), false;
-    s->x = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n, block), d.x);
-    s->y = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n), d.y);
-    nd_free_dataset(&d);
-    return s->x && s->y;
-}
-
 /* ---- checkpoints -------------------------------------------------------------- */
 
 static bool save_checkpoint(lt_ctx *ctx, const char *path, const model *m, const nd_vocab *v, long steps)
 {
     char chars[ND_MAX_VOCAB + 1], block[32], emb[32], hidden[32], nsteps[32];
-    memcpy(chars, v->itos + 1, (size_t)v->size - 1);
-    chars[v->size - 1] = '\0';
+    nd_vocab_chars(v, chars);
     snprintf(block, sizeof block, "%d", m->block);
     snprintf(emb, sizeof emb, "%d", m->emb);
     snprintf(hidden, sizeof hidden, "%d", m->hidden);
@@ -179,7 +161,7 @@ static bool meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, co
 {
     const char *s = lt_safetensors_meta(st, key);
     long v;
-    if (!s || !mlp_parse_long(s, 1, 1 << 20, &v))
+    if (!s || !cli_parse_long(s, 1, 1 << 20, &v))
         return lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata '%s' is missing or not a positive integer", path, key), false;
     *out = (int)v;
     return true;
@@ -287,7 +269,7 @@ static void progress_show(progress *p, long step, long total, double batch_loss,
 typedef struct trainer {
     lt_ctx *ctx, *ectx;  /* training graph; evaluation (no grad) */
     model *m;
-    split *train, *dev;
+    nd_split *train, *dev;
     lt_rng batches;
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
     int32_t *order;      /* --sampling shuffle: a permutation of the train rows */
@@ -443,7 +425,7 @@ typedef struct run {
     nd_words words;
     nd_vocab vocab;
     model m;
-    split tr, dev, te;
+    nd_split tr, dev, te;
     FILE *log;
     mp_history hist;
 } run;
@@ -478,9 +460,9 @@ static bool load_data(run *r, bool have_vocab)
         return lt_fail(r->ctx, LT_ERR_FORMAT, "%s: %zu word(s) leave the training split (80%%) empty; training needs "
                        "at least 2 words", r->o.data, r->words.n), false;
     int b = r->m.block;
-    return make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
-           make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
-           make_split(r->ctx, &r->words, n2, r->words.n, &r->vocab, b, &r->te);
+    return nd_make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
+           nd_make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
+           nd_make_split(r->ctx, &r->words, n2, r->words.n, &r->vocab, b, &r->te);
 }
 
 /* Builds the model: from a checkpoint, or fresh from the seed. */

@@ -214,3 +214,21 @@ void nd_free_dataset(nd_dataset *d)
     free(d->y);
     memset(d, 0, sizeof *d);
 }
+
+bool nd_make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
+                   nd_split *s)
+{
+    nd_dataset d;
+    if (nd_build_dataset(w, begin, end, v, block, &d) != 0)
+        return lt_fail(ctx, LT_ERR_MEMORY, "dataset: out of memory"), false;
+    s->x = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n, block), d.x);
+    s->y = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n), d.y);
+    nd_free_dataset(&d);
+    return s->x && s->y;
+}
+
+void nd_vocab_chars(const nd_vocab *v, char chars[ND_MAX_VOCAB + 1])
+{
+    memcpy(chars, v->itos + 1, (size_t)v->size - 1);
+    chars[v->size - 1] = '\0';
+}

@@ -5,6 +5,9 @@
 #ifndef NAMES_DATA_H
 #define NAMES_DATA_H
 
+#include "libtensor.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +45,8 @@ void nd_build_vocab(const nd_words *w, nd_vocab *v);
 /* Builds a vocabulary from the string of its characters (itos[1..]) as
  * stored in a checkpoint; returns -1 when the string is not valid. */
 int nd_vocab_from_chars(const char *chars, nd_vocab *v);
+/* The inverse: v's characters (itos[1..]) as a NUL-terminated string. */
+void nd_vocab_chars(const nd_vocab *v, char chars[ND_MAX_VOCAB + 1]);
 
 /* random.seed(seed); random.shuffle(words) with Python's exact algorithm. */
 void nd_shuffle_words(nd_words *w, uint64_t seed);
@@ -55,5 +60,16 @@ void nd_split_points(size_t n, size_t *n1, size_t *n2);
 int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
                      nd_dataset *out);
 void nd_free_dataset(nd_dataset *d);
+
+/* The examples of words[begin, end) as two persistent tensors of ctx
+ * (owned by it, freed with it): x (n, block) and y (n,), both I32. */
+typedef struct nd_split {
+    lt_tensor *x, *y;
+} nd_split;
+
+/* Builds s from nd_build_dataset; false with ctx's error set when out of
+ * memory (or block is outside 1..ND_MAX_BLOCK). */
+bool nd_make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
+                   nd_split *s);
 
 #endif

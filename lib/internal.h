@@ -85,5 +85,13 @@ void lt_scatter_add_f32(float *dst_base, const lt_tensor *layout, const float *s
 bool lt_maybe_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in,
                      lt_tensor *const *in, lt_node **node);
 bool lt_want_grad(const lt_tensor *t); /* F32 and requires_grad */
+/* Elementwise one-input f32 ops (op_unary.c, op_activation.c): validates *a
+ * for op `name`, replaces it by a contiguous version (a recorded copy when it
+ * is a strided view) and returns a fresh dense output of its shape; NULL on
+ * error. */
+lt_tensor *lt_unary_begin(lt_ctx *ctx, const char *name, lt_tensor **a);
+/* Their backward: the dense gradient of the node's one input, or NULL when
+ * it needs none (or on an allocation error, already recorded). */
+float *lt_unary_input_grad(lt_ctx *ctx, lt_node *node);
 
 #endif

@@ -7,26 +7,11 @@
 
 #include <math.h>
 
-static lt_tensor *activation_begin(lt_ctx *ctx, const char *name, lt_tensor **a)
-{
-    if (!lt_check_args(ctx, name, 1, a))
-        return NULL;
-    if ((*a)->dtype != LT_F32)
-        return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 tensor, got %s", name, lt_dtype_name((*a)->dtype));
-    *a = lt_contiguous(ctx, *a);
-    return *a ? lt_alloc_temp(ctx, LT_F32, (*a)->ndim, (*a)->shape) : NULL;
-}
-
-static float *activation_grad(lt_ctx *ctx, lt_node *node)
-{
-    return lt_want_grad(node->in[0]) ? lt_grad_buffer(ctx, node->in[0]) : NULL;
-}
-
 /* ---- sigmoid ------------------------------------------------------------------- */
 
 static void sigmoid_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *dx = activation_grad(ctx, node);
+    float *dx = lt_unary_input_grad(ctx, node);
     if (!dx)
         return;
     const float *y = lt_f32(node->out), *dy = lt_g(node->out);
@@ -38,7 +23,7 @@ static const lt_op sigmoid_op = {"sigmoid", sigmoid_backward};
 
 lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *y = activation_begin(ctx, "sigmoid", &a);
+    lt_tensor *y = lt_unary_begin(ctx, "sigmoid", &a);
     if (!y)
         return NULL;
     const float *x = lt_f32(a);
@@ -55,7 +40,7 @@ lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a)
 
 static void gelu_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *dx = activation_grad(ctx, node);
+    float *dx = lt_unary_input_grad(ctx, node);
     if (!dx)
         return;
     const float *x = lt_f32(node->in[0]), *dy = lt_g(node->out);
@@ -70,7 +55,7 @@ static const lt_op gelu_op = {"gelu", gelu_backward};
 
 lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *y = activation_begin(ctx, "gelu", &a);
+    lt_tensor *y = lt_unary_begin(ctx, "gelu", &a);
     if (!y)
         return NULL;
     const float *x = lt_f32(a);

@@ -19,9 +19,8 @@
 
 /* ---- shared prologue / epilogue -------------------------------------------- */
 
-/* Validates *a, replaces it by a contiguous version and returns a fresh
- * output of its shape; NULL on error. */
-static lt_tensor *unary_begin(lt_ctx *ctx, const char *name, lt_tensor **a)
+/* internal.h */
+lt_tensor *lt_unary_begin(lt_ctx *ctx, const char *name, lt_tensor **a)
 {
     if (!lt_check_args(ctx, name, 1, a))
         return NULL;
@@ -44,9 +43,8 @@ static lt_tensor *unary_end(lt_ctx *ctx, const lt_op *op, lt_tensor *out, lt_ten
     return out;
 }
 
-/* Dense gradient of the node's input, or NULL when it needs none (or on an
- * allocation error, already recorded). */
-static float *input_grad(lt_ctx *ctx, lt_node *node)
+/* internal.h */
+float *lt_unary_input_grad(lt_ctx *ctx, lt_node *node)
 {
     lt_tensor *a = node->in[0];
     return lt_want_grad(a) ? lt_grad_buffer(ctx, a) : NULL;
@@ -56,7 +54,7 @@ static float *input_grad(lt_ctx *ctx, lt_node *node)
 
 static void neg_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *ga = input_grad(ctx, node);
+    float *ga = lt_unary_input_grad(ctx, node);
     if (!ga)
         return;
     const float *gy = lt_g(node->out);
@@ -68,7 +66,7 @@ static const lt_op neg_op = {"neg", neg_backward};
 
 lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *out = unary_begin(ctx, "neg", &a);
+    lt_tensor *out = lt_unary_begin(ctx, "neg", &a);
     if (!out)
         return NULL;
     const float *x = lt_f32(a);
@@ -82,7 +80,7 @@ lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *a)
 
 static void tanh_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *ga = input_grad(ctx, node);
+    float *ga = lt_unary_input_grad(ctx, node);
     if (!ga)
         return;
     const float *y = lt_f32(node->out), *gy = lt_g(node->out);
@@ -94,7 +92,7 @@ static const lt_op tanh_op = {"tanh", tanh_backward};
 
 lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *out = unary_begin(ctx, "tanh", &a);
+    lt_tensor *out = lt_unary_begin(ctx, "tanh", &a);
     if (!out)
         return NULL;
     /* vmath.h: saturates to +-1, never overflows; large tensors split across threads */
@@ -106,7 +104,7 @@ lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a)
 
 static void exp_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *ga = input_grad(ctx, node);
+    float *ga = lt_unary_input_grad(ctx, node);
     if (!ga)
         return;
     const float *y = lt_f32(node->out), *gy = lt_g(node->out);
@@ -118,7 +116,7 @@ static const lt_op exp_op = {"exp", exp_backward};
 
 lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *out = unary_begin(ctx, "exp", &a);
+    lt_tensor *out = lt_unary_begin(ctx, "exp", &a);
     if (!out)
         return NULL;
     lt_par_map(ctx, lt_vexp, lt_f32(out), lt_f32(a), lt_numel(a), LT_WORK_EXP); /* vmath.h */
@@ -129,7 +127,7 @@ lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a)
 
 static void log_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *ga = input_grad(ctx, node);
+    float *ga = lt_unary_input_grad(ctx, node);
     if (!ga)
         return;
     const float *x = lt_f32(node->in[0]), *gy = lt_g(node->out);
@@ -141,7 +139,7 @@ static const lt_op log_op = {"log", log_backward};
 
 lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *out = unary_begin(ctx, "log", &a);
+    lt_tensor *out = lt_unary_begin(ctx, "log", &a);
     if (!out)
         return NULL;
     const float *x = lt_f32(a);
@@ -155,7 +153,7 @@ lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *a)
 
 static void relu_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *ga = input_grad(ctx, node);
+    float *ga = lt_unary_input_grad(ctx, node);
     if (!ga)
         return;
     const float *y = lt_f32(node->out), *gy = lt_g(node->out);
@@ -167,7 +165,7 @@ static const lt_op relu_op = {"relu", relu_backward};
 
 lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *a)
 {
-    lt_tensor *out = unary_begin(ctx, "relu", &a);
+    lt_tensor *out = lt_unary_begin(ctx, "relu", &a);
     if (!out)
         return NULL;
     const float *x = lt_f32(a);
@@ -220,7 +218,7 @@ static void pow_backward(lt_ctx *ctx, lt_node *node)
     float p = node->fparam[0];
     if (p == 0.0f)
         return; /* x^0 is constant: gradient 0 even at x = 0 (not 0 * inf) */
-    float *ga = input_grad(ctx, node);
+    float *ga = lt_unary_input_grad(ctx, node);
     if (!ga)
         return;
     const float *x = lt_f32(node->in[0]), *gy = lt_g(node->out);
@@ -237,7 +235,7 @@ static const lt_op pow_op = {"pow", pow_backward};
 
 lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *a, float exponent)
 {
-    lt_tensor *out = unary_begin(ctx, "pow", &a);
+    lt_tensor *out = lt_unary_begin(ctx, "pow", &a);
     if (!out)
         return NULL;
     pow_map(lt_f32(out), lt_f32(a), lt_numel(a), exponent);

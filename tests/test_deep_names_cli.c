@@ -1,4 +1,3 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 /* test_deep_names_cli.c - the deep_names program end to end on small data the
  * test writes itself: both model kinds with every norm and optimiser train
  * to a loss below uniform, save/load reproduces the evaluation and the
@@ -10,41 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-static char dir[64];
+static char dir[TS_DIR_SIZE];
 static char out_text[1 << 16], err_text[1 << 12];
-
-static const char *NAMES[] = {"emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia",
-                              "harper", "evelyn", "abigail", "emily", "elizabeth", "mila", "ella", "avery",
-                              "sofia", "camila", "aria", "scarlett", "victoria", "madison", "luna", "grace"};
-
-static const char *path_in_dir(const char *name)
-{
-    static char buf[128];
-    snprintf(buf, sizeof buf, "%s/%s", dir, name);
-    return buf;
-}
-
-static void read_text(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
 
 /* Runs deep_names with args (in dir); returns its exit status. */
 static int run(const char *args)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd %s && %s --data names.txt --quiet %s >out.txt 2>err.txt", dir, DEEP_NAMES_BIN,
-             args);
-    int st = system(cmd);
-    read_text(path_in_dir("out.txt"), out_text, sizeof out_text);
-    read_text(path_in_dir("err.txt"), err_text, sizeof err_text);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char all[2048];
+    snprintf(all, sizeof all, "--data names.txt --quiet %s", args);
+    return ts_run_capture(dir, DEEP_NAMES_BIN, all, out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 /* The value after "key " on the "final:" line. */
@@ -62,15 +36,14 @@ static double final_value(const char *key)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lt_deep_XXXXXX");
-    if (!mkdtemp(dir))
+    if (ts_make_dir(dir, "lt_deep") != 0)
         return -1;
-    FILE *f = fopen(path_in_dir("names.txt"), "wb");
+    FILE *f = fopen(ts_path(dir, "names.txt"), "wb");
     if (!f)
         return -1;
     for (int rep = 0; rep < 6; rep++)
-        for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
-            fprintf(f, "%s\n", NAMES[i]);
+        for (int i = 0; i < 24; i++) /* the first 24 names */
+            fprintf(f, "%s\n", ts_names[i]);
     fclose(f);
     return 0;
 }
@@ -78,9 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_dir(dir);
 }
 
 static void test_every_model_trains(void **state)

@@ -1,4 +1,3 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 /* test_mlp_names_cli.c - the mlp_names program end to end on small data the
  * test writes itself: summary lines, a falling loss, save/load giving the
  * same samples, and every bad input giving one clear line and the right
@@ -9,76 +8,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-static char dir[64];
+static char dir[TS_DIR_SIZE];
 static char out_text[1 << 16], err_text[1 << 12];
-
-static const char *NAMES[] = {"emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia",
-                              "harper", "evelyn", "abigail", "emily", "elizabeth", "mila", "ella", "avery",
-                              "sofia", "camila", "aria", "scarlett", "victoria", "madison", "luna", "grace",
-                              "chloe", "penelope", "layla", "riley", "zoey", "nora", "lily", "eleanor",
-                              "hannah", "lillian", "addison", "aubrey", "ellie", "stella", "natalie", "zoe"};
-
-static const char *path_in_dir(const char *name)
-{
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(path_in_dir(name), "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void read_text(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
 
 /* Runs mlp_names with args (in dir); returns its exit status. */
 static int run(const char *args)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s >out.txt 2>err.txt", dir, MLP_NAMES_BIN, args);
-    int st = system(cmd);
-    read_text(path_in_dir("out.txt"), out_text, sizeof out_text);
-    read_text(path_in_dir("err.txt"), err_text, sizeof err_text);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return ts_run_capture(dir, MLP_NAMES_BIN, args, out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lt_cli_XXXXXX");
-    if (!mkdtemp(dir))
+    if (ts_make_dir(dir, "lt_cli") != 0)
         return -1;
     char text[4096] = "";
     for (int rep = 0; rep < 5; rep++)
-        for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) {
-            strcat(text, NAMES[i]);
-            strcat(text, rep == 4 && i == 39 ? "" : "\n");
+        for (int i = 0; i < TS_N_NAMES; i++) {
+            strcat(text, ts_names[i]);
+            strcat(text, rep == 4 && i == TS_N_NAMES - 1 ? "" : "\n"); /* no final newline */
         }
-    write_text("names.txt", text);
+    ts_write_text(dir, "names.txt", text);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_dir(dir);
 }
 
 static double field(const char *line_start, const char *key)
@@ -111,7 +69,7 @@ static void test_train_save_load(void **state)
         lines += *p == '\n';
     assert_int_equal(lines, 5);
     char log[1 << 16];
-    read_text(path_in_dir("log.csv"), log, sizeof log);
+    ts_read_text(ts_path(dir, "log.csv"), log, sizeof log);
     assert_non_null(strstr(log, "step,batch_loss,dev_loss\n0,"));
     assert_non_null(strstr(log, "\n399,"));
     /* the checkpoint restores the same model: same samples, same losses */
@@ -123,10 +81,10 @@ static void test_train_save_load(void **state)
 static void test_bad_inputs(void **state)
 {
     (void)state;
-    write_text("empty.txt", "");
-    write_text("binary.txt", "ab\x01\x02\xff\n");
-    write_text("dot.txt", "emma\nst.john\n");
-    write_text("corrupt.safetensors", "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":");
+    ts_write_text(dir, "empty.txt", "");
+    ts_write_text(dir, "binary.txt", "ab\x01\x02\xff\n");
+    ts_write_text(dir, "dot.txt", "emma\nst.john\n");
+    ts_write_text(dir, "corrupt.safetensors", "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":");
     struct {
         const char *args;
         int status;

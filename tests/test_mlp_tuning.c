@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, kill, nanosleep */
+#define _POSIX_C_SOURCE 200809L /* fork, kill, nanosleep */
 /* test_mlp_tuning.c - the tuning features end to end on small data the test
  * writes itself: mlp_names presets and flags (scaled init starts near
  * -ln(1/27), flags override presets, schedules and L2 train, --result and
@@ -16,52 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static char dir[64];
+static char dir[TS_DIR_SIZE];
 static char out_text[1 << 16], err_text[1 << 12];
 
-static const char *NAMES[] = {"emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia",
-                              "harper", "evelyn", "abigail", "emily", "elizabeth", "mila", "ella", "avery",
-                              "sofia", "camila", "aria", "scarlett", "victoria", "madison", "luna", "grace",
-                              "chloe", "penelope", "layla", "riley", "zoey", "nora", "lily", "eleanor",
-                              "hannah", "lillian", "addison", "aubrey", "ellie", "stella", "natalie", "zoe",
-                              "abcdefghijklmnopqrstuvwxyz"}; /* every letter: a vocabulary of 27 */
-
-static const char *path_in_dir(const char *name)
-{
-    static char buf[4][128];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(path_in_dir(name), "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static void read_text(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-/* Runs a shell command line in dir, output to out_text/err_text; returns
- * the exit status. */
+/* Runs bin with args in dir, output to out_text/err_text; returns the exit
+ * status. */
 static int run_in_dir(const char *bin, const char *args)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s >out.txt 2>err.txt", dir, bin, args);
-    int st = system(cmd);
-    read_text(path_in_dir("out.txt"), out_text, sizeof out_text);
-    read_text(path_in_dir("err.txt"), err_text, sizeof err_text);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return ts_run_capture(dir, bin, args, out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 static int run(const char *args) { return run_in_dir(MLP_NAMES_BIN, args); }
@@ -69,25 +31,24 @@ static int run(const char *args) { return run_in_dir(MLP_NAMES_BIN, args); }
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lt_tune_XXXXXX");
-    if (!mkdtemp(dir))
+    if (ts_make_dir(dir, "lt_tune") != 0)
         return -1;
     char text[8192] = "";
-    for (int rep = 0; rep < 5; rep++)
-        for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++) {
-            strcat(text, NAMES[i]);
+    for (int rep = 0; rep < 5; rep++) {
+        for (int i = 0; i < TS_N_NAMES; i++) {
+            strcat(text, ts_names[i]);
             strcat(text, "\n");
         }
-    write_text("names.txt", text);
+        strcat(text, "abcdefghijklmnopqrstuvwxyz\n"); /* every letter: a vocabulary of 27 */
+    }
+    ts_write_text(dir, "names.txt", text);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_dir(dir);
 }
 
 static double field(const char *text, const char *line_start, const char *key)
@@ -185,12 +146,12 @@ static void test_result_file_and_no_test(void **state)
     assert_non_null(final);
     assert_null(strstr(final, "test")); /* the summary, time and nothing else follow */
     char r[1024];
-    read_text(path_in_dir("r.txt"), r, sizeof r);
+    ts_read_text(ts_path(dir, "r.txt"), r, sizeof r);
     assert_true(fabs(field(r, "dev_loss=", "=") - field(out_text, "final:", "dev ")) < 1e-4);
     assert_null(strstr(r, "test_loss"));
     assert_non_null(strstr(r, "steps=50\n"));
     assert_int_equal(run("--steps 50 --samples 0 --result r.txt"), 0);
-    read_text(path_in_dir("r.txt"), r, sizeof r);
+    ts_read_text(ts_path(dir, "r.txt"), r, sizeof r);
     assert_true(fabs(field(r, "test_loss=", "=") - field(out_text, "final:", "test ")) < 1e-4);
 }
 
@@ -247,16 +208,16 @@ static int sweep(const char *space, const char *extra)
 static void test_sweep_tables_and_resume(void **state)
 {
     (void)state;
-    write_text("grid.space", "# two flags, four trials\n--lr 0.05 0.4\n--hidden 8 16 # small\n");
+    ts_write_text(dir, "grid.space", "# two flags, four trials\n--lr 0.05 0.4\n--hidden 8 16 # small\n");
     assert_int_equal(sweep("grid.space", "-j 2"), 0);
     assert_non_null(strstr(out_text, "4 trials, 0 done before, 4 to run"));
     char trials[8192], md[8192], csv[8192];
-    read_text(path_in_dir("sw/trials.csv"), trials, sizeof trials);
+    ts_read_text(ts_path(dir, "sw/trials.csv"), trials, sizeof trials);
     assert_int_equal(count_lines(trials), 5); /* header + 4 */
-    read_text(path_in_dir("sw/results.md"), md, sizeof md);
+    ts_read_text(ts_path(dir, "sw/results.md"), md, sizeof md);
     assert_int_equal(count_lines(md), 6);
     assert_non_null(strstr(md, "| rank | dev | train | s | params | lr | hidden |"));
-    read_text(path_in_dir("sw/results.csv"), csv, sizeof csv);
+    ts_read_text(ts_path(dir, "sw/results.csv"), csv, sizeof csv);
     /* sorted by dev loss */
     double prev = 0;
     for (const char *l = strchr(csv, '\n') + 1; *l; l = strchr(l, '\n') + 1) {
@@ -278,11 +239,11 @@ static void test_sweep_tables_and_resume(void **state)
     assert_int_equal(sweep("grid.space", "-j 2"), 0);
     assert_non_null(strstr(out_text, "4 trials, 4 done before, 0 to run"));
     char again[8192];
-    read_text(path_in_dir("sw/trials.csv"), again, sizeof again);
+    ts_read_text(ts_path(dir, "sw/trials.csv"), again, sizeof again);
     assert_string_equal(again, trials);
     /* a lost (or torn) last row is run again */
     *strrchr(again, '"') = '\0';
-    write_text("sw/trials.csv", again);
+    ts_write_text(dir, "sw/trials.csv", again);
     assert_int_equal(sweep("grid.space", "-j 1"), 0);
     assert_non_null(strstr(out_text, "4 trials, 3 done before, 1 to run"));
 }
@@ -290,7 +251,7 @@ static void test_sweep_tables_and_resume(void **state)
 static void test_sweep_random_is_repeatable(void **state)
 {
     (void)state;
-    write_text("rand.space", "--lr ~log 0.05 0.5\n--hidden ~int 4 12\n--activation tanh relu\n");
+    ts_write_text(dir, "rand.space", "--lr ~log 0.05 0.5\n--hidden ~int 4 12\n--activation tanh relu\n");
     assert_int_equal(sweep("rand.space", "--mode random --trials 3 --seed 7 --out sw2"), 0);
     assert_non_null(strstr(out_text, "3 trials, 0 done before, 3 to run"));
     assert_int_equal(sweep("rand.space", "--mode random --trials 3 --seed 7 --out sw2"), 0);
@@ -309,7 +270,7 @@ static void sleep_ms(long ms)
 static void test_sweep_interrupt_keeps_finished(void **state)
 {
     (void)state;
-    write_text("long.space", "--lr 0.1 0.2\n--steps 20 5000000 5000001 5000002\n");
+    ts_write_text(dir, "long.space", "--lr 0.1 0.2\n--steps 20 5000000 5000001 5000002\n");
     char out[128], err[128];
     snprintf(out, sizeof out, "%s/int.out", dir);
     snprintf(err, sizeof err, "%s/int.err", dir);
@@ -325,7 +286,7 @@ static void test_sweep_interrupt_keeps_finished(void **state)
     char trials[4096] = "";
     for (int i = 0; i < 600 && count_lines(trials) < 2; i++) { /* the 20-step trial ends first */
         sleep_ms(50);
-        read_text(path_in_dir("sw3/trials.csv"), trials, sizeof trials);
+        ts_read_text(ts_path(dir, "sw3/trials.csv"), trials, sizeof trials);
     }
     assert_int_equal(count_lines(trials), 2);
     kill(pid, SIGINT);
@@ -333,13 +294,13 @@ static void test_sweep_interrupt_keeps_finished(void **state)
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 130);
-    read_text(err, err_text, sizeof err_text);
+    ts_read_text(err, err_text, sizeof err_text);
     assert_non_null(strstr(err_text, "interrupted"));
-    read_text(path_in_dir("sw3/trials.csv"), trials, sizeof trials);
+    ts_read_text(ts_path(dir, "sw3/trials.csv"), trials, sizeof trials);
     int kept = count_lines(trials) - 1;
     assert_true(kept >= 1 && kept < 8);
     /* resuming with the short trials only: the finished one is skipped */
-    write_text("short.space", "--lr 0.1 0.2\n--steps 20\n");
+    ts_write_text(dir, "short.space", "--lr 0.1 0.2\n--steps 20\n");
     char args[512];
     snprintf(args, sizeof args, "--space short.space --out sw3 --mlp-names %s -- --data names.txt", MLP_NAMES_BIN);
     assert_int_equal(run_in_dir(MLP_SWEEP_BIN, args), 0);
@@ -349,22 +310,22 @@ static void test_sweep_interrupt_keeps_finished(void **state)
 static void test_sweep_bad_input(void **state)
 {
     (void)state;
-    write_text("bad1.space", "--lr ~log 0.1 0.5\n");
+    ts_write_text(dir, "bad1.space", "--lr ~log 0.1 0.5\n");
     assert_int_equal(sweep("bad1.space", ""), 2);
     assert_non_null(strstr(err_text, "needs --mode random"));
-    write_text("bad2.space", "lr 0.1\n");
+    ts_write_text(dir, "bad2.space", "lr 0.1\n");
     assert_int_equal(sweep("bad2.space", ""), 2);
     assert_non_null(strstr(err_text, "bad2.space:1"));
-    write_text("bad3.space", "--lr ~log 0.5 0.1\n");
+    ts_write_text(dir, "bad3.space", "--lr ~log 0.5 0.1\n");
     assert_int_equal(sweep("bad3.space", "--mode random"), 2);
     assert_non_null(strstr(err_text, "LO <= HI"));
     assert_int_equal(sweep("missing.space", ""), 2);
     assert_non_null(strstr(err_text, "missing.space"));
     /* a failing trial is recorded as failed, not lost, and ranked last */
-    write_text("fail.space", "--lr 0.1\n--hidden 8 0\n");
+    ts_write_text(dir, "fail.space", "--lr 0.1\n--hidden 8 0\n");
     assert_int_equal(sweep("fail.space", "--out sw4"), 0);
     char md[4096];
-    read_text(path_in_dir("sw4/results.md"), md, sizeof md);
+    ts_read_text(ts_path(dir, "sw4/results.md"), md, sizeof md);
     assert_non_null(strstr(md, "| 2 | failed |"));
 }
 

@@ -44,4 +44,31 @@ void ts_assert_error(lt_ctx *ctx, lt_status status, ...);
  * per call slot 0..3). */
 const char *ts_temp_file(int slot, const char *text);
 
+/* ---- programs: running the example programs on scratch data (ts_programs.c) ---- */
+
+/* 40 common first names, lowercase a-z: small training data for the CLIs. */
+#define TS_N_NAMES 40
+extern const char *const ts_names[TS_N_NAMES];
+
+#define TS_DIR_SIZE 64
+/* Creates a fresh directory /tmp/<prefix>_XXXXXX, its path in dir; 0 or -1. */
+int ts_make_dir(char dir[TS_DIR_SIZE], const char *prefix);
+/* Removes dir and everything in it (rm -rf); 0 or -1. */
+int ts_remove_dir(const char *dir);
+
+/* "dir/name" in a static buffer, one of 4 used in turn (so up to 4 paths
+ * may be alive at once). */
+const char *ts_path(const char *dir, const char *name);
+/* Writes text to dir/name (fails the test when it cannot). */
+void ts_write_text(const char *dir, const char *name, const char *text);
+/* Reads at most size - 1 bytes of path into buf, NUL-terminated; a missing
+ * file reads as "". */
+void ts_read_text(const char *path, char *buf, size_t size);
+
+/* Runs `bin args` through the shell in dir, with stdout and stderr captured
+ * in dir/out.txt and dir/err.txt and read back into out and err. Returns the
+ * exit status, or -1 when the program did not exit normally. */
+int ts_run_capture(const char *dir, const char *bin, const char *args, char *out, size_t out_size, char *err,
+                   size_t err_size);
+
 #endif

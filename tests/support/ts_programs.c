@@ -1,0 +1,69 @@
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+/* ts_programs.c - running the example programs on scratch data: see the
+ * "programs" part of test_support.h. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+const char *const ts_names[TS_N_NAMES] = {
+    "emma",   "olivia",   "ava",      "isabella", "sophia",   "charlotte", "mia",      "amelia",
+    "harper", "evelyn",   "abigail",  "emily",    "elizabeth", "mila",     "ella",     "avery",
+    "sofia",  "camila",   "aria",     "scarlett", "victoria", "madison",   "luna",     "grace",
+    "chloe",  "penelope", "layla",    "riley",    "zoey",     "nora",      "lily",     "eleanor",
+    "hannah", "lillian",  "addison",  "aubrey",   "ellie",    "stella",    "natalie",  "zoe"};
+
+int ts_make_dir(char dir[TS_DIR_SIZE], const char *prefix)
+{
+    if (snprintf(dir, TS_DIR_SIZE, "/tmp/%s_XXXXXX", prefix) >= TS_DIR_SIZE)
+        return -1;
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+int ts_remove_dir(const char *dir)
+{
+    char cmd[TS_DIR_SIZE + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+const char *ts_path(const char *dir, const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) & 3;
+    if (snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name) >= (int)sizeof buf[k])
+        fail_msg("ts_path: '%s/%s' is too long", dir, name);
+    return buf[k];
+}
+
+void ts_write_text(const char *dir, const char *name, const char *text)
+{
+    FILE *f = fopen(ts_path(dir, name), "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+void ts_read_text(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+int ts_run_capture(const char *dir, const char *bin, const char *args, char *out, size_t out_size, char *err,
+                   size_t err_size)
+{
+    char cmd[8192];
+    if (snprintf(cmd, sizeof cmd, "cd %s && %s %s >out.txt 2>err.txt", dir, bin, args) >= (int)sizeof cmd)
+        fail_msg("ts_run_capture: command line too long: %s %s", bin, args);
+    int st = system(cmd);
+    ts_read_text(ts_path(dir, "out.txt"), out, out_size);
+    ts_read_text(ts_path(dir, "err.txt"), err, err_size);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
