@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, clock_gettime, getrusage */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
 /* test_hostile_data.c - the text data loader (examples/names_data.c) and
  * mlp_names on hostile files: empty, blank, a directory, a missing path,
  * NUL bytes, invalid UTF-8 and other high bytes, control characters, a
@@ -19,24 +19,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static const char *in_dir(const char *name)
-{
-    static char buf[4][160];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static char dir[TS_DIR_SIZE];
 
 static const char *write_bytes(const char *name, const char *bytes, size_t n)
 {
-    const char *path = in_dir(name);
+    const char *path = ts_path(dir, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(bytes, 1, n, f), n);
@@ -47,16 +37,13 @@ static const char *write_bytes(const char *name, const char *bytes, size_t n)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lt_hostile_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return ts_make_dir(dir, "lt_hostile");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_dir(dir);
 }
 
 typedef struct bad_file {
@@ -125,7 +112,7 @@ static void test_paths(void **state)
     snprintf(want, sizeof want, "%s: read error: Is a directory", dir);
     assert_string_equal(err, want);
     printf("  directory          %s\n", err);
-    const char *missing = in_dir("missing.txt");
+    const char *missing = ts_path(dir, "missing.txt");
     assert_int_equal(nd_read_words(missing, &w, err), -1);
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", missing);
     assert_string_equal(err, want);
@@ -151,7 +138,7 @@ static long peak_rss_kb(void)
 /* Writes `lines` lines of `len` letters each (cycling a..z). */
 static const char *write_lines(const char *name, size_t lines, size_t len)
 {
-    const char *path = in_dir(name);
+    const char *path = ts_path(dir, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     char *line = malloc(len + 1);
@@ -216,10 +203,10 @@ static void test_big(void **state)
     }
     if (!strcmp(big, "line")) {
         pipeline("one 100 MB line", write_lines("long100.txt", 1, 100000000), 1, 100000000);
-        unlink(in_dir("long100.txt"));
+        unlink(ts_path(dir, "long100.txt"));
     } else {
         pipeline("10 million lines", write_lines("many10m.txt", 10000000, 5), 10000000, 50000000);
-        unlink(in_dir("many10m.txt"));
+        unlink(ts_path(dir, "many10m.txt"));
     }
 }
 
@@ -242,25 +229,19 @@ static void test_mlp_names(void **state)
         {"one_word.txt", "--steps 1", "one_word.txt: 1 word(s) leave the training split"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char cmd[1024], err[1024];
-        snprintf(cmd, sizeof cmd, "cd %s && %s --data %s %s --quiet --samples 1 >/dev/null 2>err.txt", dir,
-                 MLP_NAMES_BIN, cases[i].data, cases[i].args);
-        int st = system(cmd);
-        FILE *f = fopen(in_dir("err.txt"), "rb");
-        assert_non_null(f);
-        size_t n = fread(err, 1, sizeof err - 1, f);
-        err[n] = '\0';
-        fclose(f);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || !strstr(err, cases[i].message) || strncmp(err, "mlp_names: ", 11))
+        char args[512], out[1024], err[1024];
+        snprintf(args, sizeof args, "--data %s %s --quiet --samples 1", cases[i].data, cases[i].args);
+        int st = ts_run_capture(dir, MLP_NAMES_BIN, args, out, sizeof out, err, sizeof err);
+        if (st != 1 || !strstr(err, cases[i].message) || strncmp(err, "mlp_names: ", 11))
             fail_msg("mlp_names --data %s: status %d, stderr \"%s\", want \"%s\"", cases[i].data, st, err,
                      cases[i].message);
     }
     /* a single word still evaluates and samples from a checkpoint-less model with --steps 0 */
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "cd %s && %s --data one_word.txt --steps 0 --samples 1 --quiet >/dev/null 2>&1", dir,
-             MLP_NAMES_BIN);
-    int st = system(cmd);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char out[1024], err[1024];
+    int st = ts_run_capture(dir, MLP_NAMES_BIN, "--data one_word.txt --steps 0 --samples 1 --quiet", out, sizeof out,
+                            err, sizeof err);
+    if (st != 0)
+        fail_msg("mlp_names --data one_word.txt --steps 0: status %d, stderr \"%s\"", st, err);
 }
 #endif
 

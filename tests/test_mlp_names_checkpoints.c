@@ -1,4 +1,3 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 /* test_mlp_names_checkpoints.c - mlp_names --load on checkpoints that are
  * valid safetensors but wrong for the model or the data: a missing tensor, a
  * wrong shape or dtype, metadata that is missing, malformed, absurdly large
@@ -10,34 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #ifdef MLP_NAMES_BIN
 
-static char dir[64];
-static char err_text[1 << 12];
-
-static const char *in_dir(const char *name)
-{
-    static char buf[4][160];
-    static int k;
-    k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+static char dir[TS_DIR_SIZE];
+static char out_text[1 << 14], err_text[1 << 12];
 
 static int run(const char *args)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cd %s && %s --data tiny.txt --quiet --samples 2 %s >/dev/null 2>err.txt", dir,
-             MLP_NAMES_BIN, args);
-    int st = system(cmd);
-    FILE *f = fopen(in_dir("err.txt"), "rb");
-    size_t n = f ? fread(err_text, 1, sizeof err_text - 1, f) : 0;
-    err_text[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char all[512];
+    snprintf(all, sizeof all, "--data tiny.txt --quiet --samples 2 %s", args);
+    return ts_run_capture(dir, MLP_NAMES_BIN, all, out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 /* The parts of a checkpoint a case may change. */
@@ -79,7 +61,7 @@ static void write_checkpoint(lt_ctx *ctx, const char *name, const spec *s)
     }
     const char *meta[] = {"format", s->format, "vocab", s->vocab, "block_size", s->block,
                           "n_embd", s->emb,    "n_hidden", s->hidden};
-    assert_true(lt_safetensors_save(ctx, in_dir(name), t, n, meta, 5));
+    assert_true(lt_safetensors_save(ctx, ts_path(dir, name), t, n, meta, 5));
     for (int i = 0; i < n; i++)
         lt_free((lt_tensor *)t[i].tensor);
 }
@@ -96,13 +78,11 @@ static void expect(const char *args, int status, const char *message)
 static void test_checkpoints(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/lt_ckpt_XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    FILE *f = fopen(in_dir("tiny.txt"), "w");
-    assert_non_null(f);
+    assert_int_equal(ts_make_dir(dir, "lt_ckpt"), 0);
+    char tiny[1024] = "";
     for (int i = 0; i < 10; i++)
-        fputs("emma\nolivia\nava\nisabella\nsophia\ncharlotte\nmia\namelia\nharper\nevelyn\n", f);
-    fclose(f);
+        strcat(tiny, "emma\nolivia\nava\nisabella\nsophia\ncharlotte\nmia\namelia\nharper\nevelyn\n");
+    ts_write_text(dir, "tiny.txt", tiny);
     lt_ctx *ctx = lt_ctx_new();
 
     spec s = base(); /* the control: a crafted checkpoint that fits */
@@ -176,8 +156,7 @@ static void test_checkpoints(void **state)
     assert_non_null(strstr(err_text, "lie outside the"));
 
     lt_ctx_free(ctx);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ts_remove_dir(dir), 0);
 }
 
 int main(void)

@@ -61,9 +61,10 @@ int ts_remove_dir(const char *dir);
 const char *ts_path(const char *dir, const char *name);
 /* Writes text to dir/name (fails the test when it cannot). */
 void ts_write_text(const char *dir, const char *name, const char *text);
-/* Reads at most size - 1 bytes of path into buf, NUL-terminated; a missing
- * file reads as "". */
-void ts_read_text(const char *path, char *buf, size_t size);
+/* Reads at most size - 1 bytes of path into buf, NUL-terminated, and returns
+ * the count (binary files too: the count tells where they end); a missing
+ * file reads as "" (0). */
+size_t ts_read_text(const char *path, char *buf, size_t size);
 
 /* Runs `bin args` through the shell in dir, with stdout and stderr captured
  * in dir/out.txt and dir/err.txt and read back into out and err. Returns the

@@ -47,13 +47,14 @@ void ts_write_text(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
-void ts_read_text(const char *path, char *buf, size_t size)
+size_t ts_read_text(const char *path, char *buf, size_t size)
 {
     FILE *f = fopen(path, "rb");
     size_t n = f ? fread(buf, 1, size - 1, f) : 0;
     buf[n] = '\0';
     if (f)
         fclose(f);
+    return n;
 }
 
 int ts_run_capture(const char *dir, const char *bin, const char *args, char *out, size_t out_size, char *err,
