@@ -8,6 +8,7 @@
 #include "deep_model.h"
 #include "libtensor.h"
 #include "names_data.h"
+#include "train_guard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -236,6 +237,7 @@ typedef struct run {
     nd_split tr, dev, te;
     lt_optim *opt_decay, *opt_plain; /* matrices (weight decay) and the rest */
     lt_tensor *ix;
+    const char *param_names[DM_MAX_TENSORS]; /* m.names as pointers, for tg_describe */
     lt_rng batches, dropout;
     FILE *log;
     long steps_done;
@@ -307,6 +309,8 @@ static bool setup_model(run *r)
         r->cfg.vocab = r->vocab.size;
         ok = dm_create(r->ctx, &r->cfg, o->seed, &r->m) && (!st || dm_load(r->ctx, st, &r->m));
     }
+    for (int i = 0; ok && i < r->m.n_all; i++)
+        r->param_names[i] = r->m.names[i];
     lt_safetensors_free(st);
     return ok;
 }
@@ -334,7 +338,19 @@ static bool setup_optimisers(run *r)
     return r->opt_decay && r->opt_plain;
 }
 
-/* One update on a fresh minibatch; returns the batch loss (NaN on error). */
+/* Records why training stopped at step: "step 12: loss is nan; training
+ * stopped, f.st not written (an existing file is unchanged)". Returns NaN. */
+static double stop_training(run *r, long step, const char *what)
+{
+    const char *save = r->o.save;
+    lt_fail(r->ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what, save ? ", " : "",
+            save ? save : "", save ? " not written (an existing file is unchanged)" : "");
+    return NAN;
+}
+
+/* One update on a fresh minibatch; returns the batch loss (NaN on error or
+ * when the loss, a gradient or an updated parameter is not finite: the
+ * guard, which costs one pass over the parameters). */
 static double train_step(run *r, long step, double lr)
 {
     lt_ctx *ctx = r->ctx;
@@ -343,18 +359,29 @@ static double train_step(run *r, long step, double lr)
     lt_rng_randint(&r->batches, 0, r->tr.x->shape[0], lt_data_i32(r->ix), o->batch);
     lt_tensor *xb = lt_index(ctx, r->tr.x, r->ix), *yb = lt_index(ctx, r->tr.y, r->ix);
     lt_tensor *loss = lt_cross_entropy(ctx, dm_logits(ctx, &r->m, xb, true, &r->dropout), yb);
+    if (!loss)
+        return NAN;
+    double value = (double)lt_item(ctx, loss);
+    char what[256];
+    if (!isfinite(value))
+        return snprintf(what, sizeof what, "loss is %s", isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"),
+               stop_training(r, step, what);
     lt_optim_zero_grad(r->opt_decay);
     lt_optim_zero_grad(r->opt_plain);
-    if (!loss || !lt_backward(ctx, loss))
+    if (!lt_backward(ctx, loss))
         return NAN;
-    if (o->clip > 0 && isnan(lt_clip_grad_norm(ctx, r->m.all, r->m.n_params, (float)o->clip)))
+    /* a non-finite norm is not an error here: the guard below names the gradient */
+    if (o->clip > 0 && isnan(lt_clip_grad_norm(ctx, r->m.all, r->m.n_params, (float)o->clip)) &&
+        lt_status_of(ctx) != LT_OK)
         return NAN;
     lt_optim_set_lr(r->opt_decay, (float)lr);
     lt_optim_set_lr(r->opt_plain, (float)lr);
     if (!lt_optim_step(r->opt_decay) || !lt_optim_step(r->opt_plain))
         return NAN;
-    (void)step;
-    return (double)lt_item(ctx, loss);
+    tg_report guard = tg_check_params(r->m.all, r->m.n_params);
+    if (guard.problem != TG_FINITE)
+        return tg_describe(&guard, r->param_names, (float)lr, what, sizeof what), stop_training(r, step, what);
+    return value;
 }
 
 static bool train(run *r, double *seconds)

@@ -35,6 +35,22 @@ static bool update_finite(float *restrict p, const float *restrict g, int64_t n,
     return s == 0.0f;
 }
 
+/* Whether p[0..n-1] are all finite: the same u - u test, LANES at a time. */
+static bool values_finite(const float *p, int64_t n)
+{
+    float acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++)
+            acc[k] += p[i + k] - p[i + k];
+    float s = 0;
+    for (; i < n; i++)
+        s += p[i] - p[i];
+    for (int k = 0; k < LANES; k++)
+        s += acc[k];
+    return s == 0.0f;
+}
+
 /* After a failure: the first non-finite gradient, else the first
  * non-finite updated value. */
 static tg_report locate(int param, const float *p, const float *g, int64_t n)
@@ -79,10 +95,7 @@ tg_report tg_check_params(lt_tensor *const *params, int n)
         int64_t count = lt_numel(params[k]);
         if (!p || !g || !lt_is_contiguous(params[k]))
             continue;
-        float s = 0;
-        for (int64_t i = 0; i < count; i++)
-            s += p[i] - p[i];
-        if (s != 0.0f)
+        if (!values_finite(p, count))
             return locate(k, p, g, count);
     }
     return (tg_report){TG_FINITE, -1, -1, 0.0f};

@@ -1,8 +1,9 @@
 /* test_deep_names_cli.c - the deep_names program end to end on small data the
  * test writes itself: both model kinds with every norm and optimiser train
  * to a loss below uniform, save/load reproduces the evaluation and the
- * samples exactly, and bad input gives one clear line and the right exit
- * status. */
+ * samples exactly, bad input gives one clear line and the right exit
+ * status, and a non-finite loss or update stops training with the step and
+ * the tensor named, leaving the --save file as it was. */
 #include "test_support.h"
 
 #include <math.h>
@@ -109,6 +110,38 @@ static void test_save_load_round_trip(void **state)
     assert_non_null(strstr(out_text, "model: wavenet block 8 emb 8 hidden 16 layers 3 norm batchnorm"));
 }
 
+/* The numerical guard: exit 1, one line naming the step and the tensor, and
+ * the checkpoint of an earlier run byte for byte as it was. */
+static void test_guard(void **state)
+{
+    (void)state;
+    const char *small = "--emb 8 --hidden 32 --batch 32 --steps 50 --samples 0 --optim sgd --schedule const";
+    char args[512];
+    static char before[1 << 16], after[1 << 16];
+    snprintf(args, sizeof args, "%s --lr 0.1 --save guard.safetensors", small);
+    assert_int_equal(run(args), 0);
+    size_t n = ts_read_text(ts_path(dir, "guard.safetensors"), before, sizeof before);
+    assert_true(n > 1000 && n < sizeof before - 1);
+
+    snprintf(args, sizeof args, "%s --norm none --lr 3e38 --save guard.safetensors", small);
+    assert_int_equal(run(args), 1);
+    assert_string_equal(err_text, "deep_names: step 1: the update of C is not finite (element 0 is inf; is the "
+                                  "learning rate 3e+38 too large?); training stopped, guard.safetensors not "
+                                  "written (an existing file is unchanged)\n");
+    assert_int_equal(ts_read_text(ts_path(dir, "guard.safetensors"), after, sizeof after), n);
+    assert_memory_equal(before, after, n);
+
+    snprintf(args, sizeof args, "%s --lr 1e30 --save guard.safetensors", small);
+    assert_int_equal(run(args), 1);
+    assert_non_null(strstr(err_text, "deep_names: step 1: loss is nan; training stopped, guard.safetensors not written"));
+    assert_int_equal(ts_read_text(ts_path(dir, "guard.safetensors"), after, sizeof after), n);
+    assert_memory_equal(before, after, n);
+
+    /* the check after Adam's step too */
+    assert_int_equal(run("--emb 8 --hidden 32 --batch 32 --steps 50 --samples 0 --optim adam --lr 1e38"), 1);
+    assert_non_null(strstr(err_text, "deep_names: step 0: the update of C is not finite"));
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -137,6 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_trains),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_guard),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,8 @@
 /* test_train_guard.c - the checked SGD step of the training loop
  * (examples/train_guard.c): with finite numbers it is lt_sgd_step, bit for
  * bit; a NaN or infinite gradient, or an update that overflows, is reported
- * with the parameter and the element. */
+ * with the parameter and the element. tg_check_params, the check after any
+ * other optimiser, finds the same problems after the fact. */
 #include "test_support.h"
 
 #include "train_guard.h"
@@ -98,6 +99,39 @@ static void test_update_overflow(void **state)
     lt_ctx_free(f.ctx);
 }
 
+/* tg_check_params after another optimiser's step: finite parameters pass;
+ * a non-finite value is located wherever it sits (a vector lane, the tail
+ * past the last multiple of 8), blamed on its gradient when that is not
+ * finite and on the update otherwise. */
+static void check_params(fixture *f, tg_problem problem, int param, int64_t element, const char *text)
+{
+    tg_report r = tg_check_params(f->p, 3);
+    assert_int_equal(r.problem, problem);
+    assert_int_equal(r.param, param);
+    assert_int_equal(r.element, element);
+    char buf[256];
+    tg_describe(&r, NAMES, 0.5f, buf, sizeof buf);
+    if (!strstr(buf, text))
+        fail_msg("description \"%s\" lacks \"%s\"", buf, text);
+}
+
+static void test_check_params(void **state)
+{
+    (void)state;
+    fixture f = make();
+    check_params(&f, TG_FINITE, -1, -1, "all finite");
+    float *w1 = lt_data_f32(f.p[1]), *b1 = lt_data_f32(f.p[2]), *gb1 = lt_grad_f32(f.p[2]);
+    w1[4321] = INFINITY; /* finite gradient: the update overflowed */
+    check_params(&f, TG_BAD_UPDATE, 1, 4321, "the update of W1 is not finite (element 4321 is inf; is the learning rate 0.5");
+    w1[4321] = 0.0f;
+    b1[202] = NAN, gb1[202] = -INFINITY; /* the last element, in the tail */
+    check_params(&f, TG_BAD_GRADIENT, 2, 202, "gradient of b1 is not finite (element 202 is -inf)");
+    b1[202] = -FLT_MAX; /* the largest finite values pass */
+    gb1[202] = FLT_MAX;
+    check_params(&f, TG_FINITE, -1, -1, "all finite");
+    lt_ctx_free(f.ctx);
+}
+
 static void test_skips_and_views(void **state)
 {
     (void)state;
@@ -120,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_same_as_lt_sgd_step),
         cmocka_unit_test(test_bad_gradients),
         cmocka_unit_test(test_update_overflow),
+        cmocka_unit_test(test_check_params),
         cmocka_unit_test(test_skips_and_views),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
