@@ -741,9 +741,11 @@ void lt_optim_free(lt_optim *opt); /* NULL is fine */
 bool lt_optim_step(lt_optim *opt);
 /** Zeroes every parameter's gradient (lt_zero_grad on each); NULL is fine. */
 void lt_optim_zero_grad(lt_optim *opt);        /* zeroes every parameter's gradient */
-/** Sets the learning rate for the next steps (for schedules: lt_lr_at);
- *  ignored when lr < 0 or opt is NULL. */
-void lt_optim_set_lr(lt_optim *opt, float lr); /* for schedules; ignored when lr < 0 */
+/** Sets the learning rate for the next steps (for schedules: lt_lr_at).
+ *  A negative, infinite or NaN lr is refused: the rate stays and the
+ *  optimiser's context records LT_ERR_ARG ("optim_set_lr: lr nan must be
+ *  finite and >= 0"), so the next lt_optim_step fails. NULL is ignored. */
+void lt_optim_set_lr(lt_optim *opt, float lr);
 /** The current learning rate; NaN for NULL. */
 float lt_optim_lr(const lt_optim *opt);
 /** Number of updates done so far (0 for NULL). */

@@ -47,12 +47,15 @@ lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr)
     return c;
 }
 
+/* A rate, decay or epsilon: finite and >= 0 (NaN fails both tests). */
+static bool rate_ok(float x) { return x >= 0.0f && isfinite(x); }
+
 static bool config_ok(lt_ctx *ctx, const lt_optim_config *c)
 {
     if (c->kind != LT_OPTIM_SGD && c->kind != LT_OPTIM_ADAM && c->kind != LT_OPTIM_ADAMW)
         return lt_fail(ctx, LT_ERR_ARG, "optim_new: unknown optimiser kind %d", (int)c->kind), false;
-    if (!(c->lr >= 0.0f) || !(c->weight_decay >= 0.0f) || !(c->momentum >= 0.0f) || !(c->eps >= 0.0f))
-        return lt_fail(ctx, LT_ERR_ARG, "optim_new: lr %g, weight_decay %g, momentum %g, eps %g: must be >= 0",
+    if (!rate_ok(c->lr) || !rate_ok(c->weight_decay) || !rate_ok(c->momentum) || !rate_ok(c->eps))
+        return lt_fail(ctx, LT_ERR_ARG, "optim_new: lr %g, weight_decay %g, momentum %g, eps %g: must be finite and >= 0",
                        (double)c->lr, (double)c->weight_decay, (double)c->momentum, (double)c->eps),
                false;
     if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f) || !(c->beta2 >= 0.0f && c->beta2 < 1.0f))
@@ -144,8 +147,12 @@ void lt_optim_free(lt_optim *o)
 
 void lt_optim_set_lr(lt_optim *o, float lr)
 {
-    if (o && lr >= 0.0f)
+    if (!o)
+        return;
+    if (rate_ok(lr))
         o->cfg.lr = lr;
+    else /* the rate stays; the error makes the next step fail, so it is not missed */
+        lt_fail(o->ctx, LT_ERR_ARG, "optim_set_lr: lr %g must be finite and >= 0", (double)lr);
 }
 
 float lt_optim_lr(const lt_optim *o) { return o ? o->cfg.lr : NAN; }

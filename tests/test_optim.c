@@ -216,7 +216,26 @@ static void test_errors(void **state)
     ts_assert_error(ctx, LT_ERR_ARG, "clip_grad_norm", "max_norm 0", NULL);
     assert_true(isnan(lt_clip_grad_norm(ctx, &nograd, 1, 1.0f)));
     ts_assert_error(ctx, LT_ERR_GRAPH, "clip_grad_norm", "no gradient", NULL);
+    cfg = lt_optim_defaults(LT_OPTIM_ADAMW, INFINITY);
+    assert_null(lt_optim_new(ctx, &cfg, &p, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "lr inf", "must be finite and >= 0", NULL);
+    /* a bad rate from a schedule: refused, kept, and the next step fails */
+    cfg = lt_optim_defaults(LT_OPTIM_SGD, 0.1f);
+    lt_optim *opt = lt_optim_new(ctx, &cfg, &p, 1);
+    assert_non_null(opt);
+    lt_optim_set_lr(opt, NAN);
+    assert_true(lt_optim_lr(opt) == 0.1f);
+    assert_false(lt_optim_step(opt));
+    ts_assert_error(ctx, LT_ERR_ARG, "optim_set_lr: lr nan must be finite and >= 0", NULL);
+    lt_optim_set_lr(opt, -0.5f);
+    ts_assert_error(ctx, LT_ERR_ARG, "optim_set_lr: lr -0.5", NULL);
+    lt_optim_set_lr(opt, 0.0f); /* zero is a rate */
+    assert_true(lt_optim_lr(opt) == 0.0f);
+    assert_true(lt_optim_step(opt));
+    assert_int_equal(lt_optim_steps(opt), 1);
+    lt_optim_free(opt);
     lt_optim_free(NULL);
+    lt_optim_set_lr(NULL, 1.0f);
     assert_false(lt_optim_step(NULL));
     lt_ctx_free(ctx);
 }
