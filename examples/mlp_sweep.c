@@ -385,9 +385,17 @@ static bool run_trials(sweep *s)
            s->jobs);
     fflush(stdout);
     while (!interrupted && (running > 0 || next < s->n_trials)) {
-        for (; !interrupted && running < s->jobs && next < s->n_trials; next++)
-            if (!s->trials[next].done && (s->trials[next].pid = start_trial(s, &s->trials[next])) > 0)
-                running++;
+        for (; !interrupted && running < s->jobs && next < s->n_trials; next++) {
+            if (s->trials[next].done)
+                continue;
+            if ((s->trials[next].pid = start_trial(s, &s->trials[next])) < 0) {
+                /* out of processes: stop as on a signal; a re-run retries the rest */
+                fprintf(stderr, "mlp_sweep: cannot start a trial: %s\n", strerror(errno));
+                interrupted = SIGTERM;
+                break;
+            }
+            running++;
+        }
         if (running == 0)
             break;
         int status;
