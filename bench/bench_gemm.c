@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../lib/gemm.h"
+#include "kernels/gemm.h"
 
 #ifdef LT_BENCH_OPENBLAS
 /* Declared here rather than through cblas.h: Debian's cblas.h may be the

@@ -1,5 +1,5 @@
 /* bench_vmath.c - ns per element of the vectorised tanh/exp kernels
- * (lib/vmath.h) on every path the machine can run, next to glibc's tanhf and
+ * (lib/kernels/vmath.h) on every path the machine can run, next to glibc's tanhf and
  * expf, at the sizes of examples/mlp_names.c: the hidden layer of a training
  * step, 32 x 200 = 6400 elements (in cache), and of an evaluation chunk,
  * 4096 x 200 = 819200 elements (3.3 MB, beyond L2). Also the softmax /
@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../lib/cpu.h"
-#include "../lib/vmath.h"
+#include "kernels/cpu.h"
+#include "kernels/vmath.h"
 
 #define ROW 27 /* classes per row of logits */
 
@@ -77,7 +77,7 @@ static void glibc_exp(float *restrict y, const float *restrict x, int64_t n)
         y[i] = expf(x[i]);
 }
 
-/* The loop op_softmax.c had: max, then sum of exp in double, then the
+/* The loop ops/softmax.c had: max, then sum of exp in double, then the
  * probabilities exp(x - lse) through double exp. */
 static double libm_rows(float *y, const float *x, int64_t n)
 {
@@ -98,7 +98,7 @@ static double libm_rows(float *y, const float *x, int64_t n)
     return total;
 }
 
-/* The same with the kernel, as op_softmax.c now does it. */
+/* The same with the kernel, as ops/softmax.c now does it. */
 static double kernel_rows(float *y, const float *x, int64_t n)
 {
     double total = 0;
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
             free(y);
         }
     printf("\nexp rows: per row of %d logits, max + sum of exp(x - max) + exp(x - lse);\n"
-           "glibc column = the double-precision libm loop op_softmax.c used before.\n",
+           "glibc column = the double-precision libm loop ops/softmax.c used before.\n",
            ROW);
     return 0;
 }

@@ -184,7 +184,7 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ---- the learning-rate schedule ---------------------------------------------------- */
 
-/* The learning-rate schedule (lt_lr_schedule, lib/schedule.c): linear
+/* The learning-rate schedule (lt_lr_schedule, lib/train/schedule.c): linear
  * warm-up to lr, then constant; cosine to lr_min at the last step; or a step
  * to lr_min at 3/4 of the steps after the warm-up. */
 static lt_lr_schedule make_schedule(const options *o)

@@ -274,7 +274,7 @@ typedef struct trainer {
     lt_tensor *ix;       /* persistent (batch,) I32: minibatch row numbers */
     int32_t *order;      /* --sampling shuffle: a permutation of the train rows */
     int64_t next;        /* its next unused position */
-    lt_optim *opt;       /* --momentum > 0: SGD with momentum (lib/optim.c), else NULL */
+    lt_optim *opt;       /* --momentum > 0: SGD with momentum (lib/train/optim.c), else NULL */
     FILE *log;
     mp_history *hist;    /* --plot-loss: preallocated, or NULL */
 } trainer;

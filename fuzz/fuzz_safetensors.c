@@ -1,4 +1,4 @@
-/* fuzz_safetensors.c - the checkpoint loader (lib/safetensors.c) on arbitrary
+/* fuzz_safetensors.c - the checkpoint loader (lib/io/safetensors.c) on arbitrary
  * file contents. A file is either rejected with an error naming it, or it
  * loads and every tensor it lists can be read into a tensor of its dtype and
  * shape (contiguous and through a transposed view, with the same values),

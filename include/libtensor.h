@@ -691,7 +691,7 @@ uint64_t lt_pyrandom_randbelow(lt_pyrandom *r, uint64_t n);
 void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size);
 
 /* ======================================================================== */
-/* Optimisers and gradient clipping (lib/optim.c)                           */
+/* Optimisers and gradient clipping (lib/train/optim.c)                           */
 /* ======================================================================== */
 /* PyTorch 1.13's update rules (torch.optim.SGD, Adam, AdamW):
  *   sgd:   g = grad + wd*p; with momentum mu > 0: buf = g on the first step,
@@ -759,7 +759,7 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
 
 /* ======================================================================== */
 /* Normalisation, dropout, more activations, flatten-consecutive            */
-/* (lib/op_norm.c, op_dropout.c, op_activation.c, op_flatten.c)             */
+/* (lib/ops/norm.c, dropout.c, activation.c, flatten.c)                      */
 /* ======================================================================== */
 
 /** Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
@@ -784,7 +784,7 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
  * is kept with probability 1 - p (exact to 2^-16) and scaled by 1/(1-p), or
  * zeroed. Deterministic given g: each call takes one lt_rng_u64 draw as the
  * key of a counter-based hash (splitmix64) that gives 16 bits per element,
- * row-major (see lib/op_dropout.c). When training is false or p is 0 it
+ * row-major (see lib/ops/dropout.c). When training is false or p is 0 it
  * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
 

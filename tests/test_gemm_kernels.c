@@ -1,5 +1,5 @@
 /* test_gemm_kernels.c - every SGEMM kernel the machine can run (generic,
- * avx2, avx512; see lib/gemm.h and lib/cpu.h) against a double-precision
+ * avx2, avx512; see lib/kernels/gemm.h and lib/kernels/cpu.h) against a double-precision
  * reference: odd sizes around every tile and block edge, all operand layouts
  * (row-major padded or tight, column-major, no unit stride), accumulate on
  * and off, the model's shapes. Matrices sit inside NaN guard bands, so a
@@ -26,7 +26,7 @@
 #define HAVE_MMAP 0
 #endif
 
-#include "../lib/gemm.h"
+#include "kernels/gemm.h"
 
 #define GUARD 37 /* NaN floats before and after every matrix */
 

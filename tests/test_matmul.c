@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/gemm.h"
+#include "kernels/gemm.h"
 #include "data/golden_matmul.h"
 
 /* ======================================================================== */

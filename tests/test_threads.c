@@ -1,4 +1,4 @@
-/* test_threads.c - lt_set_threads and the worker pool (lib/threads.h).
+/* test_threads.c - lt_set_threads and the worker pool (lib/kernels/threads.h).
  *
  * Results must not depend on the thread count: every split op (matmul and
  * linear products forward and backward, tanh/exp, cross-entropy) is run with
@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../lib/cpu.h"
-#include "../lib/threads.h"
+#include "kernels/cpu.h"
+#include "kernels/threads.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 

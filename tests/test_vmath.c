@@ -1,4 +1,4 @@
-/* test_vmath.c - the vectorised tanh/exp kernels (lib/vmath.h) on every
+/* test_vmath.c - the vectorised tanh/exp kernels (lib/kernels/vmath.h) on every
  * instruction-set path the machine has (forced with lt_cpu_force_isa):
  * errors in ulps against double-precision libm over sweeps of the float
  * range, exact edge values, lengths with tails, in-place use, no writes
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/cpu.h"
-#include "../lib/vmath.h"
+#include "kernels/cpu.h"
+#include "kernels/vmath.h"
 
 /* ======================================================================== */
 /* ulp error against a double reference                                      */

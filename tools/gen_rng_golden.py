@@ -274,7 +274,7 @@ class TorchStream:
 
 
 def check_facts():
-    """Asserts what lib/rng.c relies on, against this torch, before any
+    """Asserts what lib/random/rng.c relies on, against this torch, before any
     golden value is written."""
     model = TorchStream(2147483647)
     assert torch_u32(2147483647, 16) == [model.u32() for _ in range(16)]

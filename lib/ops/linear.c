@@ -1,0 +1,148 @@
+/* linear.c - the affine layer y = x @ W + b in one op.
+ *
+ *     x (N,K) @ W (K,M) + b (M,) -> y (N,M)        b may be NULL
+ *
+ * Why a separate op when matmul and add exist: the bias is folded into the
+ * product's epilogue. y's rows start as copies of b and the product is
+ * accumulated on top (gemm with accumulate), so y is written once instead of
+ * being produced by matmul and then read and written again by add, and the
+ * tape holds one node instead of two. Backward is the matmul backward plus
+ * db = column sums of dy, all in one walk:
+ *     dx += dy @ W^T      dW += x^T @ dy      db += sum_rows(dy)
+ * W may be a transposed view (e.g. a PyTorch-style (out,in) weight passed as
+ * lt_transpose(W)); like x, it is read in place when it is row- or
+ * column-major. Large products are split across the context's threads by
+ * lt_sgemm_par (threads.h); each thread fills its own rows with b first. */
+#include "core/internal.h"
+#include "kernels/threads.h"
+
+#include <string.h>
+
+/* Row and column strides of a 2-D operand gemm can read in place, or false
+ * when neither stride is 1 (then the caller makes it contiguous). */
+static bool gemm_strides(const lt_tensor *t, int64_t *rs, int64_t *cs)
+{
+    *rs = t->stride[0];
+    *cs = t->stride[1];
+    return t->shape[0] <= 1 || t->shape[1] <= 1 || *rs == 1 || *cs == 1;
+}
+
+static float *gemm_work(lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
+{
+    return lt_arena_alloc(ctx, sizeof(float) * lt_sgemm_par_work_floats(ctx, m, n, k));
+}
+
+static void linear_backward(lt_ctx *ctx, lt_node *node)
+{
+    lt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
+    const float *gy = lt_g(node->out);
+    int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1], xrs, xcs, wrs, wcs;
+    gemm_strides(x, &xrs, &xcs);
+    gemm_strides(w, &wrs, &wcs);
+    if (lt_want_grad(x)) { /* dx (N,K) += dy (N,M) @ W^T (M,K) */
+        float *gx = lt_grad_buffer(ctx, x), *work = gx ? gemm_work(ctx, n, k, m) : NULL;
+        if (work)
+            lt_sgemm_par(ctx, n, k, m, gy, m, 1, lt_f32(w), wcs, wrs, gx, xrs, xcs, true, work, NULL, NULL);
+    }
+    if (lt_want_grad(w)) { /* dW (K,M) += x^T (K,N) @ dy (N,M) */
+        float *gw = lt_grad_buffer(ctx, w), *work = gw ? gemm_work(ctx, k, m, n) : NULL;
+        if (work)
+            lt_sgemm_par(ctx, k, m, n, lt_f32(x), xcs, xrs, gy, m, 1, gw, wrs, wcs, true, work, NULL, NULL);
+    }
+    if (b && lt_want_grad(b)) { /* db (M,) += column sums of dy */
+        float *gb = lt_grad_buffer(ctx, b);
+        for (int64_t i = 0; gb && i < n; i++)
+            for (int64_t j = 0; j < m; j++)
+                gb[j * b->stride[0]] += gy[i * m + j];
+    }
+}
+
+static const lt_op linear_op = {"linear", linear_backward};
+
+/* Names both operands' shapes in an error (formatted only on failure). */
+static bool fail_shapes(lt_ctx *ctx, lt_status st, const lt_tensor *x, const lt_tensor *w, const char *what)
+{
+    char sx[96], sw[96];
+    bool dt = st == LT_ERR_DTYPE; /* name the dtypes only when they are the problem */
+    lt_fail(ctx, st, "linear: %s%s @ %s%s: %s", dt ? lt_dtype_name(x->dtype) : "", lt_tensor_shape_str(x, sx, sizeof sx),
+            dt ? lt_dtype_name(w->dtype) : "", lt_tensor_shape_str(w, sw, sizeof sw), what);
+    return false;
+}
+
+static bool check_linear(lt_ctx *ctx, const lt_tensor *x, const lt_tensor *w, const lt_tensor *b)
+{
+    if (x->dtype != LT_F32 || w->dtype != LT_F32 || (b && b->dtype != LT_F32))
+        return fail_shapes(ctx, LT_ERR_DTYPE, x, w, "needs f32 tensors");
+    if (x->ndim != 2 || w->ndim != 2)
+        return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "both operands must have rank 2");
+    if (x->shape[1] != w->shape[0])
+        return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "inner sizes differ");
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[1])) {
+        char sb[96];
+        lt_fail(ctx, LT_ERR_SHAPE, "linear: bias %s does not match the output width (expected (%lld))",
+                lt_tensor_shape_str(b, sb, sizeof sb), (long long)w->shape[1]);
+        return false;
+    }
+    return true;
+}
+
+/* Makes a 2-D operand readable by gemm in place (a recorded copy if not). */
+static lt_tensor *gemm_operand(lt_ctx *ctx, lt_tensor *t)
+{
+    int64_t rs, cs;
+    return gemm_strides(t, &rs, &cs) ? t : lt_contiguous(ctx, t);
+}
+
+/* y (n,m) rows = b, or 0 without a bias. */
+static void fill_rows(float *y, int64_t n, int64_t m, const lt_tensor *b)
+{
+    if (!b) {
+        memset(y, 0, sizeof(float) * (size_t)(n * m));
+        return;
+    }
+    float *row = y;
+    if (b->stride[0] == 1)
+        memcpy(row, lt_f32(b), sizeof(float) * (size_t)m);
+    else
+        for (int64_t j = 0; j < m; j++)
+            row[j] = lt_f32(b)[j * b->stride[0]];
+    for (int64_t i = 1; i < n; i++)
+        memcpy(y + i * m, row, sizeof(float) * (size_t)m);
+}
+
+typedef struct {
+    float *y;
+    int64_t m;
+    const lt_tensor *b;
+} bias_rows;
+
+/* lt_sgemm_par prologue: rows row0.. of y start as b. */
+static void fill_bias_rows(void *arg, int64_t row0, int64_t rows)
+{
+    const bias_rows *r = arg;
+    fill_rows(r->y + row0 * r->m, rows, r->m, r->b);
+}
+
+lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
+{
+    if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || !check_linear(ctx, x, w, b))
+        return NULL;
+    x = gemm_operand(ctx, x);
+    w = x ? gemm_operand(ctx, w) : NULL;
+    if (!w)
+        return NULL;
+    int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1], xrs, xcs, wrs, wcs;
+    if (!lt_check_result_shape(ctx, "linear", 2, (int64_t[]){n, m}))
+        return NULL;
+    gemm_strides(x, &xrs, &xcs);
+    gemm_strides(w, &wrs, &wcs);
+    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, 2, (int64_t[]){n, m});
+    float *work = out ? gemm_work(ctx, n, m, k) : NULL;
+    if (!work)
+        return NULL;
+    bias_rows rows = {lt_f32(out), m, b}; /* the epilogue, done first: rows start as b */
+    lt_sgemm_par(ctx, n, m, k, lt_f32(x), xrs, xcs, lt_f32(w), wrs, wcs, lt_f32(out), m, 1, true, work,
+                 fill_bias_rows, &rows);
+    lt_tensor *in[3] = {x, w, b};
+    return lt_maybe_record(ctx, &linear_op, out, b ? 3 : 2, in, NULL) ? out : NULL;
+}

@@ -1,0 +1,308 @@
+/* norm.c - batch normalisation and layer normalisation, each one fused
+ * op: the forward computes the statistics and the affine output in a few
+ * dense passes, and the backward computes the input, gain and bias
+ * gradients together from the closed-form expressions
+ *
+ *   xhat = (x - mean) * invstd,  y = gain * xhat + bias
+ *   dxhat = dy * gain
+ *   dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))   (batch stats)
+ *   dx = invstd * dxhat                                            (fixed stats)
+ *   dgain = sum(dy * xhat),  dbias = sum(dy)
+ *
+ * where the means run over the M rows (batchnorm: everything but the last
+ * dim) or over the C features of a row (layernorm). Statistics accumulate in
+ * double. The backward recomputes xhat from the input and the saved
+ * per-channel (or per-row) mean and invstd instead of storing xhat. */
+#include "core/internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Saved by the forward for the backward: mean and invstd per channel
+ * (batchnorm) or per row (layernorm); batch_stats tells which dx formula. */
+typedef struct norm_saved {
+    float *mean, *invstd;
+    bool batch_stats;
+} norm_saved;
+
+/* ---- argument checks shared by both ops --------------------------------------- */
+
+/* x: F32 of rank >= min_rank; gain/bias: NULL or F32 of shape (C,) where C is
+ * x's last size. Replaces each by a contiguous version. */
+static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **gain, lt_tensor **bias, int min_rank)
+{
+    if (!lt_check_args(ctx, op, 1, x))
+        return false;
+    char buf[64];
+    if ((*x)->dtype != LT_F32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 input, got %s", op, lt_dtype_name((*x)->dtype)), false;
+    if ((*x)->ndim < min_rank)
+        return lt_fail(ctx, LT_ERR_SHAPE, "%s: input %s: needs rank %d or more", op,
+                       lt_tensor_shape_str(*x, buf, sizeof buf), min_rank),
+               false;
+    int64_t c = (*x)->shape[(*x)->ndim - 1];
+    lt_tensor **affine[2] = {gain, bias};
+    const char *what[2] = {"gain", "bias"};
+    for (int i = 0; i < 2; i++) {
+        lt_tensor *t = *affine[i];
+        if (!t)
+            continue;
+        if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
+            return lt_fail(ctx, LT_ERR_SHAPE, "%s: %s %s does not fit %lld features", op, what[i],
+                           lt_tensor_shape_str(t, buf, sizeof buf), (long long)c),
+                   false;
+        if (!(*affine[i] = lt_contiguous(ctx, t)))
+            return false;
+    }
+    return (*x = lt_contiguous(ctx, *x)) != NULL;
+}
+
+static const float *data_or_null(const lt_tensor *t) { return t ? lt_f32(t) : NULL; }
+
+/* Gradient buffer of an optional input that wants one, else NULL. */
+static float *grad_if_wanted(lt_ctx *ctx, lt_tensor *t) { return lt_want_grad(t) ? lt_grad_buffer(ctx, t) : NULL; }
+
+/* ---- batchnorm ------------------------------------------------------------------ */
+
+/* Per-channel mean and biased variance of the (m, c) rows of x, in double. */
+static void column_stats(const float *x, int64_t m, int64_t c, double *mean, double *var)
+{
+    memset(mean, 0, sizeof *mean * (size_t)c);
+    memset(var, 0, sizeof *var * (size_t)c);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < c; j++)
+            mean[j] += x[r * c + j];
+    for (int64_t j = 0; j < c; j++)
+        mean[j] /= (double)m;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < c; j++) {
+            double d = x[r * c + j] - mean[j];
+            var[j] += d * d;
+        }
+    for (int64_t j = 0; j < c; j++)
+        var[j] /= (double)m;
+}
+
+/* y = (x - mean) * invstd * gain + bias over (m, c) rows; folded into one
+ * multiply-add per element: y = x * scale + shift. */
+static void affine_columns(const float *restrict x, float *restrict y, int64_t m, int64_t c, const float *mean,
+                           const float *invstd, const float *gain, const float *bias, float *scale, float *shift)
+{
+    for (int64_t j = 0; j < c; j++) {
+        scale[j] = invstd[j] * (gain ? gain[j] : 1.0f);
+        shift[j] = (bias ? bias[j] : 0.0f) - mean[j] * scale[j];
+    }
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < c; j++)
+            y[r * c + j] = x[r * c + j] * scale[j] + shift[j];
+}
+
+static void batchnorm_backward(lt_ctx *ctx, lt_node *node)
+{
+    lt_tensor *x = node->in[0], *gain = node->in[1], *bias = node->in[2];
+    const norm_saved *s = node->saved;
+    int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
+    const float *xv = lt_f32(x), *dy = lt_g(node->out), *g = data_or_null(gain);
+    float *dx = grad_if_wanted(ctx, x), *dg = grad_if_wanted(ctx, gain), *db = grad_if_wanted(ctx, bias);
+    /* sum(dy) and sum(dy * xhat) per channel: they give dgain, dbias and dx */
+    double *sdy = lt_arena_alloc(ctx, sizeof(double) * (size_t)c * 2);
+    if (!sdy || lt_status_of(ctx) != LT_OK)
+        return;
+    double *sdyx = sdy + c;
+    memset(sdy, 0, sizeof(double) * (size_t)c * 2);
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < c; j++) {
+            float xhat = (xv[r * c + j] - s->mean[j]) * s->invstd[j];
+            sdy[j] += dy[r * c + j];
+            sdyx[j] += dy[r * c + j] * xhat;
+        }
+    for (int64_t j = 0; j < c; j++) {
+        if (dg)
+            dg[j] += (float)sdyx[j];
+        if (db)
+            db[j] += (float)sdy[j];
+    }
+    if (!dx)
+        return;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < c; j++) {
+            float k = (g ? g[j] : 1.0f) * s->invstd[j];
+            float d = dy[r * c + j];
+            if (s->batch_stats) {
+                float xhat = (xv[r * c + j] - s->mean[j]) * s->invstd[j];
+                d -= (float)(sdy[j] / (double)m) + xhat * (float)(sdyx[j] / (double)m);
+            }
+            dx[r * c + j] += k * d;
+        }
+}
+
+static const lt_op batchnorm_op = {"batchnorm", batchnorm_backward};
+
+/* running = (1 - momentum) * running + momentum * batch value. */
+static void update_running(lt_tensor *running, const double *value, double factor, float momentum)
+{
+    for (int64_t j = 0, c = lt_numel(running); j < c; j++) {
+        int64_t o = lt_offset_of(running, j);
+        float *r = (float *)running->storage->data + o;
+        *r = (1.0f - momentum) * *r + momentum * (float)(value[j] * factor);
+    }
+}
+
+static bool running_ok(lt_ctx *ctx, lt_tensor *t, const char *what, int64_t c)
+{
+    char buf[64];
+    if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
+        return lt_fail(ctx, LT_ERR_SHAPE, "batchnorm: %s %s does not fit %lld features", what,
+                       lt_tensor_shape_str(t, buf, sizeof buf), (long long)c),
+               false;
+    return true;
+}
+
+lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
+                        lt_tensor *running_var, bool training, float momentum, float eps)
+{
+    if (!norm_args(ctx, "batchnorm", &x, &gain, &bias, 2))
+        return NULL;
+    int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
+    if ((running_mean && !running_ok(ctx, running_mean, "running_mean", c)) ||
+        (running_var && !running_ok(ctx, running_var, "running_var", c)))
+        return NULL;
+    if (!training && (!running_mean || !running_var))
+        return lt_fail(ctx, LT_ERR_ARG, "batchnorm: evaluation mode needs running_mean and running_var");
+    if (training && m < 2) {
+        char buf[64];
+        return lt_fail(ctx, LT_ERR_SHAPE, "batchnorm: input %s: training needs more than 1 value per channel",
+                       lt_tensor_shape_str(x, buf, sizeof buf));
+    }
+    if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return lt_fail(ctx, LT_ERR_ARG, "batchnorm: eps %g must be >= 0 and momentum %g in [0, 1]", (double)eps,
+                       (double)momentum);
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape);
+    norm_saved *s = lt_arena_alloc(ctx, sizeof *s);
+    float *buf = lt_arena_alloc(ctx, sizeof(float) * (size_t)c * 4);
+    double *stats = training ? lt_arena_alloc(ctx, sizeof(double) * (size_t)c * 2) : NULL;
+    if (!y || !s || !buf || (training && !stats))
+        return NULL;
+    *s = (norm_saved){buf, buf + c, training};
+    if (training) {
+        column_stats(lt_f32(x), m, c, stats, stats + c);
+        for (int64_t j = 0; j < c; j++) {
+            s->mean[j] = (float)stats[j];
+            s->invstd[j] = (float)(1.0 / sqrt(stats[c + j] + eps));
+        }
+        /* as torch.nn.BatchNorm1d: the running variance is the unbiased one */
+        if (running_mean)
+            update_running(running_mean, stats, 1.0, momentum);
+        if (running_var)
+            update_running(running_var, stats + c, (double)m / (double)(m - 1), momentum);
+    } else {
+        for (int64_t j = 0; j < c; j++) {
+            s->mean[j] = lt_get_f32(running_mean, j);
+            s->invstd[j] = (float)(1.0 / sqrt((double)lt_get_f32(running_var, j) + eps));
+        }
+    }
+    affine_columns(lt_f32(x), lt_f32(y), m, c, s->mean, s->invstd, data_or_null(gain), data_or_null(bias), buf + 2 * c,
+                   buf + 3 * c);
+    lt_tensor *in[3] = {x, gain, bias};
+    lt_node *node;
+    if (!lt_maybe_record(ctx, &batchnorm_op, y, 3, in, &node))
+        return NULL;
+    if (node)
+        node->saved = s;
+    return y;
+}
+
+/* ---- layernorm ------------------------------------------------------------------ */
+
+#define LANES 16
+
+/* sum of (x - shift)^power (power 1 or 2) over a row: LANES independent
+ * float accumulators (a loop the compiler vectorises), combined in double.
+ * Each lane sums at most c/LANES terms, so the float partial sums keep the
+ * accuracy the gradient checks need for rows of any width used here. */
+static double row_moment(const float *restrict x, int64_t c, float shift, int power)
+{
+    float acc[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= c; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float d = x[j + k] - shift;
+            acc[k] += power == 2 ? d * d : d;
+        }
+    double total = 0.0;
+    for (; j < c; j++) {
+        double d = (double)x[j] - shift;
+        total += power == 2 ? d * d : d;
+    }
+    for (int k = 0; k < LANES; k++)
+        total += acc[k];
+    return total;
+}
+
+static void layernorm_backward(lt_ctx *ctx, lt_node *node)
+{
+    lt_tensor *x = node->in[0], *gain = node->in[1], *bias = node->in[2];
+    const norm_saved *s = node->saved;
+    int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
+    const float *dy = lt_g(node->out), *g = data_or_null(gain);
+    float *dx = grad_if_wanted(ctx, x), *dg = grad_if_wanted(ctx, gain), *db = grad_if_wanted(ctx, bias);
+    if (lt_status_of(ctx) != LT_OK)
+        return;
+    for (int64_t r = 0; r < m; r++) {
+        const float *xr = lt_f32(x) + r * c, *dyr = dy + r * c;
+        const float mu = s->mean[r], is = s->invstd[r];
+        double sd = 0.0, sdx = 0.0; /* sums of dxhat and dxhat * xhat over the row */
+        for (int64_t j = 0; j < c; j++) {
+            float xhat = (xr[j] - mu) * is, dxhat = dyr[j] * (g ? g[j] : 1.0f);
+            sd += dxhat;
+            sdx += dxhat * xhat;
+            if (dg)
+                dg[j] += dyr[j] * xhat;
+            if (db)
+                db[j] += dyr[j];
+        }
+        if (!dx)
+            continue;
+        const float md = (float)(sd / (double)c), mdx = (float)(sdx / (double)c);
+        float *dxr = dx + r * c;
+        for (int64_t j = 0; j < c; j++) {
+            float xhat = (xr[j] - mu) * is, dxhat = dyr[j] * (g ? g[j] : 1.0f);
+            dxr[j] += is * (dxhat - md - xhat * mdx);
+        }
+    }
+}
+
+static const lt_op layernorm_op = {"layernorm", layernorm_backward};
+
+lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps)
+{
+    if (!norm_args(ctx, "layernorm", &x, &gain, &bias, 1))
+        return NULL;
+    if (!(eps >= 0.0f))
+        return lt_fail(ctx, LT_ERR_ARG, "layernorm: eps %g must be >= 0", (double)eps);
+    int64_t c = x->shape[x->ndim - 1], m = c ? lt_numel(x) / c : 0;
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape);
+    norm_saved *s = lt_arena_alloc(ctx, sizeof *s);
+    float *buf = lt_arena_alloc(ctx, sizeof(float) * (size_t)(m ? m : 1) * 2);
+    if (!y || !s || !buf)
+        return NULL;
+    *s = (norm_saved){buf, buf + m, false};
+    const float *g = data_or_null(gain), *b = data_or_null(bias);
+    for (int64_t r = 0; r < m; r++) {
+        const float *xr = lt_f32(x) + r * c;
+        float *yr = lt_f32(y) + r * c;
+        const float mu = (float)(row_moment(xr, c, 0.0f, 1) / (double)c);
+        const float is = (float)(1.0 / sqrt(row_moment(xr, c, mu, 2) / (double)c + eps));
+        s->mean[r] = mu;
+        s->invstd[r] = is;
+        for (int64_t j = 0; j < c; j++)
+            yr[j] = (xr[j] - mu) * is * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
+    }
+    lt_tensor *in[3] = {x, gain, bias};
+    lt_node *node;
+    if (!lt_maybe_record(ctx, &layernorm_op, y, 3, in, &node))
+        return NULL;
+    if (node)
+        node->saved = s;
+    return y;
+}

@@ -1,0 +1,303 @@
+/* softmax.c - softmax and log-softmax along any dim, and the fused mean
+ * cross-entropy of logits against class targets.
+ *
+ * All three subtract the maximum of each slice before exponentiating, so no
+ * finite input overflows: exp() only ever sees values <= 0. Sums of
+ * exponentials are accumulated in double. Contiguous rows (the last dim, and
+ * every cross-entropy row) go through the vectorised float exp of vmath.h,
+ * which forms x - shift exactly and is within 1 ulp.
+ *
+ * A tensor is treated as (outer, n, inner) around the reduced dim: slice
+ * (o, k) is the n elements at o*n*inner + j*inner + k, j = 0..n-1. For the
+ * last dim inner is 1 and a slice is a contiguous row. */
+#include "core/internal.h"
+#include "kernels/threads.h"
+#include "kernels/vmath.h"
+
+#include <math.h>
+
+typedef struct {
+    int64_t outer, n, inner;
+} slices;
+
+static slices slices_of(const lt_tensor *t, int dim)
+{
+    if (t->ndim == 0) /* a scalar is one slice of one element */
+        return (slices){1, 1, 1};
+    if (lt_numel(t) == 0) /* no slices at all: (0, 2^20, 2^20) must not loop 2^40 times */
+        return (slices){0, 0, 0};
+    return (slices){lt_shape_numel(dim, t->shape), t->shape[dim],
+                    lt_shape_numel(t->ndim - dim - 1, t->shape + dim + 1)};
+}
+
+/* Below this magnitude of the row maximum m, lse = m + log(s) holds log(s)
+ * to within 2^-36 in double, so exp(x - lse) is an accurate softmax. Above
+ * it (logits of 1e30: m + log 2 == m) the softmax is exp(x - m) / s. */
+#define LSE_EXACT_MAX 0x1p16
+
+/* y = softmax(x) or log_softmax(x) over one slice of n elements spaced by
+ * step. */
+static void softmax_slice(const float *x, float *y, int64_t n, int64_t step, bool log_form)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        m = x[j * step] > m ? x[j * step] : m;
+    double s = 0;
+    if (step == 1) /* a contiguous row: the vectorised kernel */
+        s = lt_vexp_shift_sum(NULL, x, m, n);
+    else
+        for (int64_t j = 0; j < n; j++)
+            s += exp((double)x[j * step] - m);
+    if (log_form) {
+        double lse = log(s);
+        for (int64_t j = 0; j < n; j++)
+            y[j * step] = (float)((double)x[j * step] - m - lse);
+    } else if (step == 1 && fabs(m) < LSE_EXACT_MAX) {
+        lt_vexp_shift_sum(y, x, m + log(s), n); /* y = exp(x - lse) */
+    } else { /* also for huge logits: there m + log(s) would round log(s) away */
+        for (int64_t j = 0; j < n; j++)
+            y[j * step] = (float)(exp((double)x[j * step] - m) / s);
+    }
+}
+
+/* Backward of one slice, from the saved output y and its gradient gy:
+ *   softmax:     gx = y * (gy - sum_j gy_j y_j)
+ *   log_softmax: gx = gy - exp(y) * sum_j gy_j */
+static void softmax_slice_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t step,
+                                   bool log_form)
+{
+    double dot = 0;
+    for (int64_t j = 0; j < n; j++)
+        dot += log_form ? (double)gy[j * step] : (double)gy[j * step] * y[j * step];
+    for (int64_t j = 0; j < n; j++) {
+        int64_t i = j * step;
+        if (log_form)
+            gx[i] += (float)(gy[i] - exp((double)y[i]) * dot);
+        else
+            gx[i] += (float)(y[i] * (gy[i] - dot));
+    }
+}
+
+static void softmax_any_backward(lt_ctx *ctx, lt_node *node, bool log_form)
+{
+    lt_tensor *a = node->in[0], *out = node->out;
+    if (!lt_want_grad(a))
+        return;
+    float *ga = lt_grad_buffer(ctx, a); /* a is contiguous: dense */
+    if (!ga)
+        return;
+    slices s = slices_of(out, (int)node->iparam[0]);
+    const float *y = lt_f32(out), *gy = lt_g(out);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t k = 0; k < s.inner; k++) {
+            int64_t base = o * s.n * s.inner + k;
+            softmax_slice_backward(y + base, gy + base, ga + base, s.n, s.inner, log_form);
+        }
+}
+
+static void softmax_backward(lt_ctx *ctx, lt_node *node) { softmax_any_backward(ctx, node, false); }
+static void log_softmax_backward(lt_ctx *ctx, lt_node *node) { softmax_any_backward(ctx, node, true); }
+
+static const lt_op softmax_op = {"softmax", softmax_backward};
+static const lt_op log_softmax_op = {"log_softmax", log_softmax_backward};
+
+/* Shared forward; a scalar is accepted with dim 0 or -1 (as in PyTorch). */
+static lt_tensor *softmax_any(lt_ctx *ctx, lt_tensor *a, int dim, const lt_op *op, bool log_form)
+{
+    if (!lt_check_args(ctx, op->name, 1, &a))
+        return NULL;
+    if (a->dtype != LT_F32) {
+        char b[96];
+        return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 tensor, got i32 %s", op->name,
+                       lt_tensor_shape_str(a, b, sizeof b));
+    }
+    int d = lt_resolve_dim(ctx, op->name, dim, a->ndim ? a->ndim : 1);
+    if (d < 0)
+        return NULL;
+    a = lt_contiguous(ctx, a);
+    if (!a)
+        return NULL;
+    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, a->ndim, a->shape);
+    if (!out)
+        return NULL;
+    slices s = slices_of(a, d);
+    const float *x = lt_f32(a);
+    float *y = lt_f32(out);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t k = 0; k < s.inner; k++) {
+            int64_t base = o * s.n * s.inner + k;
+            softmax_slice(x + base, y + base, s.n, s.inner, log_form);
+        }
+    lt_node *node;
+    if (!lt_maybe_record(ctx, op, out, 1, &a, &node))
+        return NULL;
+    if (node)
+        node->iparam[0] = d;
+    return out;
+}
+
+lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim)
+{
+    return softmax_any(ctx, a, dim, &softmax_op, false);
+}
+
+lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim)
+{
+    return softmax_any(ctx, a, dim, &log_softmax_op, true);
+}
+
+/* ---- cross-entropy --------------------------------------------------------- */
+
+/* What backward needs: the softmax of every row and the targets. */
+typedef struct {
+    float *probs;     /* (N,C) */
+    int32_t *targets; /* (N,) */
+} ce_saved;
+
+/* loss = mean_i(lse_i - x[i, t_i])  =>  dx[i,j] = (p[i,j] - [j == t_i]) / N * g */
+static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
+{
+    lt_tensor *logits = node->in[0];
+    const ce_saved *s = node->saved;
+    if (!lt_want_grad(logits) || !s)
+        return;
+    float *gx = lt_grad_buffer(ctx, logits); /* contiguous: dense (N,C) */
+    if (!gx)
+        return;
+    int64_t n = logits->shape[0], c = logits->shape[1];
+    float scale = lt_g(node->out)[0] / (float)n;
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = s->probs + i * c;
+        float *g = gx + i * c;
+        for (int64_t j = 0; j < c; j++)
+            g[j] += (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
+    }
+}
+
+static const lt_op cross_entropy_op = {"cross_entropy", cross_entropy_backward};
+
+static bool check_ce_args(lt_ctx *ctx, const lt_tensor *logits, const lt_tensor *targets)
+{
+    char a[96], b[96];
+    lt_tensor_shape_str(logits, a, sizeof a);
+    lt_tensor_shape_str(targets, b, sizeof b);
+    if (logits->dtype != LT_F32) {
+        lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: logits %s must be f32, got i32", a);
+        return false;
+    }
+    if (targets->dtype != LT_I32) {
+        lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: targets %s must be i32 class indices, got f32", b);
+        return false;
+    }
+    if (logits->ndim != 2 || targets->ndim != 1 || logits->shape[0] != targets->shape[0]) {
+        lt_fail(ctx, LT_ERR_SHAPE, "cross_entropy: logits %s and targets %s: expected logits (N,C) and targets (N,)",
+                a, b);
+        return false;
+    }
+    if (logits->shape[0] == 0) {
+        lt_fail(ctx, LT_ERR_SHAPE, "cross_entropy: logits %s and targets %s: the batch is empty", a, b);
+        return false;
+    }
+    return true;
+}
+
+/* Reads the targets (any strides) into the arena and checks each class. */
+static int32_t *read_targets(lt_ctx *ctx, const lt_tensor *targets, int64_t classes)
+{
+    int64_t n = lt_numel(targets);
+    int32_t *t = lt_arena_alloc(ctx, sizeof(int32_t) * (size_t)n);
+    if (!t)
+        return NULL;
+    lt_copy_out_i32(targets, t);
+    for (int64_t i = 0; i < n; i++)
+        if (t[i] < 0 || t[i] >= classes)
+            return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld",
+                           (int)t[i], (long long)classes, (long long)i);
+    return t;
+}
+
+/* max and log(sum(exp(x - max))) of one row, so lse = m + log_s */
+static void row_lse(const float *x, int64_t c, double *m, double *log_s)
+{
+    float mx = x[0];
+    for (int64_t j = 1; j < c; j++)
+        mx = x[j] > mx ? x[j] : mx;
+    double s = lt_vexp_shift_sum(NULL, x, mx, c);
+    *m = mx;
+    *log_s = log(s);
+}
+
+/* Rows of a cross-entropy forward, split across threads for large batches:
+ * each row's log-sum-exp and loss term. The terms are summed afterwards, in
+ * row order, so the total does not depend on the split. */
+typedef struct {
+    const float *x;
+    const int32_t *t;
+    double *max, *log_sum, *term; /* per row */
+    int64_t c;
+} ce_rows;
+
+static void ce_rows_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const ce_rows *r = arg;
+    for (int64_t i = begin; i < end; i++) {
+        double m, log_s;
+        row_lse(r->x + i * r->c, r->c, &m, &log_s);
+        r->max[i] = m;
+        r->log_sum[i] = log_s;
+        /* (m - x_t) first: exact when the target is the maximum, whatever the
+         * magnitude of the logits */
+        r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
+    }
+}
+
+/* Fills saved probabilities: p[i,j] = exp(x[i,j] - lse_i), or
+ * exp(x[i,j] - m_i) / s_i when m_i is too large for lse_i to hold log(s_i). */
+static ce_saved *save_probs(lt_ctx *ctx, const float *x, const ce_rows *r, int32_t *targets, int64_t n, int64_t c)
+{
+    ce_saved *s = lt_arena_alloc(ctx, sizeof *s);
+    float *p = lt_arena_alloc(ctx, sizeof(float) * (size_t)(n * c));
+    if (!s || !p)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs(r->max[i]) < LSE_EXACT_MAX) {
+            lt_vexp_shift_sum(p + i * c, x + i * c, r->max[i] + r->log_sum[i], c);
+        } else {
+            double inv_s = exp(-r->log_sum[i]);
+            for (int64_t j = 0; j < c; j++)
+                p[i * c + j] = (float)(exp((double)x[i * c + j] - r->max[i]) * inv_s);
+        }
+    *s = (ce_saved){p, targets};
+    return s;
+}
+
+/* (N,C) logits, (N,) targets -> () mean of -log_softmax(logits)[i, t_i] */
+lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
+{
+    if (!lt_check_args(ctx, "cross_entropy", 2, (lt_tensor *const[]){logits, targets}) ||
+        !check_ce_args(ctx, logits, targets))
+        return NULL;
+    int64_t n = logits->shape[0], c = logits->shape[1];
+    int32_t *t = read_targets(ctx, targets, c);
+    double *rowbuf = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(3 * n)) : NULL; /* max, log_sum, term */
+    if (!rowbuf || !(logits = lt_contiguous(ctx, logits)))
+        return NULL;
+    const float *x = lt_f32(logits);
+    ce_rows rows = {x, t, rowbuf, rowbuf + n, rowbuf + 2 * n, c};
+    lt_parallel_for(ctx, n, 1, (double)n * ((double)c * LT_WORK_EXP + LT_WORK_ROW), ce_rows_task, &rows);
+    double total = 0;
+    for (int64_t i = 0; i < n; i++)
+        total += rows.term[i];
+    int64_t no_dims[1] = {0};
+    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, 0, no_dims);
+    if (!out)
+        return NULL;
+    lt_f32(out)[0] = (float)(total / (double)n);
+    lt_node *node;
+    if (!lt_maybe_record(ctx, &cross_entropy_op, out, 1, &logits, &node))
+        return NULL;
+    if (node && !(node->saved = save_probs(ctx, x, &rows, t, n, c)))
+        return NULL;
+    return out;
+}

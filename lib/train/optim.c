@@ -1,0 +1,248 @@
+/* optim.c - optimisers (SGD with momentum/Nesterov, Adam, AdamW) and
+ * gradient clipping by global norm.
+ *
+ * The update rules are PyTorch 1.13's (torch.optim.SGD / Adam / AdamW with
+ * their default foreach=False paths), so one step can be compared with
+ * PyTorch to rounding error:
+ *   SGD:   g = grad + wd*p; buf = g (first step) or mu*buf + g;
+ *          g = g + mu*buf (Nesterov) or buf; p -= lr*g
+ *   Adam:  g = grad + wd*p (L2 penalty in the gradient);
+ *          m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+ *          p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)
+ *   AdamW: p *= 1 - lr*wd (decoupled decay), then Adam without the L2 term.
+ *
+ * The state (one or two buffers per parameter) is allocated once by
+ * lt_optim_new, in one block, so a training loop's steps allocate nothing. */
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lt_optim {
+    lt_ctx *ctx;
+    lt_optim_config cfg;
+    int n;
+    lt_tensor **params; /* borrowed: the caller owns the parameters */
+    float **m, **v;     /* per-parameter state (NULL when the rule needs none) */
+    float *state;       /* the one block behind m and v */
+    int64_t steps;      /* updates done (Adam's t) */
+};
+
+const char *lt_optim_kind_name(lt_optim_kind kind)
+{
+    switch (kind) {
+    case LT_OPTIM_SGD: return "sgd";
+    case LT_OPTIM_ADAM: return "adam";
+    case LT_OPTIM_ADAMW: return "adamw";
+    }
+    return "?";
+}
+
+lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr)
+{
+    lt_optim_config c = {kind, lr, 0.0f, false, 0.0f, 0.9f, 0.999f, 1e-8f};
+    if (kind == LT_OPTIM_ADAMW)
+        c.weight_decay = 0.01f; /* torch.optim.AdamW's default */
+    return c;
+}
+
+/* A rate, decay or epsilon: finite and >= 0 (NaN fails both tests). */
+static bool rate_ok(float x) { return x >= 0.0f && isfinite(x); }
+
+static bool config_ok(lt_ctx *ctx, const lt_optim_config *c)
+{
+    if (c->kind != LT_OPTIM_SGD && c->kind != LT_OPTIM_ADAM && c->kind != LT_OPTIM_ADAMW)
+        return lt_fail(ctx, LT_ERR_ARG, "optim_new: unknown optimiser kind %d", (int)c->kind), false;
+    if (!rate_ok(c->lr) || !rate_ok(c->weight_decay) || !rate_ok(c->momentum) || !rate_ok(c->eps))
+        return lt_fail(ctx, LT_ERR_ARG, "optim_new: lr %g, weight_decay %g, momentum %g, eps %g: must be finite and >= 0",
+                       (double)c->lr, (double)c->weight_decay, (double)c->momentum, (double)c->eps),
+               false;
+    if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f) || !(c->beta2 >= 0.0f && c->beta2 < 1.0f))
+        return lt_fail(ctx, LT_ERR_ARG, "optim_new: betas (%g, %g) must be in [0, 1)", (double)c->beta1,
+                       (double)c->beta2),
+               false;
+    if (c->nesterov && (c->kind != LT_OPTIM_SGD || c->momentum <= 0.0f))
+        return lt_fail(ctx, LT_ERR_ARG, "optim_new: nesterov needs sgd with momentum > 0"), false;
+    return true;
+}
+
+static bool params_ok(lt_ctx *ctx, const char *op, lt_tensor *const *params, int n)
+{
+    if (n < 1 || !params)
+        return lt_fail(ctx, LT_ERR_ARG, "%s: %d parameters: need at least one", op, n), false;
+    for (int i = 0; i < n; i++) {
+        lt_tensor *p = params[i];
+        if (!p)
+            return lt_fail(ctx, LT_ERR_ARG, "%s: parameter %d is NULL", op, i), false;
+        if (p->dtype != LT_F32 || !p->storage->grad)
+            return lt_fail(ctx, LT_ERR_GRAPH, "%s: parameter %d has no gradient (lt_requires_grad it first)", op, i),
+                   false;
+        if (!lt_is_contiguous(p))
+            return lt_fail(ctx, LT_ERR_ARG, "%s: parameter %d is not contiguous", op, i), false;
+    }
+    return true;
+}
+
+/* How many state buffers per parameter the rule keeps. */
+static int buffers_per_param(const lt_optim_config *c)
+{
+    if (c->kind == LT_OPTIM_SGD)
+        return c->momentum > 0.0f ? 1 : 0;
+    return 2;
+}
+
+lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n)
+{
+    if (!ctx)
+        return NULL;
+    if (lt_status_of(ctx) != LT_OK)
+        return NULL;
+    if (!cfg)
+        return lt_fail(ctx, LT_ERR_ARG, "optim_new: config is NULL");
+    if (!config_ok(ctx, cfg) || !params_ok(ctx, "optim_new", params, n))
+        return NULL;
+    int nb = buffers_per_param(cfg);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += lt_numel(params[i]);
+    lt_optim *o = calloc(1, sizeof *o);
+    if (o) {
+        o->params = malloc(sizeof *o->params * (size_t)n);
+        o->m = calloc((size_t)n, sizeof *o->m);
+        o->v = calloc((size_t)n, sizeof *o->v);
+        o->state = nb ? calloc((size_t)(total * nb), sizeof(float)) : NULL;
+    }
+    if (!o || !o->params || !o->m || !o->v || (nb && !o->state)) {
+        lt_optim_free(o);
+        return lt_fail(ctx, LT_ERR_MEMORY, "optim_new: out of memory for %lld state floats", (long long)(total * nb));
+    }
+    o->ctx = ctx;
+    o->cfg = *cfg;
+    o->n = n;
+    memcpy(o->params, params, sizeof *o->params * (size_t)n);
+    float *s = o->state;
+    for (int i = 0; i < n && nb; i++) {
+        int64_t k = lt_numel(params[i]);
+        o->m[i] = s;
+        s += k;
+        if (nb == 2) {
+            o->v[i] = s;
+            s += k;
+        }
+    }
+    return o;
+}
+
+void lt_optim_free(lt_optim *o)
+{
+    if (!o)
+        return;
+    free(o->state);
+    free(o->m);
+    free(o->v);
+    free(o->params);
+    free(o);
+}
+
+void lt_optim_set_lr(lt_optim *o, float lr)
+{
+    if (!o)
+        return;
+    if (rate_ok(lr))
+        o->cfg.lr = lr;
+    else /* the rate stays; the error makes the next step fail, so it is not missed */
+        lt_fail(o->ctx, LT_ERR_ARG, "optim_set_lr: lr %g must be finite and >= 0", (double)lr);
+}
+
+float lt_optim_lr(const lt_optim *o) { return o ? o->cfg.lr : NAN; }
+int64_t lt_optim_steps(const lt_optim *o) { return o ? o->steps : 0; }
+
+void lt_optim_zero_grad(lt_optim *o)
+{
+    if (!o)
+        return;
+    for (int i = 0; i < o->n; i++)
+        lt_zero_grad(o->params[i]);
+}
+
+static void sgd_update(const lt_optim_config *c, bool first, float *restrict w, const float *restrict g,
+                       float *restrict buf, int64_t n)
+{
+    const float lr = c->lr, wd = c->weight_decay, mu = c->momentum;
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + wd * w[i];
+        if (buf) {
+            buf[i] = first ? d : mu * buf[i] + d;
+            d = c->nesterov ? d + mu * buf[i] : buf[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
+static void adam_update(const lt_optim_config *c, int64_t t, float *restrict w, const float *restrict g,
+                        float *restrict m, float *restrict v, int64_t n)
+{
+    const float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
+    const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
+    const float step = (float)(c->lr / bc1), rbc2 = (float)sqrt(bc2);
+    const float l2 = c->kind == LT_OPTIM_ADAM ? c->weight_decay : 0.0f;
+    const float shrink = c->kind == LT_OPTIM_ADAMW ? 1.0f - c->lr * c->weight_decay : 1.0f;
+    for (int64_t i = 0; i < n; i++) {
+        w[i] *= shrink;
+        float d = g[i] + l2 * w[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * d;
+        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
+        w[i] -= step * m[i] / (sqrtf(v[i]) / rbc2 + eps);
+    }
+}
+
+bool lt_optim_step(lt_optim *o)
+{
+    if (!o)
+        return false;
+    if (lt_status_of(o->ctx) != LT_OK)
+        return false;
+    if (!params_ok(o->ctx, "optim_step", o->params, o->n))
+        return false;
+    o->steps++;
+    for (int i = 0; i < o->n; i++) {
+        lt_tensor *p = o->params[i];
+        int64_t k = lt_numel(p);
+        if (o->cfg.kind == LT_OPTIM_SGD)
+            sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_g(p), o->m[i], k);
+        else
+            adam_update(&o->cfg, o->steps, lt_f32(p), lt_g(p), o->m[i], o->v[i], k);
+    }
+    return true;
+}
+
+/* ---- clipping ----------------------------------------------------------------- */
+
+float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_norm)
+{
+    if (!ctx || lt_status_of(ctx) != LT_OK)
+        return NAN;
+    if (!(max_norm > 0.0f)) {
+        lt_fail(ctx, LT_ERR_ARG, "clip_grad_norm: max_norm %g must be > 0", (double)max_norm);
+        return NAN;
+    }
+    if (!params_ok(ctx, "clip_grad_norm", params, n))
+        return NAN;
+    double sq = 0.0; /* in double: many small squares */
+    for (int i = 0; i < n; i++) {
+        const float *g = lt_g(params[i]);
+        for (int64_t j = 0, k = lt_numel(params[i]); j < k; j++)
+            sq += (double)g[j] * g[j];
+    }
+    float norm = (float)sqrt(sq);
+    /* torch.nn.utils.clip_grad_norm_: scale by max/(norm + 1e-6) when < 1 */
+    float coef = max_norm / (norm + 1e-6f);
+    if (coef < 1.0f)
+        for (int i = 0; i < n; i++) {
+            float *g = lt_g(params[i]);
+            for (int64_t j = 0, k = lt_numel(params[i]); j < k; j++)
+                g[j] *= coef;
+        }
+    return norm;
+}
