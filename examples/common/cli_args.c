@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ bool cli_parse_double(const char *s, double *out)
 
 bool cli_parse_seed(const char *s, unsigned long long *out)
 {
-    if (*s == '-')
+    if (strchr(s, '-')) /* also after leading white space, which strtoull skips */
         return false;
     char *end;
     errno = 0;
@@ -47,4 +48,12 @@ int cli_lookup(const char *s, const char *const *names, int n)
         if (!strcmp(s, names[i]))
             return i;
     return -1;
+}
+
+void cli_join_names(const char *const *names, int n, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
 }
