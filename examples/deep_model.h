@@ -10,6 +10,7 @@
 #define DEEP_MODEL_H
 
 #include "libtensor.h"
+#include "names_data.h"
 
 #define DM_MAX_LAYERS 16
 #define DM_MAX_TENSORS (3 + 6 * DM_MAX_LAYERS)
@@ -69,11 +70,12 @@ int64_t dm_param_count(const dm_model *m);
  * the running statistics and no dropout (g may be NULL). */
 lt_tensor *dm_logits(lt_ctx *ctx, dm_model *m, lt_tensor *x, bool training, lt_rng *g);
 
-/* Checkpoints: every tensor of m.all plus the config and vocab as metadata. */
-bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const char *vocab_chars, long steps);
-/* Reads the config from a checkpoint written by dm_save (cfg->vocab included)
- * and the vocabulary characters into chars (size >= 257). */
-lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, char *chars, size_t chars_size);
+/* Checkpoints: every tensor of m.all plus the config and vocabulary v as
+ * metadata (common/checkpoint.h). */
+bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v, long steps);
+/* Opens a checkpoint written by dm_save: its vocabulary into v, its config
+ * into cfg (cfg->vocab included); NULL + ctx's error when it is not one. */
+lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab *v);
 /* Copies every tensor of m from the checkpoint. */
 bool dm_load(lt_ctx *ctx, const lt_safetensors *st, dm_model *m);
 
