@@ -97,16 +97,16 @@ static void options_default(options *o)
                    .batch_seed = 42, .sample_seed = 2147483657ull};
 }
 
-static const char *const ACTIVATIONS[] = {"tanh", "relu", "none"};
+const char *const MLP_ACTIVATIONS[MLP_N_ACTIVATIONS] = {"tanh", "relu", "none"};
 static const char *const INITS[] = {"notebook", "scaled"};
 static const char *const SAMPLINGS[] = {"random", "shuffle"};
 static const char *const LR_KINDS[] = {"constant", "step", "cosine"}; /* lt_lr_kind order */
 
-const char *mlp_activation_name(mlp_activation a) { return ACTIVATIONS[a]; }
+const char *mlp_activation_name(mlp_activation a) { return MLP_ACTIVATIONS[a]; }
 
 bool mlp_activation_parse(const char *s, mlp_activation *out)
 {
-    int i = cli_lookup(s, ACTIVATIONS, 3);
+    int i = cli_lookup(s, MLP_ACTIVATIONS, MLP_N_ACTIVATIONS);
     if (i >= 0)
         *out = (mlp_activation)i;
     return i >= 0;
@@ -266,8 +266,10 @@ static bool parse_milestone(const char *s, long steps, long *out)
     double v = strtod(s, &end);
     if (errno || end == s || !isfinite(v) || v < 0)
         return false;
-    if (*end == '%' && end[1] == '\0')
-        return *out = lround(v / 100.0 * (double)steps), true;
+    if (*end == '%' && end[1] == '\0') {
+        *out = lround(v / 100.0 * (double)steps);
+        return true;
+    }
     return cli_parse_long(s, 0, 1000000000L, out);
 }
 

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 
 typedef enum mlp_activation { ACT_TANH, ACT_RELU, ACT_NONE } mlp_activation;
+#define MLP_N_ACTIVATIONS 3
+extern const char *const MLP_ACTIVATIONS[MLP_N_ACTIVATIONS]; /* their names, in enum order */
 typedef enum mlp_init { INIT_NOTEBOOK, INIT_SCALED } mlp_init;
 
 typedef struct options {
