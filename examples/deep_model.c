@@ -4,7 +4,6 @@
 #include "deep_model.h"
 
 #include "checkpoint.h"
-#include "cli_args.h"
 #include "names_task.h"
 
 #include <math.h>
@@ -15,16 +14,13 @@
 #define BN_EPS 1e-5f
 #define LN_EPS 1e-5f
 
-static const char *const KIND_NAMES[] = {"mlp", "wavenet"};
-static const char *const NORM_NAMES[] = {"none", "batchnorm", "layernorm"};
-static const char *const ACT_NAMES[] = {"tanh", "relu", "gelu"};
+const char *const DM_KIND_NAMES[DM_N_KINDS] = {"mlp", "wavenet"};
+const char *const DM_NORM_NAMES[DM_N_NORMS] = {"none", "batchnorm", "layernorm"};
+const char *const DM_ACT_NAMES[DM_N_ACTS] = {"tanh", "relu", "gelu"};
 
-const char *dm_kind_name(dm_kind k) { return KIND_NAMES[k]; }
-const char *dm_norm_name(dm_norm n) { return NORM_NAMES[n]; }
-const char *dm_act_name(dm_act a) { return ACT_NAMES[a]; }
-int dm_parse_kind(const char *s) { return cli_lookup(s, KIND_NAMES, 2); }
-int dm_parse_norm(const char *s) { return cli_lookup(s, NORM_NAMES, 3); }
-int dm_parse_act(const char *s) { return cli_lookup(s, ACT_NAMES, 3); }
+const char *dm_kind_name(dm_kind k) { return DM_KIND_NAMES[k]; }
+const char *dm_norm_name(dm_norm n) { return DM_NORM_NAMES[n]; }
+const char *dm_act_name(dm_act a) { return DM_ACT_NAMES[a]; }
 
 /* ---- building ----------------------------------------------------------------- */
 
@@ -254,9 +250,9 @@ lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab 
 {
     lt_safetensors *st = ex_names_checkpoint_open(ctx, path, CHECKPOINT_FORMAT, "a deep_names checkpoint", v);
     int kind, norm, act;
-    if (!st || !ex_meta_choice(ctx, st, path, "kind", KIND_NAMES, 2, -1, &kind) ||
-        !ex_meta_choice(ctx, st, path, "norm", NORM_NAMES, 3, -1, &norm) ||
-        !ex_meta_choice(ctx, st, path, "act", ACT_NAMES, 3, -1, &act) ||
+    if (!st || !ex_meta_choice(ctx, st, path, "kind", DM_KIND_NAMES, DM_N_KINDS, -1, &kind) ||
+        !ex_meta_choice(ctx, st, path, "norm", DM_NORM_NAMES, DM_N_NORMS, -1, &norm) ||
+        !ex_meta_choice(ctx, st, path, "act", DM_ACT_NAMES, DM_N_ACTS, -1, &act) ||
         !ex_meta_int(ctx, st, path, "block_size", &cfg->block) || !ex_meta_int(ctx, st, path, "n_embd", &cfg->emb) ||
         !ex_meta_int(ctx, st, path, "n_hidden", &cfg->hidden) || !ex_meta_int(ctx, st, path, "layers", &cfg->layers)) {
         lt_safetensors_free(st);

@@ -48,13 +48,16 @@ typedef struct dm_model {
     bool decay[DM_MAX_TENSORS]; /* weight decay applies (matrices) */
 } dm_model;
 
+/* The names of the choices, in enum order (flags and checkpoint metadata). */
+#define DM_N_KINDS 2
+#define DM_N_NORMS 3
+#define DM_N_ACTS 3
+extern const char *const DM_KIND_NAMES[DM_N_KINDS];
+extern const char *const DM_NORM_NAMES[DM_N_NORMS];
+extern const char *const DM_ACT_NAMES[DM_N_ACTS];
 const char *dm_kind_name(dm_kind k);
 const char *dm_norm_name(dm_norm n);
 const char *dm_act_name(dm_act a);
-/* Parses a name into its enum value; -1 when unknown. */
-int dm_parse_kind(const char *s);
-int dm_parse_norm(const char *s);
-int dm_parse_act(const char *s);
 
 /* Allocates the tensors for cfg (validated: LT_ERR_ARG on a bad combination,
  * e.g. a wavenet block that is not a power of two) and initialises them from

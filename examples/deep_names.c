@@ -84,101 +84,38 @@ static void options_default(options *o)
                    .dropout_seed = 2, .sample_seed = 3};
 }
 
-typedef struct flag {
-    const char *name;
-    char type; /* 'l' long in [lo, hi], 'd' double >= 0, 's' seed */
-    long lo, hi;
-    size_t offset;
-} flag;
-
-#define LFLAG(n, lo, hi, f) {n, 'l', lo, hi, offsetof(options, f)}
-#define DFLAG(n, f) {n, 'd', 0, 0, offsetof(options, f)}
-#define SFLAG(n, f) {n, 's', 0, 0, offsetof(options, f)}
-static const flag FLAGS[] = {
-    LFLAG("--steps", 0, 1000000000L, steps), LFLAG("--batch", 2, 1 << 20, batch),
-    LFLAG("--block", 1, 64, block),          LFLAG("--emb", 1, 4096, emb),
-    LFLAG("--hidden", 1, 1 << 16, hidden),   LFLAG("--layers", 1, DM_MAX_LAYERS, layers),
-    LFLAG("--warmup", 0, 1000000000L, warmup), LFLAG("--eval-every", 0, 1000000000L, eval_every),
-    LFLAG("--samples", 0, 1000000, samples), LFLAG("--threads", 1, 64, threads),
-    DFLAG("--lr", lr), DFLAG("--lr-min", lr_min), DFLAG("--wd", wd), DFLAG("--clip", clip),
-    DFLAG("--dropout", dropout), DFLAG("--emb-dropout", emb_dropout), DFLAG("--momentum", momentum), DFLAG("--bn-momentum", bn_momentum),
-    DFLAG("--time-limit", time_limit),
-    SFLAG("--seed", seed), SFLAG("--batch-seed", batch_seed), SFLAG("--dropout-seed", dropout_seed),
-    SFLAG("--sample-seed", sample_seed),
+#define LONG(n, f, lo, hi) CLI_LONG_FLAG(n, options, f, lo, hi)
+#define DOUBLE(n, f) CLI_DOUBLE_FLAG(n, options, f)
+#define SEED(n, f) CLI_SEED_FLAG(n, options, f)
+#define CHOICE(n, f, names, count) CLI_CHOICE_FLAG(n, options, f, names, count)
+static const cli_flag FLAGS[] = {
+    CLI_STRING_FLAG("--data", options, data), CLI_STRING_FLAG("--save", options, save),
+    CLI_STRING_FLAG("--load", options, load), CLI_STRING_FLAG("--log", options, log),
+    CHOICE("--model", kind, DM_KIND_NAMES, DM_N_KINDS), CHOICE("--norm", norm, DM_NORM_NAMES, DM_N_NORMS),
+    CHOICE("--act", act, DM_ACT_NAMES, DM_N_ACTS), CHOICE("--optim", opt, OPT_NAMES, 4),
+    CHOICE("--schedule", sched, SCHED_NAMES, 3),
+    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 2, 1 << 20), LONG("--block", block, 1, 64),
+    LONG("--emb", emb, 1, 4096), LONG("--hidden", hidden, 1, 1 << 16), LONG("--layers", layers, 1, DM_MAX_LAYERS),
+    LONG("--warmup", warmup, 0, 1000000000L), LONG("--eval-every", eval_every, 0, 1000000000L),
+    LONG("--samples", samples, 0, 1000000), LONG("--threads", threads, 1, 64),
+    DOUBLE("--lr", lr), DOUBLE("--lr-min", lr_min), DOUBLE("--wd", wd), DOUBLE("--clip", clip),
+    DOUBLE("--dropout", dropout), DOUBLE("--emb-dropout", emb_dropout), DOUBLE("--momentum", momentum),
+    DOUBLE("--bn-momentum", bn_momentum), DOUBLE("--time-limit", time_limit),
+    SEED("--seed", seed), SEED("--batch-seed", batch_seed), SEED("--dropout-seed", dropout_seed),
+    SEED("--sample-seed", sample_seed),
+    CLI_SWITCH_FLAG("--test", options, test), CLI_SWITCH_FLAG("--quiet", options, quiet),
 };
-
-/* One "--name value" pair; returns false (message printed) on error. */
-static bool parse_pair(options *o, const char *a, const char *v)
-{
-    struct {
-        const char *name;
-        int *field;
-        int (*parse)(const char *);
-        const char *const *names;
-        int n;
-    } choices[] = {{"--model", &o->kind, dm_parse_kind, NULL, 0}, {"--norm", &o->norm, dm_parse_norm, NULL, 0},
-                   {"--act", &o->act, dm_parse_act, NULL, 0},     {"--optim", &o->opt, NULL, OPT_NAMES, 4},
-                   {"--schedule", &o->sched, NULL, SCHED_NAMES, 3}};
-    const char **strings[] = {&o->data, &o->save, &o->load, &o->log};
-    const char *string_names[] = {"--data", "--save", "--load", "--log"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(a, string_names[i])) {
-            *strings[i] = v;
-            return true;
-        }
-    for (size_t i = 0; i < sizeof choices / sizeof *choices; i++)
-        if (!strcmp(a, choices[i].name)) {
-            int c = choices[i].parse ? choices[i].parse(v) : cli_lookup(v, choices[i].names, choices[i].n);
-            if (c < 0) {
-                fprintf(stderr, "deep_names: %s %s: unknown value (see --help)\n", a, v);
-                return false;
-            }
-            *choices[i].field = c;
-            return true;
-        }
-    for (size_t i = 0; i < sizeof FLAGS / sizeof *FLAGS; i++) {
-        const flag *f = &FLAGS[i];
-        if (strcmp(a, f->name))
-            continue;
-        void *p = (char *)o + f->offset;
-        bool ok = f->type == 'l' ? cli_parse_long(v, f->lo, f->hi, p)
-                  : f->type == 'd' ? cli_parse_double(v, p)
-                                   : cli_parse_seed(v, p);
-        if (!ok && f->type == 'l')
-            fprintf(stderr, "deep_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
-        else if (!ok)
-            fprintf(stderr, "deep_names: %s %s: expected a non-negative number\n", a, v);
-        return ok;
-    }
-    fprintf(stderr, "deep_names: unknown option '%s'\n%s", a, USAGE);
-    return false;
-}
+static const cli_spec SPEC = {"deep_names", USAGE, FLAGS, (int)(sizeof FLAGS / sizeof *FLAGS), NULL};
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error (message printed). */
 static int parse_options(int argc, char **argv, options *o)
 {
     options_default(o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("%s\n%s", USAGE, HELP);
-            return 1;
-        }
-        if (!strcmp(a, "--quiet") || !strcmp(a, "--test")) {
-            *(a[2] == 'q' ? &o->quiet : &o->test) = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "deep_names: unexpected argument '%s'\n%s", a, USAGE);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "deep_names: %s needs a value\n%s", a, USAGE);
-            return 2;
-        }
-        if (!parse_pair(o, a, argv[++i]))
-            return 2;
-    }
+    int r = cli_parse(&SPEC, argc - 1, argv + 1, o);
+    if (r == 1)
+        printf("%s\n%s", USAGE, HELP);
+    if (r)
+        return r;
     if (o->lr_min < 0)
         o->lr_min = o->lr / 100;
     if (o->dropout >= 1.0 || o->emb_dropout >= 1.0) {

@@ -274,7 +274,7 @@ typedef struct program {
 static bool flags_match(lt_ctx *ctx, const options *o, const model *m)
 {
     if ((o->set_block && o->block != m->block) || (o->set_emb && o->emb != m->emb) ||
-        (o->set_hidden && o->hidden != m->hidden) || (o->set_activation && o->activation != m->act)) {
+        (o->set_hidden && o->hidden != m->hidden) || (o->set_activation && (mlp_activation)o->activation != m->act)) {
         lt_fail(ctx, LT_ERR_ARG, "%s: checkpoint has block %d, emb %d, hidden %d, activation %s, which differ from the "
                 "flags", o->load, m->block, m->emb, m->hidden, mlp_activation_name(m->act));
         return false;
@@ -289,7 +289,7 @@ static bool setup_model(program *p)
     const options *o = &p->o;
     lt_ctx *ctx = p->run.ctx;
     lt_safetensors *st = NULL;
-    p->m = (model){.block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden, .act = o->activation};
+    p->m = (model){.block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden, .act = (mlp_activation)o->activation};
     if (o->load && (!(st = open_checkpoint(ctx, o->load, &p->m, &p->data.vocab)) || !flags_match(ctx, o, &p->m))) {
         lt_safetensors_free(st);
         return false;
@@ -324,7 +324,8 @@ static bool train_model(program *p, double *seconds)
     }
     lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, (float)o->lr);
     cfg.momentum = (float)o->momentum; /* L2 stays outside the optimiser: the weights only, as for plain SGD */
-    bool ok = ex_batches_init(ctx, &t.batches, p->data.train.y->shape[0], o->batch_seed, o->shuffle) &&
+    bool ok = ex_batches_init(ctx, &t.batches, p->data.train.y->shape[0], o->batch_seed,
+                                  o->sampling == SAMPLING_SHUFFLE) &&
               (o->momentum <= 0 || (t.opt = lt_optim_new(ctx, &cfg, p->m.p, N_PARAMS))) &&
               (t.ix = lt_new(ctx, LT_I32, LT_SHAPE(o->batch))) && train(&t, seconds);
     lt_optim_free(t.opt);

@@ -149,7 +149,9 @@ static void test_bad_input(void **state)
     assert_int_equal(run("--model wavenet --block 6 --steps 1"), 1);
     assert_non_null(strstr(err_text, "wavenet needs a block size that is a power of 2, got 6"));
     assert_int_equal(run("--norm groupnorm"), 2);
-    assert_non_null(strstr(err_text, "--norm groupnorm: unknown value"));
+    assert_string_equal(err_text, "deep_names: --norm groupnorm: expected none, batchnorm or layernorm\n");
+    assert_int_equal(run("--seed -3"), 2);
+    assert_string_equal(err_text, "deep_names: --seed -3: expected a non-negative integer\n");
     assert_int_equal(run("--dropout 1"), 2);
     assert_non_null(strstr(err_text, "--dropout 1, --emb-dropout 0: must be below 1"));
     assert_int_equal(run("--layers 0"), 2);

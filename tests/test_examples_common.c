@@ -393,6 +393,57 @@ static void test_cli_values(void **state)
     assert_string_equal(list, "tanh, r");
 }
 
+typedef struct flags {
+    long steps;
+    double lr;
+    unsigned long long seed;
+    const char *data;
+    int act;
+    bool quiet;
+    int checked;
+} flags;
+
+static bool count_checks(void *opts, const cli_flag *f, const char *v)
+{
+    flags *o = opts;
+    o->checked++;
+    if (!strcmp(f->name, "--lr") && o->lr >= 1) {
+        fprintf(stderr, "t: --lr %s: too large\n", v);
+        return false;
+    }
+    return true;
+}
+
+/* The flag table: values into their fields in order, switches, the check
+ * after each flag, --help, and a status 2 for every kind of bad argument. */
+static void test_cli_parse(void **state)
+{
+    (void)state;
+    const cli_flag table[] = {
+        CLI_LONG_FLAG("--steps", flags, steps, 0, 100), CLI_DOUBLE_FLAG("--lr", flags, lr),
+        CLI_SEED_FLAG("--seed", flags, seed),           CLI_STRING_FLAG("--data", flags, data),
+        CLI_CHOICE_FLAG("--act", flags, act, ACTS, 3),  CLI_SWITCH_FLAG("--quiet", flags, quiet),
+    };
+    const cli_spec spec = {"t", "usage: t\n", table, 6, count_checks};
+    flags o = {0};
+    char *good[] = {"--steps", "7", "--quiet", "--act", "gelu", "--lr", "0.5", "--seed", "9", "--data", "x.txt",
+                    "--steps", "8"};
+    assert_int_equal(cli_parse(&spec, 13, good, &o), 0);
+    assert_int_equal(o.steps, 8); /* the last one wins */
+    assert_true(o.quiet);
+    assert_int_equal(o.act, 2);
+    assert_true(o.lr == 0.5);
+    assert_true(o.seed == 9);
+    assert_string_equal(o.data, "x.txt");
+    assert_int_equal(o.checked, 7);
+    char *help[] = {"--steps", "7", "-h", "--steps", "x"};
+    assert_int_equal(cli_parse(&spec, 5, help, &o), 1); /* before the bad value after it */
+    char *bad[][2] = {{"--steps", "101"}, {"--lr", "-1"}, {"--seed", "-1"}, {"--act", "swish"}, {"--nope", "1"},
+                      {"steps", "1"},     {"--lr", "2"},  {"--quiet", "--steps"}};
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(cli_parse(&spec, 2, bad[i], &o), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_metadata),
         cmocka_unit_test(test_names_split_sizes),
         cmocka_unit_test(test_cli_values),
+        cmocka_unit_test(test_cli_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,11 @@ static void test_bad_inputs(void **state)
         {"--batch 0", 2, "--batch 0"},
         {"--hidden abc", 2, "--hidden abc"},
         {"--lr nan", 2, "--lr nan"},
+        /* the messages of the flag table both programs use (common/cli_args.c) */
+        {"--lr -1", 2, "mlp_names: --lr -1: expected a non-negative number\n"},
+        {"--seed -3", 2, "mlp_names: --seed -3: expected a non-negative integer\n"},
+        {"--activation sigmoid", 2, "mlp_names: --activation sigmoid: expected tanh, relu or none\n"},
+        {"--momentum 1", 2, "mlp_names: --momentum 1: must be below 1\n"},
         {"--frobnicate 3", 2, "unknown option"},
         {"--load corrupt.safetensors --steps 0", 1, "corrupt.safetensors"},
         {"--load nothere.safetensors --steps 0", 1, "nothere.safetensors"},
