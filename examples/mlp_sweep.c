@@ -534,7 +534,7 @@ static bool parse_pair(sweep *s, const char *a, const char *v)
 static int parse_args(sweep *s, int argc, char **argv)
 {
     *s = (sweep){.jobs = 1, .n_trials_wanted = 20, .seed = 1, .bin = "mlp_names"};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* "flag value" pairs, until "--" */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--")) {
             s->fixed = argv + i + 1;
@@ -549,7 +549,6 @@ static int parse_args(sweep *s, int argc, char **argv)
             return die("%s needs a value%s", a, "");
         if (!parse_pair(s, a, v))
             return die("%s %s: unknown flag or bad value (see --help)", a, v);
-        i++;
     }
     if (!s->bin_given) { /* the mlp_names built beside this program */
         const char *slash = strrchr(argv[0], '/');
