@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CHECKPOINT_FORMAT "libtensor-mlp-names/1"
@@ -71,9 +70,10 @@ static void scale_param(lt_tensor *p, float s)
 }
 
 /* The notebook's order: C, W1, b1, W2, b2, each torch.randn from one
- * generator. INIT_SCALED then rescales the same draws: W1 by gain/sqrt(fan_in)
- * so the pre-activations have unit variance (Kaiming, with the gain of the
- * nonlinearity; C may be scaled up and W1 down by --init-emb), b1 and W2 by 0.01 and b2 by 0 so the first logits are near
+ * generator. INIT_SCALED then rescales the same draws: W1 by
+ * gain/sqrt(fan_in) so the pre-activations have unit variance (Kaiming, with
+ * the gain of the nonlinearity; C may be scaled up and W1 down by
+ * --init-emb), b1 and W2 by 0.01 and b2 by 0 so the first logits are near
  * zero and the first loss near -ln(1/vocab). */
 static bool model_init(lt_ctx *ctx, model *m, uint64_t seed, const options *o)
 {
@@ -289,7 +289,8 @@ static bool setup_model(program *p)
     const options *o = &p->o;
     lt_ctx *ctx = p->run.ctx;
     lt_safetensors *st = NULL;
-    p->m = (model){.block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden, .act = (mlp_activation)o->activation};
+    p->m = (model){.block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden,
+                   .act = (mlp_activation)o->activation};
     if (o->load && (!(st = open_checkpoint(ctx, o->load, &p->m, &p->data.vocab)) || !flags_match(ctx, o, &p->m))) {
         lt_safetensors_free(st);
         return false;
@@ -324,8 +325,8 @@ static bool train_model(program *p, double *seconds)
     }
     lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, (float)o->lr);
     cfg.momentum = (float)o->momentum; /* L2 stays outside the optimiser: the weights only, as for plain SGD */
-    bool ok = ex_batches_init(ctx, &t.batches, p->data.train.y->shape[0], o->batch_seed,
-                                  o->sampling == SAMPLING_SHUFFLE) &&
+    bool shuffle = o->sampling == SAMPLING_SHUFFLE;
+    bool ok = ex_batches_init(ctx, &t.batches, p->data.train.y->shape[0], o->batch_seed, shuffle) &&
               (o->momentum <= 0 || (t.opt = lt_optim_new(ctx, &cfg, p->m.p, N_PARAMS))) &&
               (t.ix = lt_new(ctx, LT_I32, LT_SHAPE(o->batch))) && train(&t, seconds);
     lt_optim_free(t.opt);

@@ -16,8 +16,8 @@ static bool read_words(lt_ctx *ctx, const char *path, nd_words *w)
     if (nd_read_words(path, w, err) == 0)
         return true;
     if (errno == ENOENT && !strcmp(path, "names.txt"))
-        lt_fail(ctx, LT_ERR_IO, "%s (download names.txt from https://github.com/karpathy/makemore, or pass --data FILE)",
-                err);
+        lt_fail(ctx, LT_ERR_IO,
+                "%s (download names.txt from https://github.com/karpathy/makemore, or pass --data FILE)", err);
     else
         lt_fail(ctx, LT_ERR_IO, "%s", err);
     return false;
