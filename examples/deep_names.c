@@ -2,8 +2,8 @@
  * beyond): a deep MLP or the hierarchical WaveNet-style model, with
  * batchnorm/layernorm, dropout, and SGD/momentum/Adam/AdamW with clipping.
  * The models are in deep_model.c; the data pipeline and split (the same as
- * mlp_names'), evaluation, sampling, checkpoints and the numerical guard in
- * common/. Run with --help. */
+ * mlp_names'), evaluation, sampling, checkpoints, the numerical guard and
+ * the flag parser in common/. Run with --help. */
 #include "batches.h"
 #include "cli_args.h"
 #include "deep_model.h"
