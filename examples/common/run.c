@@ -4,6 +4,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,8 +73,11 @@ void ex_progress_show(ex_progress *p, long step, long total, double batch_loss, 
             return;
         p->last_draw = t;
         double eta = rate > 0 ? (double)(total - step) / rate : 0;
-        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  dev %.4f  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss,
-                dev_loss, rate, eta);
+        char dev[32] = "-"; /* before the first evaluation (or with none) */
+        if (!isnan(dev_loss))
+            snprintf(dev, sizeof dev, "%.4f", dev_loss);
+        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  dev %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss, dev,
+                rate, eta);
         fflush(stderr);
     } else if (evaluated) {
         fprintf(stderr, "step %ld/%ld loss %.4f dev %.4f %.0f steps/s\n", step, total, batch_loss, dev_loss, rate);

@@ -37,7 +37,8 @@ double ex_now(void);
 
 /* The progress line of a training loop on stderr: on a terminal one line
  * redrawn at most ten times a second (and at each evaluation), with rate and
- * ETA; otherwise one line per evaluation. Quiet: nothing. */
+ * ETA ("dev -" until a dev loss is measured); otherwise one line per
+ * evaluation. Quiet: nothing. */
 typedef struct ex_progress {
     bool live, quiet;
     double start, last_draw;
