@@ -5,7 +5,7 @@
  *   - training steps per second, without evaluation (index, linear, tanh,
  *     linear, cross-entropy, backward, SGD on a fresh minibatch each step);
  *   - the time of one full dev-set evaluation (22,655 rows, in chunks of
- *     4096 rows as mlp_names does) with 1 and 2 threads (and --threads N if
+ *     4096 rows: mlp_names' ex_split_loss) with 1 and 2 threads (and --threads N if
  *     N > 2), the speed-up, and whether the losses are bit-identical;
  *   - the flops of one step and one evaluation, computed from the shapes,
  *     and the GFLOP/s of each;
@@ -22,6 +22,8 @@
  * about speed. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "cli_args.h"
+#include "evaluate.h"
 #include "libtensor.h"
 #include "names_data.h"
 
@@ -37,7 +39,6 @@
 #define EMB 10
 #define HIDDEN 200
 #define BATCH 32
-#define EVAL_CHUNK 4096      /* rows per evaluation chunk, as in mlp_names */
 #define RUN_STEPS 200000     /* mlp_names defaults */
 #define RUN_EVAL_EVERY 1000
 
@@ -63,24 +64,9 @@ static double median(double *v, int n)
 /* ---- data and model (as examples/mlp_names.c) --------------------------- */
 
 typedef struct {
-    lt_tensor *x, *y; /* (n, BLOCK) and (n,) I32, persistent */
-} split;
-
-typedef struct {
     int vocab;
     lt_tensor *C, *W1, *b1, *W2, *b2;
 } model;
-
-static bool make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, const nd_vocab *v, split *s)
-{
-    nd_dataset d;
-    if (nd_build_dataset(w, begin, end, v, BLOCK, &d) != 0)
-        return false;
-    s->x = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n, BLOCK), d.x);
-    s->y = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n), d.y);
-    nd_free_dataset(&d);
-    return s->x && s->y;
-}
 
 /* The notebook's parameters: randn from one generator, C W1 b1 W2 b2. */
 static bool model_init(lt_ctx *ctx, model *m)
@@ -96,9 +82,10 @@ static bool model_init(lt_ctx *ctx, model *m)
     return true;
 }
 
-/* X (B, BLOCK) -> logits (B, vocab) */
-static lt_tensor *logits_of(lt_ctx *ctx, const model *m, lt_tensor *x)
+/* X (B, BLOCK) -> logits (B, vocab); also the ex_model callback. */
+static lt_tensor *logits_of(lt_ctx *ctx, void *self, lt_tensor *x)
 {
+    const model *m = self;
     lt_tensor *emb = lt_index(ctx, m->C, x);                      /* (B, BLOCK, EMB) */
     lt_tensor *flat = lt_view(ctx, emb, LT_SHAPE(-1, BLOCK * EMB)); /* (B, 30) */
     lt_tensor *h = lt_tanh(ctx, lt_linear(ctx, flat, m->W1, m->b1)); /* (B, HIDDEN) */
@@ -108,7 +95,7 @@ static lt_tensor *logits_of(lt_ctx *ctx, const model *m, lt_tensor *x)
 /* ---- timed work ------------------------------------------------------------- */
 
 /* steps SGD steps on minibatches drawn from g; false on a library error. */
-static bool train(lt_ctx *ctx, const model *m, const split *tr, lt_tensor *ix, lt_rng *g, long steps)
+static bool train(lt_ctx *ctx, model *m, const nd_split *tr, lt_tensor *ix, lt_rng *g, long steps)
 {
     lt_tensor *params[5] = {m->C, m->W1, m->b1, m->W2, m->b2};
     for (long s = 0; s < steps; s++) {
@@ -126,27 +113,17 @@ static bool train(lt_ctx *ctx, const model *m, const split *tr, lt_tensor *ix, l
     return lt_status_of(ctx) == LT_OK;
 }
 
-/* Mean loss over a split in chunks (grad mode off), as mlp_names; NaN on error. */
-static double split_loss(lt_ctx *ectx, const model *m, const split *s)
+/* Mean loss over a split, as mlp_names evaluates it; NaN on error. */
+static double split_loss(lt_ctx *ectx, model *m, const nd_split *s)
 {
-    int64_t n = s->x->shape[0];
-    double total = 0;
-    for (int64_t r = 0; r < n; r += EVAL_CHUNK) {
-        int64_t rows = n - r < EVAL_CHUNK ? n - r : EVAL_CHUNK;
-        lt_ctx_reset(ectx);
-        lt_tensor *logits = logits_of(ectx, m, lt_narrow(ectx, s->x, 0, r, rows));
-        lt_tensor *loss = lt_cross_entropy(ectx, logits, lt_narrow(ectx, s->y, 0, r, rows));
-        if (!loss)
-            return NAN;
-        total += (double)lt_item(ectx, loss) * (double)rows;
-    }
-    lt_ctx_reset(ectx);
-    return total / (double)n;
+    const ex_model em = {m, logits_of};
+    double loss;
+    return ex_split_loss(ectx, &em, s->x, s->y, "dev", &loss) ? loss : NAN;
 }
 
 /* Median seconds of one dev evaluation with `threads` threads; *loss gets
  * its value. */
-static double time_eval(lt_ctx *ectx, const model *m, const split *dev, int threads, int reps, double *loss)
+static double time_eval(lt_ctx *ectx, model *m, const nd_split *dev, int threads, int reps, double *loss)
 {
     double t[64];
     lt_set_threads(ectx, threads);
@@ -176,9 +153,8 @@ static int parse(int argc, char **argv, options *o)
         if (!strcmp(argv[i], "--quick")) {
             o->quick = true;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 64) {
+            long v;
+            if (!cli_parse_long(argv[++i], 1, 64, &v)) {
                 fprintf(stderr, "bench_mlp: --threads %s: expected 1..64\n", argv[i]);
                 return 2;
             }
@@ -196,7 +172,7 @@ static int parse(int argc, char **argv, options *o)
 typedef struct {
     nd_words words;
     nd_vocab vocab;
-    split tr, dev;
+    nd_split tr, dev;
     model m;
 } setup;
 
@@ -212,8 +188,8 @@ static bool load(lt_ctx *ctx, const char *path, setup *s)
     size_t n1, n2;
     nd_split_points(s->words.n, &n1, &n2);
     s->m.vocab = s->vocab.size;
-    return make_split(ctx, &s->words, 0, n1, &s->vocab, &s->tr) &&
-           make_split(ctx, &s->words, n1, n2, &s->vocab, &s->dev) && model_init(ctx, &s->m);
+    return nd_make_split(ctx, &s->words, 0, n1, &s->vocab, BLOCK, &s->tr) &&
+           nd_make_split(ctx, &s->words, n1, n2, &s->vocab, BLOCK, &s->dev) && model_init(ctx, &s->m);
 }
 
 static double peak_rss_mib(void)
@@ -226,7 +202,7 @@ static double peak_rss_mib(void)
 /* Trains (steps/s), then times evaluations; prints everything. */
 static bool run(lt_ctx *ctx, lt_ctx *ectx, setup *s, const options *o)
 {
-    const model *m = &s->m;
+    model *m = &s->m;
     double in = BLOCK * EMB, v = m->vocab, dev_rows = (double)s->dev.x->shape[0];
     double fwd_row = 2.0 * in * HIDDEN + 2.0 * HIDDEN * v; /* the two products, per row */
     double step_flop = 3.0 * BATCH * fwd_row;               /* backward: two products per forward one */
@@ -255,9 +231,11 @@ static bool run(lt_ctx *ctx, lt_ctx *ectx, setup *s, const options *o)
     int settings = o->threads > 2 ? 3 : 2;
     for (int i = 0; i < settings; i++) {
         secs[i] = time_eval(ectx, m, &s->dev, counts[i], reps, &loss[i]);
-        if (isnan(loss[i]))
-            return lt_status_of(ectx) == LT_OK ? (fprintf(stderr, "bench_mlp: evaluation not reproducible\n"), false)
-                                               : false;
+        if (isnan(loss[i])) {
+            if (lt_status_of(ectx) == LT_OK)
+                fprintf(stderr, "bench_mlp: evaluation not reproducible\n");
+            return false;
+        }
         printf("eval: %d thread%s: %.3f ms per dev evaluation (median of %d), %.2f GFLOP/s, loss %.6f\n", counts[i],
                counts[i] > 1 ? "s" : " ", secs[i] * 1e3, reps, eval_flop / secs[i] * 1e-9, loss[i]);
     }

@@ -3,34 +3,24 @@
  * is a list of persistent tensors and a forward function. */
 #include "deep_model.h"
 
-#include <errno.h>
+#include "checkpoint.h"
+#include "names_task.h"
+
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CHECKPOINT_FORMAT "libtensor-deep-names/1"
 #define BN_EPS 1e-5f
 #define LN_EPS 1e-5f
 
-static const char *const KIND_NAMES[] = {"mlp", "wavenet"};
-static const char *const NORM_NAMES[] = {"none", "batchnorm", "layernorm"};
-static const char *const ACT_NAMES[] = {"tanh", "relu", "gelu"};
+const char *const DM_KIND_NAMES[DM_N_KINDS] = {"mlp", "wavenet"};
+const char *const DM_NORM_NAMES[DM_N_NORMS] = {"none", "batchnorm", "layernorm"};
+const char *const DM_ACT_NAMES[DM_N_ACTS] = {"tanh", "relu", "gelu"};
 
-static int find_name(const char *s, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, names[i]))
-            return i;
-    return -1;
-}
-
-const char *dm_kind_name(dm_kind k) { return KIND_NAMES[k]; }
-const char *dm_norm_name(dm_norm n) { return NORM_NAMES[n]; }
-const char *dm_act_name(dm_act a) { return ACT_NAMES[a]; }
-int dm_parse_kind(const char *s) { return find_name(s, KIND_NAMES, 2); }
-int dm_parse_norm(const char *s) { return find_name(s, NORM_NAMES, 3); }
-int dm_parse_act(const char *s) { return find_name(s, ACT_NAMES, 3); }
+const char *dm_kind_name(dm_kind k) { return DM_KIND_NAMES[k]; }
+const char *dm_norm_name(dm_norm n) { return DM_NORM_NAMES[n]; }
+const char *dm_act_name(dm_act a) { return DM_ACT_NAMES[a]; }
 
 /* ---- building ----------------------------------------------------------------- */
 
@@ -38,8 +28,10 @@ int dm_parse_act(const char *s) { return find_name(s, ACT_NAMES, 3); }
  * gradient and must be added before any buffer. */
 static lt_tensor *add_tensor(lt_ctx *ctx, dm_model *m, const char *name, lt_shape s, bool trainable, bool decay)
 {
-    if (m->n_all >= DM_MAX_TENSORS)
-        return lt_fail(ctx, LT_ERR_ARG, "model: more than %d tensors", DM_MAX_TENSORS);
+    if (m->n_all >= DM_MAX_TENSORS) {
+        lt_fail(ctx, LT_ERR_ARG, "model: more than %d tensors", DM_MAX_TENSORS);
+        return NULL;
+    }
     lt_tensor *t = lt_new(ctx, LT_F32, s);
     if (!t || (trainable && !lt_requires_grad(ctx, t, true)))
         return NULL;
@@ -62,30 +54,35 @@ static bool init_randn(lt_ctx *ctx, lt_rng *g, lt_tensor *t, float scale)
     return true;
 }
 
+/* wavenet: log2(block) levels, or 0 when block is not a power of 2. */
+static int wavenet_levels(int block)
+{
+    int levels = 0;
+    for (int t = block; t > 1; t /= 2, levels++)
+        if (t % 2)
+            return 0;
+    return levels;
+}
+
+/* Validates c (the first problem into ctx's error); wavenet's layers are
+ * set from the block size. */
 static bool check_config(lt_ctx *ctx, dm_config *c)
 {
     if (c->block < 1 || c->emb < 1 || c->hidden < 1 || c->vocab < 2)
-        return lt_fail(ctx, LT_ERR_ARG, "model: block %d, emb %d, hidden %d, vocab %d must be positive", c->block,
-                       c->emb, c->hidden, c->vocab),
-               false;
-    if (c->kind == DM_WAVENET) {
-        int levels = 0;
-        for (int t = c->block; t > 1; t /= 2, levels++)
-            if (t % 2)
-                return lt_fail(ctx, LT_ERR_ARG, "model: wavenet needs a block size that is a power of 2, got %d",
-                               c->block),
-                       false;
-        if (levels < 1)
-            return lt_fail(ctx, LT_ERR_ARG, "model: wavenet needs a block size of 2 or more"), false;
-        c->layers = levels;
-    }
-    if (c->layers < 1 || c->layers > DM_MAX_LAYERS)
-        return lt_fail(ctx, LT_ERR_ARG, "model: %d layers, expected 1..%d", c->layers, DM_MAX_LAYERS), false;
-    if (!(c->dropout >= 0.0f && c->dropout < 1.0f) || !(c->emb_dropout >= 0.0f && c->emb_dropout < 1.0f))
-        return lt_fail(ctx, LT_ERR_ARG, "model: dropout %g or embedding dropout %g outside [0, 1)",
-                       (double)c->dropout, (double)c->emb_dropout),
-               false;
-    return true;
+        lt_fail(ctx, LT_ERR_ARG, "model: block %d, emb %d, hidden %d, vocab %d must be positive", c->block, c->emb,
+                c->hidden, c->vocab);
+    else if (c->kind == DM_WAVENET && c->block < 2)
+        lt_fail(ctx, LT_ERR_ARG, "model: wavenet needs a block size of 2 or more");
+    else if (c->kind == DM_WAVENET && (c->layers = wavenet_levels(c->block)) == 0)
+        lt_fail(ctx, LT_ERR_ARG, "model: wavenet needs a block size that is a power of 2, got %d", c->block);
+    else if (c->layers < 1 || c->layers > DM_MAX_LAYERS)
+        lt_fail(ctx, LT_ERR_ARG, "model: %d layers, expected 1..%d", c->layers, DM_MAX_LAYERS);
+    else if (!(c->dropout >= 0.0f && c->dropout < 1.0f) || !(c->emb_dropout >= 0.0f && c->emb_dropout < 1.0f))
+        lt_fail(ctx, LT_ERR_ARG, "model: dropout %g or embedding dropout %g outside [0, 1)", (double)c->dropout,
+                (double)c->emb_dropout);
+    else
+        return true;
+    return false;
 }
 
 /* Input width of hidden layer l. */
@@ -226,85 +223,52 @@ lt_tensor *dm_logits(lt_ctx *ctx, dm_model *m, lt_tensor *x, bool training, lt_r
 
 /* ---- checkpoints ------------------------------------------------------------------ */
 
-bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const char *vocab_chars, long steps)
+bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v, long steps)
 {
     const dm_config *c = &m->cfg;
-    char v[6][32];
-    snprintf(v[0], sizeof v[0], "%d", c->block);
-    snprintf(v[1], sizeof v[1], "%d", c->emb);
-    snprintf(v[2], sizeof v[2], "%d", c->hidden);
-    snprintf(v[3], sizeof v[3], "%d", c->layers);
-    snprintf(v[4], sizeof v[4], "%g", (double)c->dropout);
-    snprintf(v[5], sizeof v[5], "%ld", steps);
-    const char *meta[] = {"format", CHECKPOINT_FORMAT, "vocab",  vocab_chars,         "kind",    dm_kind_name(c->kind),
-                          "norm",   dm_norm_name(c->norm), "act", dm_act_name(c->act), "block_size", v[0],
-                          "n_embd", v[1],              "n_hidden", v[2],              "layers",  v[3],
-                          "dropout", v[4],             "steps",  v[5]};
+    char chars[ND_MAX_VOCAB + 1];
+    nd_vocab_chars(v, chars);
+    ex_meta meta;
+    ex_meta_init(&meta, CHECKPOINT_FORMAT);
+    ex_meta_str(&meta, "vocab", chars);
+    ex_meta_str(&meta, "kind", dm_kind_name(c->kind));
+    ex_meta_str(&meta, "norm", dm_norm_name(c->norm));
+    ex_meta_str(&meta, "act", dm_act_name(c->act));
+    ex_meta_long(&meta, "block_size", c->block);
+    ex_meta_long(&meta, "n_embd", c->emb);
+    ex_meta_long(&meta, "n_hidden", c->hidden);
+    ex_meta_long(&meta, "layers", c->layers);
+    ex_meta_double(&meta, "dropout", (double)c->dropout);
+    ex_meta_long(&meta, "steps", steps);
     lt_named_tensor t[DM_MAX_TENSORS];
     for (int i = 0; i < m->n_all; i++)
         t[i] = (lt_named_tensor){m->names[i], m->all[i]};
-    return lt_safetensors_save(ctx, path, t, m->n_all, meta, (int)(sizeof meta / sizeof *meta / 2));
+    return ex_checkpoint_save(ctx, path, &meta, t, m->n_all);
 }
 
-static bool meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *key, int *out)
+lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab *v)
 {
-    const char *s = lt_safetensors_meta(st, key);
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v < 1 || v > (1 << 20))
-        return lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata '%s' is missing or not a positive integer", path, key), false;
-    *out = (int)v;
-    return true;
-}
-
-static bool meta_enum(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *key,
-                      int (*parse)(const char *), int *out)
-{
-    const char *s = lt_safetensors_meta(st, key);
-    int v = s ? parse(s) : -1;
-    if (v < 0)
-        return lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata '%s' is missing or unknown ('%s')", path, key,
-                       s ? s : "(missing)"),
-               false;
-    *out = v;
-    return true;
-}
-
-lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, char *chars, size_t chars_size)
-{
-    lt_safetensors *st = lt_safetensors_load(ctx, path);
-    if (!st)
-        return NULL;
-    const char *format = lt_safetensors_meta(st, "format"), *vocab = lt_safetensors_meta(st, "vocab");
-    int kind = 0, norm = 0, act = 0;
-    if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0)
-        lt_fail(ctx, LT_ERR_FORMAT, "%s: not a deep_names checkpoint (metadata format is '%s', expected '%s')", path,
-                format ? format : "(missing)", CHECKPOINT_FORMAT);
-    else if (!vocab || strlen(vocab) + 1 > chars_size)
-        lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata 'vocab' is missing or too long", path);
-    else if (meta_enum(ctx, st, path, "kind", dm_parse_kind, &kind) &&
-             meta_enum(ctx, st, path, "norm", dm_parse_norm, &norm) &&
-             meta_enum(ctx, st, path, "act", dm_parse_act, &act) &&
-             meta_int(ctx, st, path, "block_size", &cfg->block) && meta_int(ctx, st, path, "n_embd", &cfg->emb) &&
-             meta_int(ctx, st, path, "n_hidden", &cfg->hidden) && meta_int(ctx, st, path, "layers", &cfg->layers)) {
-        cfg->kind = (dm_kind)kind;
-        cfg->norm = (dm_norm)norm;
-        cfg->act = (dm_act)act;
-        strcpy(chars, vocab);
-        cfg->vocab = (int)strlen(vocab) + 1;
-    }
-    if (lt_status_of(ctx) != LT_OK) {
+    lt_safetensors *st = ex_names_checkpoint_open(ctx, path, CHECKPOINT_FORMAT, "a deep_names checkpoint", v);
+    int kind, norm, act;
+    if (!st || !ex_meta_choice(ctx, st, path, "kind", DM_KIND_NAMES, DM_N_KINDS, -1, &kind) ||
+        !ex_meta_choice(ctx, st, path, "norm", DM_NORM_NAMES, DM_N_NORMS, -1, &norm) ||
+        !ex_meta_choice(ctx, st, path, "act", DM_ACT_NAMES, DM_N_ACTS, -1, &act) ||
+        !ex_meta_int(ctx, st, path, "block_size", &cfg->block) || !ex_meta_int(ctx, st, path, "n_embd", &cfg->emb) ||
+        !ex_meta_int(ctx, st, path, "n_hidden", &cfg->hidden) || !ex_meta_int(ctx, st, path, "layers", &cfg->layers)) {
         lt_safetensors_free(st);
         return NULL;
     }
+    cfg->kind = (dm_kind)kind;
+    cfg->norm = (dm_norm)norm;
+    cfg->act = (dm_act)act;
+    cfg->vocab = v->size;
     return st;
 }
 
 bool dm_load(lt_ctx *ctx, const lt_safetensors *st, dm_model *m)
 {
+    const char *names[DM_MAX_TENSORS];
     for (int i = 0; i < m->n_all; i++)
-        if (!lt_safetensors_read(ctx, st, m->names[i], m->all[i]))
-            return false;
-    return true;
+        names[i] = m->names[i];
+    return ex_checkpoint_read(ctx, st, names, m->all, m->n_all);
 }

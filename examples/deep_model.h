@@ -10,6 +10,7 @@
 #define DEEP_MODEL_H
 
 #include "libtensor.h"
+#include "names_data.h"
 
 #define DM_MAX_LAYERS 16
 #define DM_MAX_TENSORS (3 + 6 * DM_MAX_LAYERS)
@@ -47,13 +48,16 @@ typedef struct dm_model {
     bool decay[DM_MAX_TENSORS]; /* weight decay applies (matrices) */
 } dm_model;
 
+/* The names of the choices, in enum order (flags and checkpoint metadata). */
+#define DM_N_KINDS 2
+#define DM_N_NORMS 3
+#define DM_N_ACTS 3
+extern const char *const DM_KIND_NAMES[DM_N_KINDS];
+extern const char *const DM_NORM_NAMES[DM_N_NORMS];
+extern const char *const DM_ACT_NAMES[DM_N_ACTS];
 const char *dm_kind_name(dm_kind k);
 const char *dm_norm_name(dm_norm n);
 const char *dm_act_name(dm_act a);
-/* Parses a name into its enum value; -1 when unknown. */
-int dm_parse_kind(const char *s);
-int dm_parse_norm(const char *s);
-int dm_parse_act(const char *s);
 
 /* Allocates the tensors for cfg (validated: LT_ERR_ARG on a bad combination,
  * e.g. a wavenet block that is not a power of two) and initialises them from
@@ -69,11 +73,12 @@ int64_t dm_param_count(const dm_model *m);
  * the running statistics and no dropout (g may be NULL). */
 lt_tensor *dm_logits(lt_ctx *ctx, dm_model *m, lt_tensor *x, bool training, lt_rng *g);
 
-/* Checkpoints: every tensor of m.all plus the config and vocab as metadata. */
-bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const char *vocab_chars, long steps);
-/* Reads the config from a checkpoint written by dm_save (cfg->vocab included)
- * and the vocabulary characters into chars (size >= 257). */
-lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, char *chars, size_t chars_size);
+/* Checkpoints: every tensor of m.all plus the config and vocabulary v as
+ * metadata (common/checkpoint.h). */
+bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v, long steps);
+/* Opens a checkpoint written by dm_save: its vocabulary into v, its config
+ * into cfg (cfg->vocab included); NULL + ctx's error when it is not one. */
+lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab *v);
 /* Copies every tensor of m from the checkpoint. */
 bool dm_load(lt_ctx *ctx, const lt_safetensors *st, dm_model *m);
 

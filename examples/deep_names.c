@@ -1,24 +1,20 @@
 /* deep_names.c - deeper character models on libtensor (makemore parts 3-5 and
  * beyond): a deep MLP or the hierarchical WaveNet-style model, with
  * batchnorm/layernorm, dropout, and SGD/momentum/Adam/AdamW with clipping.
- * Same data pipeline and split as mlp_names (names_data.c). Run with --help. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
-
+ * The models are in deep_model.c; the data pipeline and split (the same as
+ * mlp_names'), evaluation, sampling, checkpoints, the numerical guard and
+ * the flag parser in common/. Run with --help. */
+#include "batches.h"
 #include "cli_args.h"
 #include "deep_model.h"
+#include "evaluate.h"
 #include "libtensor.h"
-#include "names_data.h"
+#include "names_task.h"
+#include "run.h"
 #include "train_guard.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#define EVAL_CHUNK 4096 /* rows per evaluation chunk: bounds temporary memory */
-#define MAX_SAMPLE_LEN 1000
 
 /* ---- options ------------------------------------------------------------------- */
 
@@ -87,98 +83,48 @@ static void options_default(options *o)
                    .dropout_seed = 2, .sample_seed = 3};
 }
 
-typedef struct flag {
-    const char *name;
-    char type; /* 'l' long in [lo, hi], 'd' double >= 0, 's' seed */
-    long lo, hi;
-    size_t offset;
-} flag;
-
-#define LFLAG(n, lo, hi, f) {n, 'l', lo, hi, offsetof(options, f)}
-#define DFLAG(n, f) {n, 'd', 0, 0, offsetof(options, f)}
-#define SFLAG(n, f) {n, 's', 0, 0, offsetof(options, f)}
-static const flag FLAGS[] = {
-    LFLAG("--steps", 0, 1000000000L, steps), LFLAG("--batch", 2, 1 << 20, batch),
-    LFLAG("--block", 1, 64, block),          LFLAG("--emb", 1, 4096, emb),
-    LFLAG("--hidden", 1, 1 << 16, hidden),   LFLAG("--layers", 1, DM_MAX_LAYERS, layers),
-    LFLAG("--warmup", 0, 1000000000L, warmup), LFLAG("--eval-every", 0, 1000000000L, eval_every),
-    LFLAG("--samples", 0, 1000000, samples), LFLAG("--threads", 1, 64, threads),
-    DFLAG("--lr", lr), DFLAG("--lr-min", lr_min), DFLAG("--wd", wd), DFLAG("--clip", clip),
-    DFLAG("--dropout", dropout), DFLAG("--emb-dropout", emb_dropout), DFLAG("--momentum", momentum), DFLAG("--bn-momentum", bn_momentum),
-    DFLAG("--time-limit", time_limit),
-    SFLAG("--seed", seed), SFLAG("--batch-seed", batch_seed), SFLAG("--dropout-seed", dropout_seed),
-    SFLAG("--sample-seed", sample_seed),
+#define LONG(n, f, lo, hi) CLI_LONG_FLAG(n, options, f, lo, hi)
+#define DOUBLE(n, f) CLI_DOUBLE_FLAG(n, options, f)
+#define SEED(n, f) CLI_SEED_FLAG(n, options, f)
+#define CHOICE(n, f, names, count) CLI_CHOICE_FLAG(n, options, f, names, count)
+static const cli_flag FLAGS[] = {
+    CLI_STRING_FLAG("--data", options, data), CLI_STRING_FLAG("--save", options, save),
+    CLI_STRING_FLAG("--load", options, load), CLI_STRING_FLAG("--log", options, log),
+    CHOICE("--model", kind, DM_KIND_NAMES, DM_N_KINDS), CHOICE("--norm", norm, DM_NORM_NAMES, DM_N_NORMS),
+    CHOICE("--act", act, DM_ACT_NAMES, DM_N_ACTS), CHOICE("--optim", opt, OPT_NAMES, 4),
+    CHOICE("--schedule", sched, SCHED_NAMES, 3),
+    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 2, 1 << 20), LONG("--block", block, 1, 64),
+    LONG("--emb", emb, 1, 4096), LONG("--hidden", hidden, 1, 1 << 16), LONG("--layers", layers, 1, DM_MAX_LAYERS),
+    LONG("--warmup", warmup, 0, 1000000000L), LONG("--eval-every", eval_every, 0, 1000000000L),
+    LONG("--samples", samples, 0, 1000000), LONG("--threads", threads, 1, 64),
+    DOUBLE("--lr", lr), DOUBLE("--lr-min", lr_min), DOUBLE("--wd", wd), DOUBLE("--clip", clip),
+    DOUBLE("--dropout", dropout), DOUBLE("--emb-dropout", emb_dropout), DOUBLE("--momentum", momentum),
+    DOUBLE("--bn-momentum", bn_momentum), DOUBLE("--time-limit", time_limit),
+    SEED("--seed", seed), SEED("--batch-seed", batch_seed), SEED("--dropout-seed", dropout_seed),
+    SEED("--sample-seed", sample_seed),
+    CLI_SWITCH_FLAG("--test", options, test), CLI_SWITCH_FLAG("--quiet", options, quiet),
 };
-
-/* One "--name value" pair; returns false (message printed) on error. */
-static bool parse_pair(options *o, const char *a, const char *v)
-{
-    struct {
-        const char *name;
-        int *field;
-        int (*parse)(const char *);
-        const char *const *names;
-        int n;
-    } choices[] = {{"--model", &o->kind, dm_parse_kind, NULL, 0}, {"--norm", &o->norm, dm_parse_norm, NULL, 0},
-                   {"--act", &o->act, dm_parse_act, NULL, 0},     {"--optim", &o->opt, NULL, OPT_NAMES, 4},
-                   {"--schedule", &o->sched, NULL, SCHED_NAMES, 3}};
-    const char **strings[] = {&o->data, &o->save, &o->load, &o->log};
-    const char *string_names[] = {"--data", "--save", "--load", "--log"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(a, string_names[i]))
-            return *strings[i] = v, true;
-    for (size_t i = 0; i < sizeof choices / sizeof *choices; i++)
-        if (!strcmp(a, choices[i].name)) {
-            int c = choices[i].parse ? choices[i].parse(v) : cli_lookup(v, choices[i].names, choices[i].n);
-            if (c < 0)
-                return fprintf(stderr, "deep_names: %s %s: unknown value (see --help)\n", a, v), false;
-            return *choices[i].field = c, true;
-        }
-    for (size_t i = 0; i < sizeof FLAGS / sizeof *FLAGS; i++) {
-        const flag *f = &FLAGS[i];
-        if (strcmp(a, f->name))
-            continue;
-        void *p = (char *)o + f->offset;
-        bool ok = f->type == 'l' ? cli_parse_long(v, f->lo, f->hi, p)
-                  : f->type == 'd' ? cli_parse_double(v, p)
-                                   : cli_parse_seed(v, p);
-        if (!ok && f->type == 'l')
-            fprintf(stderr, "deep_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
-        else if (!ok)
-            fprintf(stderr, "deep_names: %s %s: expected a non-negative number\n", a, v);
-        return ok;
-    }
-    fprintf(stderr, "deep_names: unknown option '%s'\n%s", a, USAGE);
-    return false;
-}
+static const cli_spec SPEC = {"deep_names", USAGE, FLAGS, (int)(sizeof FLAGS / sizeof *FLAGS), NULL};
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error (message printed). */
 static int parse_options(int argc, char **argv, options *o)
 {
     options_default(o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return printf("%s\n%s", USAGE, HELP), 1;
-        if (!strcmp(a, "--quiet") || !strcmp(a, "--test")) {
-            *(a[2] == 'q' ? &o->quiet : &o->test) = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return fprintf(stderr, "deep_names: unexpected argument '%s'\n%s", a, USAGE), 2;
-        if (i + 1 >= argc)
-            return fprintf(stderr, "deep_names: %s needs a value\n%s", a, USAGE), 2;
-        if (!parse_pair(o, a, argv[++i]))
-            return 2;
-    }
+    int r = cli_parse(&SPEC, argc - 1, argv + 1, o);
+    if (r == 1)
+        printf("%s\n%s", USAGE, HELP);
+    if (r)
+        return r;
     if (o->lr_min < 0)
         o->lr_min = o->lr / 100;
-    if (o->dropout >= 1.0 || o->emb_dropout >= 1.0)
-        return fprintf(stderr, "deep_names: --dropout %g, --emb-dropout %g: must be below 1\n", o->dropout,
-                       o->emb_dropout),
-               2;
-    if (o->bn_momentum > 1.0)
-        return fprintf(stderr, "deep_names: --bn-momentum %g: must be at most 1\n", o->bn_momentum), 2;
+    if (o->dropout >= 1.0 || o->emb_dropout >= 1.0) {
+        fprintf(stderr, "deep_names: --dropout %g, --emb-dropout %g: must be below 1\n", o->dropout, o->emb_dropout);
+        return 2;
+    }
+    if (o->bn_momentum > 1.0) {
+        fprintf(stderr, "deep_names: --bn-momentum %g: must be at most 1\n", o->bn_momentum);
+        return 2;
+    }
     return 0;
 }
 
@@ -216,317 +162,194 @@ static long schedule_step(const options *o, long step, double elapsed)
     return by_time > step ? by_time : step;
 }
 
-/* ---- data ----------------------------------------------------------------------- */
+/* ---- the program ------------------------------------------------------------------------ */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---- the run ------------------------------------------------------------------------ */
-
-typedef struct run {
+typedef struct program {
     options o;
-    lt_ctx *ctx, *ectx; /* training graph; evaluation (no grad) */
-    nd_words words;
-    nd_vocab vocab;
-    dm_config cfg;
+    ex_run run;      /* contexts, log, exit */
+    ex_names data;   /* words, vocabulary, the three splits */
     dm_model m;
-    nd_split tr, dev, te;
+    ex_model em;     /* m for the shared helpers */
     lt_optim *opt_decay, *opt_plain; /* matrices (weight decay) and the rest */
-    lt_tensor *ix;
+    ex_batches batches;
+    lt_rng dropout;
+    lt_tensor *ix;   /* persistent (batch,) I32: minibatch row numbers */
     const char *param_names[DM_MAX_TENSORS]; /* m.names as pointers, for tg_describe */
-    lt_rng batches, dropout;
-    FILE *log;
     long steps_done;
-} run;
+} program;
 
-/* Mean loss over a whole split in evaluation mode, in chunks of rows. */
-static double split_loss(run *r, const nd_split *s)
-{
-    lt_ctx *ectx = r->ectx;
-    int64_t n = s->x->shape[0];
-    double total = 0;
-    for (int64_t row = 0; row < n; row += EVAL_CHUNK) {
-        int64_t rows = n - row < EVAL_CHUNK ? n - row : EVAL_CHUNK;
-        lt_ctx_reset(ectx);
-        lt_tensor *logits = dm_logits(ectx, &r->m, lt_narrow(ectx, s->x, 0, row, rows), false, NULL);
-        lt_tensor *loss = lt_cross_entropy(ectx, logits, lt_narrow(ectx, s->y, 0, row, rows));
-        if (!loss)
-            return NAN;
-        total += (double)lt_item(ectx, loss) * (double)rows;
-    }
-    lt_ctx_reset(ectx);
-    return total / (double)n;
-}
+/* The model as the shared helpers (evaluation, sampling) call it. */
+static lt_tensor *logits_of(lt_ctx *ctx, void *self, lt_tensor *x) { return dm_logits(ctx, self, x, false, NULL); }
 
-static bool load_data(run *r, bool have_vocab)
+/* The data and the model: from a checkpoint (its config and vocabulary), or
+ * fresh from the flags and the seed. */
+static bool setup_model(program *p)
 {
-    char err[ND_ERR_SIZE];
-    if (nd_read_words(r->o.data, &r->words, err) != 0)
-        return lt_fail(r->ctx, LT_ERR_IO, "%s", err), false;
-    nd_vocab v;
-    nd_build_vocab(&r->words, &v);
-    if (!have_vocab)
-        r->vocab = v;
-    else
-        for (int i = 1; i < v.size; i++)
-            if (r->vocab.stoi[(unsigned char)v.itos[i]] < 0)
-                return lt_fail(r->ctx, LT_ERR_FORMAT, "%s: character '%c' is not in the checkpoint's vocabulary",
-                               r->o.data, v.itos[i]),
-                       false;
-    nd_shuffle_words(&r->words, 42);
-    size_t n1, n2;
-    nd_split_points(r->words.n, &n1, &n2);
-    int b = r->cfg.block;
-    return nd_make_split(r->ctx, &r->words, 0, n1, &r->vocab, b, &r->tr) &&
-           nd_make_split(r->ctx, &r->words, n1, n2, &r->vocab, b, &r->dev) &&
-           nd_make_split(r->ctx, &r->words, n2, r->words.n, &r->vocab, b, &r->te);
-}
-
-static bool setup_model(run *r)
-{
-    const options *o = &r->o;
-    r->cfg = (dm_config){.kind = (dm_kind)o->kind, .norm = (dm_norm)o->norm, .act = (dm_act)o->act,
-                         .block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden,
-                         .layers = (int)o->layers, .dropout = (float)o->dropout,
-                         .emb_dropout = (float)o->emb_dropout,
-                         .bn_momentum = (float)o->bn_momentum};
+    const options *o = &p->o;
+    lt_ctx *ctx = p->run.ctx;
+    dm_config cfg = {.kind = (dm_kind)o->kind, .norm = (dm_norm)o->norm, .act = (dm_act)o->act,
+                     .block = (int)o->block, .emb = (int)o->emb, .hidden = (int)o->hidden, .layers = (int)o->layers,
+                     .dropout = (float)o->dropout, .emb_dropout = (float)o->emb_dropout,
+                     .bn_momentum = (float)o->bn_momentum};
     lt_safetensors *st = NULL;
-    if (o->load) {
-        char chars[ND_MAX_VOCAB + 1];
-        if (!(st = dm_open(r->ctx, o->load, &r->cfg, chars, sizeof chars)))
-            return false;
-        if (nd_vocab_from_chars(chars, &r->vocab) != 0) {
-            lt_safetensors_free(st);
-            return lt_fail(r->ctx, LT_ERR_FORMAT, "%s: metadata 'vocab' is invalid", o->load), false;
-        }
-    }
-    bool ok = load_data(r, st != NULL);
+    if (o->load && !(st = dm_open(ctx, o->load, &cfg, &p->data.vocab)))
+        return false;
+    bool ok = ex_names_load(ctx, o->data, cfg.block, st != NULL, &p->data);
     if (ok) {
-        r->cfg.vocab = r->vocab.size;
-        ok = dm_create(r->ctx, &r->cfg, o->seed, &r->m) && (!st || dm_load(r->ctx, st, &r->m));
+        cfg.vocab = p->data.vocab.size;
+        ok = dm_create(ctx, &cfg, o->seed, &p->m) && (!st || dm_load(ctx, st, &p->m));
     }
-    for (int i = 0; ok && i < r->m.n_all; i++)
-        r->param_names[i] = r->m.names[i];
+    for (int i = 0; ok && i < p->m.n_all; i++)
+        p->param_names[i] = p->m.names[i];
     lt_safetensors_free(st);
     return ok;
 }
 
 /* Two optimisers with one rule: matrices decay, gains and biases do not. */
-static bool setup_optimisers(run *r)
+static bool setup_optimisers(program *p)
 {
-    const options *o = &r->o;
+    const options *o = &p->o;
     static const lt_optim_kind KINDS[] = {LT_OPTIM_SGD, LT_OPTIM_SGD, LT_OPTIM_ADAM, LT_OPTIM_ADAMW};
     lt_optim_config cfg = lt_optim_defaults(KINDS[o->opt], (float)o->lr);
     if (o->opt == OPT_MOMENTUM)
         cfg.momentum = (float)o->momentum;
     lt_tensor *decay[DM_MAX_TENSORS], *plain[DM_MAX_TENSORS];
     int nd = 0, np = 0;
-    for (int i = 0; i < r->m.n_params; i++) {
-        if (r->m.decay[i])
-            decay[nd++] = r->m.all[i];
+    for (int i = 0; i < p->m.n_params; i++) {
+        if (p->m.decay[i])
+            decay[nd++] = p->m.all[i];
         else
-            plain[np++] = r->m.all[i];
+            plain[np++] = p->m.all[i];
     }
     cfg.weight_decay = (float)o->wd;
-    r->opt_decay = lt_optim_new(r->ctx, &cfg, decay, nd);
+    p->opt_decay = lt_optim_new(p->run.ctx, &cfg, decay, nd);
     cfg.weight_decay = 0.0f;
-    r->opt_plain = lt_optim_new(r->ctx, &cfg, plain, np);
-    return r->opt_decay && r->opt_plain;
+    p->opt_plain = lt_optim_new(p->run.ctx, &cfg, plain, np);
+    return p->opt_decay && p->opt_plain;
 }
 
-/* Records why training stopped at step: "step 12: loss is nan; training
- * stopped, f.st not written (an existing file is unchanged)". Returns NaN. */
-static double stop_training(run *r, long step, const char *what)
+/* One update on a fresh minibatch at learning rate lr, guarded: a loss, a
+ * gradient or an updated parameter that is not finite stops training (one
+ * pass over the parameters after the step). */
+static bool train_step(program *p, long step, double lr, double *batch_loss)
 {
-    const char *save = r->o.save;
-    lt_fail(r->ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what, save ? ", " : "",
-            save ? save : "", save ? " not written (an existing file is unchanged)" : "");
-    return NAN;
-}
-
-/* One update on a fresh minibatch; returns the batch loss (NaN on error or
- * when the loss, a gradient or an updated parameter is not finite: the
- * guard, which costs one pass over the parameters). */
-static double train_step(run *r, long step, double lr)
-{
-    lt_ctx *ctx = r->ctx;
-    const options *o = &r->o;
-    lt_ctx_reset(ctx);
-    lt_rng_randint(&r->batches, 0, r->tr.x->shape[0], lt_data_i32(r->ix), o->batch);
-    lt_tensor *xb = lt_index(ctx, r->tr.x, r->ix), *yb = lt_index(ctx, r->tr.y, r->ix);
-    lt_tensor *loss = lt_cross_entropy(ctx, dm_logits(ctx, &r->m, xb, true, &r->dropout), yb);
-    if (!loss)
-        return NAN;
-    double value = (double)lt_item(ctx, loss);
+    lt_ctx *ctx = p->run.ctx;
+    const options *o = &p->o;
     char what[256];
-    if (!isfinite(value))
-        return snprintf(what, sizeof what, "loss is %s", isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"),
-               stop_training(r, step, what);
-    lt_optim_zero_grad(r->opt_decay);
-    lt_optim_zero_grad(r->opt_plain);
+    lt_ctx_reset(ctx);
+    ex_batches_next(&p->batches, lt_data_i32(p->ix), o->batch);
+    lt_tensor *xb = lt_index(ctx, p->data.train.x, p->ix), *yb = lt_index(ctx, p->data.train.y, p->ix);
+    lt_tensor *loss = lt_cross_entropy(ctx, dm_logits(ctx, &p->m, xb, true, &p->dropout), yb);
+    if (!loss)
+        return false;
+    *batch_loss = (double)lt_item(ctx, loss);
+    if (!tg_loss_finite(*batch_loss, what, sizeof what)) {
+        tg_stop(ctx, step, what, o->save);
+        return false;
+    }
+    lt_optim_zero_grad(p->opt_decay);
+    lt_optim_zero_grad(p->opt_plain);
     if (!lt_backward(ctx, loss))
-        return NAN;
+        return false;
     /* a non-finite norm is not an error here: the guard below names the gradient */
-    if (o->clip > 0 && isnan(lt_clip_grad_norm(ctx, r->m.all, r->m.n_params, (float)o->clip)) &&
+    if (o->clip > 0 && isnan(lt_clip_grad_norm(ctx, p->m.all, p->m.n_params, (float)o->clip)) &&
         lt_status_of(ctx) != LT_OK)
-        return NAN;
-    lt_optim_set_lr(r->opt_decay, (float)lr);
-    lt_optim_set_lr(r->opt_plain, (float)lr);
-    if (!lt_optim_step(r->opt_decay) || !lt_optim_step(r->opt_plain))
-        return NAN;
-    tg_report guard = tg_check_params(r->m.all, r->m.n_params);
-    if (guard.problem != TG_FINITE)
-        return tg_describe(&guard, r->param_names, (float)lr, what, sizeof what), stop_training(r, step, what);
-    return value;
+        return false;
+    lt_optim_set_lr(p->opt_decay, (float)lr);
+    lt_optim_set_lr(p->opt_plain, (float)lr);
+    if (!lt_optim_step(p->opt_decay) || !lt_optim_step(p->opt_plain))
+        return false;
+    tg_report guard = tg_check_params(p->m.all, p->m.n_params);
+    if (guard.problem == TG_FINITE)
+        return true;
+    tg_describe(&guard, p->param_names, (float)lr, what, sizeof what);
+    tg_stop(ctx, step, what, o->save);
+    return false;
 }
 
-static bool train(run *r, double *seconds)
+/* The steps, with the dev loss every --eval-every steps (after the step),
+ * at the last one and when --time-limit runs out, and the --log line. */
+static bool train(program *p, double *seconds)
 {
-    const options *o = &r->o;
-    double start = now_seconds(), dev = NAN;
+    const options *o = &p->o;
+    double start = ex_now(), dev = NAN, loss = NAN;
     const lt_lr_schedule sched = make_schedule(o);
-    if (!lt_lr_check(r->ctx, &sched))
+    if (!lt_lr_check(p->run.ctx, &sched))
         return false;
     for (long step = 0; step < o->steps; step++) {
-        double lr = lt_lr_at(&sched, schedule_step(o, step, now_seconds() - start));
-        double loss = train_step(r, step, lr);
-        if (!isfinite(loss)) {
-            if (lt_status_of(r->ctx) == LT_OK)
-                lt_fail(r->ctx, LT_ERR_GRAPH, "training: the loss became %g at step %ld", loss, step);
+        double lr = lt_lr_at(&sched, schedule_step(o, step, ex_now() - start));
+        if (!train_step(p, step, lr, &loss))
             return false;
-        }
-        r->steps_done = step + 1;
-        bool last = step + 1 == o->steps, out_of_time = o->time_limit > 0 && now_seconds() - start > o->time_limit;
+        p->steps_done = step + 1;
+        bool last = step + 1 == o->steps, out_of_time = o->time_limit > 0 && ex_now() - start > o->time_limit;
         bool evaluate = (o->eval_every > 0 && (step + 1) % o->eval_every == 0) || last || out_of_time;
         if (evaluate) {
-            dev = split_loss(r, &r->dev);
+            if (!ex_split_loss(p->run.ectx, &p->em, p->data.dev.x, p->data.dev.y, "dev", &dev)) {
+                tg_stop(p->run.ctx, step, lt_error_message(p->run.ectx), o->save);
+                return false;
+            }
             if (!o->quiet)
                 fprintf(stderr, "step %ld/%ld lr %.2e loss %.4f dev %.4f %.0f s\n", step + 1, o->steps, lr, loss,
-                        dev, now_seconds() - start);
+                        dev, ex_now() - start);
         }
-        if (r->log)
-            evaluate ? fprintf(r->log, "%ld,%.6g,%.6f,%.6f\n", step + 1, lr, loss, dev)
-                     : fprintf(r->log, "%ld,%.6g,%.6f,\n", step + 1, lr, loss);
+        if (p->run.log)
+            evaluate ? fprintf(p->run.log, "%ld,%.6g,%.6f,%.6f\n", step + 1, lr, loss, dev)
+                     : fprintf(p->run.log, "%ld,%.6g,%.6f,\n", step + 1, lr, loss);
         if (out_of_time) {
             fprintf(stderr, "deep_names: time limit of %g s reached after %ld steps\n", o->time_limit, step + 1);
             break;
         }
     }
-    *seconds = now_seconds() - start;
+    *seconds = ex_now() - start;
     return true;
 }
 
-/* ---- sampling ------------------------------------------------------------------------- */
-
-static bool sample_names(run *r)
+/* The model and its optimiser in two lines, the split, then training, the
+ * final losses, --save and samples. */
+static bool run_all(program *p)
 {
-    lt_ctx *ctx = r->ectx;
-    const dm_config *c = &r->m.cfg;
-    lt_rng g;
-    lt_rng_seed(&g, r->o.sample_seed);
-    lt_tensor *context = lt_new(ctx, LT_I32, LT_SHAPE(1, c->block));
-    float *probs = malloc(sizeof(float) * (size_t)c->vocab);
-    char *out = malloc(MAX_SAMPLE_LEN + 2);
-    bool ok = context && probs && out;
-    for (long s = 0; ok && s < r->o.samples; s++) {
-        int32_t *ctxv = lt_data_i32(context);
-        memset(ctxv, 0, sizeof(int32_t) * (size_t)c->block);
-        int len = 0;
-        for (;;) {
-            lt_ctx_reset(ctx);
-            lt_tensor *p = lt_softmax(ctx, dm_logits(ctx, &r->m, context, false, NULL), 1);
-            if (!p) {
-                ok = false;
-                break;
-            }
-            lt_copy_out_f32(p, probs);
-            int64_t ix = lt_rng_multinomial(&g, probs, c->vocab);
-            memmove(ctxv, ctxv + 1, sizeof(int32_t) * (size_t)(c->block - 1));
-            ctxv[c->block - 1] = (int32_t)ix;
-            if (ix <= 0 || len >= MAX_SAMPLE_LEN)
-                break;
-            out[len++] = r->vocab.itos[ix];
-        }
-        out[len] = '\0';
-        if (ok)
-            printf("sample: %s\n", out);
-    }
-    lt_ctx_reset(ctx);
-    free(probs);
-    free(out);
-    lt_free(context);
-    return ok;
-}
-
-static bool run_all(run *r)
-{
-    const options *o = &r->o;
-    if (!setup_model(r) || !setup_optimisers(r))
+    const options *o = &p->o;
+    if (!setup_model(p) || !setup_optimisers(p))
         return false;
-    const dm_config *c = &r->m.cfg;
+    const dm_config *c = &p->m.cfg;
     printf("model: %s block %d emb %d hidden %d layers %d norm %s act %s dropout %g emb-dropout %g\n",
            dm_kind_name(c->kind), c->block, c->emb, c->hidden, c->layers, dm_norm_name(c->norm), dm_act_name(c->act),
            (double)c->dropout, (double)c->emb_dropout);
     printf("optim: %s lr %g..%g (%s, warm-up %ld) wd %g clip %g batch %ld steps %ld\n", OPT_NAMES[o->opt], o->lr,
            o->lr_min, SCHED_NAMES[o->sched], o->warmup, o->wd, o->clip, o->batch, o->steps);
-    printf("split: train %lld dev %lld test %lld\n", (long long)r->tr.y->shape[0], (long long)r->dev.y->shape[0],
-           (long long)r->te.y->shape[0]);
-    printf("params: %lld\n", (long long)dm_param_count(&r->m));
+    ex_names_print_split(&p->data);
+    printf("params: %lld\n", (long long)dm_param_count(&p->m));
     fflush(stdout);
-    if (o->log && !(r->log = fopen(o->log, "w")))
-        return lt_fail(r->ctx, LT_ERR_IO, "%s: cannot open log: %s", o->log, strerror(errno)), false;
-    if (r->log)
-        fprintf(r->log, "step,lr,batch_loss,dev_loss\n");
-    lt_rng_seed(&r->batches, o->batch_seed);
-    lt_rng_seed(&r->dropout, o->dropout_seed);
-    double seconds = 0;
-    if (!(r->ix = lt_new(r->ctx, LT_I32, LT_SHAPE(o->batch))) || !train(r, &seconds))
+    if (o->log && !ex_run_open_log(&p->run, o->log, "step,lr,batch_loss,dev_loss\n"))
         return false;
-    printf("final: train %.4f dev %.4f", split_loss(r, &r->tr), split_loss(r, &r->dev));
-    if (o->test)
-        printf(" test %.4f", split_loss(r, &r->te));
-    printf("\ntime: %.1f s training, %ld steps, %.0f steps/s\n", seconds, r->steps_done,
-           seconds > 0 ? (double)r->steps_done / seconds : 0.0);
+    lt_rng_seed(&p->dropout, o->dropout_seed);
+    double seconds = 0, loss[3];
+    if (!ex_batches_init(p->run.ctx, &p->batches, p->data.train.y->shape[0], o->batch_seed, false) ||
+        !(p->ix = lt_new(p->run.ctx, LT_I32, LT_SHAPE(o->batch))) || !train(p, &seconds) ||
+        !ex_names_final(p->run.ectx, &p->em, &p->data, o->test, loss))
+        return false;
+    printf("time: %.1f s training, %ld steps, %.0f steps/s\n", seconds, p->steps_done,
+           seconds > 0 ? (double)p->steps_done / seconds : 0.0);
     fflush(stdout);
-    if (o->save) {
-        char chars[ND_MAX_VOCAB + 1];
-        nd_vocab_chars(&r->vocab, chars);
-        if (!dm_save(r->ctx, o->save, &r->m, chars, r->steps_done))
-            return false;
-    }
-    return sample_names(r) && lt_status_of(r->ectx) == LT_OK;
+    if (o->save && !dm_save(p->run.ctx, o->save, &p->m, &p->data.vocab, p->steps_done))
+        return false;
+    return ex_names_sample(p->run.ectx, &p->em, &p->data.vocab, c->block, o->sample_seed, o->samples, "sample: ",
+                           false);
 }
 
 int main(int argc, char **argv)
 {
-    run r = {0};
-    int parsed = parse_options(argc, argv, &r.o);
+    program p = {0};
+    int parsed = parse_options(argc, argv, &p.o);
     if (parsed)
         return parsed == 1 ? 0 : 2;
-    r.ctx = lt_ctx_new();
-    r.ectx = lt_ctx_new();
-    if (!r.ctx || !r.ectx)
-        return fprintf(stderr, "deep_names: out of memory\n"), 1;
-    lt_set_grad_enabled(r.ectx, false);
-    lt_set_threads(r.ctx, (int)r.o.threads);
-    lt_set_threads(r.ectx, (int)r.o.threads);
-    bool ok = run_all(&r);
-    if (!ok) {
-        lt_ctx *bad = lt_status_of(r.ctx) != LT_OK ? r.ctx : r.ectx;
-        fprintf(stderr, "deep_names: %s\n", lt_status_of(bad) != LT_OK ? lt_error_message(bad) : "failed");
-    }
-    if (r.log && fclose(r.log) != 0 && ok) {
-        fprintf(stderr, "deep_names: %s: write error\n", r.o.log);
-        ok = false;
-    }
-    lt_optim_free(r.opt_decay);
-    lt_optim_free(r.opt_plain);
-    nd_free_words(&r.words);
-    lt_ctx_free(r.ectx);
-    lt_ctx_free(r.ctx);
-    return ok ? 0 : 1;
+    if (!ex_run_start(&p.run, "deep_names", p.o.threads))
+        return 1;
+    p.em = (ex_model){&p.m, logits_of};
+    bool ok = run_all(&p);
+    lt_optim_free(p.opt_decay);
+    lt_optim_free(p.opt_plain);
+    ex_batches_free(&p.batches);
+    ex_names_free(&p.data);
+    return ex_run_finish(&p.run, ok);
 }

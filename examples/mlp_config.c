@@ -97,20 +97,12 @@ static void options_default(options *o)
                    .batch_seed = 42, .sample_seed = 2147483657ull};
 }
 
-static const char *const ACTIVATIONS[] = {"tanh", "relu", "none"};
-static const char *const INITS[] = {"notebook", "scaled"};
-static const char *const SAMPLINGS[] = {"random", "shuffle"};
+const char *const MLP_ACTIVATIONS[MLP_N_ACTIVATIONS] = {"tanh", "relu", "none"};
+static const char *const INITS[] = {"notebook", "scaled"};              /* mlp_init order */
+static const char *const SAMPLINGS[] = {"random", "shuffle"};           /* mlp_sampling order */
 static const char *const LR_KINDS[] = {"constant", "step", "cosine"}; /* lt_lr_kind order */
 
-const char *mlp_activation_name(mlp_activation a) { return ACTIVATIONS[a]; }
-
-bool mlp_activation_parse(const char *s, mlp_activation *out)
-{
-    int i = cli_lookup(s, ACTIVATIONS, 3);
-    if (i >= 0)
-        *out = (mlp_activation)i;
-    return i >= 0;
-}
+const char *mlp_activation_name(mlp_activation a) { return MLP_ACTIVATIONS[a]; }
 
 const char *mlp_preset_args(const char *name)
 {
@@ -128,116 +120,59 @@ static void print_help(void)
                *PRESETS[i].args ? PRESETS[i].args : "(the defaults)");
 }
 
-typedef struct int_flag {
-    const char *name;
-    long lo, hi;
-    size_t offset; /* of the long field in options */
-} int_flag;
-
-#define IFLAG(n, lo, hi, field) {n, lo, hi, offsetof(options, field)}
-static const int_flag INT_FLAGS[] = {
-    IFLAG("--steps", 0, 1000000000L, steps),     IFLAG("--batch", 1, 1 << 20, batch),
-    IFLAG("--block", 1, 64, block),              IFLAG("--emb", 1, 4096, emb),
-    IFLAG("--hidden", 1, 1 << 16, hidden),       IFLAG("--decay-step", 0, 1000000000L, decay_step),
-    IFLAG("--eval-every", 0, 1000000000L, eval_every), IFLAG("--samples", 0, 1000000, samples),
-    IFLAG("--threads", 1, 64, threads),          IFLAG("--warmup", 0, 1000000000L, warmup),
+#define STRING(n, f) CLI_STRING_FLAG(n, options, f)
+#define LONG(n, f, lo, hi) CLI_LONG_FLAG(n, options, f, lo, hi)
+#define DOUBLE(n, f) CLI_DOUBLE_FLAG(n, options, f)
+#define SEED(n, f) CLI_SEED_FLAG(n, options, f)
+#define CHOICE(n, f, names) CLI_CHOICE_FLAG(n, options, f, names, (int)(sizeof names / sizeof *names))
+#define SWITCH(n, f) CLI_SWITCH_FLAG(n, options, f)
+static const cli_flag FLAGS[] = {
+    STRING("--preset", preset), /* applied first, by mlp_parse_options */
+    STRING("--data", data), STRING("--save", save), STRING("--load", load), STRING("--log", log),
+    STRING("--result", result), STRING("--plot-loss", plot_loss), STRING("--plot-emb", plot_emb),
+    STRING("--milestones", milestones),
+    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 1, 1 << 20), LONG("--block", block, 1, 64),
+    LONG("--emb", emb, 1, 4096), LONG("--hidden", hidden, 1, 1 << 16), LONG("--decay-step", decay_step, 0, 1000000000L),
+    LONG("--eval-every", eval_every, 0, 1000000000L), LONG("--samples", samples, 0, 1000000),
+    LONG("--threads", threads, 1, 64), LONG("--warmup", warmup, 0, 1000000000L),
+    DOUBLE("--lr", lr), DOUBLE("--lr-final", lr_final), DOUBLE("--lr-factor", lr_factor),
+    DOUBLE("--weight-decay", weight_decay), DOUBLE("--momentum", momentum), DOUBLE("--dropout", dropout),
+    DOUBLE("--init-gain", init_gain), DOUBLE("--init-emb", init_emb),
+    SEED("--seed", seed), SEED("--batch-seed", batch_seed), SEED("--sample-seed", sample_seed),
+    CHOICE("--activation", activation, MLP_ACTIVATIONS), CHOICE("--init", init, INITS),
+    CHOICE("--sampling", sampling, SAMPLINGS), CHOICE("--lr-schedule", lr_kind, LR_KINDS),
+    SWITCH("--quiet", quiet), SWITCH("--no-test", no_test),
 };
 
-/* A flag with a value other than an integer; false when a is not one. */
-static bool string_flag(options *o, const char *a, const char *v, bool *ok)
+/* After each flag: the limits beyond the table's, and which of the flags
+ * that shape the model were given (a checkpoint must agree with them). */
+static bool check_flag(void *opts, const cli_flag *f, const char *v)
 {
-    int k = 0;
-    if (!strcmp(a, "--data")) o->data = v;
-    else if (!strcmp(a, "--save")) o->save = v;
-    else if (!strcmp(a, "--load")) o->load = v;
-    else if (!strcmp(a, "--log")) o->log = v;
-    else if (!strcmp(a, "--result")) o->result = v;
-    else if (!strcmp(a, "--plot-loss")) o->plot_loss = v;
-    else if (!strcmp(a, "--plot-emb")) o->plot_emb = v;
-    else if (!strcmp(a, "--milestones")) o->milestones = v;
-    else if (!strcmp(a, "--lr")) *ok = cli_parse_double(v, &o->lr);
-    else if (!strcmp(a, "--lr-final")) *ok = cli_parse_double(v, &o->lr_final);
-    else if (!strcmp(a, "--lr-factor")) *ok = cli_parse_double(v, &o->lr_factor);
-    else if (!strcmp(a, "--weight-decay")) *ok = cli_parse_double(v, &o->weight_decay);
-    else if (!strcmp(a, "--momentum")) *ok = cli_parse_double(v, &o->momentum) && o->momentum < 1;
-    else if (!strcmp(a, "--dropout")) *ok = cli_parse_double(v, &o->dropout) && o->dropout < 1;
-    else if (!strcmp(a, "--init-gain")) *ok = cli_parse_double(v, &o->init_gain);
-    else if (!strcmp(a, "--init-emb")) *ok = cli_parse_double(v, &o->init_emb) && o->init_emb > 0;
-    else if (!strcmp(a, "--seed")) *ok = cli_parse_seed(v, &o->seed);
-    else if (!strcmp(a, "--batch-seed")) *ok = cli_parse_seed(v, &o->batch_seed);
-    else if (!strcmp(a, "--sample-seed")) *ok = cli_parse_seed(v, &o->sample_seed);
-    else if (!strcmp(a, "--activation")) {
-        *ok = mlp_activation_parse(v, &o->activation);
-        o->set_activation = true;
-    } else if (!strcmp(a, "--init")) {
-        *ok = (k = cli_lookup(v, INITS, 2)) >= 0;
-        o->init = *ok ? (mlp_init)k : o->init;
-    } else if (!strcmp(a, "--sampling")) {
-        *ok = (k = cli_lookup(v, SAMPLINGS, 2)) >= 0;
-        o->shuffle = *ok ? k == 1 : o->shuffle;
-    } else if (!strcmp(a, "--lr-schedule")) {
-        *ok = (k = cli_lookup(v, LR_KINDS, 3)) >= 0;
-        o->lr_kind = *ok ? (lt_lr_kind)k : o->lr_kind;
-    } else
+    options *o = opts;
+    const char *problem = !strcmp(f->name, "--momentum") && o->momentum >= 1   ? "must be below 1"
+                          : !strcmp(f->name, "--dropout") && o->dropout >= 1   ? "must be below 1"
+                          : !strcmp(f->name, "--init-emb") && o->init_emb <= 0 ? "must be positive"
+                                                                               : NULL;
+    if (problem) {
+        fprintf(stderr, "mlp_names: %s %s: %s\n", f->name, v, problem);
         return false;
+    }
+    o->set_block |= !strcmp(f->name, "--block");
+    o->set_emb |= !strcmp(f->name, "--emb");
+    o->set_hidden |= !strcmp(f->name, "--hidden");
+    o->set_activation |= !strcmp(f->name, "--activation");
     return true;
 }
 
-/* Returns 0, or 2 after printing a usage error. */
-static int int_flag_value(options *o, const char *a, const char *v, bool *known)
-{
-    for (size_t k = 0; k < sizeof INT_FLAGS / sizeof *INT_FLAGS; k++) {
-        const int_flag *f = &INT_FLAGS[k];
-        if (strcmp(a, f->name) != 0)
-            continue;
-        *known = true;
-        if (!cli_parse_long(v, f->lo, f->hi, (long *)((char *)o + f->offset))) {
-            fprintf(stderr, "mlp_names: %s %s: expected an integer in %ld..%ld\n", a, v, f->lo, f->hi);
-            return 2;
-        }
-    }
-    o->set_block |= !strcmp(a, "--block");
-    o->set_emb |= !strcmp(a, "--emb");
-    o->set_hidden |= !strcmp(a, "--hidden");
-    return 0;
-}
+static const cli_spec SPEC = {"mlp_names", USAGE, FLAGS, (int)(sizeof FLAGS / sizeof *FLAGS), check_flag};
 
-/* Applies flags args[0..n-1] (--preset pairs are skipped: handled first).
- * Returns 0, 1 after --help, 2 on a usage error. */
+/* Applies flags args[0..n-1]. Returns 0, 1 after --help, 2 on a usage error. */
 static int apply_flags(options *o, int n, char **args)
 {
-    for (int i = 0; i < n; i++) {
-        const char *a = args[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            print_help();
-            return 1;
-        }
-        if (!strcmp(a, "--quiet") || !strcmp(a, "--no-test")) {
-            *(a[2] == 'q' ? &o->quiet : &o->no_test) = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "mlp_names: unexpected argument '%s'\n%s", a, USAGE);
-            return 2;
-        }
-        if (i + 1 >= n) {
-            fprintf(stderr, "mlp_names: %s needs a value\n%s", a, USAGE);
-            return 2;
-        }
-        const char *v = args[++i];
-        bool ok = true, known = !strcmp(a, "--preset") || string_flag(o, a, v, &ok);
-        if (!known && int_flag_value(o, a, v, &known))
-            return 2;
-        if (!known) {
-            fprintf(stderr, "mlp_names: unknown option '%s'\n%s", a, USAGE);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "mlp_names: %s %s: not a valid value\n", a, v);
-            return 2;
-        }
-    }
-    return 0;
+    int r = cli_parse(&SPEC, n, args, o);
+    if (r == 1)
+        print_help();
+    return r;
 }
 
 /* Splits a preset's flags (in a static copy: options point into it). */
@@ -266,8 +201,10 @@ static bool parse_milestone(const char *s, long steps, long *out)
     double v = strtod(s, &end);
     if (errno || end == s || !isfinite(v) || v < 0)
         return false;
-    if (*end == '%' && end[1] == '\0')
-        return *out = lround(v / 100.0 * (double)steps), true;
+    if (*end == '%' && end[1] == '\0') {
+        *out = lround(v / 100.0 * (double)steps);
+        return true;
+    }
     return cli_parse_long(s, 0, 1000000000L, out);
 }
 

@@ -8,7 +8,10 @@
 #include <stdbool.h>
 
 typedef enum mlp_activation { ACT_TANH, ACT_RELU, ACT_NONE } mlp_activation;
+#define MLP_N_ACTIVATIONS 3
+extern const char *const MLP_ACTIVATIONS[MLP_N_ACTIVATIONS]; /* their names, in enum order */
 typedef enum mlp_init { INIT_NOTEBOOK, INIT_SCALED } mlp_init;
+typedef enum mlp_sampling { SAMPLING_RANDOM, SAMPLING_SHUFFLE } mlp_sampling;
 
 typedef struct options {
     const char *data, *save, *load, *log, *result, *preset;
@@ -18,23 +21,24 @@ typedef struct options {
     double lr, lr_final, lr_factor, weight_decay, momentum, dropout;
     double init_gain;         /* --init scaled: W1 gain; 0 = that of the activation */
     double init_emb;          /* --init scaled: C scale (W1 divided by it) */
-    lt_lr_kind lr_kind;
+    int lr_kind;              /* lt_lr_kind */
     const char *milestones;   /* "N,N%,..." or NULL: one drop to lr_final at decay_step */
-    mlp_activation activation;
-    mlp_init init;
+    int activation;           /* mlp_activation */
+    int init;                 /* mlp_init */
+    int sampling;             /* mlp_sampling: --sampling random|shuffle */
     unsigned long long seed, batch_seed, sample_seed;
-    bool quiet, no_test, shuffle; /* shuffle: --sampling shuffle */
+    bool quiet, no_test;
     bool set_block, set_emb, set_hidden, set_activation; /* given on the command line */
     lt_lr_schedule schedule;  /* built from the flags above */
 } options;
 
 /* Parses argv (a --preset first, then every other flag, which overrides the
- * preset wherever it appears). Returns 0 to run, 1 after --help, 2 on a
- * usage error (message printed on stderr). */
+ * preset wherever it appears) with the flag table of mlp_config.c
+ * (common/cli_args.h). Returns 0 to run, 1 after --help, 2 on a usage error
+ * (message printed on stderr). */
 int mlp_parse_options(int argc, char **argv, options *o);
 
 const char *mlp_activation_name(mlp_activation a);
-bool mlp_activation_parse(const char *s, mlp_activation *out);
 
 /* The flags of a named preset ("" for notebook), or NULL when unknown. */
 const char *mlp_preset_args(const char *name);

@@ -21,6 +21,8 @@
  * printed as a ready mlp_names command line. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "cli_args.h"
+
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -149,11 +151,15 @@ static bool read_space(sweep *s)
     for (int n = 1; ok && fgets(line, sizeof line, f); n++)
         ok = parse_dim(s, line, n);
     fclose(f);
-    if (ok && s->n_dims == 0)
-        fprintf(stderr, "mlp_sweep: %s: declares no flags\n", s->space), ok = false;
+    if (ok && s->n_dims == 0) {
+        fprintf(stderr, "mlp_sweep: %s: declares no flags\n", s->space);
+        return false;
+    }
     for (int i = 0; ok && i < s->n_dims; i++)
-        if (!s->random && s->dims[i].kind != DIM_LIST)
-            fprintf(stderr, "mlp_sweep: %s: a range (%s) needs --mode random\n", s->space, s->dims[i].flag), ok = false;
+        if (!s->random && s->dims[i].kind != DIM_LIST) {
+            fprintf(stderr, "mlp_sweep: %s: a range (%s) needs --mode random\n", s->space, s->dims[i].flag);
+            return false;
+        }
     return ok;
 }
 
@@ -452,8 +458,10 @@ static void write_tables(sweep *s)
     if (csv && md) {
         fprintf(csv, "rank,dev_loss,train_loss,seconds,params");
         fprintf(md, "| rank | dev | train | s | params |");
-        for (int d = 0; d < s->n_dims; d++)
-            fprintf(csv, ",%s", s->dims[d].flag + 2), fprintf(md, " %s |", s->dims[d].flag + 2);
+        for (int d = 0; d < s->n_dims; d++) {
+            fprintf(csv, ",%s", s->dims[d].flag + 2);
+            fprintf(md, " %s |", s->dims[d].flag + 2);
+        }
         fprintf(csv, ",args\n");
         fprintf(md, "\n|---:|---:|---:|---:|---:|");
         for (int d = 0; d < s->n_dims; d++)
@@ -469,7 +477,8 @@ static void write_tables(sweep *s)
             fprintf(md, "| %d | %s | %.4f | %.1f | %lld |", i + 1, dev, t->train, t->seconds, t->params);
             for (int d = 0; d < s->n_dims; d++) {
                 value_of(t, s->dims[d].flag, v, sizeof v);
-                fprintf(csv, ",%s", v), fprintf(md, " %s |", v);
+                fprintf(csv, ",%s", v);
+                fprintf(md, " %s |", v);
             }
             fprintf(csv, ",\"%s\"\n", t->args);
             fprintf(md, "\n");
@@ -499,31 +508,47 @@ static const char USAGE[] =
     "  '--flag ~log|~uniform|~int LO HI' (random). Trials are scored on dev only; finished ones\n"
     "  are kept in DIR/trials.csv and skipped when the sweep runs again.\n";
 
+/* One "flag value" pair; false when the flag is unknown or the value bad. */
+static bool parse_pair(sweep *s, const char *a, const char *v)
+{
+    long n;
+    if (!strcmp(a, "--space"))
+        s->space = v;
+    else if (!strcmp(a, "--out"))
+        s->out = v;
+    else if (!strcmp(a, "--mlp-names")) {
+        s->bin = v;
+        s->bin_given = true;
+    } else if (!strcmp(a, "--mode") && (!strcmp(v, "grid") || !strcmp(v, "random")))
+        s->random = v[0] == 'r';
+    else if (!strcmp(a, "-j") && cli_parse_long(v, 1, 64, &n))
+        s->jobs = (int)n;
+    else if (!strcmp(a, "--trials") && cli_parse_long(v, 1, MAX_TRIALS, &n))
+        s->n_trials_wanted = (int)n;
+    else
+        return !strcmp(a, "--seed") && cli_parse_seed(v, &s->seed);
+    return true;
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error (message printed). */
 static int parse_args(sweep *s, int argc, char **argv)
 {
     *s = (sweep){.jobs = 1, .n_trials_wanted = 20, .seed = 1, .bin = "mlp_names"};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* "flag value" pairs, until "--" */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--")) {
             s->fixed = argv + i + 1;
             s->n_fixed = argc - i - 1;
             break;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return fputs(USAGE, stdout), 1;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            return 1;
+        }
         if (!v)
-            return die("%s needs a value%s", a, ""), 2;
-        i++;
-        char *end = NULL;
-        long n = strtol(v, &end, 10);
-        if (!strcmp(a, "--space")) s->space = v;
-        else if (!strcmp(a, "--out")) s->out = v;
-        else if (!strcmp(a, "--mlp-names")) s->bin = v, s->bin_given = true;
-        else if (!strcmp(a, "--mode") && (!strcmp(v, "grid") || !strcmp(v, "random"))) s->random = v[0] == 'r';
-        else if (!strcmp(a, "-j") && !*end && n >= 1 && n <= 64) s->jobs = (int)n;
-        else if (!strcmp(a, "--trials") && !*end && n >= 1 && n <= MAX_TRIALS) s->n_trials_wanted = (int)n;
-        else if (!strcmp(a, "--seed") && !*end && n >= 0) s->seed = (unsigned long long)n;
-        else return die("%s %s: unknown flag or bad value (see --help)", a, v);
+            return die("%s needs a value%s", a, "");
+        if (!parse_pair(s, a, v))
+            return die("%s %s: unknown flag or bad value (see --help)", a, v);
     }
     if (!s->bin_given) { /* the mlp_names built beside this program */
         const char *slash = strrchr(argv[0], '/');
@@ -532,8 +557,11 @@ static int parse_args(sweep *s, int argc, char **argv)
             s->bin = s->bin_buf;
         }
     }
-    if (!s->space || !s->out)
-        return die("--space and --out are required%s%s", "", ""), fputs(USAGE, stderr), 2;
+    if (!s->space || !s->out) {
+        die("--space and --out are required%s%s", "", "");
+        fputs(USAGE, stderr);
+        return 2;
+    }
     return 0;
 }
 

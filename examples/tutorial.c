@@ -133,8 +133,10 @@ static bool first_look(lt_ctx *ctx, const words *ws, const vocab *v, lt_rng *g)
     lt_tensor *flat = lt_view(ctx, emb, LT_SHAPE(-1, 6)); /* emb.view(-1, 6): no copy at all */
     lt_print(stdout, lt_select(ctx, flat, 0, 3), "emb.view(-1, 6)[3]");
     for (int64_t i = 0; flat && i < lt_numel(flat); i++)
-        if (lt_get_f32(cat, i) != lt_get_f32(flat, i) || lt_get_f32(unbound, i) != lt_get_f32(flat, i))
-            return lt_fail(ctx, LT_ERR_ARG, "first_look: the three flattenings differ at %lld", (long long)i), false;
+        if (lt_get_f32(cat, i) != lt_get_f32(flat, i) || lt_get_f32(unbound, i) != lt_get_f32(flat, i)) {
+            lt_fail(ctx, LT_ERR_ARG, "first_look: the three flattenings differ at %lld", (long long)i);
+            return false;
+        }
 
     /* the hidden layer: h = torch.tanh(emb.view(-1, 6) @ W1 + b) */
     lt_tensor *W1 = lt_new(ctx, LT_F32, LT_SHAPE(6, 100)), *b = lt_new(ctx, LT_F32, LT_SHAPE(100));
@@ -285,14 +287,18 @@ static bool sample(lt_ctx *ctx, lt_tensor *const p[N_PARAMS], const vocab *v, in
 
 static bool run(lt_ctx *ctx, const char *path, long steps, words *ws)
 {
-    if (!read_words(path, ws))
-        return lt_fail(ctx, LT_ERR_IO, "%s: %s", path, strerror(errno)), false;
+    if (!read_words(path, ws)) {
+        lt_fail(ctx, LT_ERR_IO, "%s: %s", path, strerror(errno));
+        return false;
+    }
     vocab v;
     build_vocab(ws, &v);
     lt_rng g;
     lt_rng_seed(&g, 2147483647);
-    if (ws->n < 5 || !first_look(ctx, ws, &v, &g))
-        return lt_fail(ctx, LT_ERR_ARG, "%s: needs at least 5 words", path), false;
+    if (ws->n < 5 || !first_look(ctx, ws, &v, &g)) {
+        lt_fail(ctx, LT_ERR_ARG, "%s: needs at least 5 words", path);
+        return false;
+    }
 
     /* random.seed(42); random.shuffle(words); the 80/10/10 split */
     lt_pyrandom r;

@@ -1,4 +1,4 @@
-/* fuzz_names_data.c - the makemore text pipeline (examples/names_data.c) on
+/* fuzz_names_data.c - the makemore text pipeline (examples/common/names_data.c) on
  * arbitrary bytes: read the words, build the vocabulary, round-trip it
  * through its checkpoint form, shuffle, split and build the examples, with
  * the invariants every later stage relies on checked.

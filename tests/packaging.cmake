@@ -15,7 +15,9 @@ if(LT_SANITIZE)
 endif()
 
 # test_plots: the pure parts of mlp_names' SVG plots (examples/).
-target_link_libraries(test_plots PRIVATE mlp_plots)
+if(TARGET test_plots)
+  target_link_libraries(test_plots PRIVATE mlp_plots)
+endif()
 
 # mlp_names --plot-loss/--plot-emb: well-formed (xmllint) and not blank when
 # rendered by headless Chromium; skipped (with a message) without chromium.

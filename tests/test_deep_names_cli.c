@@ -3,7 +3,8 @@
  * to a loss below uniform, save/load reproduces the evaluation and the
  * samples exactly, bad input gives one clear line and the right exit
  * status, and a non-finite loss or update stops training with the step and
- * the tensor named, leaving the --save file as it was. */
+ * the tensor named, leaving the --save file as it was. Files too small for a
+ * split are in test_hostile_data (with mlp_names). */
 #include "test_support.h"
 
 #include <math.h>
@@ -148,7 +149,9 @@ static void test_bad_input(void **state)
     assert_int_equal(run("--model wavenet --block 6 --steps 1"), 1);
     assert_non_null(strstr(err_text, "wavenet needs a block size that is a power of 2, got 6"));
     assert_int_equal(run("--norm groupnorm"), 2);
-    assert_non_null(strstr(err_text, "--norm groupnorm: unknown value"));
+    assert_string_equal(err_text, "deep_names: --norm groupnorm: expected none, batchnorm or layernorm\n");
+    assert_int_equal(run("--seed -3"), 2);
+    assert_string_equal(err_text, "deep_names: --seed -3: expected a non-negative integer\n");
     assert_int_equal(run("--dropout 1"), 2);
     assert_non_null(strstr(err_text, "--dropout 1, --emb-dropout 0: must be below 1"));
     assert_int_equal(run("--layers 0"), 2);
@@ -165,6 +168,81 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(out_text, "--model K"));
 }
 
+/* Copies the checkpoint src to dst with element `element` of tensor `name`
+ * (every element when element < 0) set to value. */
+static void edit_checkpoint(const char *src, const char *dst, const char *name, int64_t element, float value)
+{
+    static const char *const KEYS[] = {"format", "vocab", "kind", "norm", "act", "block_size", "n_embd",
+                                       "n_hidden", "layers", "dropout", "steps"};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_safetensors *st = lt_safetensors_load(ctx, ts_path(dir, src));
+    assert_non_null(st);
+    int n = lt_safetensors_count(st);
+    lt_named_tensor t[128];
+    assert_true(n <= 128);
+    for (int i = 0; i < n; i++) {
+        const char *dtype;
+        lt_shape shape;
+        assert_true(lt_safetensors_info(st, i, &dtype, &shape));
+        lt_tensor *x = lt_new(ctx, LT_F32, shape);
+        assert_true(lt_safetensors_read(ctx, st, lt_safetensors_name(st, i), x));
+        if (!strcmp(lt_safetensors_name(st, i), name))
+            for (int64_t k = 0; k < lt_numel(x); k++)
+                if (element < 0 || k == element)
+                    lt_data_f32(x)[k] = value;
+        t[i] = (lt_named_tensor){lt_safetensors_name(st, i), x};
+    }
+    const char *meta[2 * 11];
+    for (int k = 0; k < 11; k++) {
+        meta[2 * k] = KEYS[k];
+        meta[2 * k + 1] = lt_safetensors_meta(st, KEYS[k]);
+        assert_non_null(meta[2 * k + 1]);
+    }
+    assert_true(lt_safetensors_save(ctx, ts_path(dir, dst), t, n, meta, 11));
+    lt_safetensors_free(st);
+    lt_ctx_free(ctx);
+}
+
+/* The shared rules on odd models: a loss that is not a number is an error,
+ * never a printed "nan" with status 0 (a NaN checkpoint once printed
+ * "final: train nan dev nan" and exited 0); a name ends at 1000 characters
+ * when the model never draws the stop token. */
+static void test_odd_models(void **state)
+{
+    (void)state;
+    assert_int_equal(run("--emb 8 --hidden 16 --steps 20 --batch 16 --samples 0 --save odd.safetensors"), 0);
+    edit_checkpoint("odd.safetensors", "nan.safetensors", "C", -1, NAN);
+    assert_int_equal(run("--load nan.safetensors --steps 0 --samples 2"), 1);
+    assert_string_equal(err_text, "deep_names: the train loss is nan (a parameter or an output is not finite)\n");
+    assert_null(strstr(out_text, "nan"));
+    assert_int_equal(run("--load nan.safetensors --steps 5 --samples 2"), 1);
+    assert_non_null(strstr(err_text, "deep_names: step 0: loss is nan; training stopped"));
+
+    edit_checkpoint("odd.safetensors", "endless.safetensors", "out.b", 0, -1e30f); /* no stop token */
+    assert_int_equal(run("--load endless.safetensors --steps 0 --samples 2"), 0);
+    int samples = 0;
+    for (const char *p = strstr(out_text, "sample: "); p; p = strstr(p + 1, "sample: ")) {
+        assert_int_equal(strcspn(p + 8, "\n"), 1000);
+        samples++;
+    }
+    assert_int_equal(samples, 2);
+}
+
+/* Without --data, names.txt in the working directory; when it is missing the
+ * message says where to get it (as mlp_names'). */
+static void test_default_data(void **state)
+{
+    (void)state;
+    char empty[TS_DIR_SIZE];
+    assert_int_equal(ts_make_dir(empty, "lt_deep_nodata"), 0);
+    assert_int_equal(ts_run_capture(empty, DEEP_NAMES_BIN, "--steps 1 --quiet", out_text, sizeof out_text, err_text,
+                                    sizeof err_text),
+                     1);
+    assert_string_equal(err_text, "deep_names: names.txt: cannot open: No such file or directory (download names.txt "
+                                  "from https://github.com/karpathy/makemore, or pass --data FILE)\n");
+    assert_int_equal(ts_remove_dir(empty), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_guard),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_odd_models),
+        cmocka_unit_test(test_default_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,13 +1,13 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, getrusage */
-/* test_hostile_data.c - the text data loader (examples/names_data.c) and
- * mlp_names on hostile files: empty, blank, a directory, a missing path,
- * NUL bytes, invalid UTF-8 and other high bytes, control characters, a
- * single 1 MB line, a million lines. Each gives one clear message naming the
+/* test_hostile_data.c - the text data loader (examples/common/names_data.c)
+ * and the programs (mlp_names, deep_names) on hostile files: empty, blank, a
+ * directory, a missing path, NUL bytes, invalid UTF-8 and other high bytes,
+ * control characters, a single 1 MB line, a million lines, files too small
+ * for a training or a dev split. Each gives one clear message naming the
  * file (and line and column), or works in memory proportional to the data.
  *
  * With LT_HOSTILE_BIG=line (=lines) it also runs a 100 MB line (10 million
- * lines)
- * through the whole pipeline (read, vocabulary, shuffle, examples) and prints
+ * lines) through the whole pipeline (read, vocabulary, shuffle, examples) and prints
  * the time and the peak RSS; tools/hostile_data.sh runs that mode under
  * /usr/bin/time -v from .ci/run. */
 #include "test_support.h"
@@ -210,12 +210,16 @@ static void test_big(void **state)
     }
 }
 
-#ifdef MLP_NAMES_BIN
-/* mlp_names itself: one line on stderr, exit status 1, never a crash. */
-static void test_mlp_names(void **state)
+/* The programs themselves: one line on stderr naming the file, exit status
+ * 1, never a crash, and the same message from both. Every program evaluates
+ * the training and the dev split, so a file too small for either fails
+ * before anything is built, with or without training; a two-word file once
+ * printed "dev nan" (mlp_names) or "dev -nan" (deep_names) with status 0. */
+static void expect_program_errors(const char *prog, const char *bin)
 {
-    (void)state;
     write_bytes("one_word.txt", B("abc\n"));
+    write_bytes("two_words.txt", B("emma\nolivia\n"));
+    write_bytes("five_words.txt", B("emma\nolivia\nava\nmia\nzoe\n"));
     struct {
         const char *data, *args, *message;
     } cases[] = {
@@ -227,21 +231,43 @@ static void test_mlp_names(void **state)
         {"long.txt", "--steps 10", "long.txt: 1 word(s) leave the training split (80%) empty; training needs at "
                                    "least 2 words"},
         {"one_word.txt", "--steps 1", "one_word.txt: 1 word(s) leave the training split"},
+        {"one_word.txt", "--steps 0", "one_word.txt: 1 word(s) leave the training split"},
+        {"two_words.txt", "--steps 0", "two_words.txt: 2 word(s) leave the dev split (10%) empty; the dev loss "
+                                       "needs at least 6 words"},
+        {"two_words.txt", "--steps 5", "two_words.txt: 2 word(s) leave the dev split"},
+        {"five_words.txt", "--steps 5", "five_words.txt: 5 word(s) leave the dev split"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char args[512], out[1024], err[1024];
-        snprintf(args, sizeof args, "--data %s %s --quiet --samples 1", cases[i].data, cases[i].args);
-        int st = ts_run_capture(dir, MLP_NAMES_BIN, args, out, sizeof out, err, sizeof err);
-        if (st != 1 || !strstr(err, cases[i].message) || strncmp(err, "mlp_names: ", 11))
-            fail_msg("mlp_names --data %s: status %d, stderr \"%s\", want \"%s\"", cases[i].data, st, err,
-                     cases[i].message);
+        char args[512], out[1024], err[1024], want[1100];
+        snprintf(args, sizeof args, "--data %s %s --quiet --samples 1 --batch 4", cases[i].data, cases[i].args);
+        int st = ts_run_capture(dir, bin, args, out, sizeof out, err, sizeof err);
+        snprintf(want, sizeof want, "%s: ", prog);
+        if (st != 1 || !strstr(err, cases[i].message) || strncmp(err, want, strlen(want)) || strstr(out, "nan"))
+            fail_msg("%s --data %s %s: status %d, stderr \"%s\", want \"%s\"", prog, cases[i].data, cases[i].args,
+                     st, err, cases[i].message);
     }
-    /* a single word still evaluates and samples from a checkpoint-less model with --steps 0 */
-    char out[1024], err[1024];
-    int st = ts_run_capture(dir, MLP_NAMES_BIN, "--data one_word.txt --steps 0 --samples 1 --quiet", out, sizeof out,
+    /* six words: every split has a word, and both programs run */
+    write_bytes("six_words.txt", B("emma\nolivia\nava\nmia\nzoe\nlily\n"));
+    char out[2048], err[1024];
+    int st = ts_run_capture(dir, bin, "--data six_words.txt --steps 5 --batch 4 --samples 1 --quiet", out, sizeof out,
                             err, sizeof err);
-    if (st != 0)
-        fail_msg("mlp_names --data one_word.txt --steps 0: status %d, stderr \"%s\"", st, err);
+    if (st != 0 || strstr(out, "nan"))
+        fail_msg("%s --data six_words.txt: status %d, stdout \"%s\", stderr \"%s\"", prog, st, out, err);
+}
+
+#ifdef MLP_NAMES_BIN
+static void test_mlp_names(void **state)
+{
+    (void)state;
+    expect_program_errors("mlp_names", MLP_NAMES_BIN);
+}
+#endif
+
+#ifdef DEEP_NAMES_BIN
+static void test_deep_names(void **state)
+{
+    (void)state;
+    expect_program_errors("deep_names", DEEP_NAMES_BIN);
 }
 #endif
 
@@ -255,6 +281,9 @@ int main(void)
         cmocka_unit_test(test_big),
 #ifdef MLP_NAMES_BIN
         cmocka_unit_test(test_mlp_names),
+#endif
+#ifdef DEEP_NAMES_BIN
+        cmocka_unit_test(test_deep_names),
 #endif
     };
     return cmocka_run_group_tests(tests, setup, teardown);

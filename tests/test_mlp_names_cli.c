@@ -1,7 +1,7 @@
 /* test_mlp_names_cli.c - the mlp_names program end to end on small data the
  * test writes itself: summary lines, a falling loss, save/load giving the
- * same samples, and every bad input giving one clear line and the right
- * exit status. */
+ * same samples, the longest sample, and every bad input giving one clear
+ * line and the right exit status. */
 #include "test_support.h"
 
 #include <math.h>
@@ -99,6 +99,11 @@ static void test_bad_inputs(void **state)
         {"--batch 0", 2, "--batch 0"},
         {"--hidden abc", 2, "--hidden abc"},
         {"--lr nan", 2, "--lr nan"},
+        /* the messages of the flag table both programs use (common/cli_args.c) */
+        {"--lr -1", 2, "mlp_names: --lr -1: expected a non-negative number\n"},
+        {"--seed -3", 2, "mlp_names: --seed -3: expected a non-negative integer\n"},
+        {"--activation sigmoid", 2, "mlp_names: --activation sigmoid: expected tanh, relu or none\n"},
+        {"--momentum 1", 2, "mlp_names: --momentum 1: must be below 1\n"},
         {"--frobnicate 3", 2, "unknown option"},
         {"--load corrupt.safetensors --steps 0", 1, "corrupt.safetensors"},
         {"--load nothere.safetensors --steps 0", 1, "nothere.safetensors"},
@@ -124,10 +129,42 @@ static void test_bad_inputs(void **state)
     assert_non_null(strstr(out_text, "usage: mlp_names"));
 }
 
+/* The one stopping rule of both programs (common/sample.c): a name ends at
+ * the stop token or at 1000 characters, after 1000 draws. The notebook's
+ * untrained init on these words, seed 2, draws a name that never stops; it
+ * once printed 1001 characters here (and 1000 in deep_names). */
+static void test_sample_length(void **state)
+{
+    (void)state;
+    char ten[512] = "";
+    for (int rep = 0; rep < 5; rep++)
+        for (int i = 0; i < 10; i++) {
+            strcat(ten, ts_names[i]);
+            strcat(ten, "\n");
+        }
+    ts_write_text(dir, "ten.txt", ten);
+    assert_int_equal(run("--data ten.txt --steps 0 --samples 3 --seed 2 --quiet"), 0);
+    const char *samples = strstr(out_text, "steps/s\n");
+    assert_non_null(samples);
+    int lines = 0, capped = 0;
+    for (const char *p = samples + 8; *p; lines++) {
+        size_t len = strcspn(p, "\n");
+        assert_true(len <= 1000);
+        if (len == 1000)
+            capped++;
+        else
+            assert_true(p[len - 1] == '.'); /* ended by the stop token, which the notebook prints */
+        p += len + (p[len] == '\n');
+    }
+    assert_int_equal(lines, 3);
+    assert_int_equal(capped, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_save_load),
+        cmocka_unit_test(test_sample_length),
         cmocka_unit_test(test_bad_inputs), /* after: uses ck.safetensors */
     };
     return cmocka_run_group_tests(tests, setup, teardown);

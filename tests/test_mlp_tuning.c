@@ -321,6 +321,14 @@ static void test_sweep_bad_input(void **state)
     assert_non_null(strstr(err_text, "LO <= HI"));
     assert_int_equal(sweep("missing.space", ""), 2);
     assert_non_null(strstr(err_text, "missing.space"));
+    /* numbers as the programs parse them (cli_args.c): an empty or overflowing seed was 0 or LONG_MAX */
+    const char *bad_numbers[] = {"--mode random --seed ''", "--mode random --seed 99999999999999999999",
+                                 "--mode random --seed ' -1'", "-j 2x", "--trials 0"};
+    for (size_t i = 0; i < sizeof bad_numbers / sizeof *bad_numbers; i++) {
+        int st = sweep("grid.space", bad_numbers[i]);
+        if (st != 2 || !strstr(err_text, "unknown flag or bad value"))
+            fail_msg("mlp_sweep %s: exit %d, stderr \"%s\"", bad_numbers[i], st, err_text);
+    }
     /* a failing trial is recorded as failed, not lost, and ranked last */
     ts_write_text(dir, "fail.space", "--lr 0.1\n--hidden 8 0\n");
     assert_int_equal(sweep("fail.space", "--out sw4"), 0);

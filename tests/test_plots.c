@@ -1,4 +1,4 @@
-/* test_plots.c - the pure parts of mlp_names' plots (examples/svg_plot.c,
+/* test_plots.c - the pure parts of mlp_names' plots (examples/common/svg_plot.c,
  * pca.c, mlp_plots.c): round-number ticks, XML escaping, PCA on known
  * matrices, the loss history, and labels escaped in a written SVG. The
  * rendering itself is checked by tools/check_svg_render.sh. */

@@ -1,8 +1,9 @@
 /* test_train_guard.c - the checked SGD step of the training loop
- * (examples/train_guard.c): with finite numbers it is lt_sgd_step, bit for
+ * (examples/common/train_guard.c): with finite numbers it is lt_sgd_step, bit for
  * bit; a NaN or infinite gradient, or an update that overflows, is reported
  * with the parameter and the element. tg_check_params, the check after any
- * other optimiser, finds the same problems after the fact. */
+ * other optimiser, finds the same problems after the fact; the loss guard
+ * and the stop message are the ones both programs print. */
 #include "test_support.h"
 
 #include "train_guard.h"
@@ -148,9 +149,34 @@ static void test_skips_and_views(void **state)
     lt_ctx_free(ctx);
 }
 
+/* The loss guard and the stop message both programs give. */
+static void test_loss_and_stop(void **state)
+{
+    (void)state;
+    char what[64] = "";
+    assert_true(tg_loss_finite(3.29, what, sizeof what));
+    assert_true(tg_loss_finite(DBL_MAX, what, sizeof what));
+    assert_string_equal(what, "");
+    const double bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+    const char *names[] = {"loss is nan", "loss is nan", "loss is inf", "loss is -inf"};
+    for (int i = 0; i < 4; i++) {
+        assert_false(tg_loss_finite(bad[i], what, sizeof what));
+        assert_string_equal(what, names[i]);
+    }
+    lt_ctx *ctx = lt_ctx_new();
+    tg_stop(ctx, 12, "loss is nan", "ck.safetensors");
+    assert_string_equal(lt_error_message(ctx), "step 12: loss is nan; training stopped, ck.safetensors not written (an "
+                                               "existing file is unchanged)");
+    ts_assert_error(ctx, LT_ERR_GRAPH, "step 12", NULL);
+    tg_stop(ctx, 0, "gradient of C is not finite (element 1 is inf)", NULL);
+    assert_string_equal(lt_error_message(ctx), "step 0: gradient of C is not finite (element 1 is inf); training stopped");
+    lt_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loss_and_stop),
         cmocka_unit_test(test_same_as_lt_sgd_step),
         cmocka_unit_test(test_bad_gradients),
         cmocka_unit_test(test_update_overflow),

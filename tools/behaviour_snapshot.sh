@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # behaviour_snapshot.sh BUILD OUT [DATA] - runs the example programs' documented
 # configurations briefly and writes what they print (timing lines dropped) and
-# the first batch losses (--log) into OUT, one file per run. Two snapshots of
-# the same data diff to nothing when a change left the numbers alone:
+# the first batch losses (--log) into OUT, one file per run, with the hashes
+# of the checkpoints and plots they write, their --result file, two sweeps'
+# tables and a short tutorial run. Two snapshots of the same data diff to
+# nothing when a change left the numbers alone:
 #   tools/behaviour_snapshot.sh build-before /tmp/a && tools/behaviour_snapshot.sh build /tmp/b
 #   diff -r /tmp/a /tmp/b
 set -euo pipefail
@@ -38,12 +40,27 @@ run deep-wavenet   "$deep" --model wavenet --block 8 --emb 24 --hidden 128 --opt
                    --steps 300 --batch 32 --eval-every 100 --samples 3
 run deep-gelu      "$deep" --act gelu --norm none --optim momentum --clip 1 --steps 200 --eval-every 100 --samples 3
 run deep-adam      "$deep" --optim adam --norm layernorm --warmup 20 --schedule step --steps 200 --eval-every 0 --samples 3
+run mlp-threads    "$mlp" --steps 500 --eval-every 100 --threads 2 --samples 3
+run mlp-constant   "$mlp" --init scaled --init-gain 1.2 --lr-schedule constant --lr 0.05 --steps 300 --samples 2
+run mlp-milestones "$mlp" --milestones 100,200 --lr-factor 0.5 --warmup 20 --steps 300 --samples 2
+run mlp-plots      "$mlp" --steps 1500 --eval-every 500 --samples 2 --plot-loss "$tmp/loss.svg" --plot-emb "$tmp/emb.svg"
+run mlp-plots2     "$mlp" --emb 2 --steps 300 --samples 2 --plot-emb "$tmp/emb2.svg"
+run mlp-result     "$mlp" --steps 300 --no-test --samples 0 --result "$tmp/result.txt"
+grep -v '^seconds=' "$tmp/result.txt" >"$out/mlp-result.txt"
 sha256sum "$tmp/mlp.safetensors" "$tmp/deep.safetensors" |
   awk '{print $1}' >"$out/checkpoints.sha256"
+sha256sum "$tmp/loss.svg" "$tmp/emb.svg" "$tmp/emb2.svg" | awk '{print $1}' >"$out/plots.sha256"
+# the tutorial program (docs/tutorial.md), a short run
+"$build/examples/tutorial" "$data" 300 >"$out/tutorial.out" 2>&1 || echo "tutorial failed: $?" >>"$out/tutorial.out"
 
 # a two-trial sweep, scored on dev
 printf -- '--lr 0.05 0.1\n' >"$tmp/tiny.space"
 "$sweep" --space "$tmp/tiny.space" --out "$tmp/sweep" -j 1 --mlp-names "$mlp" -- --data "$data" --steps 500 \
   >/dev/null 2>&1 || echo "sweep failed: $?" >"$out/sweep.err"
 cut -d, -f1-3,5- "$tmp/sweep/results.csv" >"$out/sweep-results.csv" 2>/dev/null || true  # column 4 is seconds
+# and a random one, with a log-uniform range
+printf -- '--lr ~log 0.02 0.5\n--hidden 50 100\n' >"$tmp/random.space"
+"$sweep" --space "$tmp/random.space" --out "$tmp/sweep2" --mode random --trials 2 --seed 3 -j 1 --mlp-names "$mlp" -- \
+  --data "$data" --steps 300 >/dev/null 2>&1 || echo "random sweep failed: $?" >"$out/sweep-random.err"
+cut -d, -f1-3,5- "$tmp/sweep2/results.csv" >"$out/sweep-random-results.csv" 2>/dev/null || true
 echo "behaviour_snapshot: $(ls "$out" | wc -l) files in $out"

@@ -219,8 +219,10 @@ bool nd_make_split(lt_ctx *ctx, const nd_words *w, size_t begin, size_t end, con
                    nd_split *s)
 {
     nd_dataset d;
-    if (nd_build_dataset(w, begin, end, v, block, &d) != 0)
-        return lt_fail(ctx, LT_ERR_MEMORY, "dataset: out of memory"), false;
+    if (nd_build_dataset(w, begin, end, v, block, &d) != 0) {
+        lt_fail(ctx, LT_ERR_MEMORY, "dataset: out of memory");
+        return false;
+    }
     s->x = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n, block), d.x);
     s->y = lt_new_from(ctx, LT_I32, LT_SHAPE((int64_t)d.n), d.y);
     nd_free_dataset(&d);

@@ -112,3 +112,17 @@ void tg_describe(const tg_report *r, const char *const *names, float lr, char *b
     else
         snprintf(buf, size, "all finite");
 }
+
+bool tg_loss_finite(double loss, char *buf, size_t size)
+{
+    if (isfinite(loss))
+        return true;
+    snprintf(buf, size, "loss is %s", nonfinite_name((float)loss));
+    return false;
+}
+
+void tg_stop(lt_ctx *ctx, long step, const char *what, const char *save)
+{
+    lt_fail(ctx, LT_ERR_GRAPH, "step %ld: %s; training stopped%s%s%s", step, what, save ? ", " : "", save ? save : "",
+            save ? " not written (an existing file is unchanged)" : "");
+}

@@ -1,4 +1,6 @@
-/* train_guard.h - the SGD step of a training loop, with a numerical guard.
+/* train_guard.h - the numerical guard of a training loop: the batch loss is
+ * checked before backward, the updated parameters after the step, and a
+ * failure stops training with the step and the tensor named.
  *
  * tg_sgd_step applies p -= lr * grad(p) to every parameter, exactly as
  * lt_sgd_step does, and in the same pass checks that every updated value is
@@ -7,9 +9,9 @@
  * failure the gradients are looked at again to say which it was. The check
  * adds a few tenths of a microsecond to the update of mlp_names' 11,897
  * parameters (docs/mlp_names.md has the figures). After a failure the
- * parameters hold non-finite
- * values: the caller must stop and must not save them (mlp_names leaves its
- * --save file untouched; see docs/mlp_names.md, "Numerical guards"). */
+ * parameters hold non-finite values: the caller must stop (tg_stop) and must
+ * not save them (the programs leave their --save file untouched; see
+ * docs/mlp_names.md, "Numerical guards"). */
 #ifndef TRAIN_GUARD_H
 #define TRAIN_GUARD_H
 
@@ -44,5 +46,14 @@ tg_report tg_check_params(lt_tensor *const *params, int n);
  * is not finite (element 3 is -inf; is the learning rate 1e+30 too
  * large?)" into buf. */
 void tg_describe(const tg_report *r, const char *const *names, float lr, char *buf, size_t size);
+
+/* The guard on a batch loss, before backward: true when it is finite, else
+ * false with "loss is nan" ("inf", "-inf") in buf. */
+bool tg_loss_finite(double loss, char *buf, size_t size);
+
+/* Stops training: records LT_ERR_GRAPH on ctx, "step 12: WHAT; training
+ * stopped" and, when save is not NULL, ", SAVE not written (an existing file
+ * is unchanged)": a program never saves parameters after a stop. */
+void tg_stop(lt_ctx *ctx, long step, const char *what, const char *save);
 
 #endif
