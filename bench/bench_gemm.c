@@ -186,7 +186,8 @@ static double time_calls(const config *cfg, const shape *s, operands *o, call_fn
 
 static void call_ours(const shape *s, operands *o, const void *arg)
 {
-    lt_sgemm_with((const lt_gemm_kernel *)arg, s->m, s->n, s->k, (lt_mat){o->a, o->a_rs, o->a_cs}, (lt_mat){o->b, o->b_rs, o->b_cs}, (lt_mat_out){o->c, s->n, 1}, true, o->work);
+    lt_sgemm_with((const lt_gemm_kernel *)arg, s->m, s->n, s->k, (lt_mat){o->a, o->a_rs, o->a_cs},
+                  (lt_mat){o->b, o->b_rs, o->b_cs}, (lt_mat_out){o->c, s->n, 1}, true, o->work);
 }
 
 #ifdef LT_BENCH_OPENBLAS

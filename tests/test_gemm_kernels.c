@@ -135,7 +135,8 @@ static void check_problem(const lt_gemm_kernel *kern, const problem *p, uint64_t
             for (int64_t j = 0; j < p->n; j++)
                 c0[i * p->n + j] = *gat(&c, i, j) = (float)ts_uniform(&r, -1, 1);
     fenced w = fenced_new(lt_sgemm_work_floats_with(kern, p->m, p->n, p->k));
-    lt_sgemm_with(kern, p->m, p->n, p->k, (lt_mat){a.base, a.rs, a.cs}, (lt_mat){b.base, b.rs, b.cs}, (lt_mat_out){c.base, c.rs, c.cs}, p->accumulate, w.work);
+    lt_sgemm_with(kern, p->m, p->n, p->k, (lt_mat){a.base, a.rs, a.cs}, (lt_mat){b.base, b.rs, b.cs},
+                  (lt_mat_out){c.base, c.rs, c.cs}, p->accumulate, w.work);
     for (int64_t i = 0; i < p->m; i++)
         for (int64_t j = 0; j < p->n; j++) {
             double want = c0[i * p->n + j], mag = fabs(want);
@@ -509,7 +510,8 @@ static void test_no_read_past_end(void **state)
             memcpy(c0, c.data, sizeof(float) * (size_t)(p->m * p->n));
             /* scratch too, rounded to keep it 16-byte aligned */
             fenced_page w = page_end_buffer((lt_sgemm_work_floats_with(ks[ki], p->m, p->n, p->k) + 3) / 4 * 4);
-            lt_sgemm_with(ks[ki], p->m, p->n, p->k, (lt_mat){a.data, a_rs, a_cs}, (lt_mat){b.data, b_rs, b_cs}, (lt_mat_out){c.data, c_rs, c_cs}, p->accumulate, w.data);
+            lt_sgemm_with(ks[ki], p->m, p->n, p->k, (lt_mat){a.data, a_rs, a_cs}, (lt_mat){b.data, b_rs, b_cs},
+                          (lt_mat_out){c.data, c_rs, c_cs}, p->accumulate, w.data);
             /* spot-check the values (the full reference runs elsewhere) */
             for (int64_t i = 0; i < p->m; i += 7)
                 for (int64_t j = 0; j < p->n; j += 3) {

@@ -88,7 +88,8 @@ static void check_gemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool a
     size_t wf = lt_sgemm_work_floats(m, n, k);
     float *work = malloc(sizeof(float) * (wf ? wf : 1));
     assert_non_null(work);
-    lt_sgemm(m, n, k, (lt_mat){a.buf, a.rs, a.cs}, (lt_mat){b.buf, b.rs, b.cs}, (lt_mat_out){c.buf, c.rs, c.cs}, accumulate, work);
+    lt_sgemm(m, n, k, (lt_mat){a.buf, a.rs, a.cs}, (lt_mat){b.buf, b.rs, b.cs}, (lt_mat_out){c.buf, c.rs, c.cs},
+             accumulate, work);
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             double want = c0[i * n + j], mag = fabs(want);
@@ -197,7 +198,8 @@ static void test_gemm_degenerate(void **state)
     assert_float_equal(c[3], 15.0f, 0);
     /* the same with A^T given by swapped strides: A^T is (3,2), rows (1,4),(2,5),(3,6) */
     float ct[9];
-    lt_sgemm(3, 3, 2, (lt_mat){a, 1, 3}, (lt_mat){(float[]){1, 0, 2, 0, 1, 3}, 3, 1}, (lt_mat_out){ct, 3, 1}, false, work);
+    lt_sgemm(3, 3, 2, (lt_mat){a, 1, 3}, (lt_mat){(float[]){1, 0, 2, 0, 1, 3}, 3, 1}, (lt_mat_out){ct, 3, 1}, false,
+             work);
     /* rows of A^T times [[1,0,2],[0,1,3]] */
     const float want[9] = {1, 4, 14, 2, 5, 19, 3, 6, 24};
     for (int i = 0; i < 9; i++)

@@ -114,14 +114,14 @@ static inline int32_t *lt_i32(const lt_tensor *t) { return (int32_t *)t->storage
  * t->offset, or use lt_f32(t), for the storage position). */
 #define LT_WALK_MAX 2
 typedef struct lt_walk {
-    int ndim;                               /* dims of the loop nest (>= 1); the last is the row */
-    int n;                                  /* operands */
-    int64_t shape[LT_MAX_DIMS];             /* sizes of the loop nest */
+    int ndim;                   /* dims of the loop nest (>= 1); the last is the row */
+    int n;                      /* operands */
+    int64_t shape[LT_MAX_DIMS]; /* sizes of the loop nest */
     int64_t stride[LT_WALK_MAX][LT_MAX_DIMS];
-    int64_t len;                            /* elements per row: shape[ndim - 1] */
-    int64_t step[LT_WALK_MAX];              /* each operand's stride along a row */
-    int64_t idx[LT_MAX_DIMS];               /* the current row's index (dims 0..ndim-2) */
-    int64_t off[LT_WALK_MAX];               /* each operand's offset at the current row's start */
+    int64_t len;               /* elements per row: shape[ndim - 1] */
+    int64_t step[LT_WALK_MAX]; /* each operand's stride along a row */
+    int64_t idx[LT_MAX_DIMS];  /* the current row's index (dims 0..ndim-2) */
+    int64_t off[LT_WALK_MAX];  /* each operand's offset at the current row's start */
 } lt_walk;
 
 /* Plans a walk of n operands over shape[0..ndim-1]; strides[k][d] is operand

@@ -18,7 +18,10 @@
  *
  *     lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, ...)
  *     {
- *         x = lt_dense_f32(ctx, "dropout", x);        // checked, contiguous
+ *         if (!lt_check_f32(ctx, "dropout", x))       // arguments and dtype
+ *             return NULL;
+ *         ... check p; in evaluation return x ...
+ *         x = lt_contiguous(ctx, x);                   // a recorded copy if strided
  *         lt_tensor *y = x ? lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape) : NULL;
  *         ... y = x * mask ...
  *         return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = mask});
@@ -83,10 +86,7 @@ lt_tensor *lt_op_end(lt_ctx *ctx, const lt_op *op, lt_tensor *y, int n_in, lt_te
 
 /* dy: the gradient of the node's output (always dense: every op writes a
  * fresh contiguous output, and backward runs only once it has a gradient). */
-static inline const float *lt_output_grad(const lt_node *node)
-{
-    return node->out->storage->grad + node->out->offset;
-}
+static inline const float *lt_output_grad(const lt_node *node) { return node->out->storage->grad + node->out->offset; }
 
 /* dx: the gradient of input i at its element (0,..,0), with the input's own
  * strides (dense when the op made the input contiguous), allocated and
@@ -98,18 +98,18 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i);
 /* The backward of an elementwise one-input op (inputs made dense by
  * lt_unary_begin): dx[i] += EXPR for every element, where EXPR reads x, y
  * and dy, element i of the input, the output and the output's gradient. */
-#define LT_UNARY_BACKWARD(name, EXPR)                                                                     \
-    static void name(lt_ctx *ctx, lt_node *node)                                                          \
-    {                                                                                                     \
-        float *dx = lt_input_grad(ctx, node, 0);                                                          \
-        if (!dx)                                                                                          \
-            return;                                                                                       \
-        const float *xv = lt_f32(node->in[0]), *yv = lt_f32(node->out), *dyv = lt_output_grad(node);      \
-        for (int64_t i = 0, n = lt_numel(node->out); i < n; i++) {                                        \
-            const float x = xv[i], y = yv[i], dy = dyv[i];                                                \
-            (void)x, (void)y;                                                                             \
-            dx[i] += (EXPR);                                                                              \
-        }                                                                                                 \
+#define LT_UNARY_BACKWARD(name, EXPR)                                                                \
+    static void name(lt_ctx *ctx, lt_node *node)                                                     \
+    {                                                                                                \
+        float *dx = lt_input_grad(ctx, node, 0);                                                     \
+        if (!dx)                                                                                     \
+            return;                                                                                  \
+        const float *xv = lt_f32(node->in[0]), *yv = lt_f32(node->out), *dyv = lt_output_grad(node); \
+        for (int64_t i = 0, n = lt_numel(node->out); i < n; i++) {                                   \
+            const float x = xv[i], y = yv[i], dy = dyv[i];                                           \
+            (void)x, (void)y;                                                                        \
+            dx[i] += (EXPR);                                                                         \
+        }                                                                                            \
     }
 
 #endif

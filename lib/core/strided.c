@@ -56,17 +56,17 @@ void lt_walk_pair(lt_walk *w, const lt_tensor *a, const lt_tensor *b)
 }
 
 /* dst <- src for element type T; one instance per 4-byte dtype. */
-#define GATHER(T, dst, src)                                                                           \
-    do {                                                                                              \
-        const T *base = (const T *)(src)->storage->data + (src)->offset;                              \
-        T *out = (dst);                                                                               \
-        lt_walk w;                                                                                    \
-        lt_walk_tensor(&w, (src));                                                                    \
-        for (int64_t done = 0, n = lt_numel(src); done < n; done += w.len, lt_walk_next(&w)) {        \
-            const T *row = base + w.off[0];                                                           \
-            for (int64_t j = 0; j < w.len; j++)                                                       \
-                out[done + j] = row[j * w.step[0]];                                                   \
-        }                                                                                             \
+#define GATHER(T, dst, src)                                                                    \
+    do {                                                                                       \
+        const T *base = (const T *)(src)->storage->data + (src)->offset;                       \
+        T *out = (dst);                                                                        \
+        lt_walk w;                                                                             \
+        lt_walk_tensor(&w, (src));                                                             \
+        for (int64_t done = 0, n = lt_numel(src); done < n; done += w.len, lt_walk_next(&w)) { \
+            const T *row = base + w.off[0];                                                    \
+            for (int64_t j = 0; j < w.len; j++)                                                \
+                out[done + j] = row[j * w.step[0]];                                            \
+        }                                                                                      \
     } while (0)
 
 void lt_gather(void *dst, const lt_tensor *src)

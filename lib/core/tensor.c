@@ -392,8 +392,8 @@ void lt_print(FILE *f, const lt_tensor *t, const char *name)
         fprintf(f, "%s%s(null tensor)\n", name ? name : "", name ? " = " : "");
         return;
     }
-    fprintf(f, "%s%stensor %s %s%s\n", name ? name : "", name ? " = " : "", LT_TENSOR_SHAPE(t),
-            lt_dtype_name(t->dtype), t->requires_grad ? " requires_grad" : "");
+    fprintf(f, "%s%stensor %s %s%s\n", name ? name : "", name ? " = " : "", LT_TENSOR_SHAPE(t), lt_dtype_name(t->dtype),
+            t->requires_grad ? " requires_grad" : "");
     if (t->ndim == 0) {
         if (t->dtype == LT_F32)
             fprintf(f, "%.4f\n", (double)lt_get_f32(t, 0));

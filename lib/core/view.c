@@ -43,8 +43,8 @@ static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shap
     if (!lt_check_shape(ctx, op, *s)) /* e.g. (0, 2^62, 4): its strides would overflow */
         return false;
     if (known != n) {
-        lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s is invalid for a tensor %s of %lld elements", op,
-                LT_SHAPE_TEXT(*s), LT_TENSOR_SHAPE(t), (long long)n);
+        lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s is invalid for a tensor %s of %lld elements", op, LT_SHAPE_TEXT(*s),
+                LT_TENSOR_SHAPE(t), (long long)n);
         return false;
     }
     return true;

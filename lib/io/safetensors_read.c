@@ -26,7 +26,7 @@ static bool io_fail(lt_ctx *ctx, const char *path, const char *what)
 {
     int err = errno;
     return lt_st_fail(ctx, LT_ERR_IO, path, "%s: %s", what,
-                            err ? strerror(err) : "unexpected end of file (did the file change?)");
+                      err ? strerror(err) : "unexpected end of file (did the file change?)");
 }
 
 /* Opens path, checks it is a regular file and reads the header length. */
@@ -43,7 +43,7 @@ static FILE *open_checked(lt_ctx *ctx, const char *path, uint64_t *file_size, ui
         lt_st_fail(ctx, LT_ERR_IO, path, "not a regular file");
     else if ((*file_size = (uint64_t)sb.st_size) < 8)
         lt_st_fail(ctx, LT_ERR_FORMAT, path, "file is %llu bytes, too short for the 8-byte header length",
-                         (unsigned long long)*file_size);
+                   (unsigned long long)*file_size);
     else if (!read_exact(f, len, 8))
         io_fail(ctx, path, "reading the header length");
     else {
@@ -52,14 +52,14 @@ static FILE *open_checked(lt_ctx *ctx, const char *path, uint64_t *file_size, ui
             *header_len = *header_len << 8 | len[i];
         if (*header_len > *file_size)
             lt_st_fail(ctx, LT_ERR_FORMAT, path, "header length %llu exceeds file size %llu",
-                             (unsigned long long)*header_len, (unsigned long long)*file_size);
+                       (unsigned long long)*header_len, (unsigned long long)*file_size);
         else if (*header_len > *file_size - 8)
             lt_st_fail(ctx, LT_ERR_FORMAT, path,
-                             "header length %llu exceeds file size %llu minus the 8-byte length field",
-                             (unsigned long long)*header_len, (unsigned long long)*file_size);
+                       "header length %llu exceeds file size %llu minus the 8-byte length field",
+                       (unsigned long long)*header_len, (unsigned long long)*file_size);
         else if (*header_len > ST_MAX_HEADER)
             lt_st_fail(ctx, LT_ERR_FORMAT, path, "header length %llu exceeds the limit of %u bytes",
-                             (unsigned long long)*header_len, ST_MAX_HEADER);
+                       (unsigned long long)*header_len, ST_MAX_HEADER);
         else
             return f;
     }
@@ -75,8 +75,7 @@ static bool load_body(lt_ctx *ctx, lt_safetensors *st, FILE *f, const char *head
     if (!ok && doc.out_of_memory)
         lt_st_fail(ctx, LT_ERR_MEMORY, st->path, "out of memory parsing the header");
     else if (!ok)
-        lt_st_fail(ctx, LT_ERR_FORMAT, st->path, "malformed header JSON at byte %zu: %s", doc.err_pos,
-                         doc.err);
+        lt_st_fail(ctx, LT_ERR_FORMAT, st->path, "malformed header JSON at byte %zu: %s", doc.err_pos, doc.err);
     if (ok) {
         ok = lt_st_check_header(ctx, st, &doc);
         st->strings = doc.strings; /* names and metadata point into it */
@@ -88,7 +87,7 @@ static bool load_body(lt_ctx *ctx, lt_safetensors *st, FILE *f, const char *head
     st->data = malloc(st->data_len ? (size_t)st->data_len : 1);
     if (!st->data)
         return lt_st_fail(ctx, LT_ERR_MEMORY, st->path, "out of memory for %llu bytes of data",
-                                (unsigned long long)st->data_len);
+                          (unsigned long long)st->data_len);
     if (!read_exact(f, st->data, (size_t)st->data_len))
         return io_fail(ctx, st->path, "reading the data");
     return true;
@@ -115,7 +114,7 @@ lt_safetensors *lt_safetensors_load(lt_ctx *ctx, const char *path)
         st->data_len = file_size - 8 - header_len;
         if (SIZE_MAX < UINT64_MAX && st->data_len > SIZE_MAX)
             ok = lt_st_fail(ctx, LT_ERR_MEMORY, path, "%llu bytes of data do not fit in memory",
-                                  (unsigned long long)st->data_len);
+                            (unsigned long long)st->data_len);
         else if (!(ok = read_exact(f, header, (size_t)header_len)))
             io_fail(ctx, path, "reading the header");
         else
@@ -200,7 +199,9 @@ bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name
         return false;
     if (!st || !name || !dst)
         return lt_fail(ctx, LT_ERR_ARG, "safetensors: read: the %s is NULL",
-                       !st ? "checkpoint" : !name ? "name" : "destination tensor"),
+                       !st     ? "checkpoint"
+                       : !name ? "name"
+                               : "destination tensor"),
                false;
     char nb[ST_SHOWN_SIZE];
     const name_ref *r = lt_st_lookup(st->by_name, st->n, name);

@@ -255,8 +255,8 @@ static bool write_atomically(lt_ctx *ctx, const char *path, const json_buf *head
     return false;
 }
 
-bool lt_safetensors_save(lt_ctx *ctx, const char *path, const lt_named_tensor *tensors, int n,
-                         const char *const *meta, int n_meta)
+bool lt_safetensors_save(lt_ctx *ctx, const char *path, const lt_named_tensor *tensors, int n, const char *const *meta,
+                         int n_meta)
 {
     if (!ctx || ctx->status != LT_OK)
         return false;

@@ -355,8 +355,8 @@ static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
 
 /* The portable Goto driver (kernels with a packed-panel function). */
 static void sgemm_packed(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
-                         int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
-                         int64_t c_cs, bool accumulate, float *work)
+                         int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs,
+                         bool accumulate, float *work)
 {
     gemm_out o = {k, c, c_rs, c_cs};
     int64_t mb = block_m(k), nb = block_n(k);

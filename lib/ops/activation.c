@@ -30,8 +30,8 @@ static float gelu_slope(float x)
     return cdf + x * pdf;
 }
 
-LT_UNARY_BACKWARD(sigmoid_backward, dy * y * (1.0f - y))
-LT_UNARY_BACKWARD(gelu_backward, dy * gelu_slope(x))
+LT_UNARY_BACKWARD(sigmoid_backward, dy *y *(1.0f - y))
+LT_UNARY_BACKWARD(gelu_backward, dy *gelu_slope(x))
 
 static const lt_op sigmoid_op = {"sigmoid", sigmoid_backward};
 static const lt_op gelu_op = {"gelu", gelu_backward};

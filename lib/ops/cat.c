@@ -38,9 +38,8 @@ static bool check_same(lt_ctx *ctx, lt_tensor *const *ts, int k, int dim)
                        LT_TENSOR_SHAPE(b), lt_dtype_name(a->dtype), LT_TENSOR_SHAPE(a)),
                false;
     if (b->ndim != a->ndim)
-        return lt_fail(ctx, LT_ERR_SHAPE,
-                       "cat: tensor %d has shape %s of rank %d but tensor 0 has shape %s of rank %d", k,
-                       LT_TENSOR_SHAPE(b), b->ndim, LT_TENSOR_SHAPE(a), a->ndim),
+        return lt_fail(ctx, LT_ERR_SHAPE, "cat: tensor %d has shape %s of rank %d but tensor 0 has shape %s of rank %d",
+                       k, LT_TENSOR_SHAPE(b), b->ndim, LT_TENSOR_SHAPE(a), a->ndim),
                false;
     for (int d = 0; d < a->ndim; d++)
         if (d != dim && a->shape[d] != b->shape[d])

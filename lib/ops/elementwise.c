@@ -95,10 +95,12 @@ typedef void (*fwd_row_fn)(float *restrict py, const float *pa, int64_t sa, cons
         }                                                                                                     \
     }
 
+/* clang-format off: the expressions are not declarations */
 FWD_ROW(add_row, a + b)
 FWD_ROW(sub_row, a - b)
-FWD_ROW(mul_row, a * b)
+FWD_ROW(mul_row, a *b)
 FWD_ROW(div_row, a / b)
+/* clang-format on */
 
 /* Gradient of one operand over one row: dx[i*sx] += EXPR, where dx is that
  * operand's gradient and sx its own stride (sa or sb). EXPR reads dy (the
@@ -108,39 +110,41 @@ FWD_ROW(div_row, a / b)
 typedef void (*grad_row_fn)(float *dx, int64_t sx, const float *pdy, const float *py, const float *pa, int64_t sa,
                             const float *pb, int64_t sb, int64_t n);
 
-#define GRAD_ROW(name, EXPR)                                                                                     \
-    static void name(float *dx, int64_t sx, const float *pdy, const float *py, const float *pa, int64_t sa,      \
-                     const float *pb, int64_t sb, int64_t n)                                                     \
-    {                                                                                                            \
-        if (sx == 0) {                                                                                           \
-            double acc = 0.0;                                                                                    \
-            for (int64_t i = 0; i < n; i++) {                                                                    \
-                const float dy = pdy[i], y = py[i], a = pa[i * sa], b = pb[i * sb];                              \
-                (void)dy, (void)y, (void)a, (void)b;                                                             \
-                acc += (EXPR);                                                                                   \
-            }                                                                                                    \
-            dx[0] += (float)acc;                                                                                 \
-        } else if (sa == 1 && sb == 1) { /* then sx == 1 too */                                                  \
-            for (int64_t i = 0; i < n; i++) {                                                                    \
-                const float dy = pdy[i], y = py[i], a = pa[i], b = pb[i];                                        \
-                (void)dy, (void)y, (void)a, (void)b;                                                             \
-                dx[i] += (EXPR);                                                                                 \
-            }                                                                                                    \
-        } else {                                                                                                 \
-            for (int64_t i = 0; i < n; i++) {                                                                    \
-                const float dy = pdy[i], y = py[i], a = pa[i * sa], b = pb[i * sb];                              \
-                (void)dy, (void)y, (void)a, (void)b;                                                             \
-                dx[i * sx] += (EXPR);                                                                            \
-            }                                                                                                    \
-        }                                                                                                        \
+#define GRAD_ROW(name, EXPR)                                                                                \
+    static void name(float *dx, int64_t sx, const float *pdy, const float *py, const float *pa, int64_t sa, \
+                     const float *pb, int64_t sb, int64_t n)                                                \
+    {                                                                                                       \
+        if (sx == 0) {                                                                                      \
+            double acc = 0.0;                                                                               \
+            for (int64_t i = 0; i < n; i++) {                                                               \
+                const float dy = pdy[i], y = py[i], a = pa[i * sa], b = pb[i * sb];                         \
+                (void)dy, (void)y, (void)a, (void)b;                                                        \
+                acc += (EXPR);                                                                              \
+            }                                                                                               \
+            dx[0] += (float)acc;                                                                            \
+        } else if (sa == 1 && sb == 1) { /* then sx == 1 too */                                             \
+            for (int64_t i = 0; i < n; i++) {                                                               \
+                const float dy = pdy[i], y = py[i], a = pa[i], b = pb[i];                                   \
+                (void)dy, (void)y, (void)a, (void)b;                                                        \
+                dx[i] += (EXPR);                                                                            \
+            }                                                                                               \
+        } else {                                                                                            \
+            for (int64_t i = 0; i < n; i++) {                                                               \
+                const float dy = pdy[i], y = py[i], a = pa[i * sa], b = pb[i * sb];                         \
+                (void)dy, (void)y, (void)a, (void)b;                                                        \
+                dx[i * sx] += (EXPR);                                                                       \
+            }                                                                                               \
+        }                                                                                                   \
     }
 
+/* clang-format off */
 GRAD_ROW(pass_grad, dy)            /* d(a+b)/da, d(a+b)/db, d(a-b)/da */
 GRAD_ROW(neg_grad, -dy)            /* d(a-b)/db */
 GRAD_ROW(mul_grad_a, dy * b)       /* d(ab)/da = b */
 GRAD_ROW(mul_grad_b, dy * a)       /* d(ab)/db = a */
 GRAD_ROW(div_grad_a, dy / b)       /* d(a/b)/da = 1/b */
 GRAD_ROW(div_grad_b, -dy * y / b)  /* d(a/b)/db = -a/b^2 = -(a/b)/b; no b*b to overflow */
+/* clang-format on */
 
 /* ---- the four ops --------------------------------------------------------- */
 
@@ -181,8 +185,7 @@ static void binary_grad(grad_row_fn row, float *dx, int k, const lt_node *node)
     broadcast_walk(&w, a, b, y);
     const float *pa = lt_f32(a), *pb = lt_f32(b), *py = lt_f32(y), *dy = lt_output_grad(node);
     for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w))
-        row(dx + w.off[k], w.step[k], dy + done, py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1],
-            w.len);
+        row(dx + w.off[k], w.step[k], dy + done, py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len);
 }
 
 /* Each operand's pass adds into its own gradient buffer, so x*x (both

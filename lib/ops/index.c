@@ -42,8 +42,7 @@ static bool check_index_args(lt_ctx *ctx, const lt_tensor *c, const lt_tensor *x
                        LT_TENSOR_SHAPE(x)),
                false;
     if (c->ndim < 1)
-        return lt_fail(ctx, LT_ERR_SHAPE, "index: the table must have rank >= 1, got a scalar %s",
-                       LT_TENSOR_SHAPE(c)),
+        return lt_fail(ctx, LT_ERR_SHAPE, "index: the table must have rank >= 1, got a scalar %s", LT_TENSOR_SHAPE(c)),
                false;
     if (x->ndim + c->ndim - 1 > LT_MAX_DIMS)
         return lt_fail(ctx, LT_ERR_SHAPE, "index: table %s indexed by %s would have rank %d > %d", LT_TENSOR_SHAPE(c),

@@ -164,13 +164,13 @@ lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b)
     const float *av = lt_f32(a), *bv = lt_f32(b);
     float *yv = lt_f32(y);
     if (foldable(&ma, &mb)) { /* (B*n,k) @ (k,m) -> (B*n,m) */
-        if (!lt_sgemm_par(ctx, batch * n, m, k, mat_at(&ma, av, 0), mat_at(&mb, bv, 0), (lt_mat_out){yv, m, 1},
-                          false, NULL))
+        if (!lt_sgemm_par(ctx, batch * n, m, k, mat_at(&ma, av, 0), mat_at(&mb, bv, 0), (lt_mat_out){yv, m, 1}, false,
+                          NULL))
             return NULL;
     } else {
         for (int64_t i = 0; i < batch; i++) /* (n,k) @ (k,m) -> (n,m) */
-            if (!lt_sgemm_par(ctx, n, m, k, mat_at(&ma, av, i), mat_at(&mb, bv, i),
-                              (lt_mat_out){yv + i * n * m, m, 1}, false, NULL))
+            if (!lt_sgemm_par(ctx, n, m, k, mat_at(&ma, av, i), mat_at(&mb, bv, i), (lt_mat_out){yv + i * n * m, m, 1},
+                              false, NULL))
                 return NULL;
     }
     return lt_op_end(ctx, &matmul_op, y, 2, (lt_tensor *const[]){a, b}, NULL);

@@ -36,8 +36,7 @@ static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **ga
     if ((*x)->dtype != LT_F32)
         return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 input, got %s", op, lt_dtype_name((*x)->dtype)), false;
     if ((*x)->ndim < min_rank)
-        return lt_fail(ctx, LT_ERR_SHAPE, "%s: input %s: needs rank %d or more", op,
-                       LT_TENSOR_SHAPE(*x), min_rank),
+        return lt_fail(ctx, LT_ERR_SHAPE, "%s: input %s: needs rank %d or more", op, LT_TENSOR_SHAPE(*x), min_rank),
                false;
     int64_t c = (*x)->shape[(*x)->ndim - 1];
     lt_tensor **affine[2] = {gain, bias};
@@ -47,8 +46,8 @@ static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **ga
         if (!t)
             continue;
         if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
-            return lt_fail(ctx, LT_ERR_SHAPE, "%s: %s %s does not fit %lld features", op, what[i],
-                           LT_TENSOR_SHAPE(t), (long long)c),
+            return lt_fail(ctx, LT_ERR_SHAPE, "%s: %s %s does not fit %lld features", op, what[i], LT_TENSOR_SHAPE(t),
+                           (long long)c),
                    false;
         if (!(*affine[i] = lt_contiguous(ctx, t)))
             return false;

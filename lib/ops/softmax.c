@@ -57,8 +57,7 @@ static void softmax_slice(const float *x, float *y, int64_t n, int64_t step, boo
 /* Backward of one slice, from the saved output y and its gradient dy:
  *   softmax:     dx = y * (dy - sum_j dy_j y_j)
  *   log_softmax: dx = dy - exp(y) * sum_j dy_j */
-static void softmax_slice_backward(const float *y, const float *dy, float *dx, int64_t n, int64_t step,
-                                   bool log_form)
+static void softmax_slice_backward(const float *y, const float *dy, float *dx, int64_t n, int64_t step, bool log_form)
 {
     double dot = 0;
     for (int64_t j = 0; j < n; j++)

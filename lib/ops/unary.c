@@ -41,8 +41,8 @@ static void relu_map(float *restrict y, const float *x, int64_t n)
 }
 
 LT_UNARY_BACKWARD(neg_backward, -dy)
-LT_UNARY_BACKWARD(tanh_backward, dy * (1.0f - y * y)) /* from the saved output */
-LT_UNARY_BACKWARD(exp_backward, dy * y)
+LT_UNARY_BACKWARD(tanh_backward, dy *(1.0f - y * y)) /* from the saved output */
+LT_UNARY_BACKWARD(exp_backward, dy *y)
 LT_UNARY_BACKWARD(log_backward, dy / x)
 LT_UNARY_BACKWARD(relu_backward, y <= 0.0f ? 0.0f : dy) /* passes where y > 0 or NaN */
 
