@@ -31,7 +31,7 @@
 
 /* Copying a and b into local arrays each step matters: without it GCC 12
  * cannot prove the tile does not alias the panels and vectorises along p
- * with shuffles instead, about 4x slower. */
+ * with shuffles instead, several times slower (docs/performance.md). */
 static void ukernel_generic(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
                             int64_t ldc, bool accumulate)
 {
