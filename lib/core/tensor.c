@@ -325,6 +325,11 @@ bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value)
         return false;
     }
     float *d = lt_f32(t);
+    if (lt_is_contiguous(t)) { /* the common case, as one loop the compiler vectorises */
+        for (int64_t i = 0, n = lt_numel(t); i < n; i++)
+            d[i] = value;
+        return true;
+    }
     lt_walk w;
     lt_walk_tensor(&w, t);
     for (int64_t done = 0, n = lt_numel(t); done < n; done += w.len, lt_walk_next(&w))

@@ -353,11 +353,28 @@ static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
     }
 }
 
-/* The portable Goto driver (kernels with a packed-panel function). */
-static void sgemm_packed(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
-                         int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs,
-                         bool accumulate, float *work)
+/* The product on raw pointers and strides: C (+)= op(A) @ op(B). */
+static void sgemm_strided(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
+                          int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
+                          int64_t c_cs, bool accumulate, float *work)
 {
+    if (m <= 0 || n <= 0)
+        return;
+    if (kd <= 0) {
+        zero_or_keep(c, m, n, c_rs, c_cs, accumulate);
+        return;
+    }
+    /* The kernel writes rows of C with unit column stride. A column-major C
+     * is the row-major C^T = op(B)^T op(A)^T: swap the operands instead of
+     * scattering every tile. */
+    if (c_cs != 1 && c_rs == 1 && n > 1) {
+        sgemm_strided(k, n, m, kd, b, b_cs, b_rs, a, a_cs, a_rs, c, c_cs, c_rs, accumulate, work);
+        return;
+    }
+    if (k->tile) {
+        sgemm_direct(k, m, n, kd, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, accumulate, work);
+        return;
+    }
     gemm_out o = {k, c, c_rs, c_cs};
     int64_t mb = block_m(k), nb = block_n(k);
     float *pa = work, *pb = work + a_block_floats(k, m, min64(kd, LT_GEMM_KC));
@@ -380,23 +397,7 @@ static void sgemm_packed(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
 void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, lt_mat a, lt_mat b, lt_mat_out c,
                    bool accumulate, float *work)
 {
-    if (m <= 0 || n <= 0)
-        return;
-    if (kd <= 0) {
-        zero_or_keep(c.data, m, n, c.rs, c.cs, accumulate);
-        return;
-    }
-    /* The kernel writes rows of C with unit column stride. A column-major C
-     * is the row-major C^T = op(B)^T op(A)^T: swap the operands instead of
-     * scattering every tile. */
-    if (c.cs != 1 && c.rs == 1 && n > 1) {
-        lt_sgemm_with(k, n, m, kd, lt_mat_t(b), lt_mat_t(a), (lt_mat_out){c.data, c.cs, c.rs}, accumulate, work);
-        return;
-    }
-    if (k->tile)
-        sgemm_direct(k, m, n, kd, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c.data, c.rs, c.cs, accumulate, work);
-    else
-        sgemm_packed(k, m, n, kd, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c.data, c.rs, c.cs, accumulate, work);
+    sgemm_strided(k, m, n, kd, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c.data, c.rs, c.cs, accumulate, work);
 }
 
 void lt_sgemm(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate, float *work)
