@@ -16,8 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "bench_common.h"
 #include "kernels/gemm.h"
 
 #ifdef LT_BENCH_OPENBLAS
@@ -54,19 +53,6 @@ static const shape shapes[] = {
 #define N_SHAPES (int)(sizeof shapes / sizeof shapes[0])
 #define N_TRAIN 6
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 /* "cpu MHz" of the first processor in /proc/cpuinfo (0 when unreadable). */
 static double cpu_mhz(void)
 {
@@ -94,13 +80,13 @@ static double measured_mhz(void)
     double best = 0;
     for (int r = 0; r < 5; r++) {
         unsigned long x = 0, n = 20000000;
-        double t0 = now();
+        double t0 = bench_now();
         __asm__ volatile("1:\n\t"
                          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
                          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
                          "dec %1\n\tjnz 1b"
                          : "+r"(x), "+r"(n));
-        double mhz = 8 * 20e6 / (now() - t0) * 1e-6;
+        double mhz = 8 * 20e6 / (bench_now() - t0) * 1e-6;
         best = mhz > best ? mhz : best;
     }
     return best;
@@ -123,11 +109,7 @@ typedef struct {
 
 static float *random_floats(size_t n, unsigned *seed)
 {
-    float *x = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    if (!x) {
-        fprintf(stderr, "bench_gemm: out of memory\n");
-        exit(1);
-    }
+    float *x = bench_alloc(n * sizeof(float), "bench_gemm");
     for (size_t i = 0; i < n; i++) {
         *seed = *seed * 1103515245u + 12345u;
         x[i] = (float)((*seed >> 8) & 0xFFFF) / 65536.0f - 0.5f;
@@ -166,28 +148,34 @@ typedef struct {
 /* Median seconds per call of fn over batches. */
 typedef void (*call_fn)(const shape *s, operands *o, const void *arg);
 
+typedef struct {
+    call_fn fn;
+    const shape *s;
+    operands *o;
+    const void *arg;
+} timed_call;
+
+static void run_call(void *arg)
+{
+    const timed_call *c = arg;
+    c->fn(c->s, c->o, c->arg);
+}
+
 static double time_calls(const config *cfg, const shape *s, operands *o, call_fn fn, const void *arg)
 {
     double flops = 2.0 * s->m * s->n * s->k;
     /* batch length: ~2 ms of work at ~50 GFLOP/s (quick: a few calls) */
-    int batch = cfg->quick ? 2 : (int)(2e-3 * 50e9 / flops) + 1, reps = cfg->quick ? 3 : 31;
-    double t[31];
-    for (int i = 0; i < (cfg->quick ? 1 : batch * 5); i++) /* warm-up: caches, clocks, page faults */
-        fn(s, o, arg);
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        for (int i = 0; i < batch; i++)
-            fn(s, o, arg);
-        t[r] = (now() - t0) / batch;
-    }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-    return t[reps / 2];
+    long batch = cfg->quick ? 2 : (long)(2e-3 * 50e9 / flops) + 1;
+    timed_call c = {fn, s, o, arg};
+    for (long i = 0; i < (cfg->quick ? 1 : batch * 5); i++) /* warm-up: caches, clocks, page faults */
+        run_call(&c);
+    return bench_time(run_call, &c, batch, cfg->quick ? 3 : 31);
 }
 
 static void call_ours(const shape *s, operands *o, const void *arg)
 {
-    lt_sgemm_with((const lt_gemm_kernel *)arg, s->m, s->n, s->k, o->a, o->a_rs, o->a_cs, o->b, o->b_rs, o->b_cs,
-                  o->c, s->n, 1, true, o->work);
+    lt_sgemm_with((const lt_gemm_kernel *)arg, s->m, s->n, s->k, (lt_mat){o->a, o->a_rs, o->a_cs},
+                  (lt_mat){o->b, o->b_rs, o->b_cs}, (lt_mat_out){o->c, s->n, 1}, true, o->work);
 }
 
 #ifdef LT_BENCH_OPENBLAS

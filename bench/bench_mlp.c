@@ -22,6 +22,7 @@
  * about speed. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "bench_common.h"
 #include "cli_args.h"
 #include "evaluate.h"
 #include "libtensor.h"
@@ -33,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #define BLOCK 3
 #define EMB 10
@@ -41,25 +41,6 @@
 #define BATCH 32
 #define RUN_STEPS 200000     /* mlp_names defaults */
 #define RUN_EVAL_EVERY 1000
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ---- data and model (as examples/mlp_names.c) --------------------------- */
 
@@ -129,13 +110,13 @@ static double time_eval(lt_ctx *ectx, model *m, const nd_split *dev, int threads
     lt_set_threads(ectx, threads);
     *loss = split_loss(ectx, m, dev); /* warm-up: starts the workers, sizes the arena */
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         double l = split_loss(ectx, m, dev);
-        t[i] = now() - t0;
+        t[i] = bench_now() - t0;
         if (memcmp(&l, loss, sizeof l) != 0)
             *loss = NAN; /* not reproducible from one evaluation to the next */
     }
-    return median(t, reps);
+    return bench_median(t, reps);
 }
 
 /* ---- main ----------------------------------------------------------------------- */
@@ -219,10 +200,10 @@ static bool run(lt_ctx *ctx, lt_ctx *ectx, setup *s, const options *o)
     lt_set_threads(ctx, o->threads);
     if (!ix || !train(ctx, m, &s->tr, ix, &g, warm))
         return false;
-    double t0 = now();
+    double t0 = bench_now();
     if (!train(ctx, m, &s->tr, ix, &g, steps))
         return false;
-    double train_s = now() - t0, sps = (double)steps / train_s;
+    double train_s = bench_now() - t0, sps = (double)steps / train_s;
     printf("train: %ld steps (after %ld warm-up) in %.3f s: %.0f steps/s, %.1f us/step, %.2f GFLOP/s [%d thread%s]\n",
            steps, warm, train_s, sps, 1e6 / sps, step_flop * sps * 1e-9, o->threads, o->threads > 1 ? "s" : "");
 

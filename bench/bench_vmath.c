@@ -13,38 +13,20 @@
  * figure is the median over 7 repetitions of the mean time of a batch of
  * calls lasting >= ~5 ms, after a warm-up; out-of-place, into a separate
  * output array. --quick: tiny batches, for smoke runs. */
-#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "kernels/cpu.h"
 #include "kernels/vmath.h"
 
 #define ROW 27 /* classes per row of logits */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return (a > b) - (a < b);
-}
-
 static float *uniform_floats(size_t n, float lo, float hi, unsigned seed)
 {
-    float *x = malloc(n * sizeof(float));
-    if (!x) {
-        fprintf(stderr, "bench_vmath: out of memory\n");
-        exit(1);
-    }
+    float *x = bench_alloc(n * sizeof(float), "bench_vmath");
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1103515245u + 12345u;
         x[i] = lo + (hi - lo) * (float)((seed >> 8) & 0xFFFFFF) / 16777216.0f;
@@ -114,8 +96,9 @@ static double kernel_rows(float *y, const float *x, int64_t n)
     return total;
 }
 
-static void run(job *j)
+static void run(void *arg)
 {
+    job *j = arg;
     switch (j->k) {
     case K_TANH: (j->v == V_GLIBC ? glibc_tanh : lt_vtanh)(j->y, j->x, j->n); break;
     case K_EXP: (j->v == V_GLIBC ? glibc_exp : lt_vexp)(j->y, j->x, j->n); break;
@@ -123,29 +106,12 @@ static void run(job *j)
     }
 }
 
-/* Median over repetitions of the mean ns per element of a batch of calls. */
+/* Median over repetitions of the mean ns per element of a batch of calls
+ * lasting >= 5 ms (sizing the batch is the warm-up). */
 static double time_ns_per_element(job *j, int quick)
 {
-    double target = quick ? 1e-4 : 5e-3;
-    int reps = quick ? 1 : 7;
-    long calls = 1;
-    for (;;) { /* warm-up and batch sizing */
-        double t0 = now();
-        for (long c = 0; c < calls; c++)
-            run(j);
-        if (now() - t0 >= target || quick)
-            break;
-        calls *= 2;
-    }
-    double t[7];
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        for (long c = 0; c < calls; c++)
-            run(j);
-        t[r] = (now() - t0) / (double)calls / (double)j->n * 1e9;
-    }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-    return t[reps / 2];
+    long calls = bench_calls_for(run, j, quick ? 0.0 : 5e-3);
+    return bench_time(run, j, calls, quick ? 1 : 7) / (double)j->n * 1e9;
 }
 
 int main(int argc, char **argv)

@@ -2,7 +2,19 @@
  * @file libtensor.h
  * @brief libtensor - a small C11 tensor library with tape-based reverse-mode autograd.
  *
- * One header, one prefix: every public name starts with lt_ / LT_.
+ * One header, one prefix: every public name starts with lt_ / LT_. This
+ * header is the manual; it reads top to bottom in this order:
+ *
+ *   1. Types                  tensors, shapes, dtypes, statuses
+ *   2. Context and errors     the context, the sticky error, grad mode, threads
+ *   3. Creation and access    persistent and temporary tensors, elements
+ *   4. Views                  new headers over the same storage
+ *   5. Ops                    elementwise, reductions, products, lookups,
+ *                             softmax and cross-entropy, normalisation, dropout
+ *   6. Autograd               backward, and reading gradients
+ *   7. Extending              writing a new op outside the library
+ *   8. Training               random numbers, optimisers, clipping, schedules
+ *   9. Input and output       checkpoints in the safetensors format
  *
  * ------------------------------------------------------------------------
  * THE MODEL IN ONE PARAGRAPH
@@ -69,6 +81,10 @@
 extern "C" {
 #endif
 
+/* ======================================================================== */
+/* 1. Types                                                                 */
+/* ======================================================================== */
+
 /** The version the library binary was built as, "MAJOR.MINOR.PATCH"; equals
  *  LT_VERSION_STRING when header and library match. Static storage: never
  *  free it. Never fails. */
@@ -78,10 +94,6 @@ int lt_version_number(void);
 
 /** Largest rank a tensor may have. */
 #define LT_MAX_DIMS 6
-
-/* ======================================================================== */
-/* Types                                                                    */
-/* ======================================================================== */
 
 /** Element type of a tensor. */
 typedef enum lt_dtype {
@@ -108,8 +120,7 @@ typedef struct lt_shape {
     int64_t d[LT_MAX_DIMS]; /**< sizes d[0..ndim-1], outermost first */
 } lt_shape;
 
-/* LT_SHAPE(a, b, ...) -> lt_shape with 1 to 6 sizes (use -1 for "infer" in
- * lt_view/lt_reshape). LT_SHAPE0 is the shape of a scalar (rank 0). */
+/* LT__NARG counts LT_SHAPE's arguments (1 to 6). */
 #define LT__NARG(...) LT__NARG_(__VA_ARGS__, 6, 5, 4, 3, 2, 1, 0)
 #define LT__NARG_(a, b, c, d, e, f, n, ...) n
 #ifdef __cplusplus /* C++ has no compound literals; braced init is the same */
@@ -131,31 +142,34 @@ typedef struct lt_ctx lt_ctx;
 
 /** Element memory shared by a tensor and all its views. */
 typedef struct lt_storage {
-    void *data;       /**< numel elements of dtype */
-    float *grad;      /**< numel floats, or NULL until a gradient is needed */
-    int64_t numel;    /**< number of elements */
-    lt_dtype dtype;   /**< element type */
-    bool persistent;  /**< heap (lt_new*) or arena (temporary) */
+    void *data;      /**< numel elements of dtype */
+    float *grad;     /**< numel floats, or NULL until a gradient is needed */
+    int64_t numel;   /**< number of elements */
+    lt_dtype dtype;  /**< element type */
+    bool persistent; /**< heap (lt_new*) or arena (temporary) */
 } lt_storage;
 
 /** A strided view onto a storage. Fields are public so that new ops can be
  *  written outside the library; treat them as read-only. */
 typedef struct lt_tensor {
-    lt_storage *storage;           /**< the elements (shared with views) */
-    int64_t offset;                /**< first element, in elements */
-    int ndim;                      /**< 0 for a scalar */
-    int64_t shape[LT_MAX_DIMS];    /**< sizes, outermost first */
-    int64_t stride[LT_MAX_DIMS];   /**< in elements, PyTorch's order */
-    lt_dtype dtype;                /**< element type (same as the storage's) */
-    bool requires_grad;            /**< recorded ops on it go on the tape */
-    /* library bookkeeping for persistent tensors (NULL for temporaries) */
-    struct lt_ctx *owner;          /**< owning context of a persistent tensor, NULL for temporaries */
-    struct lt_tensor *prev_owned;  /**< previous in the owner's list of persistent tensors */
-    struct lt_tensor *next_owned;  /**< next in the owner's list of persistent tensors */
+    lt_storage *storage;          /**< the elements (shared with views) */
+    int64_t offset;               /**< first element, in elements */
+    int ndim;                     /**< 0 for a scalar */
+    int64_t shape[LT_MAX_DIMS];   /**< sizes, outermost first */
+    int64_t stride[LT_MAX_DIMS];  /**< in elements, PyTorch's order */
+    lt_dtype dtype;               /**< element type (same as the storage's) */
+    bool requires_grad;           /**< recorded ops on it go on the tape */
+    struct lt_ctx *owner;         /**< owning context of a persistent tensor, NULL for temporaries */
+    struct lt_tensor *prev_owned; /**< previous in the owner's list of persistent tensors */
+    struct lt_tensor *next_owned; /**< next in the owner's list of persistent tensors */
 } lt_tensor;
 
+/** PyTorch's random generator, a plain value (its fields and functions are
+ *  under "8. Training"); lt_dropout takes one. */
+typedef struct lt_rng lt_rng;
+
 /* ======================================================================== */
-/* Context, errors, grad mode                                               */
+/* 2. Context and errors                                                    */
 /* ======================================================================== */
 
 /** A new context (grad mode on, 1 thread, no error), or NULL when out of
@@ -175,16 +189,17 @@ size_t lt_ctx_arena_reserved(const lt_ctx *ctx);
  *  (constant over a steady-state training loop). */
 size_t lt_ctx_arena_allocations(const lt_ctx *ctx);
 
-/** LT_OK, or the status of the first error recorded in ctx. */
-lt_status lt_status_of(const lt_ctx *ctx);  /* LT_OK, or the first error */
+/** LT_OK, or the status of the first error recorded in ctx (LT_ERR_ARG for
+ *  NULL). */
+lt_status lt_status_of(const lt_ctx *ctx);
 /** The first error's message ("matmul: (32,30) @ (6,100): inner sizes
  *  differ"), "" when there is none. Owned by ctx; valid until the next
  *  lt_clear_error() or lt_ctx_free(). */
-const char *lt_error_message(const lt_ctx *ctx); /* "" when no error */
+const char *lt_error_message(const lt_ctx *ctx);
 /** Forgets the recorded error so the context can be used again. */
 void lt_clear_error(lt_ctx *ctx);
 /** A short English name of a status ("shape error", ...); static storage. */
-const char *lt_status_name(lt_status s);    /* "shape error", ... */
+const char *lt_status_name(lt_status s);
 /** Records an error (if none is recorded yet) with a printf-style message,
  *  which by convention starts with the op's name and names the values
  *  ("matmul: (2,3) @ (4,5): inner sizes differ"). Always returns NULL so
@@ -201,21 +216,21 @@ bool lt_set_grad_enabled(lt_ctx *ctx, bool enabled);
 /** True when ops on tensors that require a gradient are being recorded. */
 bool lt_grad_enabled(const lt_ctx *ctx);
 
-/** Threads: how many threads (1..64, default 1) the context's ops may use.
- * Ops large enough to pay for it (matrix products of a few MFLOP and more,
- * tanh/exp and cross-entropy over large tensors: an evaluation over
- * thousands of rows) split their work into contiguous blocks; small ops (a
- * training step's minibatch) stay on the calling thread. Results are
- * bit-identical for every thread count. The n - 1 worker threads are
- * started by the first op that splits and are reused until lt_ctx_free or
- * the next change of n. Returns false with LT_ERR_ARG when n is outside
- * 1..64 (the setting is then unchanged). */
+/** How many threads (1..64, default 1) the context's ops may use. Ops large
+ * enough to pay for it (matrix products of a few MFLOP and more, tanh/exp
+ * and cross-entropy over large tensors: an evaluation over thousands of
+ * rows) split their work into contiguous blocks; small ops (a training
+ * step's minibatch) stay on the calling thread. Results are bit-identical
+ * for every thread count. The n - 1 worker threads are started by the first
+ * op that splits and are reused until lt_ctx_free or the next change of n.
+ * Returns false with LT_ERR_ARG when n is outside 1..64 (the setting is then
+ * unchanged). */
 bool lt_set_threads(lt_ctx *ctx, int n);
 /** The context's thread count (lt_set_threads); 1 for NULL. */
-int lt_get_threads(const lt_ctx *ctx); /* 1 for NULL */
+int lt_get_threads(const lt_ctx *ctx);
 
 /* ======================================================================== */
-/* Creation                                                                 */
+/* 3. Creation and access                                                   */
 /* ======================================================================== */
 
 /** A persistent (rule 1), zero-filled, contiguous tensor of any rank
@@ -232,7 +247,7 @@ lt_tensor *lt_new_from(lt_ctx *ctx, lt_dtype dtype, lt_shape shape, const void *
 lt_tensor *lt_new_copy(lt_ctx *ctx, const lt_tensor *t);
 /** Frees a persistent tensor and its gradient buffer. Temporaries and NULL
  *  are ignored (temporaries belong to the arena). Views of t become invalid. */
-void lt_free(lt_tensor *t); /* persistent tensors only; NULL is fine */
+void lt_free(lt_tensor *t);
 
 /** A temporary (rule 2) contiguous tensor whose data is uninitialised. */
 lt_tensor *lt_empty(lt_ctx *ctx, lt_dtype dtype, lt_shape shape);
@@ -250,17 +265,13 @@ lt_tensor *lt_from_f32(lt_ctx *ctx, lt_shape shape, const float *data);
 lt_tensor *lt_from_i32(lt_ctx *ctx, lt_shape shape, const int32_t *data);
 /** A temporary I32 tensor (n,) holding 0..n-1; LT_ERR_ARG unless
  *  0 <= n <= INT32_MAX. */
-lt_tensor *lt_arange(lt_ctx *ctx, int64_t n); /* I32 0..n-1 */
+lt_tensor *lt_arange(lt_ctx *ctx, int64_t n);
 
 /** Marks t (a leaf) as requiring a gradient and gives it a zeroed gradient
  *  buffer (kept until the tensor is freed, rule 4); requires = false only
  *  clears the flag. Returns t, or NULL on error (LT_ERR_DTYPE: I32 tensors
  *  cannot require grad; LT_ERR_MEMORY). */
 lt_tensor *lt_requires_grad(lt_ctx *ctx, lt_tensor *t, bool requires);
-
-/* ======================================================================== */
-/* Inspection and element access                                            */
-/* ======================================================================== */
 
 /** Number of elements (1 for a scalar, 0 for NULL). */
 int64_t lt_numel(const lt_tensor *t);
@@ -285,8 +296,6 @@ int32_t lt_get_i32(const lt_tensor *t, int64_t i);
 void lt_set_f32(lt_tensor *t, int64_t i, float v);
 /** Sets element i of an I32 tensor; ignored when out of range or not I32. */
 void lt_set_i32(lt_tensor *t, int64_t i, int32_t v);
-/** Gradient element i in logical order; 0 when there is no gradient. */
-float lt_grad_get(const lt_tensor *t, int64_t i);
 /** The single value of a one-element F32 tensor; NaN + LT_ERR_SHAPE otherwise. */
 float lt_item(lt_ctx *ctx, const lt_tensor *t);
 
@@ -296,41 +305,33 @@ float lt_item(lt_ctx *ctx, const lt_tensor *t);
 float *lt_data_f32(lt_tensor *t);
 /** Pointer to element (0,...,0) of an I32 tensor's data; NULL for NULL or F32. */
 int32_t *lt_data_i32(lt_tensor *t);
-/** Pointer to the gradient of element (0,...,0) (same strides as the data);
- *  NULL when t has no gradient buffer. */
-float *lt_grad_f32(lt_tensor *t); /* NULL when t has no gradient buffer */
-/** The gradient of t as a temporary F32 tensor sharing the gradient buffer
- *  (same shape and strides); NULL with LT_ERR_GRAPH when t has none. */
-lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t);
-
 /** Copies t's numel elements, in logical order, into dst (numel floats);
  *  does nothing when t is NULL or not F32. */
 void lt_copy_out_f32(const lt_tensor *t, float *dst);
 /** Copies t's numel elements into dst (numel ints); nothing unless I32. */
 void lt_copy_out_i32(const lt_tensor *t, int32_t *dst);
 
-/* In-place, never recorded on the tape (use outside the graph: init,
- * optimiser updates). Return false with an error on bad input. */
 /** Sets every element of the F32 tensor t (through views) to value. In
- *  place, not recorded. False with LT_ERR_DTYPE / LT_ERR_ARG. */
+ *  place, never recorded (for initialisation). False with LT_ERR_DTYPE /
+ *  LT_ERR_ARG. */
 bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value);
 /** Copies src's elements into dst (same shape and dtype; any layouts). In
- *  place, not recorded. False with LT_ERR_SHAPE naming both when they differ. */
-bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src); /* same shape */
-/** p -= lr * grad(p), elementwise (plain SGD on one parameter). In place,
- *  not recorded. False with LT_ERR_GRAPH when p has no gradient buffer. */
-bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr);
+ *  place, never recorded. False with LT_ERR_SHAPE naming both when they
+ *  differ. */
+bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src);
 
 /** Prints a readable form ("tensor (2,3) f32 [[...]]") to f, eliding the
  *  middle of large dimensions. name may be NULL. */
 void lt_print(FILE *f, const lt_tensor *t, const char *name);
 
 /* ======================================================================== */
-/* Views (never copy; gradients flow back to the base through shared storage)*/
+/* 4. Views                                                                 */
 /* ======================================================================== */
-/* Every view is a temporary header over t's storage (rules 2 and 3). Every
- * dim argument may be negative, counting from the end, as in PyTorch; an
- * out-of-range dim is LT_ERR_INDEX naming the dim and the rank. */
+/* Every view is a temporary header over t's storage (rules 2 and 3): it
+ * never copies, and gradients flow back to the base through the shared
+ * storage. Every dim argument (here and in the ops) may be negative,
+ * counting from the end, as in PyTorch; an out-of-range dim is LT_ERR_INDEX
+ * naming the dim and the rank. */
 
 /** Same elements, new shape; one size may be -1 (inferred). Needs a layout
  *  that allows a view (as torch.view); otherwise LT_ERR_SHAPE naming the
@@ -357,7 +358,12 @@ lt_tensor **lt_unbind(lt_ctx *ctx, lt_tensor *t, int dim, int *count);
 lt_tensor *lt_unsqueeze(lt_ctx *ctx, lt_tensor *t, int dim);
 /** t without dimension dim, which must have size 1 (LT_ERR_SHAPE otherwise). */
 lt_tensor *lt_squeeze(lt_ctx *ctx, lt_tensor *t, int dim);
-/* Negative dims count from the end in every dim argument, as in PyTorch. */
+/** makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
+ * consecutive steps side by side. A view (no copy) whenever lt_view can
+ * make one, which includes every contiguous input; otherwise a recorded copy.
+ * LT_ERR_SHAPE when x is not rank 3 or T is not divisible by n. The result
+ * keeps a middle dim of 1 when T == n (lt_squeeze(.., 1) drops it). */
+lt_tensor *lt_flatten_consecutive(lt_ctx *ctx, lt_tensor *x, int n);
 
 /** t itself when already contiguous, else a differentiable contiguous copy. */
 lt_tensor *lt_contiguous(lt_ctx *ctx, lt_tensor *t);
@@ -365,75 +371,72 @@ lt_tensor *lt_contiguous(lt_ctx *ctx, lt_tensor *t);
 lt_tensor *lt_clone(lt_ctx *ctx, lt_tensor *t);
 
 /* ======================================================================== */
-/* Ops (every one differentiable in its F32 inputs)                         */
+/* 5. Ops                                                                   */
 /* ======================================================================== */
 /* Every op returns a new temporary (rule 2) and, when grad mode is on and an
- * F32 input requires a gradient, records itself on the tape. */
+ * F32 input requires a gradient, records itself on the tape; every one is
+ * differentiable in its F32 inputs. Inputs may be strided views. Edge
+ * values follow IEEE arithmetic and PyTorch. */
 
-/* Elementwise with NumPy/PyTorch broadcasting: shapes align on the right and
- * a missing or size-1 dim stretches ((3,1)+(1,4) -> (3,4)); the gradient of
- * a stretched input is summed over the stretched dims. Inputs may be strided
- * views and may be the same tensor (x*x). Division by 0 follows IEEE. */
 /** a + b, elementwise with NumPy/PyTorch broadcasting: shapes align on the
  *  right and a missing or size-1 dim stretches ((3,1)+(1,4) -> (3,4)); the
- *  gradient of a stretched input is summed over the stretched dims. Inputs
- *  may be strided views and may be the same tensor. Both F32; LT_ERR_SHAPE
- *  naming both shapes when they do not broadcast. */
+ *  gradient of a stretched input is summed over the stretched dims. a and b
+ *  may be the same tensor (x * x). Both F32; LT_ERR_SHAPE naming both
+ *  shapes when they do not broadcast. lt_sub, lt_mul and lt_div work the
+ *  same way. */
 lt_tensor *lt_add(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 /** a - b, elementwise with broadcasting (as lt_add). */
 lt_tensor *lt_sub(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
-/** a * b, elementwise with broadcasting (as lt_add); a and b may be the same
- *  tensor (x * x). */
+/** a * b, elementwise with broadcasting (as lt_add). */
 lt_tensor *lt_mul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
-/** a / b, elementwise with broadcasting (as lt_add); division by 0 follows
- *  IEEE (inf, NaN). */
+/** a / b, elementwise with broadcasting (as lt_add); division by 0 gives
+ *  inf or NaN. */
 lt_tensor *lt_div(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
-/* Scalar forms: a + s, a - s, a * s, a / s. */
-/** a + s for every element (same shape as a). */
-lt_tensor *lt_add_scalar(lt_ctx *ctx, lt_tensor *a, float s);
-/** a - s for every element. */
-lt_tensor *lt_sub_scalar(lt_ctx *ctx, lt_tensor *a, float s);
-/** a * s for every element. */
-lt_tensor *lt_mul_scalar(lt_ctx *ctx, lt_tensor *a, float s);
-/** a / s for every element (IEEE division). */
-lt_tensor *lt_div_scalar(lt_ctx *ctx, lt_tensor *a, float s);
+/** x + s for every element (same shape as x). */
+lt_tensor *lt_add_scalar(lt_ctx *ctx, lt_tensor *x, float s);
+/** x - s for every element. */
+lt_tensor *lt_sub_scalar(lt_ctx *ctx, lt_tensor *x, float s);
+/** x * s for every element. */
+lt_tensor *lt_mul_scalar(lt_ctx *ctx, lt_tensor *x, float s);
+/** x / s for every element (a true division, not a product with 1/s). */
+lt_tensor *lt_div_scalar(lt_ctx *ctx, lt_tensor *x, float s);
 
-/* Unary. Edge values as in PyTorch: log(0) = -inf, log(x<0) = NaN, tanh
- * saturates to +-1; lt_pow of a negative base with a non-integer exponent is
- * NaN, 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
-/** -a, elementwise (same shape). */
-lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *a);
-/** tanh(a), elementwise; saturates to +-1 (within 1.2 ulp of the correctly
+/** -x, elementwise (same shape). */
+lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x);
+/** tanh(x), elementwise; saturates to +-1 (within 1.2 ulp of the correctly
  *  rounded value). */
-lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a);
-/** exp(a), elementwise. */
-lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a);
-/** Natural log of a, elementwise: log(0) = -inf, log(x < 0) = NaN. */
-lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *a);
-/** max(a, 0), elementwise (gradient 0 at 0, as PyTorch). */
-lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *a);
-/** a^exponent, elementwise: a negative base with a non-integer exponent is
+lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *x);
+/** exp(x), elementwise (inf above about 88.72). */
+lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *x);
+/** Natural log of x, elementwise: log(0) = -inf, log(x < 0) = NaN. */
+lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *x);
+/** max(x, 0), elementwise (gradient 0 at 0, as PyTorch; NaN passes). */
+lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x);
+/** x^exponent, elementwise: a negative base with a non-integer exponent is
  *  NaN, 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
-lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *a, float exponent); /* a^exponent */
+lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *x, float exponent);
+/** 1 / (1 + exp(-x)), elementwise; never overflows. */
+lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *x);
+/** GELU: x * Phi(x), elementwise, the exact (erf) form (torch's default). */
+lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *x);
 
-/* Reductions. The _dim forms take a dim (negative counts from the end) and
- * keepdim as in PyTorch. lt_sum/lt_mean reduce everything to a scalar. Sums
- * accumulate in double. The mean of nothing is NaN, as in PyTorch. */
-/** The sum of all elements of a as a scalar (rank 0); accumulated in double. */
-lt_tensor *lt_sum(lt_ctx *ctx, lt_tensor *a);
-/** The mean of all elements as a scalar; NaN for an empty tensor. */
-lt_tensor *lt_mean(lt_ctx *ctx, lt_tensor *a);
-/** Sum along dim (negative counts from the end); keepdim keeps it as size 1
- *  (as PyTorch). (N,C) with dim 1 -> (N,) or (N,1). */
-lt_tensor *lt_sum_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
+/** The sum of all elements of x as a scalar (rank 0). Every sum in the
+ *  library accumulates in double. */
+lt_tensor *lt_sum(lt_ctx *ctx, lt_tensor *x);
+/** The mean of all elements as a scalar; NaN for an empty tensor, as in
+ *  PyTorch. */
+lt_tensor *lt_mean(lt_ctx *ctx, lt_tensor *x);
+/** Sum along dim; keepdim keeps it as size 1 (as PyTorch). (N,C) with dim 1
+ *  -> (N,) or (N,1). */
+lt_tensor *lt_sum_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
 /** Mean along dim (as lt_sum_dim); NaN over an empty dimension. */
-lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim);
+lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
 /** Max along dim: returns the values; *indices (if not NULL) receives an I32
  *  tensor (same shape as the values) of argmax positions (first maximum on
  *  ties; NaN counts as the maximum, as in PyTorch). The gradient goes to the
  *  argmax only. A dim of size 0, or longer than I32 indices reach
  *  (2^31-1), is LT_ERR_SHAPE. */
-lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tensor **indices);
+lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim, lt_tensor **indices);
 
 /** Matrix product.
  *   (n,k) @ (k,m) -> (n,m)
@@ -443,7 +446,6 @@ lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *a, int dim, bool keepdim, lt_tenso
  * LT_ERR_SHAPE naming both shapes when the inner sizes or batch sizes
  * differ or a rank is not 2 or 3. */
 lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
-
 /** The affine layer x @ w + b: x (N,K), w (K,M), b (M,) or NULL -> (N,M). The
  * same result as lt_add(lt_matmul(x, w), b), in one op: the bias is the
  * starting value of the product's accumulation (no second pass over the
@@ -458,16 +460,15 @@ lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b);
  * PyTorch a negative index counts from the end (-1 is the last row); an
  * index outside -rows..rows-1 is LT_ERR_INDEX; F32 indices are LT_ERR_DTYPE. */
 lt_tensor *lt_index(lt_ctx *ctx, lt_tensor *c, lt_tensor *x);
-
 /** Concatenation of n >= 1 tensors ts[0..n-1] along dim (all other sizes
  * equal; same dtype and rank; scalars cannot be concatenated: LT_ERR_SHAPE /
  * LT_ERR_DTYPE naming the offending tensor). I32 is allowed (no grad). */
 lt_tensor *lt_cat(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim);
 
-/** softmax(a) along dim (exp(a - max) / sum), same shape as a. */
-lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
-/** log(softmax(a)) along dim, computed stably (a - max - log sum exp). */
-lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
+/** softmax(x) along dim (exp(x - max) / sum), same shape as x. */
+lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *x, int dim);
+/** log(softmax(x)) along dim, computed stably (x - max - log sum exp). */
+lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *x, int dim);
 /** Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
  * and stable (F.cross_entropy). Returns a scalar. Targets must be in 0..C-1
  * (no ignore_index; LT_ERR_INDEX otherwise); N must be >= 1; other shapes
@@ -479,8 +480,32 @@ lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim);
  * probability 0; a row with +inf, all -inf, or a NaN gives NaN throughout. */
 lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
 
+/** Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
+ * (any rank >= 2; the features are the last dim, as makemore part 5's
+ * BatchNorm1d, not torch's (N,C,L) convention). gain, bias: (C,) or NULL
+ * (1 and 0). running_mean, running_var: persistent (C,) tensors or NULL.
+ * training: normalise with the batch mean and biased variance, and (when
+ * given) update running = (1-momentum)*running + momentum*batch, with the
+ * unbiased variance for running_var, as torch.nn.BatchNorm1d (momentum 0.1,
+ * eps 1e-5 there); needs more than one row. Evaluation (training false):
+ * normalise with the running statistics (both required). Differentiable in
+ * x, gain and bias; the running statistics are updated in place, never
+ * recorded. */
+lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
+                        lt_tensor *running_var, bool training, float momentum, float eps);
+/** Layer normalisation over the last dim (torch.nn.functional.layer_norm with
+ * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
+lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
+/** Inverted dropout with probability p in [0, 1]: in training each element
+ * is kept with probability 1 - p (exact to 2^-16) and scaled by 1/(1-p), or
+ * zeroed. Deterministic given g: each call takes one lt_rng_u64 draw as the
+ * key of a counter-based hash (splitmix64) that gives 16 bits per element,
+ * row-major (see lib/ops/dropout.c). When training is false or p is 0 it
+ * returns x itself (no copy, no node; g may then be NULL). */
+lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
+
 /* ======================================================================== */
-/* Autograd                                                                 */
+/* 6. Autograd                                                              */
 /* ======================================================================== */
 
 /** Back-propagates from a scalar (one-element) tensor that was produced by a
@@ -498,13 +523,29 @@ void lt_zero_grad(lt_tensor *t);
 /** Number of nodes on the tape (for tests and tools). */
 size_t lt_tape_size(const lt_ctx *ctx);
 
+/* Reading a gradient after backward: lt_grad (a tensor, for ops and
+ * printing), lt_grad_f32 (a pointer, for loops over a parameter) or
+ * lt_grad_get (one element). Inside an op's backward, see "7. Extending":
+ * lt_grad_f32(node->out) reads the output's gradient and lt_grad_buffer
+ * gives an input's. */
+
+/** The gradient of t as a temporary F32 tensor sharing the gradient buffer
+ *  (same shape and strides); NULL with LT_ERR_GRAPH when t has none. */
+lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t);
+/** Pointer to the gradient of element (0,...,0) (same strides as the data);
+ *  NULL when t has no gradient buffer. */
+float *lt_grad_f32(lt_tensor *t);
+/** Gradient element i in logical order; 0 when there is no gradient. */
+float lt_grad_get(const lt_tensor *t, int64_t i);
+
 /* ======================================================================== */
-/* Extending: writing a new op                                              */
+/* 7. Extending: writing a new op                                           */
 /* ======================================================================== */
 /* An op is a forward function that computes its output and, when any input
  * requires a gradient, records a node whose op->backward reads the output's
- * gradient and accumulates (+=) into the inputs' gradients. See
- * docs/design.md ("How to add an op") for a complete example. */
+ * gradient and accumulates (+=) into the inputs' gradients. It validates
+ * with lt_check_args and reports errors with lt_fail. docs/extending.md
+ * walks through one (tests/test_autograd.c defines `cube` this way). */
 
 /** A node of the tape: one recorded op application (see struct lt_node). */
 typedef struct lt_node lt_node;
@@ -515,19 +556,19 @@ typedef void (*lt_backward_fn)(lt_ctx *ctx, lt_node *node);
 
 /** An op's identity: a static constant shared by all its nodes. */
 typedef struct lt_op {
-    const char *name;        /**< used in error messages and lt_tape_dump */
+    const char *name;        /**< used in error messages */
     lt_backward_fn backward; /**< the gradient rule */
 } lt_op;
 
 /** One recorded op application on the tape (arena memory). */
 struct lt_node {
-    const lt_op *op;  /**< which op */
-    lt_tensor *out;   /**< its output */
-    lt_tensor **in;   /**< n_in inputs (arena) */
-    int n_in;         /**< number of inputs */
-    float fparam[4];  /**< op-specific constants (e.g. an exponent) */
-    int64_t iparam[4];/**< op-specific integers (e.g. a dim) */
-    void *saved;      /**< op-specific arena memory saved by forward */
+    const lt_op *op;   /**< which op */
+    lt_tensor *out;    /**< its output */
+    lt_tensor **in;    /**< n_in inputs (arena) */
+    int n_in;          /**< number of inputs */
+    float fparam[4];   /**< op-specific constants (e.g. an exponent) */
+    int64_t iparam[4]; /**< op-specific integers (e.g. a dim) */
+    void *saved;       /**< op-specific arena memory saved by forward */
 };
 
 /** True when an op on these inputs must be recorded (grad mode is on and at
@@ -541,7 +582,8 @@ lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_te
  *  NULL + LT_ERR_MEMORY when out of memory. */
 void *lt_arena_alloc(lt_ctx *ctx, size_t bytes);
 /** Gradient pointer of t at element (0,..,0), allocating a zeroed buffer for
- * its storage on first use. NULL + error on out of memory. */
+ * its storage on first use: what a backward accumulates an input's gradient
+ * into. NULL + error on out of memory. */
 float *lt_grad_buffer(lt_ctx *ctx, lt_tensor *t);
 /** Validates the arguments common to every op: ctx usable (no sticky error)
  * and no NULL tensor among the n given. On failure records
@@ -552,104 +594,20 @@ bool lt_check_args(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts);
 int lt_resolve_dim(lt_ctx *ctx, const char *op, int dim, int ndim);
 
 /* ======================================================================== */
-/* Checkpoints: the safetensors format                                      */
-/* ======================================================================== */
-/* File layout: 8-byte little-endian header length N, N bytes of JSON
- * ({"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
- * ..., "__metadata__": {"key": "value", ...}}), then the raw little-endian
- * tensor bytes. Readable by Python's safetensors and PyTorch. */
-
-/** One entry of a checkpoint to write. */
-typedef struct lt_named_tensor {
-    const char *name;        /**< unique, valid UTF-8 */
-    const lt_tensor *tensor; /**< F32 or I32, any layout (written dense) */
-} lt_named_tensor;
-
-/** Writes n tensors and n_meta string pairs (meta[2i] = key, meta[2i+1] =
- * value) to path atomically: a temporary file in the same directory, fsync,
- * rename. On any failure the old file at path is untouched, the temporary is
- * removed, and false is returned with LT_ERR_IO / LT_ERR_ARG. */
-bool lt_safetensors_save(lt_ctx *ctx, const char *path, const lt_named_tensor *tensors, int n,
-                         const char *const *meta, int n_meta);
-
-/** A loaded checkpoint, fully validated when lt_safetensors_load returns it
- *  (opaque; owns its memory, independent of any context). */
-typedef struct lt_safetensors lt_safetensors;
-
-/** Reads and validates a whole file (header length within the file, JSON
- * well-formed, known dtypes, shapes and offsets consistent and inside the
- * data, no overlaps). NULL + LT_ERR_IO / LT_ERR_FORMAT with a message naming
- * the file and the problem. Free with lt_safetensors_free. */
-lt_safetensors *lt_safetensors_load(lt_ctx *ctx, const char *path);
-/** Frees a loaded checkpoint; NULL is fine. Names and metadata strings
- *  obtained from it become invalid. */
-void lt_safetensors_free(lt_safetensors *st);
-/** Number of tensors in the checkpoint. */
-int lt_safetensors_count(const lt_safetensors *st);
-/** Name of tensor i (0..count-1), owned by st; NULL out of range. */
-const char *lt_safetensors_name(const lt_safetensors *st, int i); /* NULL out of range */
-/** The dtype ("F32", "I32", or another safetensors name such as "BF16") and
- *  shape of tensor i (header order); false when st is NULL or i out of range. */
-bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape);
-/** Metadata value for key (owned by st), or NULL when absent. */
-const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
-/** Copies the named tensor into dst, which must have the same dtype and
- * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise,
- * or naming the file when it has no tensor of that name. */
-bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
-
-/* ======================================================================== */
-/* Learning-rate schedules (schedule.c)                                     */
+/* 8. Training: random numbers, optimisers, clipping, schedules             */
 /* ======================================================================== */
 
-/** Most milestones of a step schedule. */
-#define LT_LR_MAX_MILESTONES 8
+/* ---- random numbers, bit-compatible with PyTorch and Python -------------- */
 
-/** The shape of a learning-rate schedule. */
-typedef enum lt_lr_kind {
-    LT_LR_CONSTANT, /**< base throughout */
-    LT_LR_STEP,     /**< base, then from step milestones[i] on: rates[i] when explicit_rates, else the
-                         previous rate times factor */
-    LT_LR_COSINE    /**< half a cosine from base (at step warmup) down to final (at step total), final after */
-} lt_lr_kind;
-
-/** A learning rate as a pure function of the step number (0-based), for any
- *  optimiser. A warm-up of w > 0 steps scales the rate of step s < w by
- *  (s+1)/w. The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
- *  .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}. */
-typedef struct lt_lr_schedule {
-    lt_lr_kind kind;                       /**< constant, step or cosine */
-    double base;                           /**< rate after warm-up, before any decay */
-    long warmup;                           /**< linear warm-up steps (0 = none) */
-    int n_milestones;                      /**< LT_LR_STEP: 0..LT_LR_MAX_MILESTONES */
-    long milestones[LT_LR_MAX_MILESTONES]; /**< LT_LR_STEP: steps, non-decreasing (equal ones stack) */
-    bool explicit_rates;                   /**< LT_LR_STEP: use rates[] instead of factor */
-    double rates[LT_LR_MAX_MILESTONES];    /**< LT_LR_STEP: the rate from each milestone on */
-    double factor;                         /**< LT_LR_STEP: multiplier at each milestone, e.g. 0.1 */
-    long total;                            /**< LT_LR_COSINE: last step of the curve (> warmup) */
-    double final;                          /**< LT_LR_COSINE: rate from step total on */
-} lt_lr_schedule;
-
-/** true when s is well formed; otherwise false and an LT_ERR_ARG on ctx
- *  naming the bad field and value ("lr schedule: milestone 1 is step 49; ..."). */
-bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s);
-/** The rate at a step of a checked schedule; NaN for a NULL schedule, an
- *  unknown kind or a negative step. */
-double lt_lr_at(const lt_lr_schedule *s, long step);
-
-/* ======================================================================== */
-/* Random numbers compatible with PyTorch and Python                        */
-/* ======================================================================== */
-
-/** PyTorch's CPU generator: MT19937 as torch.Generator().manual_seed(seed).
- *  A plain value: copy it to fork a stream; no cleanup needed. */
-typedef struct lt_rng {
-    uint32_t mt[624];        /**< Mersenne Twister state */
-    int index;               /**< next word of mt to temper */
-    /* cached second sample of the double Box-Muller path (numel < 16) */
-    bool has_cached_normal;  /**< a cached second Box-Muller sample is pending */
-    double cached_normal;    /**< that sample (the double path, n < 16) */
-} lt_rng;
+/** PyTorch's CPU generator (the lt_rng type): MT19937 as
+ *  torch.Generator().manual_seed(seed). A plain value: copy it to fork a
+ *  stream; no cleanup needed. */
+struct lt_rng {
+    uint32_t mt[624];       /**< Mersenne Twister state */
+    int index;              /**< next word of mt to temper */
+    bool has_cached_normal; /**< a cached second Box-Muller sample is pending */
+    double cached_normal;   /**< that sample (the double path, n < 16) */
+};
 
 /** Seeds g exactly as torch.Generator().manual_seed(seed). */
 void lt_rng_seed(lt_rng *g, uint64_t seed);
@@ -690,9 +648,13 @@ uint64_t lt_pyrandom_randbelow(lt_pyrandom *r, uint64_t n);
 /** random.shuffle(x) on n elements of elem_size bytes each at base. */
 void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size);
 
-/* ======================================================================== */
-/* Optimisers and gradient clipping (lib/train/optim.c)                           */
-/* ======================================================================== */
+/* ---- optimisers and gradient clipping -------------------------------------- */
+
+/** p -= lr * grad(p), elementwise (plain SGD on one parameter, any layout).
+ *  In place, not recorded. False with LT_ERR_GRAPH when p has no gradient
+ *  buffer. lt_optim below does the same with momentum and the rest. */
+bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr);
+
 /* PyTorch 1.13's update rules (torch.optim.SGD, Adam, AdamW):
  *   sgd:   g = grad + wd*p; with momentum mu > 0: buf = g on the first step,
  *          else mu*buf + g; g = buf (or g + mu*buf with nesterov); p -= lr*g
@@ -704,7 +666,7 @@ void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size)
  * its state, allocated once by lt_optim_new (heap, not the arena; steps
  * allocate nothing) and freed by lt_optim_free. Errors go to ctx (sticky). */
 
-/** Which update rule an optimiser applies (see the section comment above). */
+/** Which update rule an optimiser applies (the rules are above). */
 typedef enum lt_optim_kind { LT_OPTIM_SGD, LT_OPTIM_ADAM, LT_OPTIM_ADAMW } lt_optim_kind;
 
 /** An optimiser's settings: a plain value; start from lt_optim_defaults. */
@@ -723,7 +685,7 @@ typedef struct lt_optim_config {
  * 1e-8, weight decay 0, or 0.01 for adamw). */
 lt_optim_config lt_optim_defaults(lt_optim_kind kind, float lr);
 /** "sgd", "adam" or "adamw" (static storage); "?" for an unknown kind. */
-const char *lt_optim_kind_name(lt_optim_kind kind); /* "sgd", "adam", "adamw" */
+const char *lt_optim_kind_name(lt_optim_kind kind);
 
 /** An optimiser: its parameters (borrowed) and its state (owned); opaque. */
 typedef struct lt_optim lt_optim;
@@ -734,13 +696,13 @@ typedef struct lt_optim lt_optim;
  * a gradient buffer). */
 lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n);
 /** Frees the optimiser's state (not the parameters); NULL is fine. */
-void lt_optim_free(lt_optim *opt); /* NULL is fine */
+void lt_optim_free(lt_optim *opt);
 /** One update of every parameter, in place, from its current gradient (not
  *  recorded on the tape; allocates nothing). False on error (NULL, the
  *  context holds an error, a parameter lost its gradient buffer). */
 bool lt_optim_step(lt_optim *opt);
 /** Zeroes every parameter's gradient (lt_zero_grad on each); NULL is fine. */
-void lt_optim_zero_grad(lt_optim *opt);        /* zeroes every parameter's gradient */
+void lt_optim_zero_grad(lt_optim *opt);
 /** Sets the learning rate for the next steps (for schedules: lt_lr_at).
  *  A negative, infinite or NaN lr is refused: the rate stays and the
  *  optimiser's context records LT_ERR_ARG ("optim_set_lr: lr nan must be
@@ -749,7 +711,7 @@ void lt_optim_set_lr(lt_optim *opt, float lr);
 /** The current learning rate; NaN for NULL. */
 float lt_optim_lr(const lt_optim *opt);
 /** Number of updates done so far (0 for NULL). */
-int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
+int64_t lt_optim_steps(const lt_optim *opt);
 
 /** torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
  * (accumulated in double); when it exceeds max_norm every gradient is scaled
@@ -757,48 +719,89 @@ int64_t lt_optim_steps(const lt_optim *opt);   /* updates done so far */
  * an error (max_norm <= 0, a parameter without gradient). */
 float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_norm);
 
+/* ---- learning-rate schedules -------------------------------------------------- */
+
+/** Most milestones of a step schedule. */
+#define LT_LR_MAX_MILESTONES 8
+
+/** The shape of a learning-rate schedule. */
+typedef enum lt_lr_kind {
+    LT_LR_CONSTANT, /**< base throughout */
+    LT_LR_STEP,     /**< base, then from step milestones[i] on: rates[i] when explicit_rates, else the
+                         previous rate times factor */
+    LT_LR_COSINE    /**< half a cosine from base (at step warmup) down to final (at step total), final after */
+} lt_lr_kind;
+
+/** A learning rate as a pure function of the step number (0-based), for any
+ *  optimiser. A warm-up of w > 0 steps scales the rate of step s < w by
+ *  (s+1)/w. The notebook: {.kind = LT_LR_STEP, .base = 0.1, .n_milestones = 1,
+ *  .milestones = {100000}, .explicit_rates = true, .rates = {0.01}}. */
+typedef struct lt_lr_schedule {
+    lt_lr_kind kind;                       /**< constant, step or cosine */
+    double base;                           /**< rate after warm-up, before any decay */
+    long warmup;                           /**< linear warm-up steps (0 = none) */
+    int n_milestones;                      /**< LT_LR_STEP: 0..LT_LR_MAX_MILESTONES */
+    long milestones[LT_LR_MAX_MILESTONES]; /**< LT_LR_STEP: steps, non-decreasing (equal ones stack) */
+    bool explicit_rates;                   /**< LT_LR_STEP: use rates[] instead of factor */
+    double rates[LT_LR_MAX_MILESTONES];    /**< LT_LR_STEP: the rate from each milestone on */
+    double factor;                         /**< LT_LR_STEP: multiplier at each milestone, e.g. 0.1 */
+    long total;                            /**< LT_LR_COSINE: last step of the curve (> warmup) */
+    double final;                          /**< LT_LR_COSINE: rate from step total on */
+} lt_lr_schedule;
+
+/** true when s is well formed; otherwise false and an LT_ERR_ARG on ctx
+ *  naming the bad field and value ("lr schedule: milestone 1 is step 49; ..."). */
+bool lt_lr_check(lt_ctx *ctx, const lt_lr_schedule *s);
+/** The rate at a step of a checked schedule; NaN for a NULL schedule, an
+ *  unknown kind or a negative step. */
+double lt_lr_at(const lt_lr_schedule *s, long step);
+
 /* ======================================================================== */
-/* Normalisation, dropout, more activations, flatten-consecutive            */
-/* (lib/ops/norm.c, dropout.c, activation.c, flatten.c)                      */
+/* 9. Input and output: checkpoints in the safetensors format               */
 /* ======================================================================== */
+/* File layout: 8-byte little-endian header length N, N bytes of JSON
+ * ({"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+ * ..., "__metadata__": {"key": "value", ...}}), then the raw little-endian
+ * tensor bytes. Readable by Python's safetensors and PyTorch. */
 
-/** Batch normalisation over everything but the last dim: x (N,C) or (N,T,C)
- * (any rank >= 2; the features are the last dim, as makemore part 5's
- * BatchNorm1d, not torch's (N,C,L) convention). gain, bias: (C,) or NULL
- * (1 and 0). running_mean, running_var: persistent (C,) tensors or NULL.
- * training: normalise with the batch mean and biased variance, and (when
- * given) update running = (1-momentum)*running + momentum*batch, with the
- * unbiased variance for running_var, as torch.nn.BatchNorm1d (momentum 0.1,
- * eps 1e-5 there); needs more than one row. Evaluation (training false):
- * normalise with the running statistics (both required). Differentiable in
- * x, gain and bias; the running statistics are updated in place, never
- * recorded. */
-lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
-                        lt_tensor *running_var, bool training, float momentum, float eps);
-/** Layer normalisation over the last dim (torch.nn.functional.layer_norm with
- * normalized_shape (C,)): biased variance, gain/bias (C,) or NULL. */
-lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps);
-/** Inverted dropout (the rule is in the comment below): a temporary of x's shape, or x itself. */
+/** One entry of a checkpoint to write. */
+typedef struct lt_named_tensor {
+    const char *name;        /**< unique, valid UTF-8 */
+    const lt_tensor *tensor; /**< F32 or I32, any layout (written dense) */
+} lt_named_tensor;
 
-/* Inverted dropout with probability p in [0, 1]: in training each element
- * is kept with probability 1 - p (exact to 2^-16) and scaled by 1/(1-p), or
- * zeroed. Deterministic given g: each call takes one lt_rng_u64 draw as the
- * key of a counter-based hash (splitmix64) that gives 16 bits per element,
- * row-major (see lib/ops/dropout.c). When training is false or p is 0 it
- * returns x itself (no copy, no node; g may then be NULL). */
-lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
+/** Writes n tensors and n_meta string pairs (meta[2i] = key, meta[2i+1] =
+ * value) to path atomically: a temporary file in the same directory, fsync,
+ * rename. On any failure the old file at path is untouched, the temporary is
+ * removed, and false is returned with LT_ERR_IO / LT_ERR_ARG. */
+bool lt_safetensors_save(lt_ctx *ctx, const char *path, const lt_named_tensor *tensors, int n, const char *const *meta,
+                         int n_meta);
 
-/** 1 / (1 + exp(-a)), elementwise (same shape); never overflows. */
-lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *a); /* 1 / (1 + exp(-a)), never overflows */
-/** GELU: a * Phi(a), elementwise, the exact (erf) form (torch's default). */
-lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *a);    /* a * Phi(a), the exact (erf) form */
+/** A loaded checkpoint, fully validated when lt_safetensors_load returns it
+ *  (opaque; owns its memory, independent of any context). */
+typedef struct lt_safetensors lt_safetensors;
 
-/** makemore part 5's FlattenConsecutive: (B,T,C) -> (B,T/n,C*n), n
- * consecutive steps side by side. A view (no copy) whenever lt_view can
- * make one, which includes every contiguous input; otherwise a recorded copy.
- * LT_ERR_SHAPE when x is not rank 3 or T is not divisible by n. The result
- * keeps a middle dim of 1 when T == n (lt_squeeze(.., 1) drops it). */
-lt_tensor *lt_flatten_consecutive(lt_ctx *ctx, lt_tensor *x, int n);
+/** Reads and validates a whole file (header length within the file, JSON
+ * well-formed, known dtypes, shapes and offsets consistent and inside the
+ * data, no overlaps). NULL + LT_ERR_IO / LT_ERR_FORMAT with a message naming
+ * the file and the problem. Free with lt_safetensors_free. */
+lt_safetensors *lt_safetensors_load(lt_ctx *ctx, const char *path);
+/** Frees a loaded checkpoint; NULL is fine. Names and metadata strings
+ *  obtained from it become invalid. */
+void lt_safetensors_free(lt_safetensors *st);
+/** Number of tensors in the checkpoint. */
+int lt_safetensors_count(const lt_safetensors *st);
+/** Name of tensor i (0..count-1), owned by st; NULL out of range. */
+const char *lt_safetensors_name(const lt_safetensors *st, int i);
+/** The dtype ("F32", "I32", or another safetensors name such as "BF16") and
+ *  shape of tensor i (header order); false when st is NULL or i out of range. */
+bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt_shape *shape);
+/** Metadata value for key (owned by st), or NULL when absent. */
+const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
+/** Copies the named tensor into dst, which must have the same dtype and
+ * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise,
+ * or naming the file when it has no tensor of that name. */
+bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 # Tests of the library as a package (included by tests/CMakeLists.txt):
-# the version, the public header's hygiene, and the example's plots.
+# the version, the public header's hygiene, the example's plots, comments that
+# name only what exists, and the library's files free of dependency cycles.
 
 # test_version compares the generated header with project()'s number.
 target_compile_definitions(test_version PRIVATE LT_TEST_PROJECT_VERSION="${PROJECT_VERSION}")
@@ -43,4 +44,18 @@ if(TARGET tutorial)
       echo "$out" | grep -qF "$want" || { echo "FAIL: output lacks '$want'"; exit 1; }
     done]=] $<TARGET_FILE:tutorial> ${LT_NAMES_TXT})
   set_tests_properties(tutorial_run PROPERTIES SKIP_RETURN_CODE 77)
+endif()
+
+# Comments in include/ and lib/ name only things that exist: every lt_/LT_
+# name and every repository path they mention (tools/check_comment_names.py).
+find_program(LT_PYTHON3 NAMES python3)
+if(LT_PYTHON3)
+  add_test(NAME comment_names COMMAND ${LT_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/check_comment_names.py ${PROJECT_SOURCE_DIR})
+endif()
+# The library's files depend on each other without cycles (which file calls
+# which, from the object files' symbols: tools/check_lib_cycles.py --graph).
+find_program(LT_NM NAMES nm)
+if(LT_PYTHON3 AND LT_NM)
+  add_test(NAME lib_no_cycles COMMAND ${LT_PYTHON3} ${PROJECT_SOURCE_DIR}/tools/check_lib_cycles.py
+                                      $<TARGET_OBJECTS:tensor_objects> COMMAND_EXPAND_LISTS)
 endif()

@@ -8,12 +8,12 @@
 static void cube_backward(lt_ctx *ctx, lt_node *node)
 {
     lt_tensor *x = node->in[0];
-    float *gx = lt_grad_buffer(ctx, x);
-    if (!gx)
+    float *dx = lt_grad_buffer(ctx, x);
+    if (!dx)
         return;
-    const float *xv = lt_data_f32(x), *gy = lt_grad_f32(node->out);
+    const float *xv = lt_data_f32(x), *dy = lt_grad_f32(node->out);
     for (int64_t i = 0; i < lt_numel(x); i++)
-        gx[i] += 3.0f * xv[i] * xv[i] * gy[i];
+        dx[i] += 3.0f * xv[i] * xv[i] * dy[i];
 }
 
 static const lt_op cube_op = {"cube", cube_backward};

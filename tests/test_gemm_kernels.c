@@ -135,8 +135,8 @@ static void check_problem(const lt_gemm_kernel *kern, const problem *p, uint64_t
             for (int64_t j = 0; j < p->n; j++)
                 c0[i * p->n + j] = *gat(&c, i, j) = (float)ts_uniform(&r, -1, 1);
     fenced w = fenced_new(lt_sgemm_work_floats_with(kern, p->m, p->n, p->k));
-    lt_sgemm_with(kern, p->m, p->n, p->k, a.base, a.rs, a.cs, b.base, b.rs, b.cs, c.base, c.rs, c.cs, p->accumulate,
-                  w.work);
+    lt_sgemm_with(kern, p->m, p->n, p->k, (lt_mat){a.base, a.rs, a.cs}, (lt_mat){b.base, b.rs, b.cs},
+                  (lt_mat_out){c.base, c.rs, c.cs}, p->accumulate, w.work);
     for (int64_t i = 0; i < p->m; i++)
         for (int64_t j = 0; j < p->n; j++) {
             double want = c0[i * p->n + j], mag = fabs(want);
@@ -252,7 +252,7 @@ static void test_lt_sgemm_dispatch(void **state)
         for (int p = 0; p < 3; p++)
             for (int j = 0; j < 27; j++)
                 b[p * 27 + j] = (float)(p - j);
-        lt_sgemm(2, 27, 3, a, 3, 1, b, 27, 1, c, 27, 1, false, work);
+        lt_sgemm(2, 27, 3, (lt_mat){a, 3, 1}, (lt_mat){b, 27, 1}, (lt_mat_out){c, 27, 1}, false, work);
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 27; j++) {
                 float want = 0;
@@ -351,15 +351,15 @@ static void test_degenerate(void **state)
         float a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 4}, c[4] = {NAN, NAN, NAN, NAN};
         assert_int_equal(lt_sgemm_work_floats_with(ks[ki], 2, 2, 0), 0);
         assert_int_equal(lt_sgemm_work_floats_with(ks[ki], 0, 2, 2), 0);
-        lt_sgemm_with(ks[ki], 0, 2, 2, a, 2, 1, b, 2, 1, c, 2, 1, false, NULL);
-        lt_sgemm_with(ks[ki], 2, 0, 2, a, 2, 1, b, 2, 1, c, 2, 1, false, NULL);
+        lt_sgemm_with(ks[ki], 0, 2, 2, (lt_mat){a, 2, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, NULL);
+        lt_sgemm_with(ks[ki], 2, 0, 2, (lt_mat){a, 2, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, NULL);
         for (int i = 0; i < 4; i++)
             assert_true(isnan(c[i]));
-        lt_sgemm_with(ks[ki], 2, 2, 0, a, 2, 1, b, 2, 1, c, 2, 1, false, NULL);
+        lt_sgemm_with(ks[ki], 2, 2, 0, (lt_mat){a, 2, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, NULL);
         for (int i = 0; i < 4; i++)
             assert_float_equal(c[i], 0.0f, 0);
         c[3] = 7.0f;
-        lt_sgemm_with(ks[ki], 2, 2, 0, a, 2, 1, b, 2, 1, c, 2, 1, true, NULL);
+        lt_sgemm_with(ks[ki], 2, 2, 0, (lt_mat){a, 2, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, true, NULL);
         assert_float_equal(c[3], 7.0f, 0);
     }
 }
@@ -510,8 +510,8 @@ static void test_no_read_past_end(void **state)
             memcpy(c0, c.data, sizeof(float) * (size_t)(p->m * p->n));
             /* scratch too, rounded to keep it 16-byte aligned */
             fenced_page w = page_end_buffer((lt_sgemm_work_floats_with(ks[ki], p->m, p->n, p->k) + 3) / 4 * 4);
-            lt_sgemm_with(ks[ki], p->m, p->n, p->k, a.data, a_rs, a_cs, b.data, b_rs, b_cs, c.data, c_rs, c_cs,
-                          p->accumulate, w.data);
+            lt_sgemm_with(ks[ki], p->m, p->n, p->k, (lt_mat){a.data, a_rs, a_cs}, (lt_mat){b.data, b_rs, b_cs},
+                          (lt_mat_out){c.data, c_rs, c_cs}, p->accumulate, w.data);
             /* spot-check the values (the full reference runs elsewhere) */
             for (int64_t i = 0; i < p->m; i += 7)
                 for (int64_t j = 0; j < p->n; j += 3) {

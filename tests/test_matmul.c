@@ -88,7 +88,8 @@ static void check_gemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool a
     size_t wf = lt_sgemm_work_floats(m, n, k);
     float *work = malloc(sizeof(float) * (wf ? wf : 1));
     assert_non_null(work);
-    lt_sgemm(m, n, k, a.buf, a.rs, a.cs, b.buf, b.rs, b.cs, c.buf, c.rs, c.cs, accumulate, work);
+    lt_sgemm(m, n, k, (lt_mat){a.buf, a.rs, a.cs}, (lt_mat){b.buf, b.rs, b.cs}, (lt_mat_out){c.buf, c.rs, c.cs},
+             accumulate, work);
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             double want = c0[i * n + j], mag = fabs(want);
@@ -176,28 +177,29 @@ static void test_gemm_degenerate(void **state)
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 1, 1, 1, 1, 1}, c[4] = {NAN, NAN, NAN, NAN}, w[1];
     /* k = 0: C = 0, or C unchanged with accumulation */
     assert_int_equal(lt_sgemm_work_floats(2, 2, 0), 0);
-    lt_sgemm(2, 2, 0, a, 3, 1, b, 2, 1, c, 2, 1, false, w);
+    lt_sgemm(2, 2, 0, (lt_mat){a, 3, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, w);
     for (int i = 0; i < 4; i++)
         assert_float_equal(c[i], 0.0f, 0);
     c[0] = 5.0f;
-    lt_sgemm(2, 2, 0, a, 3, 1, b, 2, 1, c, 2, 1, true, w);
+    lt_sgemm(2, 2, 0, (lt_mat){a, 3, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, true, w);
     assert_float_equal(c[0], 5.0f, 0);
     /* m = 0 or n = 0: nothing written */
     c[1] = 9.0f;
-    lt_sgemm(0, 2, 3, a, 3, 1, b, 2, 1, c, 2, 1, false, w);
-    lt_sgemm(2, 0, 3, a, 3, 1, b, 2, 1, c, 2, 1, false, w);
+    lt_sgemm(0, 2, 3, (lt_mat){a, 3, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, w);
+    lt_sgemm(2, 0, 3, (lt_mat){a, 3, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, w);
     assert_float_equal(c[1], 9.0f, 0);
     /* a hand-computed product: (2,3) @ (3,2) of ones -> row sums */
     float *work = malloc(sizeof(float) * lt_sgemm_work_floats(2, 2, 3));
     assert_non_null(work);
-    lt_sgemm(2, 2, 3, a, 3, 1, b, 2, 1, c, 2, 1, false, work);
+    lt_sgemm(2, 2, 3, (lt_mat){a, 3, 1}, (lt_mat){b, 2, 1}, (lt_mat_out){c, 2, 1}, false, work);
     assert_float_equal(c[0], 6.0f, 0);
     assert_float_equal(c[1], 6.0f, 0);
     assert_float_equal(c[2], 15.0f, 0);
     assert_float_equal(c[3], 15.0f, 0);
     /* the same with A^T given by swapped strides: A^T is (3,2), rows (1,4),(2,5),(3,6) */
     float ct[9];
-    lt_sgemm(3, 3, 2, a, 1, 3, (float[]){1, 0, 2, 0, 1, 3}, 3, 1, ct, 3, 1, false, work);
+    lt_sgemm(3, 3, 2, (lt_mat){a, 1, 3}, (lt_mat){(float[]){1, 0, 2, 0, 1, 3}, 3, 1}, (lt_mat_out){ct, 3, 1}, false,
+             work);
     /* rows of A^T times [[1,0,2],[0,1,3]] */
     const float want[9] = {1, 4, 14, 2, 5, 19, 3, 6, 24};
     for (int i = 0; i < 9; i++)

@@ -10,10 +10,10 @@ tests depend neither on PyTorch nor on any random number generator. Each case
 stores an upstream gradient G and the input gradients of backward(G).
 """
 import math
-import os
-import sys
 
 import torch
+
+from golden_common import c_float, c_floats, output_path, shape_text, write
 
 # (shape of a, shape of b): both broadcast directions, rank 0, higher ranks
 BINARY_SHAPES = [
@@ -35,30 +35,9 @@ BINARY_OPS = [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div"
 INF, NAN = math.inf, math.nan
 
 
-def c_float(v):
-    if math.isnan(v):
-        return "NAN"
-    if math.isinf(v):
-        return "INFINITY" if v > 0 else "-INFINITY"
-    text = "%.9g" % v  # 9 digits: round-trips a float32 exactly
-    if not any(ch in text for ch in ".en"):
-        text += ".0"  # "2f" is not a C literal, "2.0f" is
-    return text + "f"
-
-
-def c_floats(name, t):
-    vals = t.detach().to(torch.float32).reshape(-1).tolist()
-    body = ",\n".join(
-        "    " + ", ".join(c_float(v) for v in vals[i:i + 6]) for i in range(0, len(vals), 6))
-    return "static const float %s[%d] = {\n%s\n};\n" % (name, len(vals), body)
-
-
 def c_shape(s):
     return "{" + ", ".join(str(d) for d in s) + "}" if s else "{0}"
 
-
-def shape_name(s):
-    return "(" + ",".join(str(d) for d in s) + ")"
 
 
 def binary_cases(out):
@@ -71,7 +50,7 @@ def binary_cases(out):
         b = sign * (torch.rand(sb, generator=g) * 1.5 + 0.5)
         sy = torch.broadcast_shapes(sa, sb)
         up = torch.randn(sy, generator=g)
-        out.append("/* case %d: %s with %s -> %s */\n" % (i, shape_name(sa), shape_name(sb), shape_name(sy)))
+        out.append("/* case %d: %s with %s -> %s */\n" % (i, shape_text(sa), shape_text(sb), shape_text(sy)))
         out.append(c_floats("gb%d_a" % i, a))
         out.append(c_floats("gb%d_b" % i, b))
         out.append(c_floats("gb%d_g" % i, up))
@@ -86,7 +65,7 @@ def binary_cases(out):
         rows.append(
             "    {\"%s op %s\", %d, %d, %d, %s, %s, %s, gb%d_a, gb%d_b, gb%d_g,\n"
             "     {%s}, {%s}, {%s}},\n"
-            % (shape_name(sa), shape_name(sb), len(sa), len(sb), len(sy), c_shape(sa), c_shape(sb),
+            % (shape_text(sa), shape_text(sb), len(sa), len(sb), len(sy), c_shape(sa), c_shape(sb),
                c_shape(sy), i, i, i, ", ".join("gb%d_%s_y" % (i, o) for o in ops),
                ", ".join("gb%d_%s_da" % (i, o) for o in ops), ", ".join("gb%d_%s_db" % (i, o) for o in ops)))
     out.append("static const golden_binary golden_binary_cases[] = {\n%s};\n" % "".join(rows))
@@ -178,15 +157,12 @@ typedef golden_unary golden_scalar;
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "golden_elementwise.h")
     out = [HEADER % torch.__version__]
     binary_cases(out)
     unary_cases(out)
     scalar_cases(out)
     out.append("#endif\n")
-    with open(path, "w") as f:
-        f.write("".join(out))
+    write(output_path("golden_elementwise.h"), "".join(out))
 
 
 if __name__ == "__main__":

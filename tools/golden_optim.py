@@ -9,10 +9,9 @@ applied one step each, and the parameter after step 1 and after step 3 (the
 second and third steps exercise the momentum / moment state). Inputs are
 stored as data so the C test needs neither PyTorch nor the library's RNG.
 """
-import os
-import sys
-
 import torch
+
+from golden_common import c_floats, c_scalar, output_path, write
 
 CONFIGS = [
     # name, constructor, kwargs
@@ -26,21 +25,7 @@ CONFIGS = [
 ]
 
 
-def c_float(v):
-    s = "%.9g" % v
-    return s + (".0f" if s.lstrip("-").isdigit() else "f")
-
-
-def c_floats(name, t):
-    vals = t.detach().to(torch.float32).reshape(-1).tolist()
-    body = ",\n".join(
-        "    " + ", ".join(c_float(v) for v in vals[i:i + 6]) for i in range(0, len(vals), 6))
-    return "static const float %s[%d] = {\n%s\n};\n" % (name, len(vals), body)
-
-
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(__file__), "..", "tests", "data", "golden_optim.h")
     g = torch.Generator().manual_seed(777)
     p0 = torch.randn((4, 3), generator=g)
     grads = [torch.randn((4, 3), generator=g) for _ in range(3)]
@@ -68,12 +53,11 @@ def main():
         pb = torch.zeros(2, 3, requires_grad=True)
         pa.grad, pb.grad = a.clone(), b.clone()
         norm = torch.nn.utils.clip_grad_norm_([pa, pb], max_norm)
-        out.append("static const float golden_clip_%s_norm = %.9gf;\n" % (tag, norm.item()))
+        out.append(c_scalar("golden_clip_%s_norm" % tag, norm.item()))
         out.append(c_floats("golden_clip_%s_a" % tag, pa.grad))
         out.append(c_floats("golden_clip_%s_b" % tag, pb.grad))
     out.append("\n#endif\n")
-    with open(path, "w") as f:
-        f.write("".join(out))
+    write(output_path("golden_optim.h"), "".join(out))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-/* arena.c - bump allocator for temporaries, released in O(1).
+/* arena.c - the bump allocator behind every temporary, released in O(1),
+ * and lt_arena_alloc, the context's form of it.
  *
  * Chunks are kept after a reset and handed out again in the same order, so
  * the second and later steps of a loop that repeats its work reuse the first
@@ -88,4 +89,14 @@ void lt_arena_release(lt_arena *a)
         c = next;
     }
     lt_arena_init(a);
+}
+
+void *lt_arena_alloc(lt_ctx *ctx, size_t bytes)
+{
+    if (!ctx)
+        return NULL;
+    void *p = lt_arena_take(&ctx->arena, bytes);
+    if (!p)
+        lt_fail(ctx, LT_ERR_MEMORY, "arena: out of memory allocating %zu bytes", bytes);
+    return p;
 }

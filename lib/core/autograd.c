@@ -1,16 +1,19 @@
 /* autograd.c - the tape: record in execution order, walk backward,
  * accumulate with +=. */
-#include "core/internal.h"
+#include "core/opkit.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* F32 and marked as requiring a gradient (NULL: an absent optional input). */
+static bool wants_grad(const lt_tensor *t) { return t && t->dtype == LT_F32 && t->requires_grad; }
 
 bool lt_needs_grad(const lt_ctx *ctx, int n_in, lt_tensor *const *in)
 {
     if (!ctx || !ctx->grad_enabled)
         return false;
     for (int i = 0; i < n_in; i++)
-        if (lt_want_grad(in[i]))
+        if (wants_grad(in[i]))
             return true;
     return false;
 }
@@ -57,17 +60,26 @@ lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_te
     return node;
 }
 
-bool lt_maybe_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_tensor *const *in,
-                     lt_node **node)
+lt_tensor *lt_op_end(lt_ctx *ctx, const lt_op *op, lt_tensor *y, int n_in, lt_tensor *const *in,
+                     const lt_node_data *data)
 {
-    if (node)
-        *node = NULL;
-    if (!lt_needs_grad(ctx, n_in, in))
-        return true;
-    lt_node *n = lt_record(ctx, op, out, n_in, in);
-    if (node)
-        *node = n;
-    return n != NULL;
+    if (!y || !lt_needs_grad(ctx, n_in, in))
+        return y;
+    lt_node *node = lt_record(ctx, op, y, n_in, in);
+    if (!node)
+        return NULL;
+    if (data) {
+        memcpy(node->fparam, data->f, sizeof node->fparam);
+        memcpy(node->iparam, data->i, sizeof node->iparam);
+        node->saved = data->saved;
+    }
+    return y;
+}
+
+float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i)
+{
+    lt_tensor *x = node->in[i];
+    return wants_grad(x) ? lt_grad_buffer(ctx, x) : NULL;
 }
 
 size_t lt_tape_size(const lt_ctx *ctx) { return ctx ? ctx->tape_len : 0; }
@@ -107,9 +119,8 @@ bool lt_backward(lt_ctx *ctx, lt_tensor *loss)
     if (!lt_check_args(ctx, "backward", 1, &loss))
         return false;
     if (loss->dtype != LT_F32 || lt_numel(loss) != 1) {
-        char b[96];
         lt_fail(ctx, LT_ERR_GRAPH, "backward: needs a scalar (one-element) f32 tensor, got %s %s",
-                lt_dtype_name(loss->dtype), lt_tensor_shape_str(loss, b, sizeof b));
+                lt_dtype_name(loss->dtype), LT_TENSOR_SHAPE(loss));
         return false;
     }
     if (!can_start(ctx, loss, "backward"))
@@ -126,22 +137,20 @@ bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad)
     if (!lt_check_args(ctx, "backward_grad", 2, (lt_tensor *const[]){out, (lt_tensor *)grad}))
         return false;
     if (grad->dtype != LT_F32 || !lt_shape_equal(lt_shape_of(out), lt_shape_of(grad))) {
-        char a[96], b[96];
         lt_fail(ctx, LT_ERR_SHAPE, "backward_grad: gradient %s %s does not match the output %s",
-                lt_dtype_name(grad->dtype), lt_tensor_shape_str(grad, a, sizeof a),
-                lt_tensor_shape_str(out, b, sizeof b));
+                lt_dtype_name(grad->dtype), LT_TENSOR_SHAPE(grad), LT_TENSOR_SHAPE(out));
         return false;
     }
-    if (!can_start(ctx, out, "backward_grad") || !lt_grad_buffer(ctx, out))
+    if (!can_start(ctx, out, "backward_grad"))
         return false;
-    if (lt_is_contiguous(out) && lt_is_contiguous(grad)) {
-        float *g = lt_g(out);
-        const float *src = lt_f32(grad);
-        for (int64_t i = 0, n = lt_numel(out); i < n; i++)
-            g[i] += src[i];
-    } else {
-        for (int64_t i = 0, n = lt_numel(out); i < n; i++)
-            out->storage->grad[lt_offset_of(out, i)] += lt_get_f32(grad, i);
-    }
+    float *dy = lt_grad_buffer(ctx, out); /* out's strides */
+    if (!dy)
+        return false;
+    const float *src = lt_f32(grad);
+    lt_walk w;
+    lt_walk_pair(&w, out, grad);
+    for (int64_t done = 0, n = lt_numel(out); done < n; done += w.len, lt_walk_next(&w))
+        for (int64_t j = 0; j < w.len; j++)
+            dy[w.off[0] + j * w.step[0]] += src[w.off[1] + j * w.step[1]];
     return walk_tape(ctx);
 }

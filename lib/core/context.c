@@ -49,13 +49,3 @@ bool lt_set_grad_enabled(lt_ctx *ctx, bool enabled)
 }
 
 bool lt_grad_enabled(const lt_ctx *ctx) { return ctx && ctx->grad_enabled; }
-
-void *lt_arena_alloc(lt_ctx *ctx, size_t bytes)
-{
-    if (!ctx)
-        return NULL;
-    void *p = lt_arena_take(&ctx->arena, bytes);
-    if (!p)
-        lt_fail(ctx, LT_ERR_MEMORY, "arena: out of memory allocating %zu bytes", bytes);
-    return p;
-}

@@ -1,4 +1,5 @@
-/* internal.h - definitions shared by the library's own files (not installed). */
+/* internal.h - the context's inside and the tensor helpers shared by the
+ * library's own files (not installed). Ops also include core/opkit.h. */
 #ifndef LT_INTERNAL_H
 #define LT_INTERNAL_H
 
@@ -9,8 +10,10 @@
 #define LT_ERRMSG_SIZE 256
 #define LT_ALIGN 64
 
-/* Arena: a list of chunks reused in order after every reset. A step that
- * makes the same allocations as the previous one touches no malloc. */
+/* --- the arena (arena.c) -------------------------------------------------- */
+/* A list of chunks reused in order after every reset. A step that makes the
+ * same allocations as the previous one touches no malloc. lt_arena_alloc
+ * (libtensor.h) is the context's form, which records an error. */
 typedef struct lt_chunk {
     struct lt_chunk *next;
     size_t size, used;
@@ -19,8 +22,8 @@ typedef struct lt_chunk {
 
 typedef struct lt_arena {
     lt_chunk *first, *current;
-    size_t reserved;     /* bytes in all chunks */
-    size_t allocations;  /* number of chunks ever made */
+    size_t reserved;    /* bytes in all chunks */
+    size_t allocations; /* number of chunks ever made */
 } lt_arena;
 
 void lt_arena_init(lt_arena *a);
@@ -28,12 +31,13 @@ void *lt_arena_take(lt_arena *a, size_t bytes); /* NULL when out of memory */
 void lt_arena_reset(lt_arena *a);
 void lt_arena_release(lt_arena *a);
 
+/* --- the context (context.c) ---------------------------------------------- */
 struct lt_ctx {
     lt_arena arena;
     lt_status status;
     char message[LT_ERRMSG_SIZE];
     bool grad_enabled;
-    bool backward_done;   /* the tape was already walked */
+    bool backward_done; /* the tape was already walked */
     /* the tape: node pointers in execution order. The array is heap memory
      * that only grows (kept across resets); the nodes live in the arena. */
     lt_node **tape;
@@ -44,15 +48,14 @@ struct lt_ctx {
     bool pool_failed;     /* starting them failed: run inline */
 };
 
-/* --- tensors ------------------------------------------------------------ */
+/* --- layout (shape.c) ------------------------------------------------------ */
 size_t lt_dtype_size(lt_dtype dt);
 const char *lt_dtype_name(lt_dtype dt);
-/* Contiguous temporary with uninitialised data (internal form of lt_empty
- * that skips argument checks). */
-lt_tensor *lt_alloc_temp(lt_ctx *ctx, lt_dtype dt, int ndim, const int64_t *shape);
-/* A temporary header viewing t's storage (copy of t's layout). */
-lt_tensor *lt_alias(lt_ctx *ctx, const lt_tensor *t);
+int64_t lt_shape_numel(int ndim, const int64_t *shape);
 void lt_set_contiguous_strides(lt_tensor *t);
+/* Storage offset of logical element i (random access; loops over a strided
+ * tensor use a walk, below). */
+int64_t lt_offset_of(const lt_tensor *t, int64_t i);
 /* Largest product of a shape's sizes (zeros counted as 1). */
 #define LT_MAX_SPAN (INT64_C(1) << 40)
 /* Validates sizes: non-negative, ndim within range, product within
@@ -62,36 +65,91 @@ bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s);
  * (x.shape + c.shape[1:], (n,k)@(k,m), broadcasting): each input within the
  * limit does not make the result so. */
 bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t *shape);
-int64_t lt_shape_numel(int ndim, const int64_t *shape);
 /* "(32,3,10)" for a tensor. */
 char *lt_tensor_shape_str(const lt_tensor *t, char *buf, size_t size);
-/* Storage offset of logical element i. */
-int64_t lt_offset_of(const lt_tensor *t, int64_t i);
+
+/* Room for the text of any shape: "(", six sizes of up to 20 characters,
+ * five commas, ")" and the NUL. */
+#define LT_SHAPE_STR_SIZE 128
+/* The text of an lt_shape, for a message: lt_fail(ctx, .., "%s",
+ * LT_SHAPE_TEXT(s)). The buffer is a compound literal, alive until the end
+ * of the enclosing block. */
+#define LT_SHAPE_TEXT(s) lt_shape_str((s), (char[LT_SHAPE_STR_SIZE]){""}, LT_SHAPE_STR_SIZE)
+/* The same for a tensor's shape. */
+#define LT_TENSOR_SHAPE(t) LT_SHAPE_TEXT(lt_shape_of(t))
+
+/* A tensor seen as (outer, len, inner) around dim: outer is the product of
+ * the sizes before dim, len = shape[dim], inner the product after it, so
+ * element (o, j, i) of a contiguous tensor is at (o * len + j) * inner + i.
+ * A scalar is (1, 1, 1). dim must be resolved (0..ndim-1). */
+typedef struct lt_split {
+    int64_t outer, len, inner;
+} lt_split;
+lt_split lt_split_around(const lt_tensor *t, int dim);
+
+/* --- temporaries (tensor.c) ----------------------------------------------- */
+/* Contiguous temporary with uninitialised data (internal form of lt_empty
+ * that skips argument checks). */
+lt_tensor *lt_alloc_temp(lt_ctx *ctx, lt_dtype dt, int ndim, const int64_t *shape);
+/* A temporary header viewing t's storage (copy of t's layout). */
+lt_tensor *lt_alias(lt_ctx *ctx, const lt_tensor *t);
 
 static inline float *lt_f32(const lt_tensor *t) { return (float *)t->storage->data + t->offset; }
 static inline int32_t *lt_i32(const lt_tensor *t) { return (int32_t *)t->storage->data + t->offset; }
-/* Gradient at element (0..0) of a tensor whose buffer is known to exist. */
-static inline float *lt_g(const lt_tensor *t) { return t->storage->grad + t->offset; }
 
-/* --- strided copies ---------------------------------------------------- */
-/* dst (contiguous, numel of src) <- src (any strides). */
-void lt_gather_f32(float *dst, const lt_tensor *src);
-/* dst (any strides, through ptr base) += src (contiguous). Used to route a
- * contiguous gradient back into a strided gradient view. */
+/* --- walking strided tensors (strided.c) ----------------------------------
+ * The one loop over strided memory: up to LT_WALK_MAX operands of one shape,
+ * each with its own strides (0 along a broadcast dim), visited row by row in
+ * row-major order. Size-1 dims are dropped and neighbouring dims that every
+ * operand steps through linearly are merged first, so a contiguous tensor is
+ * a single row and a bias broadcast over (N,M) is N rows of M:
+ *
+ *     lt_walk w;
+ *     lt_walk_tensor(&w, t);
+ *     for (int64_t done = 0, n = lt_numel(t); done < n; done += w.len, lt_walk_next(&w))
+ *         for (int64_t j = 0; j < w.len; j++)
+ *             use(base[w.off[0] + j * w.step[0]]);   // element done + j
+ *
+ * Offsets are in elements from each operand's first element (add
+ * t->offset, or use lt_f32(t), for the storage position). */
+#define LT_WALK_MAX 2
+typedef struct lt_walk {
+    int ndim;                   /* dims of the loop nest (>= 1); the last is the row */
+    int n;                      /* operands */
+    int64_t shape[LT_MAX_DIMS]; /* sizes of the loop nest */
+    int64_t stride[LT_WALK_MAX][LT_MAX_DIMS];
+    int64_t len;               /* elements per row: shape[ndim - 1] */
+    int64_t step[LT_WALK_MAX]; /* each operand's stride along a row */
+    int64_t idx[LT_MAX_DIMS];  /* the current row's index (dims 0..ndim-2) */
+    int64_t off[LT_WALK_MAX];  /* each operand's offset at the current row's start */
+} lt_walk;
+
+/* Plans a walk of n operands over shape[0..ndim-1]; strides[k][d] is operand
+ * k's stride along dim d. */
+void lt_walk_init(lt_walk *w, int ndim, const int64_t *shape, int n, const int64_t *const *strides);
+/* The walk of one tensor's elements. */
+void lt_walk_tensor(lt_walk *w, const lt_tensor *t);
+/* The walk of two tensors of the same shape, element by element. */
+void lt_walk_pair(lt_walk *w, const lt_tensor *a, const lt_tensor *b);
+
+/* Moves to the next row. */
+static inline void lt_walk_next(lt_walk *w)
+{
+    for (int d = w->ndim - 2; d >= 0; d--) {
+        for (int k = 0; k < w->n; k++)
+            w->off[k] += w->stride[k][d];
+        if (++w->idx[d] < w->shape[d])
+            return;
+        for (int k = 0; k < w->n; k++)
+            w->off[k] -= w->stride[k][d] * w->shape[d];
+        w->idx[d] = 0;
+    }
+}
+
+/* dst (dense, numel of src) <- src (any strides); F32 or I32. */
+void lt_gather(void *dst, const lt_tensor *src);
+/* dst (any strides, base pointer at element offset 0 of the storage)
+ * += src (dense). Routes a dense gradient back into a strided gradient. */
 void lt_scatter_add_f32(float *dst_base, const lt_tensor *layout, const float *src);
-
-/* --- op helpers ---------------------------------------------------------- */
-/* Records a node when needed; returns false only on error. */
-bool lt_maybe_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in,
-                     lt_tensor *const *in, lt_node **node);
-bool lt_want_grad(const lt_tensor *t); /* F32 and requires_grad */
-/* Elementwise one-input f32 ops (ops/unary.c, ops/activation.c): validates *a
- * for op `name`, replaces it by a contiguous version (a recorded copy when it
- * is a strided view) and returns a fresh dense output of its shape; NULL on
- * error. */
-lt_tensor *lt_unary_begin(lt_ctx *ctx, const char *name, lt_tensor **a);
-/* Their backward: the dense gradient of the node's one input, or NULL when
- * it needs none (or on an allocation error, already recorded). */
-float *lt_unary_input_grad(lt_ctx *ctx, lt_node *node);
 
 #endif

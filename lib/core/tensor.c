@@ -6,111 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t lt_dtype_size(lt_dtype dt) { return dt == LT_I32 ? sizeof(int32_t) : sizeof(float); }
-const char *lt_dtype_name(lt_dtype dt) { return dt == LT_I32 ? "i32" : "f32"; }
-
-int64_t lt_shape_numel(int ndim, const int64_t *shape)
-{
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
-    return n;
-}
-
-int64_t lt_numel(const lt_tensor *t) { return t ? lt_shape_numel(t->ndim, t->shape) : 0; }
-
-void lt_set_contiguous_strides(lt_tensor *t)
-{
-    int64_t s = 1;
-    for (int i = t->ndim - 1; i >= 0; i--) {
-        t->stride[i] = s;
-        s *= t->shape[i];
-    }
-}
-
-bool lt_is_contiguous(const lt_tensor *t)
-{
-    int64_t s = 1;
-    for (int i = t->ndim - 1; i >= 0; i--) {
-        if (t->shape[i] != 1 && t->stride[i] != s)
-            return false;
-        s *= t->shape[i];
-    }
-    return true;
-}
-
-lt_shape lt_shape_of(const lt_tensor *t)
-{
-    lt_shape s = {0, {0}};
-    if (!t)
-        return s;
-    s.ndim = t->ndim;
-    memcpy(s.d, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    return s;
-}
-
-bool lt_shape_equal(lt_shape a, lt_shape b)
-{
-    if (a.ndim != b.ndim)
-        return false;
-    for (int i = 0; i < a.ndim; i++)
-        if (a.d[i] != b.d[i])
-            return false;
-    return true;
-}
-
-char *lt_shape_str(lt_shape s, char *buf, size_t size)
-{
-    size_t n = 0;
-    if (size == 0)
-        return buf;
-    buf[0] = '\0';
-    n += (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < s.ndim && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, i ? ",%lld" : "%lld", (long long)s.d[i]);
-    if (n < size)
-        snprintf(buf + n, size - n, ")");
-    return buf;
-}
-
-char *lt_tensor_shape_str(const lt_tensor *t, char *buf, size_t size)
-{
-    return lt_shape_str(lt_shape_of(t), buf, size);
-}
-
-bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s)
-{
-    if (s.ndim < 0 || s.ndim > LT_MAX_DIMS) {
-        lt_fail(ctx, LT_ERR_SHAPE, "%s: rank %d outside 0..%d", op, s.ndim, LT_MAX_DIMS);
-        return false;
-    }
-    /* The product of the sizes, zeros counted as 1, bounds every contiguous
-     * stride too: an empty (0, 2^62, 4) would overflow its strides. */
-    int64_t n = 1;
-    for (int i = 0; i < s.ndim; i++) {
-        if (s.d[i] < 0) {
-            char b[96];
-            lt_fail(ctx, LT_ERR_SHAPE, "%s: negative size in shape %s", op, lt_shape_str(s, b, sizeof b));
-            return false;
-        }
-        if (s.d[i] > 1 && n > LT_MAX_SPAN / s.d[i]) {
-            char b[96];
-            lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s has too many elements (sizes multiply to more than 2^40)", op,
-                    lt_shape_str(s, b, sizeof b));
-            return false;
-        }
-        n *= s.d[i] > 1 ? s.d[i] : 1;
-    }
-    return true;
-}
-
-bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t *shape)
-{
-    lt_shape s = {ndim, {0}};
-    memcpy(s.d, shape, sizeof(int64_t) * (size_t)ndim);
-    return lt_check_shape(ctx, op, s);
-}
-
 /* ---- temporaries ------------------------------------------------------ */
 
 static size_t header_bytes(void)
@@ -262,10 +157,7 @@ lt_tensor *lt_new_copy(lt_ctx *ctx, const lt_tensor *src)
     lt_tensor *t = lt_new(ctx, src->dtype, lt_shape_of(src));
     if (!t)
         return NULL;
-    if (src->dtype == LT_F32)
-        lt_gather_f32(lt_f32(t), src);
-    else
-        lt_copy_out_i32(src, lt_i32(t));
+    lt_gather(t->storage->data, src);
     return t;
 }
 
@@ -319,8 +211,6 @@ lt_tensor *lt_requires_grad(lt_ctx *ctx, lt_tensor *t, bool requires)
     return t;
 }
 
-bool lt_want_grad(const lt_tensor *t) { return t && t->dtype == LT_F32 && t->requires_grad; }
-
 float *lt_grad_f32(lt_tensor *t) { return t && t->storage->grad ? t->storage->grad + t->offset : NULL; }
 
 lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
@@ -346,30 +236,21 @@ lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
 
 void lt_zero_grad(lt_tensor *t)
 {
-    if (!t || !t->storage->grad)
+    float *grad = lt_grad_f32(t);
+    if (!grad)
         return;
     if (lt_is_contiguous(t)) {
-        memset(lt_g(t), 0, (size_t)lt_numel(t) * sizeof(float));
+        memset(grad, 0, (size_t)lt_numel(t) * sizeof(float));
         return;
     }
-    for (int64_t i = 0, n = lt_numel(t); i < n; i++)
-        t->storage->grad[lt_offset_of(t, i)] = 0.0f;
+    lt_walk w;
+    lt_walk_tensor(&w, t);
+    for (int64_t done = 0, n = lt_numel(t); done < n; done += w.len, lt_walk_next(&w))
+        for (int64_t j = 0; j < w.len; j++)
+            grad[w.off[0] + j * w.step[0]] = 0.0f;
 }
 
 /* ---- element access ------------------------------------------------------ */
-
-int64_t lt_offset_of(const lt_tensor *t, int64_t i)
-{
-    int64_t off = t->offset;
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        int64_t n = t->shape[d];
-        if (n == 0)
-            return t->offset;
-        off += (i % n) * t->stride[d];
-        i /= n;
-    }
-    return off;
-}
 
 static bool in_range(const lt_tensor *t, int64_t i) { return t && i >= 0 && i < lt_numel(t); }
 
@@ -411,9 +292,8 @@ float lt_item(lt_ctx *ctx, const lt_tensor *t)
     if (!lt_check_args(ctx, "item", 1, (lt_tensor *const[]){(lt_tensor *)t}))
         return NAN;
     if (t->dtype != LT_F32 || lt_numel(t) != 1) {
-        char b[96];
         lt_fail(ctx, LT_ERR_SHAPE, "item: needs a one-element f32 tensor, got %s %s", lt_dtype_name(t->dtype),
-                lt_tensor_shape_str(t, b, sizeof b));
+                LT_TENSOR_SHAPE(t));
         return NAN;
     }
     return lt_get_f32(t, 0);
@@ -425,19 +305,13 @@ int32_t *lt_data_i32(lt_tensor *t) { return t && t->dtype == LT_I32 ? lt_i32(t) 
 void lt_copy_out_f32(const lt_tensor *t, float *dst)
 {
     if (t && dst && t->dtype == LT_F32)
-        lt_gather_f32(dst, t);
+        lt_gather(dst, t);
 }
 
 void lt_copy_out_i32(const lt_tensor *t, int32_t *dst)
 {
-    if (!t || !dst || t->dtype != LT_I32)
-        return;
-    if (lt_is_contiguous(t)) {
-        memcpy(dst, lt_i32(t), sizeof(int32_t) * (size_t)lt_numel(t));
-        return;
-    }
-    for (int64_t i = 0, n = lt_numel(t); i < n; i++)
-        dst[i] = ((const int32_t *)t->storage->data)[lt_offset_of(t, i)];
+    if (t && dst && t->dtype == LT_I32)
+        lt_gather(dst, t);
 }
 
 /* ---- in-place helpers (never recorded) ---------------------------------- */
@@ -450,14 +324,17 @@ bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value)
         lt_fail(ctx, LT_ERR_DTYPE, "fill: needs an f32 tensor, got %s", lt_dtype_name(t->dtype));
         return false;
     }
-    if (lt_is_contiguous(t)) {
-        float *d = lt_f32(t);
+    float *d = lt_f32(t);
+    if (lt_is_contiguous(t)) { /* the common case, as one loop the compiler vectorises */
         for (int64_t i = 0, n = lt_numel(t); i < n; i++)
             d[i] = value;
         return true;
     }
-    for (int64_t i = 0, n = lt_numel(t); i < n; i++)
-        lt_set_f32(t, i, value);
+    lt_walk w;
+    lt_walk_tensor(&w, t);
+    for (int64_t done = 0, n = lt_numel(t); done < n; done += w.len, lt_walk_next(&w))
+        for (int64_t j = 0; j < w.len; j++)
+            d[w.off[0] + j * w.step[0]] = value;
     return true;
 }
 
@@ -466,38 +343,20 @@ bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src)
     if (!lt_check_args(ctx, "assign", 2, (lt_tensor *const[]){dst, (lt_tensor *)src}))
         return false;
     if (dst->dtype != src->dtype || !lt_shape_equal(lt_shape_of(dst), lt_shape_of(src))) {
-        char a[96], b[96];
         lt_fail(ctx, LT_ERR_SHAPE, "assign: destination %s %s and source %s %s differ", lt_dtype_name(dst->dtype),
-                lt_tensor_shape_str(dst, a, sizeof a), lt_dtype_name(src->dtype), lt_tensor_shape_str(src, b, sizeof b));
+                LT_TENSOR_SHAPE(dst), lt_dtype_name(src->dtype), LT_TENSOR_SHAPE(src));
         return false;
     }
+    /* element by element in logical order, so a source that overlaps the
+     * destination is read as the copy goes (as before: one element at a time) */
     size_t es = lt_dtype_size(dst->dtype);
-    unsigned char *d = dst->storage->data;
-    const unsigned char *s = src->storage->data;
-    for (int64_t i = 0, n = lt_numel(dst); i < n; i++)
-        memmove(d + (size_t)lt_offset_of(dst, i) * es, s + (size_t)lt_offset_of(src, i) * es, es);
-    return true;
-}
-
-bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr)
-{
-    if (!lt_check_args(ctx, "sgd_step", 1, &p))
-        return false;
-    if (p->dtype != LT_F32 || !p->storage->grad) {
-        lt_fail(ctx, LT_ERR_GRAPH, "sgd_step: the parameter has no gradient");
-        return false;
-    }
-    if (lt_is_contiguous(p)) {
-        float *w = lt_f32(p);
-        const float *g = lt_g(p);
-        for (int64_t i = 0, n = lt_numel(p); i < n; i++)
-            w[i] -= lr * g[i];
-        return true;
-    }
-    for (int64_t i = 0, n = lt_numel(p); i < n; i++) {
-        int64_t o = lt_offset_of(p, i);
-        ((float *)p->storage->data)[o] -= lr * p->storage->grad[o];
-    }
+    unsigned char *d = (unsigned char *)dst->storage->data + (size_t)dst->offset * es;
+    const unsigned char *s = (const unsigned char *)src->storage->data + (size_t)src->offset * es;
+    lt_walk w;
+    lt_walk_pair(&w, dst, src);
+    for (int64_t done = 0, n = lt_numel(dst); done < n; done += w.len, lt_walk_next(&w))
+        for (int64_t j = 0; j < w.len; j++)
+            memmove(d + (size_t)(w.off[0] + j * w.step[0]) * es, s + (size_t)(w.off[1] + j * w.step[1]) * es, es);
     return true;
 }
 
@@ -538,9 +397,8 @@ void lt_print(FILE *f, const lt_tensor *t, const char *name)
         fprintf(f, "%s%s(null tensor)\n", name ? name : "", name ? " = " : "");
         return;
     }
-    char b[96];
-    fprintf(f, "%s%stensor %s %s%s\n", name ? name : "", name ? " = " : "", lt_tensor_shape_str(t, b, sizeof b),
-            lt_dtype_name(t->dtype), t->requires_grad ? " requires_grad" : "");
+    fprintf(f, "%s%stensor %s %s%s\n", name ? name : "", name ? " = " : "", LT_TENSOR_SHAPE(t), lt_dtype_name(t->dtype),
+            t->requires_grad ? " requires_grad" : "");
     if (t->ndim == 0) {
         if (t->dtype == LT_F32)
             fprintf(f, "%.4f\n", (double)lt_get_f32(t, 0));

@@ -5,14 +5,13 @@
  * A view is only a new header over the same storage; because the gradient
  * buffer belongs to the storage too, a gradient written through a view lands
  * in the base's gradient. Views therefore need no tape node. */
-#include "core/internal.h"
+#include "core/opkit.h"
 
 #include <string.h>
 
 /* Replaces a single -1 by the size that keeps numel; checks the total. */
 static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shape *s)
 {
-    char a[96], b[96];
     if (s->ndim < 0 || s->ndim > LT_MAX_DIMS)
         return lt_fail(ctx, LT_ERR_SHAPE, "%s: rank %d outside 0..%d", op, s->ndim, LT_MAX_DIMS), false;
     int infer = -1;
@@ -21,11 +20,11 @@ static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shap
         if (s->d[i] == -1 && infer < 0) {
             infer = i;
         } else if (s->d[i] < 0) {
-            lt_fail(ctx, LT_ERR_SHAPE, "%s: invalid shape %s", op, lt_shape_str(*s, b, sizeof b));
+            lt_fail(ctx, LT_ERR_SHAPE, "%s: invalid shape %s", op, LT_SHAPE_TEXT(*s));
             return false;
         } else if (s->d[i] > 1 && known > LT_MAX_SPAN / s->d[i]) { /* before the product overflows */
             lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s has too many elements (sizes multiply to more than 2^40)", op,
-                    lt_shape_str(*s, b, sizeof b));
+                    LT_SHAPE_TEXT(*s));
             return false;
         } else {
             known *= s->d[i];
@@ -35,7 +34,7 @@ static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shap
     if (infer >= 0) {
         if (known == 0 || n % known != 0) {
             lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s is invalid for a tensor %s of %lld elements", op,
-                    lt_shape_str(*s, b, sizeof b), lt_tensor_shape_str(t, a, sizeof a), (long long)n);
+                    LT_SHAPE_TEXT(*s), LT_TENSOR_SHAPE(t), (long long)n);
             return false;
         }
         s->d[infer] = n / known;
@@ -44,8 +43,8 @@ static bool infer_shape(lt_ctx *ctx, const char *op, const lt_tensor *t, lt_shap
     if (!lt_check_shape(ctx, op, *s)) /* e.g. (0, 2^62, 4): its strides would overflow */
         return false;
     if (known != n) {
-        lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s is invalid for a tensor %s of %lld elements", op,
-                lt_shape_str(*s, b, sizeof b), lt_tensor_shape_str(t, a, sizeof a), (long long)n);
+        lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s is invalid for a tensor %s of %lld elements", op, LT_SHAPE_TEXT(*s),
+                LT_TENSOR_SHAPE(t), (long long)n);
         return false;
     }
     return true;
@@ -103,11 +102,10 @@ lt_tensor *lt_view(lt_ctx *ctx, lt_tensor *t, lt_shape shape)
         return NULL;
     int64_t strides[LT_MAX_DIMS];
     if (!view_strides(t, &shape, strides)) {
-        char a[96], b[96];
         return lt_fail(ctx, LT_ERR_SHAPE,
                        "view: a tensor %s with these strides cannot be viewed as %s without a copy "
                        "(use reshape or contiguous)",
-                       lt_tensor_shape_str(t, a, sizeof a), lt_shape_str(shape, b, sizeof b));
+                       LT_TENSOR_SHAPE(t), LT_SHAPE_TEXT(shape));
     }
     return view_as(ctx, t, &shape, strides);
 }
@@ -271,14 +269,12 @@ lt_tensor *lt_squeeze(lt_ctx *ctx, lt_tensor *t, int dim)
 
 /* ---- copies --------------------------------------------------------------- */
 
-/* out (dense) = in (strided); backward routes the dense gradient back into
+/* y (dense) = x (strided); backward routes the dense gradient back into
  * the strided gradient of the input. */
 static void copy_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *in = node->in[0];
-    if (!lt_want_grad(in) || !lt_grad_buffer(ctx, in))
-        return;
-    lt_scatter_add_f32(in->storage->grad, in, lt_g(node->out));
+    if (lt_input_grad(ctx, node, 0))
+        lt_scatter_add_f32(node->in[0]->storage->grad, node->in[0], lt_output_grad(node));
 }
 
 static const lt_op copy_op = {"contiguous", copy_backward};
@@ -287,14 +283,11 @@ lt_tensor *lt_clone(lt_ctx *ctx, lt_tensor *t)
 {
     if (!lt_check_args(ctx, "clone", 1, &t))
         return NULL;
-    lt_tensor *out = lt_alloc_temp(ctx, t->dtype, t->ndim, t->shape);
-    if (!out)
+    lt_tensor *y = lt_alloc_temp(ctx, t->dtype, t->ndim, t->shape);
+    if (!y)
         return NULL;
-    if (t->dtype == LT_F32)
-        lt_gather_f32(lt_f32(out), t);
-    else
-        lt_copy_out_i32(t, lt_i32(out));
-    return lt_maybe_record(ctx, &copy_op, out, 1, &t, NULL) ? out : NULL;
+    lt_gather(y->storage->data, t);
+    return lt_op_end(ctx, &copy_op, y, 1, &t, NULL);
 }
 
 lt_tensor *lt_contiguous(lt_ctx *ctx, lt_tensor *t)

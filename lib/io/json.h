@@ -25,8 +25,9 @@
 #include <stdint.h>
 
 /* The library is linked into other people's programs: its external symbols
- * must all carry the lt_ prefix (tools/check_prefix.sh), so these internal
- * functions are renamed at the symbol level while the code keeps short names. */
+ * must all carry the lt_ prefix (tools/check_header.sh, the header_hygiene
+ * test), so these internal functions are renamed at the symbol level while
+ * the code keeps short names. */
 #define json_parse lt__json_parse
 #define json_free lt__json_free
 #define json_get_u64 lt__json_get_u64

@@ -24,15 +24,14 @@
  * 4x8: 32 accumulators, i.e. 8 registers of 4-wide SSE (the x86-64
  * baseline), plus two B vectors and an A broadcast, well inside the 16
  * registers. Loops have constant trip counts, so the compiler unrolls them
- * fully and vectorises the j loop. Measured with GCC 12 -O3 (no -march):
- * 4x8 ran at ~40 GFLOP/s on cache-resident panels, 6x8 and 8x8 spilled
- * accumulators and ran 10-25% slower. */
+ * fully and vectorises the j loop. 6x8 and 8x8 spill accumulators and ran
+ * slower (docs/performance.md, "Kernel choices"). */
 #define GEN_MR 4
 #define GEN_NR 8
 
 /* Copying a and b into local arrays each step matters: without it GCC 12
  * cannot prove the tile does not alias the panels and vectorises along p
- * with shuffles instead, about 4x slower. */
+ * with shuffles instead, several times slower (docs/performance.md). */
 static void ukernel_generic(int64_t kc, const float *restrict a, const float *restrict b, float *restrict c,
                             int64_t ldc, bool accumulate)
 {
@@ -193,8 +192,8 @@ static int64_t work_floats(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_
 #define LT_DIRECT_A_MAX_LD 256
 
 /* C of more floats than this (8 MiB) is prefetched a row tile ahead; below,
- * it is likely in L2/L3 and prefetching measured slower ((4096,200): -8%;
- * (22655,200): +18%; bench/bench_gemm.c). */
+ * it is likely in L2/L3 and prefetching measured slower (docs/performance.md,
+ * "Kernel choices"; bench/bench_gemm.c). */
 #define LT_PREFETCH_C_MIN (2 * 1024 * 1024)
 
 static int64_t direct_b_floats(int64_t n, int64_t kd)
@@ -260,9 +259,9 @@ static void pack_b_rows(const lt_gemm_kernel *k, float *restrict dst, int64_t ld
 
 /* A tile of a C with no unit stride (column-major C was transposed away):
  * computed into a scratch tile, then added or copied. Kept out of line: with
- * the 4 KiB scratch tile inlined into sgemm_direct's frame, (32,30)@(30,200)
- * measured 1.77 instead of 1.65 us (the stack's position relative to the
- * operands matters; most likely 4 KiB address aliasing). */
+ * the 4 KiB scratch tile inlined into sgemm_direct's frame the training
+ * products measured slower (the stack's position relative to the operands
+ * matters; most likely 4 KiB address aliasing; docs/performance.md). */
 #if defined(__GNUC__) || defined(__clang__)
 #define LT_NOINLINE __attribute__((noinline))
 #else
@@ -354,9 +353,10 @@ static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
     }
 }
 
-void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
-                   int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs,
-                   bool accumulate, float *work)
+/* The product on raw pointers and strides: C (+)= op(A) @ op(B). */
+static void sgemm_strided(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
+                          int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
+                          int64_t c_cs, bool accumulate, float *work)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -368,7 +368,7 @@ void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, co
      * is the row-major C^T = op(B)^T op(A)^T: swap the operands instead of
      * scattering every tile. */
     if (c_cs != 1 && c_rs == 1 && n > 1) {
-        lt_sgemm_with(k, n, m, kd, b, b_cs, b_rs, a, a_cs, a_rs, c, c_cs, c_rs, accumulate, work);
+        sgemm_strided(k, n, m, kd, b, b_cs, b_rs, a, a_cs, a_rs, c, c_cs, c_rs, accumulate, work);
         return;
     }
     if (k->tile) {
@@ -394,8 +394,13 @@ void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, co
     }
 }
 
-void lt_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
-              int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs, bool accumulate, float *work)
+void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, lt_mat a, lt_mat b, lt_mat_out c,
+                   bool accumulate, float *work)
 {
-    lt_sgemm_with(lt_gemm_active_kernel(), m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, accumulate, work);
+    sgemm_strided(k, m, n, kd, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c.data, c.rs, c.cs, accumulate, work);
+}
+
+void lt_sgemm(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate, float *work)
+{
+    lt_sgemm_with(lt_gemm_active_kernel(), m, n, k, a, b, c, accumulate, work);
 }

@@ -1,13 +1,15 @@
-/* gemm.h - single-precision matrix product used by matmul and its backward
- * (internal; not installed).
+/* gemm.h - single-precision matrix product used by matmul, linear and their
+ * backward (internal; not installed). gemm_split.h splits one across the
+ * context's threads.
  *
  *     C (+)= op(A) @ op(B)      op(A): (m,k)   op(B): (k,n)   C: (m,n)
  *
- * Every matrix is a pointer plus a row stride and a column stride, in
- * elements, so a transposed view is just the same pointer with the strides
- * swapped: no operand is ever copied into a transposed layout by the caller.
- * Strides must be non-negative; any values work, but the packing loops are
- * fastest when one of the two strides of each operand is 1.
+ * Every matrix is an lt_mat: a pointer plus a row stride and a column
+ * stride, in elements, so a transposed view is just the same pointer with
+ * the strides swapped (lt_mat_t): no operand is ever copied into a
+ * transposed layout by the caller. Strides must be non-negative; any values
+ * work, but the packing loops are fastest when one of the two strides of
+ * each operand is 1.
  *
  * Design (the classic Goto/BLIS layering):
  *   - loop over column blocks of C (NC) and over the inner dimension (KC);
@@ -35,6 +37,21 @@
 #include <stdint.h>
 
 #include "kernels/cpu.h"
+
+/* A matrix operand: element (i, j) at data[i * rs + j * cs]. */
+typedef struct lt_mat {
+    const float *data;
+    int64_t rs, cs; /* row and column strides, in elements */
+} lt_mat;
+
+/* The matrix a product writes, laid out as an lt_mat. */
+typedef struct lt_mat_out {
+    float *data;
+    int64_t rs, cs;
+} lt_mat_out;
+
+/* The transpose of m: the same memory with the strides swapped. */
+static inline lt_mat lt_mat_t(lt_mat m) { return (lt_mat){m.data, m.cs, m.rs}; }
 
 /* The (mr,nr) tile  C = (or += when accumulate) sum_p a[p*mr + i] * b[p*nr + j]
  * for i < mr, j < nr, p < kc. a and b are packed panels (see gemm.c); C is
@@ -86,17 +103,16 @@ const lt_gemm_kernel *lt_gemm_active_kernel(void);
  * it from the context's arena) so that gemm itself never allocates. */
 size_t lt_sgemm_work_floats(int64_t m, int64_t n, int64_t k);
 
-/* C (+)= op(A) @ op(B). With accumulate false C is overwritten (its previous
- * contents, even NaN, are ignored); with accumulate true the product is
- * added to C. work must hold lt_sgemm_work_floats(m, n, k) floats and be
- * 16-byte aligned (64 is better). C must not overlap A or B. */
-void lt_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
-              int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs, bool accumulate, float *work);
+/* C (+)= op(A) @ op(B) for op(A) (m,k), op(B) (k,n), C (m,n). With
+ * accumulate false C is overwritten (its previous contents, even NaN, are
+ * ignored); with accumulate true the product is added to C. work must hold
+ * lt_sgemm_work_floats(m, n, k) floats and be 16-byte aligned (64 is
+ * better). C must not overlap A or B. */
+void lt_sgemm(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate, float *work);
 
 /* The same with an explicit kernel (tests check every kernel against a
  * reference; benchmarks compare them). */
-void lt_sgemm_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
-                   int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs,
+void lt_sgemm_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c,
                    bool accumulate, float *work);
 size_t lt_sgemm_work_floats_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k);
 

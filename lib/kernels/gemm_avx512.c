@@ -6,11 +6,9 @@
  * Zen 5's two 512-bit FMA pipes that is 12 cycles of FMA work against 11
  * loads, and 24 independent accumulator chains cover the FMA latency.
  * Why 8x48: the training batch of 32 rows is 4 whole tiles, and with 3
- * vectors per row the loads stay under the FMAs at each step. Measured
- * (sum of the six training products, us): 8x48 10.77, 8x32 10.79, 12x32
- * 10.70, 6x64 10.90, 14x32 11.08, 4x64 11.62, 16x16 14.35 -- all but the
- * last two within noise of each other; alone, the 8x48 tile sustains 97% of
- * the two-FMA-per-cycle peak at kc = 30.
+ * vectors per row the loads stay under the FMAs at each step; the other tile
+ * shapes tried and their figures are in docs/performance.md ("Kernel
+ * choices").
  *
  * Ragged columns use masked loads and stores (AVX-512 masks suppress faults
  * on masked-off lanes, so B's rows are read in place with no padding and

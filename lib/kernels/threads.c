@@ -10,16 +10,14 @@
  * generation number and the job's task count; completion is an atomic count
  * of outstanding tasks. Both sides spin for a short while (SPIN_NS) before
  * falling back to a mutex and condition variables. Spinning matters: an
- * evaluation runs a dozen split ops in a row, a few hundred microseconds
- * each, and waking a sleeping thread costs tens of microseconds (more in a
- * virtual machine, where the idle vCPU has to be woken by the host). A
- * worker that has spun for SPIN_NS without a job goes to sleep, so a
- * context that is not running large ops costs no CPU. */
+ * evaluation runs a dozen split ops in a row, and waking a sleeping thread
+ * costs more than the gap between them (more in a virtual machine, where the
+ * idle vCPU has to be woken by the host; docs/performance.md). A worker that
+ * has spun for SPIN_NS without a job goes to sleep, so a context that is not
+ * running large ops costs no CPU. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "kernels/threads.h"
-
-#include "kernels/gemm.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -62,9 +60,7 @@ struct lt_pool {
 
 /* ---- blocks --------------------------------------------------------------- */
 
-/* Block t of `tasks` over [0, n): align-sized units shared out evenly, the
- * remainder going to the last blocks; the last block ends at n. */
-static void block_of(int t, int tasks, int64_t n, int64_t align, int64_t *begin, int64_t *end)
+void lt_par_block(int t, int tasks, int64_t n, int64_t align, int64_t *begin, int64_t *end)
 {
     int64_t units = (n + align - 1) / align;
     int64_t u0 = units * t / tasks, u1 = units * (t + 1) / tasks;
@@ -75,7 +71,7 @@ static void block_of(int t, int tasks, int64_t n, int64_t align, int64_t *begin,
 static void run_task(lt_pool *p, int t)
 {
     int64_t begin, end;
-    block_of(t, p->tasks, p->n, p->align, &begin, &end);
+    lt_par_block(t, p->tasks, p->n, p->align, &begin, &end);
     if (begin < end)
         p->fn(p->arg, t, begin, end);
 }
@@ -354,91 +350,4 @@ void lt_par_map(lt_ctx *ctx, void (*f)(float *y, const float *x, int64_t n), flo
 {
     map_job j = {f, y, x};
     lt_parallel_for(ctx, n, 16, (double)n * work_per_elem, map_task, &j);
-}
-
-/* ---- split matrix product -------------------------------------------------------------- */
-
-/* Row (and column) blocks start at multiples of this: a multiple of every
- * gemm kernel's tile height and width (6, 8, 16, 48), so a block's tiles are
- * exactly the tiles the whole product would have. */
-#define GEMM_ALIGN 48
-
-typedef struct {
-    int64_t m, n, k;
-    const float *a, *b;
-    float *c;
-    int64_t a_rs, a_cs, b_rs, b_cs, c_rs, c_cs;
-    bool accumulate, by_rows;
-    lt_gemm_prologue_fn prologue;
-    void *arg;
-    float *work;
-    size_t work_floats; /* per task */
-} gemm_job;
-
-static void gemm_task(void *arg, int task, int64_t begin, int64_t end)
-{
-    const gemm_job *g = arg;
-    float *w = g->work + (size_t)task * g->work_floats;
-    int64_t len = end - begin;
-    if (g->by_rows) { /* C[begin:end, :] (+)= op(A)[begin:end, :] @ op(B) */
-        if (g->prologue)
-            g->prologue(g->arg, begin, len);
-        lt_sgemm(len, g->n, g->k, g->a + begin * g->a_rs, g->a_rs, g->a_cs, g->b, g->b_rs, g->b_cs,
-                 g->c + begin * g->c_rs, g->c_rs, g->c_cs, g->accumulate, w);
-    } else { /* C[:, begin:end] (+)= op(A) @ op(B)[:, begin:end] */
-        lt_sgemm(g->m, len, g->k, g->a, g->a_rs, g->a_cs, g->b + begin * g->b_cs, g->b_rs, g->b_cs,
-                 g->c + begin * g->c_cs, g->c_rs, g->c_cs, g->accumulate, w);
-    }
-}
-
-/* Scratch floats rounded up to whole 64-byte lines, so that the tasks'
- * slices stay as aligned as the arena block. */
-static size_t work_floats(int64_t m, int64_t n, int64_t k)
-{
-    size_t f = lt_sgemm_work_floats(m, n, k);
-    return f ? (f + 15) / 16 * 16 : 16;
-}
-
-/* How a product is split: tasks, rows or columns, scratch floats per task.
- * A pure function of the thread count and the sizes, so that the scratch
- * size asked for first and the split made later agree. */
-typedef struct {
-    int tasks;
-    bool by_rows;
-    size_t per_task;
-} gemm_plan;
-
-static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
-{
-    double work = 2.0 * (double)m * (double)n * (double)k;
-    gemm_plan p = {lt_par_tasks(ctx, m, GEMM_ALIGN, work), true, 0};
-    if (p.tasks == 1 && (p.tasks = lt_par_tasks(ctx, n, GEMM_ALIGN, work)) > 1)
-        p.by_rows = false; /* few rows (e.g. dW = x^T dy with a small K): split the columns */
-    int64_t len = p.by_rows ? m : n;
-    for (int t = 0; t < p.tasks; t++) { /* sized for the largest block */
-        int64_t begin, end;
-        block_of(t, p.tasks, len, GEMM_ALIGN, &begin, &end);
-        size_t f = p.by_rows ? work_floats(end - begin, n, k) : work_floats(m, end - begin, k);
-        p.per_task = f > p.per_task ? f : p.per_task;
-    }
-    return p;
-}
-
-size_t lt_sgemm_par_work_floats(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
-{
-    gemm_plan p = plan_of(ctx, m, n, k);
-    return p.per_task * (size_t)p.tasks;
-}
-
-void lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs,
-                  const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs, bool accumulate,
-                  float *work, lt_gemm_prologue_fn prologue, void *arg)
-{
-    gemm_plan p = plan_of(ctx, m, n, k);
-    gemm_job g = {.m = m, .n = n, .k = k, .a = a, .b = b, .c = c, .a_rs = a_rs, .a_cs = a_cs, .b_rs = b_rs,
-                  .b_cs = b_cs, .c_rs = c_rs, .c_cs = c_cs, .accumulate = accumulate, .by_rows = p.by_rows,
-                  .prologue = prologue, .arg = arg, .work = work, .work_floats = p.per_task};
-    if (!p.by_rows && prologue)
-        prologue(arg, 0, m);
-    lt_par_run(ctx, p.tasks, p.by_rows ? m : n, GEMM_ALIGN, gemm_task, &g);
 }

@@ -30,19 +30,17 @@
 /* Largest thread count lt_set_threads accepts. */
 #define LT_MAX_THREADS 64
 
-/* Minimum estimated work (flops) per task. Waking a sleeping worker and
- * waiting for it costs a few microseconds; 2 MFLOP is some 20-50 us of
- * work on the machines measured, so a task is always worth its wake-up. A
- * (32,30) @ (30,200) training product (0.38 MFLOP) never splits; a
- * (4096,30) @ (30,200) evaluation product (49 MFLOP) does. */
+/* Minimum estimated work (flops) per task: enough that a task always pays
+ * for waking a worker and waiting for it. A (32,30) @ (30,200) training
+ * product (0.38 MFLOP) never splits; a (4096,30) @ (30,200) evaluation
+ * product (49 MFLOP) does. docs/performance.md has the measurements behind
+ * this and the costs below. */
 #define LT_PAR_TASK_WORK 2e6
 
-/* Rough costs for the work estimates, in the same unit: the time of one
- * flop of the AVX-512 gemm kernel (~0.01 ns here), measured on the
- * evaluation chunk (4096 rows): tanh ~0.24 ns per element; a cross-entropy
- * row of 27 logits ~26 ns (max, exp-sum, a double log, call overheads). */
-#define LT_WORK_TANH 24.0 /* per element */
-#define LT_WORK_EXP 16.0  /* per element */
+/* Rough costs for the work estimates, in the same unit (one flop of the
+ * gemm kernel), measured on the evaluation chunk (4096 rows). */
+#define LT_WORK_TANH 24.0  /* per element */
+#define LT_WORK_EXP 16.0   /* per element */
 #define LT_WORK_ROW 2000.0 /* fixed cost of a softmax / cross-entropy row */
 
 /* Task t of a parallel loop: items [begin, end) of the loop's range. */
@@ -53,6 +51,10 @@ typedef void (*lt_par_fn)(void *arg, int task, int64_t begin, int64_t end);
  * items (blocks start at multiples of align), at least LT_PAR_TASK_WORK
  * flops each; 1 means "run it inline". */
 int lt_par_tasks(const lt_ctx *ctx, int64_t n, int64_t align, double work);
+
+/* Block t of `tasks` over [0, n): align-sized units shared out evenly, the
+ * remainder going to the last blocks; the last block ends at n. */
+void lt_par_block(int t, int tasks, int64_t n, int64_t align, int64_t *begin, int64_t *end);
 
 /* Runs fn over [0, n) split into `tasks` contiguous blocks whose boundaries
  * are multiples of align (the last block takes the rest), and returns when
@@ -73,23 +75,6 @@ void lt_parallel_for(lt_ctx *ctx, int64_t n, int64_t align, double work, lt_par_
  * work_per_elem is large. */
 void lt_par_map(lt_ctx *ctx, void (*f)(float *y, const float *x, int64_t n), float *y, const float *x, int64_t n,
                 double work_per_elem);
-
-/* lt_sgemm (gemm.h: C (+)= op(A) @ op(B), same arguments) split across
- * the context's threads: C's rows in blocks (its columns when it has too
- * few rows), each task one lt_sgemm call on its block with its own slice of
- * `work`, which must hold lt_sgemm_par_work_floats(ctx, m, n, k) floats and
- * be 64-byte aligned (arena memory is). Blocks start at multiples of 48 rows
- * or columns (a multiple of every kernel's tile sizes), so every element is
- * computed exactly as by one lt_sgemm call over the whole product. If
- * `prologue` is not NULL it is called for C's rows before they are
- * accumulated into: prologue(arg, row0, rows) once per row block, from the
- * task that owns it (e.g. to fill rows with a bias), or once for all rows
- * when the product is not split by rows. */
-typedef void (*lt_gemm_prologue_fn)(void *arg, int64_t row0, int64_t rows);
-size_t lt_sgemm_par_work_floats(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k);
-void lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs,
-                  const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs, int64_t c_cs, bool accumulate,
-                  float *work, lt_gemm_prologue_fn prologue, void *arg);
 
 /* Joins and frees the context's workers (lt_ctx_free). */
 void lt_threads_release(lt_ctx *ctx);

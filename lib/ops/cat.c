@@ -1,42 +1,28 @@
 /* cat.c - concatenation along one dim (torch.cat).
  *
- * Every input is viewed as (outer, size_i * inner), where outer is the
- * product of the sizes before dim and inner the product after it; the output
- * is (outer, total * inner) and input i owns the column block that starts at
- * (sum of the sizes before it) * inner. Forward copies blocks in, backward
+ * Every input is viewed as (outer, size_i * inner) from its split around dim
+ * (lt_split_around); the output is (outer, total * inner) and input i owns
+ * the column block that starts at (sum of the sizes before it) * inner. Forward copies blocks in, backward
  * adds the same blocks of the output gradient back out. I32 inputs are
  * concatenated too (never recorded: they cannot carry a gradient). */
-#include "core/internal.h"
+#include "core/opkit.h"
 
 #include <string.h>
 
-/* Products of the sizes before and after dim. */
-static void split_at(const lt_tensor *t, int dim, int64_t *outer, int64_t *inner)
-{
-    *outer = lt_shape_numel(dim, t->shape);
-    *inner = lt_shape_numel(t->ndim - dim - 1, t->shape + dim + 1);
-}
-
-/* d(in_i) += the column block of d(out) that in_i filled. */
+/* dx_k += the column block of dy that input k filled. */
 static void cat_backward(lt_ctx *ctx, lt_node *node)
 {
     int dim = (int)node->iparam[0];
-    const lt_tensor *out = node->out;
-    int64_t outer, inner;
-    split_at(out, dim, &outer, &inner);
-    int64_t out_cols = out->shape[dim] * inner, start = 0;
-    const float *gy = lt_g(out);
+    lt_split s = lt_split_around(node->out, dim);
+    int64_t out_cols = s.len * s.inner, start = 0;
+    const float *dy = lt_output_grad(node);
     for (int k = 0; k < node->n_in; k++) {
-        lt_tensor *in = node->in[k];
-        int64_t cols = in->shape[dim] * inner;
-        if (lt_want_grad(in) && cols > 0) {
-            float *gx = lt_grad_buffer(ctx, in); /* in is contiguous: dense */
-            if (!gx)
-                return;
-            for (int64_t o = 0; o < outer; o++)
+        int64_t cols = node->in[k]->shape[dim] * s.inner;
+        float *dx = cols > 0 ? lt_input_grad(ctx, node, k) : NULL; /* the input is contiguous: dense */
+        if (dx)
+            for (int64_t o = 0; o < s.outer; o++)
                 for (int64_t j = 0; j < cols; j++)
-                    gx[o * cols + j] += gy[o * out_cols + start + j];
-        }
+                    dx[o * cols + j] += dy[o * out_cols + start + j];
         start += cols;
     }
 }
@@ -47,26 +33,20 @@ static const lt_op cat_op = {"cat", cat_backward};
 static bool check_same(lt_ctx *ctx, lt_tensor *const *ts, int k, int dim)
 {
     const lt_tensor *a = ts[0], *b = ts[k];
-    char sa[96], sb[96];
-    lt_tensor_shape_str(a, sa, sizeof sa);
-    lt_tensor_shape_str(b, sb, sizeof sb);
-    if (b->dtype != a->dtype) {
-        lt_fail(ctx, LT_ERR_DTYPE, "cat: tensor %d is %s %s but tensor 0 is %s %s", k, lt_dtype_name(b->dtype), sb,
-                lt_dtype_name(a->dtype), sa);
-        return false;
-    }
-    if (b->ndim != a->ndim) {
-        lt_fail(ctx, LT_ERR_SHAPE, "cat: tensor %d has shape %s of rank %d but tensor 0 has shape %s of rank %d", k,
-                sb, b->ndim, sa, a->ndim);
-        return false;
-    }
+    if (b->dtype != a->dtype)
+        return lt_fail(ctx, LT_ERR_DTYPE, "cat: tensor %d is %s %s but tensor 0 is %s %s", k, lt_dtype_name(b->dtype),
+                       LT_TENSOR_SHAPE(b), lt_dtype_name(a->dtype), LT_TENSOR_SHAPE(a)),
+               false;
+    if (b->ndim != a->ndim)
+        return lt_fail(ctx, LT_ERR_SHAPE, "cat: tensor %d has shape %s of rank %d but tensor 0 has shape %s of rank %d",
+                       k, LT_TENSOR_SHAPE(b), b->ndim, LT_TENSOR_SHAPE(a), a->ndim),
+               false;
     for (int d = 0; d < a->ndim; d++)
-        if (d != dim && a->shape[d] != b->shape[d]) {
-            lt_fail(ctx, LT_ERR_SHAPE,
-                    "cat: tensor %d has shape %s but tensor 0 has shape %s: sizes must match except in dim %d", k,
-                    sb, sa, dim);
-            return false;
-        }
+        if (d != dim && a->shape[d] != b->shape[d])
+            return lt_fail(ctx, LT_ERR_SHAPE,
+                           "cat: tensor %d has shape %s but tensor 0 has shape %s: sizes must match except in dim %d",
+                           k, LT_TENSOR_SHAPE(b), LT_TENSOR_SHAPE(a), dim),
+                   false;
     return true;
 }
 
@@ -119,25 +99,19 @@ lt_tensor *lt_cat(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
     for (int k = 0; k < n; k++)
         if (!(in[k] = lt_contiguous(ctx, ts[k])))
             return NULL;
-    lt_tensor *out = lt_alloc_temp(ctx, ts[0]->dtype, ts[0]->ndim, shape);
-    if (!out)
+    lt_tensor *y = lt_alloc_temp(ctx, ts[0]->dtype, ts[0]->ndim, shape);
+    if (!y)
         return NULL;
-    int64_t outer, inner;
-    split_at(out, d, &outer, &inner);
-    size_t es = lt_dtype_size(out->dtype);
-    int64_t out_cols = shape[d] * inner, start = 0;
-    unsigned char *y = out->storage->data;
+    lt_split s = lt_split_around(y, d);
+    size_t es = lt_dtype_size(y->dtype);
+    int64_t out_cols = s.len * s.inner, start = 0;
+    unsigned char *yv = y->storage->data;
     for (int k = 0; k < n; k++) {
-        int64_t cols = in[k]->shape[d] * inner;
-        const unsigned char *x = (const unsigned char *)in[k]->storage->data + (size_t)in[k]->offset * es;
-        for (int64_t o = 0; o < outer && cols > 0; o++)
-            memcpy(y + (size_t)(o * out_cols + start) * es, x + (size_t)(o * cols) * es, (size_t)cols * es);
+        int64_t cols = in[k]->shape[d] * s.inner;
+        const unsigned char *xv = (const unsigned char *)in[k]->storage->data + (size_t)in[k]->offset * es;
+        for (int64_t o = 0; o < s.outer && cols > 0; o++)
+            memcpy(yv + (size_t)(o * out_cols + start) * es, xv + (size_t)(o * cols) * es, (size_t)cols * es);
         start += cols;
     }
-    lt_node *node;
-    if (!lt_maybe_record(ctx, &cat_op, out, n, in, &node))
-        return NULL;
-    if (node)
-        node->iparam[0] = d;
-    return out;
+    return lt_op_end(ctx, &cat_op, y, n, in, &(lt_node_data){.i = {d}});
 }

@@ -9,7 +9,7 @@
  * more than the matrix products of a training step (a dropout layer of
  * 256 x 512 needs 131,072 decisions); the counter-based hash is a few
  * instructions per four elements. The keep probability is exact to 2^-16. */
-#include "core/internal.h"
+#include "core/opkit.h"
 
 #include <math.h>
 
@@ -35,12 +35,11 @@ static void make_mask(float *restrict mask, int64_t n, uint64_t key, float keep,
 
 static void dropout_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *x = node->in[0];
-    float *dx = lt_want_grad(x) ? lt_grad_buffer(ctx, x) : NULL;
+    float *dx = lt_input_grad(ctx, node, 0);
     if (!dx)
         return;
-    const float *mask = node->saved, *dy = lt_g(node->out);
-    for (int64_t i = 0, n = lt_numel(x); i < n; i++)
+    const float *mask = node->saved, *dy = lt_output_grad(node);
+    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
         dx[i] += dy[i] * mask[i];
 }
 
@@ -48,10 +47,8 @@ static const lt_op dropout_op = {"dropout", dropout_backward};
 
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g)
 {
-    if (!lt_check_args(ctx, "dropout", 1, &x))
+    if (!lt_check_f32(ctx, "dropout", x))
         return NULL;
-    if (x->dtype != LT_F32)
-        return lt_fail(ctx, LT_ERR_DTYPE, "dropout: needs an f32 tensor, got %s", lt_dtype_name(x->dtype));
     if (!(p >= 0.0f && p <= 1.0f))
         return lt_fail(ctx, LT_ERR_ARG, "dropout: probability %g outside [0, 1]", (double)p);
     if (!training || p == 0.0f)
@@ -72,10 +69,5 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
     float *yv = lt_f32(y);
     for (int64_t i = 0; i < n; i++)
         yv[i] = xv[i] * mask[i];
-    lt_node *node;
-    if (!lt_maybe_record(ctx, &dropout_op, y, 1, &x, &node))
-        return NULL;
-    if (node)
-        node->saved = mask;
-    return y;
+    return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = mask});
 }

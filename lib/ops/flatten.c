@@ -10,14 +10,12 @@ lt_tensor *lt_flatten_consecutive(lt_ctx *ctx, lt_tensor *x, int n)
 {
     if (!lt_check_args(ctx, "flatten_consecutive", 1, &x))
         return NULL;
-    char buf[64];
     if (x->ndim != 3)
-        return lt_fail(ctx, LT_ERR_SHAPE, "flatten_consecutive: input %s: needs rank 3 (B,T,C)",
-                       lt_tensor_shape_str(x, buf, sizeof buf));
+        return lt_fail(ctx, LT_ERR_SHAPE, "flatten_consecutive: input %s: needs rank 3 (B,T,C)", LT_TENSOR_SHAPE(x));
     if (n < 1)
         return lt_fail(ctx, LT_ERR_ARG, "flatten_consecutive: n = %d must be >= 1", n);
     if (x->shape[1] % n != 0)
         return lt_fail(ctx, LT_ERR_SHAPE, "flatten_consecutive: input %s: T = %lld is not divisible by n = %d",
-                       lt_tensor_shape_str(x, buf, sizeof buf), (long long)x->shape[1], n);
+                       LT_TENSOR_SHAPE(x), (long long)x->shape[1], n);
     return lt_reshape(ctx, x, LT_SHAPE(x->shape[0], x->shape[1] / n, x->shape[2] * n));
 }

@@ -6,7 +6,7 @@
  * offending value, as written (e.g. "index 27 out of range for dimension 0 of
  * size 27"). The resolved indices are copied into the arena, so the forward
  * reads X through its strides once and backward does not depend on X. */
-#include "core/internal.h"
+#include "core/opkit.h"
 
 #include <string.h>
 
@@ -17,20 +17,17 @@ typedef struct {
     int32_t *rows;   /* count resolved indices, each in 0..C.shape[0]-1 */
 } index_saved;
 
-/* gC[rows[i], :] += gOut[i, :] for every lookup i; repeated rows accumulate. */
+/* dC[rows[i], :] += dy[i, :] for every lookup i; repeated rows accumulate. */
 static void index_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *c = node->in[0];
     const index_saved *s = node->saved;
-    if (!lt_want_grad(c) || !s)
+    float *dc = s ? lt_input_grad(ctx, node, 0) : NULL; /* C is contiguous: dense (rows, row) */
+    if (!dc)
         return;
-    float *gc = lt_grad_buffer(ctx, c); /* c is contiguous: dense (rows, row) */
-    if (!gc)
-        return;
-    const float *gy = lt_g(node->out);
+    const float *dy = lt_output_grad(node);
     for (int64_t i = 0; i < s->count; i++) {
-        float *dst = gc + (int64_t)s->rows[i] * s->row;
-        const float *src = gy + i * s->row;
+        float *dst = dc + (int64_t)s->rows[i] * s->row;
+        const float *src = dy + i * s->row;
         for (int64_t j = 0; j < s->row; j++)
             dst[j] += src[j];
     }
@@ -40,23 +37,17 @@ static const lt_op index_op = {"index", index_backward};
 
 static bool check_index_args(lt_ctx *ctx, const lt_tensor *c, const lt_tensor *x)
 {
-    char a[96], b[96];
-    if (x->dtype != LT_I32) {
-        lt_fail(ctx, LT_ERR_DTYPE, "index: the indices (argument 2) must be i32, got f32 %s",
-                lt_tensor_shape_str(x, a, sizeof a));
-        return false;
-    }
-    if (c->ndim < 1) {
-        lt_fail(ctx, LT_ERR_SHAPE, "index: the table must have rank >= 1, got a scalar %s",
-                lt_tensor_shape_str(c, a, sizeof a));
-        return false;
-    }
-    if (x->ndim + c->ndim - 1 > LT_MAX_DIMS) {
-        lt_fail(ctx, LT_ERR_SHAPE, "index: table %s indexed by %s would have rank %d > %d",
-                lt_tensor_shape_str(c, a, sizeof a), lt_tensor_shape_str(x, b, sizeof b),
-                x->ndim + c->ndim - 1, LT_MAX_DIMS);
-        return false;
-    }
+    if (x->dtype != LT_I32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "index: the indices (argument 2) must be i32, got f32 %s",
+                       LT_TENSOR_SHAPE(x)),
+               false;
+    if (c->ndim < 1)
+        return lt_fail(ctx, LT_ERR_SHAPE, "index: the table must have rank >= 1, got a scalar %s", LT_TENSOR_SHAPE(c)),
+               false;
+    if (x->ndim + c->ndim - 1 > LT_MAX_DIMS)
+        return lt_fail(ctx, LT_ERR_SHAPE, "index: table %s indexed by %s would have rank %d > %d", LT_TENSOR_SHAPE(c),
+                       LT_TENSOR_SHAPE(x), x->ndim + c->ndim - 1, LT_MAX_DIMS),
+               false;
     return true;
 }
 
@@ -98,25 +89,21 @@ lt_tensor *lt_index(lt_ctx *ctx, lt_tensor *c, lt_tensor *x)
         shape[ndim++] = c->shape[d];
     if (!lt_check_result_shape(ctx, "index", ndim, shape))
         return NULL;
-    lt_tensor *out = lt_alloc_temp(ctx, c->dtype, ndim, shape);
-    if (!out)
+    lt_tensor *y = lt_alloc_temp(ctx, c->dtype, ndim, shape);
+    if (!y)
         return NULL;
     /* an I32 table works too (Xtr[ix] picks minibatch rows); it is never recorded */
     int64_t count = lt_numel(x), row = lt_shape_numel(c->ndim - 1, c->shape + 1);
     size_t es = lt_dtype_size(c->dtype), row_bytes = es * (size_t)row;
     const unsigned char *table = (const unsigned char *)c->storage->data + (size_t)c->offset * es;
-    unsigned char *y = out->storage->data;
+    unsigned char *yv = y->storage->data;
     for (int64_t i = 0; i < count && row > 0; i++)
-        memcpy(y + (size_t)i * row_bytes, table + (size_t)rows[i] * row_bytes, row_bytes);
-    lt_node *node;
-    if (!lt_maybe_record(ctx, &index_op, out, 1, &c, &node))
-        return NULL;
-    if (node) {
-        index_saved *s = lt_arena_alloc(ctx, sizeof *s);
-        if (!s)
+        memcpy(yv + (size_t)i * row_bytes, table + (size_t)rows[i] * row_bytes, row_bytes);
+    index_saved *s = NULL;
+    if (lt_needs_grad(ctx, 1, &c)) {
+        if (!(s = lt_arena_alloc(ctx, sizeof *s)))
             return NULL;
         *s = (index_saved){count, row, rows};
-        node->saved = s;
     }
-    return out;
+    return lt_op_end(ctx, &index_op, y, 1, &c, &(lt_node_data){.saved = s});
 }

@@ -12,49 +12,39 @@
  * W may be a transposed view (e.g. a PyTorch-style (out,in) weight passed as
  * lt_transpose(W)); like x, it is read in place when it is row- or
  * column-major. Large products are split across the context's threads by
- * lt_sgemm_par (threads.h); each thread fills its own rows with b first. */
-#include "core/internal.h"
-#include "kernels/threads.h"
+ * lt_sgemm_par (gemm_split.h); each thread fills its own rows with b first. */
+#include "core/opkit.h"
+#include "kernels/gemm_split.h"
 
 #include <string.h>
 
-/* Row and column strides of a 2-D operand gemm can read in place, or false
- * when neither stride is 1 (then the caller makes it contiguous). */
-static bool gemm_strides(const lt_tensor *t, int64_t *rs, int64_t *cs)
+/* A 2-D operand as gemm reads it in place, or false when neither stride is
+ * 1 (then the caller makes it contiguous). */
+static bool gemm_view(const lt_tensor *t, lt_mat *m)
 {
-    *rs = t->stride[0];
-    *cs = t->stride[1];
-    return t->shape[0] <= 1 || t->shape[1] <= 1 || *rs == 1 || *cs == 1;
-}
-
-static float *gemm_work(lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
-{
-    return lt_arena_alloc(ctx, sizeof(float) * lt_sgemm_par_work_floats(ctx, m, n, k));
+    *m = (lt_mat){lt_f32(t), t->stride[0], t->stride[1]};
+    return t->shape[0] <= 1 || t->shape[1] <= 1 || m->rs == 1 || m->cs == 1;
 }
 
 static void linear_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
-    const float *gy = lt_g(node->out);
-    int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1], xrs, xcs, wrs, wcs;
-    gemm_strides(x, &xrs, &xcs);
-    gemm_strides(w, &wrs, &wcs);
-    if (lt_want_grad(x)) { /* dx (N,K) += dy (N,M) @ W^T (M,K) */
-        float *gx = lt_grad_buffer(ctx, x), *work = gx ? gemm_work(ctx, n, k, m) : NULL;
-        if (work)
-            lt_sgemm_par(ctx, n, k, m, gy, m, 1, lt_f32(w), wcs, wrs, gx, xrs, xcs, true, work, NULL, NULL);
-    }
-    if (lt_want_grad(w)) { /* dW (K,M) += x^T (K,N) @ dy (N,M) */
-        float *gw = lt_grad_buffer(ctx, w), *work = gw ? gemm_work(ctx, k, m, n) : NULL;
-        if (work)
-            lt_sgemm_par(ctx, k, m, n, lt_f32(x), xcs, xrs, gy, m, 1, gw, wrs, wcs, true, work, NULL, NULL);
-    }
-    if (b && lt_want_grad(b)) { /* db (M,) += column sums of dy */
-        float *gb = lt_grad_buffer(ctx, b);
-        for (int64_t i = 0; gb && i < n; i++)
-            for (int64_t j = 0; j < m; j++)
-                gb[j * b->stride[0]] += gy[i * m + j];
-    }
+    const lt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
+    const float *dy = lt_output_grad(node);
+    int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1];
+    lt_mat xm, wm;
+    gemm_view(x, &xm);
+    gemm_view(w, &wm);
+    lt_mat dym = {dy, m, 1};
+    float *dx = lt_input_grad(ctx, node, 0);
+    if (dx) /* dx (N,K) += dy (N,M) @ W^T (M,K) */
+        lt_sgemm_par(ctx, n, k, m, dym, lt_mat_t(wm), (lt_mat_out){dx, xm.rs, xm.cs}, true, NULL);
+    float *dw = lt_input_grad(ctx, node, 1);
+    if (dw) /* dW (K,M) += x^T (K,N) @ dy (N,M) */
+        lt_sgemm_par(ctx, k, m, n, lt_mat_t(xm), dym, (lt_mat_out){dw, wm.rs, wm.cs}, true, NULL);
+    float *db = b ? lt_input_grad(ctx, node, 2) : NULL;
+    for (int64_t i = 0; db && i < n; i++) /* db (M,) += column sums of dy */
+        for (int64_t j = 0; j < m; j++)
+            db[j * b->stride[0]] += dy[i * m + j];
 }
 
 static const lt_op linear_op = {"linear", linear_backward};
@@ -62,10 +52,9 @@ static const lt_op linear_op = {"linear", linear_backward};
 /* Names both operands' shapes in an error (formatted only on failure). */
 static bool fail_shapes(lt_ctx *ctx, lt_status st, const lt_tensor *x, const lt_tensor *w, const char *what)
 {
-    char sx[96], sw[96];
     bool dt = st == LT_ERR_DTYPE; /* name the dtypes only when they are the problem */
-    lt_fail(ctx, st, "linear: %s%s @ %s%s: %s", dt ? lt_dtype_name(x->dtype) : "", lt_tensor_shape_str(x, sx, sizeof sx),
-            dt ? lt_dtype_name(w->dtype) : "", lt_tensor_shape_str(w, sw, sizeof sw), what);
+    lt_fail(ctx, st, "linear: %s%s @ %s%s: %s", dt ? lt_dtype_name(x->dtype) : "", LT_TENSOR_SHAPE(x),
+            dt ? lt_dtype_name(w->dtype) : "", LT_TENSOR_SHAPE(w), what);
     return false;
 }
 
@@ -77,20 +66,18 @@ static bool check_linear(lt_ctx *ctx, const lt_tensor *x, const lt_tensor *w, co
         return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "both operands must have rank 2");
     if (x->shape[1] != w->shape[0])
         return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "inner sizes differ");
-    if (b && (b->ndim != 1 || b->shape[0] != w->shape[1])) {
-        char sb[96];
-        lt_fail(ctx, LT_ERR_SHAPE, "linear: bias %s does not match the output width (expected (%lld))",
-                lt_tensor_shape_str(b, sb, sizeof sb), (long long)w->shape[1]);
-        return false;
-    }
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[1]))
+        return lt_fail(ctx, LT_ERR_SHAPE, "linear: bias %s does not match the output width (expected (%lld))",
+                       LT_TENSOR_SHAPE(b), (long long)w->shape[1]),
+               false;
     return true;
 }
 
 /* Makes a 2-D operand readable by gemm in place (a recorded copy if not). */
 static lt_tensor *gemm_operand(lt_ctx *ctx, lt_tensor *t)
 {
-    int64_t rs, cs;
-    return gemm_strides(t, &rs, &cs) ? t : lt_contiguous(ctx, t);
+    lt_mat m;
+    return gemm_view(t, &m) ? t : lt_contiguous(ctx, t);
 }
 
 /* y (n,m) rows = b, or 0 without a bias. */
@@ -131,18 +118,18 @@ lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
     w = x ? gemm_operand(ctx, w) : NULL;
     if (!w)
         return NULL;
-    int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1], xrs, xcs, wrs, wcs;
+    int64_t n = x->shape[0], k = x->shape[1], m = w->shape[1];
     if (!lt_check_result_shape(ctx, "linear", 2, (int64_t[]){n, m}))
         return NULL;
-    gemm_strides(x, &xrs, &xcs);
-    gemm_strides(w, &wrs, &wcs);
-    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, 2, (int64_t[]){n, m});
-    float *work = out ? gemm_work(ctx, n, m, k) : NULL;
-    if (!work)
+    lt_mat xm, wm;
+    gemm_view(x, &xm);
+    gemm_view(w, &wm);
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, 2, (int64_t[]){n, m});
+    if (!y)
         return NULL;
-    bias_rows rows = {lt_f32(out), m, b}; /* the epilogue, done first: rows start as b */
-    lt_sgemm_par(ctx, n, m, k, lt_f32(x), xrs, xcs, lt_f32(w), wrs, wcs, lt_f32(out), m, 1, true, work,
-                 fill_bias_rows, &rows);
-    lt_tensor *in[3] = {x, w, b};
-    return lt_maybe_record(ctx, &linear_op, out, b ? 3 : 2, in, NULL) ? out : NULL;
+    bias_rows rows = {lt_f32(y), m, b}; /* the epilogue, done first: rows start as b */
+    if (!lt_sgemm_par(ctx, n, m, k, xm, wm, (lt_mat_out){lt_f32(y), m, 1}, true,
+                      &(lt_gemm_prologue){fill_bias_rows, &rows}))
+        return NULL;
+    return lt_op_end(ctx, &linear_op, y, b ? 3 : 2, (lt_tensor *const[]){x, w, b}, NULL);
 }

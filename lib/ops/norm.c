@@ -13,7 +13,7 @@
  * dim) or over the C features of a row (layernorm). Statistics accumulate in
  * double. The backward recomputes xhat from the input and the saved
  * per-channel (or per-row) mean and invstd instead of storing xhat. */
-#include "core/internal.h"
+#include "core/opkit.h"
 
 #include <math.h>
 #include <string.h>
@@ -33,12 +33,10 @@ static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **ga
 {
     if (!lt_check_args(ctx, op, 1, x))
         return false;
-    char buf[64];
     if ((*x)->dtype != LT_F32)
         return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 input, got %s", op, lt_dtype_name((*x)->dtype)), false;
     if ((*x)->ndim < min_rank)
-        return lt_fail(ctx, LT_ERR_SHAPE, "%s: input %s: needs rank %d or more", op,
-                       lt_tensor_shape_str(*x, buf, sizeof buf), min_rank),
+        return lt_fail(ctx, LT_ERR_SHAPE, "%s: input %s: needs rank %d or more", op, LT_TENSOR_SHAPE(*x), min_rank),
                false;
     int64_t c = (*x)->shape[(*x)->ndim - 1];
     lt_tensor **affine[2] = {gain, bias};
@@ -48,8 +46,8 @@ static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **ga
         if (!t)
             continue;
         if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
-            return lt_fail(ctx, LT_ERR_SHAPE, "%s: %s %s does not fit %lld features", op, what[i],
-                           lt_tensor_shape_str(t, buf, sizeof buf), (long long)c),
+            return lt_fail(ctx, LT_ERR_SHAPE, "%s: %s %s does not fit %lld features", op, what[i], LT_TENSOR_SHAPE(t),
+                           (long long)c),
                    false;
         if (!(*affine[i] = lt_contiguous(ctx, t)))
             return false;
@@ -58,9 +56,6 @@ static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **ga
 }
 
 static const float *data_or_null(const lt_tensor *t) { return t ? lt_f32(t) : NULL; }
-
-/* Gradient buffer of an optional input that wants one, else NULL. */
-static float *grad_if_wanted(lt_ctx *ctx, lt_tensor *t) { return lt_want_grad(t) ? lt_grad_buffer(ctx, t) : NULL; }
 
 /* ---- batchnorm ------------------------------------------------------------------ */
 
@@ -99,11 +94,11 @@ static void affine_columns(const float *restrict x, float *restrict y, int64_t m
 
 static void batchnorm_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *x = node->in[0], *gain = node->in[1], *bias = node->in[2];
+    const lt_tensor *x = node->in[0];
     const norm_saved *s = node->saved;
     int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
-    const float *xv = lt_f32(x), *dy = lt_g(node->out), *g = data_or_null(gain);
-    float *dx = grad_if_wanted(ctx, x), *dg = grad_if_wanted(ctx, gain), *db = grad_if_wanted(ctx, bias);
+    const float *xv = lt_f32(x), *dy = lt_output_grad(node), *g = data_or_null(node->in[1]);
+    float *dx = lt_input_grad(ctx, node, 0), *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
     /* sum(dy) and sum(dy * xhat) per channel: they give dgain, dbias and dx */
     double *sdy = lt_arena_alloc(ctx, sizeof(double) * (size_t)c * 2);
     if (!sdy || lt_status_of(ctx) != LT_OK)
@@ -117,10 +112,10 @@ static void batchnorm_backward(lt_ctx *ctx, lt_node *node)
             sdyx[j] += dy[r * c + j] * xhat;
         }
     for (int64_t j = 0; j < c; j++) {
-        if (dg)
-            dg[j] += (float)sdyx[j];
-        if (db)
-            db[j] += (float)sdy[j];
+        if (dgain)
+            dgain[j] += (float)sdyx[j];
+        if (dbias)
+            dbias[j] += (float)sdy[j];
     }
     if (!dx)
         return;
@@ -138,22 +133,23 @@ static void batchnorm_backward(lt_ctx *ctx, lt_node *node)
 
 static const lt_op batchnorm_op = {"batchnorm", batchnorm_backward};
 
+/* Element j of a running statistic: a (C,) tensor, any stride. */
+static float *running_at(lt_tensor *running, int64_t j) { return lt_f32(running) + j * running->stride[0]; }
+
 /* running = (1 - momentum) * running + momentum * batch value. */
 static void update_running(lt_tensor *running, const double *value, double factor, float momentum)
 {
     for (int64_t j = 0, c = lt_numel(running); j < c; j++) {
-        int64_t o = lt_offset_of(running, j);
-        float *r = (float *)running->storage->data + o;
+        float *r = running_at(running, j);
         *r = (1.0f - momentum) * *r + momentum * (float)(value[j] * factor);
     }
 }
 
 static bool running_ok(lt_ctx *ctx, lt_tensor *t, const char *what, int64_t c)
 {
-    char buf[64];
     if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
-        return lt_fail(ctx, LT_ERR_SHAPE, "batchnorm: %s %s does not fit %lld features", what,
-                       lt_tensor_shape_str(t, buf, sizeof buf), (long long)c),
+        return lt_fail(ctx, LT_ERR_SHAPE, "batchnorm: %s %s does not fit %lld features", what, LT_TENSOR_SHAPE(t),
+                       (long long)c),
                false;
     return true;
 }
@@ -169,11 +165,9 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
         return NULL;
     if (!training && (!running_mean || !running_var))
         return lt_fail(ctx, LT_ERR_ARG, "batchnorm: evaluation mode needs running_mean and running_var");
-    if (training && m < 2) {
-        char buf[64];
+    if (training && m < 2)
         return lt_fail(ctx, LT_ERR_SHAPE, "batchnorm: input %s: training needs more than 1 value per channel",
-                       lt_tensor_shape_str(x, buf, sizeof buf));
-    }
+                       LT_TENSOR_SHAPE(x));
     if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
         return lt_fail(ctx, LT_ERR_ARG, "batchnorm: eps %g must be >= 0 and momentum %g in [0, 1]", (double)eps,
                        (double)momentum);
@@ -197,19 +191,13 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
             update_running(running_var, stats + c, (double)m / (double)(m - 1), momentum);
     } else {
         for (int64_t j = 0; j < c; j++) {
-            s->mean[j] = lt_get_f32(running_mean, j);
-            s->invstd[j] = (float)(1.0 / sqrt((double)lt_get_f32(running_var, j) + eps));
+            s->mean[j] = *running_at(running_mean, j);
+            s->invstd[j] = (float)(1.0 / sqrt((double)*running_at(running_var, j) + eps));
         }
     }
     affine_columns(lt_f32(x), lt_f32(y), m, c, s->mean, s->invstd, data_or_null(gain), data_or_null(bias), buf + 2 * c,
                    buf + 3 * c);
-    lt_tensor *in[3] = {x, gain, bias};
-    lt_node *node;
-    if (!lt_maybe_record(ctx, &batchnorm_op, y, 3, in, &node))
-        return NULL;
-    if (node)
-        node->saved = s;
-    return y;
+    return lt_op_end(ctx, &batchnorm_op, y, 3, (lt_tensor *const[]){x, gain, bias}, &(lt_node_data){.saved = s});
 }
 
 /* ---- layernorm ------------------------------------------------------------------ */
@@ -241,11 +229,11 @@ static double row_moment(const float *restrict x, int64_t c, float shift, int po
 
 static void layernorm_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *x = node->in[0], *gain = node->in[1], *bias = node->in[2];
+    const lt_tensor *x = node->in[0];
     const norm_saved *s = node->saved;
     int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
-    const float *dy = lt_g(node->out), *g = data_or_null(gain);
-    float *dx = grad_if_wanted(ctx, x), *dg = grad_if_wanted(ctx, gain), *db = grad_if_wanted(ctx, bias);
+    const float *dy = lt_output_grad(node), *g = data_or_null(node->in[1]);
+    float *dx = lt_input_grad(ctx, node, 0), *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
     if (lt_status_of(ctx) != LT_OK)
         return;
     for (int64_t r = 0; r < m; r++) {
@@ -256,10 +244,10 @@ static void layernorm_backward(lt_ctx *ctx, lt_node *node)
             float xhat = (xr[j] - mu) * is, dxhat = dyr[j] * (g ? g[j] : 1.0f);
             sd += dxhat;
             sdx += dxhat * xhat;
-            if (dg)
-                dg[j] += dyr[j] * xhat;
-            if (db)
-                db[j] += dyr[j];
+            if (dgain)
+                dgain[j] += dyr[j] * xhat;
+            if (dbias)
+                dbias[j] += dyr[j];
         }
         if (!dx)
             continue;
@@ -298,11 +286,5 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
         for (int64_t j = 0; j < c; j++)
             yr[j] = (xr[j] - mu) * is * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
     }
-    lt_tensor *in[3] = {x, gain, bias};
-    lt_node *node;
-    if (!lt_maybe_record(ctx, &layernorm_op, y, 3, in, &node))
-        return NULL;
-    if (node)
-        node->saved = s;
-    return y;
+    return lt_op_end(ctx, &layernorm_op, y, 3, (lt_tensor *const[]){x, gain, bias}, &(lt_node_data){.saved = s});
 }

@@ -7,27 +7,21 @@
  * every cross-entropy row) go through the vectorised float exp of vmath.h,
  * which forms x - shift exactly and is within 1 ulp.
  *
- * A tensor is treated as (outer, n, inner) around the reduced dim: slice
- * (o, k) is the n elements at o*n*inner + j*inner + k, j = 0..n-1. For the
- * last dim inner is 1 and a slice is a contiguous row. */
-#include "core/internal.h"
+ * A tensor is treated as (outer, len, inner) around the reduced dim
+ * (lt_split_around): slice (o, k) is the len elements at o*len*inner +
+ * j*inner + k, j = 0..len-1. For the last dim inner is 1 and a slice is a
+ * contiguous row. */
+#include "core/opkit.h"
 #include "kernels/threads.h"
 #include "kernels/vmath.h"
 
 #include <math.h>
 
-typedef struct {
-    int64_t outer, n, inner;
-} slices;
-
-static slices slices_of(const lt_tensor *t, int dim)
+/* The slices of t around dim; none at all for an empty tensor, whose
+ * (2^20, 0, 2^20) split must not loop 2^40 times over empty slices. */
+static lt_split slices_of(const lt_tensor *t, int dim)
 {
-    if (t->ndim == 0) /* a scalar is one slice of one element */
-        return (slices){1, 1, 1};
-    if (lt_numel(t) == 0) /* no slices at all: (0, 2^20, 2^20) must not loop 2^40 times */
-        return (slices){0, 0, 0};
-    return (slices){lt_shape_numel(dim, t->shape), t->shape[dim],
-                    lt_shape_numel(t->ndim - dim - 1, t->shape + dim + 1)};
+    return lt_numel(t) == 0 ? (lt_split){0, 0, 0} : lt_split_around(t, dim);
 }
 
 /* Below this magnitude of the row maximum m, lse = m + log(s) holds log(s)
@@ -60,38 +54,34 @@ static void softmax_slice(const float *x, float *y, int64_t n, int64_t step, boo
     }
 }
 
-/* Backward of one slice, from the saved output y and its gradient gy:
- *   softmax:     gx = y * (gy - sum_j gy_j y_j)
- *   log_softmax: gx = gy - exp(y) * sum_j gy_j */
-static void softmax_slice_backward(const float *y, const float *gy, float *gx, int64_t n, int64_t step,
-                                   bool log_form)
+/* Backward of one slice, from the saved output y and its gradient dy:
+ *   softmax:     dx = y * (dy - sum_j dy_j y_j)
+ *   log_softmax: dx = dy - exp(y) * sum_j dy_j */
+static void softmax_slice_backward(const float *y, const float *dy, float *dx, int64_t n, int64_t step, bool log_form)
 {
     double dot = 0;
     for (int64_t j = 0; j < n; j++)
-        dot += log_form ? (double)gy[j * step] : (double)gy[j * step] * y[j * step];
+        dot += log_form ? (double)dy[j * step] : (double)dy[j * step] * y[j * step];
     for (int64_t j = 0; j < n; j++) {
         int64_t i = j * step;
         if (log_form)
-            gx[i] += (float)(gy[i] - exp((double)y[i]) * dot);
+            dx[i] += (float)(dy[i] - exp((double)y[i]) * dot);
         else
-            gx[i] += (float)(y[i] * (gy[i] - dot));
+            dx[i] += (float)(y[i] * (dy[i] - dot));
     }
 }
 
 static void softmax_any_backward(lt_ctx *ctx, lt_node *node, bool log_form)
 {
-    lt_tensor *a = node->in[0], *out = node->out;
-    if (!lt_want_grad(a))
+    float *dx = lt_input_grad(ctx, node, 0); /* x is contiguous: dense */
+    if (!dx)
         return;
-    float *ga = lt_grad_buffer(ctx, a); /* a is contiguous: dense */
-    if (!ga)
-        return;
-    slices s = slices_of(out, (int)node->iparam[0]);
-    const float *y = lt_f32(out), *gy = lt_g(out);
+    lt_split s = slices_of(node->out, (int)node->iparam[0]);
+    const float *y = lt_f32(node->out), *dy = lt_output_grad(node);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t k = 0; k < s.inner; k++) {
-            int64_t base = o * s.n * s.inner + k;
-            softmax_slice_backward(y + base, gy + base, ga + base, s.n, s.inner, log_form);
+            int64_t base = o * s.len * s.inner + k;
+            softmax_slice_backward(y + base, dy + base, dx + base, s.len, s.inner, log_form);
         }
 }
 
@@ -102,48 +92,34 @@ static const lt_op softmax_op = {"softmax", softmax_backward};
 static const lt_op log_softmax_op = {"log_softmax", log_softmax_backward};
 
 /* Shared forward; a scalar is accepted with dim 0 or -1 (as in PyTorch). */
-static lt_tensor *softmax_any(lt_ctx *ctx, lt_tensor *a, int dim, const lt_op *op, bool log_form)
+static lt_tensor *softmax_any(lt_ctx *ctx, lt_tensor *x, int dim, const lt_op *op, bool log_form)
 {
-    if (!lt_check_args(ctx, op->name, 1, &a))
+    if (!lt_check_args(ctx, op->name, 1, &x))
         return NULL;
-    if (a->dtype != LT_F32) {
-        char b[96];
-        return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 tensor, got i32 %s", op->name,
-                       lt_tensor_shape_str(a, b, sizeof b));
-    }
-    int d = lt_resolve_dim(ctx, op->name, dim, a->ndim ? a->ndim : 1);
+    if (x->dtype != LT_F32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 tensor, got i32 %s", op->name, LT_TENSOR_SHAPE(x));
+    int d = lt_resolve_dim(ctx, op->name, dim, x->ndim ? x->ndim : 1);
     if (d < 0)
         return NULL;
-    a = lt_contiguous(ctx, a);
-    if (!a)
+    lt_tensor *y = lt_unary_begin(ctx, op->name, &x);
+    if (!y)
         return NULL;
-    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, a->ndim, a->shape);
-    if (!out)
-        return NULL;
-    slices s = slices_of(a, d);
-    const float *x = lt_f32(a);
-    float *y = lt_f32(out);
+    lt_split s = slices_of(x, d);
+    const float *xv = lt_f32(x);
+    float *yv = lt_f32(y);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t k = 0; k < s.inner; k++) {
-            int64_t base = o * s.n * s.inner + k;
-            softmax_slice(x + base, y + base, s.n, s.inner, log_form);
+            int64_t base = o * s.len * s.inner + k;
+            softmax_slice(xv + base, yv + base, s.len, s.inner, log_form);
         }
-    lt_node *node;
-    if (!lt_maybe_record(ctx, op, out, 1, &a, &node))
-        return NULL;
-    if (node)
-        node->iparam[0] = d;
-    return out;
+    return lt_op_end(ctx, op, y, 1, &x, &(lt_node_data){.i = {d}});
 }
 
-lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *a, int dim)
-{
-    return softmax_any(ctx, a, dim, &softmax_op, false);
-}
+lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *x, int dim) { return softmax_any(ctx, x, dim, &softmax_op, false); }
 
-lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *a, int dim)
+lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *x, int dim)
 {
-    return softmax_any(ctx, a, dim, &log_softmax_op, true);
+    return softmax_any(ctx, x, dim, &log_softmax_op, true);
 }
 
 /* ---- cross-entropy --------------------------------------------------------- */
@@ -154,23 +130,20 @@ typedef struct {
     int32_t *targets; /* (N,) */
 } ce_saved;
 
-/* loss = mean_i(lse_i - x[i, t_i])  =>  dx[i,j] = (p[i,j] - [j == t_i]) / N * g */
+/* loss = mean_i(lse_i - x[i, t_i])  =>  dx[i,j] = (p[i,j] - [j == t_i]) / N * dy */
 static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
 {
-    lt_tensor *logits = node->in[0];
     const ce_saved *s = node->saved;
-    if (!lt_want_grad(logits) || !s)
+    float *dlogits = s ? lt_input_grad(ctx, node, 0) : NULL; /* contiguous: dense (N,C) */
+    if (!dlogits)
         return;
-    float *gx = lt_grad_buffer(ctx, logits); /* contiguous: dense (N,C) */
-    if (!gx)
-        return;
-    int64_t n = logits->shape[0], c = logits->shape[1];
-    float scale = lt_g(node->out)[0] / (float)n;
+    int64_t n = node->in[0]->shape[0], c = node->in[0]->shape[1];
+    float scale = lt_output_grad(node)[0] / (float)n;
     for (int64_t i = 0; i < n; i++) {
         const float *p = s->probs + i * c;
-        float *g = gx + i * c;
+        float *dx = dlogits + i * c;
         for (int64_t j = 0; j < c; j++)
-            g[j] += (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
+            dx[j] += (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
     }
 }
 
@@ -178,26 +151,22 @@ static const lt_op cross_entropy_op = {"cross_entropy", cross_entropy_backward};
 
 static bool check_ce_args(lt_ctx *ctx, const lt_tensor *logits, const lt_tensor *targets)
 {
-    char a[96], b[96];
-    lt_tensor_shape_str(logits, a, sizeof a);
-    lt_tensor_shape_str(targets, b, sizeof b);
-    if (logits->dtype != LT_F32) {
-        lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: logits %s must be f32, got i32", a);
-        return false;
-    }
-    if (targets->dtype != LT_I32) {
-        lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: targets %s must be i32 class indices, got f32", b);
-        return false;
-    }
-    if (logits->ndim != 2 || targets->ndim != 1 || logits->shape[0] != targets->shape[0]) {
-        lt_fail(ctx, LT_ERR_SHAPE, "cross_entropy: logits %s and targets %s: expected logits (N,C) and targets (N,)",
-                a, b);
-        return false;
-    }
-    if (logits->shape[0] == 0) {
-        lt_fail(ctx, LT_ERR_SHAPE, "cross_entropy: logits %s and targets %s: the batch is empty", a, b);
-        return false;
-    }
+    if (logits->dtype != LT_F32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: logits %s must be f32, got i32", LT_TENSOR_SHAPE(logits)),
+               false;
+    if (targets->dtype != LT_I32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: targets %s must be i32 class indices, got f32",
+                       LT_TENSOR_SHAPE(targets)),
+               false;
+    if (logits->ndim != 2 || targets->ndim != 1 || logits->shape[0] != targets->shape[0])
+        return lt_fail(ctx, LT_ERR_SHAPE,
+                       "cross_entropy: logits %s and targets %s: expected logits (N,C) and targets (N,)",
+                       LT_TENSOR_SHAPE(logits), LT_TENSOR_SHAPE(targets)),
+               false;
+    if (logits->shape[0] == 0)
+        return lt_fail(ctx, LT_ERR_SHAPE, "cross_entropy: logits %s and targets %s: the batch is empty",
+                       LT_TENSOR_SHAPE(logits), LT_TENSOR_SHAPE(targets)),
+               false;
     return true;
 }
 
@@ -290,14 +259,12 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
     for (int64_t i = 0; i < n; i++)
         total += rows.term[i];
     int64_t no_dims[1] = {0};
-    lt_tensor *out = lt_alloc_temp(ctx, LT_F32, 0, no_dims);
-    if (!out)
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, 0, no_dims);
+    if (!y)
         return NULL;
-    lt_f32(out)[0] = (float)(total / (double)n);
-    lt_node *node;
-    if (!lt_maybe_record(ctx, &cross_entropy_op, out, 1, &logits, &node))
+    lt_f32(y)[0] = (float)(total / (double)n);
+    lt_node_data data = {.saved = NULL};
+    if (lt_needs_grad(ctx, 1, &logits) && !(data.saved = save_probs(ctx, x, &rows, t, n, c)))
         return NULL;
-    if (node && !(node->saved = save_probs(ctx, x, &rows, t, n, c)))
-        return NULL;
-    return out;
+    return lt_op_end(ctx, &cross_entropy_op, y, 1, &logits, &data);
 }

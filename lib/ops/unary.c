@@ -2,7 +2,9 @@
  *
  * Each op makes its input contiguous (a recorded copy when it is a strided
  * view, through which the gradient reaches the base), writes a fresh dense
- * output, and its backward adds into the dense input gradient.
+ * output, and its backward adds into the dense input gradient: the op kit's
+ * lt_unary_op and LT_UNARY_BACKWARD (core/opkit.h), so what is left here is
+ * each op's kernel and derivative.
  *
  * Edge values follow IEEE arithmetic and PyTorch:
  *   tanh(+-large) = +-1 exactly (finite), gradient 0;
@@ -11,170 +13,52 @@
  *   relu(NaN) = NaN and passes the gradient, relu'(0) = 0;
  *   pow: a negative base with a non-integer exponent is NaN (forward and
  *   gradient), 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
-#include "core/internal.h"
+#include "core/opkit.h"
 #include "kernels/threads.h"
 #include "kernels/vmath.h"
 
 #include <math.h>
 
-/* ---- shared prologue / epilogue -------------------------------------------- */
+/* ---- neg, tanh, exp, log, relu: a kernel and a derivative each ------------------ */
 
-/* internal.h */
-lt_tensor *lt_unary_begin(lt_ctx *ctx, const char *name, lt_tensor **a)
+static void neg_map(float *restrict y, const float *x, int64_t n)
 {
-    if (!lt_check_args(ctx, name, 1, a))
-        return NULL;
-    if ((*a)->dtype != LT_F32)
-        return lt_fail(ctx, LT_ERR_DTYPE, "%s: needs an f32 tensor, got %s", name, lt_dtype_name((*a)->dtype));
-    *a = lt_contiguous(ctx, *a);
-    if (!*a)
-        return NULL;
-    return lt_alloc_temp(ctx, LT_F32, (*a)->ndim, (*a)->shape);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = -x[i];
 }
 
-/* Records the node when needed, with p as its constant; returns out or NULL. */
-static lt_tensor *unary_end(lt_ctx *ctx, const lt_op *op, lt_tensor *out, lt_tensor *a, float p)
+static void log_map(float *restrict y, const float *x, int64_t n)
 {
-    lt_node *node;
-    if (!lt_maybe_record(ctx, op, out, 1, &a, &node))
-        return NULL;
-    if (node)
-        node->fparam[0] = p;
-    return out;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = logf(x[i]);
 }
 
-/* internal.h */
-float *lt_unary_input_grad(lt_ctx *ctx, lt_node *node)
+/* written so that NaN propagates (NaN < 0 is false), as in PyTorch */
+static void relu_map(float *restrict y, const float *x, int64_t n)
 {
-    lt_tensor *a = node->in[0];
-    return lt_want_grad(a) ? lt_grad_buffer(ctx, a) : NULL;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
-/* ---- neg ---------------------------------------------------------------------- */
-
-static void neg_backward(lt_ctx *ctx, lt_node *node)
-{
-    float *ga = lt_unary_input_grad(ctx, node);
-    if (!ga)
-        return;
-    const float *gy = lt_g(node->out);
-    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
-        ga[i] -= gy[i];
-}
+LT_UNARY_BACKWARD(neg_backward, -dy)
+LT_UNARY_BACKWARD(tanh_backward, dy *(1.0f - y * y)) /* from the saved output */
+LT_UNARY_BACKWARD(exp_backward, dy *y)
+LT_UNARY_BACKWARD(log_backward, dy / x)
+LT_UNARY_BACKWARD(relu_backward, y <= 0.0f ? 0.0f : dy) /* passes where y > 0 or NaN */
 
 static const lt_op neg_op = {"neg", neg_backward};
-
-lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *a)
-{
-    lt_tensor *out = lt_unary_begin(ctx, "neg", &a);
-    if (!out)
-        return NULL;
-    const float *x = lt_f32(a);
-    float *restrict y = lt_f32(out);
-    for (int64_t i = 0, n = lt_numel(a); i < n; i++)
-        y[i] = -x[i];
-    return unary_end(ctx, &neg_op, out, a, 0.0f);
-}
-
-/* ---- tanh: dy/dx = 1 - y^2, from the saved output ----------------------------- */
-
-static void tanh_backward(lt_ctx *ctx, lt_node *node)
-{
-    float *ga = lt_unary_input_grad(ctx, node);
-    if (!ga)
-        return;
-    const float *y = lt_f32(node->out), *gy = lt_g(node->out);
-    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
-        ga[i] += gy[i] * (1.0f - y[i] * y[i]);
-}
-
 static const lt_op tanh_op = {"tanh", tanh_backward};
-
-lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *a)
-{
-    lt_tensor *out = lt_unary_begin(ctx, "tanh", &a);
-    if (!out)
-        return NULL;
-    /* vmath.h: saturates to +-1, never overflows; large tensors split across threads */
-    lt_par_map(ctx, lt_vtanh, lt_f32(out), lt_f32(a), lt_numel(a), LT_WORK_TANH);
-    return unary_end(ctx, &tanh_op, out, a, 0.0f);
-}
-
-/* ---- exp: dy/dx = y ------------------------------------------------------------ */
-
-static void exp_backward(lt_ctx *ctx, lt_node *node)
-{
-    float *ga = lt_unary_input_grad(ctx, node);
-    if (!ga)
-        return;
-    const float *y = lt_f32(node->out), *gy = lt_g(node->out);
-    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
-        ga[i] += gy[i] * y[i];
-}
-
 static const lt_op exp_op = {"exp", exp_backward};
-
-lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *a)
-{
-    lt_tensor *out = lt_unary_begin(ctx, "exp", &a);
-    if (!out)
-        return NULL;
-    lt_par_map(ctx, lt_vexp, lt_f32(out), lt_f32(a), lt_numel(a), LT_WORK_EXP); /* vmath.h */
-    return unary_end(ctx, &exp_op, out, a, 0.0f);
-}
-
-/* ---- log: dy/dx = 1/x ------------------------------------------------------------ */
-
-static void log_backward(lt_ctx *ctx, lt_node *node)
-{
-    float *ga = lt_unary_input_grad(ctx, node);
-    if (!ga)
-        return;
-    const float *x = lt_f32(node->in[0]), *gy = lt_g(node->out);
-    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
-        ga[i] += gy[i] / x[i];
-}
-
 static const lt_op log_op = {"log", log_backward};
-
-lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *a)
-{
-    lt_tensor *out = lt_unary_begin(ctx, "log", &a);
-    if (!out)
-        return NULL;
-    const float *x = lt_f32(a);
-    float *restrict y = lt_f32(out);
-    for (int64_t i = 0, n = lt_numel(a); i < n; i++)
-        y[i] = logf(x[i]);
-    return unary_end(ctx, &log_op, out, a, 0.0f);
-}
-
-/* ---- relu: the gradient passes where the output is positive (or NaN) ------------ */
-
-static void relu_backward(lt_ctx *ctx, lt_node *node)
-{
-    float *ga = lt_unary_input_grad(ctx, node);
-    if (!ga)
-        return;
-    const float *y = lt_f32(node->out), *gy = lt_g(node->out);
-    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
-        ga[i] += y[i] <= 0.0f ? 0.0f : gy[i];
-}
-
 static const lt_op relu_op = {"relu", relu_backward};
 
-lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *a)
-{
-    lt_tensor *out = lt_unary_begin(ctx, "relu", &a);
-    if (!out)
-        return NULL;
-    const float *x = lt_f32(a);
-    float *restrict y = lt_f32(out);
-    /* written so that NaN propagates (NaN < 0 is false), as in PyTorch */
-    for (int64_t i = 0, n = lt_numel(a); i < n; i++)
-        y[i] = x[i] < 0.0f ? 0.0f : x[i];
-    return unary_end(ctx, &relu_op, out, a, 0.0f);
-}
+lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &neg_op, x, neg_map, 0.0); }
+/* vmath.h: tanh saturates to +-1 and exp never overflows early; large
+ * tensors are split across threads */
+lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &tanh_op, x, lt_vtanh, LT_WORK_TANH); }
+lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &exp_op, x, lt_vexp, LT_WORK_EXP); }
+lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &log_op, x, log_map, 0.0); }
+lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &relu_op, x, relu_map, 0.0); }
 
 /* ---- pow: y = x^p for a constant p; dy/dx = p * x^(p-1) -------------------------- */
 
@@ -218,26 +102,26 @@ static void pow_backward(lt_ctx *ctx, lt_node *node)
     float p = node->fparam[0];
     if (p == 0.0f)
         return; /* x^0 is constant: gradient 0 even at x = 0 (not 0 * inf) */
-    float *ga = lt_unary_input_grad(ctx, node);
-    if (!ga)
+    float *dx = lt_input_grad(ctx, node, 0);
+    if (!dx)
         return;
-    const float *x = lt_f32(node->in[0]), *gy = lt_g(node->out);
+    const float *x = lt_f32(node->in[0]), *dy = lt_output_grad(node);
     float d[POW_CHUNK];
     for (int64_t i0 = 0, n = lt_numel(node->out); i0 < n; i0 += POW_CHUNK) {
         int64_t m = n - i0 < POW_CHUNK ? n - i0 : POW_CHUNK;
         pow_map(d, x + i0, m, p - 1.0f);
         for (int64_t j = 0; j < m; j++)
-            ga[i0 + j] += gy[i0 + j] * (p * d[j]);
+            dx[i0 + j] += dy[i0 + j] * (p * d[j]);
     }
 }
 
 static const lt_op pow_op = {"pow", pow_backward};
 
-lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *a, float exponent)
+lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *x, float exponent)
 {
-    lt_tensor *out = lt_unary_begin(ctx, "pow", &a);
-    if (!out)
+    lt_tensor *y = lt_unary_begin(ctx, "pow", &x);
+    if (!y)
         return NULL;
-    pow_map(lt_f32(out), lt_f32(a), lt_numel(a), exponent);
-    return unary_end(ctx, &pow_op, out, a, exponent);
+    pow_map(lt_f32(y), lt_f32(x), lt_numel(x), exponent);
+    return lt_op_end(ctx, &pow_op, y, 1, &x, &(lt_node_data){.f = {exponent}});
 }

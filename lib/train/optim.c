@@ -1,5 +1,5 @@
-/* optim.c - optimisers (SGD with momentum/Nesterov, Adam, AdamW) and
- * gradient clipping by global norm.
+/* optim.c - optimisers (SGD with momentum/Nesterov, Adam, AdamW), plain
+ * SGD on one parameter (lt_sgd_step) and gradient clipping by global norm.
  *
  * The update rules are PyTorch 1.13's (torch.optim.SGD / Adam / AdamW with
  * their default foreach=False paths), so one step can be compared with
@@ -210,10 +210,37 @@ bool lt_optim_step(lt_optim *o)
         lt_tensor *p = o->params[i];
         int64_t k = lt_numel(p);
         if (o->cfg.kind == LT_OPTIM_SGD)
-            sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_g(p), o->m[i], k);
+            sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_grad_f32(p), o->m[i], k);
         else
-            adam_update(&o->cfg, o->steps, lt_f32(p), lt_g(p), o->m[i], o->v[i], k);
+            adam_update(&o->cfg, o->steps, lt_f32(p), lt_grad_f32(p), o->m[i], o->v[i], k);
     }
+    return true;
+}
+
+/* ---- plain SGD on one parameter ------------------------------------------------- */
+
+bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr)
+{
+    if (!lt_check_args(ctx, "sgd_step", 1, &p))
+        return false;
+    if (p->dtype != LT_F32 || !p->storage->grad) {
+        lt_fail(ctx, LT_ERR_GRAPH, "sgd_step: the parameter has no gradient");
+        return false;
+    }
+    float *w = lt_f32(p);
+    const float *g = lt_grad_f32(p); /* the same strides as w */
+    if (lt_is_contiguous(p)) {
+        for (int64_t i = 0, n = lt_numel(p); i < n; i++)
+            w[i] -= lr * g[i];
+        return true;
+    }
+    lt_walk walk;
+    lt_walk_tensor(&walk, p);
+    for (int64_t done = 0, n = lt_numel(p); done < n; done += walk.len, lt_walk_next(&walk))
+        for (int64_t j = 0; j < walk.len; j++) {
+            int64_t o = walk.off[0] + j * walk.step[0];
+            w[o] -= lr * g[o];
+        }
     return true;
 }
 
@@ -231,7 +258,7 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
         return NAN;
     double sq = 0.0; /* in double: many small squares */
     for (int i = 0; i < n; i++) {
-        const float *g = lt_g(params[i]);
+        const float *g = lt_grad_f32(params[i]);
         for (int64_t j = 0, k = lt_numel(params[i]); j < k; j++)
             sq += (double)g[j] * g[j];
     }
@@ -240,7 +267,7 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
     float coef = max_norm / (norm + 1e-6f);
     if (coef < 1.0f)
         for (int i = 0; i < n; i++) {
-            float *g = lt_g(params[i]);
+            float *g = lt_grad_f32(params[i]);
             for (int64_t j = 0, k = lt_numel(params[i]); j < k; j++)
                 g[j] *= coef;
         }

@@ -1,0 +1,61 @@
+/* bench_common.c - timing, medians and scratch memory for the benchmarks
+ * (bench_common.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "bench_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+long bench_calls_for(void (*fn)(void *arg), void *arg, double target)
+{
+    for (long calls = 1;; calls *= 2) {
+        double t0 = bench_now();
+        for (long c = 0; c < calls; c++)
+            fn(arg);
+        if (bench_now() - t0 >= target)
+            return calls;
+    }
+}
+
+double bench_time(void (*fn)(void *arg), void *arg, long calls, int reps)
+{
+    double t[BENCH_MAX_REPS];
+    reps = reps < 1 ? 1 : reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : reps;
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        for (long c = 0; c < calls; c++)
+            fn(arg);
+        t[r] = (bench_now() - t0) / (double)calls;
+    }
+    return bench_median(t, reps);
+}
+
+void *bench_alloc(size_t bytes, const char *prog)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        exit(1);
+    }
+    return p;
+}

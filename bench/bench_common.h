@@ -1,0 +1,28 @@
+/* bench_common.h - what the benchmark programs share: a monotonic clock,
+ * medians, timing a call in batches, and aligned scratch memory. Figures are
+ * printed by each program; nothing here asserts anything about speed. */
+#ifndef LT_BENCH_COMMON_H
+#define LT_BENCH_COMMON_H
+
+#include <stddef.h>
+
+/* Most repetitions bench_time takes. */
+#define BENCH_MAX_REPS 64
+
+/* Seconds on a monotonic clock. */
+double bench_now(void);
+/* The median of v[0..n-1] (the mean of the middle two when n is even);
+ * sorts v. */
+double bench_median(double *v, int n);
+/* The smallest number of calls 1, 2, 4, ... whose batch of fn(arg) calls
+ * lasts at least target seconds (running them is the warm-up); 1 when
+ * target is 0. */
+long bench_calls_for(void (*fn)(void *arg), void *arg, double target);
+/* The median over reps (1..BENCH_MAX_REPS) batches of `calls` calls of
+ * fn(arg) of the mean seconds per call. */
+double bench_time(void (*fn)(void *arg), void *arg, long calls, int reps);
+/* bytes of 64-byte aligned memory (free with free); on failure prints
+ * "<prog>: out of memory" and exits 1. */
+void *bench_alloc(size_t bytes, const char *prog);
+
+#endif

@@ -1,0 +1,115 @@
+/* opkit.h - the internal op kit: how every op in lib/ops begins, ends and
+ * reaches its gradients, so that an op file holds only its math (not
+ * installed; an op outside the library uses the public "Extending" API of
+ * libtensor.h instead, see docs/extending.md).
+ *
+ * The shape of an op (lib/ops/dropout.c, written out):
+ *
+ *     static void dropout_backward(lt_ctx *ctx, lt_node *node)
+ *     {
+ *         float *dx = lt_input_grad(ctx, node, 0);    // NULL: x needs none
+ *         if (!dx)
+ *             return;
+ *         const float *mask = node->saved, *dy = lt_output_grad(node);
+ *         for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
+ *             dx[i] += dy[i] * mask[i];                 // always accumulate
+ *     }
+ *     static const lt_op dropout_op = {"dropout", dropout_backward};
+ *
+ *     lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, ...)
+ *     {
+ *         if (!lt_check_f32(ctx, "dropout", x))       // arguments and dtype
+ *             return NULL;
+ *         ... check p; in evaluation return x ...
+ *         x = lt_contiguous(ctx, x);                   // a recorded copy if strided
+ *         lt_tensor *y = x ? lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape) : NULL;
+ *         ... y = x * mask ...
+ *         return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = mask});
+ *     }
+ *
+ * and an elementwise one is two lines (lib/ops/unary.c):
+ *
+ *     LT_UNARY_BACKWARD(exp_backward, dy * y)
+ *     lt_tensor *lt_exp(..) { return lt_unary_op(ctx, &exp_op, x, lt_vexp, LT_WORK_EXP); }
+ *
+ * Names: an op's result is y; its inputs are x (one input), a and b (two
+ * symmetric ones), or what they are (x, w, b for linear; logits). In a
+ * backward the gradient of a tensor t is dt: dy for the output, dx, da, db,
+ * dw, dgain, dbias for the inputs.
+ *
+ * Where things live: the begin helpers in opkit.c, lt_op_end and
+ * lt_input_grad in autograd.c (next to lt_record, which view.c's copies use
+ * too), lt_split_around and LT_SHAPE_TEXT in shape.c / internal.h. */
+#ifndef LT_OPKIT_H
+#define LT_OPKIT_H
+
+#include "core/internal.h"
+
+/* ---- beginning ---------------------------------------------------------- */
+
+/* lt_check_args for one input, then "<op>: needs an f32 tensor, got i32"
+ * (LT_ERR_DTYPE) unless x is F32. */
+bool lt_check_f32(lt_ctx *ctx, const char *op, lt_tensor *x);
+/* lt_check_f32, then x made contiguous (a recorded copy when it is a strided
+ * view, through which the gradient reaches the base); NULL on error. */
+lt_tensor *lt_dense_f32(lt_ctx *ctx, const char *op, lt_tensor *x);
+/* The start of an elementwise one-input op: *x replaced by lt_dense_f32(*x)
+ * and a fresh dense output of its shape returned; NULL on error. */
+lt_tensor *lt_unary_begin(lt_ctx *ctx, const char *op, lt_tensor **x);
+
+/* An elementwise kernel over dense memory: y[i] = f(x[i]) for i < n. */
+typedef void (*lt_map_fn)(float *y, const float *x, int64_t n);
+/* A whole elementwise one-input op from its kernel: lt_unary_begin, y =
+ * map(x) (split across the context's threads when n * work_per_elem is
+ * large, threads.h; 0: never), lt_op_end. Errors are named after op. */
+lt_tensor *lt_unary_op(lt_ctx *ctx, const lt_op *op, lt_tensor *x, lt_map_fn map, double work_per_elem);
+
+/* ---- ending -------------------------------------------------------------- */
+
+/* What a node keeps for its backward: node->fparam, iparam and saved. */
+typedef struct lt_node_data {
+    float f[4];
+    int64_t i[4];
+    void *saved; /* arena memory */
+} lt_node_data;
+
+/* The one way an op ends: when grad mode is on and an input wants a
+ * gradient, records y on the tape with the inputs in[0..n_in-1] (NULL
+ * entries allowed: an absent optional input) and a copy of *data (NULL for
+ * none); returns y, or NULL when y is NULL or recording failed. An op that
+ * saves memory only its backward needs computes it under
+ * lt_needs_grad(ctx, n_in, in). */
+lt_tensor *lt_op_end(lt_ctx *ctx, const lt_op *op, lt_tensor *y, int n_in, lt_tensor *const *in,
+                     const lt_node_data *data);
+
+/* ---- gradients, in a backward ------------------------------------------------- */
+
+/* dy: the gradient of the node's output (always dense: every op writes a
+ * fresh contiguous output, and backward runs only once it has a gradient). */
+static inline const float *lt_output_grad(const lt_node *node) { return node->out->storage->grad + node->out->offset; }
+
+/* dx: the gradient of input i at its element (0,..,0), with the input's own
+ * strides (dense when the op made the input contiguous), allocated and
+ * zeroed on first use. NULL when that input needs none (absent, I32, or not
+ * requiring a gradient), and NULL with the error recorded when out of
+ * memory: either way the backward skips it. */
+float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i);
+
+/* The backward of an elementwise one-input op (inputs made dense by
+ * lt_unary_begin): dx[i] += EXPR for every element, where EXPR reads x, y
+ * and dy, element i of the input, the output and the output's gradient. */
+#define LT_UNARY_BACKWARD(name, EXPR)                                                                \
+    static void name(lt_ctx *ctx, lt_node *node)                                                     \
+    {                                                                                                \
+        float *dx = lt_input_grad(ctx, node, 0);                                                     \
+        if (!dx)                                                                                     \
+            return;                                                                                  \
+        const float *xv = lt_f32(node->in[0]), *yv = lt_f32(node->out), *dyv = lt_output_grad(node); \
+        for (int64_t i = 0, n = lt_numel(node->out); i < n; i++) {                                   \
+            const float x = xv[i], y = yv[i], dy = dyv[i];                                           \
+            (void)x, (void)y;                                                                        \
+            dx[i] += (EXPR);                                                                         \
+        }                                                                                            \
+    }
+
+#endif

@@ -1,0 +1,130 @@
+/* shape.c - the layout of a tensor: dtypes, shapes, strides, element
+ * offsets, the (outer, len, inner) split around a dim, and shape checks. */
+#include "core/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+size_t lt_dtype_size(lt_dtype dt) { return dt == LT_I32 ? sizeof(int32_t) : sizeof(float); }
+const char *lt_dtype_name(lt_dtype dt) { return dt == LT_I32 ? "i32" : "f32"; }
+
+int64_t lt_shape_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+int64_t lt_numel(const lt_tensor *t) { return t ? lt_shape_numel(t->ndim, t->shape) : 0; }
+
+void lt_set_contiguous_strides(lt_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        t->stride[i] = s;
+        s *= t->shape[i];
+    }
+}
+
+bool lt_is_contiguous(const lt_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s)
+            return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+int64_t lt_offset_of(const lt_tensor *t, int64_t i)
+{
+    int64_t off = t->offset;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        int64_t n = t->shape[d];
+        if (n == 0)
+            return t->offset;
+        off += (i % n) * t->stride[d];
+        i /= n;
+    }
+    return off;
+}
+
+lt_split lt_split_around(const lt_tensor *t, int dim)
+{
+    if (t->ndim == 0) /* a scalar is one slice of one element */
+        return (lt_split){1, 1, 1};
+    return (lt_split){lt_shape_numel(dim, t->shape), t->shape[dim],
+                      lt_shape_numel(t->ndim - dim - 1, t->shape + dim + 1)};
+}
+
+lt_shape lt_shape_of(const lt_tensor *t)
+{
+    lt_shape s = {0, {0}};
+    if (!t)
+        return s;
+    s.ndim = t->ndim;
+    memcpy(s.d, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    return s;
+}
+
+bool lt_shape_equal(lt_shape a, lt_shape b)
+{
+    if (a.ndim != b.ndim)
+        return false;
+    for (int i = 0; i < a.ndim; i++)
+        if (a.d[i] != b.d[i])
+            return false;
+    return true;
+}
+
+char *lt_shape_str(lt_shape s, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    n += (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < s.ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, i ? ",%lld" : "%lld", (long long)s.d[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, ")");
+    return buf;
+}
+
+char *lt_tensor_shape_str(const lt_tensor *t, char *buf, size_t size)
+{
+    return lt_shape_str(lt_shape_of(t), buf, size);
+}
+
+bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s)
+{
+    if (s.ndim < 0 || s.ndim > LT_MAX_DIMS) {
+        lt_fail(ctx, LT_ERR_SHAPE, "%s: rank %d outside 0..%d", op, s.ndim, LT_MAX_DIMS);
+        return false;
+    }
+    /* The product of the sizes, zeros counted as 1, bounds every contiguous
+     * stride too: an empty (0, 2^62, 4) would overflow its strides. */
+    int64_t n = 1;
+    for (int i = 0; i < s.ndim; i++) {
+        if (s.d[i] < 0) {
+            lt_fail(ctx, LT_ERR_SHAPE, "%s: negative size in shape %s", op, LT_SHAPE_TEXT(s));
+            return false;
+        }
+        if (s.d[i] > 1 && n > LT_MAX_SPAN / s.d[i]) {
+            lt_fail(ctx, LT_ERR_SHAPE, "%s: shape %s has too many elements (sizes multiply to more than 2^40)", op,
+                    LT_SHAPE_TEXT(s));
+            return false;
+        }
+        n *= s.d[i] > 1 ? s.d[i] : 1;
+    }
+    return true;
+}
+
+bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t *shape)
+{
+    lt_shape s = {ndim, {0}};
+    memcpy(s.d, shape, sizeof(int64_t) * (size_t)ndim);
+    return lt_check_shape(ctx, op, s);
+}

@@ -1,0 +1,86 @@
+/* gemm_split.c - lt_sgemm_par: one product split into row (or column)
+ * blocks, one lt_sgemm call per block, run on the context's threads. */
+#include "kernels/gemm_split.h"
+
+#include "kernels/threads.h"
+
+/* Row (and column) blocks start at multiples of this: a multiple of every
+ * gemm kernel's tile height and width (6, 8, 16, 48), so a block's tiles are
+ * exactly the tiles the whole product would have. */
+#define GEMM_ALIGN 48
+
+typedef struct {
+    int64_t m, n, k;
+    lt_mat a, b;
+    lt_mat_out c;
+    bool accumulate, by_rows;
+    const lt_gemm_prologue *prologue;
+    float *work;
+    size_t work_floats; /* per task */
+} gemm_job;
+
+static void gemm_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    const gemm_job *g = arg;
+    float *w = g->work + (size_t)task * g->work_floats;
+    int64_t len = end - begin;
+    lt_mat a = g->a, b = g->b;
+    lt_mat_out c = g->c;
+    if (g->by_rows) { /* C[begin:end, :] (+)= op(A)[begin:end, :] @ op(B) */
+        if (g->prologue)
+            g->prologue->fn(g->prologue->arg, begin, len);
+        a.data += begin * a.rs;
+        c.data += begin * c.rs;
+        lt_sgemm(len, g->n, g->k, a, b, c, g->accumulate, w);
+    } else { /* C[:, begin:end] (+)= op(A) @ op(B)[:, begin:end] */
+        b.data += begin * b.cs;
+        c.data += begin * c.cs;
+        lt_sgemm(g->m, len, g->k, a, b, c, g->accumulate, w);
+    }
+}
+
+/* Scratch floats rounded up to whole 64-byte lines, so that the tasks'
+ * slices stay as aligned as the arena block. */
+static size_t work_floats(int64_t m, int64_t n, int64_t k)
+{
+    size_t f = lt_sgemm_work_floats(m, n, k);
+    return f ? (f + 15) / 16 * 16 : 16;
+}
+
+/* How a product is split: tasks, rows or columns, scratch floats per task.
+ * A pure function of the thread count and the sizes. */
+typedef struct {
+    int tasks;
+    bool by_rows;
+    size_t per_task;
+} gemm_plan;
+
+static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
+{
+    double work = 2.0 * (double)m * (double)n * (double)k;
+    gemm_plan p = {lt_par_tasks(ctx, m, GEMM_ALIGN, work), true, 0};
+    if (p.tasks == 1 && (p.tasks = lt_par_tasks(ctx, n, GEMM_ALIGN, work)) > 1)
+        p.by_rows = false; /* few rows (e.g. dW = x^T dy with a small K): split the columns */
+    int64_t len = p.by_rows ? m : n;
+    for (int t = 0; t < p.tasks; t++) { /* sized for the largest block */
+        int64_t begin, end;
+        lt_par_block(t, p.tasks, len, GEMM_ALIGN, &begin, &end);
+        size_t f = p.by_rows ? work_floats(end - begin, n, k) : work_floats(m, end - begin, k);
+        p.per_task = f > p.per_task ? f : p.per_task;
+    }
+    return p;
+}
+
+bool lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate,
+                  const lt_gemm_prologue *prologue)
+{
+    gemm_plan p = plan_of(ctx, m, n, k);
+    float *work = lt_arena_alloc(ctx, sizeof(float) * p.per_task * (size_t)p.tasks);
+    if (!work)
+        return false;
+    gemm_job g = {m, n, k, a, b, c, accumulate, p.by_rows, prologue, work, p.per_task};
+    if (!p.by_rows && prologue)
+        prologue->fn(prologue->arg, 0, m);
+    lt_par_run(ctx, p.tasks, p.by_rows ? m : n, GEMM_ALIGN, gemm_task, &g);
+    return true;
+}
