@@ -8,6 +8,7 @@
  * PyTorch itself (tools/gen_rng_golden.py). */
 #include "libtensor.h"
 #include "random/mt19937.h"
+#include "random/boxmuller16.h"
 
 #include <math.h>
 
@@ -75,23 +76,9 @@ static double normal_double(lt_rng *g)
     return r * cos(theta);
 }
 
-/* Box-Muller on one block of 16 uniforms, in place: pairs (d[j], d[j+8]).
- * This is the formula of torch's AVX2 kernel (normal_fill_16_AVX2), the one
- * x86 machines run: everything in float, theta = float(2*pi) * u2. Its
- * vectorised log/sincos may differ from libm's by an ulp or two; the scalar
- * torch kernel (non-AVX2 builds) rounds theta from double and so differs by
- * about the same amount. */
 static void box_muller_block(float *d)
 {
-    const float two_pi = (float)(2.0 * LT_PI);
-    for (int j = 0; j < RANDN_HALF; j++) {
-        float u1 = 1.0f - d[j]; /* [0,1) -> (0,1]: log never sees 0 */
-        float u2 = d[j + RANDN_HALF];
-        float radius = sqrtf(-2.0f * logf(u1));
-        float theta = two_pi * u2;
-        d[j] = radius * cosf(theta);
-        d[j + RANDN_HALF] = radius * sinf(theta);
-    }
+    lt_boxmuller16(d, 0.0f, 1.0f);
 }
 
 /* torch's normal_fill (numel >= 16): all uniforms first, then each full
