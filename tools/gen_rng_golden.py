@@ -180,28 +180,24 @@ UNIFORM_CASES = [  # (seed, n, a, b)
     (37, 50, -1e-30, 1e30), (38, 20, 0.1, 0.7)]
 
 
-def add_normal_uniform(h):
-    h.comment("t.normal_(mean, std) for each (seed, n, mean, std), concatenated")
+def add_fill_cases(h, prefix, cases, params, fill):
+    """Cases (seed, n, p1, p2) of an in-place sampler t.fill(p1, p2): their
+    columns, then every case's values concatenated."""
+    h.comment("t.%s(%s, %s) for each (seed, n, %s, %s), concatenated" % ((fill,) + params + params))
     values = []
-    for seed, n, mean, std in NORMAL_CASES:
-        values += torch.empty(n).normal_(mean, std, generator=gen(seed)).tolist()
-    h.define("G_NORMAL_CASES", len(NORMAL_CASES))
-    h.ints("G_NORMAL_SEED", "uint64_t", [c[0] for c in NORMAL_CASES])
-    h.ints("G_NORMAL_N", "int64_t", [c[1] for c in NORMAL_CASES])
-    h.doubles("G_NORMAL_MEAN", [c[2] for c in NORMAL_CASES])
-    h.doubles("G_NORMAL_STD", [c[3] for c in NORMAL_CASES])
-    h.floats("G_NORMAL_VALUES", values)
+    for seed, n, p1, p2 in cases:
+        values += getattr(torch.empty(n), fill)(p1, p2, generator=gen(seed)).tolist()
+    h.define("G_%s_CASES" % prefix, len(cases))
+    h.ints("G_%s_SEED" % prefix, "uint64_t", [c[0] for c in cases])
+    h.ints("G_%s_N" % prefix, "int64_t", [c[1] for c in cases])
+    h.doubles("G_%s_%s" % (prefix, params[0].upper()), [c[2] for c in cases])
+    h.doubles("G_%s_%s" % (prefix, params[1].upper()), [c[3] for c in cases])
+    h.floats("G_%s_VALUES" % prefix, values)
 
-    h.comment("t.uniform_(a, b) for each (seed, n, a, b), concatenated")
-    values = []
-    for seed, n, a, b in UNIFORM_CASES:
-        values += torch.empty(n).uniform_(a, b, generator=gen(seed)).tolist()
-    h.define("G_UNIFORM_CASES", len(UNIFORM_CASES))
-    h.ints("G_UNIFORM_SEED", "uint64_t", [c[0] for c in UNIFORM_CASES])
-    h.ints("G_UNIFORM_N", "int64_t", [c[1] for c in UNIFORM_CASES])
-    h.doubles("G_UNIFORM_A", [c[2] for c in UNIFORM_CASES])
-    h.doubles("G_UNIFORM_B", [c[3] for c in UNIFORM_CASES])
-    h.floats("G_UNIFORM_VALUES", values)
+
+def add_normal_uniform(h):
+    add_fill_cases(h, "NORMAL", NORMAL_CASES, ("mean", "std"), "normal_")
+    add_fill_cases(h, "UNIFORM", UNIFORM_CASES, ("a", "b"), "uniform_")
 
     h.comment("one generator (seed 41) through randn(3), uniform_(-1, 1) on 5, randn(20), "
               "normal_(2, 3) on 1, randperm(6), randn(2), multinomial(p, 1) with "
