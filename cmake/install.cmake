@@ -37,5 +37,20 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(LT_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+# A program linked with `pkg-config --libs libtensor` against a prefix the
+# dynamic linker does not search (anything but /usr; /usr/local too until
+# ldconfig runs) would fail to start with "libtensor.so.0: cannot open shared
+# object file". Such prefixes get an rpath in the .pc file's Libs line.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(LT_PC_RPATH_DEFAULT OFF)
+else()
+  set(LT_PC_RPATH_DEFAULT ON)
+endif()
+option(LT_PKGCONFIG_RPATH "libtensor.pc adds -Wl,-rpath,<libdir> for the shared library" ${LT_PC_RPATH_DEFAULT})
+if(LT_PKGCONFIG_RPATH)
+  set(LT_PC_RPATH " -Wl,-rpath,\${libdir}")
+else()
+  set(LT_PC_RPATH "")
+endif()
 configure_file(cmake/libtensor.pc.in ${PROJECT_BINARY_DIR}/libtensor.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/libtensor.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -11,7 +11,7 @@ add_test(NAME header_hygiene
   COMMAND sh ${PROJECT_SOURCE_DIR}/tools/check_header.sh ${CMAKE_C_COMPILER} "${LT_CXX_COMPILER}"
           ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include $<TARGET_FILE:tensor_static>)
 if(LT_SANITIZE)
-  set_tests_properties(header_hygiene PROPERTIES ENVIRONMENT "LT_CHECK_LDFLAGS=-fsanitize=address,undefined")
+  set_tests_properties(header_hygiene PROPERTIES ENVIRONMENT "LT_CHECK_LDFLAGS=-fsanitize=${LT_SANITIZERS}")
 endif()
 
 # test_plots: the pure parts of mlp_names' SVG plots (examples/).

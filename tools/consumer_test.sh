@@ -50,9 +50,10 @@ echo "   pkg-config: $(pkg-config --modversion libtensor): $(pkg-config --cflags
 # shellcheck disable=SC2046
 "$cc" -std=c11 -Wall -Wextra -Wpedantic -Werror "$src/tests/consumer/main.c" -o "$work/shared" \
   $(pkg-config --cflags --libs libtensor) -lm
-LD_LIBRARY_PATH="$libdir" "$work/shared"
-LD_LIBRARY_PATH="$libdir" ldd "$work/shared" | grep -q "libtensor.so.$major" ||
-  { echo "FAIL: not linked to libtensor.so.$major"; exit 1; }
+# no LD_LIBRARY_PATH: the .pc file of a non-system prefix carries an rpath
+"$work/shared"
+ldd "$work/shared" | grep -q "$libdir.*libtensor.so.$major\|$(cd "$libdir" && pwd)/libtensor.so.$major" ||
+  { echo "FAIL: not linked to the prefix's libtensor.so.$major"; ldd "$work/shared"; exit 1; }
 
 echo "-- 3. cc \$(pkg-config --static --libs libtensor) with libtensor.a"
 static_libs=$(pkg-config --static --libs libtensor | sed 's/-ltensor/-l:libtensor.a/')
