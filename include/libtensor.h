@@ -725,7 +725,8 @@ bool lt_rng_normal_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double mean, doubl
 /** Fills t as t.uniform_(a, b, generator=g), bit for bit (nn.init.uniform_):
  *  one 32-bit draw per element, fma(u, float(b) - float(a), float(a)) with
  *  u = lt_rng_uniform. False + LT_ERR_ARG also unless a <= b and b - a <=
- *  FLT_MAX (as PyTorch); else as lt_randn_fill. */
+ *  FLT_MAX (as PyTorch) and both are within float range; else as
+ *  lt_randn_fill. */
 bool lt_rng_uniform_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double a, double b);
 /** nn.Linear's initialisation (reset_parameters), bit for bit: weight
  *  (out,in), stored PyTorch's way (use lt_linear(x, lt_transpose(weight,

@@ -82,6 +82,7 @@ static void test_uniform_fill_rejects_bad_input(void **state)
     expect_uniform_error(ctx, &g, t, NAN, 1.0, LT_ERR_ARG);
     expect_uniform_error(ctx, &g, t, 0.0, INFINITY, LT_ERR_ARG);
     expect_uniform_error(ctx, &g, t, -FLT_MAX, FLT_MAX, LT_ERR_ARG); /* width beyond float */
+    expect_uniform_error(ctx, &g, t, -1e300, -1e300, LT_ERR_ARG);    /* an end beyond float */
     expect_uniform_error(ctx, &g, lt_new(ctx, LT_I32, LT_SHAPE(2)), 0.0, 1.0, LT_ERR_DTYPE);
     expect_uniform_error(ctx, &g, lt_transpose(ctx, t, 0, 1), 0.0, 1.0, LT_ERR_ARG);
     expect_uniform_error(ctx, &g, NULL, 0.0, 1.0, LT_ERR_ARG);

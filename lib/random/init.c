@@ -24,11 +24,14 @@ void lt_rng_uniform_range(lt_rng *g, float *out, int64_t n, double a, double b)
         out[i] = fmaf(lt_rng_uniform(g), width, from);
 }
 
-/* torch's uniform_ refuses from > to (and NaN) and a width beyond float. */
+/* torch's uniform_ refuses from > to (and NaN) and a width beyond float;
+ * an end beyond float (which torch would round to an infinity, making NaNs)
+ * is refused too. */
 static bool check_range(lt_ctx *ctx, const char *op, double a, double b)
 {
-    if (!(a <= b) || !(b - a <= FLT_MAX)) {
-        lt_fail(ctx, LT_ERR_ARG, "%s: range [%g, %g) must have a <= b and b - a <= FLT_MAX", op, a, b);
+    if (!(a <= b) || !(b - a <= FLT_MAX) || !(fabs(a) <= FLT_MAX) || !(fabs(b) <= FLT_MAX)) {
+        lt_fail(ctx, LT_ERR_ARG, "%s: range [%g, %g) must be within float with a <= b and b - a <= FLT_MAX",
+                op, a, b);
         return false;
     }
     return true;
