@@ -11,7 +11,7 @@
  * Debian's PyTorch is built with) step by step - the heap of partial_sort,
  * the median-of-three quickselect of nth_element and the introsort with a
  * final insertion sort of sort - so the indices match PyTorch's too.
- * tests/test_topk.c checks thousands of rows full of ties against PyTorch.
+ * tests/test_topk.c checks 411 rows full of ties (29 shapes) against PyTorch.
  *
  * No gradient: the op refuses an input that would need one. */
 #include "core/internal.h"
