@@ -644,7 +644,8 @@ double lt_lr_at(const lt_lr_schedule *s, long step);
 /* What matches PyTorch, and how exactly (docs/pytorch_rng.md has the
  * details and how each fact was established). The reference is PyTorch 1.13
  * on x86-64 running its AVX2 kernels (its default CPU capability there);
- * tests/test_rng.c and tests/test_topk.c compare with values it produced.
+ * tests/test_rng.c, test_rng_init.c and test_topk.c compare with values it
+ * produced.
  *  - Bit for bit, every value: lt_rng_u32/u64/uniform, lt_rng_randint,
  *    lt_rng_randperm / lt_randperm, lt_rng_randn / lt_randn_fill /
  *    lt_rng_normal_fill (every size: the vectorised path for n >= 16 is
@@ -660,10 +661,13 @@ double lt_lr_at(const lt_lr_schedule *s, long step);
  *  - The n < 16 normal path calls the C library's log, sin and cos in
  *    double, as PyTorch does; another libm than glibc could change a last
  *    bit there (never seen: the result is rounded to float).
- * Other PyTorch builds: the ones that run other CPU kernels for normal_
- * (AVX-512 capability, ARM, non-x86 builds: a scalar kernel with libm) give
- * n >= 16 normals that differ from these in the last bit or two for about
- * one value in six; every other function above is the same on every build. */
+ * Other PyTorch builds draw the same words, but one that runs other CPU
+ * kernels (AVX-512 capability, ARM, x86 without AVX2) may round some floats
+ * differently: normal_ for n >= 16 uses libm there (about one value in six
+ * differs in the last bit or two), and uniform_ (so nn.Linear's init) may
+ * not fuse its multiply-add (then about 2 values in 5 differ by 1 ulp).
+ * Integers, permutations and multinomial's choices are the same; topk's
+ * order among equal values is libstdc++'s (other C++ libraries differ). */
 
 /** PyTorch's CPU generator: MT19937 as torch.Generator().manual_seed(seed).
  *  A plain value: copy it to fork a stream; no cleanup needed. */
