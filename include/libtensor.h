@@ -599,6 +599,34 @@ int lt_resolve_dim(lt_ctx *ctx, const char *op, int dim, int ndim);
 
 /* ---- random numbers, bit-compatible with PyTorch and Python -------------- */
 
+/* What matches PyTorch, and how exactly (docs/pytorch_rng.md has the
+ * details and how each fact was established). The reference is PyTorch 1.13
+ * on x86-64 running its AVX2 kernels (its default CPU capability there);
+ * tests/test_rng.c, test_rng_init.c and test_topk.c compare with values it
+ * produced.
+ *  - Bit for bit, every value: lt_rng_u32/u64/uniform, lt_rng_randint,
+ *    lt_rng_randperm / lt_randperm, lt_rng_randn / lt_randn_fill /
+ *    lt_rng_normal_fill (every size: the vectorised path for n >= 16 is
+ *    reproduced with its own log/sincos and fused multiply-adds),
+ *    lt_rng_uniform_fill, lt_init_linear, lt_init_embedding, and the draws
+ *    of lt_rng_multinomial / lt_multinomial; lt_topk's values and indices,
+ *    ties included.
+ *  - Draw for draw: every function consumes the generator exactly as the
+ *    PyTorch call named in its documentation, so calls may be mixed and
+ *    interleaved in any order and stay in step with the same calls in
+ *    PyTorch (torch.manual_seed(s) seeds the global generator exactly as
+ *    lt_rng_seed(g, s) seeds g).
+ *  - The n < 16 normal path calls the C library's log, sin and cos in
+ *    double, as PyTorch does; another libm than glibc could change a last
+ *    bit there (never seen: the result is rounded to float).
+ * Other PyTorch builds draw the same words, but one that runs other CPU
+ * kernels (AVX-512 capability, ARM, x86 without AVX2) may round some floats
+ * differently: normal_ for n >= 16 uses libm there (about one value in six
+ * differs in the last bit or two), and uniform_ (so nn.Linear's init) may
+ * not fuse its multiply-add (then about 2 values in 5 differ by 1 ulp).
+ * Integers, permutations and multinomial's choices are the same; topk's
+ * order among equal values is libstdc++'s (other C++ libraries differ). */
+
 /** PyTorch's CPU generator (the lt_rng type): MT19937 as
  *  torch.Generator().manual_seed(seed). A plain value: copy it to fork a
  *  stream; no cleanup needed. */
@@ -609,7 +637,9 @@ struct lt_rng {
     double cached_normal;   /**< that sample (the double path, n < 16) */
 };
 
-/** Seeds g exactly as torch.Generator().manual_seed(seed). */
+/** Seeds g exactly as torch.Generator().manual_seed(seed) (and as
+ *  torch.manual_seed(seed) seeds the global generator): only the low 32
+ *  bits of seed count. */
 void lt_rng_seed(lt_rng *g, uint64_t seed);
 /** The next 32-bit output of the generator. */
 uint32_t lt_rng_u32(lt_rng *g);
@@ -617,18 +647,83 @@ uint32_t lt_rng_u32(lt_rng *g);
 uint64_t lt_rng_u64(lt_rng *g);
 /** float uniform in [0,1): (u32 & 0xFFFFFF) * 2^-24, as torch.rand. */
 float lt_rng_uniform(lt_rng *g);
-/** n standard normal floats into out, exactly as torch.randn(n, generator=g). */
+/** n standard normal floats into out, bit for bit as torch.randn(n,
+ *  generator=g) for every n: n >= 16 takes n + (16 if n % 16 else 0) 32-bit
+ *  draws; n < 16 takes two 64-bit draws per pair of values and keeps the
+ *  second of a pair in g for the next call, as PyTorch does. Nothing for
+ *  g or out NULL or n <= 0. */
 void lt_rng_randn(lt_rng *g, float *out, int64_t n);
 /** n integers in [low, high) into out, as torch.randint(low, high, (n,),
- *  generator=g). */
+ *  generator=g): one 32-bit draw per value (one 64-bit draw when high - low
+ *  >= 2^32). A range outside int32 or low >= high writes zeros, draws nothing. */
 void lt_rng_randint(lt_rng *g, int64_t low, int64_t high, int32_t *out, int64_t n);
+/** Largest n the permutations reproduce (PyTorch switches to another
+ *  algorithm from 2^32 / 20 on). */
+#define LT_RANDPERM_MAX INT64_C(214748363)
+/** A random permutation of 0..n-1 into out[0..n-1], bit for bit as
+ *  torch.randperm(n, generator=g) (n - 1 32-bit draws). False, with nothing
+ *  drawn or written, for g or out NULL or n outside 0..LT_RANDPERM_MAX. */
+bool lt_rng_randperm(lt_rng *g, int32_t *out, int64_t n);
 /** One draw from the categorical distribution probs[0..n-1] (need not be
- * normalised) as torch.multinomial(probs, 1, generator=g). -1 on bad input
- * (NULL, n < 1, a negative, NaN or infinite weight, no positive weight). */
+ * normalised) as torch.multinomial(probs, 1, generator=g): n 64-bit draws
+ * (an Exp(1) variate per category), the index of the largest probs[i] / q_i.
+ * -1 with nothing drawn on bad input (NULL, n < 1, a negative, NaN or
+ * infinite weight, no positive weight). */
 int64_t lt_rng_multinomial(lt_rng *g, const float *probs, int64_t n);
-/** Fills a persistent or temporary F32 tensor (contiguous) with randn, as
- *  torch.randn(shape, generator=g). False + LT_ERR_ARG / LT_ERR_DTYPE. */
+
+/* The tensor forms below draw nothing when they refuse (every argument is
+ * checked first) and refuse on a context holding an error (sticky). The
+ * fills need a contiguous F32 tensor (persistent or temporary): PyTorch
+ * fills a strided tensor in another order. */
+
+/** Fills t with standard normals, bit for bit as torch.randn(t.shape,
+ *  generator=g) (lt_rng_randn over its elements). False + LT_ERR_ARG (NULL,
+ *  not contiguous) / LT_ERR_DTYPE. */
 bool lt_randn_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t);
+/** Fills t as t.normal_(mean, std, generator=g), bit for bit (nn.init.normal_).
+ *  False + LT_ERR_ARG also for a non-finite mean or std or std < 0; else as
+ *  lt_randn_fill. */
+bool lt_rng_normal_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double mean, double std);
+/** Fills t as t.uniform_(a, b, generator=g), bit for bit (nn.init.uniform_):
+ *  one 32-bit draw per element, fma(u, float(b) - float(a), float(a)) with
+ *  u = lt_rng_uniform. False + LT_ERR_ARG also unless a <= b and b - a <=
+ *  FLT_MAX (as PyTorch) and both are within float range; else as
+ *  lt_randn_fill. */
+bool lt_rng_uniform_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double a, double b);
+/** nn.Linear's initialisation (reset_parameters), bit for bit: weight
+ *  (out,in), stored PyTorch's way (use lt_linear(x, lt_transpose(weight,
+ *  0, 1), bias)), from kaiming_uniform_(a = sqrt(5)), i.e. uniform in
+ *  +-sqrt(3) * sqrt(2 / (1 + 5)) / sqrt(in) = +-1/sqrt(in) computed as
+ *  Python does; then bias (out,), or NULL for bias=False, uniform in
+ *  +-1/sqrt(in). Call it where PyTorch constructs the nn.Linear. False +
+ *  LT_ERR_SHAPE when weight is not rank 2 or bias is not (out,); else as
+ *  lt_randn_fill. */
+bool lt_init_linear(lt_ctx *ctx, lt_rng *g, lt_tensor *weight, lt_tensor *bias);
+/** nn.Embedding's initialisation, bit for bit: weight (num, dim) from
+ *  normal_(0, 1) (no padding_idx). Errors as lt_init_linear. */
+bool lt_init_embedding(lt_ctx *ctx, lt_rng *g, lt_tensor *weight);
+/** A random permutation of 0..n-1 as a temporary I32 tensor (n,), bit for
+ *  bit as torch.randperm(n, generator=g) (lt_rng_randperm). NULL + LT_ERR_ARG
+ *  for g NULL or n outside 0..LT_RANDPERM_MAX. */
+lt_tensor *lt_randperm(lt_ctx *ctx, lt_rng *g, int64_t n);
+/** One sample per row as torch.multinomial(probs, 1, generator=g), draw for
+ * draw: probs F32 (N,C) gives an I32 (N,1) temporary, (C,) gives (1,); rows
+ * need not be normalised. Draws N*C 64-bit values, row by row. probs must be
+ * contiguous with 1 to 2^24 categories and at least one row. Errors, before
+ * anything is drawn: LT_ERR_ARG for a weight that is negative, NaN or
+ * infinite (naming it) or a row with no positive weight (naming the row),
+ * LT_ERR_SHAPE, LT_ERR_DTYPE. No gradient (the result is an index). */
+lt_tensor *lt_multinomial(lt_ctx *ctx, lt_rng *g, lt_tensor *probs);
+/** torch.topk(t, k, dim, largest, sorted=True): the k largest (largest =
+ * true) or smallest values along dim, sorted (largest first, or smallest
+ * first), as a temporary F32 tensor of t's shape with size k at dim; *indices
+ * (if not NULL) receives the I32 positions along dim. NaN counts as larger
+ * than every number. Values and indices are PyTorch's, bit for bit, even
+ * among equal values (its order there is libstdc++'s partial_sort /
+ * nth_element + sort, reproduced). t may be strided; 0 <= k <= size of dim
+ * (LT_ERR_INDEX otherwise). No gradient: LT_ERR_GRAPH when t requires one
+ * and grad mode is on (sample under lt_set_grad_enabled(ctx, false)). */
+lt_tensor *lt_topk(lt_ctx *ctx, lt_tensor *t, int64_t k, int dim, bool largest, lt_tensor **indices);
 
 /** Python's random module (CPython 3): MT19937 seeded as random.seed(int).
  *  A plain value; no cleanup needed. */

@@ -1,7 +1,10 @@
 /* test_rng.c - the PyTorch and Python compatible generators against golden
  * values produced by real PyTorch 1.13 and CPython (tests/data/rng_golden.h,
  * made by tools/gen_rng_golden.py) and against the facts in
- * shared/reference/reproducibility.md. Needs neither PyTorch nor Python. */
+ * shared/reference/reproducibility.md, bit for bit: randn and normal_ of
+ * every size, multinomial per row, the Python shuffle. (Initialisation,
+ * uniform_ and randperm: test_rng_init.c.) Needs neither PyTorch nor
+ * Python. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,35 +19,27 @@
 #include "libtensor.h"
 
 #include "data/rng_golden.h"
+#include "rng_checks.h"
 
 #define COUNT(a) ((int64_t)(sizeof(a) / sizeof((a)[0])))
-
-/* Build-dependent float noise: torch's AVX2 randn uses its own vectorised
- * log/sincos, this library uses libm's; they agree to a few ulps. */
-#define RANDN_ABS_TOL 1e-6
-#define RANDN_REL_TOL 1e-6
-
-static bool randn_close(float got, float want)
-{
-    double diff = fabs((double)got - (double)want);
-    return diff <= RANDN_ABS_TOL + RANDN_REL_TOL * fabs((double)want);
-}
-
-static void assert_randn_close(const float *got, const float *want, int64_t n,
-                               const char *what)
-{
-    for (int64_t i = 0; i < n; i++) {
-        if (!randn_close(got[i], want[i]))
-            fail_msg("%s[%lld]: got %.9g, want %.9g", what, (long long)i,
-                     (double)got[i], (double)want[i]);
-    }
-}
 
 static float *alloc_floats(int64_t n)
 {
     float *p = malloc((size_t)n * sizeof *p);
     assert_non_null(p);
     return p;
+}
+
+/* torch.randn(n, generator=Generator().manual_seed(seed)) into a malloc'd
+ * array, and its name for messages. */
+static float *seeded_randn(uint64_t seed, int64_t n, char *what, size_t what_size)
+{
+    float *out = alloc_floats(n);
+    lt_rng g;
+    lt_rng_seed(&g, seed);
+    lt_rng_randn(&g, out, n);
+    snprintf(what, what_size, "randn(%lld) seed %llu", (long long)n, (unsigned long long)seed);
+    return out;
 }
 
 /* ---- torch: raw streams --------------------------------------------------- */
@@ -103,23 +98,17 @@ static void test_randn_matches_torch(void **state)
     int64_t offset = 0;
     for (int c = 0; c < G_RANDN_CASES; c++) {
         int64_t n = G_RANDN_N[c];
-        float *out = alloc_floats(n);
-        lt_rng g;
-        lt_rng_seed(&g, G_RANDN_SEED[c]);
-        lt_rng_randn(&g, out, n);
         char what[64];
-        snprintf(what, sizeof what, "randn(%lld) seed %llu", (long long)n,
-                 (unsigned long long)G_RANDN_SEED[c]);
-        assert_randn_close(out, G_RANDN_VALUES + offset, n, what);
+        float *out = seeded_randn(G_RANDN_SEED[c], n, what, sizeof what);
+        assert_floats_identical(out, G_RANDN_VALUES + offset, n, what);
         offset += n;
         free(out);
     }
     assert_int_equal(offset, COUNT(G_RANDN_VALUES));
 }
 
-/* The numel < 16 path is double Box-Muller, so it matches torch exactly;
- * its spare sample stays in the generator across calls, even across a
- * block-path call in between. */
+/* The numel < 16 path's spare sample stays in the generator across calls,
+ * even across a block-path call in between. */
 static void test_randn_cached_sample_sequence(void **state)
 {
     (void)state;
@@ -130,9 +119,7 @@ static void test_randn_cached_sample_sequence(void **state)
         int64_t n = G_RANDN_SEQ_N[c];
         float *out = alloc_floats(n);
         lt_rng_randn(&g, out, n);
-        assert_randn_close(out, G_RANDN_SEQ_VALUES + offset, n, "randn sequence");
-        if (n < 16)
-            assert_memory_equal(out, G_RANDN_SEQ_VALUES + offset, (size_t)n * sizeof *out);
+        assert_floats_identical(out, G_RANDN_SEQ_VALUES + offset, n, "randn sequence");
         offset += n;
         free(out);
     }
@@ -162,7 +149,7 @@ static double sum_floats(const float *x, int64_t n)
 
 static void check_doc_values(float *const params[5])
 {
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 5; i++) { /* the doc prints 7 decimals */
         assert_true(fabsf(params[0][i] - DOC_C0[i]) < 1e-6f);      /* C[0, :5] */
         assert_true(fabsf(params[0][265 + i] - DOC_C26[i]) < 1e-6f); /* C[26, 5:] */
         assert_true(fabsf(params[4][i] - DOC_B2[i]) < 1e-6f);       /* b2[:5] */
@@ -182,14 +169,15 @@ static void test_randn_notebook_init(void **state)
         params[p] = alloc_floats(n);
         lt_rng_randn(&g, params[p], n);
         double sum = sum_floats(params[p], n);
-        /* per-element ulps add up: allow 1e-4 on sums of up to 6000 values */
-        assert_true(fabs(sum - G_NOTEBOOK_SUM[p]) < 1e-4);
+        /* identical values, summed in the same order in double: the same sum */
+        assert_true(sum == G_NOTEBOOK_SUM[p]);
+        /* the doc prints torch's float sums, which round along the way */
         assert_true(fabs(sum - DOC_SUMS[p]) < 1e-4);
         assert_true(fabs(sum - (double)G_NOTEBOOK_TORCH_SUM[p]) < 1e-4);
         for (int64_t i = 0; i < n; i += G_NOTEBOOK_STRIDE, sample++) {
-            if (!randn_close(params[p][i], G_NOTEBOOK_SAMPLES[sample]))
-                fail_msg("param %d [%lld]: got %.9g, want %.9g", p, (long long)i,
-                         (double)params[p][i], (double)G_NOTEBOOK_SAMPLES[sample]);
+            char what[32];
+            snprintf(what, sizeof what, "param %d", p);
+            assert_floats_identical(&params[p][i], &G_NOTEBOOK_SAMPLES[sample], 1, what);
         }
     }
     assert_int_equal(sample, COUNT(G_NOTEBOOK_SAMPLES));
@@ -210,16 +198,13 @@ static void test_randn_fill_tensor(void **state)
     assert_true(lt_randn_fill(ctx, &g, t));
     assert_int_equal(lt_status_of(ctx), LT_OK);
     assert_int_equal(G_RANDN_N[0], 270); /* case 0 is C = randn(27, 10) */
-    assert_randn_close(lt_data_f32(t), G_RANDN_VALUES, 270, "randn_fill C");
+    assert_floats_identical(lt_data_f32(t), G_RANDN_VALUES, 270, "randn_fill C");
     lt_ctx_free(ctx);
 }
 
 static void expect_fill_error(lt_ctx *ctx, lt_rng *g, lt_tensor *t, lt_status want)
 {
-    assert_false(lt_randn_fill(ctx, g, t));
-    assert_int_equal(lt_status_of(ctx), want);
-    assert_non_null(strstr(lt_error_message(ctx), "randn_fill"));
-    lt_clear_error(ctx);
+    expect_refused(ctx, lt_randn_fill(ctx, g, t), want, "randn_fill");
 }
 
 static void test_randn_fill_rejects_bad_input(void **state)
@@ -243,6 +228,112 @@ static void test_randn_fill_rejects_bad_input(void **state)
     lt_rng fresh;
     lt_rng_seed(&fresh, 1);
     assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh));
+    lt_ctx_free(ctx);
+}
+
+/* Large tensors: every block and the overlapping tail, through a hash. */
+static void test_randn_large_matches_torch(void **state)
+{
+    (void)state;
+    for (int c = 0; c < G_RANDN_BIG_CASES; c++) {
+        int64_t n = G_RANDN_BIG_N[c];
+        char what[64];
+        float *out = seeded_randn(G_RANDN_BIG_SEED[c], n, what, sizeof what);
+        assert_floats_identical(out, &G_RANDN_BIG_FIRST[c], 1, what);
+        assert_floats_identical(out + n - 1, &G_RANDN_BIG_LAST[c], 1, what);
+        if (fnv1a64(out, (size_t)n * sizeof *out) != G_RANDN_BIG_HASH[c])
+            fail_msg("%s: the values' hash differs from torch's", what);
+        free(out);
+    }
+}
+
+/* normal_(mean, std): both paths, the block path's fused scaling. */
+static void test_normal_fill_matches_torch(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    int64_t offset = 0;
+    for (int c = 0; c < G_NORMAL_CASES; c++) {
+        lt_tensor *t = lt_new(ctx, LT_F32, LT_SHAPE(G_NORMAL_N[c]));
+        lt_rng g;
+        lt_rng_seed(&g, G_NORMAL_SEED[c]);
+        assert_true(lt_rng_normal_fill(ctx, &g, t, G_NORMAL_MEAN[c], G_NORMAL_STD[c]));
+        char what[64];
+        snprintf(what, sizeof what, "normal_(%g, %g) seed %llu", G_NORMAL_MEAN[c], G_NORMAL_STD[c],
+                 (unsigned long long)G_NORMAL_SEED[c]);
+        assert_floats_identical(lt_data_f32(t), G_NORMAL_VALUES + offset, G_NORMAL_N[c], what);
+        offset += G_NORMAL_N[c];
+        lt_free(t);
+    }
+    assert_int_equal(offset, COUNT(G_NORMAL_VALUES));
+    lt_ctx_free(ctx);
+}
+
+static void expect_normal_error(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double mean, double std,
+                                lt_status want)
+{
+    expect_refused(ctx, lt_rng_normal_fill(ctx, g, t, mean, std), want, "normal_fill");
+}
+
+static void test_normal_fill_rejects_bad_input(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    lt_rng g, fresh;
+    seed_twins(&g, &fresh, 5);
+    lt_tensor *t = lt_new(ctx, LT_F32, LT_SHAPE(3, 7));
+    lt_tensor *i = lt_new(ctx, LT_I32, LT_SHAPE(3, 7));
+    expect_normal_error(ctx, &g, t, 0.0, -1.0, LT_ERR_ARG);
+    expect_normal_error(ctx, &g, t, NAN, 1.0, LT_ERR_ARG);
+    expect_normal_error(ctx, &g, t, 0.0, INFINITY, LT_ERR_ARG);
+    expect_normal_error(ctx, &g, t, 0.0, NAN, LT_ERR_ARG);
+    expect_normal_error(ctx, &g, i, 0.0, 1.0, LT_ERR_DTYPE);
+    expect_normal_error(ctx, NULL, t, 0.0, 1.0, LT_ERR_ARG);
+    expect_normal_error(ctx, &g, lt_transpose(ctx, t, 0, 1), 0.0, 1.0, LT_ERR_ARG);
+    /* a context holding an error refuses too, and keeps its first error */
+    lt_fail(ctx, LT_ERR_SHAPE, "earlier: something failed");
+    assert_false(lt_rng_normal_fill(ctx, &g, t, 0.0, 1.0));
+    assert_false(lt_randn_fill(ctx, &g, t));
+    assert_string_equal(lt_error_message(ctx), "earlier: something failed");
+    assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh)); /* nothing drawn */
+    lt_ctx_free(ctx);
+}
+
+/* Samplers interleaved on one generator stay in step with torch. */
+static void test_mixed_sequence_matches_torch(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    lt_rng g;
+    lt_rng_seed(&g, 41);
+    float got[COUNT(G_MIXED_SEQ)];
+    float *p = got;
+    lt_rng_randn(&g, p, 3);
+    p += 3;
+    lt_tensor *u = lt_new(ctx, LT_F32, LT_SHAPE(5));
+    assert_true(lt_rng_uniform_fill(ctx, &g, u, -1.0, 1.0));
+    lt_copy_out_f32(u, p);
+    p += 5;
+    lt_rng_randn(&g, p, 20);
+    p += 20;
+    lt_tensor *nrm = lt_new(ctx, LT_F32, LT_SHAPE(1));
+    assert_true(lt_rng_normal_fill(ctx, &g, nrm, 2.0, 3.0));
+    *p++ = lt_get_f32(nrm, 0);
+    int32_t perm[6];
+    assert_true(lt_rng_randperm(&g, perm, 6));
+    for (int i = 0; i < 6; i++)
+        *p++ = (float)perm[i];
+    lt_rng_randn(&g, p, 2);
+    p += 2;
+    const float probs[3] = {0.1f, 0.2f, 0.7f};
+    *p++ = (float)lt_rng_multinomial(&g, probs, 3);
+    lt_rng_randn(&g, p, 1);
+    p += 1;
+    assert_int_equal(p - got, COUNT(G_MIXED_SEQ));
+    assert_floats_identical(got, G_MIXED_SEQ, COUNT(G_MIXED_SEQ), "mixed sequence");
     lt_ctx_free(ctx);
 }
 
@@ -281,8 +372,7 @@ static void test_randint_rejects_bad_range(void **state)
 {
     (void)state;
     lt_rng g, fresh;
-    lt_rng_seed(&g, 3);
-    lt_rng_seed(&fresh, 3);
+    seed_twins(&g, &fresh, 3);
     int32_t out[4] = {9, 9, 9, 9};
     lt_rng_randint(&g, 5, 5, out, 4);                      /* empty range */
     lt_rng_randint(&g, 0, (int64_t)INT32_MAX + 2, out, 4); /* does not fit int32 */
@@ -358,8 +448,7 @@ static void test_multinomial_rejects_bad_weights(void **state)
 {
     (void)state;
     lt_rng g, fresh;
-    lt_rng_seed(&g, 4);
-    lt_rng_seed(&fresh, 4);
+    seed_twins(&g, &fresh, 4);
     const float negative[3] = {0.5f, -0.1f, 0.6f};
     const float zeros[3] = {0.0f, 0.0f, 0.0f};
     const float with_nan[3] = {0.5f, NAN, 0.5f};
@@ -372,6 +461,104 @@ static void test_multinomial_rejects_bad_weights(void **state)
     assert_int_equal(lt_rng_multinomial(&g, NULL, 3), -1);
     assert_int_equal(lt_rng_multinomial(NULL, negative, 3), -1);
     assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh)); /* nothing drawn */
+}
+
+/* P = (a * a) * b with a, b = two torch.rand(N, C) from one generator, and
+ * columns 1 and C/2 zeroed when C > 4: as tools/gen_rng_golden.py builds it. */
+static lt_tensor *golden_probs(lt_ctx *ctx, uint64_t seed, int64_t n, int64_t c)
+{
+    lt_tensor *p = lt_empty(ctx, LT_F32, LT_SHAPE(n, c));
+    assert_non_null(p);
+    float *d = lt_data_f32(p);
+    float *b = alloc_floats(n * c);
+    lt_rng g;
+    lt_rng_seed(&g, seed);
+    for (int64_t i = 0; i < n * c; i++)
+        d[i] = lt_rng_uniform(&g);
+    for (int64_t i = 0; i < n * c; i++)
+        b[i] = lt_rng_uniform(&g);
+    for (int64_t i = 0; i < n * c; i++) {
+        bool zeroed = c > 4 && (i % c == 1 || i % c == c / 2);
+        d[i] = zeroed ? 0.0f : (d[i] * d[i]) * b[i];
+    }
+    free(b);
+    return p;
+}
+
+static void test_multinomial_rows_match_torch(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    int64_t k = 0;
+    for (int c = 0; c < G_MROW_CASES; c++) {
+        int64_t n = G_MROW_N[c];
+        lt_tensor *p = golden_probs(ctx, G_MROW_SEED[c] + 1000, n, G_MROW_C[c]);
+        lt_rng g;
+        lt_rng_seed(&g, G_MROW_SEED[c]);
+        for (int call = 0; call < 3; call++) {
+            lt_tensor *ix = lt_multinomial(ctx, &g, p);
+            assert_non_null(ix);
+            assert_int_equal(ix->ndim, 2);
+            assert_int_equal(ix->shape[0], n);
+            assert_int_equal(ix->shape[1], 1);
+            assert_int_equal(ix->dtype, LT_I32);
+            for (int64_t r = 0; r < n; r++, k++)
+                if (lt_get_i32(ix, r) != G_MROW_DRAWS[k])
+                    fail_msg("case %d call %d row %lld: got %d, want %d", c, call, (long long)r,
+                             lt_get_i32(ix, r), G_MROW_DRAWS[k]);
+        }
+    }
+    assert_int_equal(k, COUNT(G_MROW_DRAWS));
+    /* a (C,) vector gives (1,), the same draw as lt_rng_multinomial */
+    lt_tensor *row = lt_from_f32(ctx, LT_SHAPE(27), G_MULTI_COUNTS);
+    lt_rng g;
+    lt_rng_seed(&g, 2147483647u + 10u);
+    for (int64_t i = 0; i < COUNT(G_MULTI_COUNTS_DRAWS); i++) {
+        lt_tensor *ix = lt_multinomial(ctx, &g, row);
+        assert_non_null(ix);
+        assert_int_equal(ix->ndim, 1);
+        assert_int_equal(ix->shape[0], 1);
+        assert_int_equal(lt_get_i32(ix, 0), G_MULTI_COUNTS_DRAWS[i]);
+    }
+    lt_ctx_free(ctx);
+}
+
+static void expect_multinomial_error(lt_ctx *ctx, lt_rng *g, lt_tensor *p, lt_status want,
+                                     const char *needle)
+{
+    expect_refused(ctx, lt_multinomial(ctx, g, p) != NULL, want, needle);
+}
+
+static void test_multinomial_rows_reject_bad_input(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    lt_rng g, fresh;
+    seed_twins(&g, &fresh, 8);
+    const float ok_row[3] = {0.2f, 0.3f, 0.5f};
+    float data[2][3] = {{0.2f, 0.3f, 0.5f}, {0.2f, 0.3f, 0.5f}};
+    lt_tensor *p = lt_from_f32(ctx, LT_SHAPE(2, 3), &data[0][0]);
+    float *d = lt_data_f32(p);
+    d[4] = NAN;
+    expect_multinomial_error(ctx, &g, p, LT_ERR_ARG, "probs[1,1] = nan");
+    d[4] = INFINITY;
+    expect_multinomial_error(ctx, &g, p, LT_ERR_ARG, "probs[1,1] = inf");
+    d[4] = -0.25f;
+    expect_multinomial_error(ctx, &g, p, LT_ERR_ARG, "probs[1,1] = -0.25");
+    d[3] = d[4] = d[5] = 0.0f;
+    expect_multinomial_error(ctx, &g, p, LT_ERR_ARG, "row 1 has no positive weight");
+    expect_multinomial_error(ctx, &g, lt_zeros(ctx, LT_I32, LT_SHAPE(2, 3)), LT_ERR_DTYPE, "F32");
+    expect_multinomial_error(ctx, &g, lt_ones(ctx, LT_SHAPE(2, 3, 4)), LT_ERR_SHAPE, "(2,3,4)");
+    expect_multinomial_error(ctx, &g, lt_ones(ctx, LT_SHAPE(0, 3)), LT_ERR_SHAPE, "(0,3)");
+    expect_multinomial_error(ctx, &g, lt_ones(ctx, LT_SHAPE(2, 0)), LT_ERR_SHAPE, "(2,0)");
+    expect_multinomial_error(ctx, &g, lt_transpose(ctx, lt_ones(ctx, LT_SHAPE(3, 2)), 0, 1), LT_ERR_ARG,
+                             "contiguous");
+    expect_multinomial_error(ctx, &g, NULL, LT_ERR_ARG, "multinomial: argument 1 is NULL");
+    expect_multinomial_error(ctx, NULL, lt_from_f32(ctx, LT_SHAPE(3), ok_row), LT_ERR_ARG, "generator");
+    assert_int_equal(lt_rng_u32(&g), lt_rng_u32(&fresh)); /* nothing drawn by any of them */
+    lt_ctx_free(ctx);
 }
 
 /* ---- Python random ------------------------------------------------------------ */
@@ -557,6 +744,10 @@ int main(void)
         cmocka_unit_test(test_randn_notebook_init),
         cmocka_unit_test(test_randn_fill_tensor),
         cmocka_unit_test(test_randn_fill_rejects_bad_input),
+        cmocka_unit_test(test_randn_large_matches_torch),
+        cmocka_unit_test(test_normal_fill_matches_torch),
+        cmocka_unit_test(test_normal_fill_rejects_bad_input),
+        cmocka_unit_test(test_mixed_sequence_matches_torch),
         cmocka_unit_test(test_randint_matches_torch),
         cmocka_unit_test(test_randint_doc_values),
         cmocka_unit_test(test_randint_rejects_bad_range),
@@ -564,6 +755,8 @@ int main(void)
         cmocka_unit_test(test_multinomial_sampling_loop),
         cmocka_unit_test(test_multinomial_frequencies),
         cmocka_unit_test(test_multinomial_rejects_bad_weights),
+        cmocka_unit_test(test_multinomial_rows_match_torch),
+        cmocka_unit_test(test_multinomial_rows_reject_bad_input),
         cmocka_unit_test(test_py_seed_words),
         cmocka_unit_test(test_py_getrandbits),
         cmocka_unit_test(test_py_randbelow),

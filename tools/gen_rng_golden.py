@@ -8,8 +8,11 @@ from CPython's random module, so the C test never needs either of them.
 
 Floats are written as C hexadecimal literals, so they are exact.
 """
+import contextlib
 import math
+import os
 import random
+import struct
 import sys
 
 import torch
@@ -69,10 +72,14 @@ def add_torch_streams(h):
     h.floats("G_RAND_SEED123", torch.rand(20, generator=gen(123)).tolist())
 
 
-RANDN_CASES = [  # (seed, numel): the block path, partial blocks, the < 16 path
+RANDN_CASES = [  # (seed, numel): the < 16 path, exactly 16, partial blocks, several blocks
     (NOTEBOOK_SEED, 270), (1, 200), (2, 27), (3, 5), (4, 17), (5, 16),
-    (6, 15), (7, 1), (8, 33)]
+    (6, 15), (7, 1), (8, 33), (9, 2), (10, 14), (11, 31), (12, 32), (13, 47),
+    (14, 48), (15, 63), (16, 64), (17, 65), (3407, 100), (0, 255), (2**32 - 1, 256),
+    (123456789, 257)]
 
+# Large tensors: checked through an FNV-1a hash of all the float bits.
+RANDN_BIG_CASES = [(3407, 1000003), (2147483647, 65541), (7, 300000), (0, 4096)]
 
 def add_randn(h):
     h.comment("torch.randn(n) for each (seed, n), concatenated")
@@ -95,6 +102,245 @@ def add_randn(h):
         values += torch.randn(n, generator=g).tolist()
     h.ints("G_RANDN_SEQ_N", "int64_t", sizes)
     h.floats("G_RANDN_SEQ_VALUES", values)
+
+
+def fnv1a64(values):
+    """FNV-1a (64-bit) over the little-endian bytes of float32 or int32 values;
+    tests/test_rng.c computes the same."""
+    h = 0xcbf29ce484222325
+    for byte in bytes(values):
+        h = ((h ^ byte) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def f32_bytes(t):
+    return t.detach().to(torch.float32).contiguous().numpy().tobytes()
+
+
+def i32_bytes(values):
+    return struct.pack("<%di" % len(values), *values)
+
+
+def add_randn_big(h):
+    h.comment("torch.randn(n) for large n: FNV-1a 64 of the float bits, first and last value")
+    hashes, firsts, lasts = [], [], []
+    for seed, n in RANDN_BIG_CASES:
+        t = torch.randn(n, generator=gen(seed))
+        hashes.append(fnv1a64(f32_bytes(t)))
+        firsts.append(t[0].item())
+        lasts.append(t[-1].item())
+    h.define("G_RANDN_BIG_CASES", len(RANDN_BIG_CASES))
+    h.ints("G_RANDN_BIG_SEED", "uint64_t", [c[0] for c in RANDN_BIG_CASES])
+    h.ints("G_RANDN_BIG_N", "int64_t", [c[1] for c in RANDN_BIG_CASES])
+    h.ints("G_RANDN_BIG_HASH", "uint64_t", hashes)
+    h.floats("G_RANDN_BIG_FIRST", firsts)
+    h.floats("G_RANDN_BIG_LAST", lasts)
+
+
+NORMAL_CASES = [  # (seed, n, mean, std): both paths, and a sequence sharing the cache
+    (21, 5, 0.5, 2.0), (22, 16, -1.25, 0.3), (23, 100, 3.0, 0.02), (24, 161, 0.0, 1.0 / 3.0),
+    (25, 7, -2.0, 0.0), (26, 40, 1e-3, 7.5)]
+
+UNIFORM_CASES = [  # (seed, n, a, b)
+    (31, 1, 0.0, 1.0), (32, 7, -0.125, 0.125), (33, 16, -3.0, 5.5), (34, 100, -1.0 / 8.0, 1.0 / 8.0),
+    (35, 300, -0.07216878364870323, 0.07216878364870323), (36, 33, 2.0, 2.0),
+    (37, 50, -1e-30, 1e30), (38, 20, 0.1, 0.7)]
+
+
+def add_fill_cases(h, prefix, cases, params, fill):
+    """Cases (seed, n, p1, p2) of an in-place sampler t.fill(p1, p2): their
+    columns, then every case's values concatenated."""
+    h.comment("t.%s(%s, %s) for each (seed, n, %s, %s), concatenated" % ((fill,) + params + params))
+    values = []
+    for seed, n, p1, p2 in cases:
+        values += getattr(torch.empty(n), fill)(p1, p2, generator=gen(seed)).tolist()
+    h.define("G_%s_CASES" % prefix, len(cases))
+    h.ints("G_%s_SEED" % prefix, "uint64_t", [c[0] for c in cases])
+    h.ints("G_%s_N" % prefix, "int64_t", [c[1] for c in cases])
+    h.doubles("G_%s_%s" % (prefix, params[0].upper()), [c[2] for c in cases])
+    h.doubles("G_%s_%s" % (prefix, params[1].upper()), [c[3] for c in cases])
+    h.floats("G_%s_VALUES" % prefix, values)
+
+
+def add_normal_uniform(h):
+    add_fill_cases(h, "NORMAL", NORMAL_CASES, ("mean", "std"), "normal_")
+    add_fill_cases(h, "UNIFORM", UNIFORM_CASES, ("a", "b"), "uniform_")
+
+    h.comment("one generator (seed 41) through randn(3), uniform_(-1, 1) on 5, randn(20), "
+              "normal_(2, 3) on 1, randperm(6), randn(2), multinomial(p, 1) with "
+              "p = [0.1, 0.2, 0.7], randn(1): every value, in order (the cached normal "
+              "sample survives the other samplers)")
+    g = gen(41)
+    seq = [torch.randn(3, generator=g), torch.empty(5).uniform_(-1, 1, generator=g),
+           torch.randn(20, generator=g), torch.empty(1).normal_(2, 3, generator=g),
+           torch.randperm(6, generator=g).float(), torch.randn(2, generator=g),
+           torch.multinomial(torch.tensor([0.1, 0.2, 0.7]), 1, generator=g).float(),
+           torch.randn(1, generator=g)]
+    h.floats("G_MIXED_SEQ", torch.cat(seq).tolist())
+
+
+RANDPERM_CASES = [(0, 0), (1, 1), (2, 2), (3, 10), (4, 100), (5, 1000), (3407, 27)]
+
+
+def add_randperm(h):
+    h.comment("torch.randperm(n) for each (seed, n), concatenated, then the next 32-bit "
+              "draw of the generator after each (n - 1 draws each)")
+    values, nexts = [], []
+    for seed, n in RANDPERM_CASES:
+        g = gen(seed)
+        values += torch.randperm(n, generator=g).tolist()
+        nexts.append(torch.randint(0, 2**32 - 1, (1,), generator=g).item())
+    h.define("G_RANDPERM_CASES", len(RANDPERM_CASES))
+    h.ints("G_RANDPERM_SEED", "uint64_t", [c[0] for c in RANDPERM_CASES])
+    h.ints("G_RANDPERM_N", "int64_t", [c[1] for c in RANDPERM_CASES])
+    h.ints("G_RANDPERM_VALUES", "int32_t", values)
+    h.ints("G_RANDPERM_NEXT", "uint32_t", nexts)
+
+
+LINEAR_CASES = [  # (seed, in, out, bias)
+    (51, 1, 1, True), (52, 3, 2, True), (53, 10, 4, False), (54, 64, 27, True),
+    (55, 200, 27, True), (56, 27, 64, True), (57, 5, 300, True)]
+EMBEDDING_CASES = [(61, 1, 1), (62, 27, 10), (63, 3, 5), (64, 27, 64), (65, 28, 64)]
+INIT_STRIDE = 29  # every 29th element of each tensor is listed
+
+
+def add_init(h):
+    h.comment("nn.Linear(in, out, bias) constructed after torch.manual_seed(seed): weight "
+              "(out,in) then bias, each as the FNV-1a hash of all its bits and every 29th value")
+    hashes, samples = [], []
+    for seed, fan_in, fan_out, bias in LINEAR_CASES:
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(fan_in, fan_out, bias=bias)
+        for p in [layer.weight] + ([layer.bias] if bias else []):
+            hashes.append(fnv1a64(f32_bytes(p)))
+            samples += p.detach().flatten()[::INIT_STRIDE].tolist()
+    h.define("G_LINEAR_CASES", len(LINEAR_CASES))
+    h.define("G_INIT_STRIDE", INIT_STRIDE)
+    h.ints("G_LINEAR_SEED", "uint64_t", [c[0] for c in LINEAR_CASES])
+    h.ints("G_LINEAR_IN", "int64_t", [c[1] for c in LINEAR_CASES])
+    h.ints("G_LINEAR_OUT", "int64_t", [c[2] for c in LINEAR_CASES])
+    h.ints("G_LINEAR_BIAS", "int32_t", [int(c[3]) for c in LINEAR_CASES])
+    h.ints("G_LINEAR_HASH", "uint64_t", hashes)
+    h.floats("G_LINEAR_SAMPLES", samples)
+
+    h.comment("nn.Embedding(num, dim) constructed after torch.manual_seed(seed): the hash "
+              "of its weight and every 29th value")
+    hashes, samples = [], []
+    for seed, num, dim in EMBEDDING_CASES:
+        torch.manual_seed(seed)
+        w = torch.nn.Embedding(num, dim).weight
+        hashes.append(fnv1a64(f32_bytes(w)))
+        samples += w.detach().flatten()[::INIT_STRIDE].tolist()
+    h.define("G_EMBEDDING_CASES", len(EMBEDDING_CASES))
+    h.ints("G_EMBEDDING_SEED", "uint64_t", [c[0] for c in EMBEDDING_CASES])
+    h.ints("G_EMBEDDING_NUM", "int64_t", [c[1] for c in EMBEDDING_CASES])
+    h.ints("G_EMBEDDING_DIM", "int64_t", [c[2] for c in EMBEDDING_CASES])
+    h.ints("G_EMBEDDING_HASH", "uint64_t", hashes)
+    h.floats("G_EMBEDDING_SAMPLES", samples)
+
+
+# makemore.py's default model: Transformer(vocab_size=27, block_size=16, n_layer=4,
+# n_embd=64, n_head=4), built after torch.manual_seed(3407) and the split's
+# torch.randperm(32033). The parameters that draw, in construction order:
+# (name, kind, rows, cols) with kind E (Embedding(rows, cols)), L (Linear(cols,
+# rows) with bias) or W (Linear without bias); LayerNorms draw nothing.
+MAKEMORE_SEED = 3407
+MAKEMORE_WORDS = 32033
+MM_STRIDE = 997
+
+
+def makemore_layout(vocab=27, block=16, n_layer=4, n_embd=64):
+    layout = [("transformer.wte", "E", vocab, n_embd), ("transformer.wpe", "E", block, n_embd)]
+    for i in range(n_layer):
+        p = "transformer.h.%d." % i
+        layout += [(p + "attn.c_attn", "L", 3 * n_embd, n_embd), (p + "attn.c_proj", "L", n_embd, n_embd),
+                   (p + "mlp.c_fc", "L", 4 * n_embd, n_embd), (p + "mlp.c_proj", "L", n_embd, 4 * n_embd)]
+    layout.append(("lm_head", "W", vocab, n_embd))
+    return layout
+
+
+def makemore_params():
+    """The layout's tensors built with torch.nn in construction order, and the
+    split; checked against makemore.py's own Transformer when it is at hand."""
+    torch.manual_seed(MAKEMORE_SEED)
+    perm = torch.randperm(MAKEMORE_WORDS).tolist()
+    tensors = []
+    for name, kind, rows, cols in makemore_layout():
+        if kind == "E":
+            tensors.append((name + ".weight", torch.nn.Embedding(rows, cols).weight))
+        else:
+            layer = torch.nn.Linear(cols, rows, bias=(kind == "L"))
+            tensors.append((name + ".weight", layer.weight))
+            if kind == "L":
+                tensors.append((name + ".bias", layer.bias))
+    after = torch.randint(0, 2**32 - 1, (1,)).item()
+    check_against_makemore(perm, tensors)
+    return perm, tensors, after
+
+
+def check_against_makemore(perm, tensors):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "reference")
+    if not os.path.exists(os.path.join(path, "makemore.py")):
+        sys.stderr.write("note: makemore.py not found under %s; layout not cross-checked\n" % path)
+        return
+    sys.path.insert(0, path)
+    import makemore
+    torch.manual_seed(MAKEMORE_SEED)
+    assert torch.randperm(MAKEMORE_WORDS).tolist() == perm
+    with contextlib.redirect_stdout(sys.stderr):  # it prints its parameter count
+        model = makemore.Transformer(makemore.ModelConfig(vocab_size=27, block_size=16, n_layer=4,
+                                                          n_embd=64, n_head=4))
+    drawn = {name: p for name, p in model.named_parameters() if not ".ln_" in name}
+    assert list(drawn) == [name for name, _ in tensors], list(drawn)
+    for name, t in tensors:
+        assert torch.equal(drawn[name], t), name
+
+
+def add_makemore(h):
+    perm, tensors, after = makemore_params()
+    h.comment("makemore.py's start: torch.manual_seed(3407); torch.randperm(32033) (its "
+              "first and last 10 values and FNV-1a hash); then the default Transformer's "
+              "parameters in construction order (layout in tools/gen_rng_golden.py): "
+              "FNV-1a hash, float64 sum and every 997th value of each; then the next "
+              "32-bit draw")
+    h.define("G_MM_WORDS", MAKEMORE_WORDS)
+    h.ints("G_MM_PERM_HEAD", "int32_t", perm[:10])
+    h.ints("G_MM_PERM_TAIL", "int32_t", perm[-10:])
+    h.define("G_MM_PERM_HASH", "%dull" % fnv1a64(i32_bytes(perm)))
+    h.define("G_MM_TENSORS", len(tensors))
+    h.define("G_MM_STRIDE", MM_STRIDE)
+    samples = []
+    for _, t in tensors:
+        samples += t.detach().flatten()[::MM_STRIDE].tolist()
+    h.ints("G_MM_HASH", "uint64_t", [fnv1a64(f32_bytes(t)) for _, t in tensors])
+    h.doubles("G_MM_SUM", [sum(t.detach().flatten().tolist()) for _, t in tensors])
+    h.floats("G_MM_SAMPLES", samples)
+    h.define("G_MM_NEXT_U32", "%du" % after)
+
+
+def add_multinomial_rows(h):
+    h.comment("torch.multinomial(P, 1) on (N, C) tensors after torch.manual_seed(seed), three "
+              "calls in a row per case (seed, N, C), all row draws concatenated. P = (a * a) * b "
+              "with a = rand(N, C) then b = rand(N, C) from Generator(seed + 1000) (float "
+              "products: the C test rebuilds P exactly), columns 1 and C/2 zeroed when C > 4")
+    cases = [(71, 1, 27), (72, 10, 27), (73, 50, 5), (74, 3, 1), (75, 7, 300)]
+    draws = []
+    for seed, n, c in cases:
+        g = gen(seed + 1000)
+        a = torch.rand(n, c, generator=g)
+        b = torch.rand(n, c, generator=g)
+        p = (a * a) * b
+        if c > 4:
+            p[:, 1] = 0.0
+            p[:, c // 2] = 0.0
+        torch.manual_seed(seed)
+        for _ in range(3):
+            draws += torch.multinomial(p, 1).flatten().tolist()
+    h.define("G_MROW_CASES", len(cases))
+    h.ints("G_MROW_SEED", "uint64_t", [c[0] for c in cases])
+    h.ints("G_MROW_N", "int64_t", [c[1] for c in cases])
+    h.ints("G_MROW_C", "int64_t", [c[2] for c in cases])
+    h.ints("G_MROW_DRAWS", "int32_t", draws)
 
 
 NOTEBOOK_SHAPES = [("C", (27, 10)), ("W1", (30, 200)), ("b1", (200,)),
@@ -263,14 +509,31 @@ def check_facts():
                 torch.argmax(probs / q).item()
 
 
+def check_init_facts():
+    """The C side computes nn.Linear's bounds as a*a for a**2 (Python's
+    float pow): the same double for a = sqrt(5), and so the same bounds."""
+    a = math.sqrt(5)
+    assert a ** 2 == a * a
+    for fan in range(1, 20001):
+        gain = math.sqrt(2.0 / (1 + a ** 2))
+        assert math.sqrt(3.0) * (gain / math.sqrt(fan)) == math.sqrt(3.0) * (math.sqrt(2.0 / (1.0 + a * a)) / math.sqrt(float(fan)))
+
+
 def main():
     check_facts()
+    check_init_facts()
     h = Header()
     add_torch_streams(h)
     add_randn(h)
+    add_randn_big(h)
+    add_normal_uniform(h)
+    add_randperm(h)
+    add_init(h)
+    add_makemore(h)
     add_notebook(h)
     add_randint(h)
     add_multinomial(h)
+    add_multinomial_rows(h)
     add_python(h)
     h.write(sys.stdout)
 
