@@ -438,13 +438,19 @@ lt_tensor *lt_mean_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
  *  (2^31-1), is LT_ERR_SHAPE. */
 lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim, lt_tensor **indices);
 
-/** Matrix product.
+/** Matrix product of any ranks 1..LT_MAX_DIMS, exactly as torch.matmul:
+ *   (k,) @ (k,) -> ()                       dot product
  *   (n,k) @ (k,m) -> (n,m)
- *   (B,n,k) @ (B,k,m) -> (B,n,m), where either batch size may be 1 (broadcast)
- *   (B,n,k) @ (k,m) -> (B,n,m), and (n,k) @ (B,k,m) -> (B,n,m)
- * Transposed views (e.g. lt_transpose(W)) are used in place, without a copy.
- * LT_ERR_SHAPE naming both shapes when the inner sizes or batch sizes
- * differ or a rank is not 2 or 3. */
+ *   (...,n,k) @ (k,) -> (...,n)             b as a column (k,1), removed after
+ *   (k,) @ (...,k,m) -> (...,m)             a as a row (1,k), removed after
+ *   (...A,n,k) @ (...B,k,m) -> (...C,n,m)   batch dims A and B broadcast to C
+ * e.g. (2,1,4,5) @ (3,5,6) -> (2,3,4,6), and (B,nh,T,hs) @ (B,nh,hs,T) ->
+ * (B,nh,T,T) for attention scores. Operands whose last two dims have a unit
+ * stride in either direction (plain tensors, lt_transpose(t, -2, -1) of one,
+ * narrowed ones, broadcast batches) are read in place, without a copy; the
+ * gradient of a broadcast batch dim is summed. LT_ERR_SHAPE naming both
+ * shapes when the inner sizes differ, the batch dims do not broadcast, or
+ * an operand is a scalar; LT_ERR_DTYPE unless both are F32. */
 lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
 /** The affine layer x @ w + b: x (N,K), w (K,M), b (M,) or NULL -> (N,M). The
  * same result as lt_add(lt_matmul(x, w), b), in one op: the bias is the
@@ -503,6 +509,68 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
  * row-major (see lib/ops/dropout.c). When training is false or p is 0 it
  * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
+
+/* ---- selection, masking and shape: where, masked_fill, tril/triu, gather,
+ * one_hot, stack, expand, roll ------------------------------------------------
+ * The library has no bool dtype: a condition or mask is an I32 or F32 tensor
+ * whose nonzero elements (NaN included) mean true. It never receives a
+ * gradient. A causal mask needs no host loop: lt_triu(lt_ones(T,T), 1) is 1
+ * above the diagonal, where scores are filled with -INFINITY. */
+
+/** torch.where(cond, a, b): a where cond is nonzero, else b, elementwise,
+ * with cond, a and b broadcast together (as lt_add). a and b: both F32
+ * (differentiable: a's gradient is dy where cond is true, b's where it is
+ * false, each summed over its broadcast dims) or both I32. cond: I32 or F32.
+ * LT_ERR_DTYPE / LT_ERR_SHAPE naming the shapes otherwise. */
+lt_tensor *lt_where(lt_ctx *ctx, lt_tensor *cond, lt_tensor *a, lt_tensor *b);
+/** t.masked_fill(mask, value): value where mask is nonzero, else t; t and
+ * mask broadcast together (the result has their broadcast shape, as
+ * torch's out-of-place form). value may be -INFINITY (attention masks) or
+ * NaN. t F32; mask I32 or F32 (nonzero = true; torch needs bool). The
+ * gradient of t is dy where mask is zero, 0 at filled positions. */
+lt_tensor *lt_masked_fill(lt_ctx *ctx, lt_tensor *t, lt_tensor *mask, float value);
+/** torch.tril(t, diagonal): the lower triangle of the last two dims of t
+ * (rank >= 2; every other dim is a batch), the rest zero: element (i,j) is
+ * kept when j - i <= diagonal (0: the main diagonal, 1: one above, -1: one
+ * below). F32 (differentiable: the gradient is masked the same way) or I32.
+ * LT_ERR_SHAPE for rank < 2. */
+lt_tensor *lt_tril(lt_ctx *ctx, lt_tensor *t, int64_t diagonal);
+/** torch.triu(t, diagonal): the upper triangle, element (i,j) kept when
+ * j - i >= diagonal; otherwise as lt_tril. */
+lt_tensor *lt_triu(lt_ctx *ctx, lt_tensor *t, int64_t diagonal);
+/** torch.gather(t, dim, index) (= torch.take_along_dim without its
+ * broadcasting): out[i][j][k] = t[index[i][j][k]][j][k] for dim 0, and so on;
+ * the result has index's shape. index: I32 of t's rank, with index.shape[d]
+ * <= t.shape[d] for every d != dim, values in 0..t.shape[dim]-1 (negative
+ * values are refused, as torch.gather does). t: F32 (the backward
+ * scatter-adds: a position picked twice receives both gradients) or I32.
+ * Picking target probabilities: lt_gather(probs (N,C), 1, targets as (N,1)).
+ * LT_ERR_INDEX naming the first bad value; LT_ERR_SHAPE / LT_ERR_DTYPE. */
+lt_tensor *lt_gather(lt_ctx *ctx, lt_tensor *t, int dim, lt_tensor *index);
+/** F.one_hot(index, num_classes) as F32 (torch gives int64): index I32 of
+ * any shape, result index.shape + (num_classes,), 1 at each index. num_classes
+ * -1 infers max(index) + 1 (an empty index then is LT_ERR_ARG, as torch).
+ * LT_ERR_INDEX for a negative value or one >= num_classes. No gradient. */
+lt_tensor *lt_one_hot(lt_ctx *ctx, lt_tensor *index, int64_t num_classes);
+/** torch.stack(ts, dim): n >= 1 tensors of one shape and dtype joined along
+ * a new dim inserted at dim (0..rank; negative counts from the end of the
+ * result). F32 (differentiable) or I32. LT_ERR_SHAPE / LT_ERR_DTYPE naming
+ * the first tensor that differs from ts[0]. */
+lt_tensor *lt_stack(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim);
+/** t.expand(shape): a view (no copy) with every size-1 dim stretched to the
+ * given size by a stride of 0, and new leading dims (e.g. (3,1) to (2,3,4));
+ * -1 keeps a dim's size (not allowed in a new leading dim). Its gradient is
+ * summed back: every op adds the gradient of each position into the one
+ * element it reads. Writing into an expanded view (lt_fill, lt_assign)
+ * writes shared elements (torch refuses such writes). LT_ERR_SHAPE naming
+ * both shapes when a dim is neither 1 nor the target size. */
+lt_tensor *lt_expand(lt_ctx *ctx, lt_tensor *t, lt_shape shape);
+/** torch.roll(t, shift, dim): elements shifted by shift positions along dim,
+ * those leaving at one end entering at the other (y[(i + shift) mod n] =
+ * t[i]); shift may be negative or larger than the dim. F32 (differentiable)
+ * or I32 (makemore's context window: lt_roll(idx, 1, 1), then column 0 set).
+ * One dim (torch also takes several, or none for the flattened tensor). */
+lt_tensor *lt_roll(lt_ctx *ctx, lt_tensor *t, int64_t shift, int dim);
 
 /* ======================================================================== */
 /* 6. Autograd                                                              */

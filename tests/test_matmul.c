@@ -1,7 +1,9 @@
 /* test_matmul.c - the SGEMM kernel against a double-precision reference, and
- * lt_matmul: PyTorch golden values (forward and gradients), transposed and
- * narrowed operands used in place, batching with a broadcast batch,
- * finite-difference gradient checks, the model's real shapes, error paths. */
+ * lt_matmul: PyTorch golden values (forward and gradients) for every rule of
+ * torch.matmul (2-D, batched, broadcast batch dims up to rank 6, 1-D
+ * operands), transposed and narrowed operands used in place, expanded
+ * (stride-0) operands, finite-difference gradient checks, the model's real
+ * shapes, error paths. */
 #include "test_support.h"
 
 #include <float.h>
@@ -222,7 +224,7 @@ typedef struct {
     {#nm, SA, SB, SC, golden_##nm##_a, golden_##nm##_b, golden_##nm##_c, golden_##nm##_g, golden_##nm##_da,       \
      golden_##nm##_db}
 
-#define N_GOLDEN 7
+#define N_GOLDEN 18
 
 /* The cases (built at run time: LT_SHAPE is a compound literal). */
 static void golden_cases(golden_case out[N_GOLDEN])
@@ -235,6 +237,17 @@ static void golden_cases(golden_case out[N_GOLDEN])
         GOLDEN(bcast_b, LT_SHAPE(3, 2, 5), LT_SHAPE(1, 5, 3), LT_SHAPE(3, 2, 3)),
         GOLDEN(b3_2, LT_SHAPE(4, 3, 6), LT_SHAPE(6, 7), LT_SHAPE(4, 3, 7)),
         GOLDEN(b2_3, LT_SHAPE(3, 6), LT_SHAPE(2, 6, 4), LT_SHAPE(2, 3, 4)),
+        GOLDEN(dot, LT_SHAPE(5), LT_SHAPE(5), LT_SHAPE0),
+        GOLDEN(mv, LT_SHAPE(3, 4), LT_SHAPE(4), LT_SHAPE(3)),
+        GOLDEN(vm, LT_SHAPE(4), LT_SHAPE(4, 5), LT_SHAPE(5)),
+        GOLDEN(v_b3, LT_SHAPE(4), LT_SHAPE(2, 4, 3), LT_SHAPE(2, 3)),
+        GOLDEN(b3_v, LT_SHAPE(2, 3, 4), LT_SHAPE(4), LT_SHAPE(2, 3)),
+        GOLDEN(b4, LT_SHAPE(2, 3, 4, 5), LT_SHAPE(2, 3, 5, 2), LT_SHAPE(2, 3, 4, 2)),
+        GOLDEN(bcast4, LT_SHAPE(2, 1, 4, 5), LT_SHAPE(3, 5, 6), LT_SHAPE(2, 3, 4, 6)),
+        GOLDEN(attn, LT_SHAPE(2, 2, 8, 4), LT_SHAPE(2, 2, 4, 8), LT_SHAPE(2, 2, 8, 8)),
+        GOLDEN(b6, LT_SHAPE(2, 1, 2, 1, 3, 4), LT_SHAPE(2, 1, 2, 4, 2), LT_SHAPE(2, 2, 2, 2, 3, 2)),
+        GOLDEN(fold4, LT_SHAPE(2, 3, 4, 5), LT_SHAPE(5, 6), LT_SHAPE(2, 3, 4, 6)),
+        GOLDEN(fold4b, LT_SHAPE(2, 3, 4, 5), LT_SHAPE(1, 1, 5, 2), LT_SHAPE(2, 3, 4, 2)),
     };
     memcpy(out, cases, sizeof cases);
 }
@@ -302,14 +315,21 @@ static void test_matmul_golden(void **state)
         run_golden(&cases[i], 0);
 }
 
+/* Every operand of rank >= 2 also as a transposed view (a 1-D one has no
+ * transpose). */
 static void test_matmul_golden_transposed(void **state)
 {
     (void)state;
     golden_case cases[N_GOLDEN];
     golden_cases(cases);
+    int runs = 0;
     for (int i = 0; i < N_GOLDEN; i++)
         for (int mask = 1; mask < 4; mask++)
-            run_golden(&cases[i], mask);
+            if (!((mask & 1) && cases[i].sa.ndim < 2) && !((mask & 2) && cases[i].sb.ndim < 2)) {
+                run_golden(&cases[i], mask);
+                runs++;
+            }
+    assert_int_equal(runs, 3 * 13 + 4); /* 13 cases with two matrices, 4 with one (dot has none) */
 }
 
 /* Hand-computed: [[1,2],[3,4]] @ [[5,6],[7,8]] and its gradient for G = 1. */
@@ -338,27 +358,53 @@ static void test_matmul_hand(void **state)
 /* layouts: narrowed, views of views, non-gemm layouts                     */
 /* ======================================================================== */
 
-/* Double-precision product of two logical tensors (rank 2 or 3, broadcast
- * batch) through lt_get_f32, for layouts the golden data does not cover. */
+/* The logical (row-major) index in t of batch element `bi` (indices over
+ * the result's nb batch dims, right-aligned; t's size-1 dims broadcast),
+ * row i, column j of its matrix; a 1-D t is a row (as a) or a column (as b). */
+static int64_t logical_index(const lt_tensor *t, bool is_a, int nb, const int64_t *bi, int64_t i, int64_t j)
+{
+    int tb = t->ndim > 2 ? t->ndim - 2 : 0;
+    int64_t lin = 0;
+    for (int d = 0; d < tb; d++)
+        lin = lin * t->shape[d] + (t->shape[d] == 1 ? 0 : bi[d + nb - tb]);
+    if (t->ndim == 1)
+        return is_a ? j : i;
+    return (lin * t->shape[t->ndim - 2] + i) * t->shape[t->ndim - 1] + j;
+}
+
+/* C = A @ B by torch.matmul's rules (any ranks, broadcast batch dims, 1-D
+ * operands) in double, through lt_get_f32 (any layout); every element of C
+ * within the float summation bound. */
 static void assert_matches_reference(const lt_tensor *c, const lt_tensor *a, const lt_tensor *b)
 {
-    int64_t ba = a->ndim == 3 ? a->shape[0] : 1, bb = b->ndim == 3 ? b->shape[0] : 1;
-    int64_t n = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1], m = b->shape[b->ndim - 1];
-    int64_t batch = ba > bb ? ba : bb;
+    int64_t n = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1, k = a->shape[a->ndim - 1];
+    int64_t m = b->ndim >= 2 ? b->shape[b->ndim - 1] : 1;
+    int nba = a->ndim > 2 ? a->ndim - 2 : 0, nbb = b->ndim > 2 ? b->ndim - 2 : 0, nb = nba > nbb ? nba : nbb;
+    int64_t batch = 1;
+    for (int d = 0; d < nb; d++)
+        batch *= c->shape[d];
     assert_int_equal(lt_numel(c), batch * n * m);
-    for (int64_t t = 0; t < batch; t++)
+    for (int64_t t = 0; t < batch; t++) {
+        int64_t bi[LT_MAX_DIMS], r = t; /* t's index over c's batch dims */
+        for (int d = nb - 1; d >= 0; d--) {
+            bi[d] = r % c->shape[d];
+            r /= c->shape[d];
+        }
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < m; j++) {
                 double want = 0, mag = 0;
                 for (int64_t p = 0; p < k; p++) {
-                    double x = (double)lt_get_f32(a, ((ba > 1 ? t : 0) * n + i) * k + p) *
-                               lt_get_f32(b, ((bb > 1 ? t : 0) * k + p) * m + j);
+                    double x = (double)lt_get_f32(a, logical_index(a, true, nb, bi, i, p)) *
+                               lt_get_f32(b, logical_index(b, false, nb, bi, p, j));
                     want += x;
                     mag += fabs(x);
                 }
                 double got = lt_get_f32(c, (t * n + i) * m + j);
-                assert_true(fabs(got - want) <= (double)(k + 2) * FLT_EPSILON * mag + 1e-30);
+                if (!(fabs(got - want) <= (double)(k + 2) * FLT_EPSILON * mag + 1e-30))
+                    fail_msg("matmul reference: batch %lld (%lld,%lld): %.9g, reference %.9g", (long long)t,
+                             (long long)i, (long long)j, got, want);
             }
+    }
 }
 
 static void test_matmul_narrowed_in_place(void **state)
@@ -509,6 +555,137 @@ static void test_matmul_gradcheck_batched(void **state)
     gradcheck2(LT_SHAPE(3, 2, 4), LT_SHAPE(4, 2), f_permuted_batch, NULL, 28);
 }
 
+/* q @ k^T on (B,nh,T,hs) tensors: k transposed in its last two dims */
+static lt_tensor *f_scores(lt_ctx *ctx, lt_tensor **in, void *u)
+{
+    (void)u;
+    return lt_matmul(ctx, in[0], lt_transpose(ctx, in[1], -2, -1));
+}
+
+/* (B,T,C) viewed as heads: (B,T,nh,hs) -> (B,nh,T,hs) by transpose(1,2), as
+ * an attention block does, on both sides of q @ k^T */
+static lt_tensor *f_heads(lt_ctx *ctx, lt_tensor **in, void *u)
+{
+    (void)u;
+    lt_tensor *q = lt_transpose(ctx, lt_view(ctx, in[0], LT_SHAPE(2, 3, 2, 4)), 1, 2);
+    lt_tensor *k = lt_transpose(ctx, lt_view(ctx, in[1], LT_SHAPE(2, 3, 2, 4)), 1, 2);
+    return lt_matmul(ctx, q, lt_transpose(ctx, k, -2, -1)); /* (2,2,3,3) */
+}
+
+/* user: the shape the first operand is expanded to before the product */
+static lt_tensor *f_expand_a(lt_ctx *ctx, lt_tensor **in, void *u)
+{
+    return lt_matmul(ctx, lt_expand(ctx, in[0], *(lt_shape *)u), in[1]);
+}
+
+static lt_tensor *f_expand_b(lt_ctx *ctx, lt_tensor **in, void *u)
+{
+    return lt_matmul(ctx, in[0], lt_expand(ctx, in[1], *(lt_shape *)u));
+}
+
+/* A (3,1,4) whose batch AND row strides are 0 (a view of a view of an
+ * expand) @ a shared B: it must not fold into a (3,4) matrix of row stride
+ * 0, whose gradient gemm would write three rows into one at once. */
+static lt_tensor *f_aliased_rows(lt_ctx *ctx, lt_tensor **in, void *u)
+{
+    (void)u;
+    lt_tensor *row = lt_narrow(ctx, lt_expand(ctx, in[0], LT_SHAPE(5, 4)), 0, 0, 1); /* (1,4), strides (0,1) */
+    lt_tensor *a = lt_expand(ctx, lt_unsqueeze(ctx, row, 0), LT_SHAPE(3, 1, 4));      /* strides (0,0,1) */
+    return lt_matmul(ctx, a, in[1]);
+}
+
+static void test_matmul_gradcheck_nd(void **state)
+{
+    (void)state;
+    gradcheck2(LT_SHAPE(5), LT_SHAPE(5), f_plain, NULL, 40);                     /* dot */
+    gradcheck2(LT_SHAPE(3, 4), LT_SHAPE(4), f_plain, NULL, 41);                  /* mv */
+    gradcheck2(LT_SHAPE(4), LT_SHAPE(4, 5), f_plain, NULL, 42);                  /* vm */
+    gradcheck2(LT_SHAPE(4), LT_SHAPE(2, 2, 4, 3), f_plain, NULL, 43);            /* 1-D @ 4-D */
+    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(4), f_plain, NULL, 44);            /* 4-D @ 1-D, folded */
+    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(2, 3, 4, 2), f_plain, NULL, 45);   /* 4-D */
+    gradcheck2(LT_SHAPE(2, 1, 3, 4), LT_SHAPE(3, 4, 2), f_plain, NULL, 46);      /* batch (2,1) with (3) */
+    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(1, 1, 4, 2), f_plain, NULL, 47);   /* B shared: folded */
+    gradcheck2(LT_SHAPE(1, 2, 1, 1, 2, 3), LT_SHAPE(2, 1, 2, 3, 2), f_plain, NULL, 48); /* rank 6 */
+    gradcheck2(LT_SHAPE(2, 2, 3, 4), LT_SHAPE(2, 2, 3, 4), f_scores, NULL, 49);  /* q @ k^T */
+    gradcheck2(LT_SHAPE(2, 3, 8), LT_SHAPE(2, 3, 8), f_heads, NULL, 50);
+    int mask3 = 3;
+    gradcheck2(LT_SHAPE(2, 1, 4, 3), LT_SHAPE(3, 2, 4), f_transposed, &mask3, 51); /* both transposed, broadcast */
+}
+
+static void test_matmul_gradcheck_expanded(void **state)
+{
+    (void)state;
+    lt_shape rows = LT_SHAPE(3, 4), batch = LT_SHAPE(2, 3, 4), lead = LT_SHAPE(3, 1, 4), bbatch = LT_SHAPE(2, 4, 2);
+    gradcheck2(LT_SHAPE(1, 4), LT_SHAPE(4, 2), f_expand_a, &rows, 60);      /* row stride 0: copied */
+    gradcheck2(LT_SHAPE(3, 4), LT_SHAPE(2, 4, 2), f_expand_a, &batch, 61);  /* batch stride 0: in place */
+    gradcheck2(LT_SHAPE(4), LT_SHAPE(3, 4, 2), f_expand_a, &lead, 62);      /* new leading dims */
+    gradcheck2(LT_SHAPE(2, 3, 4), LT_SHAPE(4, 2), f_expand_b, &bbatch, 63); /* B shared by expand */
+    lt_shape cols = LT_SHAPE(4, 5);
+    gradcheck2(LT_SHAPE(3, 4), LT_SHAPE(4, 1), f_expand_b, &cols, 64); /* column stride 0 */
+    gradcheck2(LT_SHAPE(4), LT_SHAPE(4, 2), f_aliased_rows, NULL, 65);
+}
+
+/* Expanded operands read in place when they need no gradient, copied when
+ * they do (their elements alias, and gemm cannot add into aliases); either
+ * way the values match a double reference. */
+static void test_matmul_expanded_operands(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = ts_random(ctx, LT_SHAPE(1, 4), 70, -1, 1), *w = ts_random(ctx, LT_SHAPE(4, 3), 71, -1, 1);
+    lt_requires_grad(ctx, w, true);
+    lt_tensor *a = lt_expand(ctx, x, LT_SHAPE(2, 5, 4)); /* strides (0,0,1) */
+    lt_tensor *c = lt_matmul(ctx, a, w);
+    assert_int_equal(lt_tape_size(ctx), 1); /* no copy: x needs no gradient */
+    assert_matches_reference(c, a, w);
+    lt_requires_grad(ctx, x, true);
+    a = lt_expand(ctx, x, LT_SHAPE(2, 5, 4));
+    c = lt_matmul(ctx, a, w);
+    assert_int_equal(lt_tape_size(ctx), 3); /* + a copy and the product */
+    assert_matches_reference(c, a, w);
+    assert_true(lt_backward(ctx, lt_sum(ctx, c)));
+    /* d sum(A W)/dx[p] = 10 rows * sum_j W[p][j] */
+    for (int64_t p = 0; p < 4; p++) {
+        double want = 0;
+        for (int64_t j = 0; j < 3; j++)
+            want += 10.0 * lt_get_f32(w, p * 3 + j);
+        assert_float_equal(lt_grad_get(x, p), want, 1e-5);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* Views that keep a unit stride in the matrix dims are read in place at any
+ * rank: no contiguous copy on the tape. */
+static void test_matmul_nd_views_in_place(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = ts_random(ctx, LT_SHAPE(2, 6, 8), 80, -1, 1), *y = ts_random(ctx, LT_SHAPE(2, 6, 8), 81, -1, 1);
+    lt_requires_grad(ctx, x, true);
+    lt_requires_grad(ctx, y, true);
+    /* (B,T,C) -> (B,nh,T,hs) heads: strides (48,4,8,1) */
+    lt_tensor *q = lt_transpose(ctx, lt_view(ctx, x, LT_SHAPE(2, 6, 2, 4)), 1, 2);
+    lt_tensor *k = lt_transpose(ctx, lt_view(ctx, y, LT_SHAPE(2, 6, 2, 4)), 1, 2);
+    lt_tensor *att = lt_matmul(ctx, q, lt_transpose(ctx, k, -2, -1)); /* (2,2,6,6) */
+    ts_assert_shape(att, LT_SHAPE(2, 2, 6, 6));
+    assert_int_equal(lt_tape_size(ctx), 1);
+    assert_matches_reference(att, q, lt_transpose(ctx, k, -2, -1));
+    lt_tensor *v = lt_narrow(ctx, k, 2, 1, 5); /* (2,2,5,4), rows of k skipped */
+    lt_tensor *out = lt_matmul(ctx, lt_narrow(ctx, att, 3, 0, 5), v); /* (2,2,6,5) @ (2,2,5,4) */
+    ts_assert_shape(out, LT_SHAPE(2, 2, 6, 4));
+    assert_int_equal(lt_tape_size(ctx), 2);
+    assert_matches_reference(out, lt_narrow(ctx, att, 3, 0, 5), v);
+    /* a 1-D operand with a stride (a column, x[1,:,2]) on either side */
+    lt_tensor *col = lt_select(ctx, lt_select(ctx, x, 0, 1), 1, 2); /* (6,), stride 8 */
+    lt_tensor *mv = lt_matmul(ctx, att, col), *vm = lt_matmul(ctx, col, att);
+    ts_assert_shape(mv, LT_SHAPE(2, 2, 6));
+    ts_assert_shape(vm, LT_SHAPE(2, 2, 6));
+    assert_int_equal(lt_tape_size(ctx), 4);
+    assert_matches_reference(mv, att, col);
+    assert_matches_reference(vm, col, att);
+    lt_ctx_free(ctx);
+}
+
 /* ======================================================================== */
 /* the model's shapes, forward and backward against double references       */
 /* ======================================================================== */
@@ -616,17 +793,35 @@ static void test_matmul_errors(void **state)
     assert_null(lt_matmul(ctx, bf, ai));
     ts_assert_error(ctx, LT_ERR_DTYPE, "matmul", "i32", NULL);
 
-    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(3)), bf));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "(3) @ (3,2)", "rank 2 or 3", NULL);
-    assert_null(lt_matmul(ctx, bf, lt_zeros(ctx, LT_F32, LT_SHAPE(1, 2, 2, 2))));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "(1,2,2,2)", "rank 2 or 3", NULL);
     assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE0), bf));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "() @ (3,2)", NULL);
+    assert_string_equal(lt_error_message(ctx), "matmul: () @ (3,2): operands must have rank >= 1, got ranks 0 and 2");
+    ts_assert_error(ctx, LT_ERR_SHAPE, NULL);
+    assert_null(lt_matmul(ctx, bf, lt_zeros(ctx, LT_F32, LT_SHAPE0)));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "(3,2) @ ()", "rank >= 1", NULL);
 
+    /* inner sizes with 1-D operands: the vector's only size */
+    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(3)), lt_zeros(ctx, LT_F32, LT_SHAPE(4))));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul: (3) @ (4): inner sizes differ", NULL);
+    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(2))));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul: (2,2,3) @ (2): inner sizes differ", NULL);
+    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2)), lt_zeros(ctx, LT_F32, LT_SHAPE(5, 3, 2))));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul: (2) @ (5,3,2): inner sizes differ", NULL);
+
+    /* batch dims that do not broadcast, named as batch dims */
     assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(5, 3, 2))));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "(4,2,3) @ (5,3,2)", "batch sizes differ", "4 vs 5", NULL);
+    assert_string_equal(lt_error_message(ctx), "matmul: (4,2,3) @ (5,3,2): batch dims (4) and (5) do not broadcast");
+    ts_assert_error(ctx, LT_ERR_SHAPE, NULL);
+    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 8, 8)), lt_zeros(ctx, LT_F32, LT_SHAPE(4, 3, 8, 8))));
+    assert_string_equal(lt_error_message(ctx),
+                        "matmul: (4,2,8,8) @ (4,3,8,8): batch dims (4,2) and (4,3) do not broadcast");
+    ts_assert_error(ctx, LT_ERR_SHAPE, NULL);
+    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 1, 3, 1, 2)), lt_zeros(ctx, LT_F32, LT_SHAPE(2, 2, 4))));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "batch dims (2,1,3) and (2) do not broadcast", NULL);
     assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 2))));
     ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "(4,2,3) @ (4,2,2)", "inner sizes differ", NULL);
+    /* inner sizes are checked before batch dims, as torch does */
+    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(5, 2, 2))));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "inner sizes differ", NULL);
 
     /* a sticky error makes the next (valid) matmul return NULL */
     assert_null(lt_matmul(ctx, a, b));
@@ -650,6 +845,10 @@ int main(void)
         cmocka_unit_test(test_matmul_copies_other_layouts),
         cmocka_unit_test(test_matmul_gradcheck_2d),
         cmocka_unit_test(test_matmul_gradcheck_batched),
+        cmocka_unit_test(test_matmul_gradcheck_nd),
+        cmocka_unit_test(test_matmul_gradcheck_expanded),
+        cmocka_unit_test(test_matmul_expanded_operands),
+        cmocka_unit_test(test_matmul_nd_views_in_place),
         cmocka_unit_test(test_matmul_model_shapes),
         cmocka_unit_test(test_matmul_empty_and_no_graph),
         cmocka_unit_test(test_matmul_errors),

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/data/golden_matmul.h: PyTorch 1.13 reference values for
-matmul (2-D, batched, broadcast batch) and its gradients.
+torch.matmul (2-D, batched, broadcast batch dims of any rank, 1-D operands)
+and its gradients.
 
 usage: tools/golden_matmul.py [OUTPUT]   (default tests/data/golden_matmul.h)
 
@@ -23,6 +24,18 @@ CASES = [
     ("bcast_b", (3, 2, 5), (1, 5, 3)),  # B's batch of 1 broadcast
     ("b3_2", (4, 3, 6), (6, 7)),     # (B,n,k) @ (k,m)
     ("b2_3", (3, 6), (2, 6, 4)),     # (n,k) @ (B,k,m)
+    # torch.matmul's other rules (appended: the cases above keep their values)
+    ("dot", (5,), (5,)),             # 1-D @ 1-D: a scalar
+    ("mv", (3, 4), (4,)),            # matrix @ vector -> (3,)
+    ("vm", (4,), (4, 5)),            # vector @ matrix -> (5,)
+    ("v_b3", (4,), (2, 4, 3)),       # 1-D a prepended with 1, removed: (2,3)
+    ("b3_v", (2, 3, 4), (4,)),       # 1-D b appended with 1, removed: (2,3)
+    ("b4", (2, 3, 4, 5), (2, 3, 5, 2)),   # 4-D, equal batch dims
+    ("bcast4", (2, 1, 4, 5), (3, 5, 6)),  # batch (2,1) with (3,) -> (2,3)
+    ("attn", (2, 2, 8, 4), (2, 2, 4, 8)),  # (B,nh,T,hs) @ (B,nh,hs,T)
+    ("b6", (2, 1, 2, 1, 3, 4), (2, 1, 2, 4, 2)),  # rank 6: batch (2,2,2,2)
+    ("fold4", (2, 3, 4, 5), (5, 6)),      # A's batch folds into its rows
+    ("fold4b", (2, 3, 4, 5), (1, 1, 5, 2)),  # B broadcast over every batch dim
 ]
 
 

@@ -112,7 +112,7 @@ static inline int32_t *lt_i32(const lt_tensor *t) { return (int32_t *)t->storage
  *
  * Offsets are in elements from each operand's first element (add
  * t->offset, or use lt_f32(t), for the storage position). */
-#define LT_WALK_MAX 2
+#define LT_WALK_MAX 3
 typedef struct lt_walk {
     int ndim;                   /* dims of the loop nest (>= 1); the last is the row */
     int n;                      /* operands */
@@ -147,9 +147,33 @@ static inline void lt_walk_next(lt_walk *w)
 }
 
 /* dst (dense, numel of src) <- src (any strides); F32 or I32. */
-void lt_gather(void *dst, const lt_tensor *src);
+void lt_copy_to_dense(void *dst, const lt_tensor *src);
 /* dst (any strides, base pointer at element offset 0 of the storage)
  * += src (dense). Routes a dense gradient back into a strided gradient. */
 void lt_scatter_add_f32(float *dst_base, const lt_tensor *layout, const float *src);
+
+/* --- broadcasting (broadcast.c) ---------------------------------------------
+ * NumPy/PyTorch rules: shapes align on the right, a missing or size-1 dim
+ * stretches. A stretched operand is read through stride 0; a backward that
+ * adds (+=) through that layout one position after another sums its
+ * gradient (never write such a gradient from several threads, or through a
+ * kernel that keeps a tile of C in registers: gemm). */
+
+/* The broadcast of shapes a (rank na) and b (rank nb) into out[0..*ndim-1];
+ * false, with *bad_dim the first result dim whose sizes differ and neither
+ * is 1, when they do not broadcast. No context: for ops that word their own
+ * message (matmul's batch dims). */
+bool lt_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b, int *ndim, int64_t *out, int *bad_dim);
+/* Stride of t along dim d of a rank-ndim broadcast result (t right-aligned);
+ * 0 where t lacks the dim or stretches a size-1 dim. */
+int64_t lt_broadcast_stride(const lt_tensor *t, int ndim, int d);
+/* The broadcast shape of ts[0..n-1] (n <= LT_WALK_MAX), checked against the
+ * size limit, or LT_ERR_SHAPE naming every shape: "<op>: shapes (2,3) and
+ * (4) cannot broadcast (dim 1: 3 vs 4)". */
+bool lt_broadcast_result(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts, int *ndim, int64_t *shape);
+/* The walk over a contiguous result of shape[0..ndim-1] with operands
+ * ts[0..n-1] broadcast to it (operand k is w->off[k], w->step[k]; the
+ * result's own element is `done + j`). */
+void lt_walk_broadcast(lt_walk *w, int ndim, const int64_t *shape, int n, lt_tensor *const *ts);
 
 #endif

@@ -69,7 +69,7 @@ void lt_walk_pair(lt_walk *w, const lt_tensor *a, const lt_tensor *b)
         }                                                                                      \
     } while (0)
 
-void lt_gather(void *dst, const lt_tensor *src)
+void lt_copy_to_dense(void *dst, const lt_tensor *src)
 {
     if (src->dtype == LT_I32)
         GATHER(int32_t, dst, src);

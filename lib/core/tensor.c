@@ -157,7 +157,7 @@ lt_tensor *lt_new_copy(lt_ctx *ctx, const lt_tensor *src)
     lt_tensor *t = lt_new(ctx, src->dtype, lt_shape_of(src));
     if (!t)
         return NULL;
-    lt_gather(t->storage->data, src);
+    lt_copy_to_dense(t->storage->data, src);
     return t;
 }
 
@@ -305,13 +305,13 @@ int32_t *lt_data_i32(lt_tensor *t) { return t && t->dtype == LT_I32 ? lt_i32(t) 
 void lt_copy_out_f32(const lt_tensor *t, float *dst)
 {
     if (t && dst && t->dtype == LT_F32)
-        lt_gather(dst, t);
+        lt_copy_to_dense(dst, t);
 }
 
 void lt_copy_out_i32(const lt_tensor *t, int32_t *dst)
 {
     if (t && dst && t->dtype == LT_I32)
-        lt_gather(dst, t);
+        lt_copy_to_dense(dst, t);
 }
 
 /* ---- in-place helpers (never recorded) ---------------------------------- */

@@ -286,7 +286,7 @@ lt_tensor *lt_clone(lt_ctx *ctx, lt_tensor *t)
     lt_tensor *y = lt_alloc_temp(ctx, t->dtype, t->ndim, t->shape);
     if (!y)
         return NULL;
-    lt_gather(y->storage->data, t);
+    lt_copy_to_dense(y->storage->data, t);
     return lt_op_end(ctx, &copy_op, y, 1, &t, NULL);
 }
 

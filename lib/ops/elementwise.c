@@ -1,13 +1,13 @@
 /* elementwise.c - add, sub, mul, div with NumPy/PyTorch broadcasting, and
  * their scalar forms.
  *
- * Broadcasting: shapes are aligned on the right; a missing or size-1 dim
- * stretches to the other operand's size. Inputs are read in place through
- * their strides (a broadcast dim simply has stride 0), so transposed or
- * narrowed operands cost no copy, and the gradient of a stretched operand is
- * the sum of the output gradient over the dims it was stretched along: the
- * same stride-0 walk that reads one element many times in forward adds into
- * it many times in backward.
+ * Broadcasting (core/broadcast.c): shapes are aligned on the right; a
+ * missing or size-1 dim stretches to the other operand's size. Inputs are
+ * read in place through their strides (a broadcast dim simply has stride
+ * 0), so transposed or narrowed operands cost no copy, and the gradient of a
+ * stretched operand is the sum of the output gradient over the dims it was
+ * stretched along: the same stride-0 walk that reads one element many times
+ * in forward adds into it many times in backward.
  *
  * Speed: before looping, dims of size 1 are dropped and neighbouring dims
  * that both operands traverse linearly are merged. The common cases then
@@ -18,47 +18,6 @@
  * Everything else runs the same row loop with an N-d counter for the outer
  * dims. */
 #include "core/opkit.h"
-
-/* ---- the broadcast walk --------------------------------------------------- */
-
-/* Stride of t along output dim d of an ndim-rank result (right-aligned);
- * 0 when t lacks the dim or stretches a size-1 dim. */
-static int64_t operand_stride(const lt_tensor *t, int ndim, int d)
-{
-    int k = d - (ndim - t->ndim);
-    return k < 0 || t->shape[k] == 1 ? 0 : t->stride[k];
-}
-
-/* The walk over y (contiguous, row-major) with a's and b's element strides
- * (operands 0 and 1), broadcast dims stepping by 0. */
-static void broadcast_walk(lt_walk *w, const lt_tensor *a, const lt_tensor *b, const lt_tensor *y)
-{
-    int64_t sa[LT_MAX_DIMS], sb[LT_MAX_DIMS];
-    for (int d = 0; d < y->ndim; d++) {
-        sa[d] = operand_stride(a, y->ndim, d);
-        sb[d] = operand_stride(b, y->ndim, d);
-    }
-    lt_walk_init(w, y->ndim, y->shape, 2, (const int64_t *const[]){sa, sb});
-}
-
-/* Output shape of broadcasting a with b, or an error naming both shapes. */
-static bool broadcast_shape(lt_ctx *ctx, const char *op, const lt_tensor *a, const lt_tensor *b, int *ndim,
-                            int64_t *shape)
-{
-    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
-    for (int d = 0; d < n; d++) {
-        int ka = d - (n - a->ndim), kb = d - (n - b->ndim);
-        int64_t da = ka < 0 ? 1 : a->shape[ka], db = kb < 0 ? 1 : b->shape[kb];
-        if (da != db && da != 1 && db != 1) {
-            lt_fail(ctx, LT_ERR_SHAPE, "%s: shapes %s and %s cannot broadcast (dim %d: %lld vs %lld)", op,
-                    LT_TENSOR_SHAPE(a), LT_TENSOR_SHAPE(b), d, (long long)da, (long long)db);
-            return false;
-        }
-        shape[d] = da == 1 ? db : da;
-    }
-    *ndim = n;
-    return true;
-}
 
 /* ---- row kernels ------------------------------------------------------------ */
 
@@ -165,12 +124,12 @@ static const binary_kind binary_kinds[] = {
     [BIN_DIV] = {{"div", binary_backward}, div_row, div_grad_a, div_grad_b},
 };
 
-/* y = f(a, b) over the broadcast shape of y. */
-static void binary_forward(fwd_row_fn row, lt_tensor *y, const lt_tensor *a, const lt_tensor *b)
+/* y = f(a, b) over the broadcast shape of y; in = {a, b}. */
+static void binary_forward(fwd_row_fn row, lt_tensor *y, lt_tensor *const *in)
 {
     lt_walk w;
-    broadcast_walk(&w, a, b, y);
-    const float *pa = lt_f32(a), *pb = lt_f32(b);
+    lt_walk_broadcast(&w, y->ndim, y->shape, 2, in);
+    const float *pa = lt_f32(in[0]), *pb = lt_f32(in[1]);
     float *py = lt_f32(y);
     for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w))
         row(py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len);
@@ -182,7 +141,7 @@ static void binary_grad(grad_row_fn row, float *dx, int k, const lt_node *node)
 {
     const lt_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
     lt_walk w;
-    broadcast_walk(&w, a, b, y);
+    lt_walk_broadcast(&w, y->ndim, y->shape, 2, node->in);
     const float *pa = lt_f32(a), *pb = lt_f32(b), *py = lt_f32(y), *dy = lt_output_grad(node);
     for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w))
         row(dx + w.off[k], w.step[k], dy + done, py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len);
@@ -213,12 +172,12 @@ static lt_tensor *binary(lt_ctx *ctx, int kind, lt_tensor *a, lt_tensor *b)
                        lt_dtype_name(b->dtype));
     int ndim;
     int64_t shape[LT_MAX_DIMS];
-    if (!broadcast_shape(ctx, name, a, b, &ndim, shape) || !lt_check_result_shape(ctx, name, ndim, shape))
+    if (!lt_broadcast_result(ctx, name, 2, in, &ndim, shape))
         return NULL;
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, ndim, shape);
     if (!y)
         return NULL;
-    binary_forward(k->fwd, y, a, b);
+    binary_forward(k->fwd, y, in);
     return lt_op_end(ctx, &k->op, y, 2, in, &(lt_node_data){.i = {kind}});
 }
 

@@ -1,16 +1,32 @@
-/* matmul.c - matrix product with batching and broadcasting of the batch.
+/* matmul.c - torch.matmul: matrix products of any rank, with broadcast batch
+ * dims and 1-D operands.
  *
- *     (n,k)   @ (k,m)   -> (n,m)
- *     (B,n,k) @ (B,k,m) -> (B,n,m)    either batch size may be 1 (broadcast)
- *     (B,n,k) @ (k,m)   -> (B,n,m)    and (n,k) @ (B,k,m) likewise
+ *     (k,)        @ (k,)        -> ()             a dot product
+ *     (n,k)       @ (k,m)       -> (n,m)
+ *     (...,n,k)   @ (k,)        -> (...,n)        b as a column (k,1), removed after
+ *     (k,)        @ (...,k,m)   -> (...,m)        a as a row (1,k), removed after
+ *     (...A,n,k)  @ (...B,k,m)  -> (...C,n,m)     C = A and B broadcast
  *
- * Every product, forward and backward, is one lt_sgemm call per batch on
- * lt_mat operands (pointer + strides). An operand whose matrices are row-major or column-major
- * (a plain tensor, lt_transpose of one, a narrowed one) is read in place;
- * only other layouts are copied by lt_contiguous. The backward products use
- * transposed strides (dA += dY B^T, dB += A^T dY), so no transpose is ever
- * materialised, and they accumulate straight into the inputs' gradient
- * buffers, which share the inputs' layouts.
+ * Each operand is seen as a batch of matrices (mats): the matrix's rows,
+ * columns and their strides, and one stride per batch dim of the result (0
+ * where it is broadcast). Every product, forward and backward, is one
+ * lt_sgemm call per batch on lt_mat operands (pointer + strides), so an
+ * operand whose matrices are row-major or column-major (a plain tensor,
+ * lt_transpose of one, a narrowed one) is read in place; only other layouts
+ * are copied by lt_contiguous. The backward products use transposed strides
+ * (dA += dY B^T, dB += A^T dY), so no transpose is ever materialised, and
+ * they accumulate straight into the inputs' gradient buffers, which share
+ * the inputs' layouts: a matrix broadcast over a batch dim receives the sum
+ * over it because the batches' calls add into it one after the other.
+ *
+ * One layout is never written by gemm: a matrix with stride 0 along a row or
+ * column dim of size > 1 (an lt_expand), whose elements alias each other (a
+ * gemm tile would add its rows into one element at once, keeping one). Such
+ * an operand is copied when it needs a gradient; the copy's backward sums.
+ *
+ * When B is the same matrix for every batch and A's batches follow each
+ * other at A's row stride, A's batch folds into its rows: one (B*n,k) @ (k,m)
+ * product instead of B small ones (the (B,T,C) @ (C,D) of a sequence model).
  *
  * Products large enough to pay for it are split across the context's
  * threads (lt_set_threads) by lt_sgemm_par: C's rows in blocks, one
@@ -19,29 +35,111 @@
 #include "core/opkit.h"
 #include "kernels/gemm_split.h"
 
-/* One operand seen as a batch of matrices: batch stride (0 when the batch is
- * broadcast), row stride, column stride. */
+/* One operand as a batch of matrices: rows, columns, row and column strides,
+ * and its stride along each batch dim of the result (0 where broadcast). */
 typedef struct {
-    int64_t batch, rows, cols;
-    int64_t bs, rs, cs;
+    int64_t rows, cols, rs, cs;
+    int64_t bs[LT_MAX_DIMS];
 } mats;
 
-static mats mats_of(const lt_tensor *t)
+/* A product: the result's batch dims, the two operands, the folding. */
+typedef struct {
+    int nbatch;                  /* batch dims of the result */
+    int64_t bshape[LT_MAX_DIMS]; /* their sizes */
+    int64_t batch;               /* their product */
+    int64_t n, k, m;             /* (n,k) @ (k,m) per batch */
+    mats a, b;
+    bool fold; /* A's batch folded into its rows */
+} plan;
+
+/* The matrix dims of t: a 1-D a is the row (1,k), a 1-D b the column (k,1)
+ * (the missing stride is 0; it is never stepped). */
+static void matrix_dims(const lt_tensor *t, bool is_a, mats *x)
 {
-    int r = t->ndim - 2; /* index of the row dim */
-    mats m = {1, t->shape[r], t->shape[r + 1], 0, t->stride[r], t->stride[r + 1]};
-    if (t->ndim == 3) {
-        m.batch = t->shape[0];
-        m.bs = m.batch == 1 ? 0 : t->stride[0];
-    }
-    return m;
+    int r = t->ndim - 2;
+    if (t->ndim >= 2)
+        *x = (mats){t->shape[r], t->shape[r + 1], t->stride[r], t->stride[r + 1], {0}};
+    else if (is_a)
+        *x = (mats){1, t->shape[0], 0, t->stride[0], {0}};
+    else
+        *x = (mats){t->shape[0], 1, t->stride[0], 0, {0}};
 }
 
-/* Matrix i of the batch at base (the data or the gradient of the operand). */
-static lt_mat mat_at(const mats *m, const float *base, int64_t i) { return (lt_mat){base + i * m->bs, m->rs, m->cs}; }
-static lt_mat_out mat_out_at(const mats *m, float *base, int64_t i)
+/* t's batch dims (all but the last two; none for rank <= 2). */
+static int batch_dims(const lt_tensor *t) { return t->ndim > 2 ? t->ndim - 2 : 0; }
+
+/* t's batch dims as a shape (for a message). */
+static lt_shape batch_shape(const lt_tensor *t)
 {
-    return (lt_mat_out){base + i * m->bs, m->rs, m->cs};
+    lt_shape s = {batch_dims(t), {0}};
+    for (int d = 0; d < s.ndim; d++)
+        s.d[d] = t->shape[d];
+    return s;
+}
+
+/* Stride of t along batch dim d of the result (nbatch dims, right-aligned). */
+static int64_t batch_stride(const lt_tensor *t, int nbatch, int d)
+{
+    int k = d - (nbatch - batch_dims(t));
+    return k < 0 || t->shape[k] == 1 ? 0 : t->stride[k];
+}
+
+/* True when B is the same matrix for every batch and A's batch dims step
+ * exactly one matrix of rows at a time, so batch i's row r is row i*n + r of
+ * one (B*n,k) matrix with A's row stride. A row stride of 0 never folds: the
+ * folded gradient's rows would alias. */
+static bool can_fold(const plan *p)
+{
+    if (p->batch <= 1)
+        return false;
+    int64_t expect = p->a.rows * p->a.rs;
+    for (int d = p->nbatch - 1; d >= 0; d--) {
+        if (p->b.bs[d] != 0)
+            return false;
+        if (p->bshape[d] == 1)
+            continue;
+        if (expect == 0 || p->a.bs[d] != expect)
+            return false;
+        expect *= p->bshape[d];
+    }
+    return true;
+}
+
+/* The plan of a @ b, whose shapes were checked (check_operands). */
+static void plan_of(const lt_tensor *a, const lt_tensor *b, plan *p)
+{
+    matrix_dims(a, true, &p->a);
+    matrix_dims(b, false, &p->b);
+    int bad;
+    lt_broadcast_shapes(batch_dims(a), a->shape, batch_dims(b), b->shape, &p->nbatch, p->bshape, &bad);
+    p->batch = lt_shape_numel(p->nbatch, p->bshape);
+    for (int d = 0; d < p->nbatch; d++) {
+        p->a.bs[d] = batch_stride(a, p->nbatch, d);
+        p->b.bs[d] = batch_stride(b, p->nbatch, d);
+    }
+    p->n = p->a.rows;
+    p->k = p->a.cols;
+    p->m = p->b.cols;
+    p->fold = can_fold(p);
+}
+
+/* The offsets, in elements, of batch i's matrix in A and in B. */
+static void batch_offsets(const plan *p, int64_t i, int64_t *oa, int64_t *ob)
+{
+    *oa = *ob = 0;
+    for (int d = p->nbatch - 1; d >= 0; d--) {
+        int64_t j = i % p->bshape[d];
+        i /= p->bshape[d];
+        *oa += j * p->a.bs[d];
+        *ob += j * p->b.bs[d];
+    }
+}
+
+/* The matrix of x at base + off (its data or its gradient). */
+static lt_mat mat_at(const mats *x, const float *base, int64_t off) { return (lt_mat){base + off, x->rs, x->cs}; }
+static lt_mat_out mat_out_at(const mats *x, float *base, int64_t off)
+{
+    return (lt_mat_out){base + off, x->rs, x->cs};
 }
 
 /* Matrix i of the dense (batch, rows, cols) output or its gradient. */
@@ -50,128 +148,151 @@ static lt_mat dense_at(const float *base, int64_t rows, int64_t cols, int64_t i)
     return (lt_mat){base + i * rows * cols, cols, 1};
 }
 
-/* gemm packs any strides, but it is fast when one of them is 1; a matrix
- * with a single row or column has only one meaningful stride. */
-static bool gemm_ready(const lt_tensor *t)
-{
-    mats m = mats_of(t);
-    return m.rows <= 1 || m.cols <= 1 || m.cs == 1 || m.rs == 1;
-}
-
-/* True when the batch of A can be folded into its rows: batch b's rows follow
- * batch b-1's at the same row stride, so (B,n,k) is one (B*n,k) matrix. Used
- * when B is shared by every batch: one big product instead of B small ones. */
-static bool foldable(const mats *a, const mats *b)
-{
-    return a->batch > 1 && b->batch == 1 && a->bs == a->rows * a->rs;
-}
-
 /* ---- backward ----------------------------------------------------------- */
 
-/* dA += dY . B^T per batch: (n,m) @ (m,k) -> (n,k). A broadcast A (bs 0)
- * receives the sum over the batch because every call accumulates. */
-static void grad_a(lt_ctx *ctx, const mats *a, const mats *b, const float *dy, int64_t batch, const float *bv,
-                   float *da)
+/* dA += dY . B^T per batch: (n,m) @ (m,k) -> (n,k). A broadcast A (batch
+ * stride 0) receives the sum over the batch because every call accumulates. */
+static void grad_a(lt_ctx *ctx, const plan *p, const float *dy, const float *bv, float *da)
 {
-    int64_t n = a->rows, k = a->cols, m = b->cols;
-    if (foldable(a, b)) { /* (B*n,m) @ (m,k) into the folded (B*n,k) gradient */
-        lt_sgemm_par(ctx, batch * n, k, m, dense_at(dy, n, m, 0), lt_mat_t(mat_at(b, bv, 0)), mat_out_at(a, da, 0),
-                     true, NULL);
+    int64_t n = p->n, k = p->k, m = p->m;
+    if (p->fold) { /* (B*n,m) @ (m,k) into the folded (B*n,k) gradient */
+        lt_sgemm_par(ctx, p->batch * n, k, m, dense_at(dy, n, m, 0), lt_mat_t(mat_at(&p->b, bv, 0)),
+                     mat_out_at(&p->a, da, 0), true, NULL);
         return;
     }
-    for (int64_t i = 0; i < batch; i++)
-        if (!lt_sgemm_par(ctx, n, k, m, dense_at(dy, n, m, i), lt_mat_t(mat_at(b, bv, i)), mat_out_at(a, da, i), true,
-                          NULL))
+    for (int64_t i = 0; i < p->batch; i++) {
+        int64_t oa, ob;
+        batch_offsets(p, i, &oa, &ob);
+        if (!lt_sgemm_par(ctx, n, k, m, dense_at(dy, n, m, i), lt_mat_t(mat_at(&p->b, bv, ob)),
+                          mat_out_at(&p->a, da, oa), true, NULL))
             return;
+    }
 }
 
 /* dB += A^T . dY per batch: (k,n) @ (n,m) -> (k,m). When A folds, the sum
  * over the batch of a shared B is a single product with inner size B*n. */
-static void grad_b(lt_ctx *ctx, const mats *a, const mats *b, const float *dy, int64_t batch, const float *av,
-                   float *db)
+static void grad_b(lt_ctx *ctx, const plan *p, const float *dy, const float *av, float *db)
 {
-    int64_t n = a->rows, k = a->cols, m = b->cols;
-    if (foldable(a, b)) { /* (k,B*n) @ (B*n,m) */
-        lt_sgemm_par(ctx, k, m, batch * n, lt_mat_t(mat_at(a, av, 0)), dense_at(dy, n, m, 0), mat_out_at(b, db, 0),
-                     true, NULL);
+    int64_t n = p->n, k = p->k, m = p->m;
+    if (p->fold) { /* (k,B*n) @ (B*n,m) */
+        lt_sgemm_par(ctx, k, m, p->batch * n, lt_mat_t(mat_at(&p->a, av, 0)), dense_at(dy, n, m, 0),
+                     mat_out_at(&p->b, db, 0), true, NULL);
         return;
     }
-    for (int64_t i = 0; i < batch; i++)
-        if (!lt_sgemm_par(ctx, k, m, n, lt_mat_t(mat_at(a, av, i)), dense_at(dy, n, m, i), mat_out_at(b, db, i), true,
-                          NULL))
+    for (int64_t i = 0; i < p->batch; i++) {
+        int64_t oa, ob;
+        batch_offsets(p, i, &oa, &ob);
+        if (!lt_sgemm_par(ctx, k, m, n, lt_mat_t(mat_at(&p->a, av, oa)), dense_at(dy, n, m, i),
+                          mat_out_at(&p->b, db, ob), true, NULL))
             return;
+    }
 }
 
 static void matmul_backward(lt_ctx *ctx, lt_node *node)
 {
-    const lt_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
-    mats ma = mats_of(a), mb = mats_of(b);
-    int64_t batch = y->ndim == 3 ? y->shape[0] : 1;
+    const lt_tensor *a = node->in[0], *b = node->in[1];
+    plan p;
+    plan_of(a, b, &p);
     const float *dy = lt_output_grad(node);
     float *da = lt_input_grad(ctx, node, 0);
     if (da)
-        grad_a(ctx, &ma, &mb, dy, batch, lt_f32(b), da);
+        grad_a(ctx, &p, dy, lt_f32(b), da);
     float *db = lt_input_grad(ctx, node, 1);
     if (db)
-        grad_b(ctx, &ma, &mb, dy, batch, lt_f32(a), db);
+        grad_b(ctx, &p, dy, lt_f32(a), db);
 }
 
 static const lt_op matmul_op = {"matmul", matmul_backward};
 
 /* ---- forward ------------------------------------------------------------ */
 
-/* Checks dtypes, ranks, inner and batch sizes; the message names both shapes. */
+/* Checks dtypes, ranks, inner sizes and batch dims (in torch's order); the
+ * message names both shapes. */
 static bool check_operands(lt_ctx *ctx, const lt_tensor *a, const lt_tensor *b)
 {
     if (a->dtype != LT_F32 || b->dtype != LT_F32)
         return lt_fail(ctx, LT_ERR_DTYPE, "matmul: needs f32 tensors, got %s %s @ %s %s", lt_dtype_name(a->dtype),
                        LT_TENSOR_SHAPE(a), lt_dtype_name(b->dtype), LT_TENSOR_SHAPE(b)),
                false;
-    if (a->ndim < 2 || a->ndim > 3 || b->ndim < 2 || b->ndim > 3)
-        return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: operands must have rank 2 or 3, got ranks %d and %d",
+    if (a->ndim < 1 || b->ndim < 1)
+        return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: operands must have rank >= 1, got ranks %d and %d",
                        LT_TENSOR_SHAPE(a), LT_TENSOR_SHAPE(b), a->ndim, b->ndim),
                false;
-    mats ma = mats_of(a), mb = mats_of(b);
+    mats ma, mb;
+    matrix_dims(a, true, &ma);
+    matrix_dims(b, false, &mb);
     if (ma.cols != mb.rows)
         return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: inner sizes differ", LT_TENSOR_SHAPE(a),
                        LT_TENSOR_SHAPE(b)),
                false;
-    if (ma.batch != mb.batch && ma.batch != 1 && mb.batch != 1)
-        return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: batch sizes differ (%lld vs %lld)", LT_TENSOR_SHAPE(a),
-                       LT_TENSOR_SHAPE(b), (long long)ma.batch, (long long)mb.batch),
+    int nbatch, bad;
+    int64_t bshape[LT_MAX_DIMS];
+    if (!lt_broadcast_shapes(batch_dims(a), a->shape, batch_dims(b), b->shape, &nbatch, bshape, &bad))
+        return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: batch dims %s and %s do not broadcast",
+                       LT_TENSOR_SHAPE(a), LT_TENSOR_SHAPE(b), LT_SHAPE_TEXT(batch_shape(a)),
+                       LT_SHAPE_TEXT(batch_shape(b))),
                false;
     return true;
+}
+
+/* gemm reads any strides, but it is fast when one of the matrix strides is
+ * 1 (a matrix with a single row or column has only one meaningful stride).
+ * A matrix whose elements alias (stride 0 along a dim of size > 1) is read
+ * in place only when it needs no gradient, which gemm could not write. */
+static bool gemm_ready(lt_ctx *ctx, lt_tensor *t, bool is_a)
+{
+    mats x;
+    matrix_dims(t, is_a, &x);
+    bool unit = x.rows <= 1 || x.cols <= 1 || x.cs == 1 || x.rs == 1;
+    bool aliased = (x.rows > 1 && x.rs == 0) || (x.cols > 1 && x.cs == 0);
+    return unit && !(aliased && lt_needs_grad(ctx, 1, &t));
+}
+
+/* The result's shape: batch dims, then n unless a is 1-D, m unless b is. */
+static int result_shape(const plan *p, const lt_tensor *a, const lt_tensor *b, int64_t *shape)
+{
+    int rank = p->nbatch;
+    for (int d = 0; d < p->nbatch; d++)
+        shape[d] = p->bshape[d];
+    if (a->ndim >= 2)
+        shape[rank++] = p->n;
+    if (b->ndim >= 2)
+        shape[rank++] = p->m;
+    return rank;
 }
 
 lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b)
 {
     if (!lt_check_args(ctx, "matmul", 2, (lt_tensor *const[]){a, b}) || !check_operands(ctx, a, b))
         return NULL;
-    if (!gemm_ready(a) && !(a = lt_contiguous(ctx, a)))
+    if (!gemm_ready(ctx, a, true) && !(a = lt_contiguous(ctx, a)))
         return NULL;
-    if (!gemm_ready(b) && !(b = lt_contiguous(ctx, b)))
+    if (!gemm_ready(ctx, b, false) && !(b = lt_contiguous(ctx, b)))
         return NULL;
-    mats ma = mats_of(a), mb = mats_of(b);
-    int64_t n = ma.rows, k = ma.cols, m = mb.cols;
-    int64_t batch = ma.batch == 1 ? mb.batch : ma.batch; /* broadcast; (0) with (1) is 0 */
-    int rank = a->ndim > b->ndim ? a->ndim : b->ndim;
-    int64_t shape[3] = {batch, n, m}; /* (B,n,m), or (n,m) from shape + 1 */
-    if (!lt_check_result_shape(ctx, "matmul", rank, shape + (3 - rank)))
+    plan p;
+    plan_of(a, b, &p);
+    int64_t shape[LT_MAX_DIMS];
+    int rank = result_shape(&p, a, b, shape);
+    if (!lt_check_result_shape(ctx, "matmul", rank, shape))
         return NULL;
-    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, rank, shape + (3 - rank));
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, rank, shape);
     if (!y)
         return NULL;
+    int64_t n = p.n, k = p.k, m = p.m;
     const float *av = lt_f32(a), *bv = lt_f32(b);
     float *yv = lt_f32(y);
-    if (foldable(&ma, &mb)) { /* (B*n,k) @ (k,m) -> (B*n,m) */
-        if (!lt_sgemm_par(ctx, batch * n, m, k, mat_at(&ma, av, 0), mat_at(&mb, bv, 0), (lt_mat_out){yv, m, 1}, false,
-                          NULL))
+    if (p.fold) { /* (B*n,k) @ (k,m) -> (B*n,m) */
+        if (!lt_sgemm_par(ctx, p.batch * n, m, k, mat_at(&p.a, av, 0), mat_at(&p.b, bv, 0), (lt_mat_out){yv, m, 1},
+                          false, NULL))
             return NULL;
     } else {
-        for (int64_t i = 0; i < batch; i++) /* (n,k) @ (k,m) -> (n,m) */
-            if (!lt_sgemm_par(ctx, n, m, k, mat_at(&ma, av, i), mat_at(&mb, bv, i), (lt_mat_out){yv + i * n * m, m, 1},
-                              false, NULL))
+        for (int64_t i = 0; i < p.batch; i++) { /* (n,k) @ (k,m) -> (n,m) */
+            int64_t oa, ob;
+            batch_offsets(&p, i, &oa, &ob);
+            if (!lt_sgemm_par(ctx, n, m, k, mat_at(&p.a, av, oa), mat_at(&p.b, bv, ob),
+                              (lt_mat_out){yv + i * n * m, m, 1}, false, NULL))
                 return NULL;
+        }
     }
     return lt_op_end(ctx, &matmul_op, y, 2, (lt_tensor *const[]){a, b}, NULL);
 }
