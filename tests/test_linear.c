@@ -58,6 +58,18 @@ static lt_tensor *no_bias_view_of_view(lt_ctx *ctx, lt_tensor **in, void *user)
     return lt_linear(ctx, x, in[1], NULL);
 }
 
+/* Expanded (stride-0) operands: x one row repeated (5,4), W one column
+ * repeated (4,3), b one value repeated (3,). Their gradients are sums over
+ * the repeats; gemm cannot write them in place (its rows would alias). */
+static lt_tensor *expanded(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    (void)user;
+    lt_tensor *x = lt_expand(ctx, in[0], LT_SHAPE(5, 4)); /* (1,4) */
+    lt_tensor *w = lt_expand(ctx, in[1], LT_SHAPE(4, 3)); /* (4,1) */
+    lt_tensor *b = lt_expand(ctx, in[2], LT_SHAPE(3));    /* (1,) */
+    return lt_linear(ctx, x, w, b);
+}
+
 static void test_gradients(void **state)
 {
     (void)state;
@@ -76,6 +88,11 @@ static void test_gradients(void **state)
     lt_requires_grad(ctx, v[0], true);
     lt_requires_grad(ctx, v[1], true);
     ts_gradcheck(no_bias_view_of_view, v, 2, NULL, 1e-2, 1e-3, 1e-3);
+    lt_tensor *e[3] = {ts_random(ctx, LT_SHAPE(1, 4), 9, -1, 1), ts_random(ctx, LT_SHAPE(4, 1), 10, -1, 1),
+                       ts_random(ctx, LT_SHAPE(1), 11, -1, 1)};
+    for (int i = 0; i < 3; i++)
+        lt_requires_grad(ctx, e[i], true);
+    ts_gradcheck(expanded, e, 3, NULL, 1e-2, 1e-3, 1e-3);
     lt_ctx_free(ctx);
 }
 

@@ -73,11 +73,16 @@ static bool check_linear(lt_ctx *ctx, const lt_tensor *x, const lt_tensor *w, co
     return true;
 }
 
-/* Makes a 2-D operand readable by gemm in place (a recorded copy if not). */
+/* Makes a 2-D operand readable by gemm in place (a recorded copy if not).
+ * An operand whose elements alias (stride 0 along a dim of size > 1: an
+ * lt_expand) is copied too when it needs a gradient: gemm adds a tile's
+ * rows into C at once, so aliased rows of a gradient would keep only one
+ * contribution; the copy's backward sums them. */
 static lt_tensor *gemm_operand(lt_ctx *ctx, lt_tensor *t)
 {
     lt_mat m;
-    return gemm_view(t, &m) ? t : lt_contiguous(ctx, t);
+    bool aliased = (t->shape[0] > 1 && t->stride[0] == 0) || (t->shape[1] > 1 && t->stride[1] == 0);
+    return gemm_view(t, &m) && !(aliased && lt_needs_grad(ctx, 1, &t)) ? t : lt_contiguous(ctx, t);
 }
 
 /* y (n,m) rows = b, or 0 without a bias. */
