@@ -1,4 +1,5 @@
-/* cat.c - concatenation along one dim (torch.cat).
+/* cat.c - concatenation along one dim (torch.cat), and stacking along a
+ * new dim (torch.stack: the tensors unsqueezed, which views them, then cat).
  *
  * Every input is viewed as (outer, size_i * inner) from its split around dim
  * (lt_split_around); the output is (outer, total * inner) and input i owns
@@ -114,4 +115,35 @@ lt_tensor *lt_cat(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
         start += cols;
     }
     return lt_op_end(ctx, &cat_op, y, n, in, &(lt_node_data){.i = {d}});
+}
+
+/* ---- stack ------------------------------------------------------------------- */
+
+/* n tensors of one shape S -> (S[:dim], n, S[dim:]) */
+lt_tensor *lt_stack(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
+{
+    if (!lt_check_args(ctx, "stack", 0, NULL))
+        return NULL;
+    if (!ts || n < 1)
+        return lt_fail(ctx, LT_ERR_ARG, "stack: needs at least one tensor, got %s", ts ? "n < 1" : "a NULL array");
+    for (int k = 0; k < n; k++) {
+        if (!ts[k])
+            return lt_fail(ctx, LT_ERR_ARG, "stack: tensor %d of %d is NULL", k, n);
+        if (ts[k]->dtype != ts[0]->dtype || !lt_shape_equal(lt_shape_of(ts[k]), lt_shape_of(ts[0])))
+            return lt_fail(ctx, ts[k]->dtype != ts[0]->dtype ? LT_ERR_DTYPE : LT_ERR_SHAPE,
+                           "stack: tensor %d is %s %s but tensor 0 is %s %s: stack needs one shape and dtype", k,
+                           lt_dtype_name(ts[k]->dtype), LT_TENSOR_SHAPE(ts[k]), lt_dtype_name(ts[0]->dtype),
+                           LT_TENSOR_SHAPE(ts[0]));
+    }
+    if (ts[0]->ndim >= LT_MAX_DIMS)
+        return lt_fail(ctx, LT_ERR_SHAPE, "stack: tensors of shape %s have rank %d; the result's would exceed %d",
+                       LT_TENSOR_SHAPE(ts[0]), ts[0]->ndim, LT_MAX_DIMS);
+    int d = lt_resolve_dim(ctx, "stack", dim, ts[0]->ndim + 1);
+    lt_tensor **views = d < 0 ? NULL : lt_arena_alloc(ctx, sizeof *views * (size_t)n);
+    if (!views)
+        return NULL;
+    for (int k = 0; k < n; k++) /* a view: a contiguous tensor stays contiguous, so cat copies nothing more */
+        if (!(views[k] = lt_unsqueeze(ctx, ts[k], d)))
+            return NULL;
+    return lt_cat(ctx, views, n, d);
 }
