@@ -3,9 +3,10 @@
  * The input is decoded into a sequence of calls on one context: create
  * tensors of fuzzed shapes and values (small integers, so most results are
  * exact, and now and then +-inf, NaN, +-1e30, denormals), take views with
- * fuzzed dims and ranges (including huge and negative ones), index, matmul,
- * linear, cat, softmax, cross-entropy, reductions, broadcasting arithmetic,
- * unary ops, backward, reset. A small pool of live tensors feeds the calls.
+ * fuzzed dims and ranges (including huge and negative ones), index, matmul
+ * (every rank, torch.matmul's rules), linear, cat, softmax, cross-entropy,
+ * reductions, broadcasting arithmetic, unary ops, where, masked_fill,
+ * tril/triu, gather, one_hot, expand, stack, roll, backward, reset. A small pool of live tensors feeds the calls.
  *
  * The oracle is written from the header's rules, independently of the
  * library's code: for every call it predicts either the result's shape, or
@@ -566,22 +567,58 @@ static void op_cat(fz *f)
 
 /* ---- products ------------------------------------------------------------------ */
 
+/* Broadcasts shape s into *acc (right-aligned, size 1 stretches); false
+ * when a dim's sizes differ and neither is 1. */
+static bool broadcast_into(lt_shape *acc, const int64_t *s, int n)
+{
+    lt_shape r = {acc->ndim > n ? acc->ndim : n, {0}};
+    for (int d = 0; d < r.ndim; d++) {
+        int ka = d - (r.ndim - acc->ndim), kb = d - (r.ndim - n);
+        int64_t da = ka < 0 ? 1 : acc->d[ka], db = kb < 0 ? 1 : s[kb];
+        if (da != db && da != 1 && db != 1)
+            return false;
+        r.d[d] = da == 1 ? db : da;
+    }
+    *acc = r;
+    return true;
+}
+
+/* The logical index in t (shape ts, right-aligned within an nb-dim prefix
+ * of the index idx, size-1 dims broadcast) of output element idx's operand
+ * element, whose last `tail` dims are given in last[]. */
+static int64_t operand_index(const lt_tensor *t, int nb, const int64_t *idx, int tail, const int64_t *last)
+{
+    int lead = t->ndim - tail; /* t's batch dims */
+    int64_t lin = 0;
+    for (int d = 0; d < lead; d++)
+        lin = lin * t->shape[d] + (t->shape[d] == 1 ? 0 : idx[d + nb - lead]);
+    for (int d = 0; d < tail; d++)
+        lin = lin * t->shape[lead + d] + last[d];
+    return lin;
+}
+
+/* torch.matmul's rules: 1-D operands become a row (a) or a column (b),
+ * removed from the result; batch dims broadcast. */
 static void op_matmul(fz *f, lt_tensor *a, lt_tensor *b)
 {
     unsigned errors = need_f32(a) | need_f32(b);
-    bool ranks = a->ndim >= 2 && a->ndim <= 3 && b->ndim >= 2 && b->ndim <= 3;
-    lt_shape want = {0, {0}};
-    int64_t ab = 1, bb = 1, n = 0, k = 0, m = 0;
-    if (!ranks)
+    lt_shape want = {0, {0}}, batch = {0, {0}};
+    int64_t n = 1, k = 0, m = 1;
+    int ta = a->ndim >= 2 ? 2 : 1, tb = b->ndim >= 2 ? 2 : 1; /* matrix dims of each */
+    if (a->ndim < 1 || b->ndim < 1)
         errors |= E(LT_ERR_SHAPE);
     else {
-        ab = a->ndim == 3 ? a->shape[0] : 1;
-        bb = b->ndim == 3 ? b->shape[0] : 1;
-        n = a->shape[a->ndim - 2], k = a->shape[a->ndim - 1], m = b->shape[b->ndim - 1];
-        if (k != b->shape[b->ndim - 2] || (ab != bb && ab != 1 && bb != 1))
+        n = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1;
+        k = a->shape[a->ndim - 1];
+        m = b->ndim >= 2 ? b->shape[b->ndim - 1] : 1;
+        if (k != b->shape[b->ndim - tb] || !broadcast_into(&batch, a->shape, a->ndim - ta) ||
+            !broadcast_into(&batch, b->shape, b->ndim - tb))
             errors |= E(LT_ERR_SHAPE);
-        int64_t batch = ab == 1 ? bb : ab;
-        want = a->ndim == 3 || b->ndim == 3 ? (lt_shape){3, {batch, n, m}} : (lt_shape){2, {n, m}};
+        want = batch;
+        if (a->ndim >= 2)
+            want.d[want.ndim++] = n;
+        if (b->ndim >= 2)
+            want.d[want.ndim++] = m;
         if (!errors && !shape_allowed(want)) /* (2^40, 0) @ (0, 2^40) */
             errors |= E(LT_ERR_SHAPE);
         if (!errors && too_much_work(want, k + 1))
@@ -591,18 +628,22 @@ static void op_matmul(fz *f, lt_tensor *a, lt_tensor *b)
     if (!r)
         return;
     if (all_small_ints(a) && all_small_ints(b)) { /* exact in float */
-        int64_t batch = n > 0 && m > 0 ? numel_of(want) / (n * m) : 0;
-        for (int64_t q = 0; q < batch; q++)
+        int64_t nbatch = numel_of(batch), idx[LT_MAX_DIMS];
+        for (int64_t q = 0; q < nbatch; q++) {
+            unravel(q, &batch, idx);
             for (int64_t i = 0; i < n; i++)
                 for (int64_t j = 0; j < m; j++) {
                     float s = 0;
                     for (int64_t l = 0; l < k; l++)
-                        s += lt_get_f32(a, (ab == 1 ? 0 : q) * n * k + i * k + l) *
-                             lt_get_f32(b, (bb == 1 ? 0 : q) * k * m + l * m + j);
-                    FUZZ_CHECK(lt_get_f32(r, q * n * m + i * m + j) == s, "matmul: element (%lld,%lld,%lld) is %g, "
-                               "want %g", (long long)q, (long long)i, (long long)j,
-                               (double)lt_get_f32(r, q * n * m + i * m + j), (double)s);
+                        s += lt_get_f32(a, operand_index(a, batch.ndim, idx, ta, ta == 2 ? (int64_t[]){i, l}
+                                                                                            : (int64_t[]){l})) *
+                             lt_get_f32(b, operand_index(b, batch.ndim, idx, tb, tb == 2 ? (int64_t[]){l, j}
+                                                                                            : (int64_t[]){l}));
+                    float got = lt_get_f32(r, (q * n + i) * m + j);
+                    FUZZ_CHECK(got == s, "matmul: element (%lld,%lld,%lld) is %g, want %g", (long long)q,
+                               (long long)i, (long long)j, (double)got, (double)s);
                 }
+        }
     }
     put(f, r);
 }
@@ -632,6 +673,231 @@ static void op_linear(fz *f, lt_tensor *x, lt_tensor *w, lt_tensor *b)
                 FUZZ_CHECK(lt_get_f32(r, i * want.d[1] + j) == s, "linear: element (%lld,%lld) is %g, want %g",
                            (long long)i, (long long)j, (double)lt_get_f32(r, i * want.d[1] + j), (double)s);
             }
+    put(f, r);
+}
+
+/* ---- selection, masking and shape ------------------------------------------------------ */
+
+/* cond's element as a truth value: nonzero (NaN included) is true. */
+static bool truth_at(const lt_tensor *c, int64_t i)
+{
+    return c->dtype == LT_I32 ? lt_get_i32(c, i) != 0 : lt_get_f32(c, i) != 0.0f;
+}
+
+/* where(c, a, b), or (fill) masked_fill(a, c, value). */
+static void op_where(fz *f, lt_tensor *c, lt_tensor *a, lt_tensor *b, bool fill)
+{
+    const char *op = fill ? "masked_fill" : "where";
+    float value = value_of(take(f));
+    unsigned errors = fill ? need_f32(a) : (a->dtype == b->dtype ? 0 : E(LT_ERR_DTYPE));
+    lt_shape want = {0, {0}};
+    if (!broadcast_into(&want, a->shape, a->ndim) || !broadcast_into(&want, c->shape, c->ndim) ||
+        (!fill && !broadcast_into(&want, b->shape, b->ndim)))
+        errors |= E(LT_ERR_SHAPE);
+    if (!errors && !shape_allowed(want))
+        errors |= E(LT_ERR_SHAPE);
+    if (!errors && too_much_work(want, 1))
+        return;
+    lt_tensor *r = expect(f, op, fill ? lt_masked_fill(f->ctx, a, c, value) : lt_where(f->ctx, c, a, b), errors, &want);
+    if (!r)
+        return;
+    int64_t idx[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        bool t = truth_at(c, operand_index(c, want.ndim, idx, 0, NULL));
+        int64_t ia = operand_index(a, want.ndim, idx, 0, NULL);
+        if (fill)
+            FUZZ_CHECK(same_bits(lt_get_f32(r, i), t ? value : lt_get_f32(a, ia)), "masked_fill: element %lld",
+                       (long long)i);
+        else
+            FUZZ_CHECK(t ? same_elem(r, i, a, ia) : same_elem(r, i, b, operand_index(b, want.ndim, idx, 0, NULL)),
+                       "where: element %lld", (long long)i);
+    }
+    put(f, r);
+}
+
+static void op_triangle(fz *f, lt_tensor *t, bool upper)
+{
+    const char *op = upper ? "triu" : "tril";
+    int64_t diag = take_i64(f);
+    lt_shape want = lt_shape_of(t);
+    lt_tensor *r = expect(f, op, upper ? lt_triu(f->ctx, t, diag) : lt_tril(f->ctx, t, diag),
+                          t->ndim < 2 ? E(LT_ERR_SHAPE) : 0, &want);
+    if (!r)
+        return;
+    int64_t idx[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        int64_t off = idx[t->ndim - 1] - idx[t->ndim - 2]; /* column - row */
+        bool keep = upper ? off >= diag : off <= diag;
+        bool zero = r->dtype == LT_I32 ? lt_get_i32(r, i) == 0 : same_bits(lt_get_f32(r, i), 0.0f);
+        FUZZ_CHECK(keep ? same_elem(r, i, t, i) : zero, "%s: element %lld (diagonal %lld)", op, (long long)i,
+                   (long long)diag);
+    }
+    put(f, r);
+}
+
+static void op_gather(fz *f, lt_tensor *t, lt_tensor *index)
+{
+    int dim = take_dim(f), d = resolve(dim, t->ndim ? t->ndim : 1);
+    unsigned errors = index->dtype == LT_I32 ? 0 : E(LT_ERR_DTYPE);
+    if (d < 0)
+        errors |= E(LT_ERR_INDEX);
+    if (index->ndim != t->ndim)
+        errors |= E(LT_ERR_SHAPE);
+    for (int i = 0; i < t->ndim && index->ndim == t->ndim; i++)
+        if (i != d && index->shape[i] > t->shape[i])
+            errors |= E(LT_ERR_SHAPE);
+    int64_t len = t->ndim ? (d >= 0 ? t->shape[d] : 0) : 1;
+    for (int64_t i = 0; !errors && i < lt_numel(index); i++)
+        if (lt_get_i32(index, i) < 0 || lt_get_i32(index, i) >= len)
+            errors |= E(LT_ERR_INDEX);
+    lt_shape want = lt_shape_of(index), st = lt_shape_of(t);
+    lt_tensor *r = expect(f, "gather", lt_gather(f->ctx, t, dim, index), errors, &want);
+    if (!r)
+        return;
+    int64_t idx[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        if (t->ndim)
+            idx[d] = lt_get_i32(index, i);
+        FUZZ_CHECK(same_elem(r, i, t, t->ndim ? ravel(idx, &st) : 0), "gather: element %lld", (long long)i);
+    }
+    put(f, r);
+}
+
+static void op_one_hot(fz *f, lt_tensor *index)
+{
+    unsigned b = take(f);
+    int64_t classes = b < 240 ? (int64_t)(b % 8) - 1 : take_i64(f);
+    unsigned errors = index->dtype == LT_I32 ? 0 : E(LT_ERR_DTYPE);
+    if (index->ndim >= LT_MAX_DIMS)
+        errors |= E(LT_ERR_SHAPE);
+    int64_t n = lt_numel(index), hi = -1, lo = 0;
+    for (int64_t i = 0; !errors && i < n; i++) {
+        int64_t v = lt_get_i32(index, i);
+        hi = v > hi ? v : hi;
+        lo = v < lo ? v : lo;
+    }
+    if (!errors && classes == -1 && n == 0)
+        errors |= E(LT_ERR_ARG);
+    int64_t nc = classes == -1 ? hi + 1 : classes;
+    if (!errors && nc < 0)
+        errors |= E(LT_ERR_ARG);
+    if (!errors && (lo < 0 || hi >= nc))
+        errors |= E(LT_ERR_INDEX);
+    lt_shape want = lt_shape_of(index);
+    if (!errors) {
+        want.d[want.ndim++] = nc;
+        if (!shape_allowed(want))
+            errors |= E(LT_ERR_SHAPE);
+        else if (too_much_work(want, 1))
+            return;
+    }
+    lt_tensor *r = expect(f, "one_hot", lt_one_hot(f->ctx, index, classes), errors, &want);
+    if (!r)
+        return;
+    for (int64_t i = 0; i < lt_numel(r); i++)
+        FUZZ_CHECK(lt_get_f32(r, i) == (lt_get_i32(index, i / nc) == i % nc ? 1.0f : 0.0f), "one_hot: element %lld",
+                   (long long)i);
+    put(f, r);
+}
+
+static void op_expand(fz *f, lt_tensor *t)
+{
+    unsigned how = take(f);
+    int extra = (int)(how % 3);
+    if (t->ndim + extra > LT_MAX_DIMS)
+        extra = LT_MAX_DIMS - t->ndim;
+    lt_shape s = {t->ndim + extra, {0}}, want = s;
+    unsigned errors = 0;
+    if (how % 13 == 12 && t->ndim > 0) { /* fewer dims than t */
+        s.ndim = want.ndim = t->ndim - 1;
+        errors |= E(LT_ERR_SHAPE);
+    }
+    for (int d = 0; d < s.ndim; d++) {
+        int k = d - extra;
+        unsigned b = take(f);
+        int64_t size = k >= 0 && k < t->ndim ? t->shape[k] : 1;
+        s.d[d] = b < 64 ? size : b < 128 ? -1 : b < 240 ? (int64_t)(b % 5) : take_i64(f);
+        want.d[d] = s.d[d] == -1 ? size : s.d[d];
+        if ((s.d[d] == -1 && k < 0) || want.d[d] < 0 || (want.d[d] != size && size != 1))
+            errors |= E(LT_ERR_SHAPE);
+    }
+    if (!errors && !shape_allowed(want))
+        errors |= E(LT_ERR_SHAPE);
+    if (!errors && too_much_work(want, 1))
+        return;
+    lt_tensor *r = expect(f, "expand", lt_expand(f->ctx, t, s), errors, &want);
+    if (!r)
+        return;
+    int64_t idx[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        FUZZ_CHECK(same_elem(r, i, t, operand_index(t, want.ndim, idx, 0, NULL)), "expand: element %lld",
+                   (long long)i);
+    }
+    put(f, r);
+}
+
+static void op_stack(fz *f)
+{
+    lt_tensor *ts[3];
+    int n = (int)(take(f) % 3) + 1, dim = take_dim(f);
+    for (int k = 0; k < n; k++)
+        if (!(ts[k] = pick(f)))
+            return;
+    unsigned errors = 0;
+    for (int k = 1; k < n; k++) {
+        if (ts[k]->dtype != ts[0]->dtype)
+            errors |= E(LT_ERR_DTYPE);
+        if (!lt_shape_equal(lt_shape_of(ts[k]), lt_shape_of(ts[0])))
+            errors |= E(LT_ERR_SHAPE);
+    }
+    int nd = ts[0]->ndim + 1, d = resolve(dim, nd);
+    if (nd > LT_MAX_DIMS)
+        errors |= E(LT_ERR_SHAPE);
+    if (d < 0)
+        errors |= E(LT_ERR_INDEX);
+    lt_shape want = {0, {0}}, s0 = lt_shape_of(ts[0]);
+    if (!errors) {
+        want.ndim = nd;
+        for (int i = 0, j = 0; i < nd; i++)
+            want.d[i] = i == d ? n : s0.d[j++];
+        if (!shape_allowed(want))
+            errors |= E(LT_ERR_SHAPE);
+        else if (too_much_work(want, 1))
+            return;
+    }
+    lt_tensor *r = expect(f, "stack", lt_stack(f->ctx, ts, n, dim), errors, &want);
+    if (!r)
+        return;
+    int64_t idx[LT_MAX_DIMS], src[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        for (int a = 0, j = 0; a < nd; a++)
+            if (a != d)
+                src[j++] = idx[a];
+        FUZZ_CHECK(same_elem(r, i, ts[idx[d]], ravel(src, &s0)), "stack: element %lld", (long long)i);
+    }
+    put(f, r);
+}
+
+static void op_roll(fz *f, lt_tensor *t)
+{
+    int64_t shift = take_i64(f);
+    int dim = take_dim(f), d = resolve(dim, t->ndim);
+    lt_shape want = lt_shape_of(t);
+    lt_tensor *r = expect(f, "roll", lt_roll(f->ctx, t, shift, dim), d < 0 ? E(LT_ERR_INDEX) : 0, &want);
+    if (!r)
+        return;
+    int64_t len = t->shape[d], s = len ? (shift % len + len) % len : 0, idx[LT_MAX_DIMS];
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        unravel(i, &want, idx);
+        idx[d] = (idx[d] - s + len) % len; /* y[(j + s) mod len] = t[j] */
+        FUZZ_CHECK(same_elem(r, i, t, ravel(idx, &want)), "roll: element %lld (shift %lld)", (long long)i,
+                   (long long)shift);
+    }
     put(f, r);
 }
 
@@ -969,6 +1235,29 @@ static void one_call(fz *f)
     case 25: reset(f); break;
     case 26: lt_set_grad_enabled(f->ctx, f->grad_on = !f->grad_on); break;
     case 27: zero_grads(f); break;
+    case 28: { /* selection and masking */
+        unsigned how = take(f) % 6;
+        lt_tensor *x = pick(f), *y = pick(f);
+        if (how < 2 && x && y)
+            op_where(f, t, x, y, how == 1);
+        else if (how < 4)
+            op_triangle(f, t, how == 3);
+        else if (how == 4 && x)
+            op_gather(f, t, x);
+        else if (how == 5)
+            op_one_hot(f, t);
+        break;
+    }
+    case 29: { /* shape */
+        unsigned how = take(f) % 3;
+        if (how == 0)
+            op_expand(f, t);
+        else if (how == 1)
+            op_stack(f);
+        else
+            op_roll(f, t);
+        break;
+    }
     default: op_new(f); break;
     }
 }
