@@ -175,6 +175,37 @@ static void test_matmul_odd_layouts(void **state)
         check_thread_independent(matmul_fwd_bwd, &cases[i], "matmul (odd shapes and layouts)", true, 3);
 }
 
+/* N-d products: broadcast batch dims ((2,1) with (3,), B transposed in its
+ * last two dims, dA and dB summed over the dims each was broadcast along),
+ * and a 4-D A folded into one product with a shared 2-D B. */
+typedef struct {
+    lt_shape sa, sb;
+    bool transpose_b;
+} mm_nd_case;
+
+static void matmul_nd_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
+{
+    const mm_nd_case *c = varg;
+    lt_tensor *a = lt_requires_grad(ctx, ts_random(ctx, c->sa, 1, -1, 1), true);
+    lt_tensor *b = lt_requires_grad(ctx, ts_random(ctx, c->sb, 2, -1, 1), true);
+    lt_tensor *out = lt_matmul(ctx, a, c->transpose_b ? lt_transpose(ctx, b, -2, -1) : b);
+    assert_non_null(out);
+    lt_tensor *w = ts_random(ctx, lt_shape_of(out), 3, -1, 1);
+    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, out, w))));
+    append_tensor(r, out);
+    append_grad(r, a);
+    append_grad(r, b);
+}
+
+static void test_matmul_nd(void **state)
+{
+    (void)state;
+    const mm_nd_case bcast = {LT_SHAPE(2, 1, 144, 64), LT_SHAPE(3, 240, 64), true}; /* -> (2,3,144,240) */
+    const mm_nd_case fold = {LT_SHAPE(2, 3, 100, 64), LT_SHAPE(64, 150), false};     /* (600,64) @ (64,150) */
+    check_thread_independent(matmul_nd_fwd_bwd, &bcast, "matmul (2,1,144,64) @ (3,64,240)", true, 3);
+    check_thread_independent(matmul_nd_fwd_bwd, &fold, "matmul (2,3,100,64) @ (64,150)", true, 2);
+}
+
 /* The split result is also right, not only equal to itself: against a
  * double-precision reference. */
 static void test_matmul_split_matches_reference(void **state)
@@ -484,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_change_thread_count),
         cmocka_unit_test(test_matmul_eval_shapes),
         cmocka_unit_test(test_matmul_odd_layouts),
+        cmocka_unit_test(test_matmul_nd),
         cmocka_unit_test(test_matmul_split_matches_reference),
         cmocka_unit_test(test_mlp_evaluation_chunk),
         cmocka_unit_test(test_mlp_large_batch_training),
