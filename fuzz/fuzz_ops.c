@@ -635,13 +635,13 @@ static void op_matmul(fz *f, lt_tensor *a, lt_tensor *b)
                 for (int64_t j = 0; j < m; j++) {
                     float s = 0;
                     for (int64_t l = 0; l < k; l++)
-                        s += lt_get_f32(a, operand_index(a, batch.ndim, idx, ta, ta == 2 ? (int64_t[]){i, l}
-                                                                                            : (int64_t[]){l})) *
-                             lt_get_f32(b, operand_index(b, batch.ndim, idx, tb, tb == 2 ? (int64_t[]){l, j}
-                                                                                            : (int64_t[]){l}));
+                        s += lt_get_f32(a, operand_index(a, batch.ndim, idx, ta,
+                                                         ta == 2 ? (int64_t[]){i, l} : (int64_t[]){l})) *
+                             lt_get_f32(b, operand_index(b, batch.ndim, idx, tb,
+                                                         tb == 2 ? (int64_t[]){l, j} : (int64_t[]){l}));
                     float got = lt_get_f32(r, (q * n + i) * m + j);
-                    FUZZ_CHECK(got == s, "matmul: element (%lld,%lld,%lld) is %g, want %g", (long long)q,
-                               (long long)i, (long long)j, (double)got, (double)s);
+                    FUZZ_CHECK(got == s, "matmul: element (%lld,%lld,%lld) is %g, want %g", (long long)q, (long long)i,
+                               (long long)j, (double)got, (double)s);
                 }
         }
     }
@@ -834,8 +834,7 @@ static void op_expand(fz *f, lt_tensor *t)
     int64_t idx[LT_MAX_DIMS];
     for (int64_t i = 0; i < lt_numel(r); i++) {
         unravel(i, &want, idx);
-        FUZZ_CHECK(same_elem(r, i, t, operand_index(t, want.ndim, idx, 0, NULL)), "expand: element %lld",
-                   (long long)i);
+        FUZZ_CHECK(same_elem(r, i, t, operand_index(t, want.ndim, idx, 0, NULL)), "expand: element %lld", (long long)i);
     }
     put(f, r);
 }

@@ -35,9 +35,9 @@ static lt_tensor *attention_loss(lt_ctx *ctx, lt_tensor **in, void *user)
     lt_tensor *future = lt_triu(ctx, lt_ones(ctx, LT_SHAPE(T, T)), 1); /* 1 above the diagonal */
     att = lt_softmax(ctx, lt_masked_fill(ctx, att, future, -INFINITY), -1);
     last_att = att;
-    lt_tensor *y = lt_matmul(ctx, att, v);                                            /* (B,nh,T,hs) */
-    y = lt_reshape(ctx, lt_transpose(ctx, y, 1, 2), LT_SHAPE(B, T, C));             /* heads side by side */
-    lt_tensor *probs = lt_softmax(ctx, lt_matmul(ctx, y, in[WO]), -1);               /* (B,T,V) */
+    lt_tensor *y = lt_matmul(ctx, att, v);                                         /* (B,nh,T,hs) */
+    y = lt_reshape(ctx, lt_transpose(ctx, y, 1, 2), LT_SHAPE(B, T, C));            /* heads side by side */
+    lt_tensor *probs = lt_softmax(ctx, lt_matmul(ctx, y, in[WO]), -1);             /* (B,T,V) */
     lt_tensor *picked = lt_gather(ctx, probs, -1, lt_unsqueeze(ctx, targets, -1)); /* (B,T,1) */
     return lt_neg(ctx, lt_mean(ctx, lt_log(ctx, picked)));
 }

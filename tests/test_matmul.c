@@ -590,23 +590,23 @@ static lt_tensor *f_aliased_rows(lt_ctx *ctx, lt_tensor **in, void *u)
 {
     (void)u;
     lt_tensor *row = lt_narrow(ctx, lt_expand(ctx, in[0], LT_SHAPE(5, 4)), 0, 0, 1); /* (1,4), strides (0,1) */
-    lt_tensor *a = lt_expand(ctx, lt_unsqueeze(ctx, row, 0), LT_SHAPE(3, 1, 4));      /* strides (0,0,1) */
+    lt_tensor *a = lt_expand(ctx, lt_unsqueeze(ctx, row, 0), LT_SHAPE(3, 1, 4));     /* strides (0,0,1) */
     return lt_matmul(ctx, a, in[1]);
 }
 
 static void test_matmul_gradcheck_nd(void **state)
 {
     (void)state;
-    gradcheck2(LT_SHAPE(5), LT_SHAPE(5), f_plain, NULL, 40);                     /* dot */
-    gradcheck2(LT_SHAPE(3, 4), LT_SHAPE(4), f_plain, NULL, 41);                  /* mv */
-    gradcheck2(LT_SHAPE(4), LT_SHAPE(4, 5), f_plain, NULL, 42);                  /* vm */
-    gradcheck2(LT_SHAPE(4), LT_SHAPE(2, 2, 4, 3), f_plain, NULL, 43);            /* 1-D @ 4-D */
-    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(4), f_plain, NULL, 44);            /* 4-D @ 1-D, folded */
-    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(2, 3, 4, 2), f_plain, NULL, 45);   /* 4-D */
-    gradcheck2(LT_SHAPE(2, 1, 3, 4), LT_SHAPE(3, 4, 2), f_plain, NULL, 46);      /* batch (2,1) with (3) */
-    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(1, 1, 4, 2), f_plain, NULL, 47);   /* B shared: folded */
+    gradcheck2(LT_SHAPE(5), LT_SHAPE(5), f_plain, NULL, 40);                            /* dot */
+    gradcheck2(LT_SHAPE(3, 4), LT_SHAPE(4), f_plain, NULL, 41);                         /* mv */
+    gradcheck2(LT_SHAPE(4), LT_SHAPE(4, 5), f_plain, NULL, 42);                         /* vm */
+    gradcheck2(LT_SHAPE(4), LT_SHAPE(2, 2, 4, 3), f_plain, NULL, 43);                   /* 1-D @ 4-D */
+    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(4), f_plain, NULL, 44);                   /* 4-D @ 1-D, folded */
+    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(2, 3, 4, 2), f_plain, NULL, 45);          /* 4-D */
+    gradcheck2(LT_SHAPE(2, 1, 3, 4), LT_SHAPE(3, 4, 2), f_plain, NULL, 46);             /* batch (2,1) with (3) */
+    gradcheck2(LT_SHAPE(2, 3, 3, 4), LT_SHAPE(1, 1, 4, 2), f_plain, NULL, 47);          /* B shared: folded */
     gradcheck2(LT_SHAPE(1, 2, 1, 1, 2, 3), LT_SHAPE(2, 1, 2, 3, 2), f_plain, NULL, 48); /* rank 6 */
-    gradcheck2(LT_SHAPE(2, 2, 3, 4), LT_SHAPE(2, 2, 3, 4), f_scores, NULL, 49);  /* q @ k^T */
+    gradcheck2(LT_SHAPE(2, 2, 3, 4), LT_SHAPE(2, 2, 3, 4), f_scores, NULL, 49);         /* q @ k^T */
     gradcheck2(LT_SHAPE(2, 3, 8), LT_SHAPE(2, 3, 8), f_heads, NULL, 50);
     int mask3 = 3;
     gradcheck2(LT_SHAPE(2, 1, 4, 3), LT_SHAPE(3, 2, 4), f_transposed, &mask3, 51); /* both transposed, broadcast */
@@ -670,7 +670,7 @@ static void test_matmul_nd_views_in_place(void **state)
     ts_assert_shape(att, LT_SHAPE(2, 2, 6, 6));
     assert_int_equal(lt_tape_size(ctx), 1);
     assert_matches_reference(att, q, lt_transpose(ctx, k, -2, -1));
-    lt_tensor *v = lt_narrow(ctx, k, 2, 1, 5); /* (2,2,5,4), rows of k skipped */
+    lt_tensor *v = lt_narrow(ctx, k, 2, 1, 5);                        /* (2,2,5,4), rows of k skipped */
     lt_tensor *out = lt_matmul(ctx, lt_narrow(ctx, att, 3, 0, 5), v); /* (2,2,6,5) @ (2,2,5,4) */
     ts_assert_shape(out, LT_SHAPE(2, 2, 6, 4));
     assert_int_equal(lt_tape_size(ctx), 2);
@@ -811,11 +811,13 @@ static void test_matmul_errors(void **state)
     assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(5, 3, 2))));
     assert_string_equal(lt_error_message(ctx), "matmul: (4,2,3) @ (5,3,2): batch dims (4) and (5) do not broadcast");
     ts_assert_error(ctx, LT_ERR_SHAPE, NULL);
-    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 8, 8)), lt_zeros(ctx, LT_F32, LT_SHAPE(4, 3, 8, 8))));
+    assert_null(
+        lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 8, 8)), lt_zeros(ctx, LT_F32, LT_SHAPE(4, 3, 8, 8))));
     assert_string_equal(lt_error_message(ctx),
                         "matmul: (4,2,8,8) @ (4,3,8,8): batch dims (4,2) and (4,3) do not broadcast");
     ts_assert_error(ctx, LT_ERR_SHAPE, NULL);
-    assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 1, 3, 1, 2)), lt_zeros(ctx, LT_F32, LT_SHAPE(2, 2, 4))));
+    assert_null(
+        lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 1, 3, 1, 2)), lt_zeros(ctx, LT_F32, LT_SHAPE(2, 2, 4))));
     ts_assert_error(ctx, LT_ERR_SHAPE, "batch dims (2,1,3) and (2) do not broadcast", NULL);
     assert_null(lt_matmul(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(4, 2, 2))));
     ts_assert_error(ctx, LT_ERR_SHAPE, "matmul", "(4,2,3) @ (4,2,2)", "inner sizes differ", NULL);

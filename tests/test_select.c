@@ -88,7 +88,7 @@ static void where_case(lt_shape sc, lt_shape sa, lt_shape sb, lt_shape sy, const
                   *tb = input(ctx, LT_F32, sb, b, strided);
         lt_tensor *out = lt_where(ctx, tc, ta, tb);
         ts_assert_shape(out, sy);
-        assert_int_equal(lt_tape_size(ctx), 1); /* strided inputs are read in place */
+        assert_int_equal(lt_tape_size(ctx), 1);      /* strided inputs are read in place */
         ts_assert_near(out, y, lt_numel(out), 0, 0); /* copies: exact */
         backward_with(ctx, out, g);
         assert_grad(ctx, ta, da);
@@ -101,8 +101,8 @@ static void test_where_golden(void **state)
 {
     (void)state;
     where_case(LT_SHAPE(2, 3), LT_SHAPE(2, 3), LT_SHAPE(2, 3), LT_SHAPE(2, 3), golden_where_same_cond,
-               golden_where_same_a, golden_where_same_b, golden_where_same_y, golden_where_same_g,
-               golden_where_same_da, golden_where_same_db);
+               golden_where_same_a, golden_where_same_b, golden_where_same_y, golden_where_same_g, golden_where_same_da,
+               golden_where_same_db);
     where_case(LT_SHAPE(2, 1, 4), LT_SHAPE(3, 1), LT_SHAPE(4), LT_SHAPE(2, 3, 4), golden_where_bcast_cond,
                golden_where_bcast_a, golden_where_bcast_b, golden_where_bcast_y, golden_where_bcast_g,
                golden_where_bcast_da, golden_where_bcast_db);
@@ -366,8 +366,8 @@ static void gather_case(lt_shape st, int dim, lt_shape si, const int32_t *index,
 static void test_gather_golden(void **state)
 {
     (void)state;
-    gather_case(LT_SHAPE(3, 5), 1, LT_SHAPE(3, 2), golden_gather_rows_index, golden_gather_rows_t,
-                golden_gather_rows_y, golden_gather_rows_g, golden_gather_rows_dt);
+    gather_case(LT_SHAPE(3, 5), 1, LT_SHAPE(3, 2), golden_gather_rows_index, golden_gather_rows_t, golden_gather_rows_y,
+                golden_gather_rows_g, golden_gather_rows_dt);
     gather_case(LT_SHAPE(4, 3, 5), 0, LT_SHAPE(6, 2, 4), golden_gather_dim0_index, golden_gather_dim0_t,
                 golden_gather_dim0_y, golden_gather_dim0_g, golden_gather_dim0_dt);
     gather_case(LT_SHAPE(2, 3, 6), -1, LT_SHAPE(2, 3, 1), golden_gather_last_index, golden_gather_last_t,
@@ -379,7 +379,8 @@ static void test_gather_uses(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
-    lt_tensor *probs = lt_from_f32(ctx, LT_SHAPE(3, 4), (float[]){.1f, .2f, .3f, .4f, .5f, .6f, .7f, .8f, .9f, 1, 2, 3});
+    lt_tensor *probs =
+        lt_from_f32(ctx, LT_SHAPE(3, 4), (float[]){.1f, .2f, .3f, .4f, .5f, .6f, .7f, .8f, .9f, 1, 2, 3});
     lt_tensor *ys = lt_from_i32(ctx, LT_SHAPE(3), (int32_t[]){3, 0, 2});
     lt_tensor *picked = lt_gather(ctx, probs, 1, lt_unsqueeze(ctx, ys, 1));
     ts_assert_shape(picked, LT_SHAPE(3, 1));
@@ -418,7 +419,8 @@ static void test_gather_gradcheck(void **state)
     lt_tensor *x = ts_random(ctx, LT_SHAPE(4, 3), 8, -1, 1); /* transposed: (3,4) */
     lt_requires_grad(ctx, x, true);
     /* repeated indices: positions picked twice get both gradients */
-    lt_tensor *idx1 = lt_new_from(ctx, LT_I32, LT_SHAPE(3, 5), (int32_t[]){0, 0, 3, 1, 0, 2, 2, 2, 3, 1, 1, 0, 0, 3, 3});
+    lt_tensor *idx1 =
+        lt_new_from(ctx, LT_I32, LT_SHAPE(3, 5), (int32_t[]){0, 0, 3, 1, 0, 2, 2, 2, 3, 1, 1, 0, 0, 3, 3});
     gather_user u1 = {idx1, 1, false};
     ts_gradcheck(f_gather, &x, 1, &u1, GC_EPS, GC_ATOL, GC_RTOL);
     lt_tensor *idx0 = lt_new_from(ctx, LT_I32, LT_SHAPE(4, 2), (int32_t[]){2, 0, 2, 1, 0, 0, 1, 2});

@@ -86,7 +86,8 @@ static void test_stack_edges_and_errors(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
-    lt_tensor *i0 = lt_from_i32(ctx, LT_SHAPE(2), (int32_t[]){1, 2}), *i1 = lt_from_i32(ctx, LT_SHAPE(2), (int32_t[]){3, 4});
+    lt_tensor *i0 = lt_from_i32(ctx, LT_SHAPE(2), (int32_t[]){1, 2}),
+              *i1 = lt_from_i32(ctx, LT_SHAPE(2), (int32_t[]){3, 4});
     lt_tensor *is = lt_stack(ctx, (lt_tensor *[]){i0, i1}, 2, 1); /* I32: [[1,3],[2,4]] */
     ts_assert_shape(is, LT_SHAPE(2, 2));
     const int32_t want[4] = {1, 3, 2, 4};
@@ -187,8 +188,8 @@ static void test_expand_errors(void **state)
     assert_null(lt_expand(ctx, t, LT_SHAPE(3)));
     ts_assert_error(ctx, LT_ERR_SHAPE, "expand: cannot expand (2,3) to (3): the target needs rank 2 to 6, got 1", NULL);
     assert_null(lt_expand(ctx, t, LT_SHAPE(-1, 2, 3)));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "expand: cannot expand (2,3) to (-1,2,3): -1 is not allowed in the new leading dim 0",
-                    NULL);
+    ts_assert_error(ctx, LT_ERR_SHAPE,
+                    "expand: cannot expand (2,3) to (-1,2,3): -1 is not allowed in the new leading dim 0", NULL);
     assert_null(lt_expand(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(1)), LT_SHAPE(-2)));
     ts_assert_error(ctx, LT_ERR_SHAPE, "expand: cannot expand (1) to (-2): negative size -2 at dim 0", NULL);
     assert_null(lt_expand(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(1, 1)), LT_SHAPE(1 << 21, 1 << 21)));
@@ -232,20 +233,13 @@ static lt_tensor *f_expanded(lt_ctx *ctx, lt_tensor **in, void *u)
 {
     lt_tensor *a = lt_expand(ctx, in[0], LT_SHAPE(2, 3, 4)), *b = lt_expand(ctx, in[1], LT_SHAPE(2, 3, 4));
     switch (*(int *)u) {
-    case USE_MUL: /* stride 0 in the row and outer dims of both operands */
-        return lt_mul(ctx, a, b);
-    case USE_ADD_SELF: /* the same aliased view on both sides */
-        return lt_mul(ctx, lt_add(ctx, a, a), b);
-    case USE_SUM_DIM:
-        return lt_sum_dim(ctx, lt_mul(ctx, a, lt_tanh(ctx, b)), 1, false);
-    case USE_SOFTMAX:
-        return lt_softmax(ctx, lt_add(ctx, a, lt_exp(ctx, b)), -1);
-    case USE_CAT:
-        return lt_cat(ctx, (lt_tensor *[]){a, b}, 2, 1);
-    case USE_TRIL:
-        return lt_mul(ctx, lt_tril(ctx, a, 0), lt_triu(ctx, b, 1));
-    default:
-        return lt_mul(ctx, lt_roll(ctx, a, 1, 1), b);
+    case USE_MUL: /* stride 0 in the row and outer dims of both operands */ return lt_mul(ctx, a, b);
+    case USE_ADD_SELF: /* the same aliased view on both sides */ return lt_mul(ctx, lt_add(ctx, a, a), b);
+    case USE_SUM_DIM: return lt_sum_dim(ctx, lt_mul(ctx, a, lt_tanh(ctx, b)), 1, false);
+    case USE_SOFTMAX: return lt_softmax(ctx, lt_add(ctx, a, lt_exp(ctx, b)), -1);
+    case USE_CAT: return lt_cat(ctx, (lt_tensor *[]){a, b}, 2, 1);
+    case USE_TRIL: return lt_mul(ctx, lt_tril(ctx, a, 0), lt_triu(ctx, b, 1));
+    default: return lt_mul(ctx, lt_roll(ctx, a, 1, 1), b);
     }
 }
 
@@ -338,16 +332,11 @@ static void test_roll_gradcheck(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stack_golden),
-        cmocka_unit_test(test_stack_edges_and_errors),
-        cmocka_unit_test(test_stack_gradcheck),
-        cmocka_unit_test(test_expand_view),
-        cmocka_unit_test(test_expand_errors),
-        cmocka_unit_test(test_expand_golden),
-        cmocka_unit_test(test_expand_gradcheck),
-        cmocka_unit_test(test_roll_golden),
-        cmocka_unit_test(test_roll_context_window),
-        cmocka_unit_test(test_roll_gradcheck),
+        cmocka_unit_test(test_stack_golden),        cmocka_unit_test(test_stack_edges_and_errors),
+        cmocka_unit_test(test_stack_gradcheck),     cmocka_unit_test(test_expand_view),
+        cmocka_unit_test(test_expand_errors),       cmocka_unit_test(test_expand_golden),
+        cmocka_unit_test(test_expand_gradcheck),    cmocka_unit_test(test_roll_golden),
+        cmocka_unit_test(test_roll_context_window), cmocka_unit_test(test_roll_gradcheck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

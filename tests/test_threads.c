@@ -201,7 +201,7 @@ static void test_matmul_nd(void **state)
 {
     (void)state;
     const mm_nd_case bcast = {LT_SHAPE(2, 1, 144, 64), LT_SHAPE(3, 240, 64), true}; /* -> (2,3,144,240) */
-    const mm_nd_case fold = {LT_SHAPE(2, 3, 100, 64), LT_SHAPE(64, 150), false};     /* (600,64) @ (64,150) */
+    const mm_nd_case fold = {LT_SHAPE(2, 3, 100, 64), LT_SHAPE(64, 150), false};    /* (600,64) @ (64,150) */
     check_thread_independent(matmul_nd_fwd_bwd, &bcast, "matmul (2,1,144,64) @ (3,64,240)", true, 3);
     check_thread_independent(matmul_nd_fwd_bwd, &fold, "matmul (2,3,100,64) @ (64,150)", true, 2);
 }

@@ -102,7 +102,8 @@ static bool expand_geometry(lt_ctx *ctx, const lt_tensor *t, const lt_shape *s, 
         int64_t size = k < 0 ? 1 : t->shape[k], want = s->d[d];
         int64_t st = k >= 0 ? t->stride[k] : d + 1 < s->ndim ? shape[d + 1] * stride[d + 1] : 1;
         if (want == -1 && k < 0)
-            return lt_fail(ctx, LT_ERR_SHAPE, "expand: cannot expand %s to %s: -1 is not allowed in the new leading dim %d",
+            return lt_fail(ctx, LT_ERR_SHAPE,
+                           "expand: cannot expand %s to %s: -1 is not allowed in the new leading dim %d",
                            LT_TENSOR_SHAPE(t), LT_SHAPE_TEXT(*s), d),
                    false;
         if (want == -1)

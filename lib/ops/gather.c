@@ -58,15 +58,15 @@ static bool find_bad_index(const lt_tensor *index, const pick_layout *p, int32_t
 }
 
 /* y[done + j] = t[off + v * step] over the walk, for element type T. */
-#define PICK(T, y, t, index, p)                                                                  \
-    do {                                                                                         \
-        const T *tv = (const T *)(t)->storage->data + (t)->offset;                               \
-        const int32_t *iv = lt_i32(index);                                                       \
-        T *yv = (T *)(y)->storage->data;                                                         \
-        lt_walk w;                                                                               \
-        walk_of(&w, (index), (p));                                                               \
-        for (int64_t done = 0, n = lt_numel(index); done < n; done += w.len, lt_walk_next(&w))   \
-            for (int64_t j = 0; j < w.len; j++)                                                  \
+#define PICK(T, y, t, index, p)                                                                         \
+    do {                                                                                                \
+        const T *tv = (const T *)(t)->storage->data + (t)->offset;                                      \
+        const int32_t *iv = lt_i32(index);                                                              \
+        T *yv = (T *)(y)->storage->data;                                                                \
+        lt_walk w;                                                                                      \
+        walk_of(&w, (index), (p));                                                                      \
+        for (int64_t done = 0, n = lt_numel(index); done < n; done += w.len, lt_walk_next(&w))          \
+            for (int64_t j = 0; j < w.len; j++)                                                         \
                 yv[done + j] = tv[w.off[1] + j * w.step[1] + iv[w.off[0] + j * w.step[0]] * (p)->step]; \
     } while (0)
 
@@ -79,8 +79,10 @@ static void gather_backward(lt_ctx *ctx, lt_node *node)
     pick_layout p = layout_of(t, (int)node->iparam[0]);
     int32_t bad;
     if (find_bad_index(index, &p, &bad)) {
-        lt_fail(ctx, LT_ERR_INDEX, "gather: index %d is out of range for dim %d of size %lld (the index tensor changed "
-                "after the forward)", bad, (int)node->iparam[0], (long long)p.size);
+        lt_fail(ctx, LT_ERR_INDEX,
+                "gather: index %d is out of range for dim %d of size %lld (the index tensor changed "
+                "after the forward)",
+                bad, (int)node->iparam[0], (long long)p.size);
         return;
     }
     const int32_t *iv = lt_i32(index);

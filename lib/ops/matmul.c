@@ -137,10 +137,7 @@ static void batch_offsets(const plan *p, int64_t i, int64_t *oa, int64_t *ob)
 
 /* The matrix of x at base + off (its data or its gradient). */
 static lt_mat mat_at(const mats *x, const float *base, int64_t off) { return (lt_mat){base + off, x->rs, x->cs}; }
-static lt_mat_out mat_out_at(const mats *x, float *base, int64_t off)
-{
-    return (lt_mat_out){base + off, x->rs, x->cs};
-}
+static lt_mat_out mat_out_at(const mats *x, float *base, int64_t off) { return (lt_mat_out){base + off, x->rs, x->cs}; }
 
 /* Matrix i of the dense (batch, rows, cols) output or its gradient. */
 static lt_mat dense_at(const float *base, int64_t rows, int64_t cols, int64_t i)
@@ -228,9 +225,8 @@ static bool check_operands(lt_ctx *ctx, const lt_tensor *a, const lt_tensor *b)
     int nbatch, bad;
     int64_t bshape[LT_MAX_DIMS];
     if (!lt_broadcast_shapes(batch_dims(a), a->shape, batch_dims(b), b->shape, &nbatch, bshape, &bad))
-        return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: batch dims %s and %s do not broadcast",
-                       LT_TENSOR_SHAPE(a), LT_TENSOR_SHAPE(b), LT_SHAPE_TEXT(batch_shape(a)),
-                       LT_SHAPE_TEXT(batch_shape(b))),
+        return lt_fail(ctx, LT_ERR_SHAPE, "matmul: %s @ %s: batch dims %s and %s do not broadcast", LT_TENSOR_SHAPE(a),
+                       LT_TENSOR_SHAPE(b), LT_SHAPE_TEXT(batch_shape(a)), LT_SHAPE_TEXT(batch_shape(b))),
                false;
     return true;
 }

@@ -47,8 +47,8 @@ static lt_tensor *triangle(lt_ctx *ctx, const lt_op *op, bool upper, lt_tensor *
     if (!lt_check_args(ctx, op->name, 1, &t))
         return NULL;
     if (t->ndim < 2)
-        return lt_fail(ctx, LT_ERR_SHAPE, "%s: needs a tensor of rank >= 2 (a batch of matrices), got %s",
-                       op->name, LT_TENSOR_SHAPE(t));
+        return lt_fail(ctx, LT_ERR_SHAPE, "%s: needs a tensor of rank >= 2 (a batch of matrices), got %s", op->name,
+                       LT_TENSOR_SHAPE(t));
     lt_tensor *x = lt_contiguous(ctx, t);
     lt_tensor *y = x ? lt_alloc_temp(ctx, x->dtype, x->ndim, x->shape) : NULL;
     if (!y)

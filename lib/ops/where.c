@@ -15,20 +15,20 @@
 
 /* y (dense, element type T) = c ? a : b over the walk of {cond, a, b},
  * for a condition of element type C. */
-#define SELECT(T, C, y, in)                                                                              \
-    do {                                                                                                 \
-        const C *c_ = (const C *)(in)[0]->storage->data + (in)[0]->offset;                               \
-        const T *a_ = (const T *)(in)[1]->storage->data + (in)[1]->offset;                               \
-        const T *b_ = (const T *)(in)[2]->storage->data + (in)[2]->offset;                               \
-        T *y_ = (T *)(y)->storage->data;                                                                 \
-        lt_walk w;                                                                                       \
-        lt_walk_broadcast(&w, (y)->ndim, (y)->shape, 3, (in));                                           \
-        for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w)) {             \
-            const C *cr = c_ + w.off[0];                                                                 \
-            const T *ar = a_ + w.off[1], *br = b_ + w.off[2];                                            \
-            for (int64_t j = 0; j < w.len; j++)                                                          \
-                y_[done + j] = cr[j * w.step[0]] != 0 ? ar[j * w.step[1]] : br[j * w.step[2]];           \
-        }                                                                                                \
+#define SELECT(T, C, y, in)                                                                    \
+    do {                                                                                       \
+        const C *c_ = (const C *)(in)[0]->storage->data + (in)[0]->offset;                     \
+        const T *a_ = (const T *)(in)[1]->storage->data + (in)[1]->offset;                     \
+        const T *b_ = (const T *)(in)[2]->storage->data + (in)[2]->offset;                     \
+        T *y_ = (T *)(y)->storage->data;                                                       \
+        lt_walk w;                                                                             \
+        lt_walk_broadcast(&w, (y)->ndim, (y)->shape, 3, (in));                                 \
+        for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w)) {   \
+            const C *cr = c_ + w.off[0];                                                       \
+            const T *ar = a_ + w.off[1], *br = b_ + w.off[2];                                  \
+            for (int64_t j = 0; j < w.len; j++)                                                \
+                y_[done + j] = cr[j * w.step[0]] != 0 ? ar[j * w.step[1]] : br[j * w.step[2]]; \
+        }                                                                                      \
     } while (0)
 
 static void select_forward(lt_tensor *y, lt_tensor *const *in)
