@@ -283,7 +283,7 @@ lt_shape lt_shape_of(const lt_tensor *t);
 /** True when a and b have the same rank and sizes. */
 bool lt_shape_equal(lt_shape a, lt_shape b);
 /** Writes "(32,3,10)" into buf (always NUL-terminated, truncated to size);
- *  returns buf. */
+ *  returns buf. A rank outside 0..LT_MAX_DIMS is written "(rank 7)". */
 char *lt_shape_str(lt_shape s, char *buf, size_t size);
 
 /** Element i (0..numel-1) of an F32 tensor, in row-major logical order

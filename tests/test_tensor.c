@@ -124,6 +124,10 @@ static void test_shape_helpers(void **state)
     assert_string_equal(lt_shape_str(LT_SHAPE(32, 3, 10), b, sizeof b), "(32,3,10)");
     assert_string_equal(lt_shape_str(LT_SHAPE0, b, sizeof b), "()");
     assert_string_equal(lt_shape_str(LT_SHAPE(123456, 7), b, 6), "(1234");
+    lt_shape bad = {7, {1, 2, 3, 4, 5, 6}}; /* no seventh size to read */
+    assert_string_equal(lt_shape_str(bad, b, sizeof b), "(rank 7)");
+    bad.ndim = -1;
+    assert_string_equal(lt_shape_str(bad, b, sizeof b), "(rank -1)");
     assert_true(lt_shape_equal(LT_SHAPE(2, 3), LT_SHAPE(2, 3)));
     assert_false(lt_shape_equal(LT_SHAPE(2, 3), LT_SHAPE(3, 2)));
     assert_false(lt_shape_equal(LT_SHAPE(2), LT_SHAPE(2, 1)));

@@ -85,6 +85,10 @@ char *lt_shape_str(lt_shape s, char *buf, size_t size)
     if (size == 0)
         return buf;
     buf[0] = '\0';
+    if (s.ndim < 0 || s.ndim > LT_MAX_DIMS) { /* an invalid shape in an error message: no sizes to read */
+        snprintf(buf, size, "(rank %d)", s.ndim);
+        return buf;
+    }
     n += (size_t)snprintf(buf, size, "(");
     for (int i = 0; i < s.ndim && n < size; i++)
         n += (size_t)snprintf(buf + n, size - n, i ? ",%lld" : "%lld", (long long)s.d[i]);
