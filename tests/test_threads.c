@@ -175,9 +175,10 @@ static void test_matmul_odd_layouts(void **state)
         check_thread_independent(matmul_fwd_bwd, &cases[i], "matmul (odd shapes and layouts)", true, 3);
 }
 
-/* N-d products: broadcast batch dims ((2,1) with (3,), B transposed in its
- * last two dims, dA and dB summed over the dims each was broadcast along),
- * and a 4-D A folded into one product with a shared 2-D B. */
+/* N-d products: broadcast batch dims ((2,1) with (2,): dA and dB summed
+ * over the dim each was broadcast along) with B transposed in its last two
+ * dims, and a 4-D A folded into one product with a shared 2-D B. Each
+ * product is just large enough to split. */
 typedef struct {
     lt_shape sa, sb;
     bool transpose_b;
@@ -200,10 +201,10 @@ static void matmul_nd_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
 static void test_matmul_nd(void **state)
 {
     (void)state;
-    const mm_nd_case bcast = {LT_SHAPE(2, 1, 144, 64), LT_SHAPE(3, 240, 64), true}; /* -> (2,3,144,240) */
-    const mm_nd_case fold = {LT_SHAPE(2, 3, 100, 64), LT_SHAPE(64, 150), false};    /* (600,64) @ (64,150) */
-    check_thread_independent(matmul_nd_fwd_bwd, &bcast, "matmul (2,1,144,64) @ (3,64,240)", true, 3);
-    check_thread_independent(matmul_nd_fwd_bwd, &fold, "matmul (2,3,100,64) @ (64,150)", true, 2);
+    const mm_nd_case bcast = {LT_SHAPE(2, 1, 96, 64), LT_SHAPE(2, 336, 64), true}; /* -> (2,2,96,336) */
+    const mm_nd_case fold = {LT_SHAPE(2, 2, 96, 64), LT_SHAPE(64, 100), false};    /* (384,64) @ (64,100) */
+    check_thread_independent(matmul_nd_fwd_bwd, &bcast, "matmul (2,1,96,64) @ (2,64,336)", true, 2);
+    check_thread_independent(matmul_nd_fwd_bwd, &fold, "matmul (2,2,96,64) @ (64,100)", true, 2);
 }
 
 /* The split result is also right, not only equal to itself: against a
