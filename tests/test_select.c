@@ -16,42 +16,6 @@
 #define GC_ATOL 1e-3
 #define GC_RTOL 1e-3
 
-/* ---- inputs in two layouts ------------------------------------------------- */
-
-/* A persistent tensor of logical shape s holding data (F32 or I32), either
- * contiguous or strided: rank >= 2 stored with its last two dims swapped and
- * seen through lt_transpose, rank 1 as every other element of an (n,2)
- * tensor. F32 ones require a gradient (marked on the base, before the view
- * copies the flag). */
-static lt_tensor *input(lt_ctx *ctx, lt_dtype dt, lt_shape s, const void *data, bool strided)
-{
-    lt_shape st = s;
-    if (strided && s.ndim >= 2) {
-        st.d[s.ndim - 2] = s.d[s.ndim - 1];
-        st.d[s.ndim - 1] = s.d[s.ndim - 2];
-    } else if (strided && s.ndim == 1) {
-        st = LT_SHAPE(s.d[0], 2);
-    }
-    lt_tensor *base = lt_new(ctx, dt, strided ? st : s);
-    assert_non_null(base);
-    if (dt == LT_F32)
-        assert_non_null(lt_requires_grad(ctx, base, true));
-    lt_tensor *t = base;
-    if (strided && s.ndim >= 2)
-        t = lt_transpose(ctx, base, -2, -1);
-    else if (strided && s.ndim == 1)
-        t = lt_select(ctx, base, 1, 0);
-    assert_non_null(t);
-    ts_assert_shape(t, s);
-    for (int64_t i = 0; i < lt_numel(t); i++) {
-        if (dt == LT_F32)
-            lt_set_f32(t, i, ((const float *)data)[i]);
-        else
-            lt_set_i32(t, i, ((const int32_t *)data)[i]);
-    }
-    return t;
-}
-
 /* Like ts_assert_near, but equal infinities match (masked_fill's -inf). */
 static void assert_near_inf(const lt_tensor *t, const float *want, int64_t n)
 {
@@ -61,13 +25,6 @@ static void assert_near_inf(const lt_tensor *t, const float *want, int64_t n)
         if (isinf(want[i]) ? got != want[i] : !(fabsf(got - want[i]) <= GOLD_ATOL + GOLD_RTOL * fabsf(want[i])))
             fail_msg("element %lld: got %.9g, expected %.9g", (long long)i, (double)got, (double)want[i]);
     }
-}
-
-/* Backward from y with upstream gradient g (numel floats). */
-static void backward_with(lt_ctx *ctx, lt_tensor *y, const float *g)
-{
-    assert_non_null(y);
-    assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, lt_shape_of(y), g)));
 }
 
 static void assert_grad(lt_ctx *ctx, lt_tensor *t, const float *want)
@@ -84,13 +41,13 @@ static void where_case(lt_shape sc, lt_shape sa, lt_shape sb, lt_shape sy, const
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *tc = input(ctx, LT_I32, sc, cond, strided), *ta = input(ctx, LT_F32, sa, a, strided),
-                  *tb = input(ctx, LT_F32, sb, b, strided);
+        lt_tensor *tc = ts_tensor_in_layout(ctx, LT_I32, sc, cond, strided), *ta = ts_tensor_in_layout(ctx, LT_F32, sa, a, strided),
+                  *tb = ts_tensor_in_layout(ctx, LT_F32, sb, b, strided);
         lt_tensor *out = lt_where(ctx, tc, ta, tb);
         ts_assert_shape(out, sy);
         assert_int_equal(lt_tape_size(ctx), 1);      /* strided inputs are read in place */
         ts_assert_near(out, y, lt_numel(out), 0, 0); /* copies: exact */
-        backward_with(ctx, out, g);
+        ts_backward_with(ctx, out, g);
         assert_grad(ctx, ta, da);
         assert_grad(ctx, tb, db);
         lt_ctx_free(ctx);
@@ -113,12 +70,12 @@ static void mfill_case(lt_shape st, lt_shape sm, lt_shape sy, float value, const
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *tt = input(ctx, LT_F32, st, t, strided), *tm = input(ctx, LT_I32, sm, mask, strided);
+        lt_tensor *tt = ts_tensor_in_layout(ctx, LT_F32, st, t, strided), *tm = ts_tensor_in_layout(ctx, LT_I32, sm, mask, strided);
         lt_tensor *out = lt_masked_fill(ctx, tt, tm, value);
         ts_assert_shape(out, sy);
         assert_int_equal(lt_tape_size(ctx), 1);
         assert_near_inf(out, y, lt_numel(out));
-        backward_with(ctx, out, g);
+        ts_backward_with(ctx, out, g);
         assert_grad(ctx, tt, dt);
         lt_ctx_free(ctx);
     }
@@ -270,11 +227,11 @@ static void triangle_case(bool upper, lt_shape s, int64_t diag, const float *t, 
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *x = input(ctx, LT_F32, s, t, strided);
+        lt_tensor *x = ts_tensor_in_layout(ctx, LT_F32, s, t, strided);
         lt_tensor *out = upper ? lt_triu(ctx, x, diag) : lt_tril(ctx, x, diag);
         ts_assert_shape(out, s);
         ts_assert_near(out, y, lt_numel(out), 0, 0);
-        backward_with(ctx, out, g);
+        ts_backward_with(ctx, out, g);
         assert_grad(ctx, x, dt);
         lt_ctx_free(ctx);
     }
@@ -352,12 +309,12 @@ static void gather_case(lt_shape st, int dim, lt_shape si, const int32_t *index,
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *tt = input(ctx, LT_F32, st, t, strided), *ti = input(ctx, LT_I32, si, index, strided);
+        lt_tensor *tt = ts_tensor_in_layout(ctx, LT_F32, st, t, strided), *ti = ts_tensor_in_layout(ctx, LT_I32, si, index, strided);
         lt_tensor *out = lt_gather(ctx, tt, dim, ti);
         ts_assert_shape(out, si);
         assert_int_equal(lt_tape_size(ctx), 1); /* read in place */
         ts_assert_near(out, y, lt_numel(out), 0, 0);
-        backward_with(ctx, out, g);
+        ts_backward_with(ctx, out, g);
         assert_grad(ctx, tt, dt);
         lt_ctx_free(ctx);
     }
@@ -476,7 +433,7 @@ static void test_one_hot(void **state)
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
     for (int strided = 0; strided < 2; strided++) {
-        lt_tensor *idx = input(ctx, LT_I32, LT_SHAPE(2, 3), golden_one_hot_index, strided);
+        lt_tensor *idx = ts_tensor_in_layout(ctx, LT_I32, LT_SHAPE(2, 3), golden_one_hot_index, strided);
         lt_tensor *y = lt_one_hot(ctx, idx, 5);
         ts_assert_shape(y, LT_SHAPE(2, 3, 5));
         assert_int_equal(y->dtype, LT_F32);

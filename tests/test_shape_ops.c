@@ -16,30 +16,6 @@
 #define GC_ATOL 1e-3
 #define GC_RTOL 1e-3
 
-/* A persistent F32 tensor of shape s requiring a gradient, holding data:
- * contiguous, or (strided) stored with its last two dims swapped and seen
- * through lt_transpose. */
-static lt_tensor *input(lt_ctx *ctx, lt_shape s, const float *data, bool strided)
-{
-    lt_shape st = s;
-    if (strided) {
-        st.d[s.ndim - 2] = s.d[s.ndim - 1];
-        st.d[s.ndim - 1] = s.d[s.ndim - 2];
-    }
-    lt_tensor *base = lt_requires_grad(ctx, lt_new(ctx, LT_F32, st), true);
-    assert_non_null(base);
-    lt_tensor *t = strided ? lt_transpose(ctx, base, -2, -1) : base;
-    for (int64_t i = 0; i < lt_numel(t); i++)
-        lt_set_f32(t, i, data[i]);
-    return t;
-}
-
-static void backward_with(lt_ctx *ctx, lt_tensor *y, const float *g)
-{
-    assert_non_null(y);
-    assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, lt_shape_of(y), g)));
-}
-
 static void assert_grad(lt_ctx *ctx, lt_tensor *t, const float *want)
 {
     ts_assert_near(lt_grad(ctx, t), want, lt_numel(t), GOLD_ATOL, GOLD_RTOL);
@@ -56,11 +32,11 @@ static void stack_case(int dim, lt_shape sy, const float *const t[3], const floa
         lt_ctx *ctx = lt_ctx_new();
         lt_tensor *ts[3];
         for (int k = 0; k < 3; k++)
-            ts[k] = input(ctx, LT_SHAPE(2, 3), t[k], strided && k != 1); /* mixed layouts */
+            ts[k] = ts_tensor_in_layout(ctx, LT_F32, LT_SHAPE(2, 3), t[k], strided && k != 1); /* mixed layouts */
         lt_tensor *out = lt_stack(ctx, ts, 3, dim);
         ts_assert_shape(out, sy);
         ts_assert_near(out, y, 18, 0, 0);
-        backward_with(ctx, out, g);
+        ts_backward_with(ctx, out, g);
         for (int k = 0; k < 3; k++)
             assert_grad(ctx, ts[k], dt[k]);
         lt_ctx_free(ctx);
@@ -208,19 +184,19 @@ static void test_expand_golden(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
-    lt_tensor *x = input(ctx, LT_SHAPE(3, 1), golden_expand_mul_x, false);
-    lt_tensor *w = input(ctx, LT_SHAPE(2, 3, 4), golden_expand_mul_w, true);
+    lt_tensor *x = ts_tensor_in_layout(ctx, LT_F32, LT_SHAPE(3, 1), golden_expand_mul_x, false);
+    lt_tensor *w = ts_tensor_in_layout(ctx, LT_F32, LT_SHAPE(2, 3, 4), golden_expand_mul_w, true);
     lt_tensor *y = lt_mul(ctx, lt_expand(ctx, x, LT_SHAPE(2, 3, 4)), w);
     ts_assert_near(y, golden_expand_mul_y, 24, GOLD_ATOL, GOLD_RTOL);
-    backward_with(ctx, y, golden_expand_mul_g);
+    ts_backward_with(ctx, y, golden_expand_mul_g);
     assert_grad(ctx, x, golden_expand_mul_dx);
     assert_grad(ctx, w, golden_expand_mul_dw);
     lt_ctx_reset(ctx);
-    x = input(ctx, LT_SHAPE(1, 4), golden_expand_mm_x, false);
-    w = input(ctx, LT_SHAPE(2, 4, 5), golden_expand_mm_w, true);
+    x = ts_tensor_in_layout(ctx, LT_F32, LT_SHAPE(1, 4), golden_expand_mm_x, false);
+    w = ts_tensor_in_layout(ctx, LT_F32, LT_SHAPE(2, 4, 5), golden_expand_mm_w, true);
     y = lt_matmul(ctx, lt_expand(ctx, x, LT_SHAPE(2, 3, 4)), w);
     ts_assert_near(y, golden_expand_mm_y, 30, 1e-5, 1e-5);
-    backward_with(ctx, y, golden_expand_mm_g);
+    ts_backward_with(ctx, y, golden_expand_mm_g);
     assert_grad(ctx, x, golden_expand_mm_dx);
     ts_assert_near(lt_grad(ctx, w), golden_expand_mm_dw, 40, 1e-5, 1e-5);
     lt_ctx_free(ctx);
@@ -265,11 +241,11 @@ static void roll_case(lt_shape s, int64_t shift, int dim, const float *t, const 
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *x = input(ctx, s, t, strided);
+        lt_tensor *x = ts_tensor_in_layout(ctx, LT_F32, s, t, strided);
         lt_tensor *out = lt_roll(ctx, x, shift, dim);
         ts_assert_shape(out, s);
         ts_assert_near(out, y, lt_numel(out), 0, 0);
-        backward_with(ctx, out, g);
+        ts_backward_with(ctx, out, g);
         assert_grad(ctx, x, dt);
         lt_ctx_free(ctx);
     }

@@ -51,6 +51,42 @@ void ts_assert_shape(const lt_tensor *t, lt_shape expected)
                  lt_shape_str(expected, b, sizeof b));
 }
 
+lt_tensor *ts_tensor_in_layout(lt_ctx *ctx, lt_dtype dt, lt_shape s, const void *data, bool strided)
+{
+    lt_shape st = s;
+    if (strided && s.ndim >= 2) {
+        st.d[s.ndim - 2] = s.d[s.ndim - 1];
+        st.d[s.ndim - 1] = s.d[s.ndim - 2];
+    } else if (strided && s.ndim == 1) {
+        st = LT_SHAPE(s.d[0], 2);
+    }
+    lt_tensor *base = lt_new(ctx, dt, strided ? st : s);
+    assert_non_null(base);
+    if (dt == LT_F32)
+        assert_non_null(lt_requires_grad(ctx, base, true));
+    lt_tensor *t = base;
+    if (strided && s.ndim >= 2)
+        t = lt_transpose(ctx, base, -2, -1);
+    else if (strided && s.ndim == 1)
+        t = lt_select(ctx, base, 1, 0);
+    ts_assert_shape(t, s);
+    for (int64_t i = 0; i < lt_numel(t); i++) {
+        if (dt == LT_F32)
+            lt_set_f32(t, i, ((const float *)data)[i]);
+        else
+            lt_set_i32(t, i, ((const int32_t *)data)[i]);
+    }
+    return t;
+}
+
+void ts_backward_with(lt_ctx *ctx, lt_tensor *y, const float *g)
+{
+    assert_non_null(y);
+    lt_tensor *grad = lt_from_f32(ctx, lt_shape_of(y), g);
+    if (!grad || !lt_backward_grad(ctx, y, grad))
+        fail_msg("backward: %s", lt_error_message(ctx));
+}
+
 void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol)
 {
     assert_non_null(a);

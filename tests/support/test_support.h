@@ -26,6 +26,17 @@ void ts_assert_near(const lt_tensor *t, const float *expected, int64_t n, double
 void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol);
 void ts_assert_shape(const lt_tensor *t, lt_shape expected);
 
+/* A persistent tensor of shape s holding data (numel(s) elements of dt, in
+ * logical order), contiguous or (strided) laid out non-contiguously: rank >= 2
+ * stored with its last two dims swapped and seen through lt_transpose, rank 1
+ * as every other element of an (n,2) tensor. An F32 one requires a gradient
+ * (marked on the base, before the view copies the flag), which lands in the
+ * base through the view. */
+lt_tensor *ts_tensor_in_layout(lt_ctx *ctx, lt_dtype dt, lt_shape s, const void *data, bool strided);
+/* Backward from y with the upstream gradient g (numel(y) floats, y's shape);
+ * fails the test when it fails. */
+void ts_backward_with(lt_ctx *ctx, lt_tensor *y, const float *g);
+
 /* The function under a gradient check: builds its output from the inputs
  * (persistent tensors; it may take views of them). */
 typedef lt_tensor *(*ts_fn)(lt_ctx *ctx, lt_tensor **inputs, void *user);
