@@ -41,7 +41,8 @@ static void where_case(lt_shape sc, lt_shape sa, lt_shape sb, lt_shape sy, const
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *tc = ts_tensor_in_layout(ctx, LT_I32, sc, cond, strided), *ta = ts_tensor_in_layout(ctx, LT_F32, sa, a, strided),
+        lt_tensor *tc = ts_tensor_in_layout(ctx, LT_I32, sc, cond, strided),
+                  *ta = ts_tensor_in_layout(ctx, LT_F32, sa, a, strided),
                   *tb = ts_tensor_in_layout(ctx, LT_F32, sb, b, strided);
         lt_tensor *out = lt_where(ctx, tc, ta, tb);
         ts_assert_shape(out, sy);
@@ -70,7 +71,8 @@ static void mfill_case(lt_shape st, lt_shape sm, lt_shape sy, float value, const
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *tt = ts_tensor_in_layout(ctx, LT_F32, st, t, strided), *tm = ts_tensor_in_layout(ctx, LT_I32, sm, mask, strided);
+        lt_tensor *tt = ts_tensor_in_layout(ctx, LT_F32, st, t, strided),
+                  *tm = ts_tensor_in_layout(ctx, LT_I32, sm, mask, strided);
         lt_tensor *out = lt_masked_fill(ctx, tt, tm, value);
         ts_assert_shape(out, sy);
         assert_int_equal(lt_tape_size(ctx), 1);
@@ -309,7 +311,8 @@ static void gather_case(lt_shape st, int dim, lt_shape si, const int32_t *index,
 {
     for (int strided = 0; strided < 2; strided++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *tt = ts_tensor_in_layout(ctx, LT_F32, st, t, strided), *ti = ts_tensor_in_layout(ctx, LT_I32, si, index, strided);
+        lt_tensor *tt = ts_tensor_in_layout(ctx, LT_F32, st, t, strided),
+                  *ti = ts_tensor_in_layout(ctx, LT_I32, si, index, strided);
         lt_tensor *out = lt_gather(ctx, tt, dim, ti);
         ts_assert_shape(out, si);
         assert_int_equal(lt_tape_size(ctx), 1); /* read in place */
