@@ -10,7 +10,8 @@
  *   3. Creation and access    persistent and temporary tensors, elements
  *   4. Views                  new headers over the same storage
  *   5. Ops                    elementwise, reductions, products, lookups,
- *                             softmax and cross-entropy, normalisation, dropout
+ *                             softmax and cross-entropy, normalisation, dropout,
+ *                             selection, masking and shape (where, gather, ...)
  *   6. Autograd               backward, and reading gradients
  *   7. Extending              writing a new op outside the library
  *   8. Training               random numbers, optimisers, clipping, schedules
