@@ -147,6 +147,7 @@ typedef struct lt_storage {
     int64_t numel;   /**< number of elements */
     lt_dtype dtype;  /**< element type */
     bool persistent; /**< heap (lt_new*) or arena (temporary) */
+    uint64_t version; /**< in-place writes to data so far (lt_data_version; checked by lt_backward) */
 } lt_storage;
 
 /** A strided view onto a storage. Fields are public so that new ops can be
@@ -162,6 +163,9 @@ typedef struct lt_tensor {
     struct lt_ctx *owner;         /**< owning context of a persistent tensor, NULL for temporaries */
     struct lt_tensor *prev_owned; /**< previous in the owner's list of persistent tensors */
     struct lt_tensor *next_owned; /**< next in the owner's list of persistent tensors */
+    uint64_t generation;          /**< where the header may be used: a marker for a persistent tensor (any
+                                       context), else its context's generation when it was made (lt_ctx_reset
+                                       starts a new one) */
 } lt_tensor;
 
 /** PyTorch's random generator, a plain value (its fields and functions are
@@ -301,10 +305,21 @@ float lt_item(lt_ctx *ctx, const lt_tensor *t);
 
 /** Pointer to element (0,...,0) of an F32 tensor's data (rule 5: valid as
  *  long as the storage). Index it with t's strides unless lt_is_contiguous.
- *  NULL for NULL or an I32 tensor. */
+ *  NULL for NULL or an I32 tensor. Writes through it are not seen by
+ *  autograd's check: after writing into a tensor that a recorded op may
+ *  have saved (before lt_backward), call lt_bump_version(t). */
 float *lt_data_f32(lt_tensor *t);
-/** Pointer to element (0,...,0) of an I32 tensor's data; NULL for NULL or F32. */
+/** Pointer to element (0,...,0) of an I32 tensor's data; NULL for NULL or
+ *  F32. Writes through it are not tracked either (lt_bump_version). */
 int32_t *lt_data_i32(lt_tensor *t);
+/** Declares an in-place write to t's storage that the library did not make
+ *  (through lt_data_f32/i32): its version goes up, so lt_backward refuses a
+ *  recorded op that saved it ("Saved tensors" under 7. Extending). Every
+ *  in-place function of the library does this itself. NULL is ignored. */
+void lt_bump_version(lt_tensor *t);
+/** How many in-place writes t's storage has had (shared by all its views,
+ *  as PyTorch's t._version); 0 for NULL. */
+uint64_t lt_data_version(const lt_tensor *t);
 /** Copies t's numel elements, in logical order, into dst (numel floats);
  *  does nothing when t is NULL or not F32. */
 void lt_copy_out_f32(const lt_tensor *t, float *dst);
@@ -554,21 +569,55 @@ typedef struct lt_node lt_node;
  *  from the arena; reports errors with lt_fail. */
 typedef void (*lt_backward_fn)(lt_ctx *ctx, lt_node *node);
 
+/* Saved tensors. A backward that reads a tensor's data (y = tanh(x) reads
+ * y; x * w reads x and w) needs it unchanged since the forward. Every
+ * in-place write bumps the storage's version (lt_data_version): lt_fill,
+ * lt_assign, lt_set_f32/i32, lt_sgd_step, lt_optim_step, the running
+ * statistics of lt_batchnorm, the random fills and initialisers,
+ * lt_safetensors_read, and lt_bump_version after a write through
+ * lt_data_f32/i32. lt_record keeps the version of each tensor the op's
+ * `saves` names, and lt_backward fails (LT_ERR_GRAPH) before running a node
+ * whose saved tensor changed: "backward: tanh's output (32,200) was
+ * modified in place after it was recorded (version 3, saved at 2)". */
+
+/** lt_op.saves: backward reads input i's data (i < 28). */
+#define LT_SAVES_IN(i) (1u << (i))
+/** lt_op.saves: backward reads the output's data. */
+#define LT_SAVES_OUT (1u << 28)
+/** lt_op.saves: inputs 0 and 1 of a product, each read only for the other's
+ *  gradient (d(ab)/da = b): input 0 is checked only when input 1 requires a
+ *  gradient, and vice versa. */
+#define LT_SAVES_CROSS (1u << 29)
+/** lt_op.saves: backward reads no tensor's data (only gradients, shapes and
+ *  the node's own fparam/iparam/saved memory). */
+#define LT_SAVES_NONE (1u << 30)
+/** lt_op.saves when an op does not say (0, what {"name", backward} gives):
+ *  every input and the output, the safe choice for an op defined outside
+ *  the library (it may report a tensor that its backward does not read). */
+#define LT_SAVES_ALL 0u
+
 /** An op's identity: a static constant shared by all its nodes. */
 typedef struct lt_op {
     const char *name;        /**< used in error messages */
     lt_backward_fn backward; /**< the gradient rule */
+    unsigned saves;          /**< which tensors backward reads: LT_SAVES_IN(i) | LT_SAVES_OUT ..., LT_SAVES_NONE,
+                                  or LT_SAVES_ALL (0, the default) */
 } lt_op;
+
+/** The version recorded for a tensor the node does not check. */
+#define LT_VERSION_UNCHECKED UINT64_MAX
 
 /** One recorded op application on the tape (arena memory). */
 struct lt_node {
-    const lt_op *op;   /**< which op */
-    lt_tensor *out;    /**< its output */
-    lt_tensor **in;    /**< n_in inputs (arena) */
-    int n_in;          /**< number of inputs */
-    float fparam[4];   /**< op-specific constants (e.g. an exponent) */
-    int64_t iparam[4]; /**< op-specific integers (e.g. a dim) */
-    void *saved;       /**< op-specific arena memory saved by forward */
+    const lt_op *op;    /**< which op */
+    lt_tensor *out;     /**< its output */
+    lt_tensor **in;     /**< n_in inputs (arena) */
+    int n_in;           /**< number of inputs */
+    float fparam[4];    /**< op-specific constants (e.g. an exponent) */
+    int64_t iparam[4];  /**< op-specific integers (e.g. a dim) */
+    void *saved;        /**< op-specific arena memory saved by forward */
+    uint64_t *versions; /**< n_in + 1 storage versions when recorded (inputs, then the output), or
+                             LT_VERSION_UNCHECKED where op->saves does not name the tensor */
 };
 
 /** True when an op on these inputs must be recorded (grad mode is on and at

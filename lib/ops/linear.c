@@ -47,7 +47,7 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
             db[j * b->stride[0]] += dy[i * m + j];
 }
 
-static const lt_op linear_op = {"linear", linear_backward};
+static const lt_op linear_op = {"linear", linear_backward, LT_SAVES_CROSS};
 
 /* Names both operands' shapes in an error (formatted only on failure). */
 static bool fail_shapes(lt_ctx *ctx, lt_status st, const lt_tensor *x, const lt_tensor *w, const char *what)
