@@ -52,8 +52,9 @@ bool lt_check_live_as(lt_ctx *ctx, const char *op, const char *what, const lt_te
 {
     if (lt_live(ctx, t))
         return true;
-    /* the same context id in the high half: an earlier generation of ctx */
-    if (t->generation >> 32 == ctx->generation >> 32)
+    /* memory of ctx's own arena: an earlier generation (its header may have
+     * been overwritten since, so the header cannot tell) */
+    if (lt_arena_holds(&ctx->arena, t))
         lt_fail(ctx, LT_ERR_ARG, "%s: %s is a temporary from before lt_ctx_reset (temporaries live until the next reset)",
                 op, what);
     else

@@ -30,6 +30,9 @@ typedef struct lt_arena {
 void lt_arena_init(lt_arena *a);
 void *lt_arena_take(lt_arena *a, size_t bytes); /* NULL when out of memory */
 void lt_arena_reset(lt_arena *a);
+/* Whether p points into one of a's chunks (a walk over the chunks: for
+ * error messages only). */
+bool lt_arena_holds(const lt_arena *a, const void *p);
 void lt_arena_release(lt_arena *a);
 
 /* --- the context (context.c) ---------------------------------------------- */

@@ -112,7 +112,8 @@ static void fill_bias_rows(void *arg, int64_t row0, int64_t rows)
 
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
-    if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || !check_linear(ctx, x, w, b))
+    if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || (b && !lt_check_live(ctx, "linear", 3, b)) ||
+        !check_linear(ctx, x, w, b))
         return NULL;
     x = gemm_operand(ctx, x);
     w = x ? gemm_operand(ctx, w) : NULL;
