@@ -94,15 +94,6 @@ void lt_arena_reset(lt_arena *a)
     a->shift = a->shift ? 0 : LT_ALIGN;
 }
 
-bool lt_arena_holds(const lt_arena *a, const void *p)
-{
-    uintptr_t at = (uintptr_t)p;
-    for (const lt_chunk *c = a->first; c; c = c->next)
-        if (at >= (uintptr_t)c->base && at < (uintptr_t)c->base + c->size + LT_ALIGN)
-            return true;
-    return false;
-}
-
 void lt_arena_release(lt_arena *a)
 {
     lt_chunk *c = a->first;

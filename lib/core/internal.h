@@ -32,7 +32,14 @@ void *lt_arena_take(lt_arena *a, size_t bytes); /* NULL when out of memory */
 void lt_arena_reset(lt_arena *a);
 /* Whether p points into one of a's chunks (a walk over the chunks: for
  * error messages only). */
-bool lt_arena_holds(const lt_arena *a, const void *p);
+static inline bool lt_arena_holds(const lt_arena *a, const void *p)
+{
+    uintptr_t at = (uintptr_t)p;
+    for (const lt_chunk *c = a->first; c; c = c->next)
+        if (at >= (uintptr_t)c->base && at < (uintptr_t)c->base + c->size + LT_ALIGN) /* + the shift */
+            return true;
+    return false;
+}
 void lt_arena_release(lt_arena *a);
 
 /* --- the context (context.c) ---------------------------------------------- */
