@@ -63,10 +63,8 @@ bool lt_check_live_as(lt_ctx *ctx, const char *op, const char *what, const lt_te
     return false;
 }
 
-bool lt_check_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t)
+bool lt_fail_not_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t)
 {
-    if (lt_live(ctx, t)) /* the common case, without formatting */
-        return true;
     char what[32];
     snprintf(what, sizeof what, "argument %d", argno);
     return lt_check_live_as(ctx, op, what, t);

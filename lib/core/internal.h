@@ -76,11 +76,18 @@ static inline bool lt_live(const lt_ctx *ctx, const lt_tensor *t)
 {
     return t->generation == ctx->generation || t->generation == LT_GEN_PERSISTENT;
 }
-/* lt_live, or false with LT_ERR_ARG: "<op>: argument <argno> is a
- * temporary from before lt_ctx_reset" / "... belongs to another context". */
-bool lt_check_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t);
-/* The same, naming the tensor as `what` ("tensor 2 of 3", "parameter 0"). */
+/* lt_live, or false with LT_ERR_ARG naming the tensor as `what` ("argument
+ * 2", "tensor 1 of 3", "parameter 0"): "<op>: <what> is a temporary from
+ * before lt_ctx_reset" when ctx's arena holds it, else "... belongs to
+ * another context". */
 bool lt_check_live_as(lt_ctx *ctx, const char *op, const char *what, const lt_tensor *t);
+/* lt_check_live_as for "argument <argno>"; always false. */
+bool lt_fail_not_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t);
+/* lt_live, or lt_fail_not_live: the check inline, the message out of line. */
+static inline bool lt_check_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t)
+{
+    return lt_live(ctx, t) || lt_fail_not_live(ctx, op, argno, t);
+}
 
 /* Every in-place write to a tensor's data calls this: a recorded op that
  * saved the storage sees the new version at backward (autograd.c). */
