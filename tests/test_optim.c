@@ -118,6 +118,16 @@ static void test_momentum_by_hand(void **state)
     lt_ctx_free(ctx);
 }
 
+/* The two parameters of tools/golden_optim.py's clipping cases, (5,) and
+ * (2,3), with its gradients. */
+static void clip_params(lt_ctx *ctx, lt_tensor *ps[2])
+{
+    ps[0] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(5)), true);
+    ps[1] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 3)), true);
+    set_grad(ps[0], golden_clip_a);
+    set_grad(ps[1], golden_clip_b);
+}
+
 static void test_clip_golden(void **state)
 {
     (void)state;
@@ -128,10 +138,8 @@ static void test_clip_golden(void **state)
                   {1000.0f, golden_clip_loose_norm, golden_clip_loose_a, golden_clip_loose_b}};
     for (int c = 0; c < 2; c++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *ps[2] = {lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(5)), true),
-                            lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 3)), true)};
-        set_grad(ps[0], golden_clip_a);
-        set_grad(ps[1], golden_clip_b);
+        lt_tensor *ps[2];
+        clip_params(ctx, ps);
         float norm = lt_clip_grad_norm(ctx, ps, 2, cases[c].max_norm);
         assert_float_equal(norm, cases[c].norm, 1e-5 * cases[c].norm);
         ts_assert_near(lt_grad(ctx, ps[0]), cases[c].a, 5, 1e-6, 1e-5);
@@ -165,10 +173,8 @@ static void test_clip_nonfinite_golden(void **state)
                   {INFINITY, golden_clip_inf_norm, golden_clip_inf_a, golden_clip_inf_b}};
     for (int c = 0; c < 2; c++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *ps[2] = {lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(5)), true),
-                            lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 3)), true)};
-        set_grad(ps[0], golden_clip_a);
-        set_grad(ps[1], golden_clip_b);
+        lt_tensor *ps[2];
+        clip_params(ctx, ps);
         lt_grad_f32(ps[0])[1] = cases[c].bad;
         float norm = lt_clip_grad_norm(ctx, ps, 2, 1.5f);
         assert_true(isnan(cases[c].norm) ? isnan(norm) : norm == cases[c].norm);
