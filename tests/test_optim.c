@@ -317,10 +317,14 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_steps),     cmocka_unit_test(test_adamw_by_hand),
-        cmocka_unit_test(test_momentum_by_hand), cmocka_unit_test(test_clip_golden),
-        cmocka_unit_test(test_clip_by_hand),     cmocka_unit_test(test_no_steady_state_allocation),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_clip_nonfinite_golden),
+        cmocka_unit_test(test_golden_steps),
+        cmocka_unit_test(test_adamw_by_hand),
+        cmocka_unit_test(test_momentum_by_hand),
+        cmocka_unit_test(test_clip_golden),
+        cmocka_unit_test(test_clip_by_hand),
+        cmocka_unit_test(test_no_steady_state_allocation),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_clip_nonfinite_golden),
         cmocka_unit_test(test_shared_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

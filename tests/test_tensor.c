@@ -286,11 +286,16 @@ static void test_sticky_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_creation_values),   cmocka_unit_test(test_persistent_tensors),
-        cmocka_unit_test(test_element_access),    cmocka_unit_test(test_fill_assign_sgd),
-        cmocka_unit_test(test_print),             cmocka_unit_test(test_shape_helpers),
-        cmocka_unit_test(test_arena_steady_state), cmocka_unit_test(test_creation_errors),
-        cmocka_unit_test(test_sticky_error),      cmocka_unit_test(test_assign_overlap),
+        cmocka_unit_test(test_creation_values),
+        cmocka_unit_test(test_persistent_tensors),
+        cmocka_unit_test(test_element_access),
+        cmocka_unit_test(test_fill_assign_sgd),
+        cmocka_unit_test(test_print),
+        cmocka_unit_test(test_shape_helpers),
+        cmocka_unit_test(test_arena_steady_state),
+        cmocka_unit_test(test_creation_errors),
+        cmocka_unit_test(test_sticky_error),
+        cmocka_unit_test(test_assign_overlap),
         cmocka_unit_test(test_shape_invalid_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,7 +56,21 @@ static void test_saved_output(void **state)
 }
 
 /* Which write to a (2,3) parameter x, saved by mul(x, x). */
-enum { W_FILL, W_ASSIGN, W_SET, W_SGD, W_OPTIM, W_RANDN, W_NORMAL, W_UNIFORM, W_LINEAR, W_EMBEDDING, W_READ, W_RAW, W_N };
+enum {
+    W_FILL,
+    W_ASSIGN,
+    W_SET,
+    W_SGD,
+    W_OPTIM,
+    W_RANDN,
+    W_NORMAL,
+    W_UNIFORM,
+    W_LINEAR,
+    W_EMBEDDING,
+    W_READ,
+    W_RAW,
+    W_N
+};
 
 static void write_in_place(lt_ctx *ctx, int how, lt_tensor *x, const char *file)
 {
@@ -216,16 +230,16 @@ static void test_unread_inputs_may_change(void **state)
     lt_tensor *rows = lt_new_from(ctx, LT_I32, LT_SHAPE(3), (int32_t[]){1, 3, 1});
     lt_tensor *targets = lt_new_from(ctx, LT_I32, LT_SHAPE(2), (int32_t[]){0, 1});
     lt_tensor *terms[] = {
-        lt_add(ctx, x, x),                                                  /* reads nothing */
-        lt_mul_scalar(ctx, x, 2.0f),                                        /* nothing */
-        lt_exp(ctx, x),                                                     /* its output */
-        lt_relu(ctx, x),                                                    /* its output */
-        lt_softmax(ctx, x, 1),                                              /* its output */
-        lt_max_dim(ctx, x, 0, false, NULL),                                 /* its own indices */
-        lt_cat(ctx, (lt_tensor *[]){x, x}, 2, 0),                           /* nothing */
-        lt_contiguous(ctx, lt_transpose(ctx, x, 0, 1)),                     /* nothing */
-        lt_index(ctx, table, rows),                                         /* its own rows */
-        lt_view(ctx, lt_cross_entropy(ctx, x, targets), LT_SHAPE(1)),       /* its own probabilities */
+        lt_add(ctx, x, x),                                            /* reads nothing */
+        lt_mul_scalar(ctx, x, 2.0f),                                  /* nothing */
+        lt_exp(ctx, x),                                               /* its output */
+        lt_relu(ctx, x),                                              /* its output */
+        lt_softmax(ctx, x, 1),                                        /* its output */
+        lt_max_dim(ctx, x, 0, false, NULL),                           /* its own indices */
+        lt_cat(ctx, (lt_tensor *[]){x, x}, 2, 0),                     /* nothing */
+        lt_contiguous(ctx, lt_transpose(ctx, x, 0, 1)),               /* nothing */
+        lt_index(ctx, table, rows),                                   /* its own rows */
+        lt_view(ctx, lt_cross_entropy(ctx, x, targets), LT_SHAPE(1)), /* its own probabilities */
     };
     int n = (int)(sizeof terms / sizeof terms[0]);
     lt_tensor *total = lt_sum(ctx, terms[0]);
@@ -256,7 +270,8 @@ static void test_batchnorm_running_stats(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
-    lt_tensor *w = param(ctx, LT_SHAPE(4, 3), 12), *gain = param(ctx, LT_SHAPE(3), 13), *bias = param(ctx, LT_SHAPE(3), 14);
+    lt_tensor *w = param(ctx, LT_SHAPE(4, 3), 12), *gain = param(ctx, LT_SHAPE(3), 13),
+              *bias = param(ctx, LT_SHAPE(3), 14);
     lt_tensor *mean = lt_new(ctx, LT_F32, LT_SHAPE(3)), *var = lt_new(ctx, LT_F32, LT_SHAPE(3));
     assert_true(lt_fill(ctx, var, 1.0f));
     lt_tensor *x = ts_random(ctx, LT_SHAPE(5, 4), 15, -1, 1);

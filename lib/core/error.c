@@ -55,8 +55,8 @@ bool lt_check_live_as(lt_ctx *ctx, const char *op, const char *what, const lt_te
     /* memory of ctx's own arena: an earlier generation (its header may have
      * been overwritten since, so the header cannot tell) */
     if (lt_arena_holds(&ctx->arena, t))
-        lt_fail(ctx, LT_ERR_ARG, "%s: %s is a temporary from before lt_ctx_reset (temporaries live until the next reset)",
-                op, what);
+        lt_fail(ctx, LT_ERR_ARG,
+                "%s: %s is a temporary from before lt_ctx_reset (temporaries live until the next reset)", op, what);
     else
         lt_fail(ctx, LT_ERR_ARG,
                 "%s: %s belongs to another context (a temporary is usable only in the context that made it)", op, what);
