@@ -417,13 +417,28 @@ static void test_gather_errors(void **state)
     assert_null(lt_gather(ctx, NULL, 0, t));
     ts_assert_error(ctx, LT_ERR_ARG, "gather: argument 1 is NULL", NULL);
 
-    /* an index changed between forward and backward is caught, not written through */
+    /* an index changed between forward and backward is caught, not written
+     * through: by its version (the backward reads it) ... */
     lt_tensor *w = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 5)), true);
     lt_tensor *idx = lt_new_from(ctx, LT_I32, LT_SHAPE(2, 1), (int32_t[]){1, 2});
     lt_tensor *y = lt_gather(ctx, w, 1, idx);
     lt_set_i32(idx, 1, 1000);
     assert_false(lt_backward(ctx, lt_sum(ctx, y)));
+    ts_assert_error(ctx, LT_ERR_GRAPH, "gather's input 2 (2,1) was modified in place", NULL);
+    /* ... and, written through a raw pointer without lt_bump_version, by its values */
+    lt_ctx_reset(ctx);
+    lt_set_i32(idx, 1, 2);
+    y = lt_gather(ctx, w, 1, idx);
+    lt_data_i32(idx)[1] = 1000;
+    assert_false(lt_backward(ctx, lt_sum(ctx, y)));
     ts_assert_error(ctx, LT_ERR_INDEX, "gather: index 1000 is out of range", "changed after the forward", NULL);
+    /* where's condition is saved the same way */
+    lt_ctx_reset(ctx);
+    lt_tensor *cond = lt_new_from(ctx, LT_I32, LT_SHAPE(2, 5), (int32_t[]){1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
+    y = lt_where(ctx, cond, w, lt_zeros(ctx, LT_F32, LT_SHAPE0));
+    lt_set_i32(cond, 0, 0);
+    assert_false(lt_backward(ctx, lt_sum(ctx, y)));
+    ts_assert_error(ctx, LT_ERR_GRAPH, "where's input 1 (2,5) was modified in place", NULL);
     lt_ctx_free(ctx);
 }
 

@@ -89,6 +89,11 @@ static void test_stack_edges_and_errors(void **state)
     ts_assert_error(ctx, LT_ERR_ARG, "stack: tensor 1 of 2 is NULL", NULL);
     assert_null(lt_stack(ctx, (lt_tensor *[]){a, a}, 2, 3));
     ts_assert_error(ctx, LT_ERR_INDEX, "stack: dim 3 out of range for a tensor of rank 3", NULL);
+    lt_tensor *old = lt_ones(ctx, LT_SHAPE(2, 3));
+    lt_ctx_reset(ctx);
+    a = lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3));
+    assert_null(lt_stack(ctx, (lt_tensor *[]){a, old}, 2, 0));
+    ts_assert_error(ctx, LT_ERR_ARG, "stack: tensor 1 of 2 is a temporary from before lt_ctx_reset", NULL);
     lt_tensor *r6 = lt_zeros(ctx, LT_F32, LT_SHAPE(1, 1, 1, 1, 1, 2));
     assert_null(lt_stack(ctx, (lt_tensor *[]){r6, r6}, 2, 0));
     ts_assert_error(ctx, LT_ERR_SHAPE, "stack: tensors of shape (1,1,1,1,1,2) have rank 6", NULL);
@@ -144,6 +149,9 @@ static void test_expand_view(void **state)
     assert_int_equal(lt_get_i32(ie, 3), 7);
     lt_tensor *s = lt_expand(ctx, lt_full(ctx, LT_SHAPE0, 5), LT_SHAPE(2, 2)); /* a scalar everywhere */
     ts_assert_near(s, (float[]){5, 5, 5, 5}, 4, 0, 0);
+    /* not a destination: its elements share memory */
+    assert_false(lt_assign(ctx, e, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 1, 3))));
+    ts_assert_error(ctx, LT_ERR_ARG, "assign: the destination (2,1,3) has stride 0 along dim 0", NULL);
     /* made contiguous by a copy that sums its gradient back */
     lt_tensor *c = lt_contiguous(ctx, e);
     assert_true(lt_is_contiguous(c));
@@ -172,7 +180,7 @@ static void test_expand_errors(void **state)
     ts_assert_error(ctx, LT_ERR_SHAPE, "expand", "more than 2^40", NULL);
     lt_shape bad = {7, {1, 1, 1, 1, 1, 1}};
     assert_null(lt_expand(ctx, t, bad));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "expand: cannot expand (2,3) to (rank 7): the target needs rank 2 to 6, got 7",
+    ts_assert_error(ctx, LT_ERR_SHAPE, "expand: cannot expand (2,3) to (invalid shape: rank 7): the target needs rank 2 to 6, got 7",
                     NULL);
     assert_null(lt_expand(ctx, NULL, LT_SHAPE(2)));
     ts_assert_error(ctx, LT_ERR_ARG, "expand: argument 1 is NULL", NULL);
@@ -306,14 +314,39 @@ static void test_roll_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
+/* tril, triu, roll and stack read no tensor's data in backward
+ * (LT_SAVES_NONE): their input may be written after the forward. */
+static void test_writes_after_forward(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(2, 3), 6, -1, 1), true);
+    lt_tensor *parts[] = {lt_tril(ctx, x, 0), lt_triu(ctx, x, 1), lt_roll(ctx, x, 1, 1),
+                          lt_stack(ctx, (lt_tensor *[]){x, x}, 2, 0)};
+    lt_tensor *total = lt_sum(ctx, parts[0]);
+    for (int i = 1; i < 4; i++)
+        total = lt_add(ctx, total, lt_sum(ctx, parts[i]));
+    assert_true(lt_fill(ctx, x, 9.0f));
+    assert_true(lt_backward(ctx, total));
+    /* tril(0) and triu(1) split the matrix: 1; roll: 1; stack of two: 2 */
+    ts_assert_near(lt_grad(ctx, x), (float[]){4, 4, 4, 4, 4, 4}, 6, 0, 0);
+    lt_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stack_golden),        cmocka_unit_test(test_stack_edges_and_errors),
-        cmocka_unit_test(test_stack_gradcheck),     cmocka_unit_test(test_expand_view),
-        cmocka_unit_test(test_expand_errors),       cmocka_unit_test(test_expand_golden),
-        cmocka_unit_test(test_expand_gradcheck),    cmocka_unit_test(test_roll_golden),
-        cmocka_unit_test(test_roll_context_window), cmocka_unit_test(test_roll_gradcheck),
+        cmocka_unit_test(test_stack_golden),
+        cmocka_unit_test(test_stack_edges_and_errors),
+        cmocka_unit_test(test_stack_gradcheck),
+        cmocka_unit_test(test_expand_view),
+        cmocka_unit_test(test_expand_errors),
+        cmocka_unit_test(test_expand_golden),
+        cmocka_unit_test(test_expand_gradcheck),
+        cmocka_unit_test(test_roll_golden),
+        cmocka_unit_test(test_roll_context_window),
+        cmocka_unit_test(test_roll_gradcheck),
+        cmocka_unit_test(test_writes_after_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
  * concatenated too (never recorded: they cannot carry a gradient). */
 #include "core/opkit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* dx_k += the column block of dy that input k filled. */
@@ -28,7 +29,7 @@ static void cat_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op cat_op = {"cat", cat_backward};
+static const lt_op cat_op = {"cat", cat_backward, LT_SAVES_NONE};
 
 /* Checks ts[k] against ts[0]: dtype, rank, sizes off dim. */
 static bool check_same(lt_ctx *ctx, lt_tensor *const *ts, int k, int dim)
@@ -60,9 +61,15 @@ static int check_cat_args(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
         return lt_fail(ctx, LT_ERR_ARG, "cat: the tensor array is NULL"), -1;
     if (n < 1)
         return lt_fail(ctx, LT_ERR_ARG, "cat: needs at least one tensor, got n = %d", n), -1;
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
         if (!ts[k])
             return lt_fail(ctx, LT_ERR_ARG, "cat: tensor %d of %d is NULL", k, n), -1;
+        if (!lt_live(ctx, ts[k])) {
+            char what[48];
+            snprintf(what, sizeof what, "tensor %d of %d", k, n);
+            return lt_check_live_as(ctx, "cat", what, ts[k]), -1;
+        }
+    }
     if (ts[0]->ndim == 0)
         return lt_fail(ctx, LT_ERR_SHAPE, "cat: tensor 0 is a scalar (); scalars cannot be concatenated"), -1;
     int d = lt_resolve_dim(ctx, "cat", dim, ts[0]->ndim);
@@ -129,6 +136,11 @@ lt_tensor *lt_stack(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
     for (int k = 0; k < n; k++) {
         if (!ts[k])
             return lt_fail(ctx, LT_ERR_ARG, "stack: tensor %d of %d is NULL", k, n);
+        if (!lt_live(ctx, ts[k])) {
+            char what[48];
+            snprintf(what, sizeof what, "tensor %d of %d", k, n);
+            return lt_check_live_as(ctx, "stack", what, ts[k]), NULL;
+        }
         if (ts[k]->dtype != ts[0]->dtype || !lt_shape_equal(lt_shape_of(ts[k]), lt_shape_of(ts[0])))
             return lt_fail(ctx, ts[k]->dtype != ts[0]->dtype ? LT_ERR_DTYPE : LT_ERR_SHAPE,
                            "stack: tensor %d is %s %s but tensor 0 is %s %s: stack needs one shape and dtype", k,

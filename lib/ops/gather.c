@@ -94,7 +94,7 @@ static void gather_backward(lt_ctx *ctx, lt_node *node)
             dt[w.off[1] + j * w.step[1] + iv[w.off[0] + j * w.step[0]] * p.step] += dy[done + j];
 }
 
-static const lt_op gather_op = {"gather", gather_backward};
+static const lt_op gather_op = {"gather", gather_backward, LT_SAVES_IN(1)};
 
 /* index I32 of t's rank, no larger than t off dim. */
 static bool check_gather(lt_ctx *ctx, const lt_tensor *t, int dim, const lt_tensor *index)

@@ -199,7 +199,7 @@ static void matmul_backward(lt_ctx *ctx, lt_node *node)
         grad_b(ctx, &p, dy, lt_f32(a), db);
 }
 
-static const lt_op matmul_op = {"matmul", matmul_backward};
+static const lt_op matmul_op = {"matmul", matmul_backward, LT_SAVES_CROSS};
 
 /* ---- forward ------------------------------------------------------------ */
 

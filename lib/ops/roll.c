@@ -26,7 +26,7 @@ static void roll_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op roll_op = {"roll", roll_backward};
+static const lt_op roll_op = {"roll", roll_backward, LT_SAVES_NONE};
 
 lt_tensor *lt_roll(lt_ctx *ctx, lt_tensor *t, int64_t shift, int dim)
 {

@@ -39,8 +39,8 @@ static void triangle_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op tril_op = {"tril", triangle_backward};
-static const lt_op triu_op = {"triu", triangle_backward};
+static const lt_op tril_op = {"tril", triangle_backward, LT_SAVES_NONE};
+static const lt_op triu_op = {"triu", triangle_backward, LT_SAVES_NONE};
 
 static lt_tensor *triangle(lt_ctx *ctx, const lt_op *op, bool upper, lt_tensor *t, int64_t diagonal)
 {

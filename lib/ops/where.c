@@ -79,8 +79,8 @@ static void select_backward(lt_ctx *ctx, lt_node *node)
         SELECT_GRAD(float, node, da, db);
 }
 
-static const lt_op where_op = {"where", select_backward};
-static const lt_op masked_fill_op = {"masked_fill", select_backward};
+static const lt_op where_op = {"where", select_backward, LT_SAVES_IN(0)};
+static const lt_op masked_fill_op = {"masked_fill", select_backward, LT_SAVES_IN(0)};
 
 /* The result of selecting between in[1] and in[2] by in[0] over shape;
  * recorded only when a value operand needs a gradient. */
