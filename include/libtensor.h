@@ -559,8 +559,10 @@ lt_tensor *lt_std_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool ke
 /** log(sum(exp(x))) along dim, as torch.logsumexp(x, dim, keepdim), stable
  *  (the slice's maximum is subtracted first, sums in double). As PyTorch: a
  *  slice of -inf gives -inf, a +inf gives +inf, a NaN gives NaN, an empty
- *  dim gives -inf; the gradient is the softmax, dy * exp(x - y) (NaN where
- *  that is inf - inf). */
+ *  dim gives -inf. The gradient is the softmax, dy * exp(x - y), NaN where
+ *  x - y is inf - inf as in PyTorch; unlike PyTorch it stays the softmax
+ *  when y has lost log(sum) to rounding (logsumexp of [1e30, 1e30]: PyTorch's
+ *  gradient is [1, 1], here [0.5, 0.5]). */
 lt_tensor *lt_logsumexp(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
 /** Mean cross-entropy of logits (..., C), any rank >= 1 with the classes
  * LAST, against I32 targets of the logits' shape without that dim (...),

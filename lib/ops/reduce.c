@@ -366,23 +366,30 @@ lt_tensor *lt_std_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool ke
 /* y = m + log(sum_j exp(x_j - m)) with m the slice's maximum, so no finite
  * input overflows; the sum is in double. As PyTorch, an infinite maximum is
  * not subtracted (m = 0 then): a slice of -inf gives -inf (log 0), one
- * holding +inf gives +inf, and a NaN anywhere gives NaN. Backward:
- * dx_j = dy * exp(x_j - y), the softmax (NaN where x_j - y is inf - inf, as
- * PyTorch). */
+ * holding +inf gives +inf, and a NaN anywhere gives NaN.
+ *
+ * Backward: dx_j = dy * exp(x_j - y), the softmax. The forward saves m and
+ * log(sum) of every slice and the backward uses exp((x_j - m) - log(sum)):
+ * PyTorch's exp(x_j - y) with its float y, which has lost log(sum) once
+ * |m| is large (logsumexp of [1e30, 1e30] is 1e30, and PyTorch's gradient
+ * 1, 1), is the same everywhere else, the infinite cases included (NaN
+ * where x_j - y is inf - inf). */
 
-/* The log-sum-exp of one slice of n elements spaced by step. */
-static double slice_logsumexp(const float *x, int64_t n, int64_t step)
+/* The shift (m, or 0 when m is infinite) and log(sum exp(x_j - shift)) of
+ * one slice of n elements spaced by step. */
+static void slice_logsumexp(const float *x, int64_t n, int64_t step, double *shift, double *log_sum)
 {
     float m = -INFINITY;
     for (int64_t j = 0; j < n; j++)
         m = x[j * step] > m ? x[j * step] : m; /* NaN skipped here, propagated by the sum */
-    double shift = isinf(m) ? 0.0 : m, s = 0.0;
+    double sh = isinf(m) ? 0.0 : m, s = 0.0;
     if (step == 1 && !isinf(m)) /* a contiguous row: the vectorised kernel */
-        s = lt_vexp_shift_sum(NULL, x, shift, n);
+        s = lt_vexp_shift_sum(NULL, x, sh, n);
     else
         for (int64_t j = 0; j < n; j++)
-            s += exp((double)x[j * step] - shift);
-    return shift + log(s);
+            s += exp((double)x[j * step] - sh);
+    *shift = sh;
+    *log_sum = log(s);
 }
 
 static void logsumexp_backward(lt_ctx *ctx, lt_node *node)
@@ -393,12 +400,14 @@ static void logsumexp_backward(lt_ctx *ctx, lt_node *node)
     lt_split s = node_split(node);
     if (s.inner == 0) /* as var_backward */
         return;
-    const float *x = lt_f32(node->in[0]), *y = lt_f32(node->out), *dy = lt_output_grad(node);
+    const double *shift_log = node->saved; /* (shift, log_sum) per slice */
+    const float *x = lt_f32(node->in[0]), *dy = lt_output_grad(node);
     for (int64_t o = 0; o < s.outer; o++)
         for (int64_t j = 0; j < s.len; j++)
             for (int64_t i = 0; i < s.inner; i++) {
                 int64_t k = o * s.inner + i, at = (o * s.len + j) * s.inner + i;
-                dx[at] += (float)((double)dy[k] * exp((double)x[at] - (double)y[k]));
+                double p = exp(((double)x[at] - shift_log[2 * k]) - shift_log[2 * k + 1]);
+                dx[at] += (float)((double)dy[k] * p);
             }
 }
 
@@ -410,13 +419,20 @@ lt_tensor *lt_logsumexp(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim)
     if (!(x = lt_dense_f32(ctx, "logsumexp", x)) || !plan_dim(ctx, "logsumexp", x, dim, keepdim, &p))
         return NULL;
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, p.out_ndim, p.out_shape);
-    if (!y)
+    size_t slices = (size_t)(p.s.outer * p.s.inner);
+    double *shift_log = y ? lt_arena_alloc(ctx, sizeof(double) * 2 * (slices ? slices : 1)) : NULL;
+    if (!shift_log)
         return NULL;
     const float *xv = lt_f32(x);
     float *yv = lt_f32(y);
     for (int64_t o = 0; o < p.s.outer && p.s.inner > 0; o++)
-        for (int64_t i = 0; i < p.s.inner; i++)
-            yv[o * p.s.inner + i] = (float)slice_logsumexp(xv + o * p.s.len * p.s.inner + i, p.s.len, p.s.inner);
+        for (int64_t i = 0; i < p.s.inner; i++) {
+            int64_t k = o * p.s.inner + i;
+            slice_logsumexp(xv + o * p.s.len * p.s.inner + i, p.s.len, p.s.inner, &shift_log[2 * k],
+                            &shift_log[2 * k + 1]);
+            yv[k] = (float)(shift_log[2 * k] + shift_log[2 * k + 1]);
+        }
     lt_node_data data = plan_data(&p, 0.0f);
+    data.saved = shift_log;
     return lt_op_end(ctx, &logsumexp_op, y, 1, &x, &data);
 }
