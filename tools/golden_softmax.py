@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/data/golden_softmax.h: PyTorch 1.13 reference values for the
-softmax family, the embedding lookup and the notebook's first loss.
+softmax family, the embedding lookup, the notebook's first loss and the
+cross-entropy with an ignore index over (B,T,V) logits (makemore's).
 
 usage: tools/golden_softmax.py [OUTPUT]   (default tests/data/golden_softmax.h)
 
@@ -48,6 +49,34 @@ def cross_entropy_case(out):
     out.append(c_floats("golden_ce_dlogits", logits.grad))
 
 
+def cross_entropy_ignore_cases(out):
+    """Cross-entropy skipping an ignore index, as makemore computes it:
+    F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)
+    over (B,T,V) = (4,5,27) logits whose targets end in runs of -1; then an
+    ignore index inside the class range (3) over (6,5) logits."""
+    g = torch.Generator().manual_seed(777)
+    logits = (torch.randn((4, 5, 27), generator=g) * 2).requires_grad_(True)
+    targets = torch.randint(0, 27, (4, 5), generator=g)
+    for b, length in enumerate([5, 3, 1, 4]):  # row b keeps `length` targets
+        targets[b, length:] = -1
+    loss = F.cross_entropy(logits.view(-1, 27), targets.view(-1), ignore_index=-1)
+    loss.backward()
+    out.append("/* cross_entropy ignore_index=-1 of logits (4,5,27), targets (4,5) */\n")
+    out.append(c_floats("golden_cei_logits", logits))
+    out.append(c_ints("golden_cei_targets", targets))
+    out.append(c_scalar("golden_cei_loss", loss.item()))
+    out.append(c_floats("golden_cei_dlogits", logits.grad))
+    logits = torch.randn((6, 5), generator=g).requires_grad_(True)
+    targets = torch.tensor([3, 0, 3, 4, 1, 3])
+    loss = F.cross_entropy(logits, targets, ignore_index=3)
+    loss.backward()
+    out.append("/* cross_entropy ignore_index=3 (a class) of logits (6,5) */\n")
+    out.append(c_floats("golden_cei3_logits", logits))
+    out.append(c_ints("golden_cei3_targets", targets))
+    out.append(c_scalar("golden_cei3_loss", loss.item()))
+    out.append(c_floats("golden_cei3_dlogits", logits.grad))
+
+
 def notebook_case(out):
     """The notebook's first check: the seeded parameters on the 32 examples
     of the first five names. C, X, Y, emb = C[X], the logits and the loss."""
@@ -91,6 +120,7 @@ def main():
     softmax_cases(out)
     cross_entropy_case(out)
     notebook_case(out)
+    cross_entropy_ignore_cases(out)
     out.append("\n#endif\n")
     write(output_path("golden_softmax.h"), "\n".join(out))
 

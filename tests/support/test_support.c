@@ -51,6 +51,13 @@ void ts_assert_shape(const lt_tensor *t, lt_shape expected)
                  lt_shape_str(expected, b, sizeof b));
 }
 
+void ts_assert_value(const char *what, double got, double want, double atol, double rtol)
+{
+    bool ok = isnan(want) ? isnan(got) : isinf(want) ? got == want : fabs(got - want) <= atol + rtol * fabs(want);
+    if (!ok)
+        fail_msg("%s: got %.9g, expected %.9g (atol %g, rtol %g)", what, got, want, atol, rtol);
+}
+
 void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol)
 {
     assert_non_null(a);

@@ -25,6 +25,10 @@ void ts_assert_near(const lt_tensor *t, const float *expected, int64_t n, double
 /* Asserts two tensors have equal shapes and near-equal elements. */
 void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol);
 void ts_assert_shape(const lt_tensor *t, lt_shape expected);
+/* Asserts one value: NaN matches only NaN, an infinity only the same
+ * infinity, anything else must be within atol + rtol*|want| (cmocka's
+ * assert_float_equal lets a NaN through). what names it in the message. */
+void ts_assert_value(const char *what, double got, double want, double atol, double rtol);
 
 /* The function under a gradient check: builds its output from the inputs
  * (persistent tensors; it may take views of them). */
