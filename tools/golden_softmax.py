@@ -35,18 +35,25 @@ def softmax_cases(out):
             out.append(c_floats("golden_%s_d%d_dx" % (tag, dim), xr.grad))
 
 
+def write_cross_entropy(out, tag, comment, logits, targets, **options):
+    """F.cross_entropy(logits.view(-1, C), targets.view(-1), **options) and
+    its gradient, written as golden_<tag>_logits, _targets, _loss, _dlogits."""
+    logits = logits.requires_grad_(True)
+    loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), **options)
+    loss.backward()
+    out.append("/* %s */\n" % comment)
+    out.append(c_floats("golden_%s_logits" % tag, logits))
+    out.append(c_ints("golden_%s_targets" % tag, targets))
+    out.append(c_scalar("golden_%s_loss" % tag, loss.item()))
+    out.append(c_floats("golden_%s_dlogits" % tag, logits.grad))
+
+
 def cross_entropy_case(out):
     """A fixed (8,27) batch: loss and d(loss)/d(logits)."""
     g = torch.Generator().manual_seed(4321)
-    logits = (torch.randn((8, 27), generator=g) * 2).requires_grad_(True)
+    logits = torch.randn((8, 27), generator=g) * 2
     targets = torch.randint(0, 27, (8,), generator=g)
-    loss = F.cross_entropy(logits, targets)
-    loss.backward()
-    out.append("/* cross_entropy of logits (8,27) against targets (8,) */\n")
-    out.append(c_floats("golden_ce_logits", logits))
-    out.append(c_ints("golden_ce_targets", targets))
-    out.append(c_scalar("golden_ce_loss", loss.item()))
-    out.append(c_floats("golden_ce_dlogits", logits.grad))
+    write_cross_entropy(out, "ce", "cross_entropy of logits (8,27) against targets (8,)", logits, targets)
 
 
 def cross_entropy_ignore_cases(out):
@@ -55,26 +62,15 @@ def cross_entropy_ignore_cases(out):
     over (B,T,V) = (4,5,27) logits whose targets end in runs of -1; then an
     ignore index inside the class range (3) over (6,5) logits."""
     g = torch.Generator().manual_seed(777)
-    logits = (torch.randn((4, 5, 27), generator=g) * 2).requires_grad_(True)
+    logits = torch.randn((4, 5, 27), generator=g) * 2
     targets = torch.randint(0, 27, (4, 5), generator=g)
     for b, length in enumerate([5, 3, 1, 4]):  # row b keeps `length` targets
         targets[b, length:] = -1
-    loss = F.cross_entropy(logits.view(-1, 27), targets.view(-1), ignore_index=-1)
-    loss.backward()
-    out.append("/* cross_entropy ignore_index=-1 of logits (4,5,27), targets (4,5) */\n")
-    out.append(c_floats("golden_cei_logits", logits))
-    out.append(c_ints("golden_cei_targets", targets))
-    out.append(c_scalar("golden_cei_loss", loss.item()))
-    out.append(c_floats("golden_cei_dlogits", logits.grad))
-    logits = torch.randn((6, 5), generator=g).requires_grad_(True)
-    targets = torch.tensor([3, 0, 3, 4, 1, 3])
-    loss = F.cross_entropy(logits, targets, ignore_index=3)
-    loss.backward()
-    out.append("/* cross_entropy ignore_index=3 (a class) of logits (6,5) */\n")
-    out.append(c_floats("golden_cei3_logits", logits))
-    out.append(c_ints("golden_cei3_targets", targets))
-    out.append(c_scalar("golden_cei3_loss", loss.item()))
-    out.append(c_floats("golden_cei3_dlogits", logits.grad))
+    write_cross_entropy(out, "cei", "cross_entropy ignore_index=-1 of logits (4,5,27), targets (4,5)", logits, targets,
+                        ignore_index=-1)
+    logits = torch.randn((6, 5), generator=g)
+    write_cross_entropy(out, "cei3", "cross_entropy ignore_index=3 (a class) of logits (6,5)", logits,
+                        torch.tensor([3, 0, 3, 4, 1, 3]), ignore_index=3)
 
 
 def notebook_case(out):

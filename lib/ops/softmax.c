@@ -228,7 +228,9 @@ typedef struct {
 } ce_form;
 
 /* Reads the targets (any strides) into the arena and checks each class;
- * skipped rows become CE_IGNORED and *counted the number of the others. */
+ * skipped rows become CE_IGNORED and *counted the number of the others.
+ * The loop over targets in range is lt_cross_entropy's own: skipping costs
+ * nothing when there is no ignore index or it is not a class. */
 static int32_t *read_targets(lt_ctx *ctx, const ce_form *f, const lt_tensor *targets, int64_t classes,
                              int64_t *counted)
 {
@@ -239,19 +241,27 @@ static int32_t *read_targets(lt_ctx *ctx, const ce_form *f, const lt_tensor *tar
     lt_copy_out_i32(targets, t);
     *counted = n;
     for (int64_t i = 0; i < n; i++) {
+        if (t[i] >= 0 && t[i] < classes)
+            continue;
         if (f->ignores && t[i] == f->ignore_index) {
             t[i] = CE_IGNORED;
             --*counted;
-        } else if (t[i] < 0 || t[i] >= classes) {
-            if (!f->ignores)
-                return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld",
-                               (int)t[i], (long long)classes, (long long)i);
-            char at[LT_SHAPE_STR_SIZE];
-            return lt_fail(ctx, LT_ERR_INDEX, "%s: target %d at %s out of range for %lld classes (ignore_index %d)",
-                           f->op->name, (int)t[i], position_text(lt_shape_of(targets), i, at, sizeof at),
-                           (long long)classes, (int)f->ignore_index);
+            continue;
         }
+        if (!f->ignores)
+            return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld",
+                           (int)t[i], (long long)classes, (long long)i);
+        char at[LT_SHAPE_STR_SIZE];
+        return lt_fail(ctx, LT_ERR_INDEX, "%s: target %d at %s out of range for %lld classes (ignore_index %d)",
+                       f->op->name, (int)t[i], position_text(lt_shape_of(targets), i, at, sizeof at),
+                       (long long)classes, (int)f->ignore_index);
     }
+    if (f->ignores && f->ignore_index >= 0 && f->ignore_index < classes) /* an ignore index that is a class */
+        for (int64_t i = 0; i < n; i++)
+            if (t[i] == f->ignore_index) {
+                t[i] = CE_IGNORED;
+                --*counted;
+            }
     return t;
 }
 
@@ -275,25 +285,34 @@ typedef struct {
     const int32_t *t;
     double *max, *log_sum, *term; /* per row */
     int64_t c;
+    bool skips; /* some row is CE_IGNORED */
 } ce_rows;
+
+static inline void ce_row(const ce_rows *r, int64_t i)
+{
+    double m, log_s;
+    row_lse(r->x + i * r->c, r->c, &m, &log_s);
+    r->max[i] = m;
+    r->log_sum[i] = log_s;
+    /* (m - x_t) first: exact when the target is the maximum, whatever the
+     * magnitude of the logits */
+    r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
+}
 
 static void ce_rows_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const ce_rows *r = arg;
-    for (int64_t i = begin; i < end; i++) {
-        if (r->t[i] == CE_IGNORED) {
-            r->term[i] = 0.0;
-            continue;
-        }
-        double m, log_s;
-        row_lse(r->x + i * r->c, r->c, &m, &log_s);
-        r->max[i] = m;
-        r->log_sum[i] = log_s;
-        /* (m - x_t) first: exact when the target is the maximum, whatever the
-         * magnitude of the logits */
-        r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
+    if (!r->skips) { /* every row counts: no test per row */
+        for (int64_t i = begin; i < end; i++)
+            ce_row(r, i);
+        return;
     }
+    for (int64_t i = begin; i < end; i++)
+        if (r->t[i] == CE_IGNORED)
+            r->term[i] = 0.0;
+        else
+            ce_row(r, i);
 }
 
 /* Fills saved probabilities of the counted rows: p[i,j] = exp(x[i,j] - lse_i),
@@ -329,7 +348,7 @@ static lt_tensor *cross_entropy_rows(lt_ctx *ctx, const ce_form *f, lt_tensor *l
     if (!rowbuf || !(logits = lt_contiguous(ctx, logits)))
         return NULL;
     const float *x = lt_f32(logits);
-    ce_rows rows = {x, t, rowbuf, rowbuf + n, rowbuf + 2 * n, c};
+    ce_rows rows = {x, t, rowbuf, rowbuf + n, rowbuf + 2 * n, c, counted < n};
     lt_parallel_for(ctx, n, 1, (double)n * ((double)c * LT_WORK_EXP + LT_WORK_ROW), ce_rows_task, &rows);
     double total = 0;
     for (int64_t i = 0; i < n; i++)
