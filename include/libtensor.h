@@ -572,7 +572,9 @@ lt_tensor *lt_logsumexp(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
  * ignore_index=ignore_index) (makemore's (B,T,V) logits, ignore_index -1);
  * note that F.cross_entropy itself takes rank > 2 logits as (N, C, d1, ...).
  * As PyTorch, when every target is skipped (or there are none) the loss is
- * NaN (0/0) and the gradient 0. Any other target outside 0..C-1 is
+ * NaN (0/0) and the gradient 0. A skipped position's logits are never used:
+ * its gradient is 0 even where they hold NaN or inf (PyTorch gives NaN
+ * there). Any other target outside 0..C-1 is
  * LT_ERR_INDEX naming its position and value ("cross_entropy_ignore: target
  * 5 at (1,2) out of range for 4 classes (ignore_index -1)"); a targets shape
  * that does not fit is LT_ERR_SHAPE. The same fused, stable kernel and

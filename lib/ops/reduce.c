@@ -368,12 +368,13 @@ lt_tensor *lt_std_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool ke
  * not subtracted (m = 0 then): a slice of -inf gives -inf (log 0), one
  * holding +inf gives +inf, and a NaN anywhere gives NaN.
  *
- * Backward: dx_j = dy * exp(x_j - y), the softmax. The forward saves m and
- * log(sum) of every slice and the backward uses exp((x_j - m) - log(sum)):
- * PyTorch's exp(x_j - y) with its float y, which has lost log(sum) once
- * |m| is large (logsumexp of [1e30, 1e30] is 1e30, and PyTorch's gradient
- * 1, 1), is the same everywhere else, the infinite cases included (NaN
- * where x_j - y is inf - inf). */
+ * Backward: dx_j = dy * exp(x_j - y), the softmax. The forward saves the
+ * shift and log(sum) of every slice, and the backward takes
+ * exp((x_j - shift) - log(sum)). That is PyTorch's exp(x_j - y) wherever
+ * the float y holds log(sum), the infinite cases included (NaN where
+ * x_j - y is inf - inf); where it does not (|m| large: logsumexp of
+ * [1e30, 1e30] is 1e30, and PyTorch's gradient is 1, 1) it stays the
+ * softmax (0.5, 0.5). */
 
 /* The shift (m, or 0 when m is infinite) and log(sum exp(x_j - shift)) of
  * one slice of n elements spaced by step. */
