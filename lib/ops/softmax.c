@@ -227,6 +227,18 @@ typedef struct {
     int32_t ignore_index;
 } ce_form;
 
+/* The error for target t at flat position i. */
+static void *bad_target(lt_ctx *ctx, const ce_form *f, const lt_tensor *targets, int64_t i, int32_t t, int64_t classes)
+{
+    if (!f->ignores)
+        return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld", (int)t,
+                       (long long)classes, (long long)i);
+    char at[LT_SHAPE_STR_SIZE];
+    return lt_fail(ctx, LT_ERR_INDEX, "%s: target %d at %s out of range for %lld classes (ignore_index %d)",
+                   f->op->name, (int)t, position_text(lt_shape_of(targets), i, at, sizeof at), (long long)classes,
+                   (int)f->ignore_index);
+}
+
 /* Reads the targets (any strides) into the arena and checks each class;
  * skipped rows become CE_IGNORED and *counted the number of the others.
  * The loop over targets in range is lt_cross_entropy's own: skipping costs
@@ -240,22 +252,15 @@ static int32_t *read_targets(lt_ctx *ctx, const ce_form *f, const lt_tensor *tar
         return NULL;
     lt_copy_out_i32(targets, t);
     *counted = n;
-    for (int64_t i = 0; i < n; i++) {
-        if (t[i] >= 0 && t[i] < classes)
-            continue;
-        if (f->ignores && t[i] == f->ignore_index) {
-            t[i] = CE_IGNORED;
-            --*counted;
-            continue;
+    for (int64_t i = 0; i < n; i++)
+        if (t[i] < 0 || t[i] >= classes) {
+            if (f->ignores && t[i] == f->ignore_index) {
+                t[i] = CE_IGNORED;
+                --*counted;
+            } else {
+                return bad_target(ctx, f, targets, i, t[i], classes);
+            }
         }
-        if (!f->ignores)
-            return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld",
-                           (int)t[i], (long long)classes, (long long)i);
-        char at[LT_SHAPE_STR_SIZE];
-        return lt_fail(ctx, LT_ERR_INDEX, "%s: target %d at %s out of range for %lld classes (ignore_index %d)",
-                       f->op->name, (int)t[i], position_text(lt_shape_of(targets), i, at, sizeof at),
-                       (long long)classes, (int)f->ignore_index);
-    }
     if (f->ignores && f->ignore_index >= 0 && f->ignore_index < classes) /* an ignore index that is a class */
         for (int64_t i = 0; i < n; i++)
             if (t[i] == f->ignore_index) {
