@@ -150,6 +150,20 @@ static void test_gelu_tanh_long_and_threads(void **state)
     lt_ctx_free(ctx);
 }
 
+/* gelu_tanh and softplus differentiate from the input: a write to it after
+ * the forward is refused by backward, a write to the output is not */
+static lt_tensor *act_of(lt_ctx *ctx, lt_tensor **in, void *user) { return ((const act_box *)user)->f(ctx, in[0]); }
+
+static void test_saved_tensors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(2, 3), 12, -3, 3), true);
+    ts_check_saves(act_of, x, &(act_box){lt_gelu_tanh}, "gelu_tanh", true, false);
+    ts_check_saves(act_of, x, &(act_box){softplus_default}, "softplus", true, false);
+    lt_ctx_free(ctx);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -191,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_infinities),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_gelu_tanh_long_and_threads),
+        cmocka_unit_test(test_saved_tensors),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

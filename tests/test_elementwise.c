@@ -660,6 +660,22 @@ static void test_scalar_left_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
+/* s - x reads nothing in its backward; s / x reads x */
+static lt_tensor *scalar_left_of(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    return *(const int *)user ? lt_scalar_div(ctx, 2.0f, in[0]) : lt_scalar_sub(ctx, 2.0f, in[0]);
+}
+
+static void test_scalar_left_saved_tensors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(4), 13, 0.5, 2), true);
+    ts_check_saves(scalar_left_of, x, &(int){0}, "scalar_sub", false, false);
+    ts_check_saves(scalar_left_of, x, &(int){1}, "scalar_div", true, false);
+    lt_ctx_free(ctx);
+}
+
 /* ---- accumulation ------------------------------------------------------------------------ */
 
 static void test_gradients_accumulate(void **state)
@@ -818,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_scalar_forms),
         cmocka_unit_test(test_scalar_left_forms),
         cmocka_unit_test(test_scalar_left_gradcheck),
+        cmocka_unit_test(test_scalar_left_saved_tensors),
         cmocka_unit_test(test_gradients_accumulate),
         cmocka_unit_test(test_recording_rules),
         cmocka_unit_test(test_empty_tensors),

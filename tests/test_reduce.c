@@ -626,6 +626,18 @@ static void test_stat_strided_and_graph(void **state)
     lt_ctx_free(ctx);
 }
 
+/* var and logsumexp read their input in backward, std its output too */
+static void test_stat_saved_tensors(void **state)
+{
+    (void)state;
+    static const char *const name[3] = {"var_dim", "std_dim", "logsumexp"};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(3, 4), 19, -2, 2), true);
+    for (int op = VAR; op <= LSE; op++)
+        ts_check_saves(f_stat, x, &(stat_case){op, 1, true, false, false}, name[op], true, op == STD);
+    lt_ctx_free(ctx);
+}
+
 static void test_stat_errors(void **state)
 {
     (void)state;
@@ -771,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_logsumexp_gradient_is_softmax),
         cmocka_unit_test(test_stat_gradcheck),
         cmocka_unit_test(test_stat_strided_and_graph),
+        cmocka_unit_test(test_stat_saved_tensors),
         cmocka_unit_test(test_stat_errors),
         cmocka_unit_test(test_reduce_graph),
         cmocka_unit_test(test_reduce_errors),

@@ -483,6 +483,22 @@ static void test_backward_uses_output(void **state)
     }
 }
 
+/* What each backward reads is what its lt_op declares (ts_check_saves). */
+static void test_saved_tensors(void **state)
+{
+    (void)state;
+    /* 0: reads nothing, 1: reads x, 2: reads y */
+    static const int reads[NOPS] = {[NEG] = 0, [TANH] = 2, [EXP] = 2, [LOG] = 1, [RELU] = 2,
+                                    [POW] = 1, [SQRT] = 2, [RSQRT] = 2, [ABS] = 1, [CLAMP] = 1};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(3), (float[]){0.5f, 1.25f, 2.0f}), true);
+    for (int op = 0; op < NOPS; op++) {
+        unary_case u = {op, 1.5f};
+        ts_check_saves(apply_case, x, &u, NAME[op], reads[op] == 1, reads[op] == 2);
+    }
+    lt_ctx_free(ctx);
+}
+
 static void test_chains(void **state)
 {
     (void)state;
@@ -672,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_noncontiguous_inputs),
         cmocka_unit_test(test_backward_uses_output),
+        cmocka_unit_test(test_saved_tensors),
         cmocka_unit_test(test_chains),
         cmocka_unit_test(test_gradients_accumulate),
         cmocka_unit_test(test_long_inputs),

@@ -40,8 +40,8 @@ static float gelu_slope(float x)
 LT_UNARY_BACKWARD(sigmoid_backward, dy *y *(1.0f - y))
 LT_UNARY_BACKWARD(gelu_backward, dy *gelu_slope(x))
 
-static const lt_op sigmoid_op = {"sigmoid", sigmoid_backward};
-static const lt_op gelu_op = {"gelu", gelu_backward};
+static const lt_op sigmoid_op = {"sigmoid", sigmoid_backward, LT_SAVES_OUT};
+static const lt_op gelu_op = {"gelu", gelu_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &sigmoid_op, x, sigmoid_map, 0.0); }
 lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &gelu_op, x, gelu_map, 0.0); }
@@ -92,7 +92,7 @@ static void gelu_tanh_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op gelu_tanh_op = {"gelu_tanh", gelu_tanh_backward};
+static const lt_op gelu_tanh_op = {"gelu_tanh", gelu_tanh_backward, LT_SAVES_IN(0)};
 
 /* a few multiplies on top of the vectorised tanh */
 #define WORK_GELU_TANH (LT_WORK_TANH + 8.0)
@@ -131,7 +131,7 @@ static float softplus_grad(float x, float dy, float beta, float threshold)
 
 LT_UNARY_BACKWARD(softplus_backward, softplus_grad(x, dy, node->fparam[0], node->fparam[1]))
 
-static const lt_op softplus_op = {"softplus", softplus_backward};
+static const lt_op softplus_op = {"softplus", softplus_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_softplus(lt_ctx *ctx, lt_tensor *x, float beta, float threshold)
 {

@@ -78,14 +78,14 @@ LT_UNARY_BACKWARD(sqrt_backward, dy / (2.0f * y))
 LT_UNARY_BACKWARD(rsqrt_backward, -0.5f * dy * (y * y * y))
 LT_UNARY_BACKWARD(abs_backward, dy * sign_of(x))
 
-static const lt_op neg_op = {"neg", neg_backward};
-static const lt_op tanh_op = {"tanh", tanh_backward};
-static const lt_op exp_op = {"exp", exp_backward};
-static const lt_op log_op = {"log", log_backward};
-static const lt_op relu_op = {"relu", relu_backward};
-static const lt_op sqrt_op = {"sqrt", sqrt_backward};
-static const lt_op rsqrt_op = {"rsqrt", rsqrt_backward};
-static const lt_op abs_op = {"abs", abs_backward};
+static const lt_op neg_op = {"neg", neg_backward, LT_SAVES_NONE};
+static const lt_op tanh_op = {"tanh", tanh_backward, LT_SAVES_OUT};
+static const lt_op exp_op = {"exp", exp_backward, LT_SAVES_OUT};
+static const lt_op log_op = {"log", log_backward, LT_SAVES_IN(0)};
+static const lt_op relu_op = {"relu", relu_backward, LT_SAVES_OUT};
+static const lt_op sqrt_op = {"sqrt", sqrt_backward, LT_SAVES_OUT};
+static const lt_op rsqrt_op = {"rsqrt", rsqrt_backward, LT_SAVES_OUT};
+static const lt_op abs_op = {"abs", abs_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &neg_op, x, neg_map, 0.0); }
 /* vmath.h: tanh saturates to +-1 and exp never overflows early; large
@@ -153,7 +153,7 @@ static void pow_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op pow_op = {"pow", pow_backward};
+static const lt_op pow_op = {"pow", pow_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *x, float exponent)
 {
@@ -179,7 +179,7 @@ static void clamp_map(float *restrict y, const float *x, int64_t n, float lo, fl
 /* the gradient passes where lo <= x <= hi (bounds included, NaN excluded) */
 LT_UNARY_BACKWARD(clamp_backward, x >= node->fparam[0] && x <= node->fparam[1] ? dy : 0.0f)
 
-static const lt_op clamp_op = {"clamp", clamp_backward};
+static const lt_op clamp_op = {"clamp", clamp_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_clamp(lt_ctx *ctx, lt_tensor *x, float min, float max)
 {

@@ -40,6 +40,14 @@ typedef lt_tensor *(*ts_fn)(lt_ctx *ctx, lt_tensor **inputs, void *user);
  * double. Fails the test when |analytic - numeric| > atol + rtol*|numeric|. */
 void ts_gradcheck(ts_fn f, lt_tensor **inputs, int n_inputs, void *user, double eps, double atol, double rtol);
 
+/* Checks what the backward of y = f(x) reads against its lt_op's saves: x
+ * (persistent, requiring grad) or y written in place between forward and
+ * backward must make backward fail naming op ("<op>'s input 1 ...
+ * modified in place", "<op>'s output ...") when reads_x / reads_y says
+ * the backward reads it, and must leave the gradient of the unwritten
+ * forward otherwise. x's values are restored. */
+void ts_check_saves(ts_fn f, lt_tensor *x, void *user, const char *op, bool reads_x, bool reads_y);
+
 /* Asserts ctx holds an error of the given status whose message contains
  * every one of the NULL-terminated substrings; then clears it. */
 void ts_assert_error(lt_ctx *ctx, lt_status status, ...);
