@@ -4,9 +4,11 @@
  * tensors of fuzzed shapes and values (small integers, so most results are
  * exact, and now and then +-inf, NaN, +-1e30, denormals), take views with
  * fuzzed dims and ranges (including huge and negative ones), index, matmul
- * (every rank, torch.matmul's rules), linear, cat, softmax, cross-entropy,
- * reductions, broadcasting arithmetic, unary ops, where, masked_fill,
- * tril/triu, gather, one_hot, expand, stack, roll, backward, reset. A small pool of live tensors feeds the calls.
+ * (every rank, torch.matmul's rules), linear, cat, softmax, cross-entropy
+ * (both forms), reductions (var, std and logsumexp too), broadcasting
+ * arithmetic, unary ops (sqrt, rsqrt, abs, clamp, gelu_tanh, softplus, s - x,
+ * s / x too), where, masked_fill, tril/triu, gather, one_hot, expand, stack,
+ * roll, backward, reset. A small pool of live tensors feeds the calls.
  *
  * The oracle is written from the header's rules, independently of the
  * library's code: for every call it predicts either the result's shape, or
@@ -1114,6 +1116,135 @@ static void op_unary(fz *f, lt_tensor *t, unsigned kind)
     put(f, r);
 }
 
+/* The newer elementwise ops: exact IEEE results where the header promises
+ * them (sqrt, rsqrt as 1/sqrt, abs, s - x, s / x as (1/x) * s, clamp), ranges
+ * otherwise (gelu_tanh of a finite x is finite, in [-0.2, max(x, 0)];
+ * softplus is >= 0, and x itself above the threshold). */
+static void op_math(fz *f, lt_tensor *t, unsigned kind)
+{
+    static const char *const names[] = {"sqrt", "rsqrt", "abs", "scalar_sub", "scalar_div", "clamp", "gelu_tanh",
+                                        "softplus"};
+    const char *op = names[kind % 8];
+    float s = value_of(take(f)), hi = value_of(take(f));
+    unsigned errors = need_f32(t);
+    if (kind % 8 == 5 && (isnan(s) || isnan(hi)))
+        errors |= E(LT_ERR_ARG);
+    lt_tensor *r;
+    switch (kind % 8) {
+    case 0: r = lt_sqrt(f->ctx, t); break;
+    case 1: r = lt_rsqrt(f->ctx, t); break;
+    case 2: r = lt_abs(f->ctx, t); break;
+    case 3: r = lt_scalar_sub(f->ctx, s, t); break;
+    case 4: r = lt_scalar_div(f->ctx, s, t); break;
+    case 5: r = lt_clamp(f->ctx, t, s, hi); break;
+    case 6: r = lt_gelu_tanh(f->ctx, t); break;
+    default: r = lt_softplus(f->ctx, t, 1.0f, 20.0f); break;
+    }
+    lt_shape want = lt_shape_of(t);
+    r = expect(f, op, r, errors, &want);
+    if (!r)
+        return;
+    for (int64_t i = 0; i < lt_numel(r); i++) {
+        float x = lt_get_f32(t, i), y = lt_get_f32(r, i);
+        bool ok = true;
+        switch (kind % 8) {
+        case 0: ok = same_bits(y, sqrtf(x)); break;
+        case 1: ok = same_bits(y, 1.0f / sqrtf(x)); break;
+        case 2: ok = same_bits(y, fabsf(x)); break;
+        case 3: ok = same_bits(y, s - x); break;
+        case 4: ok = same_bits(y, (1.0f / x) * s); break;
+        case 5:
+            ok = isnan(x) ? isnan(y)
+                 : s > hi ? y == hi
+                          : y >= s && y <= hi && y == (x < s ? s : x > hi ? hi : x);
+            break;
+        case 6: ok = !isfinite(x) || (isfinite(y) && y >= -0.2f && y <= (x > 0 ? x : 0.0f)); break;
+        default: ok = isnan(x) ? isnan(y) : y >= 0 && (x <= 20.0f || y == x); break;
+        }
+        FUZZ_CHECK(ok, "%s: %g of %g (s %g, hi %g)", op, (double)y, (double)x, (double)s, (double)hi);
+    }
+    put(f, r);
+}
+
+/* var, std and logsumexp along a dim: the reduction's shape; var and std
+ * are >= 0 or NaN; logsumexp of a finite slice is at least its maximum. */
+static void op_stats(fz *f, lt_tensor *t, unsigned kind)
+{
+    static const char *const names[] = {"var_dim", "std_dim", "logsumexp"};
+    const char *op = names[kind % 3];
+    int dim = take_dim(f);
+    unsigned flags = take(f);
+    bool keep = flags & 1, unbiased = flags & 2;
+    unsigned errors = need_f32(t);
+    lt_shape want = {0, {0}};
+    int d = resolve(dim, t->ndim ? t->ndim : 1);
+    if (d < 0)
+        errors |= E(LT_ERR_INDEX);
+    for (int i = 0; i < t->ndim; i++)
+        if (i != d || keep)
+            want.d[want.ndim++] = i == d ? 1 : t->shape[i];
+    if (!errors && too_much_work(want, 1)) /* (0, 2^20, 2^20) reduced over dim 0 */
+        return;
+    lt_tensor *r = kind % 3 == 0   ? lt_var_dim(f->ctx, t, dim, unbiased, keep)
+                   : kind % 3 == 1 ? lt_std_dim(f->ctx, t, dim, unbiased, keep)
+                                   : lt_logsumexp(f->ctx, t, dim, keep);
+    r = expect(f, op, r, errors, &want);
+    if (!r)
+        return;
+    int64_t len = t->ndim ? t->shape[d] : 1, inner = 1;
+    for (int i = d + 1; i < t->ndim; i++)
+        inner *= t->shape[i];
+    for (int64_t o = 0; o < lt_numel(r); o++) {
+        float y = lt_get_f32(r, o), m = -INFINITY;
+        bool finite = true;
+        for (int64_t j = 0; j < len; j++) {
+            float v = lt_get_f32(t, ((o / inner) * len + j) * inner + o % inner);
+            finite &= isfinite(v) != 0;
+            m = v > m ? v : m;
+        }
+        if (kind % 3 < 2)
+            FUZZ_CHECK(isnan(y) || y >= 0, "%s: %g is negative", op, (double)y);
+        else if (finite)
+            FUZZ_CHECK(y >= m && !isnan(y), "logsumexp: %g below the slice maximum %g", (double)y, (double)m);
+    }
+    put(f, r);
+}
+
+/* lt_cross_entropy_ignore: logits (..., C) and targets of the logits' shape
+ * without the last dim; a target out of range and not the ignore index is
+ * LT_ERR_INDEX. NaN exactly when nothing is counted (for finite logits). */
+static void op_cross_entropy_ignore(fz *f, lt_tensor *logits, lt_tensor *targets)
+{
+    int32_t ignore = (int32_t)(take(f) % 5) - 2;
+    unsigned errors = need_f32(logits) | (targets->dtype == LT_I32 ? 0 : E(LT_ERR_DTYPE));
+    bool fits = logits->ndim >= 1 && targets->ndim == logits->ndim - 1;
+    for (int i = 0; fits && i < targets->ndim; i++)
+        fits = targets->shape[i] == logits->shape[i];
+    int64_t counted = 0;
+    if (!fits)
+        errors |= E(LT_ERR_SHAPE);
+    else if (targets->dtype == LT_I32)
+        for (int64_t i = 0; i < lt_numel(targets); i++) {
+            int32_t c = lt_get_i32(targets, i);
+            if (c == ignore)
+                continue;
+            counted++;
+            if (c < 0 || c >= logits->shape[logits->ndim - 1])
+                errors |= E(LT_ERR_INDEX);
+        }
+    lt_shape want = {0, {0}};
+    lt_tensor *r = expect(f, "cross_entropy_ignore", lt_cross_entropy_ignore(f->ctx, logits, targets, ignore), errors,
+                          &want);
+    if (!r)
+        return;
+    float v = lt_get_f32(r, 0);
+    if (counted == 0)
+        FUZZ_CHECK(isnan(v), "cross_entropy_ignore: %g with every target skipped", (double)v);
+    else if (all_finite(logits))
+        FUZZ_CHECK(!isnan(v) && v >= 0, "cross_entropy_ignore: loss %g for finite logits", (double)v);
+    put(f, r);
+}
+
 /* ---- autograd and context -------------------------------------------------------------- */
 
 /* Drops every temporary from the pool and releases them. */
@@ -1171,7 +1302,7 @@ static void zero_grads(fz *f)
 
 static void one_call(fz *f)
 {
-    unsigned op = take(f) % 30;
+    unsigned op = take(f) % 32;
     lt_tensor *t = pick(f);
     if (op == 0 || !t) {
         op_new(f);
@@ -1255,6 +1386,16 @@ static void one_call(fz *f)
             op_stack(f);
         else
             op_roll(f, t);
+        break;
+    }
+    case 30: op_math(f, t, take(f)); break;
+    case 31: {
+        unsigned how = take(f) % 4;
+        lt_tensor *y = how == 3 ? pick(f) : NULL;
+        if (how < 3)
+            op_stats(f, t, how);
+        else if (y)
+            op_cross_entropy_ignore(f, t, y);
         break;
     }
     default: op_new(f); break;

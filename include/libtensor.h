@@ -522,8 +522,9 @@ lt_tensor *lt_softmax(lt_ctx *ctx, lt_tensor *x, int dim);
 lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *x, int dim);
 /** Mean cross-entropy of logits (N,C) against I32 class targets (N,), fused
  * and stable (F.cross_entropy). Returns a scalar. Targets must be in 0..C-1
- * (no ignore_index; LT_ERR_INDEX otherwise); N must be >= 1; other shapes
- * are LT_ERR_SHAPE.
+ * (LT_ERR_INDEX otherwise; lt_cross_entropy_ignore below skips an ignore
+ * index and takes logits of any rank); N must be >= 1; other shapes are
+ * LT_ERR_SHAPE.
  * Extremes, as PyTorch: softmax/log_softmax/cross_entropy are exact for
  * logits up to +-FLT_MAX (softmax of [1e30, 1e30, -1e30] is [0.5, 0.5, 0]);
  * the loss is +inf only when it exceeds float (a target logit FLT_MAX below
@@ -619,6 +620,82 @@ lt_tensor *lt_expand(lt_ctx *ctx, lt_tensor *t, lt_shape shape);
  * or I32 (makemore's context window: lt_roll(idx, 1, 1), then column 0 set).
  * One dim (torch also takes several, or none for the flattened tensor). */
 lt_tensor *lt_roll(lt_ctx *ctx, lt_tensor *t, int64_t shift, int dim);
+
+/* ---- more math: roots, abs, clamp, scalar-on-the-left, softplus, the tanh
+ * GELU, variance, log-sum-exp, cross-entropy with an ignore index ---------- */
+
+/** s - x for every element (PyTorch's `s - x`, torch.rsub(x, s)); the name
+ *  reads as the expression: lt_scalar_sub(ctx, 1.0f, p) is 1 - p. */
+lt_tensor *lt_scalar_sub(lt_ctx *ctx, float s, lt_tensor *x);
+/** s / x for every element, computed as PyTorch's `s / x` does:
+ *  (1 / x) * s, two roundings, so values equal PyTorch's to the bit (and
+ *  lt_mul_scalar(lt_pow(x, -1), s)); x = 0 gives +-inf, or NaN when s is
+ *  0. Gradient -(dy * s) / x^2, written as PyTorch writes it. */
+lt_tensor *lt_scalar_div(lt_ctx *ctx, float s, lt_tensor *x);
+/** Square root, elementwise: sqrt(-0) = -0, sqrt(x < 0) = NaN; the gradient
+ *  dy / (2 y) is +-inf at +-0. */
+lt_tensor *lt_sqrt(lt_ctx *ctx, lt_tensor *x);
+/** 1 / sqrt(x), elementwise (torch.rsqrt, a true division as PyTorch):
+ *  +-inf at +-0, NaN below 0. */
+lt_tensor *lt_rsqrt(lt_ctx *ctx, lt_tensor *x);
+/** |x|, elementwise; the gradient is dy * sgn(x), 0 at 0 (and at NaN), as
+ *  PyTorch. */
+lt_tensor *lt_abs(lt_ctx *ctx, lt_tensor *x);
+/** torch.clamp(x, min, max): min(max(x, min), max), elementwise. For one
+ *  bound only pass -INFINITY as min or INFINITY as max (exactly
+ *  torch.clamp(x, max=...) / (x, min=...), gradient included). The
+ *  gradient passes where min <= x <= max, bounds included, and is 0
+ *  elsewhere and at NaN (which stays NaN). min > max sets every element to
+ *  max (gradient 0), as PyTorch. A NaN bound is LT_ERR_ARG (PyTorch 1.13
+ *  ignores it or returns NaN depending on the call). */
+lt_tensor *lt_clamp(lt_ctx *ctx, lt_tensor *x, float min, float max);
+/** F.softplus(x, beta, threshold): log(1 + exp(beta x)) / beta, or x where
+ *  beta x > threshold (PyTorch's defaults: beta 1, threshold 20); gradient
+ *  sigmoid(beta x), 1 above the threshold. Unlike PyTorch it never
+ *  overflows: with a threshold above 88 / beta, beta x > 88 also gives x
+ *  and gradient 1 (PyTorch: inf and NaN past 88.7). LT_ERR_ARG when beta
+ *  is 0 or not finite, or threshold is NaN. */
+lt_tensor *lt_softplus(lt_ctx *ctx, lt_tensor *x, float beta, float threshold);
+/** GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+ *  elementwise, as F.gelu(x, approximate="tanh") (GPT-2's and makemore's
+ *  NewGELU); lt_gelu is the exact form. A separate function rather than a
+ *  mode argument: PyTorch has exactly these two forms. Large tensors are
+ *  split across threads (results do not depend on the thread count). */
+lt_tensor *lt_gelu_tanh(lt_ctx *ctx, lt_tensor *x);
+
+/** Variance along dim, as torch.var(x, dim, unbiased, keepdim): the mean
+ *  squared deviation from the mean, divided by N - 1 when unbiased (Bessel's
+ *  correction), else by N (two passes, in double). As PyTorch, N <= 1 with
+ *  unbiased, or an empty dim, gives NaN (value and gradient). */
+lt_tensor *lt_var_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool keepdim);
+/** Standard deviation along dim, sqrt(lt_var_dim), as torch.std(x, dim,
+ *  unbiased, keepdim); the gradient is 0 where the result is 0 (a constant
+ *  slice), as PyTorch. */
+lt_tensor *lt_std_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool keepdim);
+/** log(sum(exp(x))) along dim, as torch.logsumexp(x, dim, keepdim), stable
+ *  (the slice's maximum is subtracted first, sums in double). As PyTorch: a
+ *  slice of -inf gives -inf, a +inf gives +inf, a NaN gives NaN, an empty
+ *  dim gives -inf. The gradient is the softmax, dy * exp(x - y), NaN where
+ *  x - y is inf - inf as in PyTorch; unlike PyTorch it stays the softmax
+ *  when y has lost log(sum) to rounding (logsumexp of [1e30, 1e30]: PyTorch's
+ *  gradient is [1, 1], here [0.5, 0.5]). */
+lt_tensor *lt_logsumexp(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
+/** Mean cross-entropy of logits (..., C), any rank >= 1 with the classes
+ * LAST, against I32 targets of the logits' shape without that dim (...),
+ * skipping every target equal to ignore_index: a skipped position adds
+ * nothing, is left out of the mean's count and gets a zero gradient. Equal
+ * to F.cross_entropy(logits.view(-1, C), targets.view(-1),
+ * ignore_index=ignore_index) (makemore's (B,T,V) logits, ignore_index -1);
+ * note that F.cross_entropy itself takes rank > 2 logits as (N, C, d1, ...).
+ * As PyTorch, when every target is skipped (or there are none) the loss is
+ * NaN (0/0) and the gradient 0. A skipped position's logits are never used:
+ * its gradient is 0 even where they hold NaN or inf (PyTorch gives NaN
+ * there). Any other target outside 0..C-1 is
+ * LT_ERR_INDEX naming its position and value ("cross_entropy_ignore: target
+ * 5 at (1,2) out of range for 4 classes (ignore_index -1)"); a targets shape
+ * that does not fit is LT_ERR_SHAPE. The same fused, stable kernel and
+ * extreme-value behaviour as lt_cross_entropy. */
+lt_tensor *lt_cross_entropy_ignore(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets, int32_t ignore_index);
 
 /* ======================================================================== */
 /* 6. Autograd                                                              */

@@ -1,5 +1,5 @@
 /* test_elementwise.c - add, sub, mul, div with broadcasting and their scalar
- * forms: values (hand-computed and PyTorch 1.13 golden values), gradients
+ * forms (x op s, and s - x, s / x): values (hand-computed and PyTorch 1.13 golden values), gradients
  * (golden and finite differences), the fast paths against a naive
  * reference, strided and aliased operands, and every error path. */
 #include "test_support.h"
@@ -11,6 +11,10 @@
 
 typedef lt_tensor *(*binary_fn)(lt_ctx *, lt_tensor *, lt_tensor *);
 typedef lt_tensor *(*scalar_fn)(lt_ctx *, lt_tensor *, float);
+
+/* s - x and s / x behind scalar_fn's signature */
+static lt_tensor *scalar_sub_fn(lt_ctx *ctx, lt_tensor *x, float s) { return lt_scalar_sub(ctx, s, x); }
+static lt_tensor *scalar_div_fn(lt_ctx *ctx, lt_tensor *x, float s) { return lt_scalar_div(ctx, s, x); }
 
 enum { ADD, SUB, MUL, DIV, NOPS };
 static const binary_fn BINARY[NOPS] = {lt_add, lt_sub, lt_mul, lt_div};
@@ -223,8 +227,8 @@ static void test_golden_scalar_forms(void **state)
     static const struct {
         const char *name;
         scalar_fn fn;
-    } fns[] = {{"add_scalar", lt_add_scalar}, {"sub_scalar", lt_sub_scalar},
-               {"mul_scalar", lt_mul_scalar}, {"div_scalar", lt_div_scalar}};
+    } fns[] = {{"add_scalar", lt_add_scalar}, {"sub_scalar", lt_sub_scalar}, {"mul_scalar", lt_mul_scalar},
+               {"div_scalar", lt_div_scalar}, {"scalar_sub", scalar_sub_fn},  {"scalar_div", scalar_div_fn}};
     lt_ctx *ctx = lt_ctx_new();
     int used = 0;
     for (int c = 0; c < GOLDEN_SCALAR_COUNT; c++) {
@@ -238,7 +242,8 @@ static void test_golden_scalar_forms(void **state)
             ts_assert_shape(y, LT_SHAPE(g->n));
             assert_values(g->op, y, g->y, 0, 0);
             assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, LT_SHAPE(g->n), g->g)));
-            assert_grad_values(g->op, x, g->dx, 0, 1e-6);
+            /* s - x and s / x also compute the gradient in PyTorch's order */
+            assert_grad_values(g->op, x, g->dx, 0, strncmp(g->op, "scalar_", 7) == 0 ? 0 : 1e-6);
             lt_free(x);
             lt_ctx_reset(ctx);
             used++;
@@ -606,6 +611,71 @@ static void test_scalar_forms(void **state)
     lt_ctx_free(ctx);
 }
 
+/* s - x and s / x: values, PyTorch's rounding of s / x, gradients on
+ * strided inputs. */
+static void test_scalar_left_forms(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_new_from(ctx, LT_F32, LT_SHAPE(3, 4), M34);
+    ts_assert_near(lt_scalar_sub(ctx, 1.0f, a), (float[]){0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11}, 12, 0, 0);
+    ts_assert_near(lt_scalar_div(ctx, 12.0f, a), (float[]){12, 6, 4, 3, 2.4f, 2, 12 / 7.0f, 1.5f, 12 / 9.0f, 1.2f,
+                                                           12 / 11.0f, 1}, 12, 0, 2e-7);
+    /* PyTorch's 10 / x is x.reciprocal() * 10: for x = 3 that is 3.33333349f
+     * (two roundings), where the true quotient rounds to 3.33333325f; the
+     * same bits as the old spelling lt_mul_scalar(lt_pow(x, -1), 10) */
+    lt_tensor *three = lt_full(ctx, LT_SHAPE0, 3.0f);
+    assert_true(lt_item(ctx, lt_scalar_div(ctx, 10.0f, three)) == 3.33333349f);
+    assert_true(lt_item(ctx, lt_mul_scalar(ctx, lt_pow(ctx, three, -1.0f), 10.0f)) == 3.33333349f);
+    ts_assert_shape(lt_scalar_sub(ctx, 2.0f, three), LT_SHAPE0);
+    /* zeros: s / +-0 = +-inf, 0 / 0 = NaN */
+    lt_tensor *z = lt_scalar_div(ctx, 2.0f, lt_from_f32(ctx, LT_SHAPE(2), (float[]){0, -0.0f}));
+    assert_true(lt_get_f32(z, 0) == INFINITY && lt_get_f32(z, 1) == -INFINITY);
+    assert_true(isnan(lt_item(ctx, lt_scalar_div(ctx, 0.0f, lt_zeros(ctx, LT_F32, LT_SHAPE0)))));
+    /* a transposed input: values in logical order, gradient -1 and -s/x^2 */
+    lt_requires_grad(ctx, a, true);
+    lt_tensor *t = lt_transpose(ctx, a, 0, 1);
+    lt_tensor *y = lt_add(ctx, lt_scalar_sub(ctx, 0.5f, t), lt_scalar_div(ctx, -3.0f, t));
+    ts_assert_shape(y, LT_SHAPE(4, 3));
+    ts_assert_value("0.5 - x - 3 / x", lt_get_f32(y, 1), 0.5 - 5 - 3 / 5.0, 1e-6, 0); /* element (0,1) is a[1][0] = 5 */
+    assert_true(lt_backward_grad(ctx, y, lt_ones(ctx, LT_SHAPE(4, 3))));
+    for (int i = 0; i < 12; i++)
+        ts_assert_value("its gradient", lt_grad_get(a, i), -1 + 3 / (M34[i] * M34[i]), 1e-6, 0);
+    lt_ctx_free(ctx);
+}
+
+static lt_tensor *apply_scalar_left(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    lt_tensor *t = lt_narrow(ctx, lt_transpose(ctx, in[0], 0, 1), 0, 1, 3); /* (3,3) strided */
+    return *(const int *)user ? lt_scalar_div(ctx, 1.5f, t) : lt_scalar_sub(ctx, -2.0f, t);
+}
+
+static void test_scalar_left_gradcheck(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *a = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(3, 4), 77, 0.5, 2), true);
+    for (int k = 0; k < 2; k++)
+        ts_gradcheck(apply_scalar_left, &a, 1, &k, 1e-3, GC_ATOL, GC_RTOL);
+    lt_ctx_free(ctx);
+}
+
+/* s - x reads nothing in its backward; s / x reads x */
+static lt_tensor *scalar_left_of(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    return *(const int *)user ? lt_scalar_div(ctx, 2.0f, in[0]) : lt_scalar_sub(ctx, 2.0f, in[0]);
+}
+
+static void test_scalar_left_saved_tensors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(4), 13, 0.5, 2), true);
+    ts_check_saves(scalar_left_of, x, &(int){0}, "scalar_sub", false, false);
+    ts_check_saves(scalar_left_of, x, &(int){1}, "scalar_div", true, false);
+    lt_ctx_free(ctx);
+}
+
 /* ---- accumulation ------------------------------------------------------------------------ */
 
 static void test_gradients_accumulate(void **state)
@@ -732,9 +802,9 @@ static void test_errors(void **state)
     static const struct {
         const char *name;
         scalar_fn fn;
-    } sc[] = {{"add_scalar", lt_add_scalar}, {"sub_scalar", lt_sub_scalar},
-              {"mul_scalar", lt_mul_scalar}, {"div_scalar", lt_div_scalar}};
-    for (int k = 0; k < 4; k++) {
+    } sc[] = {{"add_scalar", lt_add_scalar}, {"sub_scalar", lt_sub_scalar}, {"mul_scalar", lt_mul_scalar},
+              {"div_scalar", lt_div_scalar}, {"scalar_sub", scalar_sub_fn},  {"scalar_div", scalar_div_fn}};
+    for (int k = 0; k < 6; k++) {
         assert_null(sc[k].fn(NULL, f, 1));
         assert_null(sc[k].fn(ctx, NULL, 1));
         ts_assert_error(ctx, LT_ERR_ARG, sc[k].name, "argument 1 is NULL", NULL);
@@ -762,6 +832,9 @@ int main(void)
         cmocka_unit_test(test_broadcast_gradients_sum),
         cmocka_unit_test(test_aliased_operands),
         cmocka_unit_test(test_scalar_forms),
+        cmocka_unit_test(test_scalar_left_forms),
+        cmocka_unit_test(test_scalar_left_gradcheck),
+        cmocka_unit_test(test_scalar_left_saved_tensors),
         cmocka_unit_test(test_gradients_accumulate),
         cmocka_unit_test(test_recording_rules),
         cmocka_unit_test(test_empty_tensors),

@@ -1,11 +1,16 @@
-/* test_reduce.c - sum, mean (of everything and along a dim) and max along a
- * dim: hand-computed values, accuracy of the double accumulation, keepdim and
- * negative dims, rank-0 and empty tensors, PyTorch's NaN and tie rules for
- * max, gradients (finite differences, non-contiguous inputs), errors. */
+/* test_reduce.c - sum, mean (of everything and along a dim), max, var, std
+ * and logsumexp along a dim: hand-computed values, PyTorch 1.13 golden values
+ * (tests/data/golden_reduce.h, made by tools/golden_reduce.py), accuracy of
+ * the double accumulation, keepdim and negative dims, rank-0 and empty
+ * tensors, PyTorch's NaN, infinity and tie rules, gradients (finite
+ * differences, non-contiguous inputs), errors. */
 #include "test_support.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "data/golden_reduce.h"
 
 /* (2,3,4) tensor with values 0..23 */
 static lt_tensor *iota234(lt_ctx *ctx)
@@ -358,6 +363,307 @@ static void test_reduce_gradcheck(void **state)
 }
 
 /* ======================================================================== */
+/* variance, standard deviation, log-sum-exp                                */
+/* ======================================================================== */
+
+enum { VAR, STD, LSE };
+
+static lt_tensor *stat_dim(lt_ctx *ctx, int op, lt_tensor *x, int dim, bool unbiased, bool keepdim)
+{
+    switch (op) {
+    case VAR: return lt_var_dim(ctx, x, dim, unbiased, keepdim);
+    case STD: return lt_std_dim(ctx, x, dim, unbiased, keepdim);
+    default: return lt_logsumexp(ctx, x, dim, keepdim);
+    }
+}
+
+/* X's shape (3,4,5) without dim d */
+static lt_shape reduced_shape(int d)
+{
+    lt_shape s = {0, {0}};
+    const int64_t full[3] = {3, 4, 5};
+    for (int i = 0; i < 3; i++)
+        if (i != d)
+            s.d[s.ndim++] = full[i];
+    return s;
+}
+
+/* op(x) along dim (also spelled negatively), backward of the upstream G,
+ * against PyTorch's values and input gradient. */
+static void check_stat_golden(int op, const float *x_in, int dim, bool unbiased, const float *y_want,
+                              const float *dx_want, double rtol, double dx_atol)
+{
+    static const float *const up[3] = {golden_red_g0, golden_red_g1, golden_red_g2};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(3, 4, 5), x_in), true);
+    lt_shape ys = reduced_shape(dim);
+    for (int neg = 0; neg < 2; neg++) {
+        lt_ctx_reset(ctx);
+        lt_zero_grad(x);
+        lt_tensor *y = stat_dim(ctx, op, x, neg ? dim - 3 : dim, unbiased, false);
+        ts_assert_shape(y, ys);
+        ts_assert_near(y, y_want, lt_numel(y), 1e-6, rtol);
+        assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, ys, up[dim])));
+        ts_assert_near(lt_grad(ctx, x), dx_want, 60, dx_atol, 1e-4);
+    }
+    lt_ctx_free(ctx);
+}
+
+static void test_var_std_golden(void **state)
+{
+    (void)state;
+    static const float *const var_y[2][3] = {{golden_var_b_d0_y, golden_var_b_d1_y, golden_var_b_d2_y},
+                                             {golden_var_u_d0_y, golden_var_u_d1_y, golden_var_u_d2_y}};
+    static const float *const var_dx[2][3] = {{golden_var_b_d0_dx, golden_var_b_d1_dx, golden_var_b_d2_dx},
+                                              {golden_var_u_d0_dx, golden_var_u_d1_dx, golden_var_u_d2_dx}};
+    static const float *const std_y[2][3] = {{golden_std_b_d0_y, golden_std_b_d1_y, golden_std_b_d2_y},
+                                             {golden_std_u_d0_y, golden_std_u_d1_y, golden_std_u_d2_y}};
+    static const float *const std_dx[2][3] = {{golden_std_b_d0_dx, golden_std_b_d1_dx, golden_std_b_d2_dx},
+                                              {golden_std_u_d0_dx, golden_std_u_d1_dx, golden_std_u_d2_dx}};
+    static const float *const off_y[2][3] = {
+        {golden_var_offset_b_d0_y, golden_var_offset_b_d1_y, golden_var_offset_b_d2_y},
+        {golden_var_offset_u_d0_y, golden_var_offset_u_d1_y, golden_var_offset_u_d2_y}};
+    static const float *const off_dx[2][3] = {
+        {golden_var_offset_b_d0_dx, golden_var_offset_b_d1_dx, golden_var_offset_b_d2_dx},
+        {golden_var_offset_u_d0_dx, golden_var_offset_u_d1_dx, golden_var_offset_u_d2_dx}};
+    for (int u = 0; u < 2; u++)
+        for (int d = 0; d < 3; d++) {
+            check_stat_golden(VAR, golden_red_x, d, u, var_y[u][d], var_dx[u][d], 1e-5, 1e-6);
+            check_stat_golden(STD, golden_red_x, d, u, std_y[u][d], std_dx[u][d], 1e-5, 1e-6);
+            /* around 1000 PyTorch is itself a little off: its float mean is
+             * within half an ulp of 1000 (3e-5), and its gradient's x - mean
+             * (about 1) carries that error; test_var_accuracy compares with
+             * double references instead */
+            check_stat_golden(VAR, golden_red_x_offset, d, u, off_y[u][d], off_dx[u][d], 1e-4, 2e-4);
+        }
+}
+
+static void test_logsumexp_golden(void **state)
+{
+    (void)state;
+    static const float *const y[2][3] = {{golden_lse_d0_y, golden_lse_d1_y, golden_lse_d2_y},
+                                         {golden_lse_wide_d0_y, golden_lse_wide_d1_y, golden_lse_wide_d2_y}};
+    static const float *const dx[2][3] = {{golden_lse_d0_dx, golden_lse_d1_dx, golden_lse_d2_dx},
+                                          {golden_lse_wide_d0_dx, golden_lse_wide_d1_dx, golden_lse_wide_d2_dx}};
+    for (int d = 0; d < 3; d++) {
+        check_stat_golden(LSE, golden_red_x, d, false, y[0][d], dx[0][d], 1e-6, 1e-6);
+        check_stat_golden(LSE, golden_red_x_wide, d, false, y[1][d], dx[1][d], 1e-6, 1e-6);
+    }
+}
+
+/* The variance and its gradient in double of the stored offset tensor along
+ * the last dim: the library's two passes in double are closer to them than
+ * PyTorch's float. */
+static void test_var_accuracy(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(12, 5), golden_red_x_offset), true);
+    lt_tensor *v = lt_var_dim(ctx, x, 1, true, true);
+    ts_assert_shape(v, LT_SHAPE(12, 1));
+    assert_true(lt_backward_grad(ctx, v, lt_ones(ctx, LT_SHAPE(12, 1))));
+    for (int r = 0; r < 12; r++) {
+        const float *row = golden_red_x_offset + r * 5;
+        double m = 0, ss = 0;
+        for (int j = 0; j < 5; j++)
+            m += row[j] / 5.0;
+        for (int j = 0; j < 5; j++)
+            ss += (row[j] - m) * (row[j] - m);
+        ts_assert_value("var", lt_get_f32(v, r), (float)(ss / 4), 0, 0); /* correctly rounded */
+        for (int j = 0; j < 5; j++) /* d var / dx_j = 2 (x_j - mean) / (N - 1) */
+            ts_assert_value("var'", lt_grad_get(x, r * 5 + j), (float)(2 * (row[j] - m) / 4), 0, 0);
+    }
+    /* a million-fold offset: a one-pass float formula would return garbage */
+    lt_free(x);
+    lt_tensor *big = lt_from_f32(ctx, LT_SHAPE(4), (float[]){1e6f + 1, 1e6f + 2, 1e6f + 3, 1e6f + 4});
+    assert_true(lt_item(ctx, lt_var_dim(ctx, big, 0, true, false)) == 5.0f / 3.0f);
+    assert_true(lt_item(ctx, lt_std_dim(ctx, big, 0, false, false)) == sqrtf(1.25f));
+    lt_ctx_free(ctx);
+}
+
+static void test_var_std_edges(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(2, 1), (float[]){3, 4}), true);
+    /* N = 1: unbiased is 0/0 = NaN (value and gradient), biased 0 (gradient 0) */
+    for (int op = VAR; op <= STD; op++) {
+        lt_ctx_reset(ctx);
+        lt_zero_grad(x);
+        lt_tensor *y = stat_dim(ctx, op, x, 1, true, false);
+        assert_true(isnan(lt_get_f32(y, 0)) && isnan(lt_get_f32(y, 1)));
+        assert_true(lt_backward_grad(ctx, y, lt_ones(ctx, LT_SHAPE(2))));
+        assert_true(isnan(lt_grad_get(x, 0)) && isnan(lt_grad_get(x, 1)));
+        lt_ctx_reset(ctx);
+        lt_zero_grad(x);
+        y = stat_dim(ctx, op, x, -1, false, true);
+        ts_assert_shape(y, LT_SHAPE(2, 1));
+        assert_true(lt_backward_grad(ctx, y, lt_ones(ctx, LT_SHAPE(2, 1))));
+        ts_assert_near(y, (float[]){0, 0}, 2, 0, 0);
+        ts_assert_near(lt_grad(ctx, x), (float[]){0, 0}, 2, 0, 0);
+    }
+    /* a constant row: std 0, and std's gradient 0 there (not 0/0), as PyTorch */
+    lt_ctx_reset(ctx);
+    lt_tensor *c = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3), (float[]){2, 2, 2, 1, 2, 3}), true);
+    lt_tensor *s = lt_std_dim(ctx, c, 1, true, false);
+    ts_assert_near(s, (float[]){0, 1}, 2, 0, 0);
+    assert_true(lt_backward_grad(ctx, s, lt_ones(ctx, LT_SHAPE(2))));
+    /* row 1: d std / dx_j = (x_j - mean) / ((N-1) std) = -0.5, 0, 0.5 */
+    ts_assert_near(lt_grad(ctx, c), (float[]){0, 0, 0, -0.5f, 0, 0.5f}, 6, 0, 1e-7);
+    /* hand values: var(1,2,3,4) = 5/3 unbiased, 5/4 biased; along dim 0 */
+    lt_tensor *h = lt_from_f32(ctx, LT_SHAPE(4, 2), (float[]){1, 0, 2, 0, 3, 0, 4, 8});
+    ts_assert_near(lt_var_dim(ctx, h, 0, true, false), (float[]){5 / 3.f, 16}, 2, 0, 1e-7);
+    ts_assert_near(lt_var_dim(ctx, h, 0, false, false), (float[]){1.25f, 12}, 2, 0, 1e-7);
+    ts_assert_near(lt_std_dim(ctx, h, 0, false, true), (float[]){sqrtf(1.25f), sqrtf(12)}, 2, 0, 1e-7);
+    ts_assert_shape(lt_std_dim(ctx, h, 0, false, true), LT_SHAPE(1, 2));
+    /* an empty dim gives NaN; an empty result is empty; a scalar is one
+     * element (NaN unbiased, 0 biased), as PyTorch */
+    for (int u = 0; u < 2; u++) { /* 0/0 either way (not 0 / -1 for unbiased) */
+        lt_tensor *e = lt_var_dim(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 0)), 1, u, false);
+        ts_assert_shape(e, LT_SHAPE(2));
+        assert_true(isnan(lt_get_f32(e, 0)) && isnan(lt_get_f32(e, 1)));
+    }
+    ts_assert_shape(lt_std_dim(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(0, 3)), 1, true, false), LT_SHAPE(0));
+    lt_tensor *sc = lt_full(ctx, LT_SHAPE0, 2.5f);
+    ts_assert_shape(lt_var_dim(ctx, sc, 0, true, false), LT_SHAPE0);
+    assert_true(isnan(lt_item(ctx, lt_var_dim(ctx, sc, -1, true, false))));
+    assert_true(lt_item(ctx, lt_std_dim(ctx, sc, 0, false, false)) == 0.0f);
+    assert_int_equal(lt_status_of(ctx), LT_OK);
+    lt_ctx_free(ctx);
+}
+
+static void test_logsumexp_edges(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    /* rows: all -inf, +inf and a number, +inf and -inf, NaN, finite, huge */
+    const float xv[12] = {-INFINITY, -INFINITY, INFINITY, 1, INFINITY, -INFINITY, NAN, 1, 1, 2, 1e30f, 1e30f};
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(6, 2), xv), true);
+    lt_tensor *y = lt_logsumexp(ctx, x, 1, false);
+    ts_assert_shape(y, LT_SHAPE(6));
+    const float y_want[6] = {-INFINITY, INFINITY, INFINITY, NAN, 2.31326169f, 1e30f};
+    for (int i = 0; i < 6; i++)
+        ts_assert_value("logsumexp", lt_get_f32(y, i), y_want[i], 0, 1e-7);
+    /* the gradient is exp(x - y): NaN where that is inf - inf, 0 for -inf
+     * against +inf, the softmax otherwise (PyTorch's values, except the last
+     * row, where PyTorch's float y has lost log 2 and its gradient is 1, 1) */
+    assert_true(lt_backward_grad(ctx, y, lt_ones(ctx, LT_SHAPE(6))));
+    const float dx_want[12] = {NAN, NAN, NAN, 0, NAN, 0, NAN, NAN, 0.268941421f, 0.731058579f, 0.5f, 0.5f};
+    for (int i = 0; i < 12; i++)
+        ts_assert_value("logsumexp'", lt_grad_get(x, i), dx_want[i], 1e-7, 0);
+    /* an empty dim is log(0) = -inf; a scalar is itself; keepdim */
+    lt_tensor *e = lt_logsumexp(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 0)), 1, true);
+    ts_assert_shape(e, LT_SHAPE(2, 1));
+    assert_true(lt_get_f32(e, 0) == -INFINITY && lt_get_f32(e, 1) == -INFINITY);
+    assert_true(lt_item(ctx, lt_logsumexp(ctx, lt_full(ctx, LT_SHAPE0, 2.5f), 0, false)) == 2.5f);
+    /* large logits do not overflow: 88 + log(2) and -1000 + log 3 */
+    lt_tensor *big = lt_from_f32(ctx, LT_SHAPE(2, 3), (float[]){88, 88, -INFINITY, -1000, -1000, -1000});
+    ts_assert_near(lt_logsumexp(ctx, big, -1, false), (float[]){88.6931472f, -998.901388f}, 2, 0, 1e-7);
+    lt_ctx_free(ctx);
+}
+
+/* logsumexp's gradient is the softmax along the same dim */
+static void test_logsumexp_gradient_is_softmax(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(3, 4, 5), 41, -3, 3), true);
+    for (int d = 0; d < 3; d++) {
+        lt_ctx_reset(ctx);
+        lt_zero_grad(x);
+        lt_tensor *p = lt_softmax(ctx, x, d);
+        assert_true(lt_backward(ctx, lt_sum(ctx, lt_logsumexp(ctx, x, d, d == 1))));
+        ts_assert_tensors_near(lt_grad(ctx, x), p, 1e-7);
+    }
+    lt_ctx_free(ctx);
+}
+
+typedef struct {
+    int op, dim;
+    bool unbiased, keepdim, transposed;
+} stat_case;
+
+static lt_tensor *f_stat(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const stat_case *c = user;
+    lt_tensor *x = c->transposed ? lt_transpose(ctx, in[0], 0, 2) : in[0];
+    return stat_dim(ctx, c->op, x, c->dim, c->unbiased, c->keepdim);
+}
+
+static void test_stat_gradcheck(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(3, 4, 5), 17, -2, 2), true);
+    for (int op = VAR; op <= LSE; op++)
+        for (int dim = -3; dim < 3; dim++)
+            for (int k = 0; k < 4; k++) {
+                stat_case c = {op, dim, (k & 1) != 0, (k & 2) != 0, (dim & 1) != 0};
+                ts_gradcheck(f_stat, &x, 1, &c, 1e-3, GC_ATOL, GC_RTOL);
+            }
+    lt_ctx_free(ctx);
+}
+
+/* A strided input gives the values of its contiguous copy, and nothing is
+ * recorded without a gradient. */
+static void test_stat_strided_and_graph(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *base = ts_random(ctx, LT_SHAPE(4, 6), 23, -3, 3);
+    lt_tensor *v = lt_narrow(ctx, lt_transpose(ctx, base, 0, 1), 0, 1, 4); /* (4,4) strided */
+    lt_tensor *vd = lt_clone(ctx, v);
+    for (int op = VAR; op <= LSE; op++)
+        for (int dim = 0; dim < 2; dim++)
+            ts_assert_tensors_near(stat_dim(ctx, op, v, dim, true, false), stat_dim(ctx, op, vd, dim, true, false), 0);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    lt_requires_grad(ctx, base, true);
+    for (int op = VAR; op <= LSE; op++) {
+        lt_ctx_reset(ctx);
+        assert_true(stat_dim(ctx, op, base, 0, true, false)->requires_grad);
+        assert_int_equal(lt_tape_size(ctx), 1);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* var and logsumexp read their input in backward, std its output too */
+static void test_stat_saved_tensors(void **state)
+{
+    (void)state;
+    static const char *const name[3] = {"var_dim", "std_dim", "logsumexp"};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(3, 4), 19, -2, 2), true);
+    for (int op = VAR; op <= LSE; op++)
+        ts_check_saves(f_stat, x, &(stat_case){op, 1, true, false, false}, name[op], true, op == STD);
+    lt_ctx_free(ctx);
+}
+
+static void test_stat_errors(void **state)
+{
+    (void)state;
+    static const char *const name[3] = {"var_dim", "std_dim", "logsumexp"};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3)), *xi = lt_zeros(ctx, LT_I32, LT_SHAPE(2, 3));
+    for (int op = VAR; op <= LSE; op++) {
+        assert_null(stat_dim(NULL, op, x, 0, true, false));
+        assert_null(stat_dim(ctx, op, NULL, 0, true, false));
+        ts_assert_error(ctx, LT_ERR_ARG, name[op], "argument 1 is NULL", NULL);
+        assert_null(stat_dim(ctx, op, xi, 0, true, false));
+        ts_assert_error(ctx, LT_ERR_DTYPE, name[op], "i32", NULL);
+        assert_null(stat_dim(ctx, op, x, 2, true, false));
+        ts_assert_error(ctx, LT_ERR_INDEX, name[op], "dim 2", "rank 2", NULL);
+        assert_null(stat_dim(ctx, op, x, -3, true, false));
+        ts_assert_error(ctx, LT_ERR_INDEX, name[op], "dim -3", NULL);
+        /* sticky */
+        assert_null(stat_dim(ctx, op, x, 9, true, false));
+        assert_null(stat_dim(ctx, op, x, 0, true, false));
+        ts_assert_error(ctx, LT_ERR_INDEX, name[op], "dim 9", NULL);
+        assert_non_null(stat_dim(ctx, op, x, 0, true, false));
+    }
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
 /* graph bookkeeping and errors                                             */
 /* ======================================================================== */
 
@@ -469,6 +775,16 @@ int main(void)
         cmocka_unit_test(test_max_dim_backward_routes),
         cmocka_unit_test(test_max_dim_indices_are_the_callers),
         cmocka_unit_test(test_reduce_gradcheck),
+        cmocka_unit_test(test_var_std_golden),
+        cmocka_unit_test(test_logsumexp_golden),
+        cmocka_unit_test(test_var_accuracy),
+        cmocka_unit_test(test_var_std_edges),
+        cmocka_unit_test(test_logsumexp_edges),
+        cmocka_unit_test(test_logsumexp_gradient_is_softmax),
+        cmocka_unit_test(test_stat_gradcheck),
+        cmocka_unit_test(test_stat_strided_and_graph),
+        cmocka_unit_test(test_stat_saved_tensors),
+        cmocka_unit_test(test_stat_errors),
         cmocka_unit_test(test_reduce_graph),
         cmocka_unit_test(test_reduce_errors),
     };

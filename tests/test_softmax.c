@@ -1,10 +1,12 @@
-/* test_softmax.c - lt_softmax, lt_log_softmax and lt_cross_entropy: hand
- * values, PyTorch 1.13 golden values (tests/data/golden_softmax.h, made by
- * tools/golden_softmax.py), stability at extreme logits, gradchecks along
- * every dim and on strided inputs, error paths. */
+/* test_softmax.c - lt_softmax, lt_log_softmax, lt_cross_entropy and
+ * lt_cross_entropy_ignore: hand values, PyTorch 1.13 golden values
+ * (tests/data/golden_softmax.h, made by tools/golden_softmax.py), stability
+ * at extreme logits, gradchecks along every dim and on strided inputs,
+ * thread-count independence, error paths. */
 #include "test_support.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "data/golden_softmax.h"
 
@@ -362,6 +364,241 @@ static void test_cross_entropy_errors(void **state)
     lt_ctx_free(ctx);
 }
 
+/* ---- cross-entropy with an ignore index -------------------------------------- */
+
+/* makemore's loss: (B,T,V) logits, targets ending in runs of -1 */
+static void test_cross_entropy_ignore_golden(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(4, 5, 27), golden_cei_logits), true);
+    lt_tensor *t = lt_from_i32(ctx, LT_SHAPE(4, 5), golden_cei_targets);
+    lt_tensor *loss = lt_cross_entropy_ignore(ctx, x, t, -1);
+    ts_assert_shape(loss, LT_SHAPE0);
+    ts_assert_value("loss", lt_item(ctx, loss), golden_cei_loss, 0, 1e-6);
+    assert_true(lt_backward(ctx, loss));
+    ts_assert_near(lt_grad(ctx, x), golden_cei_dlogits, 4 * 5 * 27, 1e-7, 1e-5);
+    for (int i = 0; i < 20; i++) /* a skipped position's gradient is exactly 0 */
+        for (int j = 0; golden_cei_targets[i] == -1 && j < 27; j++)
+            assert_true(lt_grad_get(x, i * 27 + j) == 0.0f);
+    /* an ignore index inside the class range */
+    lt_ctx_reset(ctx);
+    lt_tensor *x3 = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(6, 5), golden_cei3_logits), true);
+    loss = lt_cross_entropy_ignore(ctx, x3, lt_from_i32(ctx, LT_SHAPE(6), golden_cei3_targets), 3);
+    ts_assert_value("loss", lt_item(ctx, loss), golden_cei3_loss, 0, 1e-6);
+    assert_true(lt_backward(ctx, loss));
+    ts_assert_near(lt_grad(ctx, x3), golden_cei3_dlogits, 30, 1e-7, 1e-5);
+    lt_ctx_free(ctx);
+}
+
+/* Skipping rows is the same as leaving them out: loss and gradient equal, to
+ * the bit, those of lt_cross_entropy over the kept rows; with nothing to skip
+ * lt_cross_entropy_ignore is lt_cross_entropy (any ignore index that no
+ * target equals). */
+static void test_cross_entropy_ignore_is_leaving_out(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(20, 27), golden_cei_logits), true);
+    float kept_logits[20 * 27];
+    int32_t kept_t[20];
+    int kept = 0;
+    for (int i = 0; i < 20; i++)
+        if (golden_cei_targets[i] != -1) {
+            memcpy(kept_logits + kept * 27, golden_cei_logits + i * 27, sizeof(float) * 27);
+            kept_t[kept++] = golden_cei_targets[i];
+        }
+    lt_tensor *xk = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(kept, 27), kept_logits), true);
+    lt_tensor *a = lt_cross_entropy_ignore(ctx, x, lt_from_i32(ctx, LT_SHAPE(20), golden_cei_targets), -1);
+    lt_tensor *b = lt_cross_entropy(ctx, xk, lt_from_i32(ctx, LT_SHAPE(kept), kept_t));
+    assert_true(lt_item(ctx, a) == lt_item(ctx, b));
+    assert_true(lt_backward_grad(ctx, lt_add(ctx, a, b), lt_ones(ctx, LT_SHAPE0)));
+    for (int i = 0, k = 0; i < 20; i++) {
+        bool skipped = golden_cei_targets[i] == -1;
+        for (int j = 0; j < 27; j++)
+            assert_true(lt_grad_get(x, i * 27 + j) == (skipped ? 0.0f : lt_grad_get(xk, k * 27 + j)));
+        k += !skipped;
+    }
+    /* nothing skipped: the same as lt_cross_entropy, bit for bit */
+    lt_ctx_reset(ctx);
+    lt_tensor *w = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(8, 27), golden_ce_logits), true);
+    lt_tensor *tw = lt_from_i32(ctx, LT_SHAPE(8), golden_ce_targets);
+    float once[216];
+    lt_tensor *ce = lt_cross_entropy(ctx, w, tw);
+    float plain = lt_item(ctx, ce);
+    assert_true(lt_backward(ctx, ce));
+    lt_copy_out_f32(lt_grad(ctx, w), once);
+    lt_ctx_reset(ctx);
+    lt_zero_grad(w);
+    tw = lt_from_i32(ctx, LT_SHAPE(8), golden_ce_targets); /* the old one went with the reset */
+    lt_tensor *l = lt_cross_entropy_ignore(ctx, w, tw, -100);
+    assert_true(lt_item(ctx, l) == plain);
+    assert_true(lt_backward(ctx, l));
+    for (int i = 0; i < 216; i++)
+        assert_true(lt_grad_get(w, i) == once[i]);
+    lt_ctx_free(ctx);
+}
+
+/* Every target skipped, no targets at all, one (C,) row with a scalar
+ * target, NaN in a skipped row. */
+static void test_cross_entropy_ignore_edges(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(3, 4), golden_ce_logits), true);
+    /* all skipped: 0/0 = NaN, gradient 0 (PyTorch's values) */
+    lt_tensor *loss = lt_cross_entropy_ignore(ctx, x, lt_from_i32(ctx, LT_SHAPE(3), (int32_t[]){-1, -1, -1}), -1);
+    assert_true(isnan(lt_item(ctx, loss)));
+    assert_true(lt_backward(ctx, loss));
+    for (int i = 0; i < 12; i++)
+        assert_true(lt_grad_get(x, i) == 0.0f);
+    /* no rows: NaN as well (lt_cross_entropy refuses an empty batch) */
+    lt_ctx_reset(ctx);
+    lt_tensor *e = lt_cross_entropy_ignore(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(0, 4)), lt_zeros(ctx, LT_I32, LT_SHAPE(0)),
+                                           -1);
+    assert_true(isnan(lt_item(ctx, e)));
+    lt_tensor *e3 = lt_cross_entropy_ignore(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 0, 5)),
+                                            lt_zeros(ctx, LT_I32, LT_SHAPE(2, 0)), -1);
+    assert_true(isnan(lt_item(ctx, e3)));
+    /* zero classes, every target skipped */
+    lt_tensor *sevens = lt_from_i32(ctx, LT_SHAPE(2), (int32_t[]){7, 7});
+    assert_true(isnan(lt_item(ctx, lt_cross_entropy_ignore(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 0)), sevens, 7))));
+    /* a single (C,) row and a rank-0 target: -log softmax(x)[t] */
+    lt_tensor *r = lt_from_f32(ctx, LT_SHAPE(3), (float[]){0, logf(2), logf(3)});
+    lt_tensor *one = lt_cross_entropy_ignore(ctx, r, lt_from_i32(ctx, LT_SHAPE0, (int32_t[]){2}), -1);
+    ts_assert_value("one row", lt_item(ctx, one), log(2), 1e-6, 0);
+    assert_true(isnan(lt_item(ctx, lt_cross_entropy_ignore(ctx, r, lt_from_i32(ctx, LT_SHAPE0, (int32_t[]){-1}), -1))));
+    /* a skipped row of NaN and inf logits: the loss and the other rows'
+     * gradients are untouched, its own gradient 0 (PyTorch: NaN there) */
+    lt_ctx_reset(ctx);
+    lt_zero_grad(x);
+    lt_tensor *bad = lt_requires_grad(
+        ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(2, 3), (float[]){1, 2, 3, NAN, 1, INFINITY}), true);
+    loss = lt_cross_entropy_ignore(ctx, bad, lt_from_i32(ctx, LT_SHAPE(2), (int32_t[]){0, -1}), -1);
+    ts_assert_value("loss", lt_item(ctx, loss), 2.40760596, 1e-6, 0);
+    assert_true(lt_backward(ctx, loss));
+    ts_assert_near(lt_grad(ctx, bad), (float[]){-0.909969426f, 0.244728478f, 0.665240943f, 0, 0, 0}, 6, 1e-7, 1e-6);
+    lt_ctx_free(ctx);
+}
+
+typedef struct {
+    int transposed; /* logits as a transposed view */
+    const int32_t *targets; /* (2,3,2): the first of each pair is used */
+    int32_t ignore;
+} cei_case;
+
+/* (2,3,5) logits (a transposed view of a (5,3,2) parameter, or a view of it
+ * as (2,3,5)) against (2,3) targets read through a strided view */
+static lt_tensor *cei_fn(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const cei_case *c = user;
+    lt_tensor *x = c->transposed ? lt_transpose(ctx, in[0], 0, 2) : lt_view(ctx, in[0], LT_SHAPE(2, 3, 5));
+    lt_tensor *t = lt_select(ctx, lt_from_i32(ctx, LT_SHAPE(2, 3, 2), c->targets), 2, 0);
+    return lt_cross_entropy_ignore(ctx, x, t, c->ignore);
+}
+
+static void test_cross_entropy_ignore_gradcheck(void **state)
+{
+    (void)state;
+    static const int32_t minus_one[12] = {4, 9, -1, 9, 0, 9, 2, 9, -1, 9, 3, 9};
+    static const int32_t class_two[12] = {4, 9, 2, 9, 0, 9, 2, 9, 1, 9, 2, 9}; /* ignore_index 2, a class */
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(5, 3, 2), 71, -3, 3), true);
+    for (int tr = 0; tr < 2; tr++) {
+        ts_gradcheck(cei_fn, &x, 1, &(cei_case){tr, minus_one, -1}, 1e-2, 2e-3, 1e-2);
+        ts_gradcheck(cei_fn, &x, 1, &(cei_case){tr, class_two, 2}, 1e-2, 2e-3, 1e-2);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* A large batch splits across threads: the same loss and gradient, to the
+ * bit, for 1 and 3 threads. */
+static void test_cross_entropy_ignore_threads(void **state)
+{
+    (void)state;
+    enum { N = 8192, C = 27 };
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(N / 64, 64, C), 5, -4, 4), true);
+    lt_tensor *t = lt_new(ctx, LT_I32, LT_SHAPE(N / 64, 64));
+    for (int i = 0; i < N; i++)
+        lt_data_i32(t)[i] = i % 5 == 0 ? -1 : (i * 7) % C;
+    float loss[2];
+    lt_tensor *grad1 = NULL;
+    for (int k = 0; k < 2; k++) {
+        assert_true(lt_set_threads(ctx, k ? 3 : 1));
+        lt_ctx_reset(ctx);
+        lt_zero_grad(x);
+        lt_tensor *l = lt_cross_entropy_ignore(ctx, x, t, -1);
+        loss[k] = lt_item(ctx, l);
+        assert_true(lt_backward(ctx, l));
+        if (!k)
+            grad1 = lt_new_copy(ctx, lt_grad(ctx, x));
+    }
+    assert_true(loss[0] == loss[1] && isfinite(loss[0]));
+    assert_memory_equal(lt_grad_f32(x), lt_data_f32(grad1), sizeof(float) * N * C);
+    lt_ctx_free(ctx);
+}
+
+/* The backward reads only its own probabilities: the logits may change */
+static lt_tensor *cei_of(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    (void)user;
+    return lt_cross_entropy_ignore(ctx, in[0], lt_from_i32(ctx, LT_SHAPE(2, 2), (int32_t[]){1, -1, 0, 2}), -1);
+}
+
+static void test_cross_entropy_ignore_saved_tensors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(2, 2, 3), 29, -2, 2), true);
+    ts_check_saves(cei_of, x, NULL, "cross_entropy_ignore", false, false);
+    lt_ctx_free(ctx);
+}
+
+static void test_cross_entropy_ignore_errors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3, 4));
+    lt_tensor *t = lt_from_i32(ctx, LT_SHAPE(2, 3), (int32_t[]){0, 1, -1, 2, 3, 1});
+    assert_null(lt_cross_entropy_ignore(NULL, x, t, -1));
+    assert_null(lt_cross_entropy_ignore(ctx, NULL, t, -1));
+    ts_assert_error(ctx, LT_ERR_ARG, "cross_entropy_ignore: argument 1 is NULL", NULL);
+    assert_null(lt_cross_entropy_ignore(ctx, x, NULL, -1));
+    ts_assert_error(ctx, LT_ERR_ARG, "cross_entropy_ignore: argument 2 is NULL", NULL);
+    assert_null(lt_cross_entropy_ignore(ctx, lt_zeros(ctx, LT_I32, LT_SHAPE(2, 3, 4)), t, -1));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "cross_entropy_ignore: logits (2,3,4) must be f32", NULL);
+    assert_null(lt_cross_entropy_ignore(ctx, x, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3)), -1));
+    ts_assert_error(ctx, LT_ERR_DTYPE, "cross_entropy_ignore: targets (2,3) must be i32", NULL);
+    assert_null(lt_cross_entropy_ignore(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE0), lt_zeros(ctx, LT_I32, LT_SHAPE0), -1));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "cross_entropy_ignore: logits () have no class dim", NULL);
+    assert_null(lt_cross_entropy_ignore(ctx, x, lt_zeros(ctx, LT_I32, LT_SHAPE(2, 4)), -1));
+    ts_assert_error(ctx, LT_ERR_SHAPE,
+                    "cross_entropy_ignore: logits (2,3,4) and targets (2,4): expected targets (2,3)", NULL);
+    assert_null(lt_cross_entropy_ignore(ctx, x, lt_zeros(ctx, LT_I32, LT_SHAPE(6)), -1));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "targets (6)", "expected targets (2,3)", NULL);
+    /* a target out of range, named by its position; -1 only when it is not
+     * the ignore index */
+    lt_set_i32(t, 4, 4);
+    assert_null(lt_cross_entropy_ignore(ctx, x, t, -1));
+    ts_assert_error(ctx, LT_ERR_INDEX,
+                    "cross_entropy_ignore: target 4 at (1,1) out of range for 4 classes (ignore_index -1)", NULL);
+    lt_set_i32(t, 4, 3);
+    assert_null(lt_cross_entropy_ignore(ctx, x, t, -100));
+    ts_assert_error(ctx, LT_ERR_INDEX, "target -1 at (0,2)", "ignore_index -100", NULL);
+    lt_set_i32(t, 2, INT32_MIN);
+    assert_null(lt_cross_entropy_ignore(ctx, x, t, -1));
+    ts_assert_error(ctx, LT_ERR_INDEX, "target -2147483648 at (0,2)", NULL);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    /* sticky */
+    lt_set_i32(t, 2, -1);
+    assert_null(lt_cross_entropy_ignore(ctx, x, lt_zeros(ctx, LT_I32, LT_SHAPE(3)), -1));
+    assert_null(lt_cross_entropy_ignore(ctx, x, t, -1));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "targets (3)", NULL);
+    ts_assert_value("usable again", lt_item(ctx, lt_cross_entropy_ignore(ctx, x, t, -1)), log(4), 1e-6, 0);
+    lt_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +616,13 @@ int main(void)
         cmocka_unit_test(test_cross_entropy_gradcheck),
         cmocka_unit_test(test_cross_entropy_no_grad),
         cmocka_unit_test(test_cross_entropy_errors),
+        cmocka_unit_test(test_cross_entropy_ignore_golden),
+        cmocka_unit_test(test_cross_entropy_ignore_is_leaving_out),
+        cmocka_unit_test(test_cross_entropy_ignore_edges),
+        cmocka_unit_test(test_cross_entropy_ignore_gradcheck),
+        cmocka_unit_test(test_cross_entropy_ignore_threads),
+        cmocka_unit_test(test_cross_entropy_ignore_saved_tensors),
+        cmocka_unit_test(test_cross_entropy_ignore_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

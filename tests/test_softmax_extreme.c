@@ -1,5 +1,5 @@
-/* test_softmax_extreme.c - softmax, log_softmax and cross-entropy at the
- * edges of float: logits of +-1e30 and +-FLT_MAX, ties between huge logits,
+/* test_softmax_extreme.c - softmax, log_softmax and cross-entropy (both
+ * forms) at the edges of float: logits of +-1e30 and +-FLT_MAX, ties between huge logits,
  * +-inf and NaN. Expected values are PyTorch 1.13's
  * (torch.softmax / log_softmax / F.cross_entropy on the same float32 rows):
  *   [1e30, 1e30, -1e30]  softmax [0.5, 0.5, 0]  log_softmax [-0.693147, -0.693147, -2e30]
@@ -76,6 +76,32 @@ static void test_rows(void **state)
     lt_ctx_free(ctx);
 }
 
+/* The same rows through lt_cross_entropy_ignore, as the middle row of a
+ * (1,3,3) batch whose other rows are skipped (one of them NaN, one +inf):
+ * the row's loss and gradient as above, 0 for the skipped rows. */
+static void test_rows_ignore(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    for (size_t k = 0; k < sizeof CASES / sizeof *CASES; k++) {
+        const row_case *c = &CASES[k];
+        float v[9] = {NAN, NAN, NAN, c->x[0], c->x[1], c->x[2], INFINITY, 0, 1};
+        lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(1, 3, 3), v), true);
+        lt_tensor *t = lt_from_i32(ctx, LT_SHAPE(1, 3), (int32_t[]){-1, c->target, -1});
+        lt_tensor *loss = lt_cross_entropy_ignore(ctx, x, t, -1);
+        assert_non_null(loss);
+        assert_true(lt_backward(ctx, loss));
+        assert_value(c->what, "loss", 0, lt_item(ctx, loss), c->loss);
+        for (int i = 0; i < 3; i++) {
+            assert_value(c->what, "grad", i, lt_grad_get(x, 3 + i), c->grad[i]);
+            assert_true(lt_grad_get(x, i) == 0.0f && lt_grad_get(x, 6 + i) == 0.0f);
+        }
+        lt_ctx_reset(ctx);
+        lt_free(x);
+    }
+    lt_ctx_free(ctx);
+}
+
 /* A batch of rows of random magnitude up to 1e30: softmax rows sum to 1,
  * the loss and every gradient are finite, gradient rows sum to 0. */
 static void test_random_huge_batch(void **state)
@@ -113,6 +139,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
+        cmocka_unit_test(test_rows_ignore),
         cmocka_unit_test(test_random_huge_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

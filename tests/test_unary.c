@@ -1,7 +1,7 @@
-/* test_unary.c - neg, tanh, exp, log, relu, pow: values (hand-computed and
- * PyTorch 1.13 golden values, including inf/NaN edge cases), gradients
- * (golden and finite differences), strided inputs and views of views, and
- * every error path. */
+/* test_unary.c - neg, tanh, exp, log, relu, pow, sqrt, rsqrt, abs, clamp:
+ * values (hand-computed and PyTorch 1.13 golden values, including inf/NaN
+ * edge cases), gradients (golden and finite differences), strided inputs and
+ * views of views, and every error path. */
 #include "test_support.h"
 
 #include <math.h>
@@ -11,9 +11,12 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-/* The six ops behind one signature; c is pow's exponent. */
-enum { NEG, TANH, EXP, LOG, RELU, POW, NOPS };
-static const char *const NAME[NOPS] = {"neg", "tanh", "exp", "log", "relu", "pow"};
+/* The ops behind one signature; c is pow's exponent. clamp runs with fixed
+ * bounds here (its own tests vary them). */
+enum { NEG, TANH, EXP, LOG, RELU, POW, SQRT, RSQRT, ABS, CLAMP, NOPS };
+static const char *const NAME[NOPS] = {"neg", "tanh", "exp", "log", "relu", "pow", "sqrt", "rsqrt", "abs", "clamp"};
+#define CLAMP_LO (-0.5f)
+#define CLAMP_HI 1.5f
 
 static lt_tensor *apply(lt_ctx *ctx, int op, lt_tensor *a, float c)
 {
@@ -23,9 +26,16 @@ static lt_tensor *apply(lt_ctx *ctx, int op, lt_tensor *a, float c)
     case EXP: return lt_exp(ctx, a);
     case LOG: return lt_log(ctx, a);
     case RELU: return lt_relu(ctx, a);
+    case SQRT: return lt_sqrt(ctx, a);
+    case RSQRT: return lt_rsqrt(ctx, a);
+    case ABS: return lt_abs(ctx, a);
+    case CLAMP: return lt_clamp(ctx, a, CLAMP_LO, CLAMP_HI);
     default: return lt_pow(ctx, a, c);
     }
 }
+
+/* sqrt and rsqrt are NaN below 0: their random inputs stay positive */
+static bool positive_only(int op) { return op == LOG || op == SQRT || op == RSQRT; }
 
 static int op_index(const char *name)
 {
@@ -246,6 +256,97 @@ static void test_pow_exponents(void **state)
     assert_true(isnan(r.y[0]) && r.y[4] == 1.0f);
 }
 
+static void test_sqrt_rsqrt_edges(void **state)
+{
+    (void)state;
+    const float x[7] = {4, 0, -0.0f, -1, INFINITY, 2, 1e-30f};
+    result r = run(SQRT, 0, x, 7);
+    result q = run(RSQRT, 0, x, 7);
+    const float y[7] = {2, 0, -0.0f, NAN, INFINITY, 1.41421354f, 1e-15f};
+    const float dx[7] = {0.25f, INFINITY, -INFINITY, NAN, 0, 0.353553385f, 5e14f}; /* 1 / (2 sqrt x) */
+    const float ry[7] = {0.5f, INFINITY, -INFINITY, NAN, 0, 0.707106769f, 1e15f};
+    /* -x^-1.5 / 2; at 1e-30 y^3 overflows float, as in PyTorch */
+    const float rdx[7] = {-0.0625f, -INFINITY, INFINITY, NAN, -0.0f, -0.176776692f, -INFINITY};
+    for (int i = 0; i < 7; i++) {
+        check("sqrt", i, r.y[i], y[i], 0, 1e-7);
+        check("sqrt'", i, r.dx[i], dx[i], 0, 2e-7);
+        check("rsqrt", i, q.y[i], ry[i], 0, 1e-7);
+        check("rsqrt'", i, q.dx[i], rdx[i], 0, 2e-7);
+    }
+    assert_true(signbit(r.y[2])); /* sqrt(-0) = -0 */
+    /* rsqrt is a true division, 1 / sqrt(x): pow(x, -0.5) to the bit */
+    result p = run(POW, -0.5f, x, 7);
+    for (int i = 0; i < 7; i++)
+        assert_memory_equal(&q.y[i], &p.y[i], sizeof(float));
+}
+
+static void test_abs_edges(void **state)
+{
+    (void)state;
+    const float x[7] = {-2, 3, 0, -0.0f, NAN, -INFINITY, INFINITY};
+    result r = run(ABS, 0, x, 7);
+    const float y[7] = {2, 3, 0, 0, NAN, INFINITY, INFINITY};
+    const float dx[7] = {-1, 1, 0, 0, 0, -1, 1}; /* sgn: 0 at +-0 and NaN, as PyTorch */
+    for (int i = 0; i < 7; i++) {
+        check("abs", i, r.y[i], y[i], 0, 0);
+        check("abs'", i, r.dx[i], dx[i], 0, 0);
+    }
+    assert_false(signbit(r.y[3])); /* |-0| = +0 */
+}
+
+/* ---- clamp ------------------------------------------------------------------------ */
+
+/* Both bounds, one bound (the other infinite, against PyTorch's None),
+ * min > max and min == max: exact values and gradients. */
+static void test_clamp_golden(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    for (int c = 0; c < GOLDEN_CLAMP_COUNT; c++) {
+        const golden_clamp *g = &golden_clamp_cases[c];
+        char what[64];
+        snprintf(what, sizeof what, "clamp [%g, %g]", (double)g->lo, (double)g->hi);
+        lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(g->n), g->x), true);
+        lt_tensor *y = lt_clamp(ctx, x, g->lo, g->hi);
+        assert_non_null(y);
+        for (int i = 0; i < g->n; i++)
+            check(what, i, lt_get_f32(y, i), g->y[i], 0, 0);
+        assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, LT_SHAPE(g->n), g->g)));
+        for (int i = 0; i < g->n; i++)
+            check(what, i, lt_grad_get(x, i), g->dx[i], 0, 0);
+        lt_free(x);
+        lt_ctx_reset(ctx);
+    }
+    lt_ctx_free(ctx);
+}
+
+static void test_clamp_bounds(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(6), (float[]){-1, 0, 0.5f, 1, 2, NAN}),
+                                    true);
+    /* the gradient passes on the closed range: at both bounds too */
+    lt_tensor *y = lt_clamp(ctx, x, 0, 1);
+    ts_assert_shape(y, LT_SHAPE(6));
+    assert_true(lt_backward_grad(ctx, y, lt_full(ctx, LT_SHAPE(6), 2.0f)));
+    const float want_y[6] = {0, 0, 0.5f, 1, 1, NAN}, want_dx[6] = {0, 2, 2, 2, 0, 0};
+    for (int i = 0; i < 6; i++) {
+        check("clamp [0,1]", i, lt_get_f32(y, i), want_y[i], 0, 0);
+        check("clamp' [0,1]", i, lt_grad_get(x, i), want_dx[i], 0, 0);
+    }
+    /* -0 below a bound of +0 stays -0 (PyTorch's comparison order) */
+    lt_ctx_reset(ctx);
+    assert_true(signbit(lt_get_f32(lt_clamp(ctx, lt_full(ctx, LT_SHAPE0, -0.0f), 0, 1), 0)));
+    /* a NaN bound is refused, with nothing recorded */
+    assert_null(lt_clamp(ctx, x, NAN, 1));
+    ts_assert_error(ctx, LT_ERR_ARG, "clamp: bounds [nan, 1]", "INFINITY", NULL);
+    assert_null(lt_clamp(ctx, x, 0, NAN));
+    ts_assert_error(ctx, LT_ERR_ARG, "clamp: bounds [0, nan]", NULL);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    lt_ctx_free(ctx);
+}
+
 /* ---- finite differences -------------------------------------------------------- */
 
 typedef struct {
@@ -288,6 +389,8 @@ static void test_gradcheck(void **state)
         {{POW, 3}, 0.1, 2, true},   {{POW, -1}, 0.5, 2, true},   {{POW, -2}, 0.5, 2, true},
         {{POW, 0.5f}, 0.3, 2, false}, {{POW, -0.5f}, 0.3, 2, false}, {{POW, 1.5f}, 0.3, 2, false},
         {{POW, 2.5f}, 0.3, 2, false}, {{POW, 0}, 0.3, 2, true},  {{POW, 1}, 0.3, 2, true},
+        {{SQRT, 0}, 0.3, 3, false}, {{RSQRT, 0}, 0.3, 3, false}, {{ABS, 0}, 0.05, 2, true},
+        {{CLAMP, 0}, 0, 2.5, true},
     };
     lt_ctx *ctx = lt_ctx_new();
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -323,7 +426,7 @@ static void test_noncontiguous_inputs(void **state)
     lt_ctx *ctx = lt_ctx_new();
     for (int op = 0; op < NOPS; op++) {
         unary_case u = {op, op == POW ? 3.0f : 0.0f};
-        lt_tensor *x = random_input(ctx, LT_SHAPE(4, 6), 200 + (uint64_t)op, 0.2, 2, op != LOG);
+        lt_tensor *x = random_input(ctx, LT_SHAPE(4, 6), 200 + (uint64_t)op, 0.2, 2, !positive_only(op));
         lt_requires_grad(ctx, x, true);
         /* values on a transposed view equal those on its contiguous copy */
         lt_tensor *t = lt_transpose(ctx, x, 0, 1);
@@ -348,7 +451,7 @@ static void test_noncontiguous_inputs(void **state)
             for (int c = 0; c < 6; c++)
                 if (r < 1 || r > 2 || c < 1 || c > 4)
                     assert_true(lt_grad_get(x, r * 6 + c) == 0.0f);
-                else if (op != RELU) /* relu passes 0 for negative inputs */
+                else if (op != RELU && op != CLAMP) /* they pass 0 for some inputs */
                     assert_true(lt_grad_get(x, r * 6 + c) != 0.0f);
         ts_gradcheck(on_views, &x, 1, &u, GC_EPS, GC_ATOL, GC_RTOL);
         lt_free(x);
@@ -378,6 +481,22 @@ static void test_backward_uses_output(void **state)
             check(NAME[ops[k]], i, lt_grad_get(x, i), ops[k] == TANH ? 1.0f - yv[i] * yv[i] : yv[i], 0, 0);
         lt_ctx_free(ctx);
     }
+}
+
+/* What each backward reads is what its lt_op declares (ts_check_saves). */
+static void test_saved_tensors(void **state)
+{
+    (void)state;
+    /* 0: reads nothing, 1: reads x, 2: reads y */
+    static const int reads[NOPS] = {[NEG] = 0, [TANH] = 2, [EXP] = 2, [LOG] = 1, [RELU] = 2,
+                                    [POW] = 1, [SQRT] = 2, [RSQRT] = 2, [ABS] = 1, [CLAMP] = 1};
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(3), (float[]){0.5f, 1.25f, 2.0f}), true);
+    for (int op = 0; op < NOPS; op++) {
+        unary_case u = {op, 1.5f};
+        ts_check_saves(apply_case, x, &u, NAME[op], reads[op] == 1, reads[op] == 2);
+    }
+    lt_ctx_free(ctx);
 }
 
 static void test_chains(void **state)
@@ -447,6 +566,10 @@ static double ref_value(int op, double x, double c)
     case EXP: return exp(x);
     case LOG: return log(x);
     case RELU: return x > 0 ? x : 0;
+    case SQRT: return sqrt(x);
+    case RSQRT: return 1 / sqrt(x);
+    case ABS: return fabs(x);
+    case CLAMP: return x < CLAMP_LO ? CLAMP_LO : x > CLAMP_HI ? CLAMP_HI : x;
     default: return pow(x, c);
     }
 }
@@ -459,6 +582,10 @@ static double ref_derivative(int op, double x, double c)
     case EXP: return exp(x);
     case LOG: return 1 / x;
     case RELU: return x > 0 ? 1 : 0;
+    case SQRT: return 0.5 / sqrt(x);
+    case RSQRT: return -0.5 / (x * sqrt(x));
+    case ABS: return x > 0 ? 1 : -1;
+    case CLAMP: return x >= CLAMP_LO && x <= CLAMP_HI ? 1 : 0;
     default: return c * pow(x, c - 1);
     }
 }
@@ -554,9 +681,14 @@ int main(void)
         cmocka_unit_test(test_log_edges),
         cmocka_unit_test(test_relu_edges),
         cmocka_unit_test(test_pow_exponents),
+        cmocka_unit_test(test_sqrt_rsqrt_edges),
+        cmocka_unit_test(test_abs_edges),
+        cmocka_unit_test(test_clamp_golden),
+        cmocka_unit_test(test_clamp_bounds),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_noncontiguous_inputs),
         cmocka_unit_test(test_backward_uses_output),
+        cmocka_unit_test(test_saved_tensors),
         cmocka_unit_test(test_chains),
         cmocka_unit_test(test_gradients_accumulate),
         cmocka_unit_test(test_long_inputs),

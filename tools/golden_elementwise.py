@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes tests/data/golden_elementwise.h: PyTorch 1.13 reference values for
-the broadcasting binary ops (add, sub, mul, div), their scalar forms and the
-unary ops (neg, tanh, exp, log, relu, pow).
+the broadcasting binary ops (add, sub, mul, div), their scalar forms (x op s,
+and s - x, s / x as Python writes them), the unary ops (neg, tanh, exp, log,
+relu, pow, sqrt, rsqrt, abs) and clamp.
 
 usage: tools/golden_elementwise.py [OUTPUT]   (default tests/data/golden_elementwise.h)
 
@@ -107,7 +108,33 @@ def unary_cases(out):
     for p in [2.0, 0.5, -1.0, 3.0, 0.0, 1.0, 1.5, -2.0, -0.5, 2.5, -3.0, 4.0]:
         x = torch.cat([uniform(g, 6, 0.2, 3), uniform(g, 2, -3, -0.2), t([0.0, -0.0, 1.0, -1.0])])
         cases.append(("pow", p, x, lambda v, p=p: torch.pow(v, p)))
+    # added later: drawn after the cases above, so their values did not move
+    cases += [
+        ("sqrt", 0.0, torch.cat([uniform(g, 8, 0.01, 9), t([0.0, -0.0, -1.0, INF, 1e-30, 4.0])]), torch.sqrt),
+        ("rsqrt", 0.0, torch.cat([uniform(g, 8, 0.01, 9), t([0.0, -0.0, -1.0, INF, 1e-30, 4.0])]), torch.rsqrt),
+        ("abs", 0.0, torch.cat([uniform(g, 8, -3, 3), t([0.0, -0.0, NAN, INF, -INF])]), torch.abs),
+    ]
     unary_table(out, "gu", "golden_unary", cases)
+
+
+def clamp_cases(out):
+    """clamp(x, lo, hi) for both bounds, one bound (the other infinite: the
+    library's spelling of None, compared with PyTorch's None) and lo > hi."""
+    g = torch.Generator().manual_seed(31)
+    x = torch.cat([uniform(g, 10, -3, 3), torch.tensor([-1.0, 1.0, 0.5, -0.0, NAN, INF, -INF])])
+    rows = []
+    for i, (lo, hi) in enumerate([(-1.0, 1.0), (-INF, 0.5), (-1.0, INF), (1.0, -1.0), (0.5, 0.5), (-INF, INF)]):
+        up = torch.randn(x.shape, generator=g)
+        xr = x.clone().requires_grad_(True)
+        y = torch.clamp(xr, None if lo == -INF else lo, None if hi == INF else hi) if (lo, hi) != (-INF, INF) \
+            else torch.clamp(xr, min=-INF, max=INF)
+        y.backward(up)
+        out.append("/* clamp [%s, %s] */\n" % (c_float(lo), c_float(hi)))
+        for part, v in (("x", x), ("g", up), ("y", y), ("dx", xr.grad)):
+            out.append(c_floats("gc%d_%s" % (i, part), v))
+        rows.append("    {%s, %s, %d, gc%d_x, gc%d_g, gc%d_y, gc%d_dx},\n" % (c_float(lo), c_float(hi), x.numel(), i, i, i, i))
+    out.append("static const golden_clamp golden_clamp_cases[] = {\n%s};\n" % "".join(rows))
+    out.append("#define GOLDEN_CLAMP_COUNT %d\n\n" % len(rows))
 
 
 def scalar_cases(out):
@@ -121,6 +148,14 @@ def scalar_cases(out):
                            ("div_scalar", 0.0, xz, torch.div)]:
         s32 = torch.tensor(s, dtype=torch.float32)
         cases.append((name, s32.item(), v, lambda t, fn=fn, s32=s32: fn(t, s32)))
+    # s - x and s / x with s a Python number, as a model writes them (PyTorch
+    # computes s / x as x.reciprocal() * s)
+    x3 = torch.cat([uniform(g, 8, -2, 2), torch.tensor([3.0, 7.0, 0.0, -0.0])])
+    for name, s, fn in [("scalar_sub", 1.0, lambda t, s: s - t), ("scalar_sub", -1.25, lambda t, s: s - t),
+                        ("scalar_div", 10.0, lambda t, s: s / t), ("scalar_div", 0.3, lambda t, s: s / t),
+                        ("scalar_div", 0.0, lambda t, s: s / t), ("scalar_div", -1.0, lambda t, s: s / t)]:
+        s32 = torch.tensor(s, dtype=torch.float32).item()
+        cases.append((name, s32, x3, lambda t, fn=fn, s32=s32: fn(t, s32)))
     unary_table(out, "gs", "golden_scalar", cases)
 
 
@@ -153,6 +188,13 @@ typedef struct {
 /* op (add_scalar, ...) applied to x with scalar c */
 typedef golden_unary golden_scalar;
 
+/* clamp(x, lo, hi); an infinite bound is PyTorch's None */
+typedef struct {
+    float lo, hi;
+    int n;
+    const float *x, *g, *y, *dx;
+} golden_clamp;
+
 """
 
 
@@ -161,6 +203,7 @@ def main():
     binary_cases(out)
     unary_cases(out)
     scalar_cases(out)
+    clamp_cases(out)
     out.append("#endif\n")
     write(output_path("golden_elementwise.h"), "".join(out))
 

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Writes tests/data/golden_norm.h: PyTorch 1.13 reference values for
-batchnorm (training and evaluation, 2-D and 3-D), layernorm, gelu and
-sigmoid: outputs, input/gain/bias gradients for a fixed upstream gradient,
-and the running statistics after one training call.
+batchnorm (training and evaluation, 2-D and 3-D), layernorm, and the
+activations gelu (exact and tanh forms), sigmoid and softplus: outputs,
+input/gain/bias gradients for a fixed upstream gradient, and the running
+statistics after one training call.
 
 usage: tools/golden_norm.py [OUTPUT]   (default tests/data/golden_norm.h)
 
@@ -56,6 +57,18 @@ def activation_cases(out):
     out.append(c_floats("golden_act_x", x))
     for name, fn in (("gelu", F.gelu), ("sigmoid", torch.sigmoid)):
         xr = x.clone().requires_grad_(True)
+        y = fn(xr)
+        y.backward(torch.ones_like(y))
+        out.append(c_floats("golden_%s_y" % name, y))
+        out.append(c_floats("golden_%s_dx" % name, xr.grad))
+    # added later (no random draws: the values above did not move). A dense
+    # grid through the curved part, then the fixed points above.
+    xw = torch.cat([torch.linspace(-6, 6, 49), x])
+    out.append(c_floats("golden_act_wide_x", xw))
+    for name, fn in (("gelu_tanh", lambda v: F.gelu(v, approximate="tanh")), ("softplus", F.softplus),
+                     ("softplus_b2t5", lambda v: F.softplus(v, beta=2, threshold=5)),
+                     ("softplus_bhalf", lambda v: F.softplus(v, beta=0.5, threshold=20))):
+        xr = xw.clone().requires_grad_(True)
         y = fn(xr)
         y.backward(torch.ones_like(y))
         out.append(c_floats("golden_%s_y" % name, y))

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/data/golden_softmax.h: PyTorch 1.13 reference values for the
-softmax family, the embedding lookup and the notebook's first loss.
+softmax family, the embedding lookup, the notebook's first loss and the
+cross-entropy with an ignore index over (B,T,V) logits (makemore's).
 
 usage: tools/golden_softmax.py [OUTPUT]   (default tests/data/golden_softmax.h)
 
@@ -34,18 +35,42 @@ def softmax_cases(out):
             out.append(c_floats("golden_%s_d%d_dx" % (tag, dim), xr.grad))
 
 
+def write_cross_entropy(out, tag, comment, logits, targets, **options):
+    """F.cross_entropy(logits.view(-1, C), targets.view(-1), **options) and
+    its gradient, written as golden_<tag>_logits, _targets, _loss, _dlogits."""
+    logits = logits.requires_grad_(True)
+    loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1), **options)
+    loss.backward()
+    out.append("/* %s */\n" % comment)
+    out.append(c_floats("golden_%s_logits" % tag, logits))
+    out.append(c_ints("golden_%s_targets" % tag, targets))
+    out.append(c_scalar("golden_%s_loss" % tag, loss.item()))
+    out.append(c_floats("golden_%s_dlogits" % tag, logits.grad))
+
+
 def cross_entropy_case(out):
     """A fixed (8,27) batch: loss and d(loss)/d(logits)."""
     g = torch.Generator().manual_seed(4321)
-    logits = (torch.randn((8, 27), generator=g) * 2).requires_grad_(True)
+    logits = torch.randn((8, 27), generator=g) * 2
     targets = torch.randint(0, 27, (8,), generator=g)
-    loss = F.cross_entropy(logits, targets)
-    loss.backward()
-    out.append("/* cross_entropy of logits (8,27) against targets (8,) */\n")
-    out.append(c_floats("golden_ce_logits", logits))
-    out.append(c_ints("golden_ce_targets", targets))
-    out.append(c_scalar("golden_ce_loss", loss.item()))
-    out.append(c_floats("golden_ce_dlogits", logits.grad))
+    write_cross_entropy(out, "ce", "cross_entropy of logits (8,27) against targets (8,)", logits, targets)
+
+
+def cross_entropy_ignore_cases(out):
+    """Cross-entropy skipping an ignore index, as makemore computes it:
+    F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)
+    over (B,T,V) = (4,5,27) logits whose targets end in runs of -1; then an
+    ignore index inside the class range (3) over (6,5) logits."""
+    g = torch.Generator().manual_seed(777)
+    logits = torch.randn((4, 5, 27), generator=g) * 2
+    targets = torch.randint(0, 27, (4, 5), generator=g)
+    for b, length in enumerate([5, 3, 1, 4]):  # row b keeps `length` targets
+        targets[b, length:] = -1
+    write_cross_entropy(out, "cei", "cross_entropy ignore_index=-1 of logits (4,5,27), targets (4,5)", logits, targets,
+                        ignore_index=-1)
+    logits = torch.randn((6, 5), generator=g)
+    write_cross_entropy(out, "cei3", "cross_entropy ignore_index=3 (a class) of logits (6,5)", logits,
+                        torch.tensor([3, 0, 3, 4, 1, 3]), ignore_index=3)
 
 
 def notebook_case(out):
@@ -91,6 +116,7 @@ def main():
     softmax_cases(out)
     cross_entropy_case(out)
     notebook_case(out)
+    cross_entropy_ignore_cases(out)
     out.append("\n#endif\n")
     write(output_path("golden_softmax.h"), "\n".join(out))
 

@@ -1,5 +1,5 @@
 /* elementwise.c - add, sub, mul, div with NumPy/PyTorch broadcasting, and
- * their scalar forms.
+ * their scalar forms: x + s, x - s, x * s, x / s, and s - x, s / x.
  *
  * Broadcasting (core/broadcast.c): shapes are aligned on the right; a
  * missing or size-1 dim stretches to the other operand's size. Inputs are
@@ -186,19 +186,21 @@ lt_tensor *lt_sub(lt_ctx *ctx, lt_tensor *a, lt_tensor *b) { return binary(ctx, 
 lt_tensor *lt_mul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b) { return binary(ctx, BIN_MUL, a, b); }
 lt_tensor *lt_div(lt_ctx *ctx, lt_tensor *a, lt_tensor *b) { return binary(ctx, BIN_DIV, a, b); }
 
-/* ---- scalar forms: x (op) s ------------------------------------------------ */
+/* ---- scalar forms: x (op) s and s (op) x ----------------------------------- */
 
-/* The scalar is kept in node->fparam[0] and the kind in iparam[0]. Division
- * is a true division by s (not a multiplication by 1/s), so results match
- * x / s exactly; s = 0 gives inf/NaN as IEEE arithmetic does. */
-enum { SC_ADD, SC_SUB, SC_MUL, SC_DIV };
+/* The scalar is kept in node->fparam[0] and the kind in iparam[0]. x / s is
+ * a true division by s (not a multiplication by 1/s), so results match
+ * x / s exactly; s = 0 gives inf/NaN as IEEE arithmetic does. s / x is
+ * PyTorch's `s / x`, which is x.reciprocal() * s: the same two roundings
+ * here, so the values are PyTorch's to the bit. */
+enum { SC_ADD, SC_SUB, SC_MUL, SC_DIV, SC_SCALAR_SUB, SC_SCALAR_DIV };
 
 static void scalar_backward(lt_ctx *ctx, lt_node *node)
 {
     float *dx = lt_input_grad(ctx, node, 0); /* x is contiguous: dense */
     if (!dx)
         return;
-    const float *dy = lt_output_grad(node), s = node->fparam[0];
+    const float *dy = lt_output_grad(node), *x = lt_f32(node->in[0]), s = node->fparam[0];
     int64_t n = lt_numel(node->out);
     switch (node->iparam[0]) {
     case SC_ADD:
@@ -210,9 +212,19 @@ static void scalar_backward(lt_ctx *ctx, lt_node *node)
         for (int64_t i = 0; i < n; i++)
             dx[i] += dy[i] * s;
         break;
-    default:
+    case SC_DIV:
         for (int64_t i = 0; i < n; i++)
             dx[i] += dy[i] / s;
+        break;
+    case SC_SCALAR_SUB:
+        for (int64_t i = 0; i < n; i++)
+            dx[i] -= dy[i];
+        break;
+    default: /* d(s * r)/dx with r = 1/x: -(dy * s) * r^2, PyTorch's order */
+        for (int64_t i = 0; i < n; i++) {
+            float r = 1.0f / x[i];
+            dx[i] += -(dy[i] * s) * (r * r);
+        }
         break;
     }
 }
@@ -222,6 +234,8 @@ static const lt_op scalar_ops[] = {
     [SC_SUB] = {"sub_scalar", scalar_backward, LT_SAVES_NONE},
     [SC_MUL] = {"mul_scalar", scalar_backward, LT_SAVES_NONE},
     [SC_DIV] = {"div_scalar", scalar_backward, LT_SAVES_NONE},
+    [SC_SCALAR_SUB] = {"scalar_sub", scalar_backward, LT_SAVES_NONE},
+    [SC_SCALAR_DIV] = {"scalar_div", scalar_backward, LT_SAVES_IN(0)}, /* its gradient reads x */
 };
 
 static void scalar_forward(int kind, float *restrict y, const float *x, float s, int64_t n)
@@ -239,9 +253,17 @@ static void scalar_forward(int kind, float *restrict y, const float *x, float s,
         for (int64_t i = 0; i < n; i++)
             y[i] = x[i] * s;
         break;
-    default:
+    case SC_DIV:
         for (int64_t i = 0; i < n; i++)
             y[i] = x[i] / s;
+        break;
+    case SC_SCALAR_SUB:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = s - x[i];
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (1.0f / x[i]) * s;
         break;
     }
 }
@@ -260,3 +282,5 @@ lt_tensor *lt_add_scalar(lt_ctx *ctx, lt_tensor *x, float s) { return scalar_op(
 lt_tensor *lt_sub_scalar(lt_ctx *ctx, lt_tensor *x, float s) { return scalar_op(ctx, SC_SUB, x, s); }
 lt_tensor *lt_mul_scalar(lt_ctx *ctx, lt_tensor *x, float s) { return scalar_op(ctx, SC_MUL, x, s); }
 lt_tensor *lt_div_scalar(lt_ctx *ctx, lt_tensor *x, float s) { return scalar_op(ctx, SC_DIV, x, s); }
+lt_tensor *lt_scalar_sub(lt_ctx *ctx, float s, lt_tensor *x) { return scalar_op(ctx, SC_SCALAR_SUB, x, s); }
+lt_tensor *lt_scalar_div(lt_ctx *ctx, float s, lt_tensor *x) { return scalar_op(ctx, SC_SCALAR_DIV, x, s); }

@@ -1,5 +1,6 @@
 /* reduce.c - reductions: sum and mean of everything (to a scalar), and
- * sum, mean and max along one dim.
+ * sum, mean, max, variance, standard deviation and log-sum-exp along one
+ * dim.
  *
  * Accuracy: every sum is accumulated in double (each float converted
  * exactly, one rounding at the end), so a sum of n floats is within about
@@ -9,6 +10,7 @@
  * A reduction along dim views the (contiguous) input as (outer, len, inner)
  * (lt_split_around); the output is (outer, inner) laid out densely. */
 #include "core/opkit.h"
+#include "kernels/vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -256,4 +258,183 @@ lt_tensor *lt_max_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim, lt_tenso
     if (indices)
         *indices = idx;
     return vals;
+}
+
+/* ---- variance and standard deviation along a dim ------------------------------ */
+
+/* var = sum_j (x_j - mean)^2 / max(len - correction, 0), two passes in
+ * double (the mean first, then the squared deviations from it), so a row
+ * with a large offset loses nothing to cancellation. std = sqrt(var).
+ *
+ * Backward (PyTorch's var_backward / std_backward):
+ *   var: dx_j = 2 / (len - correction) * dy * (x_j - mean)
+ *   std: the same with dy / (2 std) for dy, and 0 where std == 0 */
+
+/* What backward needs: the mean of every slice (outer, inner), in double. */
+typedef struct {
+    double *mean;
+    double divisor;  /* max(len - correction, 0) */
+    bool std;        /* std's gradient rule on top of var's */
+} var_saved;
+
+/* mean[o,i] and the variance y[o,i] of every slice, elementwise over the
+ * rows j when inner > 1 (unit stride). acc: inner doubles of scratch. */
+static void var_kernel(lt_split s, const float *x, double *mean, double *acc, float *y, double divisor, bool std)
+{
+    for (int64_t o = 0; o < s.outer; o++) {
+        const float *xo = x + o * s.len * s.inner;
+        double *mo = mean + o * s.inner;
+        for (int64_t i = 0; i < s.inner; i++)
+            mo[i] = acc[i] = 0.0;
+        for (int64_t j = 0; j < s.len; j++)
+            for (int64_t i = 0; i < s.inner; i++)
+                mo[i] += (double)xo[j * s.inner + i];
+        for (int64_t i = 0; i < s.inner; i++)
+            mo[i] /= (double)s.len; /* NaN for an empty dim, as is the result */
+        for (int64_t j = 0; j < s.len; j++)
+            for (int64_t i = 0; i < s.inner; i++) {
+                double d = (double)xo[j * s.inner + i] - mo[i];
+                acc[i] += d * d;
+            }
+        for (int64_t i = 0; i < s.inner; i++) {
+            double v = acc[i] / divisor; /* 0/0 = NaN when len <= correction */
+            y[o * s.inner + i] = (float)(std ? sqrt(v) : v);
+        }
+    }
+}
+
+static void var_backward(lt_ctx *ctx, lt_node *node)
+{
+    float *dx = lt_input_grad(ctx, node, 0); /* x is contiguous: dense */
+    if (!dx)
+        return;
+    const var_saved *v = node->saved;
+    lt_split s = node_split(node);
+    if (s.inner == 0) /* no elements: (2^20, 2^20, 0) must not loop 2^40 times */
+        return;
+    const float *x = lt_f32(node->in[0]), *y = lt_f32(node->out), *dy = lt_output_grad(node);
+    double scale = 2.0 / v->divisor;
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t j = 0; j < s.len; j++)
+            for (int64_t i = 0; i < s.inner; i++) {
+                int64_t k = o * s.inner + i;
+                double dvar = dy[k];
+                if (v->std)
+                    dvar = y[k] == 0.0f ? 0.0 : dvar / (2.0 * y[k]);
+                double d = (double)x[(o * s.len + j) * s.inner + i] - v->mean[k];
+                dx[(o * s.len + j) * s.inner + i] += (float)(scale * dvar * d);
+            }
+}
+
+/* var reads x (and its saved means); std also its output */
+static const lt_op var_dim_op = {"var_dim", var_backward, LT_SAVES_IN(0)};
+static const lt_op std_dim_op = {"std_dim", var_backward, LT_SAVES_IN(0) | LT_SAVES_OUT};
+
+static lt_tensor *variance(lt_ctx *ctx, const lt_op *op, lt_tensor *x, int dim, bool unbiased, bool keepdim)
+{
+    reduce_plan p;
+    if (!(x = lt_dense_f32(ctx, op->name, x)) || !plan_dim(ctx, op->name, x, dim, keepdim, &p))
+        return NULL;
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, p.out_ndim, p.out_shape);
+    var_saved *v = y ? lt_arena_alloc(ctx, sizeof *v) : NULL;
+    size_t slices = (size_t)(p.s.outer * p.s.inner);
+    double *mean = v ? lt_arena_alloc(ctx, sizeof(double) * (slices ? slices : 1)) : NULL;
+    /* no slices: (0, 3, 2^32) must not allocate 2^32 doubles */
+    double *acc = mean ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(slices ? p.s.inner : 1)) : NULL;
+    if (!acc)
+        return NULL;
+    double len_less_correction = (double)p.s.len - (unbiased ? 1.0 : 0.0);
+    *v = (var_saved){mean, len_less_correction > 0 ? len_less_correction : 0.0, op == &std_dim_op};
+    if (slices)
+        var_kernel(p.s, lt_f32(x), mean, acc, lt_f32(y), v->divisor, v->std);
+    lt_node_data data = plan_data(&p, 0.0f);
+    data.saved = v;
+    return lt_op_end(ctx, op, y, 1, &x, &data);
+}
+
+lt_tensor *lt_var_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool keepdim)
+{
+    return variance(ctx, &var_dim_op, x, dim, unbiased, keepdim);
+}
+
+lt_tensor *lt_std_dim(lt_ctx *ctx, lt_tensor *x, int dim, bool unbiased, bool keepdim)
+{
+    return variance(ctx, &std_dim_op, x, dim, unbiased, keepdim);
+}
+
+/* ---- log-sum-exp along a dim ---------------------------------------------------- */
+
+/* y = m + log(sum_j exp(x_j - m)) with m the slice's maximum, so no finite
+ * input overflows; the sum is in double. As PyTorch, an infinite maximum is
+ * not subtracted (m = 0 then): a slice of -inf gives -inf (log 0), one
+ * holding +inf gives +inf, and a NaN anywhere gives NaN.
+ *
+ * Backward: dx_j = dy * exp(x_j - y), the softmax. The forward saves the
+ * shift and log(sum) of every slice, and the backward takes
+ * exp((x_j - shift) - log(sum)). That is PyTorch's exp(x_j - y) wherever
+ * the float y holds log(sum), the infinite cases included (NaN where
+ * x_j - y is inf - inf); where it does not (|m| large: logsumexp of
+ * [1e30, 1e30] is 1e30, and PyTorch's gradient is 1, 1) it stays the
+ * softmax (0.5, 0.5). */
+
+/* The shift (m, or 0 when m is infinite) and log(sum exp(x_j - shift)) of
+ * one slice of n elements spaced by step. */
+static void slice_logsumexp(const float *x, int64_t n, int64_t step, double *shift, double *log_sum)
+{
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++)
+        m = x[j * step] > m ? x[j * step] : m; /* NaN skipped here, propagated by the sum */
+    double sh = isinf(m) ? 0.0 : m, s = 0.0;
+    if (step == 1 && !isinf(m)) /* a contiguous row: the vectorised kernel */
+        s = lt_vexp_shift_sum(NULL, x, sh, n);
+    else
+        for (int64_t j = 0; j < n; j++)
+            s += exp((double)x[j * step] - sh);
+    *shift = sh;
+    *log_sum = log(s);
+}
+
+static void logsumexp_backward(lt_ctx *ctx, lt_node *node)
+{
+    float *dx = lt_input_grad(ctx, node, 0); /* x is contiguous: dense */
+    if (!dx)
+        return;
+    lt_split s = node_split(node);
+    if (s.inner == 0) /* as var_backward */
+        return;
+    const double *shift_log = node->saved; /* (shift, log_sum) per slice */
+    const float *x = lt_f32(node->in[0]), *dy = lt_output_grad(node);
+    for (int64_t o = 0; o < s.outer; o++)
+        for (int64_t j = 0; j < s.len; j++)
+            for (int64_t i = 0; i < s.inner; i++) {
+                int64_t k = o * s.inner + i, at = (o * s.len + j) * s.inner + i;
+                double p = exp(((double)x[at] - shift_log[2 * k]) - shift_log[2 * k + 1]);
+                dx[at] += (float)((double)dy[k] * p);
+            }
+}
+
+static const lt_op logsumexp_op = {"logsumexp", logsumexp_backward, LT_SAVES_IN(0)};
+
+lt_tensor *lt_logsumexp(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim)
+{
+    reduce_plan p;
+    if (!(x = lt_dense_f32(ctx, "logsumexp", x)) || !plan_dim(ctx, "logsumexp", x, dim, keepdim, &p))
+        return NULL;
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, p.out_ndim, p.out_shape);
+    size_t slices = (size_t)(p.s.outer * p.s.inner);
+    double *shift_log = y ? lt_arena_alloc(ctx, sizeof(double) * 2 * (slices ? slices : 1)) : NULL;
+    if (!shift_log)
+        return NULL;
+    const float *xv = lt_f32(x);
+    float *yv = lt_f32(y);
+    for (int64_t o = 0; o < p.s.outer && p.s.inner > 0; o++)
+        for (int64_t i = 0; i < p.s.inner; i++) {
+            int64_t k = o * p.s.inner + i;
+            slice_logsumexp(xv + o * p.s.len * p.s.inner + i, p.s.len, p.s.inner, &shift_log[2 * k],
+                            &shift_log[2 * k + 1]);
+            yv[k] = (float)(shift_log[2 * k] + shift_log[2 * k + 1]);
+        }
+    lt_node_data data = plan_data(&p, 0.0f);
+    data.saved = shift_log;
+    return lt_op_end(ctx, &logsumexp_op, y, 1, &x, &data);
 }

@@ -1,5 +1,6 @@
 /* softmax.c - softmax and log-softmax along any dim, and the fused mean
- * cross-entropy of logits against class targets.
+ * cross-entropy of logits against class targets (optionally skipping an
+ * ignore index, over logits of any rank).
  *
  * All three subtract the maximum of each slice before exponentiating, so no
  * finite input overflows: exp() only ever sees values <= 0. Sums of
@@ -122,24 +123,36 @@ lt_tensor *lt_log_softmax(lt_ctx *ctx, lt_tensor *x, int dim)
     return softmax_any(ctx, x, dim, &log_softmax_op, true);
 }
 
-/* ---- cross-entropy --------------------------------------------------------- */
+/* ---- cross-entropy ---------------------------------------------------------
+ * Both forms are one fused op over rows of C logits: lt_cross_entropy over
+ * (N,C) logits, lt_cross_entropy_ignore over (..., C) logits (any rank, the
+ * classes last) skipping the targets equal to its ignore index. A skipped
+ * row adds nothing to the loss, is not counted in the mean, and gets a zero
+ * gradient; with no row counted the mean is 0/0 = NaN, as in PyTorch. */
 
-/* What backward needs: the softmax of every row and the targets. */
+/* The saved target of a skipped row (valid targets are 0..C-1). */
+#define CE_IGNORED (-1)
+
+/* What backward needs: the softmax of every counted row and the targets. */
 typedef struct {
-    float *probs;     /* (N,C) */
-    int32_t *targets; /* (N,) */
+    float *probs;     /* (rows, C); a skipped row's is not set */
+    int32_t *targets; /* (rows,), CE_IGNORED for a skipped row */
+    int64_t rows, classes, counted;
 } ce_saved;
 
-/* loss = mean_i(lse_i - x[i, t_i])  =>  dx[i,j] = (p[i,j] - [j == t_i]) / N * dy */
+/* loss = mean over counted rows i of (lse_i - x[i, t_i])
+ *   =>  dx[i,j] = (p[i,j] - [j == t_i]) / counted * dy, 0 for skipped rows */
 static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
 {
     const ce_saved *s = node->saved;
-    float *dlogits = s ? lt_input_grad(ctx, node, 0) : NULL; /* contiguous: dense (N,C) */
+    float *dlogits = s ? lt_input_grad(ctx, node, 0) : NULL; /* contiguous: dense (rows, C) */
     if (!dlogits)
         return;
-    int64_t n = node->in[0]->shape[0], c = node->in[0]->shape[1];
-    float scale = lt_output_grad(node)[0] / (float)n;
+    int64_t n = s->rows, c = s->classes;
+    float scale = lt_output_grad(node)[0] / (float)s->counted;
     for (int64_t i = 0; i < n; i++) {
+        if (s->targets[i] == CE_IGNORED)
+            continue;
         const float *p = s->probs + i * c;
         float *dx = dlogits + i * c;
         for (int64_t j = 0; j < c; j++)
@@ -147,17 +160,26 @@ static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
+/* the backward reads only its private copies (probabilities, targets) */
 static const lt_op cross_entropy_op = {"cross_entropy", cross_entropy_backward, LT_SAVES_NONE};
+static const lt_op cross_entropy_ignore_op = {"cross_entropy_ignore", cross_entropy_backward, LT_SAVES_NONE};
+
+/* The dtypes every form needs: f32 logits, i32 targets. */
+static bool check_ce_dtypes(lt_ctx *ctx, const char *op, const lt_tensor *logits, const lt_tensor *targets)
+{
+    if (logits->dtype != LT_F32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "%s: logits %s must be f32, got i32", op, LT_TENSOR_SHAPE(logits)), false;
+    if (targets->dtype != LT_I32)
+        return lt_fail(ctx, LT_ERR_DTYPE, "%s: targets %s must be i32 class indices, got f32", op,
+                       LT_TENSOR_SHAPE(targets)),
+               false;
+    return true;
+}
 
 static bool check_ce_args(lt_ctx *ctx, const lt_tensor *logits, const lt_tensor *targets)
 {
-    if (logits->dtype != LT_F32)
-        return lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: logits %s must be f32, got i32", LT_TENSOR_SHAPE(logits)),
-               false;
-    if (targets->dtype != LT_I32)
-        return lt_fail(ctx, LT_ERR_DTYPE, "cross_entropy: targets %s must be i32 class indices, got f32",
-                       LT_TENSOR_SHAPE(targets)),
-               false;
+    if (!check_ce_dtypes(ctx, "cross_entropy", logits, targets))
+        return false;
     if (logits->ndim != 2 || targets->ndim != 1 || logits->shape[0] != targets->shape[0])
         return lt_fail(ctx, LT_ERR_SHAPE,
                        "cross_entropy: logits %s and targets %s: expected logits (N,C) and targets (N,)",
@@ -170,18 +192,82 @@ static bool check_ce_args(lt_ctx *ctx, const lt_tensor *logits, const lt_tensor 
     return true;
 }
 
-/* Reads the targets (any strides) into the arena and checks each class. */
-static int32_t *read_targets(lt_ctx *ctx, const lt_tensor *targets, int64_t classes)
+/* (..., C) logits and (...) targets: the targets' shape is the logits'
+ * without the last dim. */
+static bool check_ce_ignore_args(lt_ctx *ctx, const lt_tensor *logits, const lt_tensor *targets)
+{
+    const char *op = "cross_entropy_ignore";
+    if (!check_ce_dtypes(ctx, op, logits, targets))
+        return false;
+    if (logits->ndim == 0)
+        return lt_fail(ctx, LT_ERR_SHAPE, "%s: logits () have no class dim (expected (..., C))", op), false;
+    lt_shape rows = lt_shape_of(logits);
+    rows.ndim--;
+    if (!lt_shape_equal(rows, lt_shape_of(targets)))
+        return lt_fail(ctx, LT_ERR_SHAPE, "%s: logits %s and targets %s: expected targets %s (the logits' shape without "
+                       "the class dim)", op, LT_TENSOR_SHAPE(logits), LT_TENSOR_SHAPE(targets), LT_SHAPE_TEXT(rows)),
+               false;
+    return true;
+}
+
+/* "(1,2)": the position of flat element i of a tensor of shape s */
+static char *position_text(lt_shape s, int64_t i, char *buf, size_t size)
+{
+    lt_shape at = s;
+    for (int d = s.ndim - 1; d >= 0; d--) {
+        at.d[d] = s.d[d] ? i % s.d[d] : 0;
+        i = s.d[d] ? i / s.d[d] : 0;
+    }
+    return lt_shape_str(at, buf, size);
+}
+
+/* What a call of one of the two forms is. */
+typedef struct {
+    const lt_op *op;
+    bool ignores;         /* skip targets equal to ignore_index */
+    int32_t ignore_index;
+} ce_form;
+
+/* The error for target t at flat position i. */
+static void *bad_target(lt_ctx *ctx, const ce_form *f, const lt_tensor *targets, int64_t i, int32_t t, int64_t classes)
+{
+    if (!f->ignores)
+        return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld", (int)t,
+                       (long long)classes, (long long)i);
+    char at[LT_SHAPE_STR_SIZE];
+    return lt_fail(ctx, LT_ERR_INDEX, "%s: target %d at %s out of range for %lld classes (ignore_index %d)",
+                   f->op->name, (int)t, position_text(lt_shape_of(targets), i, at, sizeof at), (long long)classes,
+                   (int)f->ignore_index);
+}
+
+/* Reads the targets (any strides) into the arena and checks each class;
+ * skipped rows become CE_IGNORED and *counted the number of the others.
+ * The loop over targets in range is lt_cross_entropy's own: skipping costs
+ * nothing when there is no ignore index or it is not a class. */
+static int32_t *read_targets(lt_ctx *ctx, const ce_form *f, const lt_tensor *targets, int64_t classes,
+                             int64_t *counted)
 {
     int64_t n = lt_numel(targets);
-    int32_t *t = lt_arena_alloc(ctx, sizeof(int32_t) * (size_t)n);
+    int32_t *t = lt_arena_alloc(ctx, sizeof(int32_t) * (size_t)(n ? n : 1));
     if (!t)
         return NULL;
     lt_copy_out_i32(targets, t);
+    *counted = n;
     for (int64_t i = 0; i < n; i++)
-        if (t[i] < 0 || t[i] >= classes)
-            return lt_fail(ctx, LT_ERR_INDEX, "cross_entropy: target %d out of range for %lld classes at row %lld",
-                           (int)t[i], (long long)classes, (long long)i);
+        if (t[i] < 0 || t[i] >= classes) {
+            if (f->ignores && t[i] == f->ignore_index) {
+                t[i] = CE_IGNORED;
+                --*counted;
+            } else {
+                return bad_target(ctx, f, targets, i, t[i], classes);
+            }
+        }
+    if (f->ignores && f->ignore_index >= 0 && f->ignore_index < classes) /* an ignore index that is a class */
+        for (int64_t i = 0; i < n; i++)
+            if (t[i] == f->ignore_index) {
+                t[i] = CE_IGNORED;
+                --*counted;
+            }
     return t;
 }
 
@@ -197,63 +283,78 @@ static void row_lse(const float *x, int64_t c, double *m, double *log_s)
 }
 
 /* Rows of a cross-entropy forward, split across threads for large batches:
- * each row's log-sum-exp and loss term. The terms are summed afterwards, in
- * row order, so the total does not depend on the split. */
+ * each counted row's log-sum-exp and loss term (0 for a skipped row). The
+ * terms are summed afterwards, in row order, so the total does not depend on
+ * the split. */
 typedef struct {
     const float *x;
     const int32_t *t;
     double *max, *log_sum, *term; /* per row */
     int64_t c;
+    bool skips; /* some row is CE_IGNORED */
 } ce_rows;
+
+static inline void ce_row(const ce_rows *r, int64_t i)
+{
+    double m, log_s;
+    row_lse(r->x + i * r->c, r->c, &m, &log_s);
+    r->max[i] = m;
+    r->log_sum[i] = log_s;
+    /* (m - x_t) first: exact when the target is the maximum, whatever the
+     * magnitude of the logits */
+    r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
+}
 
 static void ce_rows_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const ce_rows *r = arg;
-    for (int64_t i = begin; i < end; i++) {
-        double m, log_s;
-        row_lse(r->x + i * r->c, r->c, &m, &log_s);
-        r->max[i] = m;
-        r->log_sum[i] = log_s;
-        /* (m - x_t) first: exact when the target is the maximum, whatever the
-         * magnitude of the logits */
-        r->term[i] = (m - r->x[i * r->c + r->t[i]]) + log_s;
+    if (!r->skips) { /* every row counts: no test per row */
+        for (int64_t i = begin; i < end; i++)
+            ce_row(r, i);
+        return;
     }
+    for (int64_t i = begin; i < end; i++)
+        if (r->t[i] == CE_IGNORED)
+            r->term[i] = 0.0;
+        else
+            ce_row(r, i);
 }
 
-/* Fills saved probabilities: p[i,j] = exp(x[i,j] - lse_i), or
- * exp(x[i,j] - m_i) / s_i when m_i is too large for lse_i to hold log(s_i). */
-static ce_saved *save_probs(lt_ctx *ctx, const float *x, const ce_rows *r, int32_t *targets, int64_t n, int64_t c)
+/* Fills saved probabilities of the counted rows: p[i,j] = exp(x[i,j] - lse_i),
+ * or exp(x[i,j] - m_i) / s_i when m_i is too large for lse_i to hold log(s_i). */
+static ce_saved *save_probs(lt_ctx *ctx, const float *x, const ce_rows *r, int32_t *targets, int64_t n, int64_t c,
+                            int64_t counted)
 {
     ce_saved *s = lt_arena_alloc(ctx, sizeof *s);
-    float *p = lt_arena_alloc(ctx, sizeof(float) * (size_t)(n * c));
+    float *p = lt_arena_alloc(ctx, sizeof(float) * (size_t)(n * c > 0 ? n * c : 1));
     if (!s || !p)
         return NULL;
     for (int64_t i = 0; i < n; i++)
-        if (fabs(r->max[i]) < LSE_EXACT_MAX) {
+        if (targets[i] == CE_IGNORED) {
+            continue;
+        } else if (fabs(r->max[i]) < LSE_EXACT_MAX) {
             lt_vexp_shift_sum(p + i * c, x + i * c, r->max[i] + r->log_sum[i], c);
         } else {
             double inv_s = exp(-r->log_sum[i]);
             for (int64_t j = 0; j < c; j++)
                 p[i * c + j] = (float)(exp((double)x[i * c + j] - r->max[i]) * inv_s);
         }
-    *s = (ce_saved){p, targets};
+    *s = (ce_saved){p, targets, n, c, counted};
     return s;
 }
 
-/* (N,C) logits, (N,) targets -> () mean of -log_softmax(logits)[i, t_i] */
-lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
+/* The fused op on checked arguments: rows of c logits (the last dim), one
+ * target per row. */
+static lt_tensor *cross_entropy_rows(lt_ctx *ctx, const ce_form *f, lt_tensor *logits, lt_tensor *targets)
 {
-    if (!lt_check_args(ctx, "cross_entropy", 2, (lt_tensor *const[]){logits, targets}) ||
-        !check_ce_args(ctx, logits, targets))
-        return NULL;
-    int64_t n = logits->shape[0], c = logits->shape[1];
-    int32_t *t = read_targets(ctx, targets, c);
-    double *rowbuf = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(3 * n)) : NULL; /* max, log_sum, term */
+    int64_t n = lt_numel(targets), c = logits->shape[logits->ndim - 1], counted;
+    int32_t *t = read_targets(ctx, f, targets, c, &counted);
+    double *rowbuf = t ? lt_arena_alloc(ctx, sizeof(double) * (size_t)(n ? 3 * n : 1)) : NULL; /* max, log_sum, term */
     if (!rowbuf || !(logits = lt_contiguous(ctx, logits)))
         return NULL;
     const float *x = lt_f32(logits);
-    ce_rows rows = {x, t, rowbuf, rowbuf + n, rowbuf + 2 * n, c};
+    ce_rows rows = {x, t, rowbuf, rowbuf + n, rowbuf + 2 * n, c, counted < n};
     lt_parallel_for(ctx, n, 1, (double)n * ((double)c * LT_WORK_EXP + LT_WORK_ROW), ce_rows_task, &rows);
     double total = 0;
     for (int64_t i = 0; i < n; i++)
@@ -262,9 +363,28 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, 0, no_dims);
     if (!y)
         return NULL;
-    lt_f32(y)[0] = (float)(total / (double)n);
+    lt_f32(y)[0] = (float)(total / (double)counted); /* 0/0 = NaN when every row is skipped */
     lt_node_data data = {.saved = NULL};
-    if (lt_needs_grad(ctx, 1, &logits) && !(data.saved = save_probs(ctx, x, &rows, t, n, c)))
+    if (lt_needs_grad(ctx, 1, &logits) && !(data.saved = save_probs(ctx, x, &rows, t, n, c, counted)))
         return NULL;
-    return lt_op_end(ctx, &cross_entropy_op, y, 1, &logits, &data);
+    return lt_op_end(ctx, f->op, y, 1, &logits, &data);
+}
+
+/* (N,C) logits, (N,) targets -> () mean of -log_softmax(logits)[i, t_i] */
+lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets)
+{
+    if (!lt_check_args(ctx, "cross_entropy", 2, (lt_tensor *const[]){logits, targets}) ||
+        !check_ce_args(ctx, logits, targets))
+        return NULL;
+    return cross_entropy_rows(ctx, &(ce_form){&cross_entropy_op, false, 0}, logits, targets);
+}
+
+/* (..., C) logits, (...) targets -> () the same mean over the targets that
+ * are not ignore_index */
+lt_tensor *lt_cross_entropy_ignore(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets, int32_t ignore_index)
+{
+    if (!lt_check_args(ctx, "cross_entropy_ignore", 2, (lt_tensor *const[]){logits, targets}) ||
+        !check_ce_ignore_args(ctx, logits, targets))
+        return NULL;
+    return cross_entropy_rows(ctx, &(ce_form){&cross_entropy_ignore_op, true, ignore_index}, logits, targets);
 }

@@ -1,4 +1,5 @@
-/* unary.c - neg, tanh, exp, log, relu, pow (elementwise, one input).
+/* unary.c - neg, tanh, exp, log, relu, sqrt, rsqrt, abs, pow, clamp
+ * (elementwise, one input).
  *
  * Each op makes its input contiguous (a recorded copy when it is a strided
  * view, through which the gradient reaches the base), writes a fresh dense
@@ -11,15 +12,19 @@
  *   exp overflows to inf above ~88.72 and underflows to 0;
  *   log(0) = -inf (gradient inf), log(x < 0) = NaN;
  *   relu(NaN) = NaN and passes the gradient, relu'(0) = 0;
+ *   sqrt(-0) = -0, sqrt(x < 0) = NaN, sqrt'(+-0) = +-inf; rsqrt(+-0) = +-inf,
+ *   rsqrt'(+-0) = -+inf; abs'(0) = abs'(NaN) = 0 (sgn, as PyTorch);
  *   pow: a negative base with a non-integer exponent is NaN (forward and
- *   gradient), 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x. */
+ *   gradient), 0^p = inf for p < 0, and x^0 = 1 with gradient 0 for every x;
+ *   clamp passes NaN through with gradient 0, and its gradient is 1 on the
+ *   closed range [min, max] (the bounds included). */
 #include "core/opkit.h"
 #include "kernels/threads.h"
 #include "kernels/vmath.h"
 
 #include <math.h>
 
-/* ---- neg, tanh, exp, log, relu: a kernel and a derivative each ------------------ */
+/* ---- neg, tanh, exp, log, relu, sqrt, rsqrt, abs: a kernel and a derivative each - */
 
 static void neg_map(float *restrict y, const float *x, int64_t n)
 {
@@ -40,17 +45,47 @@ static void relu_map(float *restrict y, const float *x, int64_t n)
         y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
+/* 1 / sqrt(x) with a true division, as PyTorch's rsqrt (so rsqrt(x) ==
+ * pow(x, -0.5) to the bit) */
+static void rsqrt_map(float *restrict y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = 1.0f / sqrtf(x[i]);
+}
+
+static void sqrt_map(float *restrict y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = sqrtf(x[i]);
+}
+
+static void abs_map(float *restrict y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fabsf(x[i]);
+}
+
+/* sgn(x): 1, -1, or 0 for +-0 and NaN (PyTorch's abs backward multiplies by it) */
+static inline float sign_of(float x) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f; }
+
 LT_UNARY_BACKWARD(neg_backward, -dy)
 LT_UNARY_BACKWARD(tanh_backward, dy *(1.0f - y * y)) /* from the saved output */
 LT_UNARY_BACKWARD(exp_backward, dy *y)
 LT_UNARY_BACKWARD(log_backward, dy / x)
 LT_UNARY_BACKWARD(relu_backward, y <= 0.0f ? 0.0f : dy) /* passes where y > 0 or NaN */
+/* PyTorch's formulas, evaluated in the same order (from the saved output) */
+LT_UNARY_BACKWARD(sqrt_backward, dy / (2.0f * y))
+LT_UNARY_BACKWARD(rsqrt_backward, -0.5f * dy * (y * y * y))
+LT_UNARY_BACKWARD(abs_backward, dy * sign_of(x))
 
 static const lt_op neg_op = {"neg", neg_backward, LT_SAVES_NONE};
 static const lt_op tanh_op = {"tanh", tanh_backward, LT_SAVES_OUT};
 static const lt_op exp_op = {"exp", exp_backward, LT_SAVES_OUT};
 static const lt_op log_op = {"log", log_backward, LT_SAVES_IN(0)};
 static const lt_op relu_op = {"relu", relu_backward, LT_SAVES_OUT};
+static const lt_op sqrt_op = {"sqrt", sqrt_backward, LT_SAVES_OUT};
+static const lt_op rsqrt_op = {"rsqrt", rsqrt_backward, LT_SAVES_OUT};
+static const lt_op abs_op = {"abs", abs_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &neg_op, x, neg_map, 0.0); }
 /* vmath.h: tanh saturates to +-1 and exp never overflows early; large
@@ -59,6 +94,9 @@ lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &tanh_op
 lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &exp_op, x, lt_vexp, LT_WORK_EXP); }
 lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &log_op, x, log_map, 0.0); }
 lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &relu_op, x, relu_map, 0.0); }
+lt_tensor *lt_sqrt(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &sqrt_op, x, sqrt_map, 0.0); }
+lt_tensor *lt_rsqrt(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &rsqrt_op, x, rsqrt_map, 0.0); }
+lt_tensor *lt_abs(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &abs_op, x, abs_map, 0.0); }
 
 /* ---- pow: y = x^p for a constant p; dy/dx = p * x^(p-1) -------------------------- */
 
@@ -124,4 +162,33 @@ lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *x, float exponent)
         return NULL;
     pow_map(lt_f32(y), lt_f32(x), lt_numel(x), exponent);
     return lt_op_end(ctx, &pow_op, y, 1, &x, &(lt_node_data){.f = {exponent}});
+}
+
+/* ---- clamp: y = min(max(x, lo), hi) for constant bounds ------------------------ */
+
+/* PyTorch's order of the two comparisons: with lo > hi every element
+ * becomes hi, and a NaN input stays NaN. */
+static void clamp_map(float *restrict y, const float *x, int64_t n, float lo, float hi)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+/* the gradient passes where lo <= x <= hi (bounds included, NaN excluded) */
+LT_UNARY_BACKWARD(clamp_backward, x >= node->fparam[0] && x <= node->fparam[1] ? dy : 0.0f)
+
+static const lt_op clamp_op = {"clamp", clamp_backward, LT_SAVES_IN(0)};
+
+lt_tensor *lt_clamp(lt_ctx *ctx, lt_tensor *x, float min, float max)
+{
+    if (lt_check_args(ctx, "clamp", 1, &x) && (isnan(min) || isnan(max)))
+        return lt_fail(ctx, LT_ERR_ARG, "clamp: bounds [%g, %g]: a bound is NaN (use -INFINITY or INFINITY for none)",
+                       (double)min, (double)max);
+    lt_tensor *y = lt_unary_begin(ctx, "clamp", &x);
+    if (!y)
+        return NULL;
+    clamp_map(lt_f32(y), lt_f32(x), lt_numel(x), min, max);
+    return lt_op_end(ctx, &clamp_op, y, 1, &x, &(lt_node_data){.f = {min, max}});
 }

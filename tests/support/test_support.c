@@ -87,6 +87,13 @@ void ts_backward_with(lt_ctx *ctx, lt_tensor *y, const float *g)
         fail_msg("backward: %s", lt_error_message(ctx));
 }
 
+void ts_assert_value(const char *what, double got, double want, double atol, double rtol)
+{
+    bool ok = isnan(want) ? isnan(got) : isinf(want) ? got == want : fabs(got - want) <= atol + rtol * fabs(want);
+    if (!ok)
+        fail_msg("%s: got %.9g, expected %.9g (atol %g, rtol %g)", what, got, want, atol, rtol);
+}
+
 void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol)
 {
     assert_non_null(a);
@@ -157,6 +164,46 @@ void ts_gradcheck(ts_fn f, lt_tensor **inputs, int n_inputs, void *user, double 
         }
     }
     assert_true(checked > 0);
+    lt_ctx_free(ctx);
+}
+
+void ts_check_saves(ts_fn f, lt_tensor *x, void *user, const char *op, bool reads_x, bool reads_y)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    int64_t n = lt_numel(x);
+    float *orig = malloc(sizeof(float) * (size_t)(n ? n : 1)), *once = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    assert_true(ctx && orig && once);
+    lt_copy_out_f32(x, orig);
+    lt_zero_grad(x);
+    lt_tensor *y = f(ctx, &x, user);
+    assert_true(y && lt_backward_grad(ctx, y, lt_ones(ctx, lt_shape_of(y))));
+    for (int64_t i = 0; i < n; i++)
+        once[i] = lt_grad_get(x, i);
+    for (int target = 0; target < 2; target++) { /* write x, then y */
+        lt_ctx_reset(ctx);
+        lt_zero_grad(x);
+        assert_true(lt_assign(ctx, x, lt_from_f32(ctx, lt_shape_of(x), orig)));
+        y = f(ctx, &x, user);
+        assert_true(lt_fill(ctx, target ? y : x, 3.0f));
+        bool ok = lt_backward_grad(ctx, y, lt_ones(ctx, lt_shape_of(y)));
+        if (target ? reads_y : reads_x) {
+            assert_false(ok);
+            ts_assert_error(ctx, LT_ERR_GRAPH, op, target ? "'s output" : "'s input 1", "modified in place", NULL);
+            continue;
+        }
+        if (!ok)
+            fail_msg("%s: backward refused a write to its %s: %s", op, target ? "output" : "input",
+                     lt_error_message(ctx));
+        for (int64_t i = 0; i < n; i++)
+            if (!(lt_grad_get(x, i) == once[i] || (isnan(once[i]) && isnan(lt_grad_get(x, i)))))
+                fail_msg("%s: after a write to its %s, gradient element %lld is %g, was %g", op,
+                         target ? "output" : "input", (long long)i, (double)lt_grad_get(x, i), (double)once[i]);
+    }
+    lt_ctx_reset(ctx);
+    assert_true(lt_assign(ctx, x, lt_from_f32(ctx, lt_shape_of(x), orig)));
+    lt_zero_grad(x);
+    free(orig);
+    free(once);
     lt_ctx_free(ctx);
 }
 

@@ -25,6 +25,10 @@ void ts_assert_near(const lt_tensor *t, const float *expected, int64_t n, double
 /* Asserts two tensors have equal shapes and near-equal elements. */
 void ts_assert_tensors_near(const lt_tensor *a, const lt_tensor *b, double atol);
 void ts_assert_shape(const lt_tensor *t, lt_shape expected);
+/* Asserts one value: NaN matches only NaN, an infinity only the same
+ * infinity, anything else must be within atol + rtol*|want| (cmocka's
+ * assert_float_equal lets a NaN through). what names it in the message. */
+void ts_assert_value(const char *what, double got, double want, double atol, double rtol);
 
 /* A persistent tensor of shape s holding data (numel(s) elements of dt, in
  * logical order), contiguous or (strided) laid out non-contiguously: rank >= 2
@@ -46,6 +50,14 @@ typedef lt_tensor *(*ts_fn)(lt_ctx *ctx, lt_tensor **inputs, void *user);
  * weighting (so all output elements matter). The loss is accumulated in
  * double. Fails the test when |analytic - numeric| > atol + rtol*|numeric|. */
 void ts_gradcheck(ts_fn f, lt_tensor **inputs, int n_inputs, void *user, double eps, double atol, double rtol);
+
+/* Checks what the backward of y = f(x) reads against its lt_op's saves: x
+ * (persistent, requiring grad) or y written in place between forward and
+ * backward must make backward fail naming op ("<op>'s input 1 ...
+ * modified in place", "<op>'s output ...") when reads_x / reads_y says
+ * the backward reads it, and must leave the gradient of the unwritten
+ * forward otherwise. x's values are restored. */
+void ts_check_saves(ts_fn f, lt_tensor *x, void *user, const char *op, bool reads_x, bool reads_y);
 
 /* Asserts ctx holds an error of the given status whose message contains
  * every one of the NULL-terminated substrings; then clears it. */
