@@ -504,6 +504,33 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
  * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
 
+/* ---- attention (issue 13) ------------------------------------------------------ */
+
+/** Scaled dot-product attention in one op, forward and backward:
+ * y = softmax(scale * q @ k^T + mask, dim -1) @ v, for q (..., L, E), k
+ * (..., S, E), v (..., S, Ev) -> y (..., L, Ev); in a transformer q, k and
+ * v are (B, nh, T, hs). PyTorch 2's F.scaled_dot_product_attention(q, k, v,
+ * is_causal=causal, scale=scale) without attn_mask and dropout, equal to
+ * the composed ops within float rounding.
+ *  - causal: query i sees keys 0..i only (torch.tril(ones(L, S)), top-left
+ *    aligned when L != S).
+ *  - scale: any finite value (0 and negative ones included, as PyTorch);
+ *    NAN (math.h) means PyTorch's default 1/sqrt(E); +-inf is LT_ERR_ARG.
+ *  - The batch dims (all but the last two) must be equal in q, k and v (no
+ *    broadcasting); q's and k's last sizes must agree, and k's and v's
+ *    number of keys S. Rank 2 to 6. LT_ERR_SHAPE naming the three shapes
+ *    otherwise, LT_ERR_DTYPE for I32.
+ *  - Views are read in place when their last dim is unit-stride (the
+ *    (B,nh,T,hs) transpose of a view of a c_attn output costs no copy);
+ *    other layouts are copied (recorded, so the gradient still reaches them).
+ *  - Memory: forward keeps one double per query row (the log-sum-exp of its
+ *    scores) for backward, never the (..., L, S) probabilities; backward
+ *    recomputes them. Threads (lt_set_threads) split the batch; results are
+ *    bit-identical for every thread count.
+ *  - S = 0 gives zeros (an empty sum), as the composed ops do. */
+lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor *k, lt_tensor *v, bool causal,
+                                           float scale);
+
 /* ======================================================================== */
 /* 6. Autograd                                                              */
 /* ======================================================================== */
