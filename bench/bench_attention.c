@@ -18,7 +18,8 @@
  * backward dv, dP, dq, dk (the same four times).
  *
  * Each figure is the median over repetitions of the mean time of a batch of
- * steps lasting >= ~20 ms, after a warm-up. Lines starting with "result"
+ * steps lasting >= ~20 ms, after a warm-up; wall-clock time, and the
+ * process's CPU time (on one thread, the fairer figure on a loaded machine). Lines starting with "result"
  * are for bench/compare_attention.sh. The machine load (/proc/loadavg) is
  * printed: figures taken on a loaded machine are not comparable. --quick: a
  * few steps, numbers not meaningful (CI smoke runs). */
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_common.h"
 #include "libtensor.h"
@@ -84,11 +86,35 @@ static lt_tensor *uniform(lt_ctx *ctx, lt_shape shape, unsigned seed)
     return t;
 }
 
-/* Seconds per step (median of repetitions of >= 20 ms batches). */
-static double time_step(step_job *j, int quick)
+/* CPU seconds of this process: on a loaded machine the wall clock counts
+ * the time other processes had the core; this does not (it still counts
+ * what they did to the caches). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct {
+    double wall, cpu; /* seconds per step: medians over repetitions */
+} timing;
+
+/* Medians over repetitions of batches of >= 20 ms (sizing the batch is the
+ * warm-up). */
+static timing time_step(step_job *j, int quick)
 {
     long calls = bench_calls_for(step, j, quick ? 0.0 : 20e-3);
-    return bench_time(step, j, calls, quick ? 1 : 9);
+    int reps = quick ? 1 : 9;
+    double wall[BENCH_MAX_REPS], cpu[BENCH_MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        double w0 = bench_now(), c0 = cpu_now();
+        for (long c = 0; c < calls; c++)
+            step(j);
+        wall[r] = (bench_now() - w0) / (double)calls;
+        cpu[r] = (cpu_now() - c0) / (double)calls;
+    }
+    return (timing){bench_median(wall, reps), bench_median(cpu, reps)};
 }
 
 static double useful_flops(attn_shape s, bool causal)
@@ -124,25 +150,26 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
     lt_requires_grad(ctx, j.k, true);
     lt_requires_grad(ctx, j.v, true);
     double flops = useful_flops(s, causal);
-    double fused = 0, comp = 0;
-    if (which & 1)
-        fused = time_step(&j, quick);
-    j.composed = true;
-    if (which & 2)
-        comp = time_step(&j, quick);
+    timing t[3] = {{0, 0}, {0, 0}, {0, 0}}; /* [1] fused, [2] composed */
+    for (int v = 1; v <= 2; v++) {
+        j.composed = v == 2;
+        if (which & v)
+            t[v] = time_step(&j, quick);
+    }
     printf("(%lld,%lld,%lld,%lld) %-6s", (long long)s.b, (long long)s.h, (long long)s.t, (long long)s.d,
            causal ? "causal" : "full");
-    if (which & 1)
-        printf("  fused %10.1f us %7.1f GFLOP/s", fused * 1e6, flops / fused * 1e-9);
-    if (which & 2)
-        printf("  composed %10.1f us %7.1f GFLOP/s", comp * 1e6, flops / comp * 1e-9);
+    for (int v = 1; v <= 2; v++)
+        if (which & v)
+            printf("  %s %9.1f us (cpu %9.1f) %6.1f GFLOP/s", v == 1 ? "fused" : "composed", t[v].wall * 1e6,
+                   t[v].cpu * 1e6, flops / t[v].wall * 1e-9);
     if (which == 3)
-        printf("  composed/fused %.2fx", comp / fused);
+        printf("  composed/fused %.2fx (cpu %.2fx)", t[2].wall / t[1].wall, t[2].cpu / t[1].cpu);
     printf("\n");
     for (int v = 1; v <= 2; v++)
         if (which & v)
-            printf("result %s %lld %lld %lld %lld %d %.3f\n", v == 1 ? "fused" : "composed", (long long)s.b,
-                   (long long)s.h, (long long)s.t, (long long)s.d, causal, (v == 1 ? fused : comp) * 1e6);
+            printf("result %s %lld %lld %lld %lld %d wall_us %.3f cpu_us %.3f\n", v == 1 ? "fused" : "composed",
+                   (long long)s.b, (long long)s.h, (long long)s.t, (long long)s.d, causal, t[v].wall * 1e6,
+                   t[v].cpu * 1e6);
     lt_ctx_free(ctx);
 }
 

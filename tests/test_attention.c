@@ -13,6 +13,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/threads.h"
+#include "data/golden_attention.h"
 
 /* ======================================================================== */
 /* the double-precision reference                                           */
@@ -323,6 +324,409 @@ static void test_reference_model_shapes(void **state)
     check_plain(LT_SHAPE(1, 1), 256, 256, 64, 64, false, NAN, 32);
 }
 
+/* ======================================================================== */
+/* layouts: views read in place, copies, shared and overlapping inputs       */
+/* ======================================================================== */
+
+/* makemore's CausalSelfAttention: c_attn's output (B, T, 3C) split into q,
+ * k, v (B, T, C), each viewed as (B, T, H, D) and transposed to (B, H, T,
+ * D): strided views of one storage, read in place. H = 4. */
+static void c_attn_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    lt_shape s = lt_shape_of(b[0]);
+    int64_t B = s.d[0], T = s.d[1], C = s.d[2] / 3, H = 4;
+    lt_tensor **out[3] = {q, k, v};
+    for (int i = 0; i < 3; i++)
+        *out[i] = lt_transpose(ctx, lt_view(ctx, lt_narrow(ctx, b[0], 2, i * C, C), LT_SHAPE(B, T, H, C / H)), 1, 2);
+}
+
+/* q (B,H,L,E) as the transpose of a (B,H,E,L) tensor: its last dim is not
+ * unit-stride, so the op copies it (a recorded copy). */
+static void transposed_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    *q = lt_transpose(ctx, b[0], -2, -1);
+    *k = b[1], *v = b[2];
+}
+
+/* q = k = v: one tensor whose gradient gets all three shares. */
+static void shared_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    (void)ctx;
+    *q = *k = *v = b[0];
+}
+
+/* k = q with its two batch dims swapped (B == H): slice (b, h) of k is
+ * slice (h, b) of q, so two slices write one gradient: backward must not
+ * split them across threads. */
+static void overlapping_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    *q = b[0];
+    *k = lt_transpose(ctx, b[0], 0, 1);
+    *v = b[1];
+}
+
+/* Narrowed along the sequence (an offset) and along the batch. */
+static void narrowed_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    *q = lt_narrow(ctx, lt_narrow(ctx, b[0], 2, 3, 40), 0, 1, 2);
+    *k = lt_narrow(ctx, lt_narrow(ctx, b[1], 2, 0, 50), 0, 0, 2);
+    *v = lt_narrow(ctx, b[2], 0, 1, 2);
+}
+
+static inputs new_inputs(lt_ctx *ctx, views_fn views, int n, const lt_shape *shapes, uint64_t seed)
+{
+    inputs in = {{NULL, NULL, NULL}, n, views};
+    for (int i = 0; i < n; i++)
+        in.bases[i] = lt_requires_grad(ctx, ts_random(ctx, shapes[i], seed + (uint64_t)i, -1, 1), true);
+    return in;
+}
+
+static void test_layouts(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    for (int causal = 0; causal < 2; causal++) {
+        inputs c_attn = new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(3, 16, 3 * 64)}, 70);
+        check_case(&c_attn, causal, NAN);
+        inputs c_attn_long = new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(2, 53, 3 * 32)}, 71);
+        check_case(&c_attn_long, causal, NAN);
+        inputs tr = new_inputs(ctx, transposed_views, 3,
+                               (lt_shape[]){LT_SHAPE(2, 3, 8, 20), LT_SHAPE(2, 3, 20, 8), LT_SHAPE(2, 3, 20, 5)}, 72);
+        check_case(&tr, causal, NAN);
+        inputs shared = new_inputs(ctx, shared_views, 1, (lt_shape[]){LT_SHAPE(2, 3, 19, 6)}, 73);
+        check_case(&shared, causal, NAN);
+        inputs over = new_inputs(ctx, overlapping_views, 2, (lt_shape[]){LT_SHAPE(3, 3, 30, 8), LT_SHAPE(3, 3, 30, 8)},
+                                 74);
+        check_case(&over, causal, NAN);
+        inputs nar = new_inputs(ctx, narrowed_views, 3,
+                                (lt_shape[]){LT_SHAPE(3, 2, 50, 8), LT_SHAPE(3, 2, 60, 8), LT_SHAPE(3, 2, 50, 4)}, 75);
+        check_case(&nar, causal, NAN);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* A view read in place gives the same bits as a contiguous copy of it. */
+static void test_in_place_equals_copy(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    inputs in = new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(2, 16, 3 * 64)}, 80);
+    lt_tensor *q, *k, *v;
+    c_attn_views(ctx, in.bases, &q, &k, &v);
+    assert_false(lt_is_contiguous(q));
+    lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN);
+    lt_tensor *yc = lt_scaled_dot_product_attention(ctx, lt_contiguous(ctx, q), lt_contiguous(ctx, k),
+                                                    lt_contiguous(ctx, v), true, NAN);
+    assert_non_null(y);
+    assert_non_null(yc);
+    float *a = dense_copy(y), *b = dense_copy(yc);
+    assert_memory_equal(a, b, sizeof(float) * (size_t)lt_numel(y));
+    free(a), free(b);
+    lt_ctx_free(ctx);
+}
+
+/* Large enough to split: forward always splits the slices; backward only
+ * when their gradients are disjoint (the c_attn views), never for the
+ * overlapping layout. Results are compared bit for bit by check_case. */
+static void test_threads_split(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_true(lt_set_threads(ctx, 2));
+    for (int overlap = 0; overlap < 2; overlap++) {
+        inputs in = overlap ? new_inputs(ctx, overlapping_views, 2,
+                                         (lt_shape[]){LT_SHAPE(4, 4, 128, 32), LT_SHAPE(4, 4, 128, 32)}, 90)
+                            : new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(4, 128, 3 * 128)}, 91);
+        lt_ctx_reset(ctx);
+        lt_tensor *q, *k, *v;
+        in.views(ctx, in.bases, &q, &k, &v);
+        uint64_t jobs0 = lt_par_jobs(ctx);
+        lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN);
+        assert_non_null(y);
+        uint64_t jobs1 = lt_par_jobs(ctx);
+        assert_int_equal(jobs1, jobs0 + 1);
+        assert_true(lt_backward_grad(ctx, y, upstream(ctx, y)));
+        assert_int_equal(lt_par_jobs(ctx), jobs1 + (overlap ? 0 : 1));
+        check_case(&in, true, NAN);
+        for (int i = 0; i < in.n_bases; i++)
+            lt_free(in.bases[i]);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* Every ISA's gemm tiles and loops (the portable kernel through lt_sgemm). */
+static void test_every_isa(void **state)
+{
+    (void)state;
+    lt_isa saved = lt_cpu_isa();
+    lt_ctx *ctx = lt_ctx_new();
+    inputs small = new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(2, 16, 3 * 64)}, 100);
+    inputs big = new_inputs(ctx, plain_views, 3,
+                            (lt_shape[]){LT_SHAPE(1, 2, 300, 40), LT_SHAPE(1, 2, 300, 40), LT_SHAPE(1, 2, 300, 24)}, 101);
+    for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++) {
+        lt_cpu_force_isa((lt_isa)isa);
+        for (int causal = 0; causal < 2; causal++) {
+            check_case(&small, causal, NAN);
+            check_case(&big, causal, NAN); /* keys > 256: the products' depth blocks */
+        }
+    }
+    lt_cpu_force_isa(saved);
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
+/* edges, extremes, grad mode                                                */
+/* ======================================================================== */
+
+static void test_empty_and_degenerate(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    /* no keys: every output row is an empty sum, 0; q gets no gradient */
+    lt_tensor *q = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(2, 3, 4), 110, -1, 1), true);
+    lt_tensor *k0 = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 0, 4)), true);
+    lt_tensor *v0 = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 0, 5)), true);
+    for (int causal = 0; causal < 2; causal++) {
+        lt_ctx_reset(ctx);
+        lt_zero_grad(q);
+        lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k0, v0, causal, NAN);
+        ts_assert_shape(y, LT_SHAPE(2, 3, 5));
+        ts_assert_near(y, (float[30]){0}, 30, 0, 0);
+        assert_true(lt_backward(ctx, lt_sum(ctx, y)));
+        ts_assert_near(lt_grad(ctx, q), (float[24]){0}, 24, 0, 0);
+    }
+    /* no queries, and a value width of 0: empty outputs */
+    lt_ctx_reset(ctx);
+    lt_tensor *k = ts_random(ctx, LT_SHAPE(2, 6, 4), 111, -1, 1), *v = ts_random(ctx, LT_SHAPE(2, 6, 3), 112, -1, 1);
+    ts_assert_shape(lt_scaled_dot_product_attention(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 0, 4)), k, v, true, NAN),
+                    LT_SHAPE(2, 0, 3));
+    ts_assert_shape(lt_scaled_dot_product_attention(ctx, q, k, lt_new(ctx, LT_F32, LT_SHAPE(2, 6, 0)), true, NAN),
+                    LT_SHAPE(2, 3, 0));
+    assert_int_equal(lt_status_of(ctx), LT_OK);
+    /* E = 0: every score is 0, so y is the mean of the visible values */
+    lt_tensor *y = lt_scaled_dot_product_attention(ctx, lt_new(ctx, LT_F32, LT_SHAPE(1, 3, 0)),
+                                                   lt_new(ctx, LT_F32, LT_SHAPE(1, 3, 0)),
+                                                   lt_from_f32(ctx, LT_SHAPE(1, 3, 1), (float[]){3, 6, 9}), true, NAN);
+    ts_assert_near(y, (float[]){3, 4.5f, 6}, 3, 1e-6, 1e-6);
+    lt_ctx_free(ctx);
+}
+
+/* Sharp softmaxes (scores in the thousands) and non-finite inputs. */
+static void test_extremes(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    inputs sharp = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 20, 8), LT_SHAPE(2, 20, 8), LT_SHAPE(2, 20, 8)},
+                              120);
+    for (int causal = 0; causal < 2; causal++) {
+        lt_ctx *c = lt_ctx_new();
+        outcome o = run_op(c, &sharp, causal, 1000.0f, 1);
+        check_reference(c, &sharp, causal, 1000.0f, &o, 1e-4); /* scores of ~1e3: float rounding of ~1e-4 */
+        outcome_free(&o);
+        lt_ctx_free(c);
+    }
+    /* NaN in the last key: causal queries before it never see it (as
+     * masked_fill(-inf) hides it in PyTorch); the last query's row is NaN */
+    lt_tensor *q = ts_random(ctx, LT_SHAPE(1, 5, 4), 121, -1, 1), *k = ts_random(ctx, LT_SHAPE(1, 5, 4), 122, -1, 1);
+    lt_tensor *v = ts_random(ctx, LT_SHAPE(1, 5, 4), 123, -1, 1);
+    lt_set_f32(k, 17, NAN);
+    lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN);
+    for (int64_t i = 0; i < 20; i++)
+        assert_true(i < 16 ? isfinite(lt_get_f32(y, i)) : isnan(lt_get_f32(y, i)));
+    y = lt_scaled_dot_product_attention(ctx, q, k, v, false, NAN); /* unmasked: every row */
+    for (int64_t i = 0; i < 20; i++)
+        assert_true(isnan(lt_get_f32(y, i)));
+    lt_ctx_free(ctx);
+}
+
+static void test_grad_mode(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *q = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(2, 7, 4), 130, -1, 1), true);
+    lt_tensor *k = ts_random(ctx, LT_SHAPE(2, 7, 4), 131, -1, 1), *v = ts_random(ctx, LT_SHAPE(2, 7, 4), 132, -1, 1);
+    lt_set_grad_enabled(ctx, false);
+    lt_tensor *y0 = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    assert_false(y0->requires_grad);
+    lt_set_grad_enabled(ctx, true);
+    lt_tensor *y1 = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN); /* only q wants a gradient */
+    assert_int_equal(lt_tape_size(ctx), 1);
+    float *a = dense_copy(y0), *b = dense_copy(y1);
+    assert_memory_equal(a, b, sizeof(float) * 56);
+    free(a), free(b);
+    assert_true(lt_backward(ctx, lt_sum(ctx, y1)));
+    assert_null(lt_grad_f32(k));
+    assert_non_null(lt_grad_f32(q));
+    /* nothing requires a gradient: nothing recorded */
+    lt_ctx_reset(ctx);
+    lt_scaled_dot_product_attention(ctx, k, k, v, false, NAN);
+    assert_int_equal(lt_tape_size(ctx), 0);
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
+/* errors                                                                    */
+/* ======================================================================== */
+
+static void test_errors(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *q = lt_new(ctx, LT_F32, LT_SHAPE(2, 3, 5, 4)), *k = lt_new(ctx, LT_F32, LT_SHAPE(2, 3, 6, 4));
+    lt_tensor *v = lt_new(ctx, LT_F32, LT_SHAPE(2, 3, 6, 7));
+    const char *op = "scaled_dot_product_attention: ";
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, NULL, v, true, NAN));
+    ts_assert_error(ctx, LT_ERR_ARG, op, "argument 2 is NULL", NULL);
+    assert_null(lt_scaled_dot_product_attention(NULL, q, k, v, true, NAN));
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, k, lt_new(ctx, LT_I32, LT_SHAPE(2, 3, 6, 7)), true, NAN));
+    ts_assert_error(ctx, LT_ERR_DTYPE, op, "v (2,3,6,7) must be f32, got i32", NULL);
+
+    lt_tensor *r1 = lt_new(ctx, LT_F32, LT_SHAPE(4));
+    assert_null(lt_scaled_dot_product_attention(ctx, r1, r1, r1, false, NAN));
+    ts_assert_error(ctx, LT_ERR_SHAPE, op, "q (4), k (4), v (4)", "rank >= 2", NULL);
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, lt_new(ctx, LT_F32, LT_SHAPE(6, 6, 4)), v, false, NAN));
+    ts_assert_error(ctx, LT_ERR_SHAPE, op, "q (2,3,5,4), k (6,6,4), v (2,3,6,7)", "of one rank", NULL);
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, lt_new(ctx, LT_F32, LT_SHAPE(2, 4, 6, 4)), v, false, NAN));
+    ts_assert_error(ctx, LT_ERR_SHAPE, op, "k (2,4,6,4)", "the batch dims differ", NULL);
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, k, lt_new(ctx, LT_F32, LT_SHAPE(1, 3, 6, 7)), false, NAN));
+    ts_assert_error(ctx, LT_ERR_SHAPE, op, "v (1,3,6,7)", "the batch dims differ", NULL);
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, lt_new(ctx, LT_F32, LT_SHAPE(2, 3, 6, 5)), v, false, NAN));
+    ts_assert_error(ctx, LT_ERR_SHAPE, op, "q (2,3,5,4), k (2,3,6,5)", "q and k differ in their last size (E)", NULL);
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, k, lt_new(ctx, LT_F32, LT_SHAPE(2, 3, 5, 7)), false, NAN));
+    ts_assert_error(ctx, LT_ERR_SHAPE, op, "v (2,3,5,7)", "k and v differ in their number of keys (S)", NULL);
+
+    assert_null(lt_scaled_dot_product_attention(ctx, q, k, v, true, INFINITY));
+    ts_assert_error(ctx, LT_ERR_ARG, op, "scale inf must be finite", NULL);
+    assert_null(lt_scaled_dot_product_attention(ctx, q, k, v, true, -INFINITY));
+    ts_assert_error(ctx, LT_ERR_ARG, op, "scale -inf must be finite", NULL);
+
+    /* sticky: an earlier error makes the op return NULL at once */
+    lt_fail(ctx, LT_ERR_INDEX, "earlier");
+    assert_null(lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN));
+    ts_assert_error(ctx, LT_ERR_INDEX, "earlier", NULL);
+
+    assert_non_null(lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN));
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
+/* PyTorch 1.13 golden values (the composed ops)                             */
+/* ======================================================================== */
+
+typedef struct {
+    const char *name;
+    lt_shape q, k, v;
+    bool causal;
+    float scale;
+    const float *qd, *kd, *vd, *y, *g, *dq, *dk, *dv;
+} golden_case;
+
+#define GOLDEN(NAME, SQ, SK, SV, CAUSAL, SCALE)                                                               \
+    {#NAME, SQ, SK, SV, CAUSAL, SCALE, golden_attn_##NAME##_q, golden_attn_##NAME##_k, golden_attn_##NAME##_v, \
+     golden_attn_##NAME##_y, golden_attn_##NAME##_g, golden_attn_##NAME##_dq, golden_attn_##NAME##_dk,         \
+     golden_attn_##NAME##_dv}
+
+/* float kernels against PyTorch's float kernels */
+#define GOLDEN_ATOL 2e-6
+#define GOLDEN_RTOL 2e-5
+
+static void test_golden(void **state)
+{
+    (void)state;
+    const golden_case cases[] = {
+        GOLDEN(small, LT_SHAPE(2, 3, 5, 4), LT_SHAPE(2, 3, 5, 4), LT_SHAPE(2, 3, 5, 4), false, NAN),
+        GOLDEN(causal, LT_SHAPE(2, 3, 7, 4), LT_SHAPE(2, 3, 7, 4), LT_SHAPE(2, 3, 7, 4), true, NAN),
+        GOLDEN(head, LT_SHAPE(1, 2, 16, 16), LT_SHAPE(1, 2, 16, 16), LT_SHAPE(1, 2, 16, 16), true, NAN),
+        GOLDEN(rect, LT_SHAPE(3, 5, 3), LT_SHAPE(3, 9, 3), LT_SHAPE(3, 9, 6), true, 0.3f),
+        GOLDEN(tall, LT_SHAPE(2, 9, 5), LT_SHAPE(2, 4, 5), LT_SHAPE(2, 4, 2), true, NAN),
+        GOLDEN(long, LT_SHAPE(1, 1, 70, 8), LT_SHAPE(1, 1, 70, 8), LT_SHAPE(1, 1, 70, 8), true, NAN),
+        GOLDEN(negscale, LT_SHAPE(2, 6, 4), LT_SHAPE(2, 6, 4), LT_SHAPE(2, 6, 4), false, -0.7f),
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const golden_case *g = &cases[c];
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *q = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, g->q, g->qd), true);
+        lt_tensor *k = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, g->k, g->kd), true);
+        lt_tensor *v = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, g->v, g->vd), true);
+        lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, g->causal, g->scale);
+        if (!y)
+            fail_msg("%s: %s", g->name, lt_error_message(ctx));
+        lt_shape sy = g->q;
+        sy.d[sy.ndim - 1] = g->v.d[g->v.ndim - 1];
+        ts_assert_shape(y, sy);
+        ts_assert_near(y, g->y, lt_numel(y), GOLDEN_ATOL, GOLDEN_RTOL);
+        assert_true(lt_backward_grad(ctx, y, lt_from_f32(ctx, sy, g->g)));
+        ts_assert_near(lt_grad(ctx, q), g->dq, lt_numel(q), GOLDEN_ATOL, GOLDEN_RTOL);
+        ts_assert_near(lt_grad(ctx, k), g->dk, lt_numel(k), GOLDEN_ATOL, GOLDEN_RTOL);
+        ts_assert_near(lt_grad(ctx, v), g->dv, lt_numel(v), GOLDEN_ATOL, GOLDEN_RTOL);
+        lt_ctx_free(ctx);
+    }
+}
+
+/* ======================================================================== */
+/* finite differences                                                        */
+/* ======================================================================== */
+
+typedef struct {
+    bool causal;
+    float scale;
+} attn_args;
+
+static lt_tensor *attention_fn(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const attn_args *a = user;
+    return lt_scaled_dot_product_attention(ctx, in[0], in[1], in[2], a->causal, a->scale);
+}
+
+/* q, k, v as (B, T, H*D) projections seen as (B, H, T, D): strided views. */
+static lt_tensor *heads_fn(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const attn_args *a = user;
+    lt_tensor *qkv[3];
+    for (int i = 0; i < 3; i++) {
+        lt_shape s = lt_shape_of(in[i]); /* (B, T, H*D) with H = 2 */
+        qkv[i] = lt_transpose(ctx, lt_view(ctx, in[i], LT_SHAPE(s.d[0], s.d[1], 2, s.d[2] / 2)), 1, 2);
+    }
+    return lt_scaled_dot_product_attention(ctx, qkv[0], qkv[1], qkv[2], a->causal, a->scale);
+}
+
+static void test_gradcheck(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    for (int causal = 0; causal < 2; causal++) {
+        attn_args a = {causal, NAN};
+        lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(2, 5, 3), 40 + causal, -1, 1),
+                            ts_random(ctx, LT_SHAPE(2, 6, 3), 42 + causal, -1, 1),
+                            ts_random(ctx, LT_SHAPE(2, 6, 4), 44 + causal, -1, 1)};
+        for (int i = 0; i < 3; i++)
+            lt_requires_grad(ctx, in[i], true);
+        ts_gradcheck(attention_fn, in, 3, &a, 1e-2, 1e-3, 1e-2);
+        /* strided (B, H, T, D) views of (B, T, H*D) tensors */
+        lt_tensor *p[3] = {ts_random(ctx, LT_SHAPE(2, 4, 6), 50 + causal, -1, 1),
+                           ts_random(ctx, LT_SHAPE(2, 4, 6), 52 + causal, -1, 1),
+                           ts_random(ctx, LT_SHAPE(2, 4, 4), 54 + causal, -1, 1)};
+        for (int i = 0; i < 3; i++)
+            lt_requires_grad(ctx, p[i], true);
+        ts_gradcheck(heads_fn, p, 3, &a, 1e-2, 1e-3, 1e-2);
+    }
+    attn_args scaled = {true, 2.5f}; /* sharper softmax */
+    lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(1, 4, 2), 60, -1, 1), ts_random(ctx, LT_SHAPE(1, 4, 2), 61, -1, 1),
+                        ts_random(ctx, LT_SHAPE(1, 4, 2), 62, -1, 1)};
+    for (int i = 0; i < 3; i++)
+        lt_requires_grad(ctx, in[i], true);
+    ts_gradcheck(attention_fn, in, 3, &scaled, 1e-2, 1e-3, 1e-2);
+    lt_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +734,16 @@ int main(void)
         cmocka_unit_test(test_reference_blocks),
         cmocka_unit_test(test_reference_scales),
         cmocka_unit_test(test_reference_model_shapes),
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_in_place_equals_copy),
+        cmocka_unit_test(test_threads_split),
+        cmocka_unit_test(test_every_isa),
+        cmocka_unit_test(test_empty_and_degenerate),
+        cmocka_unit_test(test_extremes),
+        cmocka_unit_test(test_grad_mode),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
