@@ -523,9 +523,12 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
  *  - Views are read in place when their last dim is unit-stride (the
  *    (B,nh,T,hs) transpose of a view of a c_attn output costs no copy);
  *    other layouts are copied (recorded, so the gradient still reaches them).
- *  - Memory: forward keeps one double per query row (the log-sum-exp of its
- *    scores) for backward, never the (..., L, S) probabilities; backward
- *    recomputes them. Threads (lt_set_threads) split the batch; results are
+ *  - Memory kept for backward (nothing when nothing is recorded): the
+ *    (..., L, S) probabilities when S <= 2 (E + Ev), i.e. when they are no
+ *    larger than q, k, v and y together (makemore's T 16 with head size 16,
+ *    T 256 with 64); for longer sequences two floats per query, from which
+ *    backward recomputes them (flash-attention style), so memory stays
+ *    linear in S. Threads (lt_set_threads) split the batch; results are
  *    bit-identical for every thread count.
  *  - S = 0 gives zeros (an empty sum), as the composed ops do. */
 lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor *k, lt_tensor *v, bool causal,

@@ -67,7 +67,7 @@ BODY void scale_body(const lt_attn_block *b, const float *restrict c)
     }
 }
 
-BODY void dscores_body(const lt_attn_block *b, const float *restrict dp, float s)
+BODY void dscores_body(const lt_attn_block *b, float *restrict dp, float s)
 {
     double delta[LT_ATTN_MAX_ROWS];
     float df[LT_ATTN_MAX_ROWS];
@@ -81,10 +81,10 @@ BODY void dscores_body(const lt_attn_block *b, const float *restrict dp, float s
     for (int64_t i = 0; i < b->rows; i++)
         df[i] = (float)delta[i];
     for (int64_t j = 0; j < b->n; j++) {
-        float *restrict x = b->pt + j * b->ld;
-        const float *restrict d = dp + j * b->ld;
+        const float *restrict x = b->pt + j * b->ld;
+        float *restrict d = dp + j * b->ld;
         for (int64_t i = 0; i < b->rows; i++)
-            x[i] = s * (x[i] * (d[i] - df[i]));
+            d[i] = s * (x[i] * (d[i] - df[i]));
     }
 }
 
@@ -101,7 +101,7 @@ BODY void mul_body(float *restrict x, int64_t rows, int64_t cols, int64_t ld, fl
     ATTR static void NAME##_shift(const lt_attn_block *b, const float *m) { shift_body(b, m); }                  \
     ATTR static void NAME##_inv_sums(const lt_attn_block *b, float *inv) { inv_sums_body(b, inv); }              \
     ATTR static void NAME##_scale(const lt_attn_block *b, const float *c) { scale_body(b, c); }                  \
-    ATTR static void NAME##_dscores(const lt_attn_block *b, const float *dp, float s) { dscores_body(b, dp, s); } \
+    ATTR static void NAME##_dscores(const lt_attn_block *b, float *dp, float s) { dscores_body(b, dp, s); }       \
     ATTR static void NAME##_mul(float *x, int64_t rows, int64_t cols, int64_t ld, float s)                       \
     {                                                                                                            \
         mul_body(x, rows, cols, ld, s);                                                                          \

@@ -48,10 +48,10 @@ typedef struct lt_attn_loops {
     void (*inv_sums)(const lt_attn_block *b, float *inv);
     /* x[j][i] *= c[i]. */
     void (*scale)(const lt_attn_block *b, const float *c);
-    /* The softmax backward in place, x holding P^T and dp dP^T (same row
-     * stride): x[j][i] = s * x[j][i] * (dp[j][i] - delta_i), delta_i =
-     * sum_j x[j][i] * dp[j][i] accumulated in double over the keys in order. */
-    void (*dscores)(const lt_attn_block *b, const float *dp, float s);
+    /* The softmax backward, x holding P^T and dp dP^T (same row stride):
+     * dp[j][i] = s * x[j][i] * (dp[j][i] - delta_i), delta_i = sum_j x[j][i]
+     * * dp[j][i] accumulated in double over the keys in order. */
+    void (*dscores)(const lt_attn_block *b, float *dp, float s);
     /* x[r * ld + c] *= s for r < rows, c < cols. */
     void (*mul)(float *x, int64_t rows, int64_t cols, int64_t ld, float s);
 } lt_attn_loops;

@@ -19,13 +19,10 @@
  * no horizontal reduction and no per-row call; this matters at makemore's
  * T = 16, where the products are 16x16x16 and a row is one vector.
  *
- * What forward saves for backward (flash-attention style): per query row,
- * the maximum m of its scores and 1/s, s = sum_j exp(x_j - m): two floats.
- * Backward recomputes a block's scores with the same products and gets the
- * probabilities back as exp(x - m) * (1/s), bit for bit forward's. Saving P
- * instead would keep (batch, L, S) floats alive (16 MiB at B 8, H 8, T 256)
- * to save one product of the five in backward; docs/performance.md
- * ("Attention") has the measurements behind the choice.
+ * What forward keeps for backward ("what forward keeps", below): the
+ * probabilities when they are no larger than the inputs (makemore's T 16,
+ * and T 256 at head size 64), otherwise, flash-attention style, two floats
+ * per query from which backward recomputes them bit for bit.
  *
  * The products call the gemm kernel's tiles on operands in place (pointers
  * and strides), so q, k and v are read where they are whenever their last
@@ -33,9 +30,9 @@
  * c_attn output costs no copy. Other layouts are copied (recorded).
  *
  * Backward, per slice and query block (P^T, dP^T: keys by queries):
- *     P = softmax(scale q k^T)    (recomputed)      dv += P^T dy
+ *     P (kept, or recomputed)     dv += P^T dy
  *     dP^T = v dy^T               delta_i = sum_j P_ij dP_ij
- *     dx = scale * P * (dP - delta)                 (dx^T in place of P^T)
+ *     dx = scale * P * (dP - delta)                 (dx^T in place of dP^T)
  *     dq += dx k                  dk += dx^T q
  * accumulating straight into the inputs' gradient buffers (their own
  * strides). Threads split the slices only when no two slices' gradients can
@@ -71,7 +68,7 @@ typedef struct {
     int64_t batch;               /* their product: the number of slices */
     int64_t L, S, E, Ev;         /* queries, keys, q/k width, v width */
     int64_t rows;                /* queries per block: min(ATTN_ROWS, L) */
-    int64_t ld;                  /* row stride of the (keys, queries) scratch: rows rounded up to 16 */
+    int64_t ld;                  /* the largest block's row stride: rows rounded up to 16 */
     bool causal;
     float scale;
 } attn_dims;
@@ -108,15 +105,16 @@ static int64_t slice_offset(const attn_dims *d, const lt_tensor *t, int64_t i)
 static int64_t row_stride(const lt_tensor *t) { return t->stride[t->ndim - 2]; }
 
 /* One query block of one slice: queries r0..r0+rows-1, keys 0..n-1 (a
- * causal block stops at its last query's key). */
+ * causal block stops at its last query's key); its (keys, queries)
+ * matrices have row stride ld, rows rounded up to 16. */
 typedef struct {
-    int64_t r0, rows, n;
+    int64_t r0, rows, n, ld;
 } attn_block;
 
 static attn_block block_at(const attn_dims *d, int64_t r0)
 {
     int64_t rows = min64(d->rows, d->L - r0);
-    return (attn_block){r0, rows, d->causal ? min64(d->S, r0 + rows) : d->S};
+    return (attn_block){r0, rows, d->causal ? min64(d->S, r0 + rows) : d->S, round16(rows)};
 }
 
 /* ---- scratch memory and products ------------------------------------------------ */
@@ -224,13 +222,14 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
 
 /* ---- one block's softmax, keys by queries (attn_block.h) ------------------------- */
 
-/* The block's scores, transposed: x^T = k[:n] (scale q_blk)^T, (n, rows). */
+/* The block's scores, transposed: x^T = k[:n] (scale q_blk)^T, (n, rows),
+ * into pt. */
 static lt_attn_block block_scores(const attn_dims *d, const attn_scratch *w, attn_block b, const float *q,
-                                  int64_t q_rs, const float *k, int64_t k_rs)
+                                  int64_t q_rs, const float *k, int64_t k_rs, float *pt)
 {
-    transpose_into(w, w->qt, d->ld, q + b.r0 * q_rs, b.rows, d->E, q_rs, d->scale);
-    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, d->ld, w->pt, d->ld, false);
-    return (lt_attn_block){w->pt, b.n, b.rows, d->ld, b.r0, d->causal};
+    transpose_into(w, w->qt, b.ld, q + b.r0 * q_rs, b.rows, d->E, q_rs, d->scale);
+    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, false);
+    return (lt_attn_block){pt, b.n, b.rows, b.ld, b.r0, d->causal};
 }
 
 /* x^T -> exp(x - m)^T, 0 where hidden. */
@@ -255,13 +254,44 @@ static void block_softmax(const attn_scratch *w, const lt_attn_block *x, float *
     w->loops->scale(x, inv);
 }
 
+/* ---- what forward keeps for backward ---------------------------------------------
+ * Either the probabilities themselves, block by block (P^T, as the products
+ * read them), or, flash-attention style, two floats per query from which
+ * backward recomputes them: the maximum m of its scores and 1/s, s =
+ * sum_j exp(x_j - m) (with the same block_exp and scale as forward, so bit
+ * for bit forward's P). Forward keeps P when a query's S probabilities take
+ * no more memory than its share of q, k, v and y, which the tape holds
+ * anyway (2 (E + Ev) floats): makemore's T 16 (head size 16) and T 256 with
+ * head size 64 keep P, T 1024 with 64 does not. Keeping P was measured
+ * faster at every size (it saves backward one product of five and the
+ * exponentials: docs/performance.md, "Attention"), so the rule only bounds
+ * memory, which for P grows with S^2 (256 MiB at B 8, H 8, T 1024). */
+static bool keeps_probs(const attn_dims *d) { return d->S <= 2 * (d->E + d->Ev); }
+
+/* Floats of one slice's P^T blocks. */
+static int64_t probs_per_slice(const attn_dims *d)
+{
+    int64_t f = 0;
+    for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
+        attn_block b = block_at(d, r0);
+        f += b.n * b.ld;
+    }
+    return f;
+}
+
+/* What a node keeps (arena memory): exactly one of the two is set. */
+typedef struct {
+    float *probs; /* P^T blocks of every slice, probs_per_slice floats each */
+    float *stats; /* (2, batch, L): each query's m, then each query's 1/s */
+} attn_saved;
+
 /* ---- forward ---------------------------------------------------------------------- */
 
 typedef struct {
     attn_dims d;
     const lt_tensor *q, *k, *v;
-    float *y;     /* dense (batch, L, Ev) */
-    float *stats; /* (2, batch, L): each query's m and 1/s; NULL when nothing is recorded */
+    float *y;         /* dense (batch, L, Ev) */
+    attn_saved saved; /* both NULL when nothing is recorded */
     const lt_gemm_kernel *kern;
     float *work;
     size_t per_task;
@@ -273,14 +303,17 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
     const float *q = lt_f32(f->q) + slice_offset(d, f->q, i), *k = lt_f32(f->k) + slice_offset(d, f->k, i),
                 *v = lt_f32(f->v) + slice_offset(d, f->v, i);
     float *y = f->y + i * d->L * d->Ev, m_local[ATTN_ROWS], inv_local[ATTN_ROWS];
+    float *probs = f->saved.probs ? f->saved.probs + i * probs_per_slice(d) : NULL;
     for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
         attn_block b = block_at(d, r0);
-        float *m = f->stats ? f->stats + i * d->L + r0 : m_local;
-        float *inv = f->stats ? m + d->batch * d->L : inv_local;
-        lt_attn_block x = block_scores(d, w, b, q, row_stride(f->q), k, row_stride(f->k));
+        float *m = f->saved.stats ? f->saved.stats + i * d->L + r0 : m_local;
+        float *inv = f->saved.stats ? m + d->batch * d->L : inv_local;
+        lt_attn_block x = block_scores(d, w, b, q, row_stride(f->q), k, row_stride(f->k), probs ? probs : w->pt);
         block_softmax(w, &x, m, inv);
         /* y_blk (rows, Ev) = P (rows, n) @ v (n, Ev), P read through P^T's strides */
-        product(w, b.rows, d->Ev, b.n, w->pt, 1, d->ld, v, row_stride(f->v), y + r0 * d->Ev, d->Ev, false);
+        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * d->Ev, d->Ev, false);
+        if (probs)
+            probs += b.n * b.ld;
     }
 }
 
@@ -306,7 +339,7 @@ typedef struct {
     attn_dims d;
     const lt_tensor *q, *k, *v;
     const float *dy;     /* dense (batch, L, Ev) */
-    const float *stats;  /* what forward saved */
+    attn_saved saved;    /* read only */
     float *dq, *dk, *dv; /* at element (0,..,0), the inputs' strides; NULL: not wanted */
     const lt_gemm_kernel *kern;
     float *work;
@@ -320,24 +353,31 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
     const float *q = lt_f32(bj->q) + oq, *k = lt_f32(bj->k) + ok, *v = lt_f32(bj->v) + ov;
     int64_t q_rs = row_stride(bj->q), k_rs = row_stride(bj->k), v_rs = row_stride(bj->v);
     const float *dy = bj->dy + i * d->L * d->Ev;
+    float *probs = bj->saved.probs ? bj->saved.probs + i * probs_per_slice(d) : NULL;
     for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
         attn_block b = block_at(d, r0);
-        const float *m = bj->stats + i * d->L + r0, *inv = m + d->batch * d->L, *dy_blk = dy + r0 * d->Ev;
-        lt_attn_block x = block_scores(d, w, b, q, q_rs, k, k_rs);
-        block_exp(w, &x, m); /* P, as forward made it */
-        w->loops->scale(&x, inv);
+        const float *dy_blk = dy + r0 * d->Ev;
+        lt_attn_block x = {probs, b.n, b.rows, b.ld, b.r0, d->causal}; /* P^T, read only */
+        if (probs) {
+            probs += b.n * b.ld;
+        } else { /* recompute P^T as forward made it */
+            const float *m = bj->saved.stats + i * d->L + r0, *inv = m + d->batch * d->L;
+            x = block_scores(d, w, b, q, q_rs, k, k_rs, w->pt);
+            block_exp(w, &x, m);
+            w->loops->scale(&x, inv);
+        }
         if (bj->dv) /* dv (n, Ev) += P^T (n, rows) @ dy (rows, Ev) */
-            product(w, b.n, d->Ev, b.rows, w->pt, d->ld, 1, dy_blk, d->Ev, bj->dv + ov, v_rs, true);
+            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, d->Ev, bj->dv + ov, v_rs, true);
         if (!bj->dq && !bj->dk)
             continue;
         /* dP^T (n, rows) = v (n, Ev) @ dy^T (Ev, rows) */
-        transpose_into(w, w->dyt, d->ld, dy_blk, b.rows, d->Ev, d->Ev, 1.0f);
-        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, d->ld, w->dpt, d->ld, false);
-        w->loops->dscores(&x, w->dpt, d->scale); /* dx^T in place of P^T */
+        transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, d->Ev, 1.0f);
+        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, false);
+        w->loops->dscores(&x, w->dpt, d->scale); /* dx^T in place of dP^T */
         if (bj->dq) /* dq (rows, E) += dx (rows, n) @ k (n, E), dx read through dx^T's strides */
-            product(w, b.rows, d->E, b.n, w->pt, 1, d->ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs, true);
+            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs, true);
         if (bj->dk) /* dk (n, E) += dx^T (n, rows) @ q_blk (rows, E) */
-            product(w, b.n, d->E, b.rows, w->pt, d->ld, 1, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs, true);
+            product(w, b.n, d->E, b.rows, w->dpt, b.ld, 1, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs, true);
     }
 }
 
@@ -450,13 +490,17 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
     float *grad[3];
     for (int i = 0; i < 3; i++)
         grad[i] = lt_input_grad(ctx, node, i);
-    bwd_job b = {dims_of(in[0], in[1], in[2], node->iparam[0] != 0, node->fparam[0]), in[0], in[1], in[2],
-                 lt_output_grad(node), node->saved, grad[0], grad[1], grad[2],
-                 lt_gemm_active_kernel(), NULL, 0};
     if ((!grad[0] && !grad[1] && !grad[2]) || !node->saved) /* nothing saved: no keys, or an empty output */
         return;
+    bwd_job b = {dims_of(in[0], in[1], in[2], node->iparam[0] != 0, node->fparam[0]), in[0], in[1], in[2],
+                 lt_output_grad(node), {NULL, NULL}, grad[0], grad[1], grad[2], lt_gemm_active_kernel(), NULL, 0};
+    if (node->iparam[1])
+        b.saved.probs = node->saved;
+    else
+        b.saved.stats = node->saved;
     int tasks;
-    b.work = take_scratch(ctx, &b.d, b.kern, true, 2.5 * forward_flops(&b.d), &tasks, &b.per_task);
+    b.work = take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_flops(&b.d), &tasks,
+                          &b.per_task);
     if (!b.work)
         return;
     lt_par_run(ctx, grads_disjoint(in, grad) ? tasks : 1, b.d.batch, 1, backward_task, &b);
@@ -523,18 +567,23 @@ lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor 
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, q->ndim, shape);
     if (!y)
         return NULL;
-    fwd_job f = {dims_of(q, k, v, causal, scale), q, k, v, lt_f32(y), NULL, lt_gemm_active_kernel(), NULL, 0};
+    fwd_job f = {dims_of(q, k, v, causal, scale), q, k, v, lt_f32(y), {NULL, NULL}, lt_gemm_active_kernel(), NULL, 0};
+    lt_node_data node = {.f = {scale}, .i = {causal, keeps_probs(&f.d)}};
     if (f.d.batch * f.d.L * f.d.Ev == 0)
-        return lt_op_end(ctx, &attention_op, y, 3, in, &(lt_node_data){.f = {scale}, .i = {causal}});
+        return lt_op_end(ctx, &attention_op, y, 3, in, &node);
     if (f.d.S == 0) { /* no keys: every output row is an empty sum */
         memset(f.y, 0, sizeof(float) * (size_t)(f.d.batch * f.d.L * f.d.Ev));
-        return lt_op_end(ctx, &attention_op, y, 3, in, &(lt_node_data){.f = {scale}, .i = {causal}});
+        return lt_op_end(ctx, &attention_op, y, 3, in, &node);
     }
-    if (lt_needs_grad(ctx, 3, in) && !(f.stats = lt_arena_alloc(ctx, 2 * sizeof(float) * (size_t)(f.d.batch * f.d.L))))
-        return NULL;
+    if (lt_needs_grad(ctx, 3, in)) {
+        int64_t floats = f.d.batch * (node.i[1] ? probs_per_slice(&f.d) : 2 * f.d.L);
+        if (!(node.saved = lt_arena_alloc(ctx, sizeof(float) * (size_t)floats)))
+            return NULL;
+        *(node.i[1] ? &f.saved.probs : &f.saved.stats) = node.saved;
+    }
     int tasks;
     if (!(f.work = take_scratch(ctx, &f.d, f.kern, false, forward_flops(&f.d), &tasks, &f.per_task)))
         return NULL;
     lt_par_run(ctx, tasks, f.d.batch, 1, forward_task, &f);
-    return lt_op_end(ctx, &attention_op, y, 3, in, &(lt_node_data){.f = {scale}, .i = {causal}, .saved = f.stats});
+    return lt_op_end(ctx, &attention_op, y, 3, in, &node);
 }
