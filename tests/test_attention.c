@@ -426,17 +426,19 @@ static void test_in_place_equals_copy(void **state)
 }
 
 /* Large enough to split: forward always splits the slices; backward only
- * when their gradients are disjoint (the c_attn views), never for the
- * overlapping layout. Results are compared bit for bit by check_case. */
+ * when their gradients are disjoint (the c_attn views, with the
+ * probabilities kept or recomputed), never for the overlapping layout.
+ * Results are compared bit for bit by check_case. */
 static void test_threads_split(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
     assert_true(lt_set_threads(ctx, 2));
-    for (int overlap = 0; overlap < 2; overlap++) {
-        inputs in = overlap ? new_inputs(ctx, overlapping_views, 2,
-                                         (lt_shape[]){LT_SHAPE(4, 4, 128, 32), LT_SHAPE(4, 4, 128, 32)}, 90)
-                            : new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(4, 128, 3 * 128)}, 91);
+    for (int c = 0; c < 3; c++) {
+        inputs in = c == 0   ? new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(4, 128, 3 * 128)}, 90)
+                    : c == 1 ? new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(2, 200, 3 * 64)}, 91)
+                             : new_inputs(ctx, overlapping_views, 2,
+                                          (lt_shape[]){LT_SHAPE(4, 4, 128, 32), LT_SHAPE(4, 4, 128, 32)}, 92);
         lt_ctx_reset(ctx);
         lt_tensor *q, *k, *v;
         in.views(ctx, in.bases, &q, &k, &v);
@@ -446,7 +448,7 @@ static void test_threads_split(void **state)
         uint64_t jobs1 = lt_par_jobs(ctx);
         assert_int_equal(jobs1, jobs0 + 1);
         assert_true(lt_backward_grad(ctx, y, upstream(ctx, y)));
-        assert_int_equal(lt_par_jobs(ctx), jobs1 + (overlap ? 0 : 1));
+        assert_int_equal(lt_par_jobs(ctx), jobs1 + (c == 2 ? 0 : 1));
         check_case(&in, true, NAN);
         for (int i = 0; i < in.n_bases; i++)
             lt_free(in.bases[i]);
@@ -702,28 +704,24 @@ static void test_gradcheck(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
+    attn_args a_causal = {true, NAN};
     for (int causal = 0; causal < 2; causal++) {
         attn_args a = {causal, NAN};
-        lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(2, 5, 3), 40 + causal, -1, 1),
-                            ts_random(ctx, LT_SHAPE(2, 6, 3), 42 + causal, -1, 1),
-                            ts_random(ctx, LT_SHAPE(2, 6, 4), 44 + causal, -1, 1)};
-        for (int i = 0; i < 3; i++)
-            lt_requires_grad(ctx, in[i], true);
-        ts_gradcheck(attention_fn, in, 3, &a, 1e-2, 1e-3, 1e-2);
+        inputs in = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 5, 3), LT_SHAPE(2, 6, 3), LT_SHAPE(2, 6, 4)},
+                               40 + 3 * (uint64_t)causal);
+        ts_gradcheck(attention_fn, in.bases, 3, &a, 1e-2, 1e-3, 1e-2);
         /* strided (B, H, T, D) views of (B, T, H*D) tensors */
-        lt_tensor *p[3] = {ts_random(ctx, LT_SHAPE(2, 4, 6), 50 + causal, -1, 1),
-                           ts_random(ctx, LT_SHAPE(2, 4, 6), 52 + causal, -1, 1),
-                           ts_random(ctx, LT_SHAPE(2, 4, 4), 54 + causal, -1, 1)};
-        for (int i = 0; i < 3; i++)
-            lt_requires_grad(ctx, p[i], true);
-        ts_gradcheck(heads_fn, p, 3, &a, 1e-2, 1e-3, 1e-2);
+        inputs p = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 4, 6), LT_SHAPE(2, 4, 6), LT_SHAPE(2, 4, 4)},
+                              50 + 3 * (uint64_t)causal);
+        ts_gradcheck(heads_fn, p.bases, 3, &a, 1e-2, 1e-3, 1e-2);
     }
     attn_args scaled = {true, 2.5f}; /* sharper softmax */
-    lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(1, 4, 2), 60, -1, 1), ts_random(ctx, LT_SHAPE(1, 4, 2), 61, -1, 1),
-                        ts_random(ctx, LT_SHAPE(1, 4, 2), 62, -1, 1)};
-    for (int i = 0; i < 3; i++)
-        lt_requires_grad(ctx, in[i], true);
-    ts_gradcheck(attention_fn, in, 3, &scaled, 1e-2, 1e-3, 1e-2);
+    inputs in = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(1, 4, 2), LT_SHAPE(1, 4, 2), LT_SHAPE(1, 4, 2)}, 60);
+    ts_gradcheck(attention_fn, in.bases, 3, &scaled, 1e-2, 1e-3, 1e-2);
+    /* keys beyond 2 (E + Ev): probabilities recomputed in backward */
+    inputs longer = new_inputs(ctx, plain_views, 3,
+                               (lt_shape[]){LT_SHAPE(1, 9, 1), LT_SHAPE(1, 9, 1), LT_SHAPE(1, 9, 2)}, 63);
+    ts_gradcheck(attention_fn, longer.bases, 3, &a_causal, 1e-2, 1e-3, 1e-2);
     lt_ctx_free(ctx);
 }
 
