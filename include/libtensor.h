@@ -521,8 +521,10 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
  *    number of keys S. Rank 2 to 6. LT_ERR_SHAPE naming the three shapes
  *    otherwise, LT_ERR_DTYPE for I32.
  *  - Views are read in place when their last dim is unit-stride (the
- *    (B,nh,T,hs) transpose of a view of a c_attn output costs no copy);
- *    other layouts are copied (recorded, so the gradient still reaches them).
+ *    (B,nh,T,hs) transpose of a view of a c_attn output costs no copy), and
+ *    so are batch dims expanded by a stride of 0 (their gradient is summed,
+ *    on one thread); other layouts (a transposed last dim, repeated rows)
+ *    are copied, recorded, so the gradient still reaches them.
  *  - Memory kept for backward (nothing when nothing is recorded): the
  *    (..., L, S) probabilities when S <= 2 (E + Ev), i.e. when they are no
  *    larger than q, k, v and y together (makemore's T 16 with head size 16,

@@ -540,11 +540,17 @@ static bool check_inputs(lt_ctx *ctx, const lt_tensor *q, const lt_tensor *k, co
     return true;
 }
 
-/* t when its rows are unit-stride (gemm reads it in place), else a recorded
- * contiguous copy. */
-static lt_tensor *rows_unit_stride(lt_ctx *ctx, lt_tensor *t)
+/* t when its (rows, cols) matrices have unit-stride rows that do not
+ * overlap (the products read them in place, and write their gradients in
+ * place), else a recorded contiguous copy: a transposed matrix, or rows
+ * repeated by a stride of 0 (an expanded dim), whose gradient rows the
+ * products could not accumulate into one element. */
+static lt_tensor *rows_in_place(lt_ctx *ctx, lt_tensor *t)
 {
-    return t->shape[t->ndim - 1] <= 1 || t->stride[t->ndim - 1] == 1 ? t : lt_contiguous(ctx, t);
+    int64_t rows = t->shape[t->ndim - 2], cols = t->shape[t->ndim - 1];
+    bool unit = cols <= 1 || t->stride[t->ndim - 1] == 1;
+    bool apart = rows <= 1 || t->stride[t->ndim - 2] >= cols;
+    return unit && apart ? t : lt_contiguous(ctx, t);
 }
 
 /* ---- the op ----------------------------------------------------------------------- */
@@ -561,7 +567,7 @@ lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor 
         return NULL;
     if (isnan(scale))
         scale = (float)(1.0 / sqrt((double)q->shape[q->ndim - 1]));
-    if (!(q = rows_unit_stride(ctx, q)) || !(k = rows_unit_stride(ctx, k)) || !(v = rows_unit_stride(ctx, v)))
+    if (!(q = rows_in_place(ctx, q)) || !(k = rows_in_place(ctx, k)) || !(v = rows_in_place(ctx, v)))
         return NULL;
     lt_tensor *in[3] = {q, k, v};
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, q->ndim, shape);
