@@ -50,7 +50,8 @@ static lt_tensor *composed(step_job *j)
     attn_shape s = j->s;
     lt_shape flat = LT_SHAPE(s.b * s.h, s.t, s.d);
     lt_tensor *q = lt_view(ctx, j->q, flat), *k = lt_view(ctx, j->k, flat), *v = lt_view(ctx, j->v, flat);
-    lt_tensor *att = lt_mul_scalar(ctx, lt_matmul(ctx, q, lt_transpose(ctx, k, 1, 2)), (float)(1.0 / sqrt((double)s.d)));
+    lt_tensor *att =
+        lt_mul_scalar(ctx, lt_matmul(ctx, q, lt_transpose(ctx, k, 1, 2)), (float)(1.0 / sqrt((double)s.d)));
     if (j->causal)
         att = lt_add(ctx, att, j->mask);
     lt_tensor *y = lt_matmul(ctx, lt_softmax(ctx, att, -1), v);
@@ -64,7 +65,8 @@ static void step(void *arg)
     lt_zero_grad(j->q);
     lt_zero_grad(j->k);
     lt_zero_grad(j->v);
-    lt_tensor *y = j->composed ? composed(j) : lt_scaled_dot_product_attention(j->ctx, j->q, j->k, j->v, j->causal, NAN);
+    lt_tensor *y =
+        j->composed ? composed(j) : lt_scaled_dot_product_attention(j->ctx, j->q, j->k, j->v, j->causal, NAN);
     if (!y || !lt_backward_grad(j->ctx, y, j->g)) {
         fprintf(stderr, "bench_attention: %s\n", lt_error_message(j->ctx));
         exit(1);
@@ -141,8 +143,15 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
         exit(1);
     }
     lt_shape shape = LT_SHAPE(s.b, s.h, s.t, s.d);
-    step_job j = {ctx, s, causal, false, uniform(ctx, shape, 1), uniform(ctx, shape, 2), uniform(ctx, shape, 3),
-                  uniform(ctx, shape, 4), lt_new(ctx, LT_F32, LT_SHAPE(s.t, s.t))};
+    step_job j = {ctx,
+                  s,
+                  causal,
+                  false,
+                  uniform(ctx, shape, 1),
+                  uniform(ctx, shape, 2),
+                  uniform(ctx, shape, 3),
+                  uniform(ctx, shape, 4),
+                  lt_new(ctx, LT_F32, LT_SHAPE(s.t, s.t))};
     for (int64_t r = 0; r < s.t; r++)
         for (int64_t c = r + 1; c < s.t; c++)
             lt_data_f32(j.mask)[r * s.t + c] = -INFINITY;
@@ -175,7 +184,8 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [--quick] [--threads N] [--shape B,H,T,D] [--causal 0|1] [--only fused|composed]\n", prog);
+    fprintf(stderr, "usage: %s [--quick] [--threads N] [--shape B,H,T,D] [--causal 0|1] [--only fused|composed]\n",
+            prog);
     return 2;
 }
 
@@ -192,8 +202,7 @@ int main(int argc, char **argv)
             which = strcmp(argv[i], "fused") == 0 ? 1 : strcmp(argv[i], "composed") == 0 ? 2 : 0;
             if (!which)
                 return usage(argv[0]);
-        }
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--causal") == 0 && i + 1 < argc)
             only_causal = atoi(argv[++i]) != 0;

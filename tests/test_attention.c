@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/golden_attention.h"
 #include "kernels/cpu.h"
 #include "kernels/threads.h"
-#include "data/golden_attention.h"
 
 /* ======================================================================== */
 /* the double-precision reference                                           */
@@ -271,8 +271,10 @@ static void check_plain(lt_shape batch, int64_t L, int64_t S, int64_t E, int64_t
     sq.d[batch.ndim] = L, sq.d[batch.ndim + 1] = E;
     sk.d[batch.ndim] = S, sk.d[batch.ndim + 1] = E;
     sv.d[batch.ndim] = S, sv.d[batch.ndim + 1] = Ev;
-    inputs in = {{ts_random(ctx, sq, seed, -1, 1), ts_random(ctx, sk, seed + 1, -1, 1), ts_random(ctx, sv, seed + 2, -1, 1)},
-                 3, plain_views};
+    inputs in = {
+        {ts_random(ctx, sq, seed, -1, 1), ts_random(ctx, sk, seed + 1, -1, 1), ts_random(ctx, sv, seed + 2, -1, 1)},
+        3,
+        plain_views};
     for (int i = 0; i < 3; i++)
         assert_non_null(lt_requires_grad(ctx, in.bases[i], true));
     check_case(&in, causal, scale);
@@ -285,8 +287,8 @@ static void test_reference_small(void **state)
     for (int causal = 0; causal < 2; causal++) {
         check_plain(LT_SHAPE(2, 3), 5, 5, 4, 4, causal, NAN, 1);
         check_plain(LT_SHAPE(1), 1, 1, 1, 1, causal, NAN, 2);
-        check_plain(LT_SHAPE(3), 7, 7, 3, 5, causal, 0.7f, 3); /* Ev != E */
-        check_plain(LT_SHAPE0, 6, 6, 8, 8, causal, NAN, 4);    /* rank 2 */
+        check_plain(LT_SHAPE(3), 7, 7, 3, 5, causal, 0.7f, 3);         /* Ev != E */
+        check_plain(LT_SHAPE0, 6, 6, 8, 8, causal, NAN, 4);            /* rank 2 */
         check_plain(LT_SHAPE(2, 1, 2, 1), 3, 3, 2, 2, causal, NAN, 5); /* rank 6 */
     }
 }
@@ -395,8 +397,8 @@ static void test_layouts(void **state)
         check_case(&tr, causal, NAN);
         inputs shared = new_inputs(ctx, shared_views, 1, (lt_shape[]){LT_SHAPE(2, 3, 19, 6)}, 73);
         check_case(&shared, causal, NAN);
-        inputs over = new_inputs(ctx, overlapping_views, 2, (lt_shape[]){LT_SHAPE(3, 3, 30, 8), LT_SHAPE(3, 3, 30, 8)},
-                                 74);
+        inputs over =
+            new_inputs(ctx, overlapping_views, 2, (lt_shape[]){LT_SHAPE(3, 3, 30, 8), LT_SHAPE(3, 3, 30, 8)}, 74);
         check_case(&over, causal, NAN);
         inputs nar = new_inputs(ctx, narrowed_views, 3,
                                 (lt_shape[]){LT_SHAPE(3, 2, 50, 8), LT_SHAPE(3, 2, 60, 8), LT_SHAPE(3, 2, 50, 4)}, 75);
@@ -471,8 +473,9 @@ static void test_every_isa(void **state)
     lt_isa saved = lt_cpu_isa();
     lt_ctx *ctx = lt_ctx_new();
     inputs small = new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(2, 16, 3 * 64)}, 100);
-    inputs big = new_inputs(ctx, plain_views, 3,
-                            (lt_shape[]){LT_SHAPE(1, 2, 300, 40), LT_SHAPE(1, 2, 300, 40), LT_SHAPE(1, 2, 300, 24)}, 101);
+    inputs big =
+        new_inputs(ctx, plain_views, 3,
+                   (lt_shape[]){LT_SHAPE(1, 2, 300, 40), LT_SHAPE(1, 2, 300, 40), LT_SHAPE(1, 2, 300, 24)}, 101);
     for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++) {
         lt_cpu_force_isa((lt_isa)isa);
         for (int causal = 0; causal < 2; causal++) {
@@ -526,8 +529,8 @@ static void test_extremes(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
-    inputs sharp = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 20, 8), LT_SHAPE(2, 20, 8), LT_SHAPE(2, 20, 8)},
-                              120);
+    inputs sharp =
+        new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 20, 8), LT_SHAPE(2, 20, 8), LT_SHAPE(2, 20, 8)}, 120);
     for (int causal = 0; causal < 2; causal++) {
         lt_ctx *c = lt_ctx_new();
         outcome o = run_op(c, &sharp, causal, 1000.0f, 1);
@@ -639,10 +642,12 @@ typedef struct {
     const float *qd, *kd, *vd, *y, *g, *dq, *dk, *dv;
 } golden_case;
 
-#define GOLDEN(NAME, SQ, SK, SV, CAUSAL, SCALE)                                                               \
-    {#NAME, SQ, SK, SV, CAUSAL, SCALE, golden_attn_##NAME##_q, golden_attn_##NAME##_k, golden_attn_##NAME##_v, \
-     golden_attn_##NAME##_y, golden_attn_##NAME##_g, golden_attn_##NAME##_dq, golden_attn_##NAME##_dk,         \
-     golden_attn_##NAME##_dv}
+#define GOLDEN(NAME, SQ, SK, SV, CAUSAL, SCALE)                                                                   \
+    {                                                                                                             \
+#NAME, SQ, SK, SV, CAUSAL, SCALE, golden_attn_##NAME##_q, golden_attn_##NAME##_k, golden_attn_##NAME##_v, \
+            golden_attn_##NAME##_y, golden_attn_##NAME##_g, golden_attn_##NAME##_dq, golden_attn_##NAME##_dk,     \
+            golden_attn_##NAME##_dv                                                                               \
+    }
 
 /* float kernels against PyTorch's float kernels */
 #define GOLDEN_ATOL 2e-6
@@ -715,20 +720,23 @@ static void test_gradcheck(void **state)
     attn_args a_causal = {true, NAN};
     for (int causal = 0; causal < 2; causal++) {
         attn_args a = {causal, NAN};
-        inputs in = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 5, 3), LT_SHAPE(2, 6, 3), LT_SHAPE(2, 6, 4)},
-                               40 + 3 * (uint64_t)causal);
+        inputs in =
+            new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 5, 3), LT_SHAPE(2, 6, 3), LT_SHAPE(2, 6, 4)},
+                       40 + 3 * (uint64_t)causal);
         ts_gradcheck(attention_fn, in.bases, 3, &a, 1e-2, 1e-3, 1e-2);
         /* strided (B, H, T, D) views of (B, T, H*D) tensors */
-        inputs p = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 4, 6), LT_SHAPE(2, 4, 6), LT_SHAPE(2, 4, 4)},
-                              50 + 3 * (uint64_t)causal);
+        inputs p =
+            new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(2, 4, 6), LT_SHAPE(2, 4, 6), LT_SHAPE(2, 4, 4)},
+                       50 + 3 * (uint64_t)causal);
         ts_gradcheck(heads_fn, p.bases, 3, &a, 1e-2, 1e-3, 1e-2);
     }
     attn_args scaled = {true, 2.5f}; /* sharper softmax */
-    inputs in = new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(1, 4, 2), LT_SHAPE(1, 4, 2), LT_SHAPE(1, 4, 2)}, 60);
+    inputs in =
+        new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(1, 4, 2), LT_SHAPE(1, 4, 2), LT_SHAPE(1, 4, 2)}, 60);
     ts_gradcheck(attention_fn, in.bases, 3, &scaled, 1e-2, 1e-3, 1e-2);
     /* keys beyond 2 (E + Ev): probabilities recomputed in backward */
-    inputs longer = new_inputs(ctx, plain_views, 3,
-                               (lt_shape[]){LT_SHAPE(1, 9, 1), LT_SHAPE(1, 9, 1), LT_SHAPE(1, 9, 2)}, 63);
+    inputs longer =
+        new_inputs(ctx, plain_views, 3, (lt_shape[]){LT_SHAPE(1, 9, 1), LT_SHAPE(1, 9, 1), LT_SHAPE(1, 9, 2)}, 63);
     ts_gradcheck(attention_fn, longer.bases, 3, &a_causal, 1e-2, 1e-3, 1e-2);
     lt_ctx_free(ctx);
 }

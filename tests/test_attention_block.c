@@ -47,7 +47,7 @@ static lt_tensor *causal_self_attention(lt_ctx *ctx, const block_params *p, lt_t
     lt_tensor *k = to_heads(ctx, lt_narrow(ctx, qkv, 2, C, C), p->n_head);
     lt_tensor *v = to_heads(ctx, lt_narrow(ctx, qkv, 2, 2 * C, C), p->n_head);
     lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN); /* (B, nh, T, hs) */
-    y = lt_view(ctx, lt_contiguous(ctx, lt_transpose(ctx, y, 1, 2)), s); /* heads side by side */
+    y = lt_view(ctx, lt_contiguous(ctx, lt_transpose(ctx, y, 1, 2)), s);     /* heads side by side */
     return linear3(ctx, y, p->c_proj_w, p->c_proj_b);
 }
 
@@ -61,7 +61,8 @@ typedef struct {
 static block_case draw_case(lt_ctx *ctx)
 {
     int64_t B = GOLDEN_BLOCK_B, T = GOLDEN_BLOCK_T, C = GOLDEN_BLOCK_C;
-    block_case c = {lt_new(ctx, LT_F32, LT_SHAPE(B, T, C)), lt_new(ctx, LT_F32, LT_SHAPE(B, T, C)),
+    block_case c = {lt_new(ctx, LT_F32, LT_SHAPE(B, T, C)),
+                    lt_new(ctx, LT_F32, LT_SHAPE(B, T, C)),
                     {lt_new(ctx, LT_F32, LT_SHAPE(3 * C, C)), lt_new(ctx, LT_F32, LT_SHAPE(3 * C)),
                      lt_new(ctx, LT_F32, LT_SHAPE(C, C)), lt_new(ctx, LT_F32, LT_SHAPE(C)), GOLDEN_BLOCK_NH}};
     lt_rng g;

@@ -15,10 +15,10 @@
  * hidden count through this table, so the compiler emits a vector compare
  * and select instead of splitting the loop at the boundary into two ragged
  * loops. */
-static const int lane_index[LT_ATTN_MAX_ROWS] = {
-    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
-    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+static const int lane_index[LT_ATTN_MAX_ROWS] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                                 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+                                                 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                                 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 
 BODY void max_body(const lt_attn_block *b, float *restrict m)
 {
@@ -96,17 +96,17 @@ BODY void mul_body(float *restrict x, int64_t rows, int64_t cols, int64_t ld, fl
 }
 
 /* The six functions for one ISA: NAME##_<fn> with attribute ATTR. */
-#define ATTN_LOOPS(NAME, ATTR)                                                                                   \
-    ATTR static void NAME##_max(const lt_attn_block *b, float *m) { max_body(b, m); }                            \
-    ATTR static void NAME##_shift(const lt_attn_block *b, const float *m) { shift_body(b, m); }                  \
-    ATTR static void NAME##_inv_sums(const lt_attn_block *b, float *inv) { inv_sums_body(b, inv); }              \
-    ATTR static void NAME##_scale(const lt_attn_block *b, const float *c) { scale_body(b, c); }                  \
-    ATTR static void NAME##_dscores(const lt_attn_block *b, float *dp, float s) { dscores_body(b, dp, s); }       \
-    ATTR static void NAME##_mul(float *x, int64_t rows, int64_t cols, int64_t ld, float s)                       \
-    {                                                                                                            \
-        mul_body(x, rows, cols, ld, s);                                                                          \
-    }                                                                                                            \
-    static const lt_attn_loops NAME##_loops = {NAME##_max,   NAME##_shift,   NAME##_inv_sums,                    \
+#define ATTN_LOOPS(NAME, ATTR)                                                                              \
+    ATTR static void NAME##_max(const lt_attn_block *b, float *m) { max_body(b, m); }                       \
+    ATTR static void NAME##_shift(const lt_attn_block *b, const float *m) { shift_body(b, m); }             \
+    ATTR static void NAME##_inv_sums(const lt_attn_block *b, float *inv) { inv_sums_body(b, inv); }         \
+    ATTR static void NAME##_scale(const lt_attn_block *b, const float *c) { scale_body(b, c); }             \
+    ATTR static void NAME##_dscores(const lt_attn_block *b, float *dp, float s) { dscores_body(b, dp, s); } \
+    ATTR static void NAME##_mul(float *x, int64_t rows, int64_t cols, int64_t ld, float s)                  \
+    {                                                                                                       \
+        mul_body(x, rows, cols, ld, s);                                                                     \
+    }                                                                                                       \
+    static const lt_attn_loops NAME##_loops = {NAME##_max,   NAME##_shift,   NAME##_inv_sums,               \
                                                NAME##_scale, NAME##_dscores, NAME##_mul};
 
 ATTN_LOOPS(generic, )

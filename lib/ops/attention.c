@@ -167,8 +167,8 @@ static attn_scratch scratch_at(const attn_dims *d, const lt_gemm_kernel *kern, f
 
 /* Tasks for the slices of `flops` each, and the scratch for them (NULL with
  * the error recorded when out of memory). */
-static float *take_scratch(lt_ctx *ctx, const attn_dims *d, const lt_gemm_kernel *kern, bool backward,
-                           double flops, int *tasks, size_t *per)
+static float *take_scratch(lt_ctx *ctx, const attn_dims *d, const lt_gemm_kernel *kern, bool backward, double flops,
+                           int *tasks, size_t *per)
 {
     *tasks = lt_par_tasks(ctx, d->batch, 1, flops * (double)d->batch);
     *per = scratch_floats(d, kern, backward);
@@ -178,8 +178,8 @@ static float *take_scratch(lt_ctx *ctx, const attn_dims *d, const lt_gemm_kernel
 /* dst (cols, ld) = scale * src^T for the (rows, cols) matrix at src (row
  * stride rs, unit column stride): q^T (scaled) and dy^T with unit-stride
  * rows, as the products read their second operand. */
-static void transpose_into(const attn_scratch *w, float *dst, int64_t ld, const float *src, int64_t rows,
-                           int64_t cols, int64_t rs, float scale)
+static void transpose_into(const attn_scratch *w, float *dst, int64_t ld, const float *src, int64_t rows, int64_t cols,
+                           int64_t rs, float scale)
 {
     if (w->kern->transpose && rows > 0 && cols > 0)
         w->kern->transpose(cols, rows, src, rs, dst, ld);
@@ -201,13 +201,13 @@ static void transpose_into(const attn_scratch *w, float *dst, int64_t ld, const 
  * function) goes through lt_sgemm. */
 #define PRODUCT_KC 256
 
-static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs,
-                    int64_t a_cs, const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate)
+static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs,
+                    const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate)
 {
     const lt_gemm_kernel *kern = w->kern;
     if (!kern->tile || k == 0) {
-        lt_sgemm_with(kern, m, n, k, (lt_mat){a, a_rs, a_cs}, (lt_mat){b, ldb, 1}, (lt_mat_out){c, ldc, 1},
-                      accumulate, w->work);
+        lt_sgemm_with(kern, m, n, k, (lt_mat){a, a_rs, a_cs}, (lt_mat){b, ldb, 1}, (lt_mat_out){c, ldc, 1}, accumulate,
+                      w->work);
         return;
     }
     for (int64_t p0 = 0; p0 < k; p0 += PRODUCT_KC) {
@@ -215,8 +215,8 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
         bool acc = accumulate || p0 > 0;
         for (int64_t i = 0; i < m; i += kern->mr)
             for (int64_t j = 0; j < n; j += kern->nr)
-                kern->tile((int)min64(kern->mr, m - i), (int)min64(kern->nr, n - j), kc, a + i * a_rs + p0 * a_cs,
-                           a_rs, a_cs, b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc);
+                kern->tile((int)min64(kern->mr, m - i), (int)min64(kern->nr, n - j), kc, a + i * a_rs + p0 * a_cs, a_rs,
+                           a_cs, b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc);
     }
 }
 
@@ -224,8 +224,8 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
 
 /* The block's scores, transposed: x^T = k[:n] (scale q_blk)^T, (n, rows),
  * into pt. */
-static lt_attn_block block_scores(const attn_dims *d, const attn_scratch *w, attn_block b, const float *q,
-                                  int64_t q_rs, const float *k, int64_t k_rs, float *pt)
+static lt_attn_block block_scores(const attn_dims *d, const attn_scratch *w, attn_block b, const float *q, int64_t q_rs,
+                                  const float *k, int64_t k_rs, float *pt)
 {
     transpose_into(w, w->qt, b.ld, q + b.r0 * q_rs, b.rows, d->E, q_rs, d->scale);
     product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, false);
@@ -455,8 +455,7 @@ static bool elements_disjoint(const lt_tensor *a, const lt_tensor *b)
     for (int pick = 0; pick < a->ndim + b->ndim; pick++) {
         const lt_tensor *t = pick < a->ndim ? a : b;
         int64_t p = t->stride[pick < a->ndim ? pick : pick - a->ndim], alo, ahi, blo, bhi;
-        if (p > 1 && residue_window(a, p, &alo, &ahi) && residue_window(b, p, &blo, &bhi) &&
-            (ahi <= blo || bhi <= alo))
+        if (p > 1 && residue_window(a, p, &alo, &ahi) && residue_window(b, p, &blo, &bhi) && (ahi <= blo || bhi <= alo))
             return true;
     }
     return false;
@@ -492,15 +491,25 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
         grad[i] = lt_input_grad(ctx, node, i);
     if ((!grad[0] && !grad[1] && !grad[2]) || !node->saved) /* nothing saved: no keys, or an empty output */
         return;
-    bwd_job b = {dims_of(in[0], in[1], in[2], node->iparam[0] != 0, node->fparam[0]), in[0], in[1], in[2],
-                 lt_output_grad(node), {NULL, NULL}, grad[0], grad[1], grad[2], lt_gemm_active_kernel(), NULL, 0};
+    bwd_job b = {dims_of(in[0], in[1], in[2], node->iparam[0] != 0, node->fparam[0]),
+                 in[0],
+                 in[1],
+                 in[2],
+                 lt_output_grad(node),
+                 {NULL, NULL},
+                 grad[0],
+                 grad[1],
+                 grad[2],
+                 lt_gemm_active_kernel(),
+                 NULL,
+                 0};
     if (node->iparam[1])
         b.saved.probs = node->saved;
     else
         b.saved.stats = node->saved;
     int tasks;
-    b.work = take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_flops(&b.d), &tasks,
-                          &b.per_task);
+    b.work =
+        take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_flops(&b.d), &tasks, &b.per_task);
     if (!b.work)
         return;
     lt_par_run(ctx, grads_disjoint(in, grad) ? tasks : 1, b.d.batch, 1, backward_task, &b);
@@ -512,8 +521,8 @@ static const lt_op attention_op = {OP, attention_backward};
 
 static bool fail_shapes(lt_ctx *ctx, const lt_tensor *q, const lt_tensor *k, const lt_tensor *v, const char *what)
 {
-    lt_fail(ctx, LT_ERR_SHAPE, OP ": q %s, k %s, v %s: %s", LT_TENSOR_SHAPE(q), LT_TENSOR_SHAPE(k),
-            LT_TENSOR_SHAPE(v), what);
+    lt_fail(ctx, LT_ERR_SHAPE, OP ": q %s, k %s, v %s: %s", LT_TENSOR_SHAPE(q), LT_TENSOR_SHAPE(k), LT_TENSOR_SHAPE(v),
+            what);
     return false;
 }
 
