@@ -578,6 +578,32 @@ static void test_grad_mode(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Backward reads q, k and v: writing one of them in place after the
+ * forward is refused; writing y is harmless (backward never reads it). */
+static void test_saved_versions(void **state)
+{
+    (void)state;
+    for (int which = 0; which < 4; which++) {
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(2, 5, 4), 140, -1, 1),
+                            ts_random(ctx, LT_SHAPE(2, 5, 4), 141, -1, 1),
+                            ts_random(ctx, LT_SHAPE(2, 5, 4), 142, -1, 1)};
+        for (int i = 0; i < 3; i++)
+            lt_requires_grad(ctx, in[i], true);
+        lt_tensor *y = lt_scaled_dot_product_attention(ctx, in[0], in[1], in[2], true, NAN);
+        assert_non_null(y);
+        lt_set_f32(which < 3 ? in[which] : y, 0, 0.5f);
+        bool ok = lt_backward(ctx, lt_sum(ctx, y));
+        if (which < 3) {
+            assert_false(ok);
+            ts_assert_error(ctx, LT_ERR_GRAPH, "scaled_dot_product_attention's input", "modified in place", NULL);
+        } else {
+            assert_true(ok);
+        }
+        lt_ctx_free(ctx);
+    }
+}
+
 /* ======================================================================== */
 /* errors                                                                    */
 /* ======================================================================== */
@@ -757,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_degenerate),
         cmocka_unit_test(test_extremes),
         cmocka_unit_test(test_grad_mode),
+        cmocka_unit_test(test_saved_versions),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

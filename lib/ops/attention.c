@@ -515,7 +515,8 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
     lt_par_run(ctx, grads_disjoint(in, grad) ? tasks : 1, b.d.batch, 1, backward_task, &b);
 }
 
-static const lt_op attention_op = {OP, attention_backward};
+/* backward reads q, k and v (never y): the scores or their gradient need all three */
+static const lt_op attention_op = {OP, attention_backward, LT_SAVES_IN(0) | LT_SAVES_IN(1) | LT_SAVES_IN(2)};
 
 /* ---- checks ----------------------------------------------------------------------- */
 
