@@ -7,7 +7,7 @@
  * (every rank, torch.matmul's rules), linear, cat, softmax, cross-entropy
  * (both forms), reductions (var, std and logsumexp too), broadcasting
  * arithmetic, unary ops (sqrt, rsqrt, abs, clamp, gelu_tanh, softplus, s - x,
- * s / x too), where, masked_fill, tril/triu, gather, one_hot, expand, stack,
+ * s / x too), attention, where, masked_fill, tril/triu, gather, one_hot, expand, stack,
  * roll, backward, reset. A small pool of live tensors feeds the calls.
  *
  * The oracle is written from the header's rules, independently of the
@@ -15,7 +15,8 @@
  * the set of error statuses that the arguments violate. The call must then
  * succeed with exactly that shape (and, for views, copies, indexing, cat,
  * matmul on small integers, arithmetic and max, exactly the expected
- * values; softmax/cross-entropy of finite logits must be finite), or fail
+ * values; softmax/cross-entropy of finite logits must be finite; attention
+ * on small integers averages each value column), or fail
  * with one of those statuses and a message naming the op. Crashes, UB and
  * leaks are caught by the sanitizers. */
 #include "fuzz_support.h"
@@ -961,6 +962,55 @@ static void op_cross_entropy(fz *f, lt_tensor *logits, lt_tensor *targets)
     put(f, r);
 }
 
+/* ---- attention ------------------------------------------------------------------- */
+
+/* lt_scaled_dot_product_attention: shapes (..., L, E), (..., S, E), (..., S,
+ * Ev) -> (..., L, Ev). On small integers (bounded scores) every output is a
+ * weighted average of its column of v over the visible keys: within that
+ * column's range (0 with no key). */
+static void op_attention(fz *f, lt_tensor *q, lt_tensor *k, lt_tensor *v)
+{
+    unsigned how = take(f);
+    bool causal = how & 1;
+    float scale = (how >> 1) % 3 == 0 ? NAN : value_of(take(f)); /* NaN: 1/sqrt(E) */
+    unsigned errors = need_f32(q) | need_f32(k) | need_f32(v);
+    int r = q->ndim;
+    lt_shape want = lt_shape_of(q);
+    bool ranks = r >= 2 && k->ndim == r && v->ndim == r;
+    for (int i = 0; ranks && i < r - 2; i++)
+        ranks = q->shape[i] == k->shape[i] && q->shape[i] == v->shape[i];
+    if (!ranks || q->shape[r - 1] != k->shape[r - 1] || k->shape[r - 2] != v->shape[r - 2]) {
+        errors |= E(LT_ERR_SHAPE);
+    } else {
+        want.d[r - 1] = v->shape[r - 1];
+        if (!shape_allowed(want))
+            errors |= E(LT_ERR_SHAPE);
+    }
+    if (isinf(scale))
+        errors |= E(LT_ERR_ARG);
+    if (!errors && too_much_work(want, k->shape[r - 2] * (q->shape[r - 1] + 2) + 1))
+        return;
+    lt_tensor *y = expect(f, "scaled_dot_product_attention", lt_scaled_dot_product_attention(f->ctx, q, k, v,
+                          causal, scale), errors, &want);
+    if (!y)
+        return;
+    if (all_small_ints(q) && all_small_ints(k) && all_small_ints(v) && !(fabsf(scale) > 4)) {
+        int64_t L = want.d[r - 2], S = k->shape[r - 2], Ev = want.d[r - 1];
+        for (int64_t o = 0; L * Ev > 0 && o < lt_numel(y); o++) {
+            int64_t slice = o / (L * Ev), i = o / Ev % L, e = o % Ev, keys = causal && i + 1 < S ? i + 1 : S;
+            float lo = keys ? INFINITY : 0, hi = keys ? -INFINITY : 0, got = lt_get_f32(y, o);
+            for (int64_t j = 0; j < keys; j++) {
+                float x = lt_get_f32(v, (slice * S + j) * Ev + e);
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            FUZZ_CHECK(got >= lo - 1e-4f && got <= hi + 1e-4f, "scaled_dot_product_attention: element %lld is %g, "
+                       "outside its values' range [%g, %g]", (long long)o, (double)got, (double)lo, (double)hi);
+        }
+    }
+    put(f, y);
+}
+
 /* ---- reductions -------------------------------------------------------------------- */
 
 static void op_reduce(fz *f, lt_tensor *t, unsigned kind)
@@ -1302,7 +1352,7 @@ static void zero_grads(fz *f)
 
 static void one_call(fz *f)
 {
-    unsigned op = take(f) % 32;
+    unsigned op = take(f) % 33;
     lt_tensor *t = pick(f);
     if (op == 0 || !t) {
         op_new(f);
@@ -1396,6 +1446,12 @@ static void one_call(fz *f)
             op_stats(f, t, how);
         else if (y)
             op_cross_entropy_ignore(f, t, y);
+        break;
+    }
+    case 32: {
+        lt_tensor *k = pick(f), *v = pick(f);
+        if (k && v)
+            op_attention(f, t, k, v);
         break;
     }
     default: op_new(f); break;

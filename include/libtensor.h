@@ -697,6 +697,38 @@ lt_tensor *lt_logsumexp(lt_ctx *ctx, lt_tensor *x, int dim, bool keepdim);
  * extreme-value behaviour as lt_cross_entropy. */
 lt_tensor *lt_cross_entropy_ignore(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets, int32_t ignore_index);
 
+/* ---- attention (issue 13) ------------------------------------------------------ */
+
+/** Scaled dot-product attention in one op, forward and backward:
+ * y = softmax(scale * q @ k^T + mask, dim -1) @ v, for q (..., L, E), k
+ * (..., S, E), v (..., S, Ev) -> y (..., L, Ev); in a transformer q, k and
+ * v are (B, nh, T, hs). PyTorch 2's F.scaled_dot_product_attention(q, k, v,
+ * is_causal=causal, scale=scale) without attn_mask and dropout, equal to
+ * the composed ops within float rounding.
+ *  - causal: query i sees keys 0..i only (torch.tril(ones(L, S)), top-left
+ *    aligned when L != S).
+ *  - scale: any finite value (0 and negative ones included, as PyTorch);
+ *    NAN (math.h) means PyTorch's default 1/sqrt(E); +-inf is LT_ERR_ARG.
+ *  - The batch dims (all but the last two) must be equal in q, k and v (no
+ *    broadcasting); q's and k's last sizes must agree, and k's and v's
+ *    number of keys S. Rank 2 to 6. LT_ERR_SHAPE naming the three shapes
+ *    otherwise, LT_ERR_DTYPE for I32.
+ *  - Views are read in place when their last dim is unit-stride (the
+ *    (B,nh,T,hs) transpose of a view of a c_attn output costs no copy), and
+ *    so are batch dims expanded by a stride of 0 (their gradient is summed,
+ *    on one thread); other layouts (a transposed last dim, repeated rows)
+ *    are copied, recorded, so the gradient still reaches them.
+ *  - Memory kept for backward (nothing when nothing is recorded): the
+ *    (..., L, S) probabilities when S <= 2 (E + Ev), i.e. when they are no
+ *    larger than q, k, v and y together (makemore's T 16 with head size 16,
+ *    T 256 with 64); for longer sequences two floats per query, from which
+ *    backward recomputes them (flash-attention style), so memory stays
+ *    linear in S. Threads (lt_set_threads) split the batch; results are
+ *    bit-identical for every thread count.
+ *  - S = 0 gives zeros (an empty sum), as the composed ops do. */
+lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor *k, lt_tensor *v, bool causal,
+                                           float scale);
+
 /* ======================================================================== */
 /* 6. Autograd                                                              */
 /* ======================================================================== */

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# compare_attention.sh - attention forward + backward side by side: PyTorch
+# 1.13 (bench/torch_attention.py: the ops composed as makemore.py writes
+# them), libtensor's fused lt_scaled_dot_product_attention and the same
+# attention composed from libtensor's ops (bench_attention), all on one
+# thread, at makemore's shape (32,4,16,16) and (8,8,256,64), causal and not.
+#
+#   bench/compare_attention.sh [ROUNDS] [BENCH_ATTENTION_BINARY]
+#
+# The two programs run alternately, A B A B ... (ROUNDS each, default 3),
+# so that a change in the machine's load hits both, and each keeps its best
+# (smallest) figure per case. Wall-clock and process CPU time are both
+# reported; on a loaded machine the CPU time is the fairer one.
+#
+# PyTorch runs with OPENBLAS_CORETYPE removed from its environment (and
+# only from its command): the environment may pin OpenBLAS to its AVX2
+# kernels for the library's own comparisons, and PyTorch must get its best
+# BLAS. OMP/OPENBLAS/MKL thread counts are 1. The BLAS PyTorch loaded is
+# printed. PYTHON=... sets the interpreter (default /usr/bin/python3);
+# TORCH_ENV="VAR=value ..." adds variables to PyTorch's command only (e.g.
+# LD_LIBRARY_PATH pointing at an OpenBLAS where the system BLAS is the
+# reference one). SHAPES="B,H,T,D ..." replaces the two shapes.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+rounds="${1:-3}"
+bin="${2:-$root/build/bench/bench_attention}"
+python="${PYTHON:-/usr/bin/python3}"
+shapes="${SHAPES:-32,4,16,16 8,8,256,64}"
+
+die() { echo "compare_attention: $*" >&2; exit 1; }
+[[ "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 1 ]] || die "ROUNDS must be a positive integer, got '$rounds'"
+[ -x "$bin" ] || die "$bin: not an executable (build it: cmake --build build, or pass its path)"
+"$python" -c 'import torch' 2>/dev/null || die "$python cannot import torch"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+cases=()
+for s in $shapes; do
+  [[ "$s" =~ ^[0-9]+,[0-9]+,[0-9]+,[0-9]+$ ]] || die "a shape is B,H,T,D, got '$s'"
+  cases+=("$s,1" "$s,0")
+done
+
+echo "compare_attention: $rounds round(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for ((r = 1; r <= rounds; r++)); do
+  # shellcheck disable=SC2086 # TORCH_ENV is a list of assignments
+  env -u OPENBLAS_CORETYPE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 ${TORCH_ENV:-} \
+    "$python" "$root/bench/torch_attention.py" "${cases[@]}" >>"$tmp/torch.out" 2>&1 ||
+    { tail -20 "$tmp/torch.out" >&2; die "torch_attention.py failed"; }
+  for s in $shapes; do
+    "$bin" --threads 1 --shape "$s" >>"$tmp/lt.out" 2>&1 || { tail -20 "$tmp/lt.out" >&2; die "$bin failed"; }
+  done
+done
+grep -m1 '^torch ' "$tmp/torch.out"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# best (smallest) wall and cpu per program and case, then one row per case
+cat "$tmp/torch.out" "$tmp/lt.out" | awk '
+  $1 == "result" {
+    key = $3 " " $4 " " $5 " " $6 " " $7; prog = $2
+    if (!((prog, key, "w") in best) || $9 < best[prog, key, "w"]) best[prog, key, "w"] = $9
+    if (!((prog, key, "c") in best) || $11 < best[prog, key, "c"]) best[prog, key, "c"] = $11
+    if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+  }
+  END {
+    printf "%-16s %-6s | %-21s | %-21s | %-21s | %-15s | %s\n", "shape", "mask", "torch us (cpu)",
+           "fused us (cpu)", "composed us (cpu)", "torch/fused", "composed/fused"
+    for (i = 0; i < n; i++) {
+      split(order[i], k, " ")
+      shape = "(" k[1] "," k[2] "," k[3] "," k[4] ")"
+      tw = best["torch", order[i], "w"]; tc = best["torch", order[i], "c"]
+      fw = best["fused", order[i], "w"]; fc = best["fused", order[i], "c"]
+      cw = best["composed", order[i], "w"]; cc = best["composed", order[i], "c"]
+      printf "%-16s %-6s | %9.1f (%9.1f) | %9.1f (%9.1f) | %9.1f (%9.1f) | %5.2fx (%5.2fx) | %5.2fx (%5.2fx)\n",
+             shape, k[5] ? "causal" : "full", tw, tc, fw, fc, cw, cc,
+             (fw > 0 ? tw / fw : 0), (fc > 0 ? tc / fc : 0), (fw > 0 ? cw / fw : 0), (fc > 0 ? cc / fc : 0)
+    }
+  }'
