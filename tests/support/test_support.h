@@ -72,4 +72,19 @@ size_t ts_read_text(const char *path, char *buf, size_t size);
 int ts_run_capture(const char *dir, const char *bin, const char *args, char *out, size_t out_size, char *err,
                    size_t err_size);
 
+/* How a program run by ts_run_argv ended. */
+typedef struct ts_run {
+    int status;      /* exit status, or -1 when it did not exit normally */
+    bool timed_out;  /* killed (SIGKILL) after the time limit */
+    long max_rss_kb; /* its peak resident memory (wait4), in KiB */
+    double seconds;  /* wall time */
+} ts_run;
+
+/* Runs argv (argv[0] the program's path, NULL-terminated; no shell) in dir
+ * with stdin from /dev/null and stdout and stderr captured as by
+ * ts_run_capture, killing it after timeout seconds: a program that would
+ * hang (a FIFO, an endless input) ends the test instead of blocking it. */
+ts_run ts_run_argv(const char *dir, char *const argv[], double timeout, char *out, size_t out_size, char *err,
+                   size_t err_size);
+
 #endif

@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#define _DEFAULT_SOURCE /* mkdtemp, wait4 */
 /* ts_programs.c - running the example programs on scratch data: see the
  * "programs" part of test_support.h. */
 #include "test_support.h"
@@ -6,7 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 const char *const ts_names[TS_N_NAMES] = {
     "emma",   "olivia",   "ava",      "isabella", "sophia",   "charlotte", "mia",      "amelia",
@@ -67,4 +73,57 @@ int ts_run_capture(const char *dir, const char *bin, const char *args, char *out
     ts_read_text(ts_path(dir, "out.txt"), out, out_size);
     ts_read_text(ts_path(dir, "err.txt"), err, err_size);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The child: dir, stdin from /dev/null, stdout and stderr to dir/out.txt and
+ * dir/err.txt, then argv. */
+static void exec_captured(const char *dir, char *const argv[])
+{
+    int in = open("/dev/null", O_RDONLY);
+    if (chdir(dir) != 0 || in < 0 || !freopen("out.txt", "w", stdout) || !freopen("err.txt", "w", stderr))
+        _exit(126);
+    dup2(in, 0);
+    close(in);
+    execv(argv[0], argv);
+    fprintf(stderr, "ts_run_argv: cannot run %s\n", argv[0]);
+    _exit(127);
+}
+
+ts_run ts_run_argv(const char *dir, char *const argv[], double timeout, char *out, size_t out_size, char *err,
+                   size_t err_size)
+{
+    ts_run r = {.status = -1};
+    double start = now();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_captured(dir, argv);
+    assert_true(pid > 0);
+    int st = 0;
+    struct rusage ru;
+    pid_t done;
+    while ((done = wait4(pid, &st, WNOHANG, &ru)) == 0) {
+        if (now() - start > timeout) {
+            kill(pid, SIGKILL);
+            r.timed_out = true;
+            done = wait4(pid, &st, 0, &ru);
+            break;
+        }
+        struct timespec pause = {0, 5000000}; /* 5 ms */
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(done, pid);
+    r.seconds = now() - start;
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.max_rss_kb = ru.ru_maxrss;
+    ts_read_text(ts_path(dir, "out.txt"), out, out_size);
+    ts_read_text(ts_path(dir, "err.txt"), err, err_size);
+    return r;
 }
