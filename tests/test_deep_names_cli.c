@@ -13,6 +13,10 @@
 #include <string.h>
 
 static char dir[TS_DIR_SIZE];
+
+/* The metadata of a deep_names checkpoint. */
+static const char *const DEEP_KEYS[] = {"format", "vocab",    "kind",   "norm",    "act",  "block_size",
+                                        "n_embd", "n_hidden", "layers", "dropout", "steps"};
 static char out_text[1 << 16], err_text[1 << 12];
 
 /* Runs deep_names with args (in dir); returns its exit status. */
@@ -177,35 +181,8 @@ static void test_bad_input(void **state)
  * (every element when element < 0) set to value. */
 static void edit_checkpoint(const char *src, const char *dst, const char *name, int64_t element, float value)
 {
-    static const char *const KEYS[] = {"format", "vocab", "kind", "norm", "act", "block_size", "n_embd",
-                                       "n_hidden", "layers", "dropout", "steps"};
-    lt_ctx *ctx = lt_ctx_new();
-    lt_safetensors *st = lt_safetensors_load(ctx, ts_path(dir, src));
-    assert_non_null(st);
-    int n = lt_safetensors_count(st);
-    lt_named_tensor t[128];
-    assert_true(n <= 128);
-    for (int i = 0; i < n; i++) {
-        const char *dtype;
-        lt_shape shape;
-        assert_true(lt_safetensors_info(st, i, &dtype, &shape));
-        lt_tensor *x = lt_new(ctx, LT_F32, shape);
-        assert_true(lt_safetensors_read(ctx, st, lt_safetensors_name(st, i), x));
-        if (!strcmp(lt_safetensors_name(st, i), name))
-            for (int64_t k = 0; k < lt_numel(x); k++)
-                if (element < 0 || k == element)
-                    lt_data_f32(x)[k] = value;
-        t[i] = (lt_named_tensor){lt_safetensors_name(st, i), x};
-    }
-    const char *meta[2 * 11];
-    for (int k = 0; k < 11; k++) {
-        meta[2 * k] = KEYS[k];
-        meta[2 * k + 1] = lt_safetensors_meta(st, KEYS[k]);
-        assert_non_null(meta[2 * k + 1]);
-    }
-    assert_true(lt_safetensors_save(ctx, ts_path(dir, dst), t, n, meta, 11));
-    lt_safetensors_free(st);
-    lt_ctx_free(ctx);
+    const ts_edit e = {.tensor = name, .element = element, .value = value};
+    ts_edit_checkpoint(dir, src, dst, DEEP_KEYS, (int)(sizeof DEEP_KEYS / sizeof *DEEP_KEYS), &e);
 }
 
 /* The shared rules on odd models: a checkpoint holding a NaN or an

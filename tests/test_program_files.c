@@ -328,34 +328,10 @@ static void test_data_limits(void **state)
  * value2 when key2 is not NULL). */
 static void edit_meta(const char *dst, const char *key, const char *value, const char *key2, const char *value2)
 {
-    static const char *const KEYS[] = {"format", "vocab", "kind", "norm", "act", "block_size", "n_embd",
-                                       "n_hidden", "layers", "dropout", "steps"};
-    enum { N_KEYS = sizeof KEYS / sizeof *KEYS };
-    lt_ctx *ctx = lt_ctx_new();
-    lt_safetensors *st = lt_safetensors_load(ctx, ts_path(dir, "deep.st"));
-    assert_non_null(st);
-    int n = lt_safetensors_count(st);
-    lt_named_tensor t[128];
-    assert_true(n <= 128);
-    for (int i = 0; i < n; i++) {
-        const char *dtype;
-        lt_shape shape;
-        assert_true(lt_safetensors_info(st, i, &dtype, &shape));
-        lt_tensor *x = lt_new(ctx, LT_F32, shape);
-        assert_true(lt_safetensors_read(ctx, st, lt_safetensors_name(st, i), x));
-        t[i] = (lt_named_tensor){lt_safetensors_name(st, i), x};
-    }
-    const char *meta[2 * N_KEYS];
-    for (int k = 0; k < N_KEYS; k++) {
-        meta[2 * k] = KEYS[k];
-        meta[2 * k + 1] = !strcmp(KEYS[k], key)            ? value
-                          : key2 && !strcmp(KEYS[k], key2) ? value2
-                                                           : lt_safetensors_meta(st, KEYS[k]);
-        assert_non_null(meta[2 * k + 1]);
-    }
-    assert_true(lt_safetensors_save(ctx, ts_path(dir, dst), t, n, meta, N_KEYS));
-    lt_safetensors_free(st);
-    lt_ctx_free(ctx);
+    static const char *const KEYS[] = {"format", "vocab",    "kind",   "norm",    "act",  "block_size",
+                                       "n_embd", "n_hidden", "layers", "dropout", "steps"};
+    const ts_edit e = {.meta = {key, value, key2, value2, NULL}};
+    ts_edit_checkpoint(dir, "deep.st", dst, KEYS, (int)(sizeof KEYS / sizeof *KEYS), &e);
 }
 
 static void test_deep_checkpoint_limits(void **state)

@@ -127,3 +127,43 @@ ts_run ts_run_argv(const char *dir, char *const argv[], double timeout, char *ou
     ts_read_text(ts_path(dir, "err.txt"), err, err_size);
     return r;
 }
+
+/* The value of key after the edit e, or src's. */
+static const char *edited_meta(const lt_safetensors *st, const char *key, const ts_edit *e)
+{
+    for (int i = 0; e->meta[i] && e->meta[i + 1]; i += 2)
+        if (!strcmp(e->meta[i], key))
+            return e->meta[i + 1];
+    return lt_safetensors_meta(st, key);
+}
+
+void ts_edit_checkpoint(const char *dir, const char *src, const char *dst, const char *const *keys, int n_keys,
+                        const ts_edit *e)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    lt_safetensors *st = lt_safetensors_load(ctx, ts_path(dir, src));
+    assert_non_null(st);
+    int n = lt_safetensors_count(st);
+    lt_named_tensor t[128];
+    const char *meta[64];
+    assert_true(n <= 128 && n_keys <= 32);
+    for (int i = 0; i < n; i++) {
+        const char *dtype, *name = lt_safetensors_name(st, i);
+        lt_shape shape;
+        assert_true(lt_safetensors_info(st, i, &dtype, &shape));
+        lt_tensor *x = lt_new(ctx, LT_F32, shape);
+        assert_true(lt_safetensors_read(ctx, st, name, x));
+        for (int64_t k = 0; e->tensor && !strcmp(name, e->tensor) && k < lt_numel(x); k++)
+            if (e->element < 0 || k == e->element)
+                lt_data_f32(x)[k] = e->value;
+        t[i] = (lt_named_tensor){name, x};
+    }
+    for (int k = 0; k < n_keys; k++) {
+        meta[2 * k] = keys[k];
+        meta[2 * k + 1] = edited_meta(st, keys[k], e);
+        assert_non_null(meta[2 * k + 1]);
+    }
+    assert_true(lt_safetensors_save(ctx, ts_path(dir, dst), t, n, meta, n_keys));
+    lt_safetensors_free(st);
+    lt_ctx_free(ctx);
+}
