@@ -60,9 +60,9 @@ typedef struct dim {
 } dim;
 
 typedef struct trial {
-    const char *value[MAX_DIMS];    /* each flag's value: into the dims (grid) or into drawn */
-    char *drawn;                    /* random: the drawn values (owned), else NULL */
-    char *args;                     /* "--lr 0.1 --hidden 8": its identity in trials.csv and file names */
+    const char *value[MAX_DIMS]; /* each flag's value: into the dims (grid) or into drawn */
+    char *drawn;                 /* random: the drawn values (owned), else NULL */
+    char *args;                  /* "--lr 0.1 --hidden 8": its identity in trials.csv and file names */
     double dev, train, seconds;
     long long params;
     bool done, failed;
@@ -83,7 +83,7 @@ typedef struct sweep {
     int n_dims;
     trial *trials;
     long n_trials, cap_trials;
-    long *index;                    /* open addressing on the args' hash: trial numbers, -1 = free */
+    long *index; /* open addressing on the args' hash: trial numbers, -1 = free */
     size_t index_mask;
 } sweep;
 
@@ -131,8 +131,10 @@ static bool parse_dim(sweep *s, char *line, int lineno)
         return false;
     }
     if (!trial_flag_ok(flag)) {
-        fprintf(stderr, "mlp_sweep: %s:%d: %s: every trial would write the same file (each trial gets its own "
-                "--result; its output is in the logs)\n", s->space, lineno, flag);
+        fprintf(stderr,
+                "mlp_sweep: %s:%d: %s: every trial would write the same file (each trial gets its own "
+                "--result; its output is in the logs)\n",
+                s->space, lineno, flag);
         return false;
     }
     dim *d = &s->dims[s->n_dims++];
@@ -308,8 +310,10 @@ static long grid_points(const sweep *s)
     }
     if (!over && total <= MAX_TRIALS)
         return total;
-    fprintf(stderr, "mlp_sweep: %s: the grid has %.0f points, over the limit of %ld trials (fewer values, or "
-            "--mode random)\n", s->space, approx, MAX_TRIALS);
+    fprintf(stderr,
+            "mlp_sweep: %s: the grid has %.0f points, over the limit of %ld trials (fewer values, or "
+            "--mode random)\n",
+            s->space, approx, MAX_TRIALS);
     return -1;
 }
 
@@ -586,8 +590,8 @@ static int by_dev(const void *a, const void *b)
  * treats specially, else in single quotes. */
 static void print_word(const char *arg)
 {
-    if (*arg && strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%+,-./:=@_") ==
-                    strlen(arg)) {
+    if (*arg &&
+        strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789%+,-./:=@_") == strlen(arg)) {
         printf(" %s", arg);
         return;
     }
@@ -698,7 +702,8 @@ static int parse_args(sweep *s, int argc, char **argv)
             for (int k = 0; k < s->n_fixed; k++)
                 if (!trial_flag_ok(s->fixed[k]))
                     return die("-- %s: every trial would write the same file (each trial gets its own --result; "
-                               "its output is in the logs)%s", s->fixed[k], "");
+                               "its output is in the logs)%s",
+                               s->fixed[k], "");
             break;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

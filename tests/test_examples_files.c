@@ -100,8 +100,9 @@ static void test_unusable_files(void **state)
     const ex_file empty[] = {EX_OUT("--save", "")};
     assert_string_equal(problem(empty, 1), "--save: the path is empty");
     const ex_file no_dir[] = {EX_OUT("--save", "/nonexistent/dir/x.st")};
-    assert_string_equal(problem(no_dir, 1),
-                        "--save /nonexistent/dir/x.st: cannot write there: /nonexistent/dir: No such file or directory");
+    assert_string_equal(
+        problem(no_dir, 1),
+        "--save /nonexistent/dir/x.st: cannot write there: /nonexistent/dir: No such file or directory");
     const ex_file slash[] = {EX_OUT("--save", "newdir/")};
     assert_string_equal(problem(slash, 1), "--save newdir/: names a directory, not a file");
     char loop[256];

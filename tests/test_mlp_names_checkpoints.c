@@ -123,7 +123,8 @@ static void test_checkpoints(void **state)
     /* beyond the flags' limits: said so (a block of 1000 was "dataset: out of memory") */
     s = base(), s.hidden = "2000000";
     write_checkpoint(ctx, "meta_range.st", &s);
-    expect("--load meta_range.st --steps 0", 1, "meta_range.st: metadata 'n_hidden' is 2000000, over the limit of 65536");
+    expect("--load meta_range.st --steps 0", 1,
+           "meta_range.st: metadata 'n_hidden' is 2000000, over the limit of 65536");
     s = base(), s.block = "1000";
     write_checkpoint(ctx, "meta_block.st", &s);
     expect("--load meta_block.st --steps 0", 1, "meta_block.st: metadata 'block_size' is 1000, over the limit of 64\n");
@@ -157,8 +158,9 @@ static void test_checkpoints(void **state)
      * "nan" losses and failed draws as names, and exited 0), with or without training */
     s = base(), s.fill = NAN;
     write_checkpoint(ctx, "nan.st", &s);
-    expect("--load nan.st --steps 5", 1, "mlp_names: nan.st: tensor 'C' element 0 is nan (a checkpoint must hold "
-                                         "finite values)\n");
+    expect("--load nan.st --steps 5", 1,
+           "mlp_names: nan.st: tensor 'C' element 0 is nan (a checkpoint must hold "
+           "finite values)\n");
     expect("--load nan.st --steps 0", 1, "mlp_names: nan.st: tensor 'C' element 0 is nan");
     assert_null(strstr(out_text, "nan"));
     s = base(), s.poison = "W1", s.at = 4321, s.value = INFINITY;

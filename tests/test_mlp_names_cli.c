@@ -109,8 +109,9 @@ static void test_bad_inputs(void **state)
         {"--load nothere.safetensors --steps 0", 1, "nothere.safetensors"},
         {"--load ck.safetensors --emb 5 --steps 0", 1, "differ from the flags"},
         /* refused before any work (the save came after training) */
-        {"--steps 10 --log /nonexistent/dir/log.csv", 2, "--log /nonexistent/dir/log.csv: cannot write there: "
-                                                         "/nonexistent/dir: No such file or directory"},
+        {"--steps 10 --log /nonexistent/dir/log.csv", 2,
+         "--log /nonexistent/dir/log.csv: cannot write there: "
+         "/nonexistent/dir: No such file or directory"},
         {"--steps 10 --save /nonexistent/dir/x.safetensors --samples 0", 2, "--save /nonexistent/dir/x.safetensors"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -23,7 +23,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define TIMEOUT 60.0 /* seconds: far above any run here; only a hang reaches it */
+#define TIMEOUT 60.0              /* seconds: far above any run here; only a hang reaches it */
 #define SMALL_RSS_KB (150 * 1024) /* a run that allocates no model memory stays well below */
 
 static char dir[TS_DIR_SIZE];
@@ -187,8 +187,7 @@ static void test_outputs_not_regular(void **state)
     expect(DEEP("--steps", "5", "--save", "fifo"), 2, "--save fifo: not a regular file (a FIFO)");
     expect(DEEP("--steps", "5", "--log", "fifo"), 2, "--log fifo: not a regular file (a FIFO)");
     assert_true(S_ISFIFO(mode_of("fifo", false)));
-    expect(MLP("--steps", "5", "--log", "/dev/null"), 2,
-           "--log /dev/null: not a regular file (a character device)");
+    expect(MLP("--steps", "5", "--log", "/dev/null"), 2, "--log /dev/null: not a regular file (a character device)");
     expect(MLP("--steps", "5", "--save", "adir"), 2, "--save adir: not a regular file (a directory)");
     expect(MLP("--steps", "5", "--save", "adir/"), 2, "--save adir/: not a regular file (a directory)");
     expect(MLP("--steps", "5", "--save", "new/"), 2, "--save new/: names a directory, not a file");
@@ -294,8 +293,9 @@ static void test_data_limits(void **state)
      * its first byte) */
     write_sparse("big.txt", "", 0, "", 300L << 20);
     ts_run r = MLP("--steps", "0", "--data", "big.txt");
-    expect(r, 1, "mlp_names: big.txt: more than 256 MiB of data (the limit of --max-data-mb; raise it to read a "
-                 "larger file)\n");
+    expect(r, 1,
+           "mlp_names: big.txt: more than 256 MiB of data (the limit of --max-data-mb; raise it to read a "
+           "larger file)\n");
     assert_true(r.max_rss_kb < SMALL_RSS_KB);
     expect(DEEP("--steps", "0", "--data", "big.txt"), 1, "big.txt: more than 256 MiB of data");
     /* raised, the file is read and its first bad byte reported */
@@ -315,8 +315,8 @@ static void test_data_limits(void **state)
            "mlp_names: words.txt: more than 1 MiB of data (the limit of --max-data-mb");
     expect(DEEP("--steps", "0", "--samples", "0", "--data", "words.txt", "--max-data-mb", "1"), 1,
            "deep_names: words.txt: more than 1 MiB of data");
-    expect(MLP("--steps", "0", "--samples", "0", "--emb", "2", "--hidden", "4", "--data", "words.txt",
-               "--max-data-mb", "2"),
+    expect(MLP("--steps", "0", "--samples", "0", "--emb", "2", "--hidden", "4", "--data", "words.txt", "--max-data-mb",
+               "2"),
            0, "");
     expect(MLP("--max-data-mb", "0"), 2, "--max-data-mb 0: expected an integer in 1..1048576");
     unlink(ts_path(dir, "words.txt"));
@@ -347,8 +347,9 @@ static void test_deep_checkpoint_limits(void **state)
     assert_true(r.max_rss_kb < SMALL_RSS_KB);
     /* over the flags' limits: said so (a block of 1000 was "dataset: out of memory") */
     edit_meta("block.st", "block_size", "1000", NULL, NULL);
-    expect(DEEP("--steps", "0", "--load", "block.st"), 1, "deep_names: block.st: metadata 'block_size' is 1000, over "
-                                                          "the limit of 64\n");
+    expect(DEEP("--steps", "0", "--load", "block.st"), 1,
+           "deep_names: block.st: metadata 'block_size' is 1000, over "
+           "the limit of 64\n");
     edit_meta("hidden.st", "n_hidden", "70000", NULL, NULL);
     expect(DEEP("--steps", "0", "--load", "hidden.st"), 1, "metadata 'n_hidden' is 70000, over the limit of 65536");
     edit_meta("layers.st", "layers", "17", NULL, NULL);
@@ -361,9 +362,9 @@ static void test_deep_checkpoint_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_output_is_an_input),   cmocka_unit_test(test_outputs_not_regular),
-        cmocka_unit_test(test_link_and_mode_kept),   cmocka_unit_test(test_fifo_and_devices),
-        cmocka_unit_test(test_data_limits),          cmocka_unit_test(test_deep_checkpoint_limits),
+        cmocka_unit_test(test_output_is_an_input), cmocka_unit_test(test_outputs_not_regular),
+        cmocka_unit_test(test_link_and_mode_kept), cmocka_unit_test(test_fifo_and_devices),
+        cmocka_unit_test(test_data_limits),        cmocka_unit_test(test_deep_checkpoint_limits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

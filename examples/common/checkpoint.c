@@ -160,7 +160,10 @@ bool ex_checkpoint_read(lt_ctx *ctx, const lt_safetensors *st, const char *path,
         if (bad >= 0) {
             float v = lt_data_f32(tensors[i])[bad];
             lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' element %lld is %s (a checkpoint must hold finite values)",
-                    path, names[i], (long long)bad, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+                    path, names[i], (long long)bad,
+                    isnan(v) ? "nan"
+                    : v > 0  ? "inf"
+                             : "-inf");
             return false;
         }
     }

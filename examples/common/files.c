@@ -207,8 +207,8 @@ int ex_open_input(const char *path, bool regular_only, struct stat *st, char *er
 static bool too_big(const char *path, size_t max_bytes, char *err, size_t size)
 {
     if (max_bytes % (1u << 20) == 0)
-        return say(err, size, "%s: more than %zu MiB of data (the limit of %s; raise it to read a larger file)",
-                   path, max_bytes >> 20, EX_MAX_DATA_FLAG);
+        return say(err, size, "%s: more than %zu MiB of data (the limit of %s; raise it to read a larger file)", path,
+                   max_bytes >> 20, EX_MAX_DATA_FLAG);
     return say(err, size, "%s: more than %zu bytes of data (the limit of %s; raise it to read a larger file)", path,
                max_bytes, EX_MAX_DATA_FLAG);
 }

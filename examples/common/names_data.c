@@ -22,8 +22,9 @@ typedef struct line_check {
 static bool bad_byte(const line_check *c, unsigned char b, size_t column, char *err, size_t size)
 {
     if (b == '.')
-        snprintf(err, size, "%s:%zu: the character '.' is reserved as the start/end token and cannot appear in the data",
-                 c->path, c->line);
+        snprintf(err, size,
+                 "%s:%zu: the character '.' is reserved as the start/end token and cannot appear in the data", c->path,
+                 c->line);
     else
         snprintf(err, size, "%s:%zu: unreadable byte 0x%02x at column %zu (only printable ASCII is accepted)", c->path,
                  c->line, b, column);

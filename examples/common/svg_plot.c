@@ -289,10 +289,7 @@ static bool finish(FILE *f, const char *path, char err[SP_ERR_SIZE])
     return true;
 }
 
-static FILE *open_page(const char *path, char err[SP_ERR_SIZE])
-{
-    return ex_open_output(path, err, SP_ERR_SIZE);
-}
+static FILE *open_page(const char *path, char err[SP_ERR_SIZE]) { return ex_open_output(path, err, SP_ERR_SIZE); }
 
 bool sp_write_chart(const char *path, const sp_chart *c, char err[SP_ERR_SIZE])
 {
