@@ -48,6 +48,7 @@
 /* The most trials of one sweep, grid or random: each is a training run, so
  * more would take months even at a few seconds a trial. */
 #define MAX_TRIALS 100000L
+#define SPACE_MAX_BYTES (1u << 20) /* a space file: 16 flags of 32 values fit in a few KiB */
 
 typedef enum { DIM_LIST, DIM_LOG, DIM_UNIFORM, DIM_INT } dim_kind;
 
@@ -167,18 +168,23 @@ static bool parse_dim(sweep *s, char *line, int lineno)
 
 static bool read_space(sweep *s)
 {
-    FILE *f = fopen(s->space, "r");
-    if (!f) {
-        fprintf(stderr, "mlp_sweep: %s: %s\n", s->space, strerror(errno));
+    char err[EX_FILE_ERR_SIZE];
+    size_t len;
+    char *text = ex_read_input(s->space, SPACE_MAX_BYTES, NULL, NULL, &len, err, sizeof err); /* a FIFO: no wait */
+    if (!text) {
+        fprintf(stderr, "mlp_sweep: %s\n", err);
         return false;
     }
-    char *line = NULL;
-    size_t cap = 0;
     bool ok = true;
-    for (int n = 1; ok && getline(&line, &cap, f) >= 0; n++) /* any length: a long line is not cut in two */
+    char *line = text;
+    for (int n = 1; ok && line < text + len; n++) { /* lines of any length */
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
         ok = parse_dim(s, line, n);
-    free(line);
-    fclose(f);
+        line = end ? end + 1 : text + len;
+    }
+    free(text);
     if (ok && s->n_dims == 0) {
         fprintf(stderr, "mlp_sweep: %s: declares no flags\n", s->space);
         return false;

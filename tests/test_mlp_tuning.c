@@ -469,6 +469,13 @@ static void test_sweep_files(void **state)
     assert_string_equal(err_text, "mlp_sweep: --out sw8/results.csv is the same file as --space sw8/results.csv\n");
     ts_read_text(ts_path(dir, "sw8/results.csv"), space, sizeof space);
     assert_string_equal(space, "--lr 0.3\n");
+    /* a FIFO as the space file is read without waiting for a writer (it blocked in fopen) */
+    assert_int_equal(mkfifo(ts_path(dir, "space.fifo"), 0644), 0);
+    char *argv[] = {MLP_SWEEP_BIN, "--space", "space.fifo", "--out", "sw9", "--mlp-names", "./fake.sh", NULL};
+    ts_run r = ts_run_argv(dir, argv, 60, out_text, sizeof out_text, err_text, sizeof err_text);
+    assert_false(r.timed_out);
+    assert_int_equal(r.status, 2);
+    assert_string_equal(err_text, "mlp_sweep: space.fifo: declares no flags\n");
 }
 
 int main(void)
