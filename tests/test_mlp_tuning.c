@@ -374,7 +374,7 @@ static void test_sweep_sizes(void **state)
     ts_write_text(dir, "fake.sh", FAKE_MLP_NAMES);
     assert_int_equal(chmod(ts_path(dir, "fake.sh"), 0755), 0);
     static const char *const FLAGS[16] = {"--steps",  "--batch",     "--block",      "--emb",
-                                          "--hidden", "--samples",   "--eval-every", "--threads",
+                                          "--hidden", "--samples",   "--eval-every", "--init-gain",
                                           "--warmup", "--decay-step", "--seed",      "--batch-seed",
                                           "--sample-seed", "--lr",    "--lr-final",  "--lr-factor"};
     const char *value = "0000000000000000000000000000001"; /* 31 characters, a valid 1 */
