@@ -622,6 +622,16 @@ static void write_row(const sweep *s, FILE *csv, FILE *md, long rank, const tria
     fprintf(md, "\n");
 }
 
+/* DIR/name rewritten in place (ex_open_output), or NULL after saying why. */
+static FILE *open_table(const sweep *s, const char *name)
+{
+    char err[EX_FILE_ERR_SIZE];
+    FILE *f = ex_open_output(out_path(s, name), err, sizeof err);
+    if (!f)
+        fprintf(stderr, "mlp_sweep: %s\n", err);
+    return f;
+}
+
 static void write_tables(sweep *s)
 {
     const trial **done = malloc(sizeof *done * (size_t)(s->n_trials ? s->n_trials : 1));
@@ -630,7 +640,7 @@ static void write_tables(sweep *s)
         if (s->trials[i].done)
             done[n++] = &s->trials[i];
     qsort(done, (size_t)n, sizeof *done, by_dev);
-    FILE *csv = fopen(out_path(s, "results.csv"), "w"), *md = fopen(out_path(s, "results.md"), "w");
+    FILE *csv = open_table(s, "results.csv"), *md = open_table(s, "results.md");
     if (done && csv && md) {
         fprintf(csv, "rank,dev_loss,train_loss,seconds,params");
         fprintf(md, "| rank | dev | train | s | params |");
