@@ -91,6 +91,32 @@ typedef struct sweep {
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
+static void on_child(int sig) { (void)sig; } /* only ends sigsuspend */
+
+/* SIGINT, SIGTERM and SIGCHLD are blocked while trials run, except inside
+ * sigsuspend (wait_child): a signal is then never lost between a test of
+ * the flag and the wait. Trials start with the mask the sweep was given. */
+static sigset_t mask_given, mask_waiting;
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal}, child = {.sa_handler = on_child};
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&child.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGCHLD, &child, NULL);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &mask_given);
+    mask_waiting = mask_given;
+    sigdelset(&mask_waiting, SIGINT);
+    sigdelset(&mask_waiting, SIGTERM);
+    sigdelset(&mask_waiting, SIGCHLD);
+}
 
 static int die(const char *fmt, const char *a, const char *b)
 {
@@ -502,6 +528,11 @@ static pid_t start_trial(const sweep *s, trial *t)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        /* the sweep's handlers would swallow a SIGTERM sent before the exec */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &mask_given, NULL); /* exec keeps the mask */
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -544,6 +575,20 @@ static void finish(sweep *s, trial *t, int status, long *count, long todo)
     fflush(stdout);
 }
 
+/* The next trial to end (its pid and status), or -1 once interrupted (a
+ * signal pending before the call ends it at once). */
+static pid_t wait_child(int *status)
+{
+    for (;;) {
+        pid_t pid = waitpid(-1, status, WNOHANG);
+        if (pid != 0)
+            return pid; /* a trial, or -1: none left (or an error) */
+        if (interrupted)
+            return -1;
+        sigsuspend(&mask_waiting); /* until a trial ends or a signal comes */
+    }
+}
+
 /* Runs every trial not done yet, up to jobs at a time. After a signal it
  * stops the running trials (they are not recorded) and returns false. */
 static bool run_trials(sweep *s)
@@ -571,7 +616,7 @@ static bool run_trials(sweep *s)
         if (n_running == 0)
             break;
         int status;
-        pid_t pid = waitpid(-1, &status, 0);
+        pid_t pid = wait_child(&status);
         trial *t = pid > 0 ? take_running(s, running, &n_running, pid) : NULL;
         if (t)
             finish(s, t, status, &count, todo);
@@ -780,11 +825,9 @@ int main(int argc, char **argv)
         return 2;
     }
     load_done(&s);
-    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: waitpid returns */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_signals();
     bool complete = run_trials(&s);
+    sigprocmask(SIG_SETMASK, &mask_given, NULL);
     write_tables(&s);
     free_trials(&s);
     if (!complete)
