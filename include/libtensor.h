@@ -40,7 +40,11 @@
  *     lt_ctx_free() free it.
  *  2. Every other tensor pointer returned by the library (op results, views,
  *     lt_grad(), lt_zeros() and friends) is a temporary: it stays valid until
- *     the next lt_ctx_reset() or lt_ctx_free(), and must never be freed.
+ *     the next lt_ctx_reset() or lt_ctx_free(), and must never be freed. It
+ *     belongs to the context that made it: another context refuses it, and
+ *     so does its own after the reset ("add: argument 1 is a temporary from
+ *     before lt_ctx_reset", LT_ERR_ARG). A persistent tensor may be used by
+ *     any context (e.g. one for training, one for evaluation).
  *  3. A view shares its base's storage (data AND gradient). Writing through a
  *     view is seen by the base; a gradient that reaches a view is a gradient
  *     of the base. Views never copy.
@@ -48,6 +52,19 @@
  *     Gradients accumulate across lt_backward() calls until lt_zero_grad().
  *  5. Pointers from lt_data_f32() / lt_data_i32() / lt_grad_f32() point into
  *     the storage and share its lifetime.
+ *  6. Writing a tensor in place between an op's forward and lt_backward()
+ *     is refused by lt_backward() when the op's backward reads that tensor
+ *     (LT_ERR_GRAPH naming the op and the tensor), never a wrong gradient;
+ *     see "Saved tensors" under 7. Extending.
+ *
+ * What the checks of rules 2 and 6 cannot see, and stays undefined: a
+ * temporary used by a function that takes no context (lt_get_f32,
+ * lt_set_f32, lt_data_f32, lt_print, ...); a temporary kept over more than
+ * one reset, or over one when the steps before and after it allocate
+ * differently (a new temporary may then sit at its address, and the old
+ * pointer reads it); any tensor after lt_free() or after its context's
+ * lt_ctx_free() (freed memory: not even the check may read it); writes
+ * through lt_data_f32()/lt_data_i32() not declared with lt_bump_version().
  *
  * ------------------------------------------------------------------------
  * ERRORS
@@ -147,6 +164,7 @@ typedef struct lt_storage {
     int64_t numel;   /**< number of elements */
     lt_dtype dtype;  /**< element type */
     bool persistent; /**< heap (lt_new*) or arena (temporary) */
+    uint64_t version; /**< in-place writes to data so far (lt_data_version; checked by lt_backward) */
 } lt_storage;
 
 /** A strided view onto a storage. Fields are public so that new ops can be
@@ -162,6 +180,9 @@ typedef struct lt_tensor {
     struct lt_ctx *owner;         /**< owning context of a persistent tensor, NULL for temporaries */
     struct lt_tensor *prev_owned; /**< previous in the owner's list of persistent tensors */
     struct lt_tensor *next_owned; /**< next in the owner's list of persistent tensors */
+    uint64_t generation;          /**< where the header may be used: a marker for a persistent tensor (any
+                                       context), else its context's generation when it was made (lt_ctx_reset
+                                       starts a new one) */
 } lt_tensor;
 
 /** PyTorch's random generator, a plain value (its fields and functions are
@@ -181,7 +202,10 @@ lt_ctx *lt_ctx_new(void);
 void lt_ctx_free(lt_ctx *ctx);
 /** Releases every temporary and the tape in O(1); keeps arena memory for
  *  reuse. Persistent tensors and their gradients are untouched, and so is a
- *  recorded error. Call it once per training step. */
+ *  recorded error. Call it once per training step. Starts a new generation:
+ *  a temporary made before it is refused by every op (LT_ERR_ARG "...is a
+ *  temporary from before lt_ctx_reset"; rule 2 says when that cannot be
+ *  seen). */
 void lt_ctx_reset(lt_ctx *ctx);
 /** Bytes of arena memory reserved (for tests and benchmarks). */
 size_t lt_ctx_arena_reserved(const lt_ctx *ctx);
@@ -280,10 +304,12 @@ int64_t lt_numel(const lt_tensor *t);
 bool lt_is_contiguous(const lt_tensor *t);
 /** t's shape as a value (rank 0 for NULL). */
 lt_shape lt_shape_of(const lt_tensor *t);
-/** True when a and b have the same rank and sizes. */
+/** True when a and b have the same rank and sizes; false when a rank is
+ *  outside 0..LT_MAX_DIMS. */
 bool lt_shape_equal(lt_shape a, lt_shape b);
 /** Writes "(32,3,10)" into buf (always NUL-terminated, truncated to size);
- *  returns buf. */
+ *  returns buf. A rank outside 0..LT_MAX_DIMS is written as "(invalid
+ *  shape: rank 9)", its sizes unread. */
 char *lt_shape_str(lt_shape s, char *buf, size_t size);
 
 /** Element i (0..numel-1) of an F32 tensor, in row-major logical order
@@ -292,19 +318,32 @@ float lt_get_f32(const lt_tensor *t, int64_t i);
 /** Element i of an I32 tensor in logical order; 0 when out of range or not I32. */
 int32_t lt_get_i32(const lt_tensor *t, int64_t i);
 /** Sets element i of an F32 tensor (logical order, through views); ignored
- *  when out of range or not F32. Not recorded on the tape. */
+ *  when out of range or not F32. Not recorded on the tape; an in-place
+ *  write (rule 6: the storage's version goes up). */
 void lt_set_f32(lt_tensor *t, int64_t i, float v);
-/** Sets element i of an I32 tensor; ignored when out of range or not I32. */
+/** Sets element i of an I32 tensor; ignored when out of range or not I32.
+ *  An in-place write (rule 6). */
 void lt_set_i32(lt_tensor *t, int64_t i, int32_t v);
 /** The single value of a one-element F32 tensor; NaN + LT_ERR_SHAPE otherwise. */
 float lt_item(lt_ctx *ctx, const lt_tensor *t);
 
 /** Pointer to element (0,...,0) of an F32 tensor's data (rule 5: valid as
  *  long as the storage). Index it with t's strides unless lt_is_contiguous.
- *  NULL for NULL or an I32 tensor. */
+ *  NULL for NULL or an I32 tensor. Writes through it are not seen by
+ *  autograd's check: after writing into a tensor that a recorded op may
+ *  have saved (before lt_backward), call lt_bump_version(t). */
 float *lt_data_f32(lt_tensor *t);
-/** Pointer to element (0,...,0) of an I32 tensor's data; NULL for NULL or F32. */
+/** Pointer to element (0,...,0) of an I32 tensor's data; NULL for NULL or
+ *  F32. Writes through it are not tracked either (lt_bump_version). */
 int32_t *lt_data_i32(lt_tensor *t);
+/** Declares an in-place write to t's storage that the library did not make
+ *  (through lt_data_f32/i32): its version goes up, so lt_backward refuses a
+ *  recorded op that saved it ("Saved tensors" under 7. Extending). Every
+ *  in-place function of the library does this itself. NULL is ignored. */
+void lt_bump_version(lt_tensor *t);
+/** How many in-place writes t's storage has had (shared by all its views,
+ *  as PyTorch's t._version); 0 for NULL. */
+uint64_t lt_data_version(const lt_tensor *t);
 /** Copies t's numel elements, in logical order, into dst (numel floats);
  *  does nothing when t is NULL or not F32. */
 void lt_copy_out_f32(const lt_tensor *t, float *dst);
@@ -312,12 +351,17 @@ void lt_copy_out_f32(const lt_tensor *t, float *dst);
 void lt_copy_out_i32(const lt_tensor *t, int32_t *dst);
 
 /** Sets every element of the F32 tensor t (through views) to value. In
- *  place, never recorded (for initialisation). False with LT_ERR_DTYPE /
- *  LT_ERR_ARG. */
+ *  place (rule 6), never recorded (for initialisation). False with
+ *  LT_ERR_DTYPE / LT_ERR_ARG. */
 bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value);
 /** Copies src's elements into dst (same shape and dtype; any layouts). In
- *  place, never recorded. False with LT_ERR_SHAPE naming both when they
- *  differ. */
+ *  place (rule 6), never recorded. When src and dst are views of one
+ *  storage whose elements may overlap (x[1:] = x[:-1], y = y.T) the result
+ *  is as if src were read whole before dst is written (NumPy's rule; PyTorch
+ *  refuses): src goes through a dense copy in the arena. False with
+ *  LT_ERR_SHAPE naming both when they differ, LT_ERR_ARG when dst repeats a
+ *  memory location (a stride 0 along a dim of size > 1, as an expanded view:
+ *  which source element would be kept is undefined). */
 bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src);
 
 /** Prints a readable form ("tensor (2,3) f32 [[...]]") to f, eliding the
@@ -489,8 +533,10 @@ lt_tensor *lt_cross_entropy(lt_ctx *ctx, lt_tensor *logits, lt_tensor *targets);
  * unbiased variance for running_var, as torch.nn.BatchNorm1d (momentum 0.1,
  * eps 1e-5 there); needs more than one row. Evaluation (training false):
  * normalise with the running statistics (both required). Differentiable in
- * x, gain and bias; the running statistics are updated in place, never
- * recorded. */
+ * x, gain and bias; the running statistics are updated in place (rule 6:
+ * their version goes up), never recorded. batchnorm's own node keeps copies
+ * of the statistics it used, so the updates never make it refuse a
+ * backward; an op that saved a running statistic as its input does. */
 lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, lt_tensor *running_mean,
                         lt_tensor *running_var, bool training, float momentum, float eps);
 /** Layer normalisation over the last dim (torch.nn.functional.layer_norm with
@@ -511,8 +557,13 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
 /** Back-propagates from a scalar (one-element) tensor that was produced by a
  * recorded op: d(loss)/d(loss) = 1, then every node in reverse order,
  * accumulating (+=) into the gradients of every tensor that requires one.
- * Returns false with LT_ERR_GRAPH on a non-scalar or a tensor with no graph.
- * The tape is kept until lt_ctx_reset() (backward may not be called twice). */
+ * Returns false with LT_ERR_GRAPH on a non-scalar or a tensor with no graph,
+ * and before running a node whose saved tensor was written in place since
+ * it was recorded ("backward: tanh's output (32,200) was modified in place
+ * after it was recorded (version 3, saved at 2)"; the nodes after it in the
+ * walk have then not run, and the gradients are partial: zero them before
+ * the next try). The tape is kept until lt_ctx_reset() (backward may not be
+ * called twice). */
 bool lt_backward(lt_ctx *ctx, lt_tensor *loss);
 /** Back-propagates from any output with a given upstream gradient of the same
  * shape (torch's out.backward(grad)); LT_ERR_SHAPE when the shapes differ,
@@ -554,29 +605,69 @@ typedef struct lt_node lt_node;
  *  from the arena; reports errors with lt_fail. */
 typedef void (*lt_backward_fn)(lt_ctx *ctx, lt_node *node);
 
+/* Saved tensors. A backward that reads a tensor's data (y = tanh(x) reads
+ * y; x * w reads x and w) needs it unchanged since the forward. Every
+ * in-place write bumps the storage's version (lt_data_version): lt_fill,
+ * lt_assign, lt_set_f32/i32, lt_sgd_step, lt_optim_step, the running
+ * statistics of lt_batchnorm, the random fills and initialisers,
+ * lt_safetensors_read, and lt_bump_version after a write through
+ * lt_data_f32/i32. lt_record keeps the version of each tensor the op's
+ * `saves` names, and lt_backward fails (LT_ERR_GRAPH) before running a node
+ * whose saved tensor changed: "backward: tanh's output (32,200) was
+ * modified in place after it was recorded (version 3, saved at 2)". The
+ * version belongs to the storage, as PyTorch's: a write through any view
+ * counts, even to elements the op did not read. */
+
+/** lt_op.saves: backward reads input i's data (i < 28). */
+#define LT_SAVES_IN(i) (1u << (i))
+/** lt_op.saves: backward reads the output's data. */
+#define LT_SAVES_OUT (1u << 28)
+/** lt_op.saves: inputs 0 and 1 of a product, each read only for the other's
+ *  gradient (d(ab)/da = b): input 0 is checked only when input 1 requires a
+ *  gradient, and vice versa. */
+#define LT_SAVES_CROSS (1u << 29)
+/** lt_op.saves: backward reads no tensor's data (only gradients, shapes and
+ *  the node's own fparam/iparam/saved memory). */
+#define LT_SAVES_NONE (1u << 30)
+/** lt_op.saves when an op does not say (0, what an initializer without it
+ *  gives): every input and the output, the safe choice when unsure (it may
+ *  refuse a write to a tensor that the backward does not read). Inputs
+ *  from 28 on are checked only under this setting. */
+#define LT_SAVES_ALL 0u
+
 /** An op's identity: a static constant shared by all its nodes. */
 typedef struct lt_op {
     const char *name;        /**< used in error messages */
     lt_backward_fn backward; /**< the gradient rule */
+    unsigned saves;          /**< which tensors backward reads: LT_SAVES_IN(i) | LT_SAVES_OUT ..., LT_SAVES_NONE,
+                                  or LT_SAVES_ALL (0, the default) */
 } lt_op;
+
+/** The version recorded for a tensor the node does not check. */
+#define LT_VERSION_UNCHECKED UINT64_MAX
 
 /** One recorded op application on the tape (arena memory). */
 struct lt_node {
-    const lt_op *op;   /**< which op */
-    lt_tensor *out;    /**< its output */
-    lt_tensor **in;    /**< n_in inputs (arena) */
-    int n_in;          /**< number of inputs */
-    float fparam[4];   /**< op-specific constants (e.g. an exponent) */
-    int64_t iparam[4]; /**< op-specific integers (e.g. a dim) */
-    void *saved;       /**< op-specific arena memory saved by forward */
+    const lt_op *op;    /**< which op */
+    lt_tensor *out;     /**< its output */
+    lt_tensor **in;     /**< n_in inputs (arena) */
+    int n_in;           /**< number of inputs */
+    float fparam[4];    /**< op-specific constants (e.g. an exponent) */
+    int64_t iparam[4];  /**< op-specific integers (e.g. a dim) */
+    void *saved;        /**< op-specific arena memory saved by forward */
+    uint64_t *versions; /**< n_in + 1 storage versions when recorded (inputs, then the output), or
+                             LT_VERSION_UNCHECKED where op->saves does not name the tensor */
 };
 
 /** True when an op on these inputs must be recorded (grad mode is on and at
  * least one F32 input requires a gradient). */
 bool lt_needs_grad(const lt_ctx *ctx, int n_in, lt_tensor *const *in);
 /** Appends a node for op with output out and inputs in[0..n_in-1] (out
- *  becomes requires_grad). The node lives in the arena; fill its fparam,
- *  iparam and saved fields. NULL + error on out of memory. */
+ *  becomes requires_grad), keeping the version of each tensor op->saves
+ *  names (record after computing out: a later write to out counts as a
+ *  modification). The node lives in the arena; fill its fparam, iparam and
+ *  saved fields. NULL + error on out of memory, and LT_ERR_ARG for an input
+ *  that ctx may not use (rule 2). */
 lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_tensor *const *in);
 /** bytes of arena memory (64-byte aligned), released by lt_ctx_reset();
  *  NULL + LT_ERR_MEMORY when out of memory. */
@@ -586,8 +677,10 @@ void *lt_arena_alloc(lt_ctx *ctx, size_t bytes);
  * into. NULL + error on out of memory. */
 float *lt_grad_buffer(lt_ctx *ctx, lt_tensor *t);
 /** Validates the arguments common to every op: ctx usable (no sticky error)
- * and no NULL tensor among the n given. On failure records
- * "<op>: argument <i> is NULL" and returns false. */
+ * and no NULL tensor among the n given, each one that ctx may use (rule 2).
+ * On failure records "<op>: argument <i> is NULL" (or "... is a temporary
+ * from before lt_ctx_reset", "... belongs to another context") and returns
+ * false. */
 bool lt_check_args(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts);
 /** Resolves a possibly negative dim for rank ndim; -1 + error when out of
  * range ("<op>: dim 3 out of range for a tensor of rank 2"). */
@@ -674,7 +767,8 @@ int64_t lt_rng_multinomial(lt_rng *g, const float *probs, int64_t n);
 /* The tensor forms below draw nothing when they refuse (every argument is
  * checked first) and refuse on a context holding an error (sticky). The
  * fills need a contiguous F32 tensor (persistent or temporary): PyTorch
- * fills a strided tensor in another order. */
+ * fills a strided tensor in another order. A fill is an in-place write
+ * (rule 6). */
 
 /** Fills t with standard normals, bit for bit as torch.randn(t.shape,
  *  generator=g) (lt_rng_randn over its elements). False + LT_ERR_ARG (NULL,
@@ -746,8 +840,8 @@ void lt_pyrandom_shuffle(lt_pyrandom *r, void *base, size_t n, size_t elem_size)
 /* ---- optimisers and gradient clipping -------------------------------------- */
 
 /** p -= lr * grad(p), elementwise (plain SGD on one parameter, any layout).
- *  In place, not recorded. False with LT_ERR_GRAPH when p has no gradient
- *  buffer. lt_optim below does the same with momentum and the rest. */
+ *  In place (rule 6), not recorded. False with LT_ERR_GRAPH when p has no
+ *  gradient buffer. lt_optim below does the same with momentum and the rest. */
 bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr);
 
 /* PyTorch 1.13's update rules (torch.optim.SGD, Adam, AdamW):
@@ -788,13 +882,17 @@ typedef struct lt_optim lt_optim;
  * borrowed and must outlive it). Its state is allocated here, once; free it
  * with lt_optim_free. NULL + LT_ERR_ARG/LT_ERR_GRAPH/LT_ERR_MEMORY on bad
  * input (a bad setting, a parameter that is not a contiguous F32 tensor with
- * a gradient buffer). */
+ * a gradient buffer, two parameters that share memory: "optim_new:
+ * parameters 0 and 2 share memory (the same tensor, or views of one)",
+ * which each step would update twice; disjoint views of one storage are
+ * fine). */
 lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const *params, int n);
 /** Frees the optimiser's state (not the parameters); NULL is fine. */
 void lt_optim_free(lt_optim *opt);
-/** One update of every parameter, in place, from its current gradient (not
- *  recorded on the tape; allocates nothing). False on error (NULL, the
- *  context holds an error, a parameter lost its gradient buffer). */
+/** One update of every parameter, in place (rule 6), from its current
+ *  gradient (not recorded on the tape; allocates nothing). False on error
+ *  (NULL, the context holds an error, a parameter lost its gradient buffer
+ *  or was a temporary that a reset released). */
 bool lt_optim_step(lt_optim *opt);
 /** Zeroes every parameter's gradient (lt_zero_grad on each); NULL is fine. */
 void lt_optim_zero_grad(lt_optim *opt);
@@ -808,10 +906,14 @@ float lt_optim_lr(const lt_optim *opt);
 /** Number of updates done so far (0 for NULL). */
 int64_t lt_optim_steps(const lt_optim *opt);
 
-/** torch.nn.utils.clip_grad_norm_: the global 2-norm of all the gradients
- * (accumulated in double); when it exceeds max_norm every gradient is scaled
- * by max_norm / (norm + 1e-6). Returns the norm before clipping, or NaN with
- * an error (max_norm <= 0, a parameter without gradient). */
+/** torch.nn.utils.clip_grad_norm_ (1.13): the global 2-norm of all the
+ * gradients (accumulated in double); every gradient is multiplied by
+ * min(max_norm / (norm + 1e-6), 1), so it changes when the norm exceeds
+ * max_norm, and a non-finite norm shows in every gradient (a NaN norm makes
+ * them all NaN; an infinite one makes them 0, the infinite elements NaN)
+ * instead of leaving the blow-up unscaled. Returns the norm before clipping
+ * (NaN or inf then, without an error, as PyTorch's default), or NaN with an
+ * error (max_norm <= 0, a parameter without gradient). */
 float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_norm);
 
 /* ---- learning-rate schedules -------------------------------------------------- */
@@ -894,8 +996,9 @@ bool lt_safetensors_info(const lt_safetensors *st, int i, const char **dtype, lt
 /** Metadata value for key (owned by st), or NULL when absent. */
 const char *lt_safetensors_meta(const lt_safetensors *st, const char *key);
 /** Copies the named tensor into dst, which must have the same dtype and
- * shape (any layout); false + LT_ERR_FORMAT naming both shapes otherwise,
- * or naming the file when it has no tensor of that name. */
+ * shape (any layout); an in-place write (rule 6). False + LT_ERR_FORMAT
+ * naming both shapes otherwise, or naming the file when it has no tensor of
+ * that name. */
 bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name, lt_tensor *dst);
 
 #ifdef __cplusplus

@@ -16,7 +16,7 @@ static void cube_backward(lt_ctx *ctx, lt_node *node)
         dx[i] += 3.0f * xv[i] * xv[i] * dy[i];
 }
 
-static const lt_op cube_op = {"cube", cube_backward};
+static const lt_op cube_op = {"cube", cube_backward, LT_SAVES_IN(0)}; /* backward reads x */
 
 static lt_tensor *cube(lt_ctx *ctx, lt_tensor *x)
 {

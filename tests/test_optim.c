@@ -118,6 +118,16 @@ static void test_momentum_by_hand(void **state)
     lt_ctx_free(ctx);
 }
 
+/* The two parameters of tools/golden_optim.py's clipping cases, (5,) and
+ * (2,3), with its gradients. */
+static void clip_params(lt_ctx *ctx, lt_tensor *ps[2])
+{
+    ps[0] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(5)), true);
+    ps[1] = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 3)), true);
+    set_grad(ps[0], golden_clip_a);
+    set_grad(ps[1], golden_clip_b);
+}
+
 static void test_clip_golden(void **state)
 {
     (void)state;
@@ -128,14 +138,49 @@ static void test_clip_golden(void **state)
                   {1000.0f, golden_clip_loose_norm, golden_clip_loose_a, golden_clip_loose_b}};
     for (int c = 0; c < 2; c++) {
         lt_ctx *ctx = lt_ctx_new();
-        lt_tensor *ps[2] = {lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(5)), true),
-                            lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2, 3)), true)};
-        set_grad(ps[0], golden_clip_a);
-        set_grad(ps[1], golden_clip_b);
+        lt_tensor *ps[2];
+        clip_params(ctx, ps);
         float norm = lt_clip_grad_norm(ctx, ps, 2, cases[c].max_norm);
         assert_float_equal(norm, cases[c].norm, 1e-5 * cases[c].norm);
         ts_assert_near(lt_grad(ctx, ps[0]), cases[c].a, 5, 1e-6, 1e-5);
         ts_assert_near(lt_grad(ctx, ps[1]), cases[c].b, 6, 1e-6, 1e-5);
+        lt_ctx_free(ctx);
+    }
+}
+
+/* Bit for bit, except that any NaN matches any NaN. */
+static void assert_same_floats(const lt_tensor *t, const float *want, int64_t n)
+{
+    assert_int_equal(lt_numel(t), n);
+    for (int64_t i = 0; i < n; i++) {
+        float got = lt_get_f32(t, i);
+        if (isnan(want[i]) ? !isnan(got) : memcmp(&got, &want[i], sizeof got) != 0)
+            fail_msg("element %lld: got %.9g, expected %.9g", (long long)i, (double)got, (double)want[i]);
+    }
+}
+
+/* A NaN or infinite gradient: PyTorch 1.13 multiplies every gradient by
+ * min(max_norm / (norm + 1e-6), 1), which is NaN for a NaN norm (every
+ * gradient becomes NaN, so the blow-up cannot go unnoticed) and 0 for an
+ * infinite one (the infinite element becomes NaN, the rest 0). */
+static void test_clip_nonfinite_golden(void **state)
+{
+    (void)state;
+    struct {
+        float bad, norm;
+        const float *a, *b;
+    } cases[2] = {{NAN, golden_clip_nan_norm, golden_clip_nan_a, golden_clip_nan_b},
+                  {INFINITY, golden_clip_inf_norm, golden_clip_inf_a, golden_clip_inf_b}};
+    for (int c = 0; c < 2; c++) {
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *ps[2];
+        clip_params(ctx, ps);
+        lt_grad_f32(ps[0])[1] = cases[c].bad;
+        float norm = lt_clip_grad_norm(ctx, ps, 2, 1.5f);
+        assert_true(isnan(cases[c].norm) ? isnan(norm) : norm == cases[c].norm);
+        assert_int_equal(lt_status_of(ctx), LT_OK); /* a result, not an error: as PyTorch's default */
+        assert_same_floats(lt_grad(ctx, ps[0]), cases[c].a, 5);
+        assert_same_floats(lt_grad(ctx, ps[1]), cases[c].b, 6);
         lt_ctx_free(ctx);
     }
 }
@@ -152,6 +197,35 @@ static void test_clip_by_hand(void **state)
     /* already within the limit: untouched */
     assert_float_equal(lt_clip_grad_norm(ctx, &p, 1, 2.0f), 1.0f, 1e-6);
     ts_assert_near(lt_grad(ctx, p), (const float[2]){0.6f, 0.8f}, 2, 1e-6, 1e-6);
+    lt_ctx_free(ctx);
+}
+
+/* The same parameter twice, or two overlapping views of one storage, would
+ * be stepped twice per lt_optim_step: refused, naming both. Disjoint views
+ * of one storage are separate parameters. */
+static void test_shared_parameters(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *w = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(4, 2)), true);
+    lt_tensor *b = lt_requires_grad(ctx, lt_new(ctx, LT_F32, LT_SHAPE(2)), true);
+    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_SGD, 1.0f);
+    assert_null(lt_optim_new(ctx, &cfg, (lt_tensor *[]){w, b, w}, 3));
+    ts_assert_error(ctx, LT_ERR_ARG, "optim_new: parameters 0 and 2 share memory", "twice", NULL);
+    lt_tensor *rows = lt_narrow(ctx, w, 0, 1, 2); /* rows 1..2, contiguous */
+    assert_null(lt_optim_new(ctx, &cfg, (lt_tensor *[]){b, w, rows}, 3));
+    ts_assert_error(ctx, LT_ERR_ARG, "parameters 1 and 2 share memory", NULL);
+    assert_null(lt_optim_new(ctx, &cfg, (lt_tensor *[]){lt_narrow(ctx, w, 0, 0, 2), rows}, 2));
+    ts_assert_error(ctx, LT_ERR_ARG, "parameters 0 and 1", NULL);
+    /* rows 0..1 and 2..3: one step each */
+    lt_tensor *top = lt_narrow(ctx, w, 0, 0, 2), *bottom = lt_narrow(ctx, w, 0, 2, 2);
+    lt_optim *opt = lt_optim_new(ctx, &cfg, (lt_tensor *[]){top, bottom}, 2);
+    assert_non_null(opt);
+    for (int i = 0; i < 8; i++)
+        lt_grad_f32(w)[i] = 1.0f;
+    assert_true(lt_optim_step(opt));
+    ts_assert_near(w, (const float[8]){-1, -1, -1, -1, -1, -1, -1, -1}, 8, 0, 0);
+    lt_optim_free(opt);
     lt_ctx_free(ctx);
 }
 
@@ -243,10 +317,15 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_steps),     cmocka_unit_test(test_adamw_by_hand),
-        cmocka_unit_test(test_momentum_by_hand), cmocka_unit_test(test_clip_golden),
-        cmocka_unit_test(test_clip_by_hand),     cmocka_unit_test(test_no_steady_state_allocation),
+        cmocka_unit_test(test_golden_steps),
+        cmocka_unit_test(test_adamw_by_hand),
+        cmocka_unit_test(test_momentum_by_hand),
+        cmocka_unit_test(test_clip_golden),
+        cmocka_unit_test(test_clip_by_hand),
+        cmocka_unit_test(test_no_steady_state_allocation),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_clip_nonfinite_golden),
+        cmocka_unit_test(test_shared_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,6 +98,48 @@ static void test_fill_assign_sgd(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Source and destination views of one storage: the result is as if every
+ * source element were read before any is written (NumPy's semantics; PyTorch
+ * refuses these). Element by element in place gave x[1:] = x[:-1] ->
+ * [0,0,0,0,0] and y = y.T -> [[0,2],[2,3]]. */
+static void test_assign_overlap(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_new_from(ctx, LT_F32, LT_SHAPE(5), (float[]){0, 1, 2, 3, 4});
+    assert_true(lt_assign(ctx, lt_narrow(ctx, x, 0, 1, 4), lt_narrow(ctx, x, 0, 0, 4))); /* x[1:] = x[:-1] */
+    ts_assert_near(x, (float[]){0, 0, 1, 2, 3}, 5, 0, 0);
+    assert_true(lt_assign(ctx, lt_narrow(ctx, x, 0, 0, 4), lt_narrow(ctx, x, 0, 1, 4))); /* x[:-1] = x[1:] */
+    ts_assert_near(x, (float[]){0, 1, 2, 3, 3}, 5, 0, 0);
+    lt_tensor *y = lt_new_from(ctx, LT_F32, LT_SHAPE(2, 2), (float[]){0, 1, 2, 3});
+    assert_true(lt_assign(ctx, y, lt_transpose(ctx, y, 0, 1))); /* y = y.T */
+    ts_assert_near(y, (float[]){0, 2, 1, 3}, 4, 0, 0);
+    lt_tensor *z = lt_new_from(ctx, LT_F32, LT_SHAPE(3, 3), (float[]){0, 1, 2, 3, 4, 5, 6, 7, 8});
+    assert_true(lt_assign(ctx, lt_transpose(ctx, z, 0, 1), z)); /* z.T = z */
+    ts_assert_near(z, (float[]){0, 3, 6, 1, 4, 7, 2, 5, 8}, 9, 0, 0);
+    assert_true(lt_assign(ctx, z, z)); /* the same view: unchanged */
+    ts_assert_near(z, (float[]){0, 3, 6, 1, 4, 7, 2, 5, 8}, 9, 0, 0);
+    /* i32 too: a reversed row through a permutation of the columns of a (1,4) view */
+    lt_tensor *ix = lt_new_from(ctx, LT_I32, LT_SHAPE(2, 2), (int32_t[]){1, 2, 3, 4});
+    assert_true(lt_assign(ctx, ix, lt_transpose(ctx, ix, 0, 1)));
+    int32_t got[4];
+    lt_copy_out_i32(ix, got);
+    assert_memory_equal(got, ((int32_t[]){1, 3, 2, 4}), sizeof got);
+    /* disjoint views of one storage copy directly */
+    lt_tensor *w = lt_new_from(ctx, LT_F32, LT_SHAPE(6), (float[]){0, 1, 2, 3, 4, 5});
+    assert_true(lt_assign(ctx, lt_narrow(ctx, w, 0, 0, 2), lt_narrow(ctx, w, 0, 4, 2)));
+    ts_assert_near(w, (float[]){4, 5, 2, 3, 4, 5}, 6, 0, 0);
+    /* a destination with one memory location for several elements (stride 0,
+     * as an expanded view) is refused: which source element would win? */
+    lt_tensor one = *lt_narrow(ctx, w, 0, 0, 1);
+    one.shape[0] = 3;
+    one.stride[0] = 0;
+    assert_false(lt_assign(ctx, &one, lt_narrow(ctx, w, 0, 0, 3)));
+    ts_assert_error(ctx, LT_ERR_ARG, "assign: the destination (3) has stride 0 along dim 0", NULL);
+    assert_int_equal(lt_get_f32(w, 0), 4);
+    lt_ctx_free(ctx);
+}
+
 static void test_print(void **state)
 {
     (void)state;
@@ -127,6 +169,29 @@ static void test_shape_helpers(void **state)
     assert_true(lt_shape_equal(LT_SHAPE(2, 3), LT_SHAPE(2, 3)));
     assert_false(lt_shape_equal(LT_SHAPE(2, 3), LT_SHAPE(3, 2)));
     assert_false(lt_shape_equal(LT_SHAPE(2), LT_SHAPE(2, 1)));
+}
+
+/* A rank outside 0..LT_MAX_DIMS is printed as invalid and equals nothing;
+ * it used to be read past the sizes (UBSan: index 6 out of bounds). */
+static void test_shape_invalid_rank(void **state)
+{
+    (void)state;
+    char b[64];
+    lt_shape big = {LT_MAX_DIMS + 3, {1, 2, 3, 4, 5, 6}}, negative = {-1, {0}};
+    assert_string_equal(lt_shape_str(big, b, sizeof b), "(invalid shape: rank 9)");
+    assert_string_equal(lt_shape_str(negative, b, sizeof b), "(invalid shape: rank -1)");
+    assert_string_equal(lt_shape_str(big, b, 9), "(invalid");
+    assert_false(lt_shape_equal(big, big));
+    assert_false(lt_shape_equal(negative, negative));
+    lt_ctx *ctx = lt_ctx_new();
+    assert_null(lt_new(ctx, LT_F32, big));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "new: rank 9 outside 0..6", NULL);
+    /* a damaged header (the fields are public) keeps its rank, not its sizes */
+    lt_tensor bad = *lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3));
+    bad.ndim = LT_MAX_DIMS + 1;
+    assert_int_equal(lt_shape_of(&bad).ndim, 7);
+    assert_string_equal(lt_shape_str(lt_shape_of(&bad), b, sizeof b), "(invalid shape: rank 7)");
+    lt_ctx_free(ctx);
 }
 
 /* The same step twice: the second must not reach malloc through the arena. */
@@ -221,11 +286,17 @@ static void test_sticky_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_creation_values),   cmocka_unit_test(test_persistent_tensors),
-        cmocka_unit_test(test_element_access),    cmocka_unit_test(test_fill_assign_sgd),
-        cmocka_unit_test(test_print),             cmocka_unit_test(test_shape_helpers),
-        cmocka_unit_test(test_arena_steady_state), cmocka_unit_test(test_creation_errors),
+        cmocka_unit_test(test_creation_values),
+        cmocka_unit_test(test_persistent_tensors),
+        cmocka_unit_test(test_element_access),
+        cmocka_unit_test(test_fill_assign_sgd),
+        cmocka_unit_test(test_print),
+        cmocka_unit_test(test_shape_helpers),
+        cmocka_unit_test(test_arena_steady_state),
+        cmocka_unit_test(test_creation_errors),
         cmocka_unit_test(test_sticky_error),
+        cmocka_unit_test(test_assign_overlap),
+        cmocka_unit_test(test_shape_invalid_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,18 @@ def main():
         out.append(c_scalar("golden_clip_%s_norm" % tag, norm.item()))
         out.append(c_floats("golden_clip_%s_a" % tag, pa.grad))
         out.append(c_floats("golden_clip_%s_b" % tag, pb.grad))
+    # a non-finite gradient in the first parameter: 1.13 scales by
+    # clamp(max_norm / (norm + 1e-6), max=1), NaN for a NaN norm and 0 for an
+    # infinite one, so every gradient shows the blow-up
+    for tag, bad in (("nan", float("nan")), ("inf", float("inf"))):
+        pa = torch.zeros(5, requires_grad=True)
+        pb = torch.zeros(2, 3, requires_grad=True)
+        pa.grad, pb.grad = a.clone(), b.clone()
+        pa.grad[1] = bad
+        norm = torch.nn.utils.clip_grad_norm_([pa, pb], 1.5)
+        out.append(c_scalar("golden_clip_%s_norm" % tag, norm.item()))
+        out.append(c_floats("golden_clip_%s_a" % tag, pa.grad))
+        out.append(c_floats("golden_clip_%s_b" % tag, pb.grad))
     out.append("\n#endif\n")
     write(output_path("golden_optim.h"), "".join(out))
 

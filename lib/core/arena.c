@@ -3,7 +3,16 @@
  *
  * Chunks are kept after a reset and handed out again in the same order, so
  * the second and later steps of a loop that repeats its work reuse the first
- * step's memory: no malloc in the steady state, and no size to guess. */
+ * step's memory: no malloc in the steady state, and no size to guess.
+ *
+ * Every reset also moves all allocations of the next generation by LT_ALIGN
+ * bytes (shift 0 or LT_ALIGN, alternating; each chunk keeps LT_ALIGN spare
+ * bytes for it, so both generations pack the same way). A temporary's header
+ * is larger than LT_ALIGN, so when a step repeats the previous one's
+ * allocations no new header starts where an old one did: a pointer kept
+ * across lt_ctx_reset lands inside other memory, whose bytes do not hold the
+ * new generation, and lt_check_live refuses it instead of reading the
+ * tensor that now lives there. */
 #include "core/internal.h"
 
 #include <stdint.h>
@@ -16,13 +25,14 @@ void lt_arena_init(lt_arena *a)
     a->first = a->current = NULL;
     a->reserved = 0;
     a->allocations = 0;
+    a->shift = 0;
 }
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 static lt_chunk *chunk_new(size_t size)
 {
-    unsigned char *raw = malloc(sizeof(lt_chunk) + LT_ALIGN + size);
+    unsigned char *raw = malloc(sizeof(lt_chunk) + LT_ALIGN + size + LT_ALIGN); /* alignment, size, the shift */
     if (!raw)
         return NULL;
     lt_chunk *c = (lt_chunk *)raw;
@@ -64,7 +74,7 @@ void *lt_arena_take(lt_arena *a, size_t bytes)
 {
     bytes = round_up(bytes ? bytes : 1, LT_ALIGN);
     if (a->current && a->current->size - a->current->used >= bytes) {
-        void *p = a->current->base + a->current->used;
+        void *p = a->current->base + a->shift + a->current->used;
         a->current->used += bytes;
         return p;
     }
@@ -73,12 +83,16 @@ void *lt_arena_take(lt_arena *a, size_t bytes)
         return NULL;
     c->used = bytes;
     a->current = c;
-    return c->base;
+    return c->base + a->shift;
 }
 
 /* O(1): chunks are emptied as they are reached again (lt_arena_take sets
  * `used` when it moves to a chunk). */
-void lt_arena_reset(lt_arena *a) { a->current = NULL; }
+void lt_arena_reset(lt_arena *a)
+{
+    a->current = NULL;
+    a->shift = a->shift ? 0 : LT_ALIGN;
+}
 
 void lt_arena_release(lt_arena *a)
 {

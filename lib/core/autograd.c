@@ -2,6 +2,7 @@
  * accumulate with +=. */
 #include "core/opkit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,30 @@ static bool tape_push(lt_ctx *ctx, lt_node *node)
     return true;
 }
 
+/* Inputs (NULL: absent) that ctx may use: persistent, or its own
+ * temporaries of this generation (lt_check_live names the argument). */
+static bool inputs_live(lt_ctx *ctx, const lt_op *op, int n_in, lt_tensor *const *in)
+{
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && !lt_check_live(ctx, op->name, i + 1, in[i]))
+            return false;
+    return true;
+}
+
+/* Whether op's backward reads the data of input i, or of the output when
+ * i == n_in (lt_op.saves). */
+static bool reads_data(const lt_op *op, int i, int n_in, lt_tensor *const *in)
+{
+    unsigned m = op->saves;
+    if (m == LT_SAVES_ALL)
+        return true;
+    if (i == n_in)
+        return m & LT_SAVES_OUT;
+    if ((m & LT_SAVES_CROSS) && i < 2 && n_in >= 2 && wants_grad(in[1 - i]))
+        return true;
+    return i < 28 && (m & LT_SAVES_IN(i));
+}
+
 lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_tensor *const *in)
 {
     if (!ctx || ctx->status != LT_OK)
@@ -43,17 +68,25 @@ lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_te
     if (ctx->backward_done)
         return lt_fail(ctx, LT_ERR_GRAPH, "%s: the tape was already walked by backward; call lt_ctx_reset first",
                        op->name);
+    if (!inputs_live(ctx, op, n_in, in))
+        return NULL;
     lt_node *node = lt_arena_alloc(ctx, sizeof *node);
-    lt_tensor **ins = lt_arena_alloc(ctx, sizeof *ins * (size_t)(n_in ? n_in : 1));
+    /* the inputs, then n_in + 1 versions (one block: 64 bytes up to 3 inputs) */
+    lt_tensor **ins = lt_arena_alloc(ctx, (sizeof *ins + sizeof(uint64_t)) * (size_t)n_in + sizeof(uint64_t));
     if (!node || !ins)
         return NULL;
     memset(node, 0, sizeof *node);
-    if (n_in)
-        memcpy(ins, in, sizeof *ins * (size_t)n_in);
+    uint64_t *versions = (uint64_t *)(ins + n_in);
+    for (int i = 0; i < n_in; i++) {
+        ins[i] = in[i];
+        versions[i] = in[i] && reads_data(op, i, n_in, in) ? in[i]->storage->version : LT_VERSION_UNCHECKED;
+    }
+    versions[n_in] = reads_data(op, n_in, n_in, in) ? out->storage->version : LT_VERSION_UNCHECKED;
     node->op = op;
     node->out = out;
     node->in = ins;
     node->n_in = n_in;
+    node->versions = versions;
     if (!tape_push(ctx, node))
         return NULL;
     out->requires_grad = true;
@@ -63,8 +96,10 @@ lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_te
 lt_tensor *lt_op_end(lt_ctx *ctx, const lt_op *op, lt_tensor *y, int n_in, lt_tensor *const *in,
                      const lt_node_data *data)
 {
-    if (!y || !lt_needs_grad(ctx, n_in, in))
-        return y;
+    if (!y)
+        return NULL;
+    if (!lt_needs_grad(ctx, n_in, in)) /* recording checks this itself */
+        return inputs_live(ctx, op, n_in, in) ? y : NULL;
     lt_node *node = lt_record(ctx, op, y, n_in, in);
     if (!node)
         return NULL;
@@ -98,15 +133,38 @@ static bool can_start(lt_ctx *ctx, lt_tensor *out, const char *op)
     return true;
 }
 
+/* Every tensor the node's backward reads still has the version it had when
+ * the node was recorded; otherwise the error names the op and the tensor. */
+static bool saved_unchanged(lt_ctx *ctx, const lt_node *node, const char *caller)
+{
+    for (int i = 0; i <= node->n_in; i++) {
+        const lt_tensor *t = i < node->n_in ? node->in[i] : node->out;
+        uint64_t saved = node->versions[i];
+        if (saved == LT_VERSION_UNCHECKED || t->storage->version == saved)
+            continue;
+        char what[32] = "output";
+        if (i < node->n_in)
+            snprintf(what, sizeof what, "input %d", i + 1);
+        lt_fail(ctx, LT_ERR_GRAPH,
+                "%s: %s's %s %s was modified in place after it was recorded (version %llu, saved at %llu)", caller,
+                node->op->name, what, LT_TENSOR_SHAPE(t), (unsigned long long)t->storage->version,
+                (unsigned long long)saved);
+        return false;
+    }
+    return true;
+}
+
 /* Walks the tape from the newest node to the oldest. A node whose output
  * received no gradient is skipped: nothing depends on it. */
-static bool walk_tape(lt_ctx *ctx)
+static bool walk_tape(lt_ctx *ctx, const char *caller)
 {
     ctx->backward_done = true;
     for (size_t i = ctx->tape_len; i-- > 0;) {
         lt_node *node = ctx->tape[i];
         if (!node->out->storage->grad)
             continue;
+        if (!saved_unchanged(ctx, node, caller))
+            return false;
         node->op->backward(ctx, node);
         if (ctx->status != LT_OK)
             return false;
@@ -129,7 +187,7 @@ bool lt_backward(lt_ctx *ctx, lt_tensor *loss)
     if (!seed)
         return false;
     *seed += 1.0f;
-    return walk_tape(ctx);
+    return walk_tape(ctx, "backward");
 }
 
 bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad)
@@ -152,5 +210,5 @@ bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad)
     for (int64_t done = 0, n = lt_numel(out); done < n; done += w.len, lt_walk_next(&w))
         for (int64_t j = 0; j < w.len; j++)
             dy[w.off[0] + j * w.step[0]] += src[w.off[1] + j * w.step[1]];
-    return walk_tape(ctx);
+    return walk_tape(ctx, "backward_grad");
 }

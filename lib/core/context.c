@@ -2,8 +2,18 @@
 #include "core/internal.h"
 #include "kernels/threads.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A new id for each context, 1..2^30-1 (wrapping after a billion contexts):
+ * the high half of its generations, so that a temporary of one context is
+ * told apart from another's (internal.h). */
+static uint64_t next_context_id(void)
+{
+    static _Atomic uint32_t counter;
+    return (uint64_t)(atomic_fetch_add(&counter, 1) % 0x3fffffffu) + 1;
+}
 
 lt_ctx *lt_ctx_new(void)
 {
@@ -11,6 +21,7 @@ lt_ctx *lt_ctx_new(void)
     if (!ctx)
         return NULL;
     lt_arena_init(&ctx->arena);
+    ctx->generation = next_context_id() << 32 | 1u;
     ctx->grad_enabled = true;
     return ctx;
 }
@@ -32,6 +43,7 @@ void lt_ctx_reset(lt_ctx *ctx)
     if (!ctx)
         return;
     lt_arena_reset(&ctx->arena);
+    ctx->generation++; /* every temporary made so far is now refused (lt_check_live) */
     ctx->tape_len = 0;
     ctx->backward_done = false;
 }

@@ -48,15 +48,40 @@ const char *lt_status_name(lt_status s)
     return "unknown status";
 }
 
+bool lt_check_live_as(lt_ctx *ctx, const char *op, const char *what, const lt_tensor *t)
+{
+    if (lt_live(ctx, t))
+        return true;
+    /* memory of ctx's own arena: an earlier generation (its header may have
+     * been overwritten since, so the header cannot tell) */
+    if (lt_arena_holds(&ctx->arena, t))
+        lt_fail(ctx, LT_ERR_ARG,
+                "%s: %s is a temporary from before lt_ctx_reset (temporaries live until the next reset)", op, what);
+    else
+        lt_fail(ctx, LT_ERR_ARG,
+                "%s: %s belongs to another context (a temporary is usable only in the context that made it)", op, what);
+    return false;
+}
+
+bool lt_fail_not_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t)
+{
+    char what[32];
+    snprintf(what, sizeof what, "argument %d", argno);
+    return lt_check_live_as(ctx, op, what, t);
+}
+
 bool lt_check_args(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts)
 {
     if (!ctx || ctx->status != LT_OK)
         return false;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (!ts[i]) {
             lt_fail(ctx, LT_ERR_ARG, "%s: argument %d is NULL", op, i + 1);
             return false;
         }
+        if (!lt_check_live(ctx, op, i + 1, ts[i]))
+            return false;
+    }
     return true;
 }
 

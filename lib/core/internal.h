@@ -24,16 +24,30 @@ typedef struct lt_arena {
     lt_chunk *first, *current;
     size_t reserved;    /* bytes in all chunks */
     size_t allocations; /* number of chunks ever made */
+    size_t shift;       /* 0 or LT_ALIGN, swapped by every reset (arena.c: why) */
 } lt_arena;
 
 void lt_arena_init(lt_arena *a);
 void *lt_arena_take(lt_arena *a, size_t bytes); /* NULL when out of memory */
 void lt_arena_reset(lt_arena *a);
+/* Whether p points into one of a's chunks (a walk over the chunks: for
+ * error messages only). */
+static inline bool lt_arena_holds(const lt_arena *a, const void *p)
+{
+    uintptr_t at = (uintptr_t)p;
+    for (const lt_chunk *c = a->first; c; c = c->next)
+        if (at >= (uintptr_t)c->base && at < (uintptr_t)c->base + c->size + LT_ALIGN) /* + the shift */
+            return true;
+    return false;
+}
 void lt_arena_release(lt_arena *a);
 
 /* --- the context (context.c) ---------------------------------------------- */
 struct lt_ctx {
     lt_arena arena;
+    /* the generation temporaries are stamped with: this context's id in the
+     * high 32 bits, the number of resets + 1 in the low ones (context.c) */
+    uint64_t generation;
     lt_status status;
     char message[LT_ERRMSG_SIZE];
     bool grad_enabled;
@@ -47,6 +61,41 @@ struct lt_ctx {
     struct lt_pool *pool; /* threads.c: workers, started by the first large op */
     bool pool_failed;     /* starting them failed: run inline */
 };
+
+/* --- lifetimes and versions (context.c, error.c, tensor.c) ----------------
+ * A tensor header's generation says where it may be used (lt_live): a
+ * persistent tensor's is LT_GEN_PERSISTENT (any context, until lt_free); a
+ * temporary's is its context's generation when it was made, so it is
+ * refused after lt_ctx_reset and by any other context. Context ids stay
+ * below 2^30, so no context's generation equals the marker. */
+#define LT_GEN_PERSISTENT UINT64_C(0x5045525349535421) /* "PERSIST!" */
+
+/* True when ctx may use t: persistent, or a temporary of ctx's current
+ * generation. */
+static inline bool lt_live(const lt_ctx *ctx, const lt_tensor *t)
+{
+    return t->generation == ctx->generation || t->generation == LT_GEN_PERSISTENT;
+}
+/* lt_live, or false with LT_ERR_ARG naming the tensor as `what` ("argument
+ * 2", "tensor 1 of 3", "parameter 0"): "<op>: <what> is a temporary from
+ * before lt_ctx_reset" when ctx's arena holds it, else "... belongs to
+ * another context". */
+bool lt_check_live_as(lt_ctx *ctx, const char *op, const char *what, const lt_tensor *t);
+/* lt_check_live_as for "argument <argno>"; always false. */
+bool lt_fail_not_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t);
+/* lt_live, or lt_fail_not_live: the check inline, the message out of line. */
+static inline bool lt_check_live(lt_ctx *ctx, const char *op, int argno, const lt_tensor *t)
+{
+    return lt_live(ctx, t) || lt_fail_not_live(ctx, op, argno, t);
+}
+
+/* Every in-place write to a tensor's data calls this: a recorded op that
+ * saved the storage sees the new version at backward (autograd.c). */
+static inline void lt_bump(lt_tensor *t) { t->storage->version++; }
+
+/* True when a and b may share memory: the same storage and overlapping
+ * element ranges [first, last] (conservative for interleaved strides). */
+bool lt_may_overlap(const lt_tensor *a, const lt_tensor *b);
 
 /* --- layout (shape.c) ------------------------------------------------------ */
 size_t lt_dtype_size(lt_dtype dt);

@@ -14,7 +14,7 @@
  *         for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
  *             dx[i] += dy[i] * mask[i];                 // always accumulate
  *     }
- *     static const lt_op dropout_op = {"dropout", dropout_backward};
+ *     static const lt_op dropout_op = {"dropout", dropout_backward, LT_SAVES_NONE};
  *
  *     lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, ...)
  *     {
@@ -27,7 +27,14 @@
  *         return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = mask});
  *     }
  *
- * and an elementwise one is two lines (lib/ops/unary.c):
+ * The third field of the lt_op says which tensors' data the backward reads
+ * (here none: the mask is the node's own memory), so that lt_backward can
+ * refuse a node whose saved tensor was written in place since the forward:
+ * LT_SAVES_OUT for tanh (it reads y), LT_SAVES_IN(0) for log (x),
+ * LT_SAVES_CROSS for products (a for db, b for da), LT_SAVES_NONE for add.
+ * Left out it is LT_SAVES_ALL: correct, but it may refuse a harmless write.
+ *
+ * An elementwise one is two lines (lib/ops/unary.c):
  *
  *     LT_UNARY_BACKWARD(exp_backward, dy * y)
  *     lt_tensor *lt_exp(..) { return lt_unary_op(ctx, &exp_op, x, lt_vexp, LT_WORK_EXP); }
@@ -75,8 +82,11 @@ typedef struct lt_node_data {
 
 /* The one way an op ends: when grad mode is on and an input wants a
  * gradient, records y on the tape with the inputs in[0..n_in-1] (NULL
- * entries allowed: an absent optional input) and a copy of *data (NULL for
- * none); returns y, or NULL when y is NULL or recording failed. An op that
+ * entries allowed: an absent optional input), the versions of those that
+ * op->saves names, and a copy of *data (NULL for none); returns y, or NULL
+ * when y is NULL or recording failed. Either way every input must be one
+ * ctx may use (lt_check_live: an optional input the op did not pass to
+ * lt_check_args is checked here). An op that
  * saves memory only its backward needs computes it under
  * lt_needs_grad(ctx, n_in, in). */
 lt_tensor *lt_op_end(lt_ctx *ctx, const lt_op *op, lt_tensor *y, int n_in, lt_tensor *const *in,

@@ -59,19 +59,24 @@ lt_split lt_split_around(const lt_tensor *t, int dim)
                       lt_shape_numel(t->ndim - dim - 1, t->shape + dim + 1)};
 }
 
+/* A rank lt_shape can hold; anything else is refused or printed as invalid,
+ * never indexed. */
+static bool rank_ok(int ndim) { return ndim >= 0 && ndim <= LT_MAX_DIMS; }
+
 lt_shape lt_shape_of(const lt_tensor *t)
 {
     lt_shape s = {0, {0}};
     if (!t)
         return s;
     s.ndim = t->ndim;
-    memcpy(s.d, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+    if (rank_ok(t->ndim)) /* a damaged header keeps its rank, which lt_shape_str reports */
+        memcpy(s.d, t->shape, sizeof(int64_t) * (size_t)t->ndim);
     return s;
 }
 
 bool lt_shape_equal(lt_shape a, lt_shape b)
 {
-    if (a.ndim != b.ndim)
+    if (a.ndim != b.ndim || !rank_ok(a.ndim))
         return false;
     for (int i = 0; i < a.ndim; i++)
         if (a.d[i] != b.d[i])
@@ -85,6 +90,10 @@ char *lt_shape_str(lt_shape s, char *buf, size_t size)
     if (size == 0)
         return buf;
     buf[0] = '\0';
+    if (!rank_ok(s.ndim)) {
+        snprintf(buf, size, "(invalid shape: rank %d)", s.ndim);
+        return buf;
+    }
     n += (size_t)snprintf(buf, size, "(");
     for (int i = 0; i < s.ndim && n < size; i++)
         n += (size_t)snprintf(buf + n, size - n, i ? ",%lld" : "%lld", (long long)s.d[i]);
@@ -125,6 +134,29 @@ bool lt_check_shape(lt_ctx *ctx, const char *op, lt_shape s)
 bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t *shape)
 {
     lt_shape s = {ndim, {0}};
-    memcpy(s.d, shape, sizeof(int64_t) * (size_t)ndim);
+    if (rank_ok(ndim))
+        memcpy(s.d, shape, sizeof(int64_t) * (size_t)ndim);
     return lt_check_shape(ctx, op, s);
+}
+
+/* The storage positions of t's first and last elements in memory order
+ * (false when t has no elements). */
+static bool extent(const lt_tensor *t, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = t->offset;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] == 0)
+            return false;
+        int64_t span = (t->shape[d] - 1) * t->stride[d];
+        *(span < 0 ? lo : hi) += span;
+    }
+    return true;
+}
+
+bool lt_may_overlap(const lt_tensor *a, const lt_tensor *b)
+{
+    int64_t alo, ahi, blo, bhi;
+    if (a->storage->data != b->storage->data || !extent(a, &alo, &ahi) || !extent(b, &blo, &bhi))
+        return false;
+    return alo <= bhi && blo <= ahi;
 }

@@ -27,7 +27,8 @@ lt_tensor *lt_alloc_temp(lt_ctx *ctx, lt_dtype dt, int ndim, const int64_t *shap
     lt_tensor *t = (lt_tensor *)p;
     lt_storage *s = (lt_storage *)(p + sizeof(lt_tensor));
     *s = (lt_storage){.data = p + header_bytes(), .grad = NULL, .numel = numel, .dtype = dt, .persistent = false};
-    *t = (lt_tensor){.storage = s, .offset = 0, .ndim = ndim, .dtype = dt, .requires_grad = false};
+    *t = (lt_tensor){
+        .storage = s, .offset = 0, .ndim = ndim, .dtype = dt, .requires_grad = false, .generation = ctx->generation};
     memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     lt_set_contiguous_strides(t);
     return t;
@@ -41,6 +42,7 @@ lt_tensor *lt_alias(lt_ctx *ctx, const lt_tensor *t)
     *v = *t;
     v->owner = NULL;
     v->prev_owned = v->next_owned = NULL;
+    v->generation = ctx->generation; /* a temporary, even when t is persistent */
     return v;
 }
 
@@ -135,6 +137,7 @@ lt_tensor *lt_new(lt_ctx *ctx, lt_dtype dtype, lt_shape shape)
         ctx->owned->prev_owned = t;
     ctx->owned = t;
     t->owner = ctx;
+    t->generation = LT_GEN_PERSISTENT;
     return t;
 }
 
@@ -231,6 +234,7 @@ lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
     g->requires_grad = false;
     g->owner = NULL;
     g->prev_owned = g->next_owned = NULL;
+    g->generation = ctx->generation;
     return g;
 }
 
@@ -270,14 +274,18 @@ int32_t lt_get_i32(const lt_tensor *t, int64_t i)
 
 void lt_set_f32(lt_tensor *t, int64_t i, float v)
 {
-    if (in_range(t, i) && t->dtype == LT_F32)
+    if (in_range(t, i) && t->dtype == LT_F32) {
         ((float *)t->storage->data)[lt_offset_of(t, i)] = v;
+        lt_bump(t);
+    }
 }
 
 void lt_set_i32(lt_tensor *t, int64_t i, int32_t v)
 {
-    if (in_range(t, i) && t->dtype == LT_I32)
+    if (in_range(t, i) && t->dtype == LT_I32) {
         ((int32_t *)t->storage->data)[lt_offset_of(t, i)] = v;
+        lt_bump(t);
+    }
 }
 
 float lt_grad_get(const lt_tensor *t, int64_t i)
@@ -302,6 +310,14 @@ float lt_item(lt_ctx *ctx, const lt_tensor *t)
 float *lt_data_f32(lt_tensor *t) { return t && t->dtype == LT_F32 ? lt_f32(t) : NULL; }
 int32_t *lt_data_i32(lt_tensor *t) { return t && t->dtype == LT_I32 ? lt_i32(t) : NULL; }
 
+void lt_bump_version(lt_tensor *t)
+{
+    if (t)
+        lt_bump(t);
+}
+
+uint64_t lt_data_version(const lt_tensor *t) { return t ? t->storage->version : 0; }
+
 void lt_copy_out_f32(const lt_tensor *t, float *dst)
 {
     if (t && dst && t->dtype == LT_F32)
@@ -324,6 +340,7 @@ bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value)
         lt_fail(ctx, LT_ERR_DTYPE, "fill: needs an f32 tensor, got %s", lt_dtype_name(t->dtype));
         return false;
     }
+    lt_bump(t);
     float *d = lt_f32(t);
     if (lt_is_contiguous(t)) { /* the common case, as one loop the compiler vectorises */
         for (int64_t i = 0, n = lt_numel(t); i < n; i++)
@@ -338,6 +355,16 @@ bool lt_fill(lt_ctx *ctx, lt_tensor *t, float value)
     return true;
 }
 
+/* A dim along which t repeats one element (stride 0, size > 1, as an
+ * expanded view), or -1. */
+static int repeated_dim(const lt_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++)
+        if (t->stride[d] == 0 && t->shape[d] > 1)
+            return d;
+    return -1;
+}
+
 bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src)
 {
     if (!lt_check_args(ctx, "assign", 2, (lt_tensor *const[]){dst, (lt_tensor *)src}))
@@ -347,8 +374,24 @@ bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src)
                 LT_TENSOR_SHAPE(dst), lt_dtype_name(src->dtype), LT_TENSOR_SHAPE(src));
         return false;
     }
-    /* element by element in logical order, so a source that overlaps the
-     * destination is read as the copy goes (as before: one element at a time) */
+    int d0 = repeated_dim(dst);
+    if (d0 >= 0) {
+        lt_fail(ctx, LT_ERR_ARG,
+                "assign: the destination %s has stride 0 along dim %d: several of its elements are one memory "
+                "location (clone it first)",
+                LT_TENSOR_SHAPE(dst), d0);
+        return false;
+    }
+    /* x[1:] = x[:-1], y = y.T: every source element is read before any is
+     * written (through a dense copy), as NumPy does; PyTorch refuses */
+    if (lt_may_overlap(dst, src)) {
+        lt_tensor *copy = lt_alloc_temp(ctx, src->dtype, src->ndim, src->shape);
+        if (!copy)
+            return false;
+        lt_gather(copy->storage->data, src);
+        src = copy;
+    }
+    lt_bump(dst);
     size_t es = lt_dtype_size(dst->dtype);
     unsigned char *d = (unsigned char *)dst->storage->data + (size_t)dst->offset * es;
     const unsigned char *s = (const unsigned char *)src->storage->data + (size_t)src->offset * es;
@@ -356,7 +399,7 @@ bool lt_assign(lt_ctx *ctx, lt_tensor *dst, const lt_tensor *src)
     lt_walk_pair(&w, dst, src);
     for (int64_t done = 0, n = lt_numel(dst); done < n; done += w.len, lt_walk_next(&w))
         for (int64_t j = 0; j < w.len; j++)
-            memmove(d + (size_t)(w.off[0] + j * w.step[0]) * es, s + (size_t)(w.off[1] + j * w.step[1]) * es, es);
+            memcpy(d + (size_t)(w.off[0] + j * w.step[0]) * es, s + (size_t)(w.off[1] + j * w.step[1]) * es, es);
     return true;
 }
 

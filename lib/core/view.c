@@ -277,7 +277,7 @@ static void copy_backward(lt_ctx *ctx, lt_node *node)
         lt_scatter_add_f32(node->in[0]->storage->grad, node->in[0], lt_output_grad(node));
 }
 
-static const lt_op copy_op = {"contiguous", copy_backward};
+static const lt_op copy_op = {"contiguous", copy_backward, LT_SAVES_NONE};
 
 lt_tensor *lt_clone(lt_ctx *ctx, lt_tensor *t)
 {

@@ -203,6 +203,8 @@ bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name
                        : !name ? "name"
                                : "destination tensor"),
                false;
+    if (!lt_check_live_as(ctx, "safetensors: read", "the destination tensor", dst))
+        return false;
     char nb[ST_SHOWN_SIZE];
     const name_ref *r = lt_st_lookup(st->by_name, st->n, name);
     if (!r)
@@ -219,6 +221,7 @@ bool lt_safetensors_read(lt_ctx *ctx, const lt_safetensors *st, const char *name
         return lt_fail(ctx, LT_ERR_FORMAT, "safetensors: tensor '%s' has shape %s but the destination is %s",
                        lt_st_shown(name, nb), LT_SHAPE_TEXT(file_shape), LT_TENSOR_SHAPE(dst)),
                false;
+    lt_bump(dst);
     copy_into(dst, st->data + e->begin);
     return true;
 }

@@ -45,6 +45,11 @@ static bool check_tensor_args(lt_ctx *ctx, const lt_named_tensor *tensors, int n
             return SAVE_FAIL(ctx, "tensor '%s' is NULL", lt_st_shown(name, b));
         if (t->dtype != LT_F32 && t->dtype != LT_I32)
             return SAVE_FAIL(ctx, "tensor '%s' has unsupported dtype %d", lt_st_shown(name, b), (int)t->dtype);
+        if (!lt_live(ctx, t)) {
+            char what[ST_SHOWN_SIZE + 16];
+            snprintf(what, sizeof what, "tensor '%s'", lt_st_shown(name, b));
+            return lt_check_live_as(ctx, "safetensors: save", what, t);
+        }
     }
     return true;
 }

@@ -33,8 +33,8 @@ static float gelu_slope(float x)
 LT_UNARY_BACKWARD(sigmoid_backward, dy *y *(1.0f - y))
 LT_UNARY_BACKWARD(gelu_backward, dy *gelu_slope(x))
 
-static const lt_op sigmoid_op = {"sigmoid", sigmoid_backward};
-static const lt_op gelu_op = {"gelu", gelu_backward};
+static const lt_op sigmoid_op = {"sigmoid", sigmoid_backward, LT_SAVES_OUT};
+static const lt_op gelu_op = {"gelu", gelu_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &sigmoid_op, x, sigmoid_map, 0.0); }
 lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &gelu_op, x, gelu_map, 0.0); }

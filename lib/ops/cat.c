@@ -7,6 +7,7 @@
  * concatenated too (never recorded: they cannot carry a gradient). */
 #include "core/opkit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* dx_k += the column block of dy that input k filled. */
@@ -27,7 +28,7 @@ static void cat_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op cat_op = {"cat", cat_backward};
+static const lt_op cat_op = {"cat", cat_backward, LT_SAVES_NONE};
 
 /* Checks ts[k] against ts[0]: dtype, rank, sizes off dim. */
 static bool check_same(lt_ctx *ctx, lt_tensor *const *ts, int k, int dim)
@@ -59,9 +60,15 @@ static int check_cat_args(lt_ctx *ctx, lt_tensor *const *ts, int n, int dim)
         return lt_fail(ctx, LT_ERR_ARG, "cat: the tensor array is NULL"), -1;
     if (n < 1)
         return lt_fail(ctx, LT_ERR_ARG, "cat: needs at least one tensor, got n = %d", n), -1;
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
         if (!ts[k])
             return lt_fail(ctx, LT_ERR_ARG, "cat: tensor %d of %d is NULL", k, n), -1;
+        if (!lt_live(ctx, ts[k])) {
+            char what[48];
+            snprintf(what, sizeof what, "tensor %d of %d", k, n);
+            return lt_check_live_as(ctx, "cat", what, ts[k]), -1;
+        }
+    }
     if (ts[0]->ndim == 0)
         return lt_fail(ctx, LT_ERR_SHAPE, "cat: tensor 0 is a scalar (); scalars cannot be concatenated"), -1;
     int d = lt_resolve_dim(ctx, "cat", dim, ts[0]->ndim);

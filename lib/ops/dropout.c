@@ -43,7 +43,7 @@ static void dropout_backward(lt_ctx *ctx, lt_node *node)
         dx[i] += dy[i] * mask[i];
 }
 
-static const lt_op dropout_op = {"dropout", dropout_backward};
+static const lt_op dropout_op = {"dropout", dropout_backward, LT_SAVES_NONE};
 
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g)
 {

@@ -159,10 +159,10 @@ enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 static void binary_backward(lt_ctx *ctx, lt_node *node);
 
 static const binary_kind binary_kinds[] = {
-    [BIN_ADD] = {{"add", binary_backward}, add_row, pass_grad, pass_grad},
-    [BIN_SUB] = {{"sub", binary_backward}, sub_row, pass_grad, neg_grad},
-    [BIN_MUL] = {{"mul", binary_backward}, mul_row, mul_grad_a, mul_grad_b},
-    [BIN_DIV] = {{"div", binary_backward}, div_row, div_grad_a, div_grad_b},
+    [BIN_ADD] = {{"add", binary_backward, LT_SAVES_NONE}, add_row, pass_grad, pass_grad},
+    [BIN_SUB] = {{"sub", binary_backward, LT_SAVES_NONE}, sub_row, pass_grad, neg_grad},
+    [BIN_MUL] = {{"mul", binary_backward, LT_SAVES_CROSS}, mul_row, mul_grad_a, mul_grad_b},
+    [BIN_DIV] = {{"div", binary_backward, LT_SAVES_IN(1) | LT_SAVES_OUT}, div_row, div_grad_a, div_grad_b},
 };
 
 /* y = f(a, b) over the broadcast shape of y. */
@@ -259,10 +259,10 @@ static void scalar_backward(lt_ctx *ctx, lt_node *node)
 }
 
 static const lt_op scalar_ops[] = {
-    [SC_ADD] = {"add_scalar", scalar_backward},
-    [SC_SUB] = {"sub_scalar", scalar_backward},
-    [SC_MUL] = {"mul_scalar", scalar_backward},
-    [SC_DIV] = {"div_scalar", scalar_backward},
+    [SC_ADD] = {"add_scalar", scalar_backward, LT_SAVES_NONE},
+    [SC_SUB] = {"sub_scalar", scalar_backward, LT_SAVES_NONE},
+    [SC_MUL] = {"mul_scalar", scalar_backward, LT_SAVES_NONE},
+    [SC_DIV] = {"div_scalar", scalar_backward, LT_SAVES_NONE},
 };
 
 static void scalar_forward(int kind, float *restrict y, const float *x, float s, int64_t n)

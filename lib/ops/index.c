@@ -33,7 +33,7 @@ static void index_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op index_op = {"index", index_backward};
+static const lt_op index_op = {"index", index_backward, LT_SAVES_NONE};
 
 static bool check_index_args(lt_ctx *ctx, const lt_tensor *c, const lt_tensor *x)
 {

@@ -47,7 +47,7 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
             db[j * b->stride[0]] += dy[i * m + j];
 }
 
-static const lt_op linear_op = {"linear", linear_backward};
+static const lt_op linear_op = {"linear", linear_backward, LT_SAVES_CROSS};
 
 /* Names both operands' shapes in an error (formatted only on failure). */
 static bool fail_shapes(lt_ctx *ctx, lt_status st, const lt_tensor *x, const lt_tensor *w, const char *what)
@@ -112,7 +112,8 @@ static void fill_bias_rows(void *arg, int64_t row0, int64_t rows)
 
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
-    if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || !check_linear(ctx, x, w, b))
+    if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || (b && !lt_check_live(ctx, "linear", 3, b)) ||
+        !check_linear(ctx, x, w, b))
         return NULL;
     x = gemm_operand(ctx, x);
     w = x ? gemm_operand(ctx, w) : NULL;

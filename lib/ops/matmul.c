@@ -116,7 +116,7 @@ static void matmul_backward(lt_ctx *ctx, lt_node *node)
         grad_b(ctx, &ma, &mb, dy, batch, lt_f32(a), db);
 }
 
-static const lt_op matmul_op = {"matmul", matmul_backward};
+static const lt_op matmul_op = {"matmul", matmul_backward, LT_SAVES_CROSS};
 
 /* ---- forward ------------------------------------------------------------ */
 

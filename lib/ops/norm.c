@@ -45,6 +45,8 @@ static bool norm_args(lt_ctx *ctx, const char *op, lt_tensor **x, lt_tensor **ga
         lt_tensor *t = *affine[i];
         if (!t)
             continue;
+        if (!lt_check_live(ctx, op, i + 2, t))
+            return false;
         if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
             return lt_fail(ctx, LT_ERR_SHAPE, "%s: %s %s does not fit %lld features", op, what[i], LT_TENSOR_SHAPE(t),
                            (long long)c),
@@ -131,22 +133,26 @@ static void batchnorm_backward(lt_ctx *ctx, lt_node *node)
         }
 }
 
-static const lt_op batchnorm_op = {"batchnorm", batchnorm_backward};
+static const lt_op batchnorm_op = {"batchnorm", batchnorm_backward, LT_SAVES_IN(0) | LT_SAVES_IN(1)};
 
 /* Element j of a running statistic: a (C,) tensor, any stride. */
 static float *running_at(lt_tensor *running, int64_t j) { return lt_f32(running) + j * running->stride[0]; }
 
-/* running = (1 - momentum) * running + momentum * batch value. */
+/* running = (1 - momentum) * running + momentum * batch value, in place
+ * (a new version: an op that saved it sees the change). */
 static void update_running(lt_tensor *running, const double *value, double factor, float momentum)
 {
+    lt_bump(running);
     for (int64_t j = 0, c = lt_numel(running); j < c; j++) {
         float *r = running_at(running, j);
         *r = (1.0f - momentum) * *r + momentum * (float)(value[j] * factor);
     }
 }
 
-static bool running_ok(lt_ctx *ctx, lt_tensor *t, const char *what, int64_t c)
+static bool running_ok(lt_ctx *ctx, lt_tensor *t, int argno, const char *what, int64_t c)
 {
+    if (!lt_check_live(ctx, "batchnorm", argno, t))
+        return false;
     if (t->dtype != LT_F32 || t->ndim != 1 || t->shape[0] != c)
         return lt_fail(ctx, LT_ERR_SHAPE, "batchnorm: %s %s does not fit %lld features", what, LT_TENSOR_SHAPE(t),
                        (long long)c),
@@ -160,8 +166,8 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
     if (!norm_args(ctx, "batchnorm", &x, &gain, &bias, 2))
         return NULL;
     int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
-    if ((running_mean && !running_ok(ctx, running_mean, "running_mean", c)) ||
-        (running_var && !running_ok(ctx, running_var, "running_var", c)))
+    if ((running_mean && !running_ok(ctx, running_mean, 4, "running_mean", c)) ||
+        (running_var && !running_ok(ctx, running_var, 5, "running_var", c)))
         return NULL;
     if (!training && (!running_mean || !running_var))
         return lt_fail(ctx, LT_ERR_ARG, "batchnorm: evaluation mode needs running_mean and running_var");
@@ -260,7 +266,7 @@ static void layernorm_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op layernorm_op = {"layernorm", layernorm_backward};
+static const lt_op layernorm_op = {"layernorm", layernorm_backward, LT_SAVES_IN(0) | LT_SAVES_IN(1)};
 
 lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps)
 {

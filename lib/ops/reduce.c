@@ -80,8 +80,8 @@ static void sum_all_backward(lt_ctx *ctx, lt_node *node)
         dx[i] += dy;
 }
 
-static const lt_op sum_op = {"sum", sum_all_backward};
-static const lt_op mean_op = {"mean", sum_all_backward};
+static const lt_op sum_op = {"sum", sum_all_backward, LT_SAVES_NONE};
+static const lt_op mean_op = {"mean", sum_all_backward, LT_SAVES_NONE};
 
 /* () <- sum(a) / divisor, with divisor = numel for mean (NaN when empty, as
  * 0/0 in PyTorch). */
@@ -125,8 +125,8 @@ static void sum_dim_backward(lt_ctx *ctx, lt_node *node)
         }
 }
 
-static const lt_op sum_dim_op = {"sum_dim", sum_dim_backward};
-static const lt_op mean_dim_op = {"mean_dim", sum_dim_backward};
+static const lt_op sum_dim_op = {"sum_dim", sum_dim_backward, LT_SAVES_NONE};
+static const lt_op mean_dim_op = {"mean_dim", sum_dim_backward, LT_SAVES_NONE};
 
 /* y[o,i] = scale * sum_j x[o,j,i], accumulated in double. With inner > 1
  * the rows j are added elementwise into a double row (unit stride). */
@@ -197,7 +197,7 @@ static void max_dim_backward(lt_ctx *ctx, lt_node *node)
             dx[(o * s.len + idx[o * s.inner + i]) * s.inner + i] += dy[o * s.inner + i];
 }
 
-static const lt_op max_dim_op = {"max_dim", max_dim_backward};
+static const lt_op max_dim_op = {"max_dim", max_dim_backward, LT_SAVES_NONE};
 
 /* v replaces the running best when larger, or when it is the first NaN
  * (NaN is the maximum, as in PyTorch); ties keep the first position. */

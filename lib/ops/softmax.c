@@ -88,8 +88,8 @@ static void softmax_any_backward(lt_ctx *ctx, lt_node *node, bool log_form)
 static void softmax_backward(lt_ctx *ctx, lt_node *node) { softmax_any_backward(ctx, node, false); }
 static void log_softmax_backward(lt_ctx *ctx, lt_node *node) { softmax_any_backward(ctx, node, true); }
 
-static const lt_op softmax_op = {"softmax", softmax_backward};
-static const lt_op log_softmax_op = {"log_softmax", log_softmax_backward};
+static const lt_op softmax_op = {"softmax", softmax_backward, LT_SAVES_OUT};
+static const lt_op log_softmax_op = {"log_softmax", log_softmax_backward, LT_SAVES_OUT};
 
 /* Shared forward; a scalar is accepted with dim 0 or -1 (as in PyTorch). */
 static lt_tensor *softmax_any(lt_ctx *ctx, lt_tensor *x, int dim, const lt_op *op, bool log_form)
@@ -147,7 +147,7 @@ static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op cross_entropy_op = {"cross_entropy", cross_entropy_backward};
+static const lt_op cross_entropy_op = {"cross_entropy", cross_entropy_backward, LT_SAVES_NONE};
 
 static bool check_ce_args(lt_ctx *ctx, const lt_tensor *logits, const lt_tensor *targets)
 {

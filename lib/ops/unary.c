@@ -46,11 +46,11 @@ LT_UNARY_BACKWARD(exp_backward, dy *y)
 LT_UNARY_BACKWARD(log_backward, dy / x)
 LT_UNARY_BACKWARD(relu_backward, y <= 0.0f ? 0.0f : dy) /* passes where y > 0 or NaN */
 
-static const lt_op neg_op = {"neg", neg_backward};
-static const lt_op tanh_op = {"tanh", tanh_backward};
-static const lt_op exp_op = {"exp", exp_backward};
-static const lt_op log_op = {"log", log_backward};
-static const lt_op relu_op = {"relu", relu_backward};
+static const lt_op neg_op = {"neg", neg_backward, LT_SAVES_NONE};
+static const lt_op tanh_op = {"tanh", tanh_backward, LT_SAVES_OUT};
+static const lt_op exp_op = {"exp", exp_backward, LT_SAVES_OUT};
+static const lt_op log_op = {"log", log_backward, LT_SAVES_IN(0)};
+static const lt_op relu_op = {"relu", relu_backward, LT_SAVES_OUT};
 
 lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &neg_op, x, neg_map, 0.0); }
 /* vmath.h: tanh saturates to +-1 and exp never overflows early; large
@@ -115,7 +115,7 @@ static void pow_backward(lt_ctx *ctx, lt_node *node)
     }
 }
 
-static const lt_op pow_op = {"pow", pow_backward};
+static const lt_op pow_op = {"pow", pow_backward, LT_SAVES_IN(0)};
 
 lt_tensor *lt_pow(lt_ctx *ctx, lt_tensor *x, float exponent)
 {

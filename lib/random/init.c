@@ -41,6 +41,7 @@ bool lt_rng_uniform_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double a, double 
 {
     if (!lt_rng_check_fill(ctx, "uniform_fill", g, t) || !check_range(ctx, "uniform_fill", a, b))
         return false;
+    lt_bump(t);
     lt_rng_uniform_range(g, lt_data_f32(t), lt_numel(t), a, b);
     return true;
 }
@@ -91,6 +92,9 @@ bool lt_init_linear(lt_ctx *ctx, lt_rng *g, lt_tensor *weight, lt_tensor *bias)
     if (!check_linear(ctx, g, weight, bias))
         return false;
     int64_t fan_in = weight->shape[1];
+    lt_bump(weight);
+    if (bias)
+        lt_bump(bias);
     /* kaiming_uniform_ leaves a tensor with no elements alone (no draw) */
     if (lt_numel(weight) > 0) {
         double bound = kaiming_bound(fan_in);
@@ -107,6 +111,7 @@ bool lt_init_embedding(lt_ctx *ctx, lt_rng *g, lt_tensor *weight)
 {
     if (!lt_rng_check_fill(ctx, "init_embedding", g, weight) || !check_rank2(ctx, "init_embedding", "weight", weight))
         return false;
+    lt_bump(weight);
     lt_rng_normal(g, lt_data_f32(weight), lt_numel(weight), 0.0, 1.0);
     return true;
 }

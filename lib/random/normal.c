@@ -105,6 +105,7 @@ bool lt_randn_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t)
 {
     if (!lt_rng_check_fill(ctx, "randn_fill", g, t))
         return false;
+    lt_bump(t);
     lt_rng_normal(g, lt_data_f32(t), lt_numel(t), 0.0, 1.0);
     return true;
 }
@@ -117,6 +118,7 @@ bool lt_rng_normal_fill(lt_ctx *ctx, lt_rng *g, lt_tensor *t, double mean, doubl
         lt_fail(ctx, LT_ERR_ARG, "normal_fill: mean %g and std %g must be finite, std >= 0", mean, std);
         return false;
     }
+    lt_bump(t);
     lt_rng_normal(g, lt_data_f32(t), lt_numel(t), mean, std);
     return true;
 }

@@ -16,6 +16,7 @@
 #include "core/internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,14 @@ static bool config_ok(lt_ctx *ctx, const lt_optim_config *c)
     return true;
 }
 
+/* The error for parameter i, which ctx may not use (lt_check_live_as). */
+static bool param_not_live(lt_ctx *ctx, const char *op, int i, const lt_tensor *p)
+{
+    char what[32];
+    snprintf(what, sizeof what, "parameter %d", i);
+    return lt_check_live_as(ctx, op, what, p);
+}
+
 static bool params_ok(lt_ctx *ctx, const char *op, lt_tensor *const *params, int n)
 {
     if (n < 1 || !params)
@@ -75,12 +84,29 @@ static bool params_ok(lt_ctx *ctx, const char *op, lt_tensor *const *params, int
         lt_tensor *p = params[i];
         if (!p)
             return lt_fail(ctx, LT_ERR_ARG, "%s: parameter %d is NULL", op, i), false;
+        if (!lt_live(ctx, p))
+            return param_not_live(ctx, op, i, p);
         if (p->dtype != LT_F32 || !p->storage->grad)
             return lt_fail(ctx, LT_ERR_GRAPH, "%s: parameter %d has no gradient (lt_requires_grad it first)", op, i),
                    false;
         if (!lt_is_contiguous(p))
             return lt_fail(ctx, LT_ERR_ARG, "%s: parameter %d is not contiguous", op, i), false;
     }
+    return true;
+}
+
+/* No two parameters share memory (the same tensor twice, or views of one
+ * storage that overlap): each would be stepped twice per lt_optim_step. */
+static bool params_distinct(lt_ctx *ctx, lt_tensor *const *params, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (lt_may_overlap(params[i], params[j]))
+                return lt_fail(ctx, LT_ERR_ARG,
+                               "optim_new: parameters %d and %d share memory (the same tensor, or views of one): "
+                               "each step would update it twice",
+                               i, j),
+                       false;
     return true;
 }
 
@@ -100,17 +126,18 @@ lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const
         return NULL;
     if (!cfg)
         return lt_fail(ctx, LT_ERR_ARG, "optim_new: config is NULL");
-    if (!config_ok(ctx, cfg) || !params_ok(ctx, "optim_new", params, n))
+    if (!config_ok(ctx, cfg) || !params_ok(ctx, "optim_new", params, n) || !params_distinct(ctx, params, n))
         return NULL;
+    size_t count = (size_t)(n > 0 ? n : 1); /* n >= 1 (params_ok); spelled out for gcc's allocation-size check */
     int nb = buffers_per_param(cfg);
     int64_t total = 0;
     for (int i = 0; i < n; i++)
         total += lt_numel(params[i]);
     lt_optim *o = calloc(1, sizeof *o);
     if (o) {
-        o->params = malloc(sizeof *o->params * (size_t)n);
-        o->m = calloc((size_t)n, sizeof *o->m);
-        o->v = calloc((size_t)n, sizeof *o->v);
+        o->params = malloc(sizeof *o->params * count);
+        o->m = calloc(count, sizeof *o->m);
+        o->v = calloc(count, sizeof *o->v);
         o->state = nb ? calloc((size_t)(total * nb), sizeof(float)) : NULL;
     }
     if (!o || !o->params || !o->m || !o->v || (nb && !o->state)) {
@@ -120,7 +147,7 @@ lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const
     o->ctx = ctx;
     o->cfg = *cfg;
     o->n = n;
-    memcpy(o->params, params, sizeof *o->params * (size_t)n);
+    memcpy(o->params, params, sizeof *o->params * count);
     float *s = o->state;
     for (int i = 0; i < n && nb; i++) {
         int64_t k = lt_numel(params[i]);
@@ -209,6 +236,7 @@ bool lt_optim_step(lt_optim *o)
     for (int i = 0; i < o->n; i++) {
         lt_tensor *p = o->params[i];
         int64_t k = lt_numel(p);
+        lt_bump(p);
         if (o->cfg.kind == LT_OPTIM_SGD)
             sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_grad_f32(p), o->m[i], k);
         else
@@ -227,6 +255,7 @@ bool lt_sgd_step(lt_ctx *ctx, lt_tensor *p, float lr)
         lt_fail(ctx, LT_ERR_GRAPH, "sgd_step: the parameter has no gradient");
         return false;
     }
+    lt_bump(p);
     float *w = lt_f32(p);
     const float *g = lt_grad_f32(p); /* the same strides as w */
     if (lt_is_contiguous(p)) {
@@ -263,9 +292,12 @@ float lt_clip_grad_norm(lt_ctx *ctx, lt_tensor *const *params, int n, float max_
             sq += (double)g[j] * g[j];
     }
     float norm = (float)sqrt(sq);
-    /* torch.nn.utils.clip_grad_norm_: scale by max/(norm + 1e-6) when < 1 */
+    /* torch.nn.utils.clip_grad_norm_ (1.13) multiplies every gradient by
+     * min(max/(norm + 1e-6), 1): by 1 (no change) unless the coefficient is
+     * below 1 or NaN; a NaN norm makes every gradient NaN, so a blow-up is
+     * seen at the next step instead of being applied at full size */
     float coef = max_norm / (norm + 1e-6f);
-    if (coef < 1.0f)
+    if (!(coef >= 1.0f))
         for (int i = 0; i < n; i++) {
             float *g = lt_grad_f32(params[i]);
             for (int64_t j = 0, k = lt_numel(params[i]); j < k; j++)

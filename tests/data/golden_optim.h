@@ -94,5 +94,19 @@ static const float golden_clip_loose_a[5] = {
 static const float golden_clip_loose_b[6] = {
     2.58698583f, -1.41248286f, -1.23595917f, -4.35973024f, 2.1437192f, 0.698981464f
 };
+static const float golden_clip_nan_norm = NAN;
+static const float golden_clip_nan_a[5] = {
+    NAN, NAN, NAN, NAN, NAN
+};
+static const float golden_clip_nan_b[6] = {
+    NAN, NAN, NAN, NAN, NAN, NAN
+};
+static const float golden_clip_inf_norm = INFINITY;
+static const float golden_clip_inf_a[5] = {
+    0.0f, NAN, 0.0f, 0.0f, 0.0f
+};
+static const float golden_clip_inf_b[6] = {
+    0.0f, -0.0f, -0.0f, -0.0f, 0.0f, 0.0f
+};
 
 #endif
