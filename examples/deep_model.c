@@ -24,23 +24,24 @@ const char *dm_act_name(dm_act a) { return DM_ACT_NAMES[a]; }
 
 /* ---- building ----------------------------------------------------------------- */
 
-/* A new zeroed persistent tensor registered under name; trainable ones get a
- * gradient and must be added before any buffer. */
-static lt_tensor *add_tensor(lt_ctx *ctx, dm_model *m, const char *name, lt_shape s, bool trainable, bool decay)
+/* One persistent tensor of a model: its checkpoint name, shape, role, and
+ * where the model keeps it. */
+typedef struct dm_slot {
+    char name[32];
+    lt_shape shape;
+    bool trainable, decay;
+    lt_tensor **t;
+} dm_slot;
+
+static void add_slot(dm_slot *s, int *n, lt_shape shape, bool trainable, bool decay, lt_tensor **t, const char *fmt,
+                     int l)
 {
-    if (m->n_all >= DM_MAX_TENSORS) {
-        lt_fail(ctx, LT_ERR_ARG, "model: more than %d tensors", DM_MAX_TENSORS);
-        return NULL;
-    }
-    lt_tensor *t = lt_new(ctx, LT_F32, s);
-    if (!t || (trainable && !lt_requires_grad(ctx, t, true)))
-        return NULL;
-    snprintf(m->names[m->n_all], sizeof m->names[0], "%s", name);
-    m->decay[m->n_all] = decay;
-    m->all[m->n_all++] = t;
-    if (trainable)
-        m->n_params = m->n_all;
-    return t;
+    snprintf(s[*n].name, sizeof s[*n].name, fmt, l);
+    s[*n].shape = shape;
+    s[*n].trainable = trainable;
+    s[*n].decay = decay;
+    s[*n].t = t;
+    ++*n;
 }
 
 /* randn * scale, from g. */
@@ -93,38 +94,58 @@ static int layer_fan_in(const dm_config *c, int l)
     return l == 0 ? c->block * c->emb : c->hidden;
 }
 
-static bool create_layer(lt_ctx *ctx, dm_model *m, int l)
+/* Every persistent tensor of m->cfg (checked by check_config), in the
+ * checkpoint's order: the trainable ones (C; each layer's w, then b without
+ * a norm or gain and bias with one; out.w, out.b), then batchnorm's running
+ * statistics. Returns their number (at most DM_MAX_TENSORS). The one list
+ * both dm_create and dm_open use, so what is allocated is what was checked. */
+static int layout(dm_model *m, dm_slot s[DM_MAX_TENSORS])
 {
     const dm_config *c = &m->cfg;
-    dm_layer *L = &m->layer[l];
-    char name[32];
-    int64_t in = layer_fan_in(c, l), h = c->hidden;
-#define NAMED(suffix) (snprintf(name, sizeof name, "l%d.%s", l, suffix), name)
-    if (!(L->w = add_tensor(ctx, m, NAMED("w"), LT_SHAPE(in, h), true, true)))
-        return false;
-    if (c->norm == DM_NORM_NONE)
-        return (L->b = add_tensor(ctx, m, NAMED("b"), LT_SHAPE(h), true, false)) != NULL;
-    return (L->gain = add_tensor(ctx, m, NAMED("gain"), LT_SHAPE(h), true, false)) &&
-           (L->beta = add_tensor(ctx, m, NAMED("bias"), LT_SHAPE(h), true, false)) &&
-           lt_fill(ctx, L->gain, 1.0f);
-#undef NAMED
+    int n = 0;
+    int64_t h = c->hidden;
+    add_slot(s, &n, LT_SHAPE(c->vocab, c->emb), true, true, &m->C, "C", 0);
+    for (int l = 0; l < c->layers; l++) {
+        dm_layer *L = &m->layer[l];
+        add_slot(s, &n, LT_SHAPE(layer_fan_in(c, l), h), true, true, &L->w, "l%d.w", l);
+        if (c->norm == DM_NORM_NONE) {
+            add_slot(s, &n, LT_SHAPE(h), true, false, &L->b, "l%d.b", l);
+        } else {
+            add_slot(s, &n, LT_SHAPE(h), true, false, &L->gain, "l%d.gain", l);
+            add_slot(s, &n, LT_SHAPE(h), true, false, &L->beta, "l%d.bias", l);
+        }
+    }
+    add_slot(s, &n, LT_SHAPE(h, c->vocab), true, true, &m->w_out, "out.w", 0);
+    add_slot(s, &n, LT_SHAPE(c->vocab), true, false, &m->b_out, "out.b", 0);
+    for (int l = 0; c->norm == DM_NORM_BATCH && l < c->layers; l++) {
+        add_slot(s, &n, LT_SHAPE(h), false, false, &m->layer[l].rmean, "l%d.running_mean", l);
+        add_slot(s, &n, LT_SHAPE(h), false, false, &m->layer[l].rvar, "l%d.running_var", l);
+    }
+    return n;
 }
 
-static bool create_buffers(lt_ctx *ctx, dm_model *m)
+/* Allocates every tensor of the layout (zeroed; trainable ones with a
+ * gradient), registers it in m->all, and sets norm gains and running
+ * variances to 1. */
+static bool allocate(lt_ctx *ctx, dm_model *m)
 {
-    if (m->cfg.norm != DM_NORM_BATCH)
-        return true;
-    char name[32];
-    for (int l = 0; l < m->cfg.layers; l++) {
-        dm_layer *L = &m->layer[l];
-        snprintf(name, sizeof name, "l%d.running_mean", l);
-        if (!(L->rmean = add_tensor(ctx, m, name, LT_SHAPE(m->cfg.hidden), false, false)))
+    dm_slot s[DM_MAX_TENSORS];
+    int n = layout(m, s);
+    for (int i = 0; i < n; i++) {
+        lt_tensor *t = lt_new(ctx, LT_F32, s[i].shape);
+        if (!t || (s[i].trainable && !lt_requires_grad(ctx, t, true)))
             return false;
-        snprintf(name, sizeof name, "l%d.running_var", l);
-        if (!(L->rvar = add_tensor(ctx, m, name, LT_SHAPE(m->cfg.hidden), false, false)) ||
-            !lt_fill(ctx, L->rvar, 1.0f))
-            return false;
+        *s[i].t = t;
+        memcpy(m->names[i], s[i].name, sizeof m->names[0]); /* both char[32] */
+        m->decay[i] = s[i].decay;
+        m->all[i] = t;
+        m->n_all = i + 1;
+        m->n_params += s[i].trainable;
     }
+    for (int l = 0; l < m->cfg.layers; l++)
+        if ((m->layer[l].gain && !lt_fill(ctx, m->layer[l].gain, 1.0f)) ||
+            (m->layer[l].rvar && !lt_fill(ctx, m->layer[l].rvar, 1.0f)))
+            return false;
     return true;
 }
 
@@ -132,17 +153,9 @@ bool dm_create(lt_ctx *ctx, const dm_config *cfg, uint64_t seed, dm_model *m)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    if (!check_config(ctx, &m->cfg))
+    if (!check_config(ctx, &m->cfg) || !allocate(ctx, m))
         return false;
     const dm_config *c = &m->cfg;
-    if (!(m->C = add_tensor(ctx, m, "C", LT_SHAPE(c->vocab, c->emb), true, true)))
-        return false;
-    for (int l = 0; l < c->layers; l++)
-        if (!create_layer(ctx, m, l))
-            return false;
-    if (!(m->w_out = add_tensor(ctx, m, "out.w", LT_SHAPE(c->hidden, c->vocab), true, true)) ||
-        !(m->b_out = add_tensor(ctx, m, "out.b", LT_SHAPE(c->vocab), true, false)) || !create_buffers(ctx, m))
-        return false;
     lt_rng g;
     lt_rng_seed(&g, seed);
     float gain = c->act == DM_ACT_TANH ? 5.0f / 3.0f : sqrtf(2.0f);
@@ -246,6 +259,26 @@ bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v
     return ex_checkpoint_save(ctx, path, &meta, t, m->n_all);
 }
 
+/* The checkpoint's tensors must be those of cfg, F32 of its shapes, before
+ * anything is allocated: a model is never larger than its file. */
+static bool check_tensors(lt_ctx *ctx, const lt_safetensors *st, const char *path, const dm_config *cfg)
+{
+    dm_model plan = {.cfg = *cfg}; /* only the layout's names and shapes are used */
+    dm_slot s[DM_MAX_TENSORS];
+    const char *names[DM_MAX_TENSORS];
+    lt_shape shapes[DM_MAX_TENSORS];
+    int n = layout(&plan, s);
+    for (int i = 0; i < n; i++) {
+        names[i] = s[i].name;
+        shapes[i] = s[i].shape;
+    }
+    char why[192];
+    snprintf(why, sizeof why, "the metadata (%s, %s, vocab %d, block %d, emb %d, hidden %d, layers %d)",
+             dm_kind_name(cfg->kind), dm_norm_name(cfg->norm), cfg->vocab, cfg->block, cfg->emb, cfg->hidden,
+             cfg->layers);
+    return ex_checkpoint_check(ctx, st, path, names, shapes, n, why);
+}
+
 lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab *v)
 {
     lt_safetensors *st = ex_names_checkpoint_open(ctx, path, CHECKPOINT_FORMAT, "a deep_names checkpoint", v);
@@ -253,8 +286,10 @@ lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab 
     if (!st || !ex_meta_choice(ctx, st, path, "kind", DM_KIND_NAMES, DM_N_KINDS, -1, &kind) ||
         !ex_meta_choice(ctx, st, path, "norm", DM_NORM_NAMES, DM_N_NORMS, -1, &norm) ||
         !ex_meta_choice(ctx, st, path, "act", DM_ACT_NAMES, DM_N_ACTS, -1, &act) ||
-        !ex_meta_int(ctx, st, path, "block_size", &cfg->block) || !ex_meta_int(ctx, st, path, "n_embd", &cfg->emb) ||
-        !ex_meta_int(ctx, st, path, "n_hidden", &cfg->hidden) || !ex_meta_int(ctx, st, path, "layers", &cfg->layers)) {
+        !ex_meta_int(ctx, st, path, "block_size", DM_MAX_BLOCK, &cfg->block) ||
+        !ex_meta_int(ctx, st, path, "n_embd", DM_MAX_EMB, &cfg->emb) ||
+        !ex_meta_int(ctx, st, path, "n_hidden", DM_MAX_HIDDEN, &cfg->hidden) ||
+        !ex_meta_int(ctx, st, path, "layers", DM_MAX_LAYERS, &cfg->layers)) {
         lt_safetensors_free(st);
         return NULL;
     }
@@ -262,13 +297,17 @@ lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab 
     cfg->norm = (dm_norm)norm;
     cfg->act = (dm_act)act;
     cfg->vocab = v->size;
+    if (!check_config(ctx, cfg) || !check_tensors(ctx, st, path, cfg)) {
+        lt_safetensors_free(st);
+        return NULL;
+    }
     return st;
 }
 
-bool dm_load(lt_ctx *ctx, const lt_safetensors *st, dm_model *m)
+bool dm_load(lt_ctx *ctx, const lt_safetensors *st, const char *path, dm_model *m)
 {
     const char *names[DM_MAX_TENSORS];
     for (int i = 0; i < m->n_all; i++)
         names[i] = m->names[i];
-    return ex_checkpoint_read(ctx, st, names, m->all, m->n_all);
+    return ex_checkpoint_read(ctx, st, path, names, m->all, m->n_all);
 }

@@ -13,6 +13,10 @@
 #include "names_data.h"
 
 #define DM_MAX_LAYERS 16
+/* The largest model the flags (and so a checkpoint's metadata) may ask for. */
+#define DM_MAX_BLOCK 64
+#define DM_MAX_EMB 4096
+#define DM_MAX_HIDDEN 65536
 #define DM_MAX_TENSORS (3 + 6 * DM_MAX_LAYERS)
 
 typedef enum { DM_MLP, DM_WAVENET } dm_kind;
@@ -77,9 +81,15 @@ lt_tensor *dm_logits(lt_ctx *ctx, dm_model *m, lt_tensor *x, bool training, lt_r
  * metadata (common/checkpoint.h). */
 bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v, long steps);
 /* Opens a checkpoint written by dm_save: its vocabulary into v, its config
- * into cfg (cfg->vocab included); NULL + ctx's error when it is not one. */
+ * into cfg (cfg->vocab included; sizes within the flags' limits, the
+ * combination valid), and every tensor the config implies checked present,
+ * F32 and of its shape, all before anything is allocated; NULL + ctx's
+ * error when it is not one ("metadata 'block_size' is 1000, over the limit
+ * of 64", "tensor 'l1.w' is F32 (128,128) but the metadata (...) needs F32
+ * (16384,16384)"). */
 lt_safetensors *dm_open(lt_ctx *ctx, const char *path, dm_config *cfg, nd_vocab *v);
-/* Copies every tensor of m from the checkpoint. */
-bool dm_load(lt_ctx *ctx, const lt_safetensors *st, dm_model *m);
+/* Copies every tensor of m from the checkpoint st (opened from path), each
+ * checked finite (ex_checkpoint_read). */
+bool dm_load(lt_ctx *ctx, const lt_safetensors *st, const char *path, dm_model *m);
 
 #endif

@@ -8,6 +8,7 @@
 #include "cli_args.h"
 #include "deep_model.h"
 #include "evaluate.h"
+#include "files.h"
 #include "libtensor.h"
 #include "names_task.h"
 #include "run.h"
@@ -25,7 +26,7 @@ static const char *const OPT_NAMES[] = {"sgd", "momentum", "adam", "adamw"};
 
 typedef struct options {
     const char *data, *save, *load, *log;
-    long steps, batch, block, emb, hidden, layers, warmup, eval_every, samples, threads;
+    long steps, batch, block, emb, hidden, layers, warmup, eval_every, samples, threads, max_data_mb;
     double lr, lr_min, wd, clip, dropout, emb_dropout, momentum, bn_momentum, time_limit;
     int kind, norm, act, opt, sched;
     unsigned long long seed, batch_seed, dropout_seed, sample_seed;
@@ -39,7 +40,7 @@ static const char USAGE[] =
     "                  [--warmup N] [--wd X] [--momentum X] [--clip X] [--bn-momentum X] [--steps N] [--batch N]\n"
     "                  [--seed N] [--batch-seed N] [--dropout-seed N] [--sample-seed N] [--eval-every N]\n"
     "                  [--time-limit S] [--threads N] [--save FILE] [--load FILE] [--log FILE] [--samples N]\n"
-    "                  [--test] [--quiet] [--help]\n";
+    "                  [--max-data-mb N] [--test] [--quiet] [--help]\n";
 
 static const char HELP[] =
     "Trains a deep MLP or a hierarchical (WaveNet-style) character model on a one-item-per-line text\n"
@@ -60,8 +61,8 @@ static const char HELP[] =
     "  --warmup N      linear warm-up steps (0)      --wd X      weight decay on matrices (0.01)\n"
     "  --momentum X    for momentum (0.9)            --clip X    clip the gradient norm, 0 = off (0)\n"
     "  --steps N       (20000)                       --batch N   minibatch size (64)\n"
-    "  --time-limit S  stop training after S seconds of wall time, 0 = none (0); the schedule then\n"
-    "                  follows elapsed time or steps, whichever is further along\n"
+    "  --time-limit S  stop training after S seconds of wall time (0.001 or more), 0 = none (0); the\n"
+    "                  schedule then follows elapsed time or steps, whichever is further along\n"
     "  --seed N        init seed (42)                --batch-seed N, --dropout-seed N (1, 2)\n"
     "  --eval-every N  dev loss every N steps, 0 = only at the end (2000)\n"
     "  --threads N     threads for large ops (1)\n"
@@ -72,7 +73,10 @@ static const char HELP[] =
     "  --log FILE      CSV of step, lr, batch loss, dev loss\n"
     "  --test          also report the test loss (measure it once, for the final model)\n"
     "  --samples N     names to sample at the end (10)   --sample-seed N (3)\n"
-    "  --quiet         no progress lines\n";
+    "  --max-data-mb N read at most N MiB of --data (256); a larger input is refused\n"
+    "  --quiet         no progress lines\n"
+    "Outputs (--save, --log) must differ from the inputs and from each other, and be regular files\n"
+    "or new paths.\n";
 
 static void options_default(options *o)
 {
@@ -80,7 +84,7 @@ static void options_default(options *o)
                    .layers = 2, .eval_every = 2000, .samples = 10, .threads = 1, .lr = 1e-3, .lr_min = -1,
                    .wd = 0.01, .momentum = 0.9, .bn_momentum = 0.1, .kind = DM_MLP, .norm = DM_NORM_BATCH,
                    .act = DM_ACT_TANH, .opt = OPT_ADAMW, .sched = SCHED_COSINE, .seed = 42, .batch_seed = 1,
-                   .dropout_seed = 2, .sample_seed = 3};
+                   .dropout_seed = 2, .sample_seed = 3, .max_data_mb = EX_MAX_DATA_MB_DEFAULT};
 }
 
 #define LONG(n, f, lo, hi) CLI_LONG_FLAG(n, options, f, lo, hi)
@@ -93,10 +97,11 @@ static const cli_flag FLAGS[] = {
     CHOICE("--model", kind, DM_KIND_NAMES, DM_N_KINDS), CHOICE("--norm", norm, DM_NORM_NAMES, DM_N_NORMS),
     CHOICE("--act", act, DM_ACT_NAMES, DM_N_ACTS), CHOICE("--optim", opt, OPT_NAMES, 4),
     CHOICE("--schedule", sched, SCHED_NAMES, 3),
-    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 2, 1 << 20), LONG("--block", block, 1, 64),
-    LONG("--emb", emb, 1, 4096), LONG("--hidden", hidden, 1, 1 << 16), LONG("--layers", layers, 1, DM_MAX_LAYERS),
+    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 2, 1 << 20), LONG("--block", block, 1, DM_MAX_BLOCK),
+    LONG("--emb", emb, 1, DM_MAX_EMB), LONG("--hidden", hidden, 1, DM_MAX_HIDDEN), LONG("--layers", layers, 1, DM_MAX_LAYERS),
     LONG("--warmup", warmup, 0, 1000000000L), LONG("--eval-every", eval_every, 0, 1000000000L),
     LONG("--samples", samples, 0, 1000000), LONG("--threads", threads, 1, 64),
+    LONG(EX_MAX_DATA_FLAG, max_data_mb, 1, EX_MAX_DATA_MB_LIMIT),
     DOUBLE("--lr", lr), DOUBLE("--lr-min", lr_min), DOUBLE("--wd", wd), DOUBLE("--clip", clip),
     DOUBLE("--dropout", dropout), DOUBLE("--emb-dropout", emb_dropout), DOUBLE("--momentum", momentum),
     DOUBLE("--bn-momentum", bn_momentum), DOUBLE("--time-limit", time_limit),
@@ -123,6 +128,10 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (o->bn_momentum > 1.0) {
         fprintf(stderr, "deep_names: --bn-momentum %g: must be at most 1\n", o->bn_momentum);
+        return 2;
+    }
+    if (o->time_limit > 0 && o->time_limit < 1e-3) {
+        fprintf(stderr, "deep_names: --time-limit %g: expected 0 (none) or at least 0.001 seconds\n", o->time_limit);
         return 2;
     }
     return 0;
@@ -158,7 +167,8 @@ static long schedule_step(const options *o, long step, double elapsed)
 {
     if (o->time_limit <= 0)
         return step;
-    long by_time = (long)(elapsed / o->time_limit * (double)o->steps);
+    double fraction = elapsed / o->time_limit; /* below 1 while training goes on */
+    long by_time = fraction < 1 ? (long)(fraction * (double)o->steps) : o->steps;
     return by_time > step ? by_time : step;
 }
 
@@ -194,10 +204,10 @@ static bool setup_model(program *p)
     lt_safetensors *st = NULL;
     if (o->load && !(st = dm_open(ctx, o->load, &cfg, &p->data.vocab)))
         return false;
-    bool ok = ex_names_load(ctx, o->data, cfg.block, st != NULL, &p->data);
+    bool ok = ex_names_load(ctx, o->data, (size_t)o->max_data_mb << 20, cfg.block, st != NULL, &p->data);
     if (ok) {
         cfg.vocab = p->data.vocab.size;
-        ok = dm_create(ctx, &cfg, o->seed, &p->m) && (!st || dm_load(ctx, st, &p->m));
+        ok = dm_create(ctx, &cfg, o->seed, &p->m) && (!st || dm_load(ctx, st, o->load, &p->m));
     }
     for (int i = 0; ok && i < p->m.n_all; i++)
         p->param_names[i] = p->m.names[i];
@@ -337,12 +347,26 @@ static bool run_all(program *p)
                            false);
 }
 
+/* Every file the flags name, checked before any work (files.h). */
+static bool files_usable(const options *o)
+{
+    const ex_file files[] = {
+        EX_IN("--data", o->data),
+        EX_IN_REGULAR("--load", o->load),
+        EX_OUT_OVER("--save", o->save, "--load"),
+        EX_OUT("--log", o->log),
+    };
+    return ex_files_check("deep_names", files, (int)(sizeof files / sizeof *files));
+}
+
 int main(int argc, char **argv)
 {
     program p = {0};
     int parsed = parse_options(argc, argv, &p.o);
     if (parsed)
         return parsed == 1 ? 0 : 2;
+    if (!files_usable(&p.o))
+        return 2;
     if (!ex_run_start(&p.run, "deep_names", p.o.threads))
         return 1;
     p.em = (ex_model){&p.m, logits_of};

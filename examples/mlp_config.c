@@ -6,6 +6,7 @@
 #include "mlp_config.h"
 
 #include "cli_args.h"
+#include "files.h"
 
 #include <errno.h>
 #include <math.h>
@@ -39,7 +40,8 @@ static const char USAGE[] =
     "                 [--sampling random|shuffle]\n"
     "                 [--seed N] [--batch-seed N] [--sample-seed N] [--eval-every N] [--samples N]\n"
     "                 [--save FILE] [--load FILE] [--log FILE] [--result FILE] [--no-test]\n"
-    "                 [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--quiet] [--help]\n";
+    "                 [--threads N] [--plot-loss FILE] [--plot-emb FILE] [--max-data-mb N]\n"
+    "                 [--quiet] [--help]\n";
 
 static const char HELP[] =
     "Trains the makemore part 2 character MLP on a one-item-per-line text file and samples from it.\n"
@@ -87,6 +89,9 @@ static const char HELP[] =
     "                     identical for every N\n"
     "  --plot-loss FILE   SVG plot of log10 batch loss per step, its 1000-step mean, dev loss\n"
     "  --plot-emb FILE    SVG plot of the characters in embedding space (PCA when emb > 2)\n"
+    "  --max-data-mb N    read at most N MiB of --data (256); a larger input is refused\n"
+    "                     Outputs (--save, --log, --result, --plot-*) must differ from the inputs\n"
+    "                     and from each other, and be regular files or new paths\n"
     "  --quiet            summary lines and samples only\n";
 
 static void options_default(options *o)
@@ -94,7 +99,7 @@ static void options_default(options *o)
     *o = (options){.data = "names.txt", .preset = "notebook", .steps = 200000, .batch = 32, .block = 3, .emb = 10,
                    .hidden = 200, .decay_step = -1, .eval_every = 1000, .samples = 20, .threads = 1, .lr = 0.1,
                    .lr_final = 0.01, .lr_factor = 0.1, .init_emb = 1, .lr_kind = LT_LR_STEP, .seed = 2147483647ull,
-                   .batch_seed = 42, .sample_seed = 2147483657ull};
+                   .batch_seed = 42, .sample_seed = 2147483657ull, .max_data_mb = EX_MAX_DATA_MB_DEFAULT};
 }
 
 const char *const MLP_ACTIVATIONS[MLP_N_ACTIVATIONS] = {"tanh", "relu", "none"};
@@ -131,10 +136,11 @@ static const cli_flag FLAGS[] = {
     STRING("--data", data), STRING("--save", save), STRING("--load", load), STRING("--log", log),
     STRING("--result", result), STRING("--plot-loss", plot_loss), STRING("--plot-emb", plot_emb),
     STRING("--milestones", milestones),
-    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 1, 1 << 20), LONG("--block", block, 1, 64),
-    LONG("--emb", emb, 1, 4096), LONG("--hidden", hidden, 1, 1 << 16), LONG("--decay-step", decay_step, 0, 1000000000L),
+    LONG("--steps", steps, 0, 1000000000L), LONG("--batch", batch, 1, 1 << 20), LONG("--block", block, 1, MLP_MAX_BLOCK),
+    LONG("--emb", emb, 1, MLP_MAX_EMB), LONG("--hidden", hidden, 1, MLP_MAX_HIDDEN), LONG("--decay-step", decay_step, 0, 1000000000L),
     LONG("--eval-every", eval_every, 0, 1000000000L), LONG("--samples", samples, 0, 1000000),
     LONG("--threads", threads, 1, 64), LONG("--warmup", warmup, 0, 1000000000L),
+    LONG(EX_MAX_DATA_FLAG, max_data_mb, 1, EX_MAX_DATA_MB_LIMIT),
     DOUBLE("--lr", lr), DOUBLE("--lr-final", lr_final), DOUBLE("--lr-factor", lr_factor),
     DOUBLE("--weight-decay", weight_decay), DOUBLE("--momentum", momentum), DOUBLE("--dropout", dropout),
     DOUBLE("--init-gain", init_gain), DOUBLE("--init-emb", init_emb),
@@ -193,33 +199,47 @@ static int apply_preset(options *o, const char *name)
     return apply_flags(o, n, args);
 }
 
-/* One milestone: "N" (a step) or "P%" (a percentage of the run). */
-static bool parse_milestone(const char *s, long steps, long *out)
+/* One milestone, item[0..len-1]: "N" (a step) or "P%" (a percentage of the
+ * run, 0..100). */
+static bool parse_milestone(const char *item, size_t len, long steps, long *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !isfinite(v) || v < 0)
+    char text[64], *end;
+    if (len == 0 || len >= sizeof text)
         return false;
-    if (*end == '%' && end[1] == '\0') {
-        *out = lround(v / 100.0 * (double)steps);
-        return true;
-    }
-    return cli_parse_long(s, 0, 1000000000L, out);
+    memcpy(text, item, len);
+    text[len] = '\0';
+    if (text[len - 1] != '%')
+        return cli_parse_long(text, 0, 1000000000L, out);
+    text[len - 1] = '\0';
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= 0 && v <= 100)) /* also NaN */
+        return false;
+    *out = lround(v / 100.0 * (double)steps);
+    return true;
 }
 
+/* The comma list of --milestones: every item a milestone (an empty list or
+ * item is an error, not "no decay"), at most LT_LR_MAX_MILESTONES. */
 static bool parse_milestones(const options *o, lt_lr_schedule *s)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", o->milestones);
+    const char *p = o->milestones;
     s->n_milestones = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (s->n_milestones == LT_LR_MAX_MILESTONES || !parse_milestone(t, o->steps, &s->milestones[s->n_milestones])) {
-            fprintf(stderr, "mlp_names: --milestones %s: expected up to %d steps or percentages, as 50%%,75%%\n",
-                    o->milestones, LT_LR_MAX_MILESTONES);
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        long *m = &s->milestones[s->n_milestones];
+        if (s->n_milestones == LT_LR_MAX_MILESTONES || !parse_milestone(p, len, o->steps, m)) {
+            fprintf(stderr,
+                    "mlp_names: --milestones %s: expected 1 to %d steps or percentages (0%% to 100%%) separated "
+                    "by commas, as 50%%,75%%\n",
+                    *o->milestones ? o->milestones : "''", LT_LR_MAX_MILESTONES);
             return false;
         }
         s->n_milestones++;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
     s->factor = o->lr_factor;
     return true;

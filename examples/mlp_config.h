@@ -13,11 +13,17 @@ extern const char *const MLP_ACTIVATIONS[MLP_N_ACTIVATIONS]; /* their names, in 
 typedef enum mlp_init { INIT_NOTEBOOK, INIT_SCALED } mlp_init;
 typedef enum mlp_sampling { SAMPLING_RANDOM, SAMPLING_SHUFFLE } mlp_sampling;
 
+/* The largest model the flags (and so a checkpoint's metadata) may ask for. */
+#define MLP_MAX_BLOCK 64
+#define MLP_MAX_EMB 4096
+#define MLP_MAX_HIDDEN 65536
+
 typedef struct options {
     const char *data, *save, *load, *log, *result, *preset;
     const char *plot_loss, *plot_emb; /* SVG files, or NULL */
     long steps, batch, block, emb, hidden, eval_every, samples, threads;
     long decay_step, warmup;  /* decay_step < 0: steps/2 */
+    long max_data_mb;         /* --max-data-mb: the most data read, in MiB */
     double lr, lr_final, lr_factor, weight_decay, momentum, dropout;
     double init_gain;         /* --init scaled: W1 gain; 0 = that of the activation */
     double init_emb;          /* --init scaled: C scale (W1 divided by it) */

@@ -15,6 +15,7 @@
 #include "batches.h"
 #include "checkpoint.h"
 #include "evaluate.h"
+#include "files.h"
 #include "libtensor.h"
 #include "mlp_config.h"
 #include "mlp_plots.h"
@@ -22,10 +23,8 @@
 #include "run.h"
 #include "train_guard.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #define CHECKPOINT_FORMAT "libtensor-mlp-names/1"
 
@@ -139,15 +138,17 @@ static bool save_checkpoint(lt_ctx *ctx, const char *path, const model *m, const
     return ex_checkpoint_save(ctx, path, &meta, t, N_PARAMS);
 }
 
-/* Opens a checkpoint: its vocabulary, shape hyperparameters and activation
- * (tanh when absent: checkpoints from before --activation), and every
- * tensor checked against them before the model is allocated. */
+/* Opens a checkpoint: its vocabulary, shape hyperparameters (within the
+ * flags' limits) and activation (tanh when absent: checkpoints from before
+ * --activation), and every tensor checked against them before the model is
+ * allocated. */
 static lt_safetensors *open_checkpoint(lt_ctx *ctx, const char *path, model *m, nd_vocab *v)
 {
     lt_safetensors *st = ex_names_checkpoint_open(ctx, path, CHECKPOINT_FORMAT, "an mlp_names checkpoint", v);
     int act = ACT_TANH;
-    if (!st || !ex_meta_int(ctx, st, path, "block_size", &m->block) || !ex_meta_int(ctx, st, path, "n_embd", &m->emb) ||
-        !ex_meta_int(ctx, st, path, "n_hidden", &m->hidden) ||
+    if (!st || !ex_meta_int(ctx, st, path, "block_size", MLP_MAX_BLOCK, &m->block) ||
+        !ex_meta_int(ctx, st, path, "n_embd", MLP_MAX_EMB, &m->emb) ||
+        !ex_meta_int(ctx, st, path, "n_hidden", MLP_MAX_HIDDEN, &m->hidden) ||
         !ex_meta_choice(ctx, st, path, "activation", MLP_ACTIVATIONS, MLP_N_ACTIVATIONS, ACT_TANH, &act)) {
         lt_safetensors_free(st);
         return NULL;
@@ -295,11 +296,11 @@ static bool setup_model(program *p)
         lt_safetensors_free(st);
         return false;
     }
-    bool ok = ex_names_load(ctx, o->data, p->m.block, st != NULL, &p->data);
+    bool ok = ex_names_load(ctx, o->data, (size_t)o->max_data_mb << 20, p->m.block, st != NULL, &p->data);
     if (ok) {
         p->m.vocab = p->data.vocab.size;
         ok = model_create(ctx, &p->m) &&
-             (st ? ex_checkpoint_read(ctx, st, PARAM_NAMES, p->m.p, N_PARAMS) : model_init(ctx, &p->m, o->seed, o));
+             (st ? ex_checkpoint_read(ctx, st, o->load, PARAM_NAMES, p->m.p, N_PARAMS) : model_init(ctx, &p->m, o->seed, o));
     }
     lt_safetensors_free(st);
     return ok;
@@ -339,9 +340,10 @@ static bool train_model(program *p, double *seconds)
 static bool write_result(program *p, const double loss[3], double seconds)
 {
     const options *o = &p->o;
-    FILE *f = fopen(o->result, "w");
+    char err[EX_FILE_ERR_SIZE];
+    FILE *f = ex_open_output(o->result, err, sizeof err);
     if (!f) {
-        lt_fail(p->run.ctx, LT_ERR_IO, "%s: cannot write the result: %s", o->result, strerror(errno));
+        lt_fail(p->run.ctx, LT_ERR_IO, "%s", err);
         return false;
     }
     fprintf(f, "train_loss=%.6f\ndev_loss=%.6f\n", loss[0], loss[1]);
@@ -405,12 +407,29 @@ static bool run_all(program *p)
     return ex_names_sample(p->run.ectx, &p->em, &p->data.vocab, p->m.block, o->sample_seed, o->samples, "", true);
 }
 
+/* Every file the flags name, checked before any work (files.h). */
+static bool files_usable(const options *o)
+{
+    const ex_file files[] = {
+        EX_IN("--data", o->data),
+        EX_IN_REGULAR("--load", o->load),
+        EX_OUT_OVER("--save", o->save, "--load"),
+        EX_OUT("--log", o->log),
+        EX_OUT("--result", o->result),
+        EX_OUT("--plot-loss", o->plot_loss),
+        EX_OUT("--plot-emb", o->plot_emb),
+    };
+    return ex_files_check("mlp_names", files, (int)(sizeof files / sizeof *files));
+}
+
 int main(int argc, char **argv)
 {
     program p = {0};
     int parsed = mlp_parse_options(argc, argv, &p.o);
     if (parsed)
         return parsed == 1 ? 0 : 2;
+    if (!files_usable(&p.o))
+        return 2;
     if (!ex_run_start(&p.run, "mlp_names", p.o.threads))
         return 1;
     p.em = (ex_model){&p.m, logits_of};

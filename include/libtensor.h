@@ -11,7 +11,8 @@
  *   4. Views                  new headers over the same storage
  *   5. Ops                    elementwise, reductions, products, lookups,
  *                             softmax and cross-entropy, normalisation, dropout,
- *                             selection, masking and shape (where, gather, ...)
+ *                             selection, masking and shape (where, gather, ...),
+ *                             attention
  *   6. Autograd               backward, and reading gradients
  *   7. Extending              writing a new op outside the library
  *   8. Training               random numbers, optimisers, clipping, schedules

@@ -13,6 +13,10 @@
 #include <string.h>
 
 static char dir[TS_DIR_SIZE];
+
+/* The metadata of a deep_names checkpoint. */
+static const char *const DEEP_KEYS[] = {"format", "vocab",    "kind",   "norm",    "act",  "block_size",
+                                        "n_embd", "n_hidden", "layers", "dropout", "steps"};
 static char out_text[1 << 16], err_text[1 << 12];
 
 /* Runs deep_names with args (in dir); returns its exit status. */
@@ -158,6 +162,11 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err_text, "--layers 0: expected an integer in 1..16"));
     assert_int_equal(run("--lr -1"), 2);
     assert_non_null(strstr(err_text, "--lr -1: expected a non-negative number"));
+    /* elapsed / 1e-300 * steps overflowed a double-to-long conversion (undefined behaviour) */
+    assert_int_equal(run("--time-limit 1e-300 --steps 1 --samples 0"), 2);
+    assert_string_equal(err_text, "deep_names: --time-limit 1e-300: expected 0 (none) or at least 0.001 seconds\n");
+    assert_int_equal(run("--time-limit 0.001 --steps 1000000 --emb 4 --hidden 8 --samples 0"), 0);
+    assert_non_null(strstr(err_text, "deep_names: time limit of 0.001 s reached after "));
     assert_int_equal(run("--frobnicate 3"), 2);
     assert_non_null(strstr(err_text, "unknown option '--frobnicate'"));
     assert_int_equal(run("--load names.txt --steps 0"), 1);
@@ -172,51 +181,38 @@ static void test_bad_input(void **state)
  * (every element when element < 0) set to value. */
 static void edit_checkpoint(const char *src, const char *dst, const char *name, int64_t element, float value)
 {
-    static const char *const KEYS[] = {"format", "vocab", "kind", "norm", "act", "block_size", "n_embd",
-                                       "n_hidden", "layers", "dropout", "steps"};
-    lt_ctx *ctx = lt_ctx_new();
-    lt_safetensors *st = lt_safetensors_load(ctx, ts_path(dir, src));
-    assert_non_null(st);
-    int n = lt_safetensors_count(st);
-    lt_named_tensor t[128];
-    assert_true(n <= 128);
-    for (int i = 0; i < n; i++) {
-        const char *dtype;
-        lt_shape shape;
-        assert_true(lt_safetensors_info(st, i, &dtype, &shape));
-        lt_tensor *x = lt_new(ctx, LT_F32, shape);
-        assert_true(lt_safetensors_read(ctx, st, lt_safetensors_name(st, i), x));
-        if (!strcmp(lt_safetensors_name(st, i), name))
-            for (int64_t k = 0; k < lt_numel(x); k++)
-                if (element < 0 || k == element)
-                    lt_data_f32(x)[k] = value;
-        t[i] = (lt_named_tensor){lt_safetensors_name(st, i), x};
-    }
-    const char *meta[2 * 11];
-    for (int k = 0; k < 11; k++) {
-        meta[2 * k] = KEYS[k];
-        meta[2 * k + 1] = lt_safetensors_meta(st, KEYS[k]);
-        assert_non_null(meta[2 * k + 1]);
-    }
-    assert_true(lt_safetensors_save(ctx, ts_path(dir, dst), t, n, meta, 11));
-    lt_safetensors_free(st);
-    lt_ctx_free(ctx);
+    const ts_edit e = {.tensor = name, .element = element, .value = value};
+    ts_edit_checkpoint(dir, src, dst, DEEP_KEYS, (int)(sizeof DEEP_KEYS / sizeof *DEEP_KEYS), &e);
 }
 
-/* The shared rules on odd models: a loss that is not a number is an error,
- * never a printed "nan" with status 0 (a NaN checkpoint once printed
- * "final: train nan dev nan" and exited 0); a name ends at 1000 characters
- * when the model never draws the stop token. */
+/* The shared rules on odd models: a checkpoint holding a NaN or an
+ * infinity is refused at load, naming the tensor and the element (a NaN
+ * checkpoint once printed "final: train nan dev nan" and exited 0); a loss
+ * that is not a number is an error, never a printed "nan" with status 0; a
+ * name ends at 1000 characters when the model never draws the stop token. */
 static void test_odd_models(void **state)
 {
     (void)state;
     assert_int_equal(run("--emb 8 --hidden 16 --steps 20 --batch 16 --samples 0 --save odd.safetensors"), 0);
     edit_checkpoint("odd.safetensors", "nan.safetensors", "C", -1, NAN);
     assert_int_equal(run("--load nan.safetensors --steps 0 --samples 2"), 1);
-    assert_string_equal(err_text, "deep_names: the train loss is nan (a parameter or an output is not finite)\n");
+    assert_string_equal(err_text, "deep_names: nan.safetensors: tensor 'C' element 0 is nan (a checkpoint must hold "
+                                  "finite values)\n");
     assert_null(strstr(out_text, "nan"));
     assert_int_equal(run("--load nan.safetensors --steps 5 --samples 2"), 1);
-    assert_non_null(strstr(err_text, "deep_names: step 0: loss is nan; training stopped"));
+    assert_non_null(strstr(err_text, "tensor 'C' element 0 is nan"));
+    edit_checkpoint("odd.safetensors", "inf.safetensors", "l1.w", 37, -INFINITY);
+    assert_int_equal(run("--load inf.safetensors --steps 0 --samples 2"), 1);
+    assert_string_equal(err_text, "deep_names: inf.safetensors: tensor 'l1.w' element 37 is -inf (a checkpoint must "
+                                  "hold finite values)\n");
+    assert_true(out_text[0] == '\0' || !strstr(out_text, "final:"));
+    /* finite weights whose logits overflow (16 x 1e38): the loss is not a number */
+    edit_checkpoint("odd.safetensors", "huge.safetensors", "out.w", -1, 1e38f);
+    assert_int_equal(run("--load huge.safetensors --steps 0 --samples 2"), 1);
+    assert_non_null(strstr(err_text, "deep_names: the train loss is "));
+    assert_non_null(strstr(err_text, "(a parameter or an output is not finite)"));
+    assert_null(strstr(out_text, "final:"));
+    assert_null(strstr(out_text, "sample:"));
 
     edit_checkpoint("odd.safetensors", "endless.safetensors", "out.b", 0, -1e30f); /* no stop token */
     assert_int_equal(run("--load endless.safetensors --steps 0 --samples 2"), 0);

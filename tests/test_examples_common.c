@@ -302,13 +302,16 @@ static void test_checkpoint_metadata(void **state)
     assert_non_null(st);
     assert_string_equal(lt_safetensors_meta(st, "dropout"), "0.25");
     int v = 0;
-    assert_true(ex_meta_int(ctx, st, path, "n_embd", &v));
+    assert_true(ex_meta_int(ctx, st, path, "n_embd", 24, &v));
     assert_int_equal(v, 24);
     const char *bad_ints[] = {"n_hidden", "block_size", "layers"}; /* 0, junk, missing */
     for (int i = 0; i < 3; i++) {
-        assert_false(ex_meta_int(ctx, st, path, bad_ints[i], &v));
+        assert_false(ex_meta_int(ctx, st, path, bad_ints[i], 1 << 20, &v));
         ts_assert_error(ctx, LT_ERR_FORMAT, bad_ints[i], "is missing or not a positive integer", NULL);
     }
+    /* over the limit of the flag that sets it: said so, not "out of memory" later */
+    assert_false(ex_meta_int(ctx, st, path, "n_embd", 23, &v));
+    ts_assert_error(ctx, LT_ERR_FORMAT, "metadata 'n_embd' is 24, over the limit of 23", NULL);
     assert_false(ex_meta_choice(ctx, st, path, "act", ACTS, 3, 0, &v));
     ts_assert_error(ctx, LT_ERR_FORMAT, "metadata 'act' is 'swish', not tanh, relu or gelu", NULL);
     assert_true(ex_meta_choice(ctx, st, path, "norm", ACTS, 3, 1, &v)); /* missing: the fallback */
@@ -325,7 +328,7 @@ static void test_checkpoint_metadata(void **state)
     ts_assert_error(ctx, LT_ERR_FORMAT, "tensor 'c' is missing", NULL);
     lt_tensor *w2 = lt_new(ctx, LT_F32, LT_SHAPE(3, 4)), *b2 = lt_new(ctx, LT_F32, LT_SHAPE(4));
     lt_tensor *const dst[] = {w2, b2};
-    assert_true(ex_checkpoint_read(ctx, st, names, dst, 2));
+    assert_true(ex_checkpoint_read(ctx, st, path, names, dst, 2));
     assert_memory_equal(lt_data_f32(w2), lt_data_f32(w), 12 * sizeof(float));
     assert_memory_equal(lt_data_f32(b2), lt_data_f32(b), 4 * sizeof(float));
     lt_safetensors_free(st);
@@ -350,12 +353,12 @@ static void test_names_split_sizes(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         ex_names n = {0};
-        assert_false(ex_names_load(ctx, ts_temp_file(0, cases[i].text), 3, false, &n));
+        assert_false(ex_names_load(ctx, ts_temp_file(0, cases[i].text), 1 << 20, 3, false, &n));
         ts_assert_error(ctx, LT_ERR_FORMAT, cases[i].message, NULL);
         ex_names_free(&n);
     }
     ex_names n = {0};
-    assert_true(ex_names_load(ctx, ts_temp_file(0, "ann\nbob\ncy\ndan\neve\nflo\n"), 3, false, &n));
+    assert_true(ex_names_load(ctx, ts_temp_file(0, "ann\nbob\ncy\ndan\neve\nflo\n"), 1 << 20, 3, false, &n));
     assert_int_equal(n.train.y->shape[0] + n.dev.y->shape[0] + n.test.y->shape[0], 3 + 3 + 2 + 3 + 3 + 3 + 6);
     assert_true(n.dev.y->shape[0] > 0);
     assert_int_equal(n.vocab.size, 12); /* . a b c d e f l n o v y */
@@ -364,7 +367,7 @@ static void test_names_split_sizes(void **state)
     /* a given (checkpoint) vocabulary must hold every character of the data */
     ex_names given = {0};
     assert_int_equal(nd_vocab_from_chars("abnoy", &given.vocab), 0);
-    assert_false(ex_names_load(ctx, ts_temp_file(0, "ann\nbob\ncy\ndan\neve\nflo\n"), 3, true, &given));
+    assert_false(ex_names_load(ctx, ts_temp_file(0, "ann\nbob\ncy\ndan\neve\nflo\n"), 1 << 20, 3, true, &given));
     ts_assert_error(ctx, LT_ERR_FORMAT, "character 'c' is not in the checkpoint's vocabulary", NULL);
     ex_names_free(&given);
     lt_ctx_free(ctx);

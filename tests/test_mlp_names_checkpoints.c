@@ -30,6 +30,9 @@ typedef struct spec {
     lt_shape shape;
     const char *as_i32;           /* tensor written as I32, or NULL */
     float fill;                   /* value of every parameter element */
+    const char *poison;           /* tensor whose element `at` is `value`, or NULL */
+    int64_t at;
+    float value;
 } spec;
 
 /* The vocabulary of tiny.txt is ".abcehilmnoprstvy" (16 characters after '.'). */
@@ -37,7 +40,7 @@ typedef struct spec {
 
 static spec base(void)
 {
-    return (spec){VOCAB, "libtensor-mlp-names/1", "3", "10", "200", NULL, NULL, {0, {0}}, NULL, 0.01f};
+    return (spec){VOCAB, "libtensor-mlp-names/1", "3", "10", "200", NULL, NULL, {0, {0}}, NULL, 0.01f, NULL, 0, 0};
 }
 
 static void write_checkpoint(lt_ctx *ctx, const char *name, const spec *s)
@@ -57,6 +60,8 @@ static void write_checkpoint(lt_ctx *ctx, const char *name, const spec *s)
         assert_non_null(x);
         if (!i32)
             assert_true(lt_fill(ctx, x, s->fill));
+        if (s->poison && !strcmp(s->poison, names[i]))
+            lt_data_f32(x)[s->at] = s->value;
         t[n++] = (lt_named_tensor){names[i], x};
     }
     const char *meta[] = {"format", s->format, "vocab", s->vocab, "block_size", s->block,
@@ -107,16 +112,22 @@ static void test_checkpoints(void **state)
     write_checkpoint(ctx, "dtype.st", &s);
     expect("--load dtype.st --steps 0", 1, "tensor 'C' is I32 (17,10) but the metadata");
 
-    /* metadata claiming an enormous model beside small tensors: a shape error, no huge allocation */
-    s = base(), s.block = "64", s.emb = "4096", s.hidden = "1048576";
+    /* metadata claiming the largest model the flags allow beside small tensors: a shape error, no huge
+     * allocation */
+    s = base(), s.block = "64", s.emb = "4096", s.hidden = "65536";
     write_checkpoint(ctx, "huge_meta.st", &s);
     expect("--load huge_meta.st --steps 0", 1,
-           "tensor 'C' is F32 (17,10) but the metadata (vocab 17, block 64, emb 4096, hidden 1048576) needs F32 "
+           "tensor 'C' is F32 (17,10) but the metadata (vocab 17, block 64, emb 4096, hidden 65536) needs F32 "
            "(17,4096)");
 
+    /* beyond the flags' limits: said so (a block of 1000 was "dataset: out of memory") */
     s = base(), s.hidden = "2000000";
     write_checkpoint(ctx, "meta_range.st", &s);
-    expect("--load meta_range.st --steps 0", 1, "meta_range.st: metadata 'n_hidden' is missing or not a positive integer");
+    expect("--load meta_range.st --steps 0", 1,
+           "meta_range.st: metadata 'n_hidden' is 2000000, over the limit of 65536");
+    s = base(), s.block = "1000";
+    write_checkpoint(ctx, "meta_block.st", &s);
+    expect("--load meta_block.st --steps 0", 1, "meta_block.st: metadata 'block_size' is 1000, over the limit of 64\n");
 
     s = base(), s.block = "3x";
     write_checkpoint(ctx, "meta_junk.st", &s);
@@ -143,12 +154,24 @@ static void test_checkpoints(void **state)
     write_checkpoint(ctx, "vocab_large.st", &s);
     expect("--load vocab_large.st --steps 0", 0, "");
 
-    /* non-finite parameters load (they are valid floats), but their losses are not numbers: the first
-     * evaluation stops the program, with or without training (it once printed "nan" and exited 0) */
+    /* non-finite parameters are refused at load, naming the tensor and the element (they once printed
+     * "nan" losses and failed draws as names, and exited 0), with or without training */
     s = base(), s.fill = NAN;
     write_checkpoint(ctx, "nan.st", &s);
-    expect("--load nan.st --steps 5", 1, "mlp_names: the dev loss is nan (a parameter or an output is not finite)");
-    expect("--load nan.st --steps 0", 1, "mlp_names: the dev loss is nan");
+    expect("--load nan.st --steps 5", 1,
+           "mlp_names: nan.st: tensor 'C' element 0 is nan (a checkpoint must hold "
+           "finite values)\n");
+    expect("--load nan.st --steps 0", 1, "mlp_names: nan.st: tensor 'C' element 0 is nan");
+    assert_null(strstr(out_text, "nan"));
+    s = base(), s.poison = "W1", s.at = 4321, s.value = INFINITY;
+    write_checkpoint(ctx, "inf.st", &s);
+    expect("--load inf.st --steps 0", 1, "mlp_names: inf.st: tensor 'W1' element 4321 is inf");
+    assert_null(strstr(out_text, "init:"));
+    /* finite parameters whose outputs are not: the first evaluation stops the program */
+    s = base(), s.fill = 1e38f;
+    write_checkpoint(ctx, "huge.st", &s);
+    expect("--load huge.st --steps 5", 1, "mlp_names: the dev loss is nan (a parameter or an output is not finite)");
+    expect("--load huge.st --steps 0", 1, "mlp_names: the dev loss is nan");
     assert_null(strstr(out_text, "nan"));
 
     /* truncated: the last byte of b2 missing */

@@ -108,8 +108,11 @@ static void test_bad_inputs(void **state)
         {"--load corrupt.safetensors --steps 0", 1, "corrupt.safetensors"},
         {"--load nothere.safetensors --steps 0", 1, "nothere.safetensors"},
         {"--load ck.safetensors --emb 5 --steps 0", 1, "differ from the flags"},
-        {"--steps 10 --log /nonexistent/dir/log.csv", 1, "/nonexistent/dir/log.csv"},
-        {"--steps 10 --save /nonexistent/dir/x.safetensors --samples 0", 1, "/nonexistent/dir"},
+        /* refused before any work (the save came after training) */
+        {"--steps 10 --log /nonexistent/dir/log.csv", 2,
+         "--log /nonexistent/dir/log.csv: cannot write there: "
+         "/nonexistent/dir: No such file or directory"},
+        {"--steps 10 --save /nonexistent/dir/x.safetensors --samples 0", 2, "--save /nonexistent/dir/x.safetensors"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st = run(cases[i].args);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,6 +186,15 @@ static void test_bad_tuning_flags(void **state)
         {"--init-emb 0", "--init-emb 0"},
         {"--momentum 1", "--momentum 1"},
         {"--dropout 1", "--dropout 1"},
+        /* an empty list was no decay at all; a huge percentage printed step -9223372036854775808 */
+        {"--milestones ''", "mlp_names: --milestones '': expected 1 to 8 steps or percentages (0% to 100%)"},
+        {"--milestones 1e30%", "--milestones 1e30%: expected 1 to 8 steps or percentages"},
+        {"--milestones 101%", "--milestones 101%: expected"},
+        {"--milestones nan%", "--milestones nan%: expected"},
+        {"--milestones 50%,,75%", "--milestones 50%,,75%: expected"},
+        {"--milestones ,", "--milestones ,: expected"},
+        {"--milestones 10,20,", "--milestones 10,20,: expected"},
+        {"--milestones 1,2,3,4,5,6,7,8,9", "--milestones 1,2,3,4,5,6,7,8,9: expected 1 to 8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int st = run(cases[i].args);
@@ -337,6 +347,137 @@ static void test_sweep_bad_input(void **state)
     assert_non_null(strstr(md, "| 2 | failed |"));
 }
 
+/* A stand-in for mlp_names, so that thousands of trials take seconds: it
+ * appends its arguments to argv.txt, one per line, and writes a --result. */
+static const char FAKE_MLP_NAMES[] =
+    "#!/bin/sh\n"
+    "printf '%s\\n' \"$@\" >>argv.txt\n"
+    "r=\n"
+    "while [ $# -gt 0 ]; do [ \"$1\" = --result ] && r=$2; shift; done\n"
+    "printf 'train_loss=1\\ndev_loss=2\\nparams=3\\nsteps=0\\nseconds=0\\n' >\"$r\"\n";
+
+static int fake_sweep(const char *space, const char *out, const char *extra)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "--space %s --out %s --mlp-names ./fake.sh %s", space, out, extra);
+    return run_in_dir(MLP_SWEEP_BIN, args);
+}
+
+/* Every trial's command is an argument vector: 16 flags of 31-character
+ * values (over 700 bytes joined) reach the program whole (they were cut at
+ * 511 bytes, or overflowed the stack); grids are as large as they are up to
+ * the limit, which is refused with its number (4,096 was the silent limit,
+ * and 32^16 overflowed a long into 0 trials with status 0). */
+static void test_sweep_sizes(void **state)
+{
+    (void)state;
+    ts_write_text(dir, "fake.sh", FAKE_MLP_NAMES);
+    assert_int_equal(chmod(ts_path(dir, "fake.sh"), 0755), 0);
+    static const char *const FLAGS[16] = {"--steps",  "--batch",     "--block",      "--emb",
+                                          "--hidden", "--samples",   "--eval-every", "--init-gain",
+                                          "--warmup", "--decay-step", "--seed",      "--batch-seed",
+                                          "--sample-seed", "--lr",    "--lr-final",  "--lr-factor"};
+    const char *value = "0000000000000000000000000000001"; /* 31 characters, a valid 1 */
+    char space[4096] = "", line[256];
+    for (int i = 0; i < 16; i++) {
+        snprintf(line, sizeof line, "%s %s\n", FLAGS[i], value);
+        strcat(space, line);
+    }
+    ts_write_text(dir, "long.space", space);
+    unlink(ts_path(dir, "argv.txt"));
+    assert_int_equal(fake_sweep("long.space", "sw5", ""), 0);
+    static char argv_text[1 << 21];
+    argv_text[0] = '\n'; /* every argument, the first too, between newlines */
+    ts_read_text(ts_path(dir, "argv.txt"), argv_text + 1, sizeof argv_text - 1);
+    for (int i = 0; i < 16; i++) {
+        snprintf(line, sizeof line, "\n%s\n%s\n", FLAGS[i], value);
+        if (!strstr(argv_text, line))
+            fail_msg("%s %s did not reach the trial:\n%s", FLAGS[i], value, argv_text);
+    }
+    assert_non_null(strstr(argv_text, "--no-test\n--eval-every\n0\n--samples\n0\n--quiet\n--result\n"));
+    char trials[8192];
+    ts_read_text(ts_path(dir, "sw5/trials.csv"), trials, sizeof trials);
+    assert_true(strlen(trials) > 16 * 45);
+    assert_non_null(strstr(trials, "--lr-factor 0000000000000000000000000000001\"\n"));
+
+    /* 25 x 25 x 8 = 5000 points, all run, then all found done */
+    char grid[1024] = "--lr", num[16];
+    for (int i = 0; i < 25; i++) {
+        snprintf(num, sizeof num, " 0.%02d", i + 1);
+        strcat(grid, num);
+    }
+    strcat(grid, "\n--hidden");
+    for (int i = 1; i <= 25; i++) {
+        snprintf(num, sizeof num, " %d", i);
+        strcat(grid, num);
+    }
+    strcat(grid, "\n--emb 1 2 3 4 5 6 7 8\n");
+    ts_write_text(dir, "grid5000.space", grid);
+    assert_int_equal(fake_sweep("grid5000.space", "sw6", "-j 2"), 0);
+    assert_non_null(strstr(out_text, "mlp_sweep: 5000 trials, 0 done before, 5000 to run, 2 at a time\n"));
+    static char csv[1 << 20];
+    ts_read_text(ts_path(dir, "sw6/trials.csv"), csv, sizeof csv);
+    assert_int_equal(count_lines(csv), 5001);
+    ts_read_text(ts_path(dir, "sw6/results.csv"), csv, sizeof csv);
+    assert_int_equal(count_lines(csv), 5001);
+    assert_int_equal(fake_sweep("grid5000.space", "sw6", "-j 2"), 0);
+    assert_non_null(strstr(out_text, "mlp_sweep: 5000 trials, 5000 done before, 0 to run"));
+
+    /* over the limit: refused, with the count (32^16 overflowed a long) */
+    char huge[4096] = "";
+    for (int i = 0; i < 16; i++) {
+        strcat(huge, FLAGS[i]);
+        for (int v = 0; v < 32; v++) {
+            snprintf(num, sizeof num, " %d", v + 1);
+            strcat(huge, num);
+        }
+        strcat(huge, "\n");
+    }
+    ts_write_text(dir, "huge.space", huge);
+    assert_int_equal(fake_sweep("huge.space", "sw7", ""), 2);
+    assert_string_equal(err_text, "mlp_sweep: huge.space: the grid has 1208925819614629174706176 points, over the "
+                                  "limit of 100000 trials (fewer values, or --mode random)\n");
+    ts_write_text(dir, "big.space", "--lr 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 "
+                                    "29 30 31 32\n--hidden 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 "
+                                    "23 24 25 26 27 28 29 30 31 32\n--emb 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 "
+                                    "18 19 20 21 22 23 24 25 26 27 28 29 30 31 32\n--batch 1 2 3 4\n");
+    assert_int_equal(fake_sweep("big.space", "sw7", ""), 2);
+    assert_non_null(strstr(err_text, "the grid has 131072 points, over the limit of 100000 trials"));
+    assert_int_equal(fake_sweep("long.space", "sw7", "--mode random --trials 100001"), 2);
+    assert_non_null(strstr(err_text, "--trials 100001: unknown flag or bad value"));
+}
+
+/* The sweep's files: no trial may write a file every other trial writes
+ * too, and the space file is never one of the tables. */
+static void test_sweep_files(void **state)
+{
+    (void)state;
+    ts_write_text(dir, "fake.sh", FAKE_MLP_NAMES);
+    assert_int_equal(chmod(ts_path(dir, "fake.sh"), 0755), 0);
+    ts_write_text(dir, "one.space", "--lr 0.1 0.2\n");
+    assert_int_equal(fake_sweep("one.space", "sw8", "-- --save ck.st"), 2);
+    assert_string_equal(err_text, "mlp_sweep: -- --save: every trial would write the same file (each trial gets its "
+                                  "own --result; its output is in the logs)\n");
+    ts_write_text(dir, "log.space", "--log a.csv b.csv\n");
+    assert_int_equal(fake_sweep("log.space", "sw8", ""), 2);
+    assert_non_null(strstr(err_text, "log.space:1: --log: every trial would write the same file"));
+    assert_int_equal(fake_sweep("one.space", "sw8", ""), 0);
+    char space[256];
+    ts_read_text(ts_path(dir, "sw8/results.csv"), space, sizeof space);
+    ts_write_text(dir, "sw8/results.csv", "--lr 0.3\n"); /* a space file where a table goes */
+    assert_int_equal(fake_sweep("sw8/results.csv", "sw8", ""), 2);
+    assert_string_equal(err_text, "mlp_sweep: --out sw8/results.csv is the same file as --space sw8/results.csv\n");
+    ts_read_text(ts_path(dir, "sw8/results.csv"), space, sizeof space);
+    assert_string_equal(space, "--lr 0.3\n");
+    /* a FIFO as the space file is read without waiting for a writer (it blocked in fopen) */
+    assert_int_equal(mkfifo(ts_path(dir, "space.fifo"), 0644), 0);
+    char *argv[] = {MLP_SWEEP_BIN, "--space", "space.fifo", "--out", "sw9", "--mlp-names", "./fake.sh", NULL};
+    ts_run r = ts_run_argv(dir, argv, 60, out_text, sizeof out_text, err_text, sizeof err_text);
+    assert_false(r.timed_out);
+    assert_int_equal(r.status, 2);
+    assert_string_equal(err_text, "mlp_sweep: space.fifo: declares no flags\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +491,8 @@ int main(void)
         cmocka_unit_test(test_sweep_random_is_repeatable),
         cmocka_unit_test(test_sweep_interrupt_keeps_finished),
         cmocka_unit_test(test_sweep_bad_input),
+        cmocka_unit_test(test_sweep_sizes),
+        cmocka_unit_test(test_sweep_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,10 +1,15 @@
 /* checkpoint.c - see checkpoint.h. */
+#define _POSIX_C_SOURCE 200809L /* close */
 #include "checkpoint.h"
 
 #include "cli_args.h"
+#include "files.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void ex_meta_init(ex_meta *m, const char *format)
 {
@@ -39,11 +44,31 @@ void ex_meta_double(ex_meta *m, const char *key, double value)
 
 bool ex_checkpoint_save(lt_ctx *ctx, const char *path, const ex_meta *m, const lt_named_tensor *t, int n)
 {
-    return lt_safetensors_save(ctx, path, t, n, m->kv, m->n);
+    char err[EX_FILE_ERR_SIZE];
+    ex_replace r;
+    if (lt_status_of(ctx) != LT_OK)
+        return false;
+    if (!ex_replace_begin(path, &r, err, sizeof err)) {
+        lt_fail(ctx, LT_ERR_IO, "%s", err);
+        return false;
+    }
+    bool saved = lt_safetensors_save(ctx, r.target, t, n, m->kv, m->n);
+    if (!ex_replace_end(&r, saved, err, sizeof err)) {
+        lt_fail(ctx, LT_ERR_IO, "%s", err);
+        return false;
+    }
+    return saved;
 }
 
 lt_safetensors *ex_checkpoint_open(lt_ctx *ctx, const char *path, const char *format, const char *what)
 {
+    char err[EX_FILE_ERR_SIZE];
+    int fd = ex_open_input(path, true, NULL, err, sizeof err); /* a FIFO or a device: refused, not waited on */
+    if (fd < 0) {
+        lt_fail(ctx, LT_ERR_IO, "%s", err);
+        return NULL;
+    }
+    close(fd);
     lt_safetensors *st = lt_safetensors_load(ctx, path);
     if (!st)
         return NULL;
@@ -57,12 +82,16 @@ lt_safetensors *ex_checkpoint_open(lt_ctx *ctx, const char *path, const char *fo
     return st;
 }
 
-bool ex_meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *key, int *out)
+bool ex_meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *key, int max, int *out)
 {
     const char *s = lt_safetensors_meta(st, key);
     long v;
-    if (!s || !cli_parse_long(s, 1, 1 << 20, &v)) {
+    if (!s || !cli_parse_long(s, 1, LONG_MAX, &v)) {
         lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata '%s' is missing or not a positive integer", path, key);
+        return false;
+    }
+    if (v > max) {
+        lt_fail(ctx, LT_ERR_FORMAT, "%s: metadata '%s' is %ld, over the limit of %d", path, key, v, max);
         return false;
     }
     *out = (int)v;
@@ -111,11 +140,32 @@ bool ex_checkpoint_check(lt_ctx *ctx, const lt_safetensors *st, const char *path
     return true;
 }
 
-bool ex_checkpoint_read(lt_ctx *ctx, const lt_safetensors *st, const char *const *names, lt_tensor *const *tensors,
-                        int n)
+/* The first element of t (F32, contiguous) that is not finite, or -1. */
+static int64_t first_non_finite(lt_tensor *t)
 {
-    for (int i = 0; i < n; i++)
+    const float *d = lt_data_f32(t);
+    for (int64_t i = 0, n = lt_numel(t); i < n; i++)
+        if (!isfinite(d[i]))
+            return i;
+    return -1;
+}
+
+bool ex_checkpoint_read(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *const *names,
+                        lt_tensor *const *tensors, int n)
+{
+    for (int i = 0; i < n; i++) {
         if (!lt_safetensors_read(ctx, st, names[i], tensors[i]))
             return false;
+        int64_t bad = first_non_finite(tensors[i]);
+        if (bad >= 0) {
+            float v = lt_data_f32(tensors[i])[bad];
+            lt_fail(ctx, LT_ERR_FORMAT, "%s: tensor '%s' element %lld is %s (a checkpoint must hold finite values)",
+                    path, names[i], (long long)bad,
+                    isnan(v) ? "nan"
+                    : v > 0  ? "inf"
+                             : "-inf");
+            return false;
+        }
+    }
     return true;
 }

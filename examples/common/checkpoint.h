@@ -27,16 +27,24 @@ void ex_meta_str(ex_meta *m, const char *key, const char *value);
 void ex_meta_long(ex_meta *m, const char *key, long value);     /* "%ld" */
 void ex_meta_double(ex_meta *m, const char *key, double value); /* "%g" */
 
-/* Writes the tensors with m's metadata (an atomic save: lt_safetensors_save). */
+/* Writes the tensors with m's metadata: an atomic save (lt_safetensors_save)
+ * of the file path names, through ex_replace (files.h): a symbolic link is
+ * kept and its target replaced, an existing file keeps its permissions,
+ * anything but a regular file is refused. */
 bool ex_checkpoint_save(lt_ctx *ctx, const char *path, const ex_meta *m, const lt_named_tensor *t, int n);
 
-/* Loads path and checks its "format" metadata; what names the expected kind
- * in the message ("an mlp_names checkpoint"). NULL + ctx's error otherwise. */
+/* Loads path (a regular file: anything else is refused without waiting on
+ * it, ex_open_input) and checks its "format" metadata; what names the
+ * expected kind in the message ("an mlp_names checkpoint"). NULL + ctx's
+ * error otherwise. */
 lt_safetensors *ex_checkpoint_open(lt_ctx *ctx, const char *path, const char *format, const char *what);
 
-/* An integer metadata field in 1..2^20; false + LT_ERR_FORMAT when missing
- * or anything else. */
-bool ex_meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *key, int *out);
+/* An integer metadata field in 1..max (max: the limit of the flag that sets
+ * it, so that a checkpoint cannot ask for more than a command line can);
+ * false + LT_ERR_FORMAT when missing or not a positive integer ("metadata
+ * 'n_embd' is missing or not a positive integer") or over max ("metadata
+ * 'block_size' is 1000, over the limit of 64"). */
+bool ex_meta_int(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *key, int max, int *out);
 
 /* A metadata field naming one of names[0..n-1]: its index into *out. When
  * the key is missing, fallback if >= 0 (fields added in a later version of a
@@ -52,8 +60,11 @@ bool ex_meta_choice(lt_ctx *ctx, const lt_safetensors *st, const char *path, con
 bool ex_checkpoint_check(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *const *names,
                          const lt_shape *shapes, int n, const char *why);
 
-/* Copies the file's tensor names[i] into tensors[i] (same dtype and shape). */
-bool ex_checkpoint_read(lt_ctx *ctx, const lt_safetensors *st, const char *const *names, lt_tensor *const *tensors,
-                        int n);
+/* Copies the file's tensor names[i] into tensors[i] (F32, contiguous, of
+ * the file's shape), each checked finite: a NaN or an infinity is an error
+ * naming the tensor and the element ("ck.st: tensor 'W1' element 37 is nan
+ * (a checkpoint must hold finite values)"). */
+bool ex_checkpoint_read(lt_ctx *ctx, const lt_safetensors *st, const char *path, const char *const *names,
+                        lt_tensor *const *tensors, int n);
 
 #endif

@@ -1,78 +1,67 @@
 /* names_data.c - see names_data.h. */
 #include "names_data.h"
 
+#include "files.h"
 #include "libtensor.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Whole file into memory, NUL-terminated. */
-static char *read_file(const char *path, size_t *len, char err[ND_ERR_SIZE])
+/* The check of the bytes as they are read, chunk by chunk (files.h), so
+ * that a bad byte fails before the rest of a large file is read: printable
+ * ASCII other than '.', lines ending in LF or CRLF. A CR is accepted only
+ * just before an LF or at the very end; its verdict waits for the next
+ * byte, which may be in the next chunk. */
+typedef struct line_check {
+    const char *path;
+    size_t line, column; /* of the last byte seen, from 1 */
+    bool cr;             /* the last byte seen was a CR */
+} line_check;
+
+static bool bad_byte(const line_check *c, unsigned char b, size_t column, char *err, size_t size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, ND_ERR_SIZE, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *grown = realloc(buf, 2 * cap + 1);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = grown;
-        cap *= 2;
-    }
-    bool failed = ferror(f);
-    int read_errno = errno; /* EISDIR for a directory */
-    fclose(f);
-    if (!buf || failed) {
-        snprintf(err, ND_ERR_SIZE, "%s: %s%s", path, buf ? "read error: " : "out of memory",
-                 buf ? strerror(read_errno) : "");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    if (b == '.')
+        snprintf(err, size,
+                 "%s:%zu: the character '.' is reserved as the start/end token and cannot appear in the data", c->path,
+                 c->line);
+    else
+        snprintf(err, size, "%s:%zu: unreadable byte 0x%02x at column %zu (only printable ASCII is accepted)", c->path,
+                 c->line, b, column);
+    return false;
 }
 
-/* Checks one line's bytes; returns 0 or -1 with a message. */
-static int check_line(const char *path, size_t lineno, const char *s, size_t len, char err[ND_ERR_SIZE])
+static bool check_chunk(void *user, const char *bytes, size_t n, char *err, size_t size)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.') {
-            snprintf(err, ND_ERR_SIZE,
-                     "%s:%zu: the character '.' is reserved as the start/end token and cannot appear in the data",
-                     path, lineno);
-            return -1;
+    line_check *c = user;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)bytes[i];
+        if (c->cr && b != '\n')
+            return bad_byte(c, '\r', c->column, err, size); /* a CR inside a line */
+        c->cr = false;
+        if (b == '\n') {
+            c->line++;
+            c->column = 0;
+            continue;
         }
-        if (c < 0x20 || c > 0x7e) {
-            snprintf(err, ND_ERR_SIZE, "%s:%zu: unreadable byte 0x%02x at column %zu (only printable ASCII is accepted)",
-                     path, lineno, c, i + 1);
-            return -1;
-        }
+        c->column++;
+        if (b == '\r')
+            c->cr = true;
+        else if (b == '.' || b < 0x20 || b > 0x7e)
+            return bad_byte(c, b, c->column, err, size);
     }
-    return 0;
+    return true; /* n == 0, the end: a final CR ends the last line */
 }
 
-int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE])
+int nd_read_words_max(const char *path, size_t max_bytes, nd_words *out, char err[ND_ERR_SIZE])
 {
     memset(out, 0, sizeof *out);
     size_t len;
-    char *text = read_file(path, &len, err);
+    line_check check = {.path = path, .line = 1};
+    char *text = ex_read_input(path, max_bytes, check_chunk, &check, &len, err, ND_ERR_SIZE);
     if (!text)
         return -1;
-    size_t cap = 1024, n = 0, lineno = 0;
+    size_t cap = 1024, n = 0;
     char **word = malloc(cap * sizeof *word);
     bool oom = !word;
     for (char *p = text; !oom && p < text + len;) {
@@ -81,11 +70,6 @@ int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE])
         size_t l = (size_t)(end - p);
         if (l > 0 && p[l - 1] == '\r')
             l--; /* CRLF */
-        if (check_line(path, ++lineno, p, l, err) != 0) {
-            free(word);
-            free(text);
-            return -1;
-        }
         p[l] = '\0';
         if (l > 0 && n == cap) {
             char **grown = realloc(word, 2 * cap * sizeof *word);
@@ -113,6 +97,11 @@ int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE])
     out->word = word;
     out->n = n;
     return 0;
+}
+
+int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE])
+{
+    return nd_read_words_max(path, (size_t)EX_MAX_DATA_MB_DEFAULT << 20, out, err);
 }
 
 void nd_free_words(nd_words *w)

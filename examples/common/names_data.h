@@ -36,7 +36,13 @@ typedef struct nd_dataset {
 
 /* Reads a text file: one item per line, CRLF or LF, blank lines skipped.
  * Only printable ASCII other than '.' is accepted ('.' is the end token).
- * Returns 0, or -1 with a one-line message in err naming the file and line. */
+ * The bytes are checked chunk by chunk as they are read (a bad byte deep in
+ * a large file fails before the rest is read) and at most max_bytes are
+ * read (files.h: ex_read_input; a pipe or a device is read like a file, a
+ * FIFO with no writer gives no words instead of a wait). Returns 0, or -1
+ * with a one-line message in err naming the file and line, or the limit. */
+int nd_read_words_max(const char *path, size_t max_bytes, nd_words *out, char err[ND_ERR_SIZE]);
+/* nd_read_words_max with the programs' default limit, EX_MAX_DATA_MB_DEFAULT MiB. */
 int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE]);
 void nd_free_words(nd_words *w);
 

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool read_words(lt_ctx *ctx, const char *path, nd_words *w)
+static bool read_words(lt_ctx *ctx, const char *path, size_t max_bytes, nd_words *w)
 {
     char err[ND_ERR_SIZE];
-    if (nd_read_words(path, w, err) == 0)
+    if (nd_read_words_max(path, max_bytes, w, err) == 0)
         return true;
     if (errno == ENOENT && !strcmp(path, "names.txt"))
         lt_fail(ctx, LT_ERR_IO,
@@ -69,9 +69,9 @@ static bool check_split_sizes(lt_ctx *ctx, const char *path, size_t words, size_
     return true;
 }
 
-bool ex_names_load(lt_ctx *ctx, const char *path, int block, bool vocab_given, ex_names *n)
+bool ex_names_load(lt_ctx *ctx, const char *path, size_t max_bytes, int block, bool vocab_given, ex_names *n)
 {
-    if (!read_words(ctx, path, &n->words) || !vocabulary(ctx, path, vocab_given, n))
+    if (!read_words(ctx, path, max_bytes, &n->words) || !vocabulary(ctx, path, vocab_given, n))
         return false;
     nd_shuffle_words(&n->words, 42);
     size_t n1, n2, all = n->words.n;

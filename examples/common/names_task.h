@@ -12,6 +12,7 @@
 #include "names_data.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct ex_names {
@@ -20,14 +21,14 @@ typedef struct ex_names {
     nd_split train, dev, test; /* 80/10/10, context windows of block tokens */
 } ex_names;
 
-/* Reads path (one word per line), builds n->vocab from the words (or, when
- * vocab_given, checks every character is in n->vocab), shuffles as Python's
- * random.shuffle(words) with seed 42 and builds the three splits as
- * persistent tensors of ctx. False + ctx's error when the file is unusable
+/* Reads path (one word per line, at most max_bytes: nd_read_words_max),
+ * builds n->vocab from the words (or, when vocab_given, checks every
+ * character is in n->vocab), shuffles as Python's random.shuffle(words)
+ * with seed 42 and builds the three splits as persistent tensors of ctx. False + ctx's error when the file is unusable
  * (a missing "names.txt" says where to get it), a character is outside the
  * given vocabulary, or the training or the dev split would be empty (both
  * are always evaluated), before any split is built. */
-bool ex_names_load(lt_ctx *ctx, const char *path, int block, bool vocab_given, ex_names *n);
+bool ex_names_load(lt_ctx *ctx, const char *path, size_t max_bytes, int block, bool vocab_given, ex_names *n);
 void ex_names_free(ex_names *n);
 
 /* "split: train 182625 dev 22655 test 22866" (examples per split). */

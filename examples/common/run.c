@@ -3,9 +3,9 @@
 
 #include "run.h"
 
-#include <errno.h>
+#include "files.h"
+
 #include <math.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,8 +26,9 @@ bool ex_run_start(ex_run *r, const char *prog, long threads)
 
 bool ex_run_open_log(ex_run *r, const char *path, const char *header)
 {
-    if (!(r->log = fopen(path, "w"))) {
-        lt_fail(r->ctx, LT_ERR_IO, "%s: cannot open log: %s", path, strerror(errno));
+    char err[EX_FILE_ERR_SIZE];
+    if (!(r->log = ex_open_output(path, err, sizeof err))) {
+        lt_fail(r->ctx, LT_ERR_IO, "%s", err);
         return false;
     }
     r->log_path = path;

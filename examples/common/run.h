@@ -23,8 +23,9 @@ typedef struct ex_run {
  * "prog: out of memory") when they cannot be created. */
 bool ex_run_start(ex_run *r, const char *prog, long threads);
 
-/* Opens path for writing and writes header (one CSV line with its newline);
- * false + LT_ERR_IO on r->ctx when it cannot be opened. */
+/* Opens path for writing (ex_open_output: a regular file or a new one) and
+ * writes header (one CSV line with its newline); false + LT_ERR_IO on
+ * r->ctx when it cannot be opened. */
 bool ex_run_open_log(ex_run *r, const char *path, const char *header);
 
 /* Ends the run: when !ok prints "prog: <the first context error>" (or

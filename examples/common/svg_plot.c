@@ -1,7 +1,8 @@
 /* svg_plot.c - standalone SVG charts (see svg_plot.h). */
 #include "svg_plot.h"
 
-#include <errno.h>
+#include "files.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -288,13 +289,7 @@ static bool finish(FILE *f, const char *path, char err[SP_ERR_SIZE])
     return true;
 }
 
-static FILE *open_page(const char *path, char err[SP_ERR_SIZE])
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        snprintf(err, SP_ERR_SIZE, "%s: %s", path, strerror(errno));
-    return f;
-}
+static FILE *open_page(const char *path, char err[SP_ERR_SIZE]) { return ex_open_output(path, err, SP_ERR_SIZE); }
 
 bool sp_write_chart(const char *path, const sp_chart *c, char err[SP_ERR_SIZE])
 {

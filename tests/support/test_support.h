@@ -95,4 +95,35 @@ size_t ts_read_text(const char *path, char *buf, size_t size);
 int ts_run_capture(const char *dir, const char *bin, const char *args, char *out, size_t out_size, char *err,
                    size_t err_size);
 
+/* A change to a copied checkpoint (ts_edit_checkpoint): up to two metadata
+ * values (meta: key, value, key, value; NULL ends the list), and element
+ * `element` of tensor `tensor` (every element when element < 0; tensor
+ * NULL: none) set to value. */
+typedef struct ts_edit {
+    const char *meta[5];
+    const char *tensor;
+    int64_t element;
+    float value;
+} ts_edit;
+
+/* Copies the F32 checkpoint dir/src to dir/dst with the metadata keys[0..n_keys-1]
+ * (each present in src) and the change e. */
+void ts_edit_checkpoint(const char *dir, const char *src, const char *dst, const char *const *keys, int n_keys,
+                        const ts_edit *e);
+
+/* How a program run by ts_run_argv ended. */
+typedef struct ts_run {
+    int status;      /* exit status, or -1 when it did not exit normally */
+    bool timed_out;  /* killed (SIGKILL) after the time limit */
+    long max_rss_kb; /* its peak resident memory (wait4), in KiB */
+    double seconds;  /* wall time */
+} ts_run;
+
+/* Runs argv (argv[0] the program's path, NULL-terminated; no shell) in dir
+ * with stdin from /dev/null and stdout and stderr captured as by
+ * ts_run_capture, killing it after timeout seconds: a program that would
+ * hang (a FIFO, an endless input) ends the test instead of blocking it. */
+ts_run ts_run_argv(const char *dir, char *const argv[], double timeout, char *out, size_t out_size, char *err,
+                   size_t err_size);
+
 #endif

@@ -1,12 +1,18 @@
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#define _DEFAULT_SOURCE /* mkdtemp, wait4 */
 /* ts_programs.c - running the example programs on scratch data: see the
  * "programs" part of test_support.h. */
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 const char *const ts_names[TS_N_NAMES] = {
     "emma",   "olivia",   "ava",      "isabella", "sophia",   "charlotte", "mia",      "amelia",
@@ -67,4 +73,97 @@ int ts_run_capture(const char *dir, const char *bin, const char *args, char *out
     ts_read_text(ts_path(dir, "out.txt"), out, out_size);
     ts_read_text(ts_path(dir, "err.txt"), err, err_size);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The child: dir, stdin from /dev/null, stdout and stderr to dir/out.txt and
+ * dir/err.txt, then argv. */
+static void exec_captured(const char *dir, char *const argv[])
+{
+    int in = open("/dev/null", O_RDONLY);
+    if (chdir(dir) != 0 || in < 0 || !freopen("out.txt", "w", stdout) || !freopen("err.txt", "w", stderr))
+        _exit(126);
+    dup2(in, 0);
+    close(in);
+    execv(argv[0], argv);
+    fprintf(stderr, "ts_run_argv: cannot run %s\n", argv[0]);
+    _exit(127);
+}
+
+ts_run ts_run_argv(const char *dir, char *const argv[], double timeout, char *out, size_t out_size, char *err,
+                   size_t err_size)
+{
+    ts_run r = {.status = -1};
+    double start = now();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_captured(dir, argv);
+    assert_true(pid > 0);
+    int st = 0;
+    struct rusage ru;
+    pid_t done;
+    while ((done = wait4(pid, &st, WNOHANG, &ru)) == 0) {
+        if (now() - start > timeout) {
+            kill(pid, SIGKILL);
+            r.timed_out = true;
+            done = wait4(pid, &st, 0, &ru);
+            break;
+        }
+        struct timespec pause = {0, 5000000}; /* 5 ms */
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(done, pid);
+    r.seconds = now() - start;
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.max_rss_kb = ru.ru_maxrss;
+    ts_read_text(ts_path(dir, "out.txt"), out, out_size);
+    ts_read_text(ts_path(dir, "err.txt"), err, err_size);
+    return r;
+}
+
+/* The value of key after the edit e, or src's. */
+static const char *edited_meta(const lt_safetensors *st, const char *key, const ts_edit *e)
+{
+    for (int i = 0; e->meta[i] && e->meta[i + 1]; i += 2)
+        if (!strcmp(e->meta[i], key))
+            return e->meta[i + 1];
+    return lt_safetensors_meta(st, key);
+}
+
+void ts_edit_checkpoint(const char *dir, const char *src, const char *dst, const char *const *keys, int n_keys,
+                        const ts_edit *e)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    lt_safetensors *st = lt_safetensors_load(ctx, ts_path(dir, src));
+    assert_non_null(st);
+    int n = lt_safetensors_count(st);
+    lt_named_tensor t[128];
+    const char *meta[64];
+    assert_true(n <= 128 && n_keys <= 32);
+    for (int i = 0; i < n; i++) {
+        const char *dtype, *name = lt_safetensors_name(st, i);
+        lt_shape shape;
+        assert_true(lt_safetensors_info(st, i, &dtype, &shape));
+        lt_tensor *x = lt_new(ctx, LT_F32, shape);
+        assert_true(lt_safetensors_read(ctx, st, name, x));
+        for (int64_t k = 0; e->tensor && !strcmp(name, e->tensor) && k < lt_numel(x); k++)
+            if (e->element < 0 || k == e->element)
+                lt_data_f32(x)[k] = e->value;
+        t[i] = (lt_named_tensor){name, x};
+    }
+    for (int k = 0; k < n_keys; k++) {
+        meta[2 * k] = keys[k];
+        meta[2 * k + 1] = edited_meta(st, keys[k], e);
+        assert_non_null(meta[2 * k + 1]);
+    }
+    assert_true(lt_safetensors_save(ctx, ts_path(dir, dst), t, n, meta, n_keys));
+    lt_safetensors_free(st);
+    lt_ctx_free(ctx);
 }
