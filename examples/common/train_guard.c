@@ -76,6 +76,7 @@ tg_report tg_sgd_step(lt_ctx *ctx, lt_tensor *const *params, int n, float lr)
         bool ok;
         if (lt_is_contiguous(t)) {
             ok = update_finite(p, g, count, lr);
+            lt_bump_version(t); /* an in-place write, as the library's steps declare theirs */
         } else { /* not in mlp_names: the library's step, then a look at the result */
             lt_sgd_step(ctx, t, lr);
             ok = true;
