@@ -173,11 +173,28 @@ static void test_loss_and_stop(void **state)
     lt_ctx_free(ctx);
 }
 
+/* The step writes the parameters in place: a backward that reads one of
+ * them (a product recorded before the step) is refused, as after
+ * lt_sgd_step, instead of using the updated values. */
+static void test_step_is_seen_by_backward(void **state)
+{
+    (void)state;
+    fixture f = make();
+    lt_tensor *x = lt_requires_grad(f.ctx, ts_random(f.ctx, LT_SHAPE(4, 30), 4, -1, 1), true); /* dx reads W1 */
+    lt_tensor *loss = lt_sum(f.ctx, lt_matmul(f.ctx, x, f.p[1]));
+    assert_non_null(loss);
+    expect(&f, 0.1f, TG_FINITE, -1, -1, "all finite");
+    assert_false(lt_backward(f.ctx, loss));
+    assert_int_equal(lt_status_of(f.ctx), LT_ERR_GRAPH);
+    lt_ctx_free(f.ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_and_stop),
         cmocka_unit_test(test_same_as_lt_sgd_step),
+        cmocka_unit_test(test_step_is_seen_by_backward),
         cmocka_unit_test(test_bad_gradients),
         cmocka_unit_test(test_update_overflow),
         cmocka_unit_test(test_check_params),
