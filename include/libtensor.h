@@ -872,11 +872,11 @@ int lt_resolve_dim(lt_ctx *ctx, const char *op, int dim, int ndim);
 
 /* ---- random numbers, bit-compatible with PyTorch and Python -------------- */
 
-/* What matches PyTorch, and how exactly (docs/pytorch_rng.md has the
- * details and how each fact was established). The reference is PyTorch 1.13
- * on x86-64 running its AVX2 kernels (its default CPU capability there);
- * tests/test_rng.c, test_rng_init.c and test_topk.c compare with values it
- * produced.
+/* What matches PyTorch, and how exactly (docs/pytorch.md, section "Random
+ * numbers, initialisation and sampling", has the details and how each fact
+ * was established). The reference is PyTorch 1.13 on x86-64 running its
+ * AVX2 kernels (its default CPU capability there); tests/test_rng.c,
+ * test_rng_init.c and test_topk.c compare with values it produced.
  *  - Bit for bit, every value: lt_rng_u32/u64/uniform, lt_rng_randint,
  *    lt_rng_randperm / lt_randperm, lt_rng_randn / lt_randn_fill /
  *    lt_rng_normal_fill (every size: the vectorised path for n >= 16 is
