@@ -7,10 +7,13 @@
  *
  * One step = lt_ctx_reset, zero the three input gradients, forward,
  * lt_backward_grad with a fixed upstream gradient: what a training step
- * spends on attention. The composed version is
- *     att = (q @ k^T) * scale  [+ mask: 0 on and below the diagonal, -inf above]
- *     y = softmax(att, -1) @ v
- * with q, k, v seen as (B*H, T, D) for the batched matmul.
+ * spends on attention. The composed version is what a user writes, op for
+ * op makemore.py's CausalSelfAttention, on the (B, H, T, D) tensors:
+ *     att = lt_mul_scalar(lt_matmul(q, lt_transpose(k, -2, -1)), scale)
+ *     att = lt_masked_fill(att, future, -INFINITY)     (when causal)
+ *     y = lt_matmul(lt_softmax(att, -1), v)
+ * future = lt_triu(lt_ones(T, T), 1), made once (makemore's `bias` buffer;
+ * 1 where bias == 0).
  *
  * FLOPs counted (useful work, the recomputation in the fused backward not
  * included): 12 * B * H * D * pairs, pairs = T^2, or T(T+1)/2 (the visible
@@ -41,21 +44,17 @@ typedef struct {
     lt_ctx *ctx;
     attn_shape s;
     bool causal, composed;
-    lt_tensor *q, *k, *v, *g, *mask; /* persistent; mask (T,T) additive */
+    lt_tensor *q, *k, *v, *g, *future; /* persistent; future (T,T): 1 above the diagonal */
 } step_job;
 
 static lt_tensor *composed(step_job *j)
 {
     lt_ctx *ctx = j->ctx;
-    attn_shape s = j->s;
-    lt_shape flat = LT_SHAPE(s.b * s.h, s.t, s.d);
-    lt_tensor *q = lt_view(ctx, j->q, flat), *k = lt_view(ctx, j->k, flat), *v = lt_view(ctx, j->v, flat);
-    lt_tensor *att =
-        lt_mul_scalar(ctx, lt_matmul(ctx, q, lt_transpose(ctx, k, 1, 2)), (float)(1.0 / sqrt((double)s.d)));
+    float scale = (float)(1.0 / sqrt((double)j->s.d));
+    lt_tensor *att = lt_mul_scalar(ctx, lt_matmul(ctx, j->q, lt_transpose(ctx, j->k, -2, -1)), scale);
     if (j->causal)
-        att = lt_add(ctx, att, j->mask);
-    lt_tensor *y = lt_matmul(ctx, lt_softmax(ctx, att, -1), v);
-    return lt_view(ctx, y, LT_SHAPE(s.b, s.h, s.t, s.d));
+        att = lt_masked_fill(ctx, att, j->future, -INFINITY);
+    return lt_matmul(ctx, lt_softmax(ctx, att, -1), j->v);
 }
 
 static void step(void *arg)
@@ -151,10 +150,11 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
                   uniform(ctx, shape, 2),
                   uniform(ctx, shape, 3),
                   uniform(ctx, shape, 4),
-                  lt_new(ctx, LT_F32, LT_SHAPE(s.t, s.t))};
-    for (int64_t r = 0; r < s.t; r++)
-        for (int64_t c = r + 1; c < s.t; c++)
-            lt_data_f32(j.mask)[r * s.t + c] = -INFINITY;
+                  lt_new_copy(ctx, lt_triu(ctx, lt_ones(ctx, LT_SHAPE(s.t, s.t)), 1))};
+    if (!j.future) {
+        fprintf(stderr, "bench_attention: %s\n", lt_error_message(ctx));
+        exit(1);
+    }
     lt_requires_grad(ctx, j.q, true);
     lt_requires_grad(ctx, j.k, true);
     lt_requires_grad(ctx, j.v, true);
