@@ -89,11 +89,12 @@ typedef void (*tile512_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_c
     {                                                                                                            \
         tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);                                    \
     }
-#define TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V) TILE(7, V) TILE(8, V)
+#define WIDE_TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V)
+#define TILES(V) WIDE_TILES(V) TILE(7, V) TILE(8, V)
 TILES(1)
 TILES(2)
 TILES(3)
-TILE(1, 4) TILE(2, 4) TILE(3, 4) TILE(4, 4) TILE(5, 4) TILE(6, 4)
+WIDE_TILES(4)
 
 #define ROW(V) {tile_1x##V, tile_2x##V, tile_3x##V, tile_4x##V, tile_5x##V, tile_6x##V, tile_7x##V, tile_8x##V}
 static const tile512_fn tiles[NV][MR] = {ROW(1), ROW(2), ROW(3)};
