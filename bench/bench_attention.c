@@ -189,8 +189,7 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
             printf("  %s %9.1f us (cpu %9.1f) %6.1f GFLOP/s", v == 1 ? "fused" : "composed", t[v].wall * 1e6,
                    t[v].cpu * 1e6, flops / t[v].wall * 1e-9);
     if (which == 3)
-        printf("  composed/fused %.2fx (cpu %.2fx, paired %.2fx)", t[2].wall / t[1].wall, t[2].cpu / t[1].cpu,
-               ratio);
+        printf("  composed/fused %.2fx (cpu %.2fx, paired %.2fx)", t[2].wall / t[1].wall, t[2].cpu / t[1].cpu, ratio);
     printf("\n");
     for (int v = 1; v <= 2; v++)
         if (which & v)
