@@ -7,10 +7,13 @@
  *
  * One step = lt_ctx_reset, zero the three input gradients, forward,
  * lt_backward_grad with a fixed upstream gradient: what a training step
- * spends on attention. The composed version is
- *     att = (q @ k^T) * scale  [+ mask: 0 on and below the diagonal, -inf above]
- *     y = softmax(att, -1) @ v
- * with q, k, v seen as (B*H, T, D) for the batched matmul.
+ * spends on attention. The composed version is what a user writes, op for
+ * op makemore.py's CausalSelfAttention, on the (B, H, T, D) tensors:
+ *     att = lt_mul_scalar(lt_matmul(q, lt_transpose(k, -2, -1)), scale)
+ *     att = lt_masked_fill(att, future, -INFINITY)     (when causal)
+ *     y = lt_matmul(lt_softmax(att, -1), v)
+ * future = lt_triu(lt_ones(T, T), 1), made once (makemore's `bias` buffer;
+ * 1 where bias == 0).
  *
  * FLOPs counted (useful work, the recomputation in the fused backward not
  * included): 12 * B * H * D * pairs, pairs = T^2, or T(T+1)/2 (the visible
@@ -19,7 +22,10 @@
  *
  * Each figure is the median over repetitions of the mean time of a batch of
  * steps lasting >= ~20 ms, after a warm-up; wall-clock time, and the
- * process's CPU time (on one thread, the fairer figure on a loaded machine). Lines starting with "result"
+ * process's CPU time (on one thread, the fairer figure on a loaded machine).
+ * The fused and composed batches alternate; "paired" is the median of the
+ * repetitions' composed/fused CPU-time ratios, the steadiest figure when
+ * the load changes during a run. Lines starting with "result"
  * are for bench/compare_attention.sh. The machine load (/proc/loadavg) is
  * printed: figures taken on a loaded machine are not comparable. --quick: a
  * few steps, numbers not meaningful (CI smoke runs). */
@@ -41,21 +47,17 @@ typedef struct {
     lt_ctx *ctx;
     attn_shape s;
     bool causal, composed;
-    lt_tensor *q, *k, *v, *g, *mask; /* persistent; mask (T,T) additive */
+    lt_tensor *q, *k, *v, *g, *future; /* persistent; future (T,T): 1 above the diagonal */
 } step_job;
 
 static lt_tensor *composed(step_job *j)
 {
     lt_ctx *ctx = j->ctx;
-    attn_shape s = j->s;
-    lt_shape flat = LT_SHAPE(s.b * s.h, s.t, s.d);
-    lt_tensor *q = lt_view(ctx, j->q, flat), *k = lt_view(ctx, j->k, flat), *v = lt_view(ctx, j->v, flat);
-    lt_tensor *att =
-        lt_mul_scalar(ctx, lt_matmul(ctx, q, lt_transpose(ctx, k, 1, 2)), (float)(1.0 / sqrt((double)s.d)));
+    float scale = (float)(1.0 / sqrt((double)j->s.d));
+    lt_tensor *att = lt_mul_scalar(ctx, lt_matmul(ctx, j->q, lt_transpose(ctx, j->k, -2, -1)), scale);
     if (j->causal)
-        att = lt_add(ctx, att, j->mask);
-    lt_tensor *y = lt_matmul(ctx, lt_softmax(ctx, att, -1), v);
-    return lt_view(ctx, y, LT_SHAPE(s.b, s.h, s.t, s.d));
+        att = lt_masked_fill(ctx, att, j->future, -INFINITY);
+    return lt_matmul(ctx, lt_softmax(ctx, att, -1), j->v);
 }
 
 static void step(void *arg)
@@ -103,20 +105,37 @@ typedef struct {
 } timing;
 
 /* Medians over repetitions of batches of >= 20 ms (sizing the batch is the
- * warm-up). */
-static timing time_step(step_job *j, int quick)
+ * warm-up) of the versions in `which` (1 fused, 2 composed, 3 both), into
+ * t[1] and t[2]. With both, their batches alternate, fused then composed,
+ * so that a change in the machine's load or clock hits both alike, and
+ * *ratio is the median of the repetitions' composed/fused CPU-time ratios. */
+static void time_steps(step_job *j, int which, int quick, timing t[3], double *ratio)
 {
-    long calls = bench_calls_for(step, j, quick ? 0.0 : 20e-3);
+    long calls[3] = {0, 0, 0};
+    for (int v = 1; v <= 2; v++)
+        if (which & v) {
+            j->composed = v == 2;
+            calls[v] = bench_calls_for(step, j, quick ? 0.0 : 20e-3);
+        }
     int reps = quick ? 1 : 9;
-    double wall[BENCH_MAX_REPS], cpu[BENCH_MAX_REPS];
+    double wall[3][BENCH_MAX_REPS], cpu[3][BENCH_MAX_REPS], ratios[BENCH_MAX_REPS];
     for (int r = 0; r < reps; r++) {
-        double w0 = bench_now(), c0 = cpu_now();
-        for (long c = 0; c < calls; c++)
-            step(j);
-        wall[r] = (bench_now() - w0) / (double)calls;
-        cpu[r] = (cpu_now() - c0) / (double)calls;
+        for (int v = 1; v <= 2; v++) {
+            if (!(which & v))
+                continue;
+            j->composed = v == 2;
+            double w0 = bench_now(), c0 = cpu_now();
+            for (long c = 0; c < calls[v]; c++)
+                step(j);
+            wall[v][r] = (bench_now() - w0) / (double)calls[v];
+            cpu[v][r] = (cpu_now() - c0) / (double)calls[v];
+        }
+        ratios[r] = which == 3 ? cpu[2][r] / cpu[1][r] : 0;
     }
-    return (timing){bench_median(wall, reps), bench_median(cpu, reps)};
+    for (int v = 1; v <= 2; v++)
+        if (which & v)
+            t[v] = (timing){bench_median(wall[v], reps), bench_median(cpu[v], reps)};
+    *ratio = bench_median(ratios, reps);
 }
 
 static double useful_flops(attn_shape s, bool causal)
@@ -151,20 +170,18 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
                   uniform(ctx, shape, 2),
                   uniform(ctx, shape, 3),
                   uniform(ctx, shape, 4),
-                  lt_new(ctx, LT_F32, LT_SHAPE(s.t, s.t))};
-    for (int64_t r = 0; r < s.t; r++)
-        for (int64_t c = r + 1; c < s.t; c++)
-            lt_data_f32(j.mask)[r * s.t + c] = -INFINITY;
+                  lt_new_copy(ctx, lt_triu(ctx, lt_ones(ctx, LT_SHAPE(s.t, s.t)), 1))};
+    if (!j.future) {
+        fprintf(stderr, "bench_attention: %s\n", lt_error_message(ctx));
+        exit(1);
+    }
     lt_requires_grad(ctx, j.q, true);
     lt_requires_grad(ctx, j.k, true);
     lt_requires_grad(ctx, j.v, true);
     double flops = useful_flops(s, causal);
     timing t[3] = {{0, 0}, {0, 0}, {0, 0}}; /* [1] fused, [2] composed */
-    for (int v = 1; v <= 2; v++) {
-        j.composed = v == 2;
-        if (which & v)
-            t[v] = time_step(&j, quick);
-    }
+    double ratio;
+    time_steps(&j, which, quick, t, &ratio);
     printf("(%lld,%lld,%lld,%lld) %-6s", (long long)s.b, (long long)s.h, (long long)s.t, (long long)s.d,
            causal ? "causal" : "full");
     for (int v = 1; v <= 2; v++)
@@ -172,13 +189,16 @@ static void bench_case(attn_shape s, bool causal, int threads, int quick, int wh
             printf("  %s %9.1f us (cpu %9.1f) %6.1f GFLOP/s", v == 1 ? "fused" : "composed", t[v].wall * 1e6,
                    t[v].cpu * 1e6, flops / t[v].wall * 1e-9);
     if (which == 3)
-        printf("  composed/fused %.2fx (cpu %.2fx)", t[2].wall / t[1].wall, t[2].cpu / t[1].cpu);
+        printf("  composed/fused %.2fx (cpu %.2fx, paired %.2fx)", t[2].wall / t[1].wall, t[2].cpu / t[1].cpu, ratio);
     printf("\n");
     for (int v = 1; v <= 2; v++)
         if (which & v)
             printf("result %s %lld %lld %lld %lld %d wall_us %.3f cpu_us %.3f\n", v == 1 ? "fused" : "composed",
                    (long long)s.b, (long long)s.h, (long long)s.t, (long long)s.d, causal, t[v].wall * 1e6,
                    t[v].cpu * 1e6);
+    if (which == 3)
+        printf("result paired %lld %lld %lld %lld %d composed_over_fused_cpu %.4f\n", (long long)s.b, (long long)s.h,
+               (long long)s.t, (long long)s.d, causal, ratio);
     lt_ctx_free(ctx);
 }
 

@@ -10,7 +10,10 @@
 # The two programs run alternately, A B A B ... (ROUNDS each, default 3),
 # so that a change in the machine's load hits both, and each keeps its best
 # (smallest) figure per case. Wall-clock and process CPU time are both
-# reported; on a loaded machine the CPU time is the fairer one.
+# reported; on a loaded machine the CPU time is the fairer one. "paired" is
+# bench_attention's own composed/fused CPU-time ratio (fused and composed
+# batches alternate within the program), the median over rounds: the
+# steadiest figure when the load changes.
 #
 # PyTorch runs with OPENBLAS_CORETYPE removed from its environment (and
 # only from its command): the environment may pin OpenBLAS to its AVX2
@@ -57,23 +60,36 @@ echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # best (smallest) wall and cpu per program and case, then one row per case
 cat "$tmp/torch.out" "$tmp/lt.out" | awk '
+  $1 == "result" && $2 == "paired" {
+    key = $3 " " $4 " " $5 " " $6 " " $7
+    paired[key, ++npaired[key]] = $9
+    next
+  }
   $1 == "result" {
     key = $3 " " $4 " " $5 " " $6 " " $7; prog = $2
     if (!((prog, key, "w") in best) || $9 < best[prog, key, "w"]) best[prog, key, "w"] = $9
     if (!((prog, key, "c") in best) || $11 < best[prog, key, "c"]) best[prog, key, "c"] = $11
     if (!(key in seen)) { seen[key] = 1; order[n++] = key }
   }
+  function median(key,    i, j, n, t, v) {
+    n = npaired[key]
+    for (i = 1; i <= n; i++) v[i] = paired[key, i]
+    for (i = 2; i <= n; i++)
+      for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return n == 0 ? 0 : (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2)
+  }
   END {
-    printf "%-16s %-6s | %-21s | %-21s | %-21s | %-15s | %s\n", "shape", "mask", "torch us (cpu)",
-           "fused us (cpu)", "composed us (cpu)", "torch/fused", "composed/fused"
+    printf "%-16s %-6s | %-21s | %-21s | %-21s | %-15s | %-15s | %s\n", "shape", "mask", "torch us (cpu)",
+           "fused us (cpu)", "composed us (cpu)", "torch/fused", "composed/fused", "paired"
     for (i = 0; i < n; i++) {
       split(order[i], k, " ")
       shape = "(" k[1] "," k[2] "," k[3] "," k[4] ")"
       tw = best["torch", order[i], "w"]; tc = best["torch", order[i], "c"]
       fw = best["fused", order[i], "w"]; fc = best["fused", order[i], "c"]
       cw = best["composed", order[i], "w"]; cc = best["composed", order[i], "c"]
-      printf "%-16s %-6s | %9.1f (%9.1f) | %9.1f (%9.1f) | %9.1f (%9.1f) | %5.2fx (%5.2fx) | %5.2fx (%5.2fx)\n",
+      printf "%-16s %-6s | %9.1f (%9.1f) | %9.1f (%9.1f) | %9.1f (%9.1f) | %5.2fx (%5.2fx) | %5.2fx (%5.2fx) | %5.2fx\n",
              shape, k[5] ? "causal" : "full", tw, tc, fw, fc, cw, cc,
-             (fw > 0 ? tw / fw : 0), (fc > 0 ? tc / fc : 0), (fw > 0 ? cw / fw : 0), (fc > 0 ? cc / fc : 0)
+             (fw > 0 ? tw / fw : 0), (fc > 0 ? tc / fc : 0), (fw > 0 ? cw / fw : 0), (fc > 0 ? cc / fc : 0),
+             median(order[i])
     }
   }'

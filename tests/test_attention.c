@@ -767,6 +767,70 @@ static void test_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
+/* ======================================================================== */
+/* against the composed ops                                                  */
+/* ======================================================================== */
+
+/* The attention as a user composes it from the library's ops, op for op
+ * makemore.py's CausalSelfAttention (bench/bench_attention.c times the
+ * same): 4-D matmul, scale, masked_fill with a triu(ones, 1) mask, softmax,
+ * matmul. */
+static lt_tensor *composed_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor *k, lt_tensor *v, bool causal)
+{
+    lt_shape s = lt_shape_of(q);
+    int64_t T = s.d[2], D = s.d[3];
+    lt_tensor *att = lt_mul_scalar(ctx, lt_matmul(ctx, q, lt_transpose(ctx, k, -2, -1)), 1.0f / sqrtf((float)D));
+    if (causal)
+        att = lt_masked_fill(ctx, att, lt_triu(ctx, lt_ones(ctx, LT_SHAPE(T, T)), 1), -INFINITY);
+    return lt_matmul(ctx, lt_softmax(ctx, att, -1), v);
+}
+
+/* y and the three gradients of the fused op or of the composed ops
+ * (malloc'd, dense). */
+static void run_either(lt_ctx *ctx, lt_tensor *const qkv[3], bool causal, bool composed, float *out[4])
+{
+    lt_ctx_reset(ctx);
+    for (int i = 0; i < 3; i++)
+        lt_zero_grad(qkv[i]);
+    lt_tensor *y = composed ? composed_attention(ctx, qkv[0], qkv[1], qkv[2], causal)
+                            : lt_scaled_dot_product_attention(ctx, qkv[0], qkv[1], qkv[2], causal, NAN);
+    if (!y || !lt_backward_grad(ctx, y, upstream(ctx, y)))
+        fail_msg("%s: %s", composed ? "composed" : "fused", lt_error_message(ctx));
+    const lt_tensor *t[4] = {y, lt_grad(ctx, qkv[0]), lt_grad(ctx, qkv[1]), lt_grad(ctx, qkv[2])};
+    for (int i = 0; i < 4; i++) {
+        assert_non_null(t[i]);
+        out[i] = dense_copy(t[i]);
+    }
+}
+
+/* The fused op's y and gradients equal the composed ops' within float32
+ * rounding: makemore's shape, blocks of queries, and head size 64 (the
+ * wide gemm tile on AVX-512). */
+static void test_equals_composed(void **state)
+{
+    (void)state;
+    static const int64_t shapes[][4] = {{4, 4, 16, 16}, {2, 2, 50, 8}, {1, 2, 70, 64}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int causal = 0; causal < 2; causal++) {
+            lt_ctx *ctx = lt_ctx_new();
+            lt_shape s = LT_SHAPE(shapes[c][0], shapes[c][1], shapes[c][2], shapes[c][3]);
+            lt_tensor *qkv[3];
+            for (int i = 0; i < 3; i++)
+                qkv[i] = lt_requires_grad(ctx, ts_random(ctx, s, 70 + 3 * c + (uint64_t)i, -2, 2), true);
+            float *fused[4], *composed[4];
+            run_either(ctx, qkv, causal, false, fused);
+            run_either(ctx, qkv, causal, true, composed);
+            lt_tensor *got = lt_new(ctx, LT_F32, s);
+            for (int i = 0; i < 4; i++) {
+                memcpy(lt_data_f32(got), fused[i], sizeof(float) * (size_t)lt_numel(got));
+                ts_assert_near(got, composed[i], lt_numel(got), 1e-6, 2e-5);
+                free(fused[i]);
+                free(composed[i]);
+            }
+            lt_ctx_free(ctx);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_reference_scales),
         cmocka_unit_test(test_reference_model_shapes),
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_equals_composed),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_in_place_equals_copy),

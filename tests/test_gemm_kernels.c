@@ -223,6 +223,7 @@ static void test_isa_selection(void **state)
         assert_non_null(k);
         assert_string_equal(k->name, lt_isa_name((lt_isa)isa));
         assert_true((k->fn != NULL) != (k->tile != NULL));
+        assert_true(!k->wide.tile || k->tile); /* a wide tile only beside a tile */
         assert_true(k->mr >= 1 && k->nr >= 1 && k->mr * k->nr <= 1024);
         /* forcing selects it for lt_sgemm; forcing above the hardware clamps */
         lt_cpu_force_isa((lt_isa)isa);
@@ -368,55 +369,66 @@ static void test_degenerate(void **state)
 /* the SIMD kernels' helpers, directly                                      */
 /* ======================================================================== */
 
-/* The tile function at every (rows, cols) up to its tile, B rows exactly
- * `cols` wide (tight), C inside guard bands. */
+/* A tile function at every (rows, cols) up to mr x nr, B rows exactly
+ * `cols` wide (tight), C inside guard bands; returns the cases run. */
+static int check_tile_edges(const char *name, lt_gemm_tile_fn tile, int mr, int nr)
+{
+    int tested = 0;
+    for (int rows = 1; rows <= mr; rows++)
+        for (int cols = 1; cols <= nr; cols++)
+            for (int kc = 1; kc <= 9; kc += 4) {
+                bool acc = (rows + cols + kc) % 2;
+                ts_rand r = ts_rand_new((uint64_t)(rows * 1000 + cols * 10 + kc));
+                gmat a = gmat_new(rows, kc, (layout)((rows + cols) % 4)), b = gmat_new(kc, cols, ROW_TIGHT);
+                gmat c = gmat_new(rows, cols, ROW_PAD);
+                gmat_fill(&a, &r);
+                gmat_fill(&b, &r);
+                if (acc)
+                    gmat_fill(&c, &r);
+                float c0[64 * 64];
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++)
+                        c0[i * cols + j] = acc ? *gat(&c, i, j) : 0.0f;
+                tile(rows, cols, kc, a.base, a.rs, a.cs, b.base, b.rs, c.base, c.rs, acc);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++) {
+                        double want = c0[i * cols + j], mag = fabs(want);
+                        for (int p = 0; p < kc; p++) {
+                            want += (double)*gat(&a, i, p) * *gat(&b, p, j);
+                            mag += fabs((double)*gat(&a, i, p) * *gat(&b, p, j));
+                        }
+                        if (!(fabs(*gat(&c, i, j) - want) <= (kc + 2) * FLT_EPSILON * mag))
+                            fail_msg("%s tile %dx%d kc=%d acc=%d: C[%d][%d] = %.9g, want %.9g", name, rows, cols, kc,
+                                     acc, i, j, *gat(&c, i, j), want);
+                    }
+                gmat_assert_guards(&c, "C tile");
+                free(a.alloc);
+                free(b.alloc);
+                free(c.alloc);
+                tested++;
+            }
+    return tested;
+}
+
+/* Every SIMD kernel's tile, and its wide tile when it has one. */
 static void test_tile_edges(void **state)
 {
     (void)state;
     const lt_gemm_kernel *ks[3];
-    int nk = available_kernels(ks), tested = 0;
+    int nk = available_kernels(ks), tested = 0, want = 0;
     for (int ki = 0; ki < nk; ki++) {
         const lt_gemm_kernel *k = ks[ki];
-        if (!k->tile)
-            continue;
-        for (int rows = 1; rows <= k->mr; rows++)
-            for (int cols = 1; cols <= k->nr; cols++)
-                for (int kc = 1; kc <= 9; kc += 4) {
-                    bool acc = (rows + cols + kc) % 2;
-                    ts_rand r = ts_rand_new((uint64_t)(rows * 1000 + cols * 10 + kc));
-                    gmat a = gmat_new(rows, kc, (layout)((rows + cols) % 4)), b = gmat_new(kc, cols, ROW_TIGHT);
-                    gmat c = gmat_new(rows, cols, ROW_PAD);
-                    gmat_fill(&a, &r);
-                    gmat_fill(&b, &r);
-                    if (acc)
-                        gmat_fill(&c, &r);
-                    float c0[64 * 64];
-                    for (int i = 0; i < rows; i++)
-                        for (int j = 0; j < cols; j++)
-                            c0[i * cols + j] = acc ? *gat(&c, i, j) : 0.0f;
-                    k->tile(rows, cols, kc, a.base, a.rs, a.cs, b.base, b.rs, c.base, c.rs, acc);
-                    for (int i = 0; i < rows; i++)
-                        for (int j = 0; j < cols; j++) {
-                            double want = c0[i * cols + j], mag = fabs(want);
-                            for (int p = 0; p < kc; p++) {
-                                want += (double)*gat(&a, i, p) * *gat(&b, p, j);
-                                mag += fabs((double)*gat(&a, i, p) * *gat(&b, p, j));
-                            }
-                            if (!(fabs(*gat(&c, i, j) - want) <= (kc + 2) * FLT_EPSILON * mag))
-                                fail_msg("%s tile %dx%d kc=%d acc=%d: C[%d][%d] = %.9g, want %.9g", k->name, rows,
-                                         cols, kc, acc, i, j, *gat(&c, i, j), want);
-                        }
-                    gmat_assert_guards(&c, "C tile");
-                    free(a.alloc);
-                    free(b.alloc);
-                    free(c.alloc);
-                    tested++;
-                }
+        if (k->tile) {
+            tested += check_tile_edges(k->name, k->tile, k->mr, k->nr);
+            want += 3 * k->mr * k->nr; /* 3 depths per (rows, cols) */
+        }
+        if (k->wide.tile) {
+            assert_true(k->wide.mr <= k->mr && k->wide.nr > k->nr && k->wide.mr * k->wide.nr <= 64 * 64);
+            tested += check_tile_edges(k->name, k->wide.tile, k->wide.mr, k->wide.nr);
+            want += 3 * k->wide.mr * k->wide.nr;
+        }
     }
-    /* 3 depths per (rows, cols) of each SIMD kernel (none on a generic-only machine) */
-    int want = 0;
-    for (int ki = 0; ki < nk; ki++)
-        want += ks[ki]->tile ? 3 * ks[ki]->mr * ks[ki]->nr : 0;
+    /* none on a generic-only machine */
     assert_int_equal(tested, want);
 }
 

@@ -59,7 +59,7 @@ static void ukernel_generic(int64_t kc, const float *restrict a, const float *re
                 c[i * ldc + j] = acc[i][j];
 }
 
-const lt_gemm_kernel lt_gemm_kernel_generic = {"generic", GEN_MR, GEN_NR, ukernel_generic, NULL, NULL};
+const lt_gemm_kernel lt_gemm_kernel_generic = {"generic", GEN_MR, GEN_NR, ukernel_generic, NULL, NULL, {0, 0, NULL}};
 
 /* Indexed by lt_isa; a level that is not compiled in falls back to generic. */
 static const lt_gemm_kernel *const kernels[] = {

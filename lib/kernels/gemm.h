@@ -82,6 +82,15 @@ typedef struct lt_gemm_kernel {
     lt_gemm_ukernel_fn fn;
     lt_gemm_tile_fn tile;
     lt_gemm_transpose_fn transpose; /* NULL: a scalar loop */
+    /* Optional (tile set): a second tile shape, wider and shorter, for
+     * callers of `tile` whose n is a multiple of wide.nr but not of nr
+     * (AVX-512: 6x64 for n = 64, where 8x48 tiles leave a 16-column strip).
+     * Same contract as `tile` with rows <= wide.mr, cols <= wide.nr.
+     * wide.tile NULL: none. */
+    struct {
+        int mr, nr;
+        lt_gemm_tile_fn tile;
+    } wide;
 } lt_gemm_kernel;
 
 /* The portable C kernel (the compiler vectorises it for the baseline ISA). */

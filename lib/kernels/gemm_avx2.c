@@ -144,7 +144,7 @@ static TAVX2 void transpose_avx2(int64_t kc, int64_t nc, const float *src, int64
     }
 }
 
-const lt_gemm_kernel lt_gemm_kernel_avx2 = {"avx2", MR, 8 * NV, NULL, tile_avx2, transpose_avx2};
+const lt_gemm_kernel lt_gemm_kernel_avx2 = {"avx2", MR, 8 * NV, NULL, tile_avx2, transpose_avx2, {0, 0, NULL}};
 
 #else
 typedef int lt_gemm_avx2_unused; /* ISO C forbids an empty translation unit */

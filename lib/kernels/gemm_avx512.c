@@ -31,18 +31,27 @@
 
 #define MR 8
 #define NV 3 /* vectors of 16 floats per row: nr = 48 */
+/* The wide tile: 6 rows x 64 columns, 24 accumulators + 4 B vectors + 1
+ * broadcast. Each depth step loads 4 B vectors and broadcasts 6 A values for
+ * 24 FMAs (10 loads, against 11 for 8x48). For n = 64 (a head size) the
+ * 8x48 tiles leave a 16-column strip, whose 8x16 tile makes 8 FMAs for 9
+ * loads; lt_gemm_kernel.wide lets a caller take the 64 columns in one
+ * tile instead (attention.c does; docs/performance.md, "Attention"). */
+#define WIDE_MR 6
+#define WIDE_NV 4
+#define MAX_NV 4
 
 /* The tile body for `rows` rows and `nv` vectors (compile-time constants at
  * every call site); `last` masks the last vector's columns. */
 INLINE512 void tile_body(const int rows, const int nv, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
                          const float *b, int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate)
 {
-    __m512 acc[MR][NV];
+    __m512 acc[MR][MAX_NV];
     UNROLL for (int i = 0; i < rows; i++)
         UNROLL for (int v = 0; v < nv; v++)
             acc[i][v] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++, a += a_cs, b += ldb) {
-        __m512 bv[NV];
+        __m512 bv[MAX_NV];
         UNROLL for (int v = 0; v < nv; v++)
             bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
         UNROLL for (int i = 0; i < rows; i++) {
@@ -80,10 +89,12 @@ typedef void (*tile512_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_c
     {                                                                                                            \
         tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);                                    \
     }
-#define TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V) TILE(7, V) TILE(8, V)
+#define WIDE_TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V)
+#define TILES(V) WIDE_TILES(V) TILE(7, V) TILE(8, V)
 TILES(1)
 TILES(2)
 TILES(3)
+WIDE_TILES(4)
 
 #define ROW(V) {tile_1x##V, tile_2x##V, tile_3x##V, tile_4x##V, tile_5x##V, tile_6x##V, tile_7x##V, tile_8x##V}
 static const tile512_fn tiles[NV][MR] = {ROW(1), ROW(2), ROW(3)};
@@ -94,6 +105,20 @@ static T512 void tile512(int rows, int cols, int64_t kc, const float *a, int64_t
     int nv = (cols + 15) / 16;
     __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
     tiles[nv - 1][rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);
+}
+
+static const tile512_fn wide_tiles[WIDE_MR] = {tile_1x4, tile_2x4, tile_3x4, tile_4x4, tile_5x4, tile_6x4};
+
+/* Up to 6 rows x 64 columns; fewer than 49 columns go to tile512's tiles. */
+static T512 void wide512(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
+                         int64_t ldb, float *c, int64_t ldc, bool accumulate)
+{
+    if (cols <= 16 * NV) {
+        tile512(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        return;
+    }
+    __mmask16 last = (__mmask16)(0xFFFFu >> (16 * WIDE_NV - cols));
+    wide_tiles[rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);
 }
 
 /* ---- packing a column-major op(B) into rows ----------------------------------
@@ -145,7 +170,8 @@ static T512 void transpose512(int64_t kc, int64_t nc, const float *src, int64_t 
     }
 }
 
-const lt_gemm_kernel lt_gemm_kernel_avx512 = {"avx512", MR, 16 * NV, NULL, tile512, transpose512};
+const lt_gemm_kernel lt_gemm_kernel_avx512 = {
+    "avx512", MR, 16 * NV, NULL, tile512, transpose512, {WIDE_MR, 16 * WIDE_NV, wide512}};
 
 #else
 typedef int lt_gemm_avx512_unused; /* ISO C forbids an empty translation unit */
