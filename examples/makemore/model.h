@@ -47,7 +47,8 @@ struct mm_model {
  * their initial values from g in makemore.py's construction order (g is
  * seeded as torch.manual_seed(seed) and has already served the split's
  * randperm), so that the initial values are PyTorch's bit for bit. False +
- * ctx's error on failure (whatever was created is freed). */
+ * ctx's error on failure (whatever was created is freed and m is left
+ * zeroed, so mm_model_free(m) is harmless). */
 bool mm_bigram_create(lt_ctx *ctx, const mm_config *cfg, lt_rng *g, mm_model *m);
 bool mm_mlp_create(lt_ctx *ctx, const mm_config *cfg, lt_rng *g, mm_model *m);
 bool mm_rnn_create(lt_ctx *ctx, const mm_config *cfg, lt_rng *g, mm_model *m);   /* MM_RNN and MM_GRU */
