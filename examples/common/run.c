@@ -70,18 +70,24 @@ void ex_progress_show(ex_progress *p, long step, long total, double batch_loss, 
         return;
     double t = ex_now(), elapsed = t - p->start, rate = step > 0 ? (double)step / elapsed : 0;
     if (p->live) {
-        if (!evaluated && t - p->last_draw < 0.1 && step < total)
+        if (!evaluated && t - p->last_draw < 0.1 && (total <= 0 || step < total))
             return;
         p->last_draw = t;
         double eta = rate > 0 ? (double)(total - step) / rate : 0;
         char dev[32] = "-"; /* before the first evaluation (or with none) */
         if (!isnan(dev_loss))
             snprintf(dev, sizeof dev, "%.4f", dev_loss);
-        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  dev %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss, dev,
-                rate, eta);
+        if (total > 0)
+            fprintf(stderr, "\rstep %ld/%ld  loss %.4f  dev %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss,
+                    dev, rate, eta);
+        else
+            fprintf(stderr, "\rstep %ld  loss %.4f  dev %s  %.0f steps/s   ", step, batch_loss, dev, rate);
         fflush(stderr);
     } else if (evaluated) {
-        fprintf(stderr, "step %ld/%ld loss %.4f dev %.4f %.0f steps/s\n", step, total, batch_loss, dev_loss, rate);
+        if (total > 0)
+            fprintf(stderr, "step %ld/%ld loss %.4f dev %.4f %.0f steps/s\n", step, total, batch_loss, dev_loss, rate);
+        else
+            fprintf(stderr, "step %ld loss %.4f dev %.4f %.0f steps/s\n", step, batch_loss, dev_loss, rate);
     }
 }
 
