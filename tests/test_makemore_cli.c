@@ -253,8 +253,9 @@ static void test_notebook_split(void **state)
 }
 
 /* With the real names.txt: makemore.py's split and its initial losses
- * (tools: PyTorch 1.13 with makemore.py's own classes gives test 3.295837
- * for the bigram and 3.387180 for the MLP, seed 3407). */
+ * (PyTorch 1.13 with makemore.py's own classes, seed 3407: the bigram's
+ * losses are ln 27; an MLP with --n-embd 2 --n-embd2 4 has 323 parameters,
+ * train 3.384145, test 3.382381; docs/makemore.md has the script). */
 static void test_names_txt_as_makemore(void **state)
 {
     (void)state;
@@ -271,11 +272,12 @@ static void test_names_txt_as_makemore(void **state)
     assert_non_null(strstr(out_text, "split: makemore, train 31033 test 1000\n"));
     assert_non_null(strstr(out_text, "params: 729\n"));
     assert_true(fabs(value_after(out_text, "init: train ") - 3.295838) < 1e-4);
-    snprintf(args, sizeof args, "-i %s -o full --type mlp --max-steps 0 --quiet", names);
+    /* a small MLP (a few seconds under ASan): the test loss depends on which items are in the test split */
+    snprintf(args, sizeof args, "-i %s -o full --type mlp --n-embd 2 --n-embd2 4 --max-steps 0 --quiet", names);
     expect(args, 0, NULL);
-    assert_non_null(strstr(out_text, "params: 69147\n"));
-    assert_true(fabs(value_after(out_text, "init: train ") - 3.385573) < 1e-4);
-    assert_true(fabs(value_after(strstr(out_text, "init:"), " test ") - 3.387180) < 1e-4);
+    assert_non_null(strstr(out_text, "params: 323\n"));
+    assert_true(fabs(value_after(out_text, "init: train ") - 3.384145) < 1e-4);
+    assert_true(fabs(value_after(strstr(out_text, "init:"), " test ") - 3.382381) < 1e-4);
 }
 
 int main(void)
