@@ -27,7 +27,8 @@
 #define MAX_BLOCK 4096     /* longest item + 1: attention and padding grow with it */
 #define MAX_WIDTH 8192     /* --n-embd, --n-embd2 */
 #define MAX_HEADS 1024
-#define EVAL_ROWS 256      /* sequences per evaluation chunk: bounds its memory */
+#define EVAL_ROWS 32        /* sequences per evaluation chunk: small chunks stay in cache (user time 9.5 s for
+                              * two evaluations of the transformer on names.txt, 12.6 s with 256 rows) */
 #define LR_TOTAL 1000000L  /* the cosine schedule's steps for a progress of 1 */
 #define SAMPLES_TRAINING 10 /* print_samples(num=10) while training, as makemore.py */
 #define SAMPLES_ONLY 50     /* print_samples(num=50) with --sample-only */
