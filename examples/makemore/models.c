@@ -115,14 +115,7 @@ bool mm_layernorm_create(lt_ctx *ctx, mm_model *m, const char *prefix, int dim)
 
 lt_tensor *mm_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
-    if (!x || !w)
-        return NULL;
-    lt_shape out = lt_shape_of(x);                        /* (..., in) */
-    int64_t in = out.d[out.ndim - 1];
-    out.d[out.ndim - 1] = w->shape[0];                    /* (..., out) */
-    lt_tensor *x2 = lt_reshape(ctx, x, LT_SHAPE(-1, in)); /* (N, in) */
-    lt_tensor *y = lt_linear(ctx, x2, lt_transpose(ctx, w, 0, 1), b);
-    return y ? lt_view(ctx, y, out) : NULL;
+    return lt_linear(ctx, x, lt_transpose(ctx, w, 0, 1), b); /* (..., in) -> (..., out) */
 }
 
 /* ---- checks -------------------------------------------------------------- */
