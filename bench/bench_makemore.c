@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BATCH 32
 #define BLOCK 16
@@ -137,23 +136,6 @@ static double forward_flops(const mm_config *c)
 
 /* ---- timing -------------------------------------------------------------------- */
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void load_average(char *buf, size_t size)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (!f || !fgets(buf, (int)size, f))
-        snprintf(buf, size, "unknown\n");
-    if (f)
-        fclose(f);
-    buf[strcspn(buf, "\n")] = 0;
-}
-
 static int bench_type(mm_type type, int threads, double seconds, bool quick)
 {
     job *j = calloc(1, sizeof *j);
@@ -177,23 +159,17 @@ static int bench_type(mm_type type, int threads, double seconds, bool quick)
     make_batch(j);
     long calls = bench_calls_for(step, j, quick ? 0.0 : seconds / 5); /* the warm-up */
     int reps = quick ? 1 : 5;
-    double wall[BENCH_MAX_REPS], cpu[BENCH_MAX_REPS];
     size_t arena0 = lt_ctx_arena_allocations(j->ctx);
     long heap0 = heap_count();
-    for (int r = 0; r < reps; r++) {
-        double w0 = bench_now(), c0 = cpu_now();
-        for (long c = 0; c < calls; c++)
-            step(j);
-        wall[r] = (bench_now() - w0) / (double)calls;
-        cpu[r] = (cpu_now() - c0) / (double)calls;
-    }
+    double w, c;
+    bench_time_wall_cpu(step, j, calls, reps, &w, &c);
     long heap = heap_count() - heap0;
     size_t arena = lt_ctx_arena_allocations(j->ctx) - arena0;
     if (j->failed) {
         fprintf(stderr, "bench_makemore: %s: %s\n", mm_type_name(type), lt_error_message(j->ctx));
         return 1;
     }
-    double w = bench_median(wall, reps), c = bench_median(cpu, reps), flops = 3 * forward_flops(&cfg);
+    double flops = 3 * forward_flops(&cfg);
     char heap_text[48];
     if (BENCH_COUNTS_MALLOC)
         snprintf(heap_text, sizeof heap_text, "%ld", heap);
@@ -249,7 +225,7 @@ int main(int argc, char **argv)
         }
     }
     char load[128];
-    load_average(load, sizeof load);
+    bench_load_average(load, sizeof load);
     printf("bench_makemore: batch %d, block %d, vocab %d, %d thread%s; load average %s\n", BATCH, BLOCK, VOCAB,
            threads, threads > 1 ? "s" : "", load);
     for (int t = 0; t < MM_N_TYPES; t++)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torch_makemore.py - makemore.py's training step timed in PyTorch, with its
-own model classes (imported from ../shared/reference/makemore.py or
-$MAKEMORE_DIR): for each type at its defaults (n_layer 4, n_head 4, n_embd
+own model classes (imported through tools/makemore_ref.py from
+../shared/reference/makemore.py or $MAKEMORE_DIR): for each type at its defaults (n_layer 4, n_head 4, n_embd
 64, n_embd2 64, batch 32, block 16, vocab 27), one step is what makemore.py's
 loop does per batch: model(X, Y) (forward + cross-entropy with ignore_index
 -1), zero_grad(set_to_none=True), backward, AdamW(lr 5e-4, betas 0.9/0.99,
@@ -17,34 +17,16 @@ Each figure is the best of 5 batches of steps lasting >= S/5 seconds each,
 after a warm-up.
 """
 import argparse
-import contextlib
-import io
 import os
 import sys
 import time
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.environ.get("MAKEMORE_DIR", os.path.join(HERE, "..", "..", "shared", "reference")))
-import makemore  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+from makemore_ref import TYPES, build  # noqa: E402  (makemore.py's classes)
 
-TYPES = ["bigram", "mlp", "rnn", "gru", "bow", "transformer"]
 B, T, V = 32, 16, 27
-
-
-def model_of(kind):
-    cfg = makemore.ModelConfig(vocab_size=V, block_size=T, n_layer=4, n_head=4, n_embd=64, n_embd2=64)
-    with contextlib.redirect_stdout(io.StringIO()):
-        if kind == "bigram":
-            return makemore.Bigram(cfg)
-        if kind == "mlp":
-            return makemore.MLP(cfg)
-        if kind in ("rnn", "gru"):
-            return makemore.RNN(cfg, cell_type=kind)
-        if kind == "bow":
-            return makemore.BoW(cfg)
-        return makemore.Transformer(cfg)
 
 
 def batch():
@@ -60,7 +42,7 @@ def batch():
 
 def time_type(kind, seconds):
     torch.manual_seed(3407)
-    model = model_of(kind)
+    model = build(kind, V, T)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8)
     X, Y = batch()
 

@@ -118,6 +118,13 @@ lt_tensor *mm_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
     return lt_linear(ctx, x, lt_transpose(ctx, w, 0, 1), b); /* (..., in) -> (..., out) */
 }
 
+lt_tensor *mm_embed_with_positions(lt_ctx *ctx, lt_tensor *wte, lt_tensor *wpe, lt_tensor *idx)
+{
+    lt_tensor *tok_emb = lt_index(ctx, wte, idx);                   /* (B,T,n_embd) */
+    lt_tensor *pos_emb = lt_narrow(ctx, wpe, 0, 0, idx->shape[1]); /* (T,n_embd): positions 0..T-1 */
+    return lt_add(ctx, tok_emb, pos_emb);                           /* broadcast over B */
+}
+
 /* ---- checks -------------------------------------------------------------- */
 
 static bool check_range(lt_ctx *ctx, const char *type, const char *what, int v, int lo, int hi)
