@@ -106,7 +106,7 @@ static void check_params(int c, const mm_model *m)
         assert_true(p->ndim >= 1 && p->ndim <= 2 && p->requires_grad && lt_is_contiguous(p));
         assert_int_equal(p->shape[0], gc->shapes[2 * i]);
         assert_int_equal(p->ndim == 2 ? p->shape[1] : 0, gc->shapes[2 * i + 1]);
-        char what[96];
+        char what[160];
         snprintf(what, sizeof what, "case %d (%s) %s", c, type, m->name[i]);
         assert_floats_identical(lt_data_f32(p), &gc->first[i], 1, what);
         if (fnv1a64(lt_data_f32(p), (size_t)lt_numel(p) * sizeof(float)) != gc->hash[i])
@@ -140,7 +140,7 @@ static void check_gradients(int c, const mm_model *m)
         double norm = 0;
         for (int64_t j = 0; j < n; j++)
             norm += (double)lt_grad_get(p, j) * lt_grad_get(p, j);
-        char what[96];
+        char what[160];
         snprintf(what, sizeof what, "case %d (%s) grad norm of %s", c, G_MM_CASES[c].type, m->name[i]);
         ts_assert_value(what, sqrt(norm), gc->grad_norm[i], 1e-7, 1e-4);
         for (int64_t k = 0; k < G_MM_SAMPLES && k * step < n; k++) {

@@ -4,7 +4,8 @@ makemore.py's six models (tests/test_makemore_models.c).
 
 usage: /usr/bin/python3 tools/golden_makemore.py [OUTPUT]
        (default tests/data/golden_makemore.h; makemore.py is read from
-       ../shared/reference beside the repository, or $MAKEMORE_DIR)
+       ../shared/reference beside the repository, or $MAKEMORE_DIR:
+       tools/makemore_ref.py)
 
 The models are makemore.py's own classes (imported, not rewritten) at its
 default sizes (n_layer 4, n_head 4, n_embd 64, n_embd2 64). Each case seeds
@@ -23,28 +24,15 @@ then constructs the model. Recorded per case:
 The idx and targets come from torch.Generator().manual_seed(7) and are
 stored as integers, so the C test needs no generator for them.
 """
-import contextlib
-import io
-import os
-import sys
-import warnings
-
 import torch
 import torch.nn.functional as F
 
 from golden_common import Header, output_path, write
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.environ.get("MAKEMORE_DIR", os.path.join(HERE, "..", "..", "shared", "reference"))
-sys.path.insert(0, REFERENCE)
-import makemore  # noqa: E402  (the reference's classes; its main is guarded)
-
-warnings.filterwarnings("ignore", message="nn.functional.(tanh|sigmoid) is deprecated")
+from makemore_ref import TYPES, build
 
 SEED = 3407
 SAMPLES = 16
 B = 3
-TYPES = ["bigram", "mlp", "rnn", "gru", "bow", "transformer"]
 # (vocab_size, block_size, randperm n before the model, T of the batch)
 SHAPES = [(27, 16, 32033, 16), (11, 7, 0, 5)]
 
@@ -59,20 +47,6 @@ def fnv1a64(data):
 
 def f32_bytes(t):
     return t.detach().to(torch.float32).contiguous().numpy().tobytes()
-
-
-def build(kind, vocab, block):
-    cfg = makemore.ModelConfig(vocab_size=vocab, block_size=block, n_layer=4, n_head=4, n_embd=64, n_embd2=64)
-    with contextlib.redirect_stdout(io.StringIO()):  # Transformer prints its size
-        if kind == "bigram":
-            return makemore.Bigram(cfg)
-        if kind == "mlp":
-            return makemore.MLP(cfg)
-        if kind in ("rnn", "gru"):
-            return makemore.RNN(cfg, cell_type=kind)
-        if kind == "bow":
-            return makemore.BoW(cfg)
-        return makemore.Transformer(cfg)
 
 
 def batch(vocab, T):

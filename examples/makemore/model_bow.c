@@ -24,11 +24,8 @@ static lt_tensor *bow_logits(lt_ctx *ctx, const mm_model *m, lt_tensor *idx)
 {
     if (!mm_check_idx(ctx, m, idx))
         return NULL;
-    int64_t T = idx->shape[1];
     lt_tensor *const *p = m->param;
-    lt_tensor *tok_emb = lt_index(ctx, p[WTE], idx);        /* (B,T,n_embd) */
-    lt_tensor *pos_emb = lt_narrow(ctx, p[WPE], 0, 0, T);   /* (T,n_embd): positions 0..T-1 */
-    lt_tensor *x = lt_add(ctx, tok_emb, pos_emb);           /* (B,T,n_embd) */
+    lt_tensor *x = mm_embed_with_positions(ctx, p[WTE], p[WPE], idx); /* (B,T,n_embd) */
     /* BoWBlock */
     x = lt_add(ctx, x, causal_bow(ctx, x));
     lt_tensor *h = lt_tanh(ctx, mm_linear(ctx, x, p[FC_W], p[FC_B])); /* (B,T,n_embd2) */

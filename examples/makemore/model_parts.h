@@ -29,6 +29,10 @@ bool mm_layernorm_create(lt_ctx *ctx, mm_model *m, const char *prefix, int dim);
  * or NULL -> (..., out). */
 lt_tensor *mm_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b);
 
+/* wte[idx] + wpe[0..T-1]: idx (B,T) -> (B,T,n_embd), the token embeddings
+ * plus the learned position embeddings (BoW and the Transformer). */
+lt_tensor *mm_embed_with_positions(lt_ctx *ctx, lt_tensor *wte, lt_tensor *wpe, lt_tensor *idx);
+
 /* The values the models share the limits of: LT_ERR_ARG naming the type,
  * the value and its limit ("makemore transformer: n_embd 65 is not a
  * multiple of n_head 4"). The create functions call it first. */

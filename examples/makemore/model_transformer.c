@@ -51,11 +51,8 @@ static lt_tensor *transformer_logits(lt_ctx *ctx, const mm_model *m, lt_tensor *
 {
     if (!mm_check_idx(ctx, m, idx))
         return NULL;
-    int64_t T = idx->shape[1];
     lt_tensor *const *p = m->param;
-    lt_tensor *tok_emb = lt_index(ctx, p[WTE], idx);      /* (B,T,C) */
-    lt_tensor *pos_emb = lt_narrow(ctx, p[WPE], 0, 0, T); /* (T,C): positions 0..T-1 */
-    lt_tensor *x = lt_add(ctx, tok_emb, pos_emb);         /* (B,T,C) */
+    lt_tensor *x = mm_embed_with_positions(ctx, p[WTE], p[WPE], idx); /* (B,T,n_embd) */
     for (int l = 0; l < m->cfg.n_layer && x; l++)
         x = block(ctx, p + BLOCK0 + l * BLOCK_PARAMS, x, m->cfg.n_head);
     int ln_f = BLOCK0 + m->cfg.n_layer * BLOCK_PARAMS;

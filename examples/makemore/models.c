@@ -115,14 +115,14 @@ bool mm_layernorm_create(lt_ctx *ctx, mm_model *m, const char *prefix, int dim)
 
 lt_tensor *mm_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
-    if (!x || !w)
-        return NULL;
-    lt_shape out = lt_shape_of(x);                        /* (..., in) */
-    int64_t in = out.d[out.ndim - 1];
-    out.d[out.ndim - 1] = w->shape[0];                    /* (..., out) */
-    lt_tensor *x2 = lt_reshape(ctx, x, LT_SHAPE(-1, in)); /* (N, in) */
-    lt_tensor *y = lt_linear(ctx, x2, lt_transpose(ctx, w, 0, 1), b);
-    return y ? lt_view(ctx, y, out) : NULL;
+    return lt_linear(ctx, x, lt_transpose(ctx, w, 0, 1), b); /* (..., in) -> (..., out) */
+}
+
+lt_tensor *mm_embed_with_positions(lt_ctx *ctx, lt_tensor *wte, lt_tensor *wpe, lt_tensor *idx)
+{
+    lt_tensor *tok_emb = lt_index(ctx, wte, idx);                   /* (B,T,n_embd) */
+    lt_tensor *pos_emb = lt_narrow(ctx, wpe, 0, 0, idx->shape[1]); /* (T,n_embd): positions 0..T-1 */
+    return lt_add(ctx, tok_emb, pos_emb);                           /* broadcast over B */
 }
 
 /* ---- checks -------------------------------------------------------------- */
