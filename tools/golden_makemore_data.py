@@ -5,8 +5,8 @@ n items for a few n and seeds, for tests/test_makemore_data.c.
 
 usage: tools/golden_makemore_data.py [OUTPUT]   (default tests/data/golden_makemore_data.h)
 
-Needs PyTorch 1.13 (/usr/bin/python3) and ../shared/reference/makemore.py
-(or MAKEMORE_PY=path). The file mixes accents, CJK, a '.', inner spaces,
+Needs PyTorch 1.13 (/usr/bin/python3) and makemore.py (found by
+tools/makemore_ref.py: ../shared/reference, or MAKEMORE_DIR). The file mixes accents, CJK, a '.', inner spaces,
 Python's other line breaks (U+2028, form feed), stripped white space
 (no-break space, ideographic space, tabs), blank lines and CRLF.
 """
@@ -20,8 +20,8 @@ import tempfile
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.environ.get("MAKEMORE_PY", os.path.join(HERE, "../../shared/reference/makemore.py"))))
-import makemore  # noqa: E402
+sys.path.insert(0, HERE)
+from makemore_ref import makemore  # noqa: E402
 
 TEXT = ("  \u00c9mile \r\nzo\u00eb\n\n\u674e\u5c0f\u9f99\nJ.R.\nMary Ann\n\t\nok\u2028split\nx\u00a0\n"
         "na\u00efve\r\n\u3000\u6771\u4eac\u3000\nbob\fal\n\u00fcber\nz\n\u00e9t\u00e9\nemma\n").encode("utf-8")

@@ -8,8 +8,8 @@ InfiniteDataLoader, AdamW as makemore.py).
 usage: tools/makemore_reference.py [-i names.txt] [--type transformer] [--n-layer 4] [--n-head 4]
            [--n-embd 64] [--n-embd2 64] [--seed 3407] [--steps 0] [-b 32] [-l 5e-4] [-w 0.01]
 
-Needs PyTorch 1.13 (/usr/bin/python3) and makemore.py (../shared/reference,
-or MAKEMORE_PY=path). Compare with:
+Needs PyTorch 1.13 (/usr/bin/python3) and makemore.py (found by
+tools/makemore_ref.py: ../shared/reference, or MAKEMORE_DIR). Compare with:
   makemore -i names.txt --type mlp --max-steps 0        (params:, init:)
 """
 import argparse
@@ -21,12 +21,10 @@ import sys
 import torch
 from torch.nn import functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.environ.get("MAKEMORE_PY", os.path.join(HERE, "../../shared/reference/makemore.py"))))
-import makemore as mm  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import makemore_ref  # noqa: E402
 
-TYPES = {"transformer": mm.Transformer, "bigram": mm.Bigram, "mlp": mm.MLP, "bow": mm.BoW,
-         "rnn": lambda c: mm.RNN(c, "rnn"), "gru": lambda c: mm.RNN(c, "gru")}
+mm = makemore_ref.makemore
 
 
 def split_loss(model, ds):
@@ -45,7 +43,7 @@ def split_loss(model, ds):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("-i", "--input-file", default="names.txt")
-    p.add_argument("--type", default="transformer", choices=sorted(TYPES))
+    p.add_argument("--type", default="transformer", choices=makemore_ref.TYPES)
     for name, default in (("--n-layer", 4), ("--n-head", 4), ("--n-embd", 64), ("--n-embd2", 64), ("--seed", 3407),
                           ("--steps", 0), ("-b", 32)):
         p.add_argument(name, type=int, default=default)
@@ -55,9 +53,8 @@ def main():
     torch.manual_seed(a.seed)
     with contextlib.redirect_stdout(io.StringIO()):
         train, test = mm.create_datasets(a.input_file)
-        cfg = mm.ModelConfig(vocab_size=train.get_vocab_size(), block_size=train.get_output_length(),
-                             n_layer=a.n_layer, n_head=a.n_head, n_embd=a.n_embd, n_embd2=a.n_embd2)
-        model = TYPES[a.type](cfg)
+    model = makemore_ref.build(a.type, train.get_vocab_size(), train.get_output_length(), a.n_layer, a.n_head,
+                               a.n_embd, a.n_embd2)
     print("params: %d" % sum(p.numel() for p in model.parameters()))
     print("init: train %.6f test %.6f" % (split_loss(model, train), split_loss(model, test)))
     if a.steps > 0:
