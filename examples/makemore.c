@@ -47,7 +47,7 @@ typedef struct options {
     int type, schedule, split;
     unsigned long long seed;
     bool resume, sample_only, test, quiet;
-    const char *model_flag; /* a model flag given on the command line (its name), or NULL */
+    unsigned model_flags;   /* the model flags given on the command line (bit k: MODEL_FLAGS[k]) */
 } options;
 
 static const char USAGE[] =
@@ -115,13 +115,18 @@ static const cli_flag FLAGS[] = {
     LONG(EX_MAX_DATA_FLAG, max_data_mb, 1, EX_MAX_DATA_MB_LIMIT), CLI_SWITCH_FLAG("--quiet", options, quiet),
 };
 
+/* The flags that set the model, which a checkpoint sets instead. */
+static const char *const MODEL_FLAGS[] = {"--type", "--n-layer", "--n-head", "--n-embd", "--n-embd2"};
+#define N_MODEL_FLAGS 5
+
 /* Notes a model flag, which a checkpoint's own value must then equal. */
 static bool note_flag(void *opts, const cli_flag *f, const char *value)
 {
     (void)value;
     options *o = opts;
-    if (!strcmp(f->name, "--type") || !strncmp(f->name, "--n-", 4))
-        o->model_flag = f->name;
+    for (int k = 0; k < N_MODEL_FLAGS; k++)
+        if (!strcmp(f->name, MODEL_FLAGS[k]))
+            o->model_flags |= 1u << k;
     return true;
 }
 static const cli_spec SPEC = {PROG, USAGE, FLAGS, (int)(sizeof FLAGS / sizeof *FLAGS), note_flag};
@@ -306,13 +311,15 @@ static lt_safetensors *open_checkpoint(program *p)
     p->cfg = (mm_config){.type = (mm_type)type, .vocab_size = td_vocab_size(&p->vocab), .block_size = v[0],
                          .n_layer = v[1], .n_head = v[2], .n_embd = v[3], .n_embd2 = v[4]};
     const options *o = &p->o;
-    bool differs = p->cfg.type != (mm_type)o->type || p->cfg.n_layer != o->n_layer || p->cfg.n_head != o->n_head ||
-                   p->cfg.n_embd != o->n_embd || p->cfg.n_embd2 != o->n_embd2;
-    if (ok && o->model_flag && differs) {
-        lt_fail(ctx, LT_ERR_ARG, "%s holds a %s (n_layer %d n_head %d n_embd %d n_embd2 %d); %s asks for another model "
-                "(the checkpoint sets the model: leave out its flags)", path, TYPE_NAMES[type], v[1], v[2], v[3], v[4],
-                o->model_flag);
-        ok = false;
+    const long given[N_MODEL_FLAGS] = {o->type, o->n_layer, o->n_head, o->n_embd, o->n_embd2};
+    const long held[N_MODEL_FLAGS] = {type, v[1], v[2], v[3], v[4]};
+    for (int k = 0; ok && k < N_MODEL_FLAGS; k++) {
+        if ((o->model_flags >> k & 1u) && given[k] != held[k]) {
+            lt_fail(ctx, LT_ERR_ARG, "%s holds a %s (n_layer %d n_head %d n_embd %d n_embd2 %d); %s asks for another "
+                    "model (the checkpoint sets the model: leave out its flags)", path, TYPE_NAMES[type], v[1], v[2],
+                    v[3], v[4], MODEL_FLAGS[k]);
+            ok = false;
+        }
     }
     if (!ok) {
         lt_safetensors_free(st);

@@ -165,7 +165,9 @@ static void test_checkpoint_round_trip(void **state)
     expect("-i names.txt -o ck --resume --max-steps 10 --eval-every 5 -l 0.01 --quiet", 0, NULL);
     assert_non_null(strstr(out_text, "step 45: train"));
     /* a model flag that contradicts the checkpoint is refused */
-    expect("-i names.txt -o ck --resume --type rnn --max-steps 1", 1, "asks for another model");
+    expect("-i names.txt -o ck --resume --type rnn --max-steps 1", 1, "--type asks for another model");
+    expect("-i names.txt -o ck --resume --n-embd2 17 --max-steps 1", 1, "--n-embd2 asks for another model");
+    expect("-i names.txt -o ck --resume --type mlp --n-embd 8 --max-steps 1 --quiet", 0, NULL); /* agreeing flags */
     /* so is data with a character the checkpoint does not know */
     ts_write_text(dir, "other.txt", "anna\nbob\nzed\nqix\nwow\nxavier\nyan\nzoe\nemma\nolga\nj\xc3\xa9r\xc3\xb4me\n");
     expect("-i other.txt -o ck --sample-only", 1, "is not in the vocabulary");
