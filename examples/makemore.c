@@ -690,6 +690,7 @@ static bool train(program *p, double *seconds, long *steps_done)
     lt_rng_seed(&p->batches, lt_rng_u64(&p->g) & INT64_MAX);
     ex_progress progress;
     ex_progress_start(&progress, o->quiet);
+    progress.eval_name = p->eval.name;
     double start = ex_now(), in_steps = 0, loss = NAN, eval_loss = NAN;
     long step = 0;
     bool ok = true, evaluated = false;

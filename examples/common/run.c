@@ -61,7 +61,7 @@ double ex_now(void)
 
 void ex_progress_start(ex_progress *p, bool quiet)
 {
-    *p = (ex_progress){.live = isatty(fileno(stderr)) != 0, .quiet = quiet, .start = ex_now()};
+    *p = (ex_progress){.live = isatty(fileno(stderr)) != 0, .quiet = quiet, .start = ex_now(), .eval_name = "dev"};
 }
 
 void ex_progress_show(ex_progress *p, long step, long total, double batch_loss, double dev_loss, bool evaluated)
@@ -78,16 +78,17 @@ void ex_progress_show(ex_progress *p, long step, long total, double batch_loss, 
         if (!isnan(dev_loss))
             snprintf(dev, sizeof dev, "%.4f", dev_loss);
         if (total > 0)
-            fprintf(stderr, "\rstep %ld/%ld  loss %.4f  dev %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss,
-                    dev, rate, eta);
+            fprintf(stderr, "\rstep %ld/%ld  loss %.4f  %s %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss,
+                    p->eval_name, dev, rate, eta);
         else
-            fprintf(stderr, "\rstep %ld  loss %.4f  dev %s  %.0f steps/s   ", step, batch_loss, dev, rate);
+            fprintf(stderr, "\rstep %ld  loss %.4f  %s %s  %.0f steps/s   ", step, batch_loss, p->eval_name, dev, rate);
         fflush(stderr);
     } else if (evaluated) {
         if (total > 0)
-            fprintf(stderr, "step %ld/%ld loss %.4f dev %.4f %.0f steps/s\n", step, total, batch_loss, dev_loss, rate);
+            fprintf(stderr, "step %ld/%ld loss %.4f %s %.4f %.0f steps/s\n", step, total, batch_loss, p->eval_name,
+                    dev_loss, rate);
         else
-            fprintf(stderr, "step %ld loss %.4f dev %.4f %.0f steps/s\n", step, batch_loss, dev_loss, rate);
+            fprintf(stderr, "step %ld loss %.4f %s %.4f %.0f steps/s\n", step, batch_loss, p->eval_name, dev_loss, rate);
     }
 }
 

@@ -44,6 +44,7 @@ double ex_now(void);
 typedef struct ex_progress {
     bool live, quiet;
     double start, last_draw;
+    const char *eval_name; /* the evaluated split's name on the line: "dev" unless the program sets it */
 } ex_progress;
 
 void ex_progress_start(ex_progress *p, bool quiet);
