@@ -198,6 +198,63 @@ static void test_read_file(void **state)
     td_free_items(&it);
 }
 
+/* Writes text[0..len) to a file and reads it back: td_read's verdict (and
+ * message) must be td_parse's, whatever chunk the bytes arrive in. */
+static void assert_read_as_parsed(const char *text, size_t len)
+{
+    const char *path = ts_temp_file(1, "");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+    td_items a, b;
+    char ea[TD_ERR_SIZE] = "", eb[TD_ERR_SIZE] = "";
+    int ra = td_read(path, 64 << 20, &a, ea), rb = td_parse(text, len, path, &b, eb);
+    assert_int_equal(ra, rb);
+    assert_string_equal(ea, eb);
+    if (ra == 0) {
+        assert_int_equal(a.n, b.n);
+        assert_memory_equal(a.cp, b.cp, sizeof *a.cp * a.start[a.n]);
+        td_free_items(&a);
+        td_free_items(&b);
+    }
+}
+
+static void test_read_checks_chunks(void **state)
+{
+    (void)state;
+    /* files are read in chunks of 1 MiB: put characters across the first boundary */
+    const size_t chunk = 1u << 20, len = chunk + 64;
+    char *text = malloc(len);
+    assert_non_null(text);
+    for (size_t k = 0; k < len; k++)
+        text[k] = k % 7 == 6 ? '\n' : (k % 3 == 2 ? '\r' : 'a');
+    static const char *const AT_BOUNDARY[] = {
+        "\xe6\x9d\x8e",     /* a CJK character: valid */
+        "\xf0\x9f\x98\x80", /* 4 bytes: valid */
+        "\xe6" "a" "\x8e",   /* a lead byte without its tail */
+        "\xe0\x80\x80",     /* an overlong form */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\r\n",             /* a CRLF cut in two: one line break */
+        "\xff",              /* a byte that is never UTF-8 */
+    };
+    for (size_t c = 0; c < sizeof AT_BOUNDARY / sizeof *AT_BOUNDARY; c++) {
+        size_t n = strlen(AT_BOUNDARY[c]);
+        for (size_t shift = 1; shift < n || (n == 1 && shift == 1); shift++) {
+            char *t = malloc(len);
+            assert_non_null(t);
+            memcpy(t, text, len);
+            memcpy(t + chunk - shift, AT_BOUNDARY[c], n);
+            assert_read_as_parsed(t, len);
+            free(t);
+        }
+    }
+    /* a character cut short by the end of the file, after a full chunk */
+    memcpy(text + len - 2, "\xe6\x9d", 2);
+    assert_read_as_parsed(text, len);
+    free(text);
+}
+
 static void test_utf8_put(void **state)
 {
     (void)state;
@@ -220,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_notebook_split),
         cmocka_unit_test(test_invalid_utf8_named),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_read_checks_chunks),
         cmocka_unit_test(test_utf8_put),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -168,11 +168,92 @@ int td_parse(const char *text, size_t len, const char *name, td_items *out, char
     return 0;
 }
 
+/* The UTF-8 check of the bytes as they are read, chunk by chunk (files.h),
+ * so that a bad byte fails before the rest of a large file is read, with
+ * td_parse's message. A character cut by the end of a chunk waits in
+ * pending for the next one. */
+typedef struct utf8_check {
+    const char *path;
+    size_t line, column;      /* of the next character, from 1 */
+    bool cr;                  /* the last character was a CR (a CRLF is one line break) */
+    unsigned char pending[4]; /* the first bytes of a character cut by a chunk's end */
+    int have, need;
+} utf8_check;
+
+static bool utf8_bad(const utf8_check *c, unsigned char lead, char *err, size_t size)
+{
+    snprintf(err, size, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x); the data must be UTF-8 text", c->path, c->line,
+             c->column, lead);
+    return false;
+}
+
+/* Moves past character ch, as td_parse counts lines and columns. */
+static void utf8_advance(utf8_check *c, uint32_t ch)
+{
+    bool after_cr = c->cr;
+    c->cr = ch == '\r';
+    if (ch == '\n' && after_cr)
+        return; /* the LF of a CRLF */
+    if (ch == '\n' || ch == '\r') {
+        c->line++;
+        c->column = 1;
+    } else {
+        c->column++;
+    }
+}
+
+/* The length a lead byte announces, or 0 for a byte that cannot start a character. */
+static int utf8_length(unsigned char b)
+{
+    return b < 0x80 ? 1 : b >= 0xC2 && b <= 0xF4 ? (b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2) : 0;
+}
+
+static bool check_utf8_chunk(void *user, const char *bytes, size_t n, char *err, size_t size)
+{
+    utf8_check *c = user;
+    const unsigned char *s = (const unsigned char *)bytes;
+    if (n == 0) /* the end: a character still cut is cut short */
+        return c->have == 0 || utf8_bad(c, c->pending[0], err, size);
+    size_t i = 0;
+    uint32_t ch;
+    while (c->have > 0 && i < n) { /* complete the character cut by the last chunk */
+        if ((s[i] & 0xC0) != 0x80 || c->have >= c->need || c->have >= (int)sizeof c->pending)
+            return utf8_bad(c, c->pending[0], err, size);
+        c->pending[c->have++] = s[i++];
+        if (c->have == c->need) {
+            if (utf8_get(c->pending, (size_t)c->have, &ch) == 0)
+                return utf8_bad(c, c->pending[0], err, size);
+            utf8_advance(c, ch);
+            c->have = 0;
+        }
+    }
+    while (i < n) {
+        int len = utf8_length(s[i]);
+        if (len == 0)
+            return utf8_bad(c, s[i], err, size);
+        if ((size_t)len > n - i) { /* cut by the chunk's end: what is there must be continuation bytes */
+            for (size_t k = i + 1; k < n; k++)
+                if ((s[k] & 0xC0) != 0x80)
+                    return utf8_bad(c, s[i], err, size);
+            c->have = (int)(n - i);
+            c->need = len;
+            memcpy(c->pending, s + i, n - i);
+            return true;
+        }
+        if (utf8_get(s + i, n - i, &ch) == 0)
+            return utf8_bad(c, s[i], err, size);
+        utf8_advance(c, ch);
+        i += (size_t)len;
+    }
+    return true;
+}
+
 int td_read(const char *path, size_t max_bytes, td_items *out, char err[TD_ERR_SIZE])
 {
     memset(out, 0, sizeof *out);
     size_t len;
-    char *text = ex_read_input(path, max_bytes, NULL, NULL, &len, err, TD_ERR_SIZE);
+    utf8_check check = {.path = path, .line = 1, .column = 1};
+    char *text = ex_read_input(path, max_bytes, check_utf8_chunk, &check, &len, err, TD_ERR_SIZE);
     if (!text)
         return -1;
     int r = td_parse(text, len, path, out, err);

@@ -36,7 +36,9 @@ typedef struct td_items {
  * file is empty or has only blank lines)", out of memory. */
 int td_parse(const char *text, size_t len, const char *name, td_items *out, char err[TD_ERR_SIZE]);
 /* Reads path with the programs' rules (files.h: ex_read_input, at most
- * max_bytes, a non-regular file read without blocking) and parses it. */
+ * max_bytes, a non-regular file read without blocking) and parses it. The
+ * UTF-8 is checked chunk by chunk as it is read, so a bad byte stops the
+ * read there, with td_parse's message. */
 int td_read(const char *path, size_t max_bytes, td_items *out, char err[TD_ERR_SIZE]);
 void td_free_items(td_items *it);
 /* Item i's length in code points. */
