@@ -120,6 +120,12 @@ static void test_bad_data(void **state)
     ts_write_text(dir, "few.txt", "a\nb\nc\nd\ne\nf\ng\nh\ni\n");
     expect("-i few.txt -o w --max-steps 0", 1, "9 items: the makemore split needs at least 10");
     expect("-i missing.txt -o w --max-steps 0", 1, "missing.txt");
+    FILE *f = fopen(ts_path(dir, "nul.txt"), "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 12; i++)
+        fwrite("a\0b\n", 1, 4, f);
+    fclose(f);
+    expect("-i nul.txt -o w --max-steps 0", 1, "nul.txt: the items hold the NUL character (U+0000)");
     expect("-i names.txt -o w --max-steps 0 --max-data-mb 0", 2, "--max-data-mb 0");
 }
 
