@@ -1,30 +1,39 @@
 #!/usr/bin/python3
 """torch_makemore.py - makemore.py's training step timed in PyTorch, with its
-own model classes (imported through tools/makemore_ref.py from
-../shared/reference/makemore.py or $MAKEMORE_DIR): for each type at its defaults (n_layer 4, n_head 4, n_embd
-64, n_embd2 64, batch 32, block 16, vocab 27), one step is what makemore.py's
-loop does per batch: model(X, Y) (forward + cross-entropy with ignore_index
--1), zero_grad(set_to_none=True), backward, AdamW(lr 5e-4, betas 0.9/0.99,
-eps 1e-8, weight decay 0.01).step(). The batch is random tokens with the
-targets after a random stop set to -1, drawn once (makemore.py's data
-loader is left out, which only favours PyTorch).
+own classes (imported through tools/makemore_ref.py from
+../shared/reference/makemore.py or $MAKEMORE_DIR), for each type at its
+defaults (n_layer 4, n_head 4, n_embd 64, n_embd2 64, batch 32, block 16,
+vocab 27). One step is makemore.py's loop body: model(X, Y) (forward +
+cross-entropy with ignore_index -1), zero_grad(set_to_none=True), backward,
+AdamW(lr 5e-4, betas 0.9/0.99, eps 1e-8, weight decay 0.01).step(), on
 
-usage: torch_makemore.py [--threads N] [--type T ...] [--time S]
+  - without --data: one fixed batch of random tokens, the targets after a
+    random stop set to -1 (the model's step alone, which favours PyTorch:
+    makemore.py's data loading is left out);
+  - with --data names.txt: the next batch of makemore.py's own
+    InfiniteDataLoader over its create_datasets() training split
+    (batch_size 32, pin_memory True, num_workers 0), fetched inside the
+    step as makemore.py does (what its "step time" measures).
+
+usage: torch_makemore.py [--threads N] [--type T ...] [--time S] [--data NAMES_TXT]
 
 Prints one line per type for bench/compare_makemore.sh:
-  result torch <type> <threads> <steps/s wall> <steps/s cpu>
+  result torch|torch-loop <type> <threads> <steps/s wall> <steps/s cpu>
 Each figure is the best of 5 batches of steps lasting >= S/5 seconds each,
 after a warm-up.
 """
 import argparse
+import contextlib
+import io
 import os
+import warnings
 import sys
 import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-from makemore_ref import TYPES, build  # noqa: E402  (makemore.py's classes)
+from makemore_ref import TYPES, build, makemore  # noqa: E402  (makemore.py's classes)
 
 B, T, V = 32, 16, 27
 
@@ -40,13 +49,27 @@ def batch():
     return X, Y
 
 
-def time_type(kind, seconds):
+def batches(data):
+    """The next (X, Y): makemore.py's loader over data's training split, or
+    the one fixed batch."""
+    if not data:
+        fixed = batch()
+        return lambda: fixed
+    with contextlib.redirect_stdout(io.StringIO()):
+        train, _ = makemore.create_datasets(data)
+    assert train.get_vocab_size() == V and train.get_output_length() == T, "expected names.txt's vocab 27, block 16"
+    loader = makemore.InfiniteDataLoader(train, batch_size=B, pin_memory=True, num_workers=0)
+    return lambda: [t.to("cpu") for t in loader.next()]
+
+
+def time_type(kind, seconds, data):
     torch.manual_seed(3407)
+    next_batch = batches(data)
     model = build(kind, V, T)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8)
-    X, Y = batch()
 
     def step():
+        X, Y = next_batch()
         logits, loss = model(X, Y)
         model.zero_grad(set_to_none=True)
         loss.backward()
@@ -75,13 +98,15 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--type", nargs="*", default=TYPES, choices=TYPES)
     ap.add_argument("--time", type=float, default=2.0)
+    ap.add_argument("--data", help="names.txt: time makemore.py's loop with its own data loader")
     a = ap.parse_args()
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")  # no CUDA here
     torch.set_num_threads(a.threads)
     print("torch %s, %d thread(s), BLAS: %s" % (torch.__version__, torch.get_num_threads(),
           "openblas" if "openblas" in torch.__config__.show().lower() else "other"))
     for kind in a.type:
-        w, c = time_type(kind, a.time)
-        print("result torch %s %d %.2f %.2f" % (kind, a.threads, w, c), flush=True)
+        w, c = time_type(kind, a.time, a.data)
+        print("result %s %s %d %.2f %.2f" % ("torch-loop" if a.data else "torch", kind, a.threads, w, c), flush=True)
 
 
 if __name__ == "__main__":

@@ -316,6 +316,30 @@ static void test_logits_errors_name_the_input(void **state)
     lt_ctx_free(ctx);
 }
 
+/* n_layer 0 is a valid makemore.py Transformer: embeddings, ln_f, lm_head. */
+static void test_transformer_without_blocks(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    assert_non_null(ctx);
+    mm_config cfg = config_of(MM_TRANSFORMER, 7, 5);
+    cfg.n_layer = 0;
+    lt_rng g;
+    lt_rng_seed(&g, 3);
+    mm_model m;
+    assert_true(mm_model_create(ctx, &cfg, &g, &m));
+    assert_int_equal(m.n_param, 5);
+    assert_string_equal(m.name[2], "transformer.ln_f.weight");
+    assert_string_equal(m.name[4], "lm_head.weight");
+    assert_int_equal(mm_param_count(&m), 7 * 64 + 5 * 64 + 2 * 64 + 64 * 7);
+    int32_t tok[6] = {0, 1, 2, 3, 4, 5};
+    lt_tensor *y = m.logits(ctx, &m, lt_from_i32(ctx, LT_SHAPE(2, 3), tok));
+    assert_non_null(y);
+    ts_assert_shape(y, LT_SHAPE(2, 3, 7));
+    mm_model_free(&m);
+    lt_ctx_free(ctx);
+}
+
 /* ---- training steps: no allocation in the steady state, any thread count --- */
 
 /* Three AdamW steps of case c's batch on `threads` threads; the logits of
@@ -377,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_gradcheck_tiny_models),
         cmocka_unit_test(test_config_errors_name_the_value),
         cmocka_unit_test(test_logits_errors_name_the_input),
+        cmocka_unit_test(test_transformer_without_blocks),
         cmocka_unit_test(test_training_steps_allocate_nothing_and_ignore_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

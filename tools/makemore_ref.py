@@ -12,7 +12,7 @@ import warnings
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.environ.get("MAKEMORE_DIR", os.path.join(_ROOT, "..", "shared", "reference")))
-import makemore  # noqa: E402
+import makemore  # noqa: E402,F401  (also for the callers: makemore_ref.makemore)
 
 # makemore.py calls F.tanh and F.sigmoid, which PyTorch 1.13 flags as deprecated
 warnings.filterwarnings("ignore", message="nn.functional.(tanh|sigmoid) is deprecated")
