@@ -450,11 +450,12 @@ static bool setup(program *p)
         ok = ex_checkpoint_check(ctx, st, p->model_path, p->param_names, shapes, p->m.n_param, why) &&
              ex_checkpoint_read(ctx, st, p->model_path, p->param_names, p->m.param, p->m.n_param);
     }
+    bool loaded = st != NULL;
     lt_safetensors_free(st);
     if (ok) {
         print_config(&p->cfg);
         printf("params: %lld\n", (long long)mm_param_count(&p->m));
-        if (st)
+        if (loaded)
             printf("checkpoint: %s (%ld steps)\n", p->model_path, p->start_step);
         fflush(stdout);
     }

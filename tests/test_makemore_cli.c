@@ -127,6 +127,11 @@ static void test_bad_data(void **state)
     fclose(f);
     expect("-i nul.txt -o w --max-steps 0", 1, "nul.txt: the items hold the NUL character (U+0000)");
     expect("-i names.txt -o w --max-steps 0 --max-data-mb 0", 2, "--max-data-mb 0");
+    /* the numerical guard: a step that overflows stops training, naming the tensor, and saves nothing */
+    expect("-i names.txt -o guard --type bigram --max-steps 20 -l 1e38", 1,
+           "step 0: the update of logits is not finite");
+    char buf[8];
+    assert_int_equal(ts_read_text(ts_path(dir, "guard/model.safetensors"), buf, sizeof buf), 0);
 }
 
 static void test_utf8_data(void **state)
