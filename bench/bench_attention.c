@@ -34,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_common.h"
 #include "libtensor.h"
@@ -90,16 +89,6 @@ static lt_tensor *uniform(lt_ctx *ctx, lt_shape shape, unsigned seed)
     return t;
 }
 
-/* CPU seconds of this process: on a loaded machine the wall clock counts
- * the time other processes had the core; this does not (it still counts
- * what they did to the caches). */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct {
     double wall, cpu; /* seconds per step: medians over repetitions */
 } timing;
@@ -124,11 +113,11 @@ static void time_steps(step_job *j, int which, int quick, timing t[3], double *r
             if (!(which & v))
                 continue;
             j->composed = v == 2;
-            double w0 = bench_now(), c0 = cpu_now();
+            double w0 = bench_now(), c0 = bench_cpu_now();
             for (long c = 0; c < calls[v]; c++)
                 step(j);
             wall[v][r] = (bench_now() - w0) / (double)calls[v];
-            cpu[v][r] = (cpu_now() - c0) / (double)calls[v];
+            cpu[v][r] = (bench_cpu_now() - c0) / (double)calls[v];
         }
         ratios[r] = which == 3 ? cpu[2][r] / cpu[1][r] : 0;
     }
@@ -142,15 +131,6 @@ static double useful_flops(attn_shape s, bool causal)
 {
     double pairs = causal ? (double)s.t * (double)(s.t + 1) / 2 : (double)s.t * (double)s.t;
     return 12.0 * (double)s.b * (double)s.h * (double)s.d * pairs;
-}
-
-static void load_average(char *buf, size_t size)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (!f || !fgets(buf, (int)size, f))
-        snprintf(buf, size, "unknown\n");
-    if (f)
-        fclose(f);
 }
 
 /* which: 1 fused, 2 composed, 3 both */
@@ -240,14 +220,14 @@ int main(int argc, char **argv)
     if (quick) /* smoke run: small shapes, one step each */
         shapes[1] = (attn_shape){2, 2, 40, 8};
     char load[128];
-    load_average(load, sizeof load);
-    printf("attention forward + backward, %d thread(s); load average %s", threads, load);
+    bench_load_average(load, sizeof load);
+    printf("attention forward + backward, %d thread(s); load average %s\n", threads, load);
     printf("FLOPs: 12*B*H*D*pairs (pairs T^2, causal T(T+1)/2)%s\n", quick ? "; --quick: numbers not meaningful" : "");
     for (int s = 0; s < (one_shape ? 1 : 2); s++)
         for (int c = 1; c >= 0; c--)
             if (only_causal < 0 || only_causal == c)
                 bench_case(shapes[s], c, threads, quick, which);
-    load_average(load, sizeof load);
-    printf("load average after: %s", load);
+    bench_load_average(load, sizeof load);
+    printf("load average after: %s\n", load);
     return 0;
 }

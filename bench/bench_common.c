@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 double bench_now(void)
@@ -12,6 +13,23 @@ double bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void bench_load_average(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f || !fgets(buf, (int)size, f))
+        snprintf(buf, size, "unknown");
+    if (f)
+        fclose(f);
+    buf[strcspn(buf, "\n")] = 0;
 }
 
 static int cmp_double(const void *x, const void *y)
@@ -48,6 +66,21 @@ double bench_time(void (*fn)(void *arg), void *arg, long calls, int reps)
         t[r] = (bench_now() - t0) / (double)calls;
     }
     return bench_median(t, reps);
+}
+
+void bench_time_wall_cpu(void (*fn)(void *arg), void *arg, long calls, int reps, double *wall, double *cpu)
+{
+    double w[BENCH_MAX_REPS], c[BENCH_MAX_REPS];
+    reps = reps < 1 ? 1 : reps > BENCH_MAX_REPS ? BENCH_MAX_REPS : reps;
+    for (int r = 0; r < reps; r++) {
+        double w0 = bench_now(), c0 = bench_cpu_now();
+        for (long i = 0; i < calls; i++)
+            fn(arg);
+        w[r] = (bench_now() - w0) / (double)calls;
+        c[r] = (bench_cpu_now() - c0) / (double)calls;
+    }
+    *wall = bench_median(w, reps);
+    *cpu = bench_median(c, reps);
 }
 
 void *bench_alloc(size_t bytes, const char *prog)

@@ -11,6 +11,13 @@
 
 /* Seconds on a monotonic clock. */
 double bench_now(void);
+/* CPU seconds of this process, all its threads: on a loaded machine the
+ * wall clock counts the time other processes had the core; this does not
+ * (it still counts what they did to the caches). */
+double bench_cpu_now(void);
+/* The first line of /proc/loadavg without its newline ("unknown" when it
+ * cannot be read) into buf. */
+void bench_load_average(char *buf, size_t size);
 /* The median of v[0..n-1] (the mean of the middle two when n is even);
  * sorts v. */
 double bench_median(double *v, int n);
@@ -21,6 +28,9 @@ long bench_calls_for(void (*fn)(void *arg), void *arg, double target);
 /* The median over reps (1..BENCH_MAX_REPS) batches of `calls` calls of
  * fn(arg) of the mean seconds per call. */
 double bench_time(void (*fn)(void *arg), void *arg, long calls, int reps);
+/* As bench_time, with the process's CPU time too: the medians of wall and
+ * CPU seconds per call into *wall and *cpu. */
+void bench_time_wall_cpu(void (*fn)(void *arg), void *arg, long calls, int reps, double *wall, double *cpu);
 /* bytes of 64-byte aligned memory (free with free); on failure prints
  * "<prog>: out of memory" and exits 1. */
 void *bench_alloc(size_t bytes, const char *prog);

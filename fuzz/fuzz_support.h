@@ -15,6 +15,7 @@
 int fuzz_names_data(const uint8_t *data, size_t size);
 int fuzz_safetensors(const uint8_t *data, size_t size);
 int fuzz_ops(const uint8_t *data, size_t size);
+int fuzz_text_data(const uint8_t *data, size_t size);
 
 /* Reports a broken invariant and aborts. */
 void fuzz_fail(const char *file, int line, const char *fmt, ...)

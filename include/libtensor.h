@@ -503,6 +503,10 @@ lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b);
  * starting value of the product's accumulation (no second pass over the
  * output) and backward computes dx, dw and db together. w may be a
  * transposed view (a PyTorch-style (out,in) weight as lt_transpose(w)).
+ * x may have any rank >= 1, as torch's F.linear: x (..., K) -> (..., M)
+ * (rank 1: (K,) -> (M,)), computed as x seen as (N,K), N the product of the
+ * leading sizes: read in place when those collapse into one stride (every
+ * contiguous x, a narrowed last dim), else through a recorded copy.
  * LT_ERR_SHAPE naming the shapes when they do not fit. */
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b);
 

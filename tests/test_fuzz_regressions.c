@@ -85,12 +85,18 @@ static void test_ops(void **state)
     replay("ops", fuzz_ops, 3);
 }
 
+static void test_text_data(void **state)
+{
+    (void)state;
+    replay("text_data", fuzz_text_data, 3);
+}
+
 /* The entry points accept the degenerate inputs libFuzzer starts with. */
 static void test_empty_inputs(void **state)
 {
     (void)state;
     static const uint8_t zeros[64] = {0};
-    entry_fn fns[] = {fuzz_names_data, fuzz_safetensors, fuzz_ops};
+    entry_fn fns[] = {fuzz_names_data, fuzz_safetensors, fuzz_ops, fuzz_text_data};
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
         assert_int_equal(fns[i](zeros, 0), 0);
         assert_int_equal(fns[i](zeros, 1), 0);
@@ -104,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_names_data),
         cmocka_unit_test(test_safetensors),
         cmocka_unit_test(test_ops),
+        cmocka_unit_test(test_text_data),
         cmocka_unit_test(test_empty_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,11 @@
 /* test_linear.c - lt_linear (x @ W + b with the bias in the gemm epilogue):
  * forward against known values and against matmul + add, backward against
- * finite differences, transposed and sliced operands, errors. */
+ * finite differences, transposed and sliced operands, inputs of any rank
+ * against PyTorch's F.linear (tests/data/golden_linear.h,
+ * tools/golden_linear.py), errors. */
 #include "test_support.h"
+
+#include "data/golden_linear.h"
 
 static void test_known_values(void **state)
 {
@@ -125,12 +129,110 @@ static void test_errors(void **state)
     ts_assert_error(ctx, LT_ERR_SHAPE, "linear: (32,30) @ (6,100): inner sizes differ", NULL);
     assert_null(lt_linear(ctx, x, lt_zeros(ctx, LT_F32, LT_SHAPE(30, 100)), lt_zeros(ctx, LT_F32, LT_SHAPE(99))));
     ts_assert_error(ctx, LT_ERR_SHAPE, "linear", "bias (99)", "(100)", NULL);
-    assert_null(lt_linear(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3, 30)), lt_zeros(ctx, LT_F32, LT_SHAPE(30, 4)), NULL));
-    ts_assert_error(ctx, LT_ERR_SHAPE, "linear", "rank 2", NULL);
+    assert_null(lt_linear(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3, 30)), lt_zeros(ctx, LT_F32, LT_SHAPE(6, 100)), NULL));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "linear: (2,3,30) @ (6,100): inner sizes differ", NULL);
+    assert_null(lt_linear(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE0), lt_zeros(ctx, LT_F32, LT_SHAPE(1, 4)), NULL));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "linear", "() @ (1,4)", "x must have rank >= 1 and W rank 2", NULL);
+    assert_null(lt_linear(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3, 30)), lt_zeros(ctx, LT_F32, LT_SHAPE(2, 30, 4)), NULL));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "linear", "(2,3,30) @ (2,30,4)", "W rank 2", NULL);
+    assert_null(lt_linear(ctx, lt_zeros(ctx, LT_F32, LT_SHAPE(2, 3, 30)), lt_zeros(ctx, LT_F32, LT_SHAPE(30, 4)),
+                          lt_zeros(ctx, LT_F32, LT_SHAPE(5))));
+    ts_assert_error(ctx, LT_ERR_SHAPE, "linear", "bias (5)", "(4)", NULL);
     assert_null(lt_linear(ctx, lt_zeros(ctx, LT_I32, LT_SHAPE(2, 3)), lt_zeros(ctx, LT_F32, LT_SHAPE(3, 4)), NULL));
     ts_assert_error(ctx, LT_ERR_DTYPE, "linear", "i32", NULL);
     assert_null(lt_linear(ctx, x, NULL, NULL));
     ts_assert_error(ctx, LT_ERR_ARG, "linear", "argument 2 is NULL", NULL);
+    lt_ctx_free(ctx);
+}
+
+/* ---- x of any rank, as F.linear ---------------------------------------------- */
+
+typedef struct linear_golden {
+    const int64_t *x_shape;
+    int x_rank, m;
+    const float *x, *w, *b, *g, *y, *dx, *dw, *db; /* w (M,K) as PyTorch stores it; b, db NULL without bias */
+} linear_golden;
+
+#define GOLDEN(name, rank, bias, dbias)                                                                         \
+    {G_LINEAR_##name##_X_SHAPE, rank, G_LINEAR_##name##_M, G_LINEAR_##name##_X, G_LINEAR_##name##_W, bias,       \
+     G_LINEAR_##name##_G, G_LINEAR_##name##_Y, G_LINEAR_##name##_DX, G_LINEAR_##name##_DW, dbias}
+
+static void check_golden(lt_ctx *ctx, const linear_golden *c)
+{
+    lt_shape xs = {c->x_rank, {0}};
+    for (int d = 0; d < c->x_rank; d++)
+        xs.d[d] = c->x_shape[d];
+    int64_t k = xs.d[xs.ndim - 1];
+    lt_shape ys = xs;
+    ys.d[ys.ndim - 1] = c->m;
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, xs, c->x), true);
+    lt_tensor *w = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(c->m, k), c->w), true);
+    lt_tensor *b = c->b ? lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(c->m), c->b), true) : NULL;
+    lt_tensor *y = lt_linear(ctx, x, lt_transpose(ctx, w, 0, 1), b);
+    assert_non_null(y);
+    ts_assert_shape(y, ys);
+    assert_int_equal(lt_tape_size(ctx), 1); /* a contiguous x is read in place: one node, no copy */
+    ts_assert_near(y, c->y, lt_numel(y), 1e-6, 1e-5);
+    ts_backward_with(ctx, y, c->g);
+    ts_assert_near(lt_grad(ctx, x), c->dx, lt_numel(x), 1e-6, 1e-5);
+    ts_assert_near(lt_grad(ctx, w), c->dw, lt_numel(w), 1e-6, 1e-5);
+    if (b)
+        ts_assert_near(lt_grad(ctx, b), c->db, c->m, 1e-6, 1e-5);
+    lt_free(x);
+    lt_free(w);
+    lt_free(b);
+    lt_ctx_reset(ctx);
+}
+
+static void test_any_rank_matches_pytorch(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const linear_golden cases[] = {
+        GOLDEN(RANK3, 3, G_LINEAR_RANK3_B, G_LINEAR_RANK3_DB),
+        GOLDEN(RANK1, 1, G_LINEAR_RANK1_B, G_LINEAR_RANK1_DB),
+        GOLDEN(RANK4, 4, NULL, NULL),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_golden(ctx, &cases[i]);
+    lt_ctx_free(ctx);
+}
+
+/* in[0] (2,3,4) or a base viewed as one by user's layout; in[1] w (5,4)
+ * PyTorch-style; in[2] b (5,). */
+typedef enum { X_PLAIN, X_NARROWED, X_BATCH_TRANSPOSED, X_LAST_TRANSPOSED, X_RANK1 } x_layout;
+
+static lt_tensor *batched(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    lt_tensor *x = in[0];
+    switch (*(const x_layout *)user) {
+    case X_NARROWED: x = lt_narrow(ctx, x, 2, 1, 4); break;          /* (2,3,6) -> (2,3,4), rows stride 6 */
+    case X_BATCH_TRANSPOSED: x = lt_transpose(ctx, x, 0, 1); break;  /* (3,2,4) -> (2,3,4) */
+    case X_LAST_TRANSPOSED: x = lt_transpose(ctx, x, 1, 2); break;   /* (2,4,3) -> (2,3,4), last dim strided */
+    default: break;
+    }
+    return lt_linear(ctx, x, lt_transpose(ctx, in[1], 0, 1), in[2]);
+}
+
+static void test_any_rank_gradients(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const lt_shape bases[] = {LT_SHAPE(2, 3, 4), LT_SHAPE(2, 3, 6), LT_SHAPE(3, 2, 4), LT_SHAPE(2, 4, 3), LT_SHAPE(4)};
+    const size_t tapes[] = {1, 1, 2, 2, 1}; /* nodes: the copy, when the leading dims do not collapse */
+    for (x_layout l = X_PLAIN; l <= X_RANK1; l++) {
+        lt_tensor *in[3] = {ts_random(ctx, bases[l], 30 + l, -1, 1), ts_random(ctx, LT_SHAPE(5, 4), 40 + l, -1, 1),
+                            ts_random(ctx, LT_SHAPE(5), 50 + l, -1, 1)};
+        for (int i = 0; i < 3; i++)
+            lt_requires_grad(ctx, in[i], true);
+        lt_tensor *y = batched(ctx, in, &l);
+        ts_assert_shape(y, l == X_RANK1 ? LT_SHAPE(5) : LT_SHAPE(2, 3, 5));
+        assert_int_equal(lt_tape_size(ctx), tapes[l]);
+        lt_ctx_reset(ctx);
+        ts_gradcheck(batched, in, 3, &l, 1e-2, 1e-3, 1e-3);
+        for (int i = 0; i < 3; i++)
+            lt_free(in[i]);
+    }
     lt_ctx_free(ctx);
 }
 
@@ -139,7 +241,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_values),         cmocka_unit_test(test_matches_matmul_add),
         cmocka_unit_test(test_gradients),            cmocka_unit_test(test_bias_gradient_and_tape),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),               cmocka_unit_test(test_any_rank_matches_pytorch),
+        cmocka_unit_test(test_any_rank_gradients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/fuzz.sh TARGET SECONDS - runs one libFuzzer target (names_data,
-# safetensors or ops) for SECONDS, starting from fuzz/corpus/TARGET, and
+# safetensors, ops or text_data) for SECONDS, starting from fuzz/corpus/TARGET, and
 # fails on any finding (crash, sanitizer report, leak, broken invariant,
 # timeout). Needs Debian's clang (libFuzzer is part of clang's runtime,
 # package libclang-rt-14-dev or libclang-common-14-dev).
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET SECONDS}
 seconds=${2:?usage: tools/fuzz.sh TARGET SECONDS}
-case $target in names_data|safetensors|ops) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
+case $target in names_data|safetensors|ops|text_data) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
 cc=${FUZZ_CC:-$(command -v clang-14 || command -v clang || true)}
 [ -n "$cc" ] || { echo "fuzz.sh: clang not found (apt-get install clang)" >&2; exit 2; }
 

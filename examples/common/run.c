@@ -61,7 +61,7 @@ double ex_now(void)
 
 void ex_progress_start(ex_progress *p, bool quiet)
 {
-    *p = (ex_progress){.live = isatty(fileno(stderr)) != 0, .quiet = quiet, .start = ex_now()};
+    *p = (ex_progress){.live = isatty(fileno(stderr)) != 0, .quiet = quiet, .start = ex_now(), .eval_name = "dev"};
 }
 
 void ex_progress_show(ex_progress *p, long step, long total, double batch_loss, double dev_loss, bool evaluated)
@@ -70,18 +70,25 @@ void ex_progress_show(ex_progress *p, long step, long total, double batch_loss, 
         return;
     double t = ex_now(), elapsed = t - p->start, rate = step > 0 ? (double)step / elapsed : 0;
     if (p->live) {
-        if (!evaluated && t - p->last_draw < 0.1 && step < total)
+        if (!evaluated && t - p->last_draw < 0.1 && (total <= 0 || step < total))
             return;
         p->last_draw = t;
         double eta = rate > 0 ? (double)(total - step) / rate : 0;
         char dev[32] = "-"; /* before the first evaluation (or with none) */
         if (!isnan(dev_loss))
             snprintf(dev, sizeof dev, "%.4f", dev_loss);
-        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  dev %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss, dev,
-                rate, eta);
+        if (total > 0)
+            fprintf(stderr, "\rstep %ld/%ld  loss %.4f  %s %s  %.0f steps/s  ETA %.0f s   ", step, total, batch_loss,
+                    p->eval_name, dev, rate, eta);
+        else
+            fprintf(stderr, "\rstep %ld  loss %.4f  %s %s  %.0f steps/s   ", step, batch_loss, p->eval_name, dev, rate);
         fflush(stderr);
     } else if (evaluated) {
-        fprintf(stderr, "step %ld/%ld loss %.4f dev %.4f %.0f steps/s\n", step, total, batch_loss, dev_loss, rate);
+        if (total > 0)
+            fprintf(stderr, "step %ld/%ld loss %.4f %s %.4f %.0f steps/s\n", step, total, batch_loss, p->eval_name,
+                    dev_loss, rate);
+        else
+            fprintf(stderr, "step %ld loss %.4f %s %.4f %.0f steps/s\n", step, batch_loss, p->eval_name, dev_loss, rate);
     }
 }
 

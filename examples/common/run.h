@@ -38,11 +38,13 @@ double ex_now(void);
 
 /* The progress line of a training loop on stderr: on a terminal one line
  * redrawn at most ten times a second (and at each evaluation), with rate and
- * ETA ("dev -" until a dev loss is measured); otherwise one line per
+ * ETA ("dev -" until a dev loss is measured; no ETA when total <= 0, an
+ * open-ended run); otherwise one line per
  * evaluation. Quiet: nothing. */
 typedef struct ex_progress {
     bool live, quiet;
     double start, last_draw;
+    const char *eval_name; /* the evaluated split's name on the line: "dev" unless the program sets it */
 } ex_progress;
 
 void ex_progress_start(ex_progress *p, bool quiet);

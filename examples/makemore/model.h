@@ -38,7 +38,10 @@ struct mm_model {
     int n_param;
     /* idx (B, T) I32 tokens, 1 <= T <= block_size -> logits (B, T,
      * vocab_size): the next token after each position. Temporaries of ctx
-     * (recorded when ctx's grad mode is on); NULL + ctx's error on failure. */
+     * (recorded when ctx's grad mode is on); NULL + ctx's error on failure:
+     * LT_ERR_DTYPE / LT_ERR_SHAPE naming idx's shape, LT_ERR_INDEX naming
+     * the first token outside 0..vocab_size-1 and its position. Results do
+     * not depend on ctx's thread count. */
     lt_tensor *(*logits)(lt_ctx *ctx, const mm_model *m, lt_tensor *idx);
 };
 
@@ -47,7 +50,8 @@ struct mm_model {
  * their initial values from g in makemore.py's construction order (g is
  * seeded as torch.manual_seed(seed) and has already served the split's
  * randperm), so that the initial values are PyTorch's bit for bit. False +
- * ctx's error on failure (whatever was created is freed). */
+ * ctx's error on failure (whatever was created is freed and m is left
+ * zeroed, so mm_model_free(m) is harmless). */
 bool mm_bigram_create(lt_ctx *ctx, const mm_config *cfg, lt_rng *g, mm_model *m);
 bool mm_mlp_create(lt_ctx *ctx, const mm_config *cfg, lt_rng *g, mm_model *m);
 bool mm_rnn_create(lt_ctx *ctx, const mm_config *cfg, lt_rng *g, mm_model *m);   /* MM_RNN and MM_GRU */

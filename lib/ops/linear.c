@@ -1,6 +1,9 @@
 /* linear.c - the affine layer y = x @ W + b in one op.
  *
  *     x (N,K) @ W (K,M) + b (M,) -> y (N,M)        b may be NULL
+ *     x (..., K) -> y (..., M): x seen as (N,K), N the product of its
+ *     leading sizes (a view when its layout allows one, else a recorded
+ *     copy), y viewed back; rank 1 gives (M,), as torch's F.linear
  *
  * Why a separate op when matmul and add exist: the bias is folded into the
  * product's epilogue. y's rows start as copies of b and the product is
@@ -62,9 +65,9 @@ static bool check_linear(lt_ctx *ctx, const lt_tensor *x, const lt_tensor *w, co
 {
     if (x->dtype != LT_F32 || w->dtype != LT_F32 || (b && b->dtype != LT_F32))
         return fail_shapes(ctx, LT_ERR_DTYPE, x, w, "needs f32 tensors");
-    if (x->ndim != 2 || w->ndim != 2)
-        return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "both operands must have rank 2");
-    if (x->shape[1] != w->shape[0])
+    if (x->ndim < 1 || w->ndim != 2)
+        return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "x must have rank >= 1 and W rank 2");
+    if (x->shape[x->ndim - 1] != w->shape[0])
         return fail_shapes(ctx, LT_ERR_SHAPE, x, w, "inner sizes differ");
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[1]))
         return lt_fail(ctx, LT_ERR_SHAPE, "linear: bias %s does not match the output width (expected (%lld))",
@@ -115,11 +118,28 @@ static void fill_bias_rows(void *arg, int64_t row0, int64_t rows)
     fill_rows(r->y + row0 * r->m, rows, r->m, r->b);
 }
 
+/* x (..., K) of rank 1 or >= 3 as (N,K): y (N,M) seen as (..., M). The
+ * reshape is a view whenever the leading dims collapse (any contiguous x, a
+ * narrowed last dim), so gemm reads x in place; otherwise a recorded copy. */
+static lt_tensor *linear_batched(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
+{
+    int64_t n = 1, k = x->shape[x->ndim - 1];
+    for (int d = 0; d < x->ndim - 1; d++)
+        n *= x->shape[d];
+    lt_shape out = lt_shape_of(x); /* (..., K) -> (..., M) */
+    out.d[out.ndim - 1] = w->shape[1];
+    lt_tensor *x2 = lt_reshape(ctx, x, LT_SHAPE(n, k));
+    lt_tensor *y = x2 ? lt_linear(ctx, x2, w, b) : NULL;
+    return y ? lt_view(ctx, y, out) : NULL;
+}
+
 lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
     if (!lt_check_args(ctx, "linear", 2, (lt_tensor *const[]){x, w}) || (b && !lt_check_live(ctx, "linear", 3, b)) ||
         !check_linear(ctx, x, w, b))
         return NULL;
+    if (x->ndim != 2)
+        return linear_batched(ctx, x, w, b);
     x = gemm_operand(ctx, x);
     w = x ? gemm_operand(ctx, w) : NULL;
     if (!w)
