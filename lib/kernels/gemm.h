@@ -83,8 +83,9 @@ typedef struct lt_gemm_kernel {
     lt_gemm_tile_fn tile;
     lt_gemm_transpose_fn transpose; /* NULL: a scalar loop */
     /* Optional (tile set): a second tile shape, wider and shorter, for
-     * callers of `tile` whose n is a multiple of wide.nr but not of nr
-     * (AVX-512: 6x64 for n = 64, where 8x48 tiles leave a 16-column strip).
+     * products whose n is a multiple of wide.nr but not of nr (AVX-512:
+     * 6x64 for n = 64 or 256, where 8x48 tiles leave a 16-column strip);
+     * the direct driver picks it itself, callers of `tile` may too.
      * Same contract as `tile` with rows <= wide.mr, cols <= wide.nr.
      * wide.tile NULL: none. */
     struct {
@@ -103,6 +104,20 @@ extern const lt_gemm_kernel lt_gemm_kernel_avx512; /* gemm_avx512.c */
 /* The kernel for an ISA level (see cpu.h), or NULL when that level is not
  * compiled in or the CPU lacks it. LT_ISA_GENERIC always has a kernel. */
 const lt_gemm_kernel *lt_gemm_kernel_for(lt_isa isa);
+
+/* A tile shape of a kernel with a tile function, and that function. */
+typedef struct lt_gemm_tile {
+    int mr, nr;
+    lt_gemm_tile_fn fn;
+} lt_gemm_tile;
+
+/* The tile for a product n columns wide: the kernel's wide one when n is a
+ * multiple of its width but not of the kernel's own nr (AVX-512: n = 64 or
+ * 256 in 6x64 tiles, where 8x48 tiles leave a 16-column strip of 8x16
+ * tiles, which make 8 FMAs for 9 loads), else the kernel's own. Every
+ * element's sum runs in the same order in any tile: the choice changes the
+ * speed only. k->tile must be set. */
+lt_gemm_tile lt_gemm_tile_for(const lt_gemm_kernel *k, int64_t n);
 
 /* The kernel lt_sgemm uses: lt_gemm_kernel_for(lt_cpu_isa()). */
 const lt_gemm_kernel *lt_gemm_active_kernel(void);
