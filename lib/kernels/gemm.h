@@ -64,9 +64,12 @@ typedef void (*lt_gemm_ukernel_fn)(int64_t kc, const float *a, const float *b, f
  * for i < rows <= mr, j < cols <= nr. A may have any strides (its values are
  * broadcast one at a time); B's rows are read with vector loads, masked so
  * that nothing past column cols is touched; C (unit column stride, row
- * stride ldc) is written only inside the rows x cols tile. kc >= 1. */
+ * stride ldc) is written only inside the rows x cols tile. kc >= 1. bias
+ * (NULL: none; only with accumulate false): C[i][j] = sum + bias[j], the
+ * same bits as adding the sum to a C whose rows hold the bias. */
 typedef void (*lt_gemm_tile_fn)(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                                const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
+                                const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate,
+                                const float *bias);
 
 /* dst[p*ldd + j] = src[p + j*ss] for p < kc, j < nc: the (nc,kc) row-major
  * block at src, transposed (packs a column-major op(B) into rows). */
@@ -134,10 +137,17 @@ size_t lt_sgemm_work_floats(int64_t m, int64_t n, int64_t k);
  * better). C must not overlap A or B. */
 void lt_sgemm(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate, float *work);
 
+/* C = op(A) @ op(B) + bias, bias (n,) unit-stride added to every row (a
+ * linear layer's epilogue): the same bits as filling C's rows with bias and
+ * accumulating, without that pass (the tile kernels add it in registers). */
+void lt_sgemm_bias(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, const float *bias, float *work);
+
 /* The same with an explicit kernel (tests check every kernel against a
  * reference; benchmarks compare them). */
 void lt_sgemm_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c,
                    bool accumulate, float *work);
+void lt_sgemm_bias_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b,
+                        lt_mat_out c, const float *bias, float *work);
 size_t lt_sgemm_work_floats_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k);
 
 #endif

@@ -220,7 +220,7 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
         for (int64_t i = 0; i < m; i += mr)
             for (int64_t j = 0; j < n; j += nr)
                 t.fn((int)min64(mr, m - i), (int)min64(nr, n - j), kc, a + i * a_rs + p0 * a_cs, a_rs, a_cs,
-                     b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc);
+                     b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc, NULL);
     }
 }
 
