@@ -74,7 +74,8 @@ static void gelu_tanh_map(float *restrict y, const float *x, int64_t n)
  * t = tanh(inner), in PyTorch's order of operations. */
 static void gelu_tanh_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *dx = lt_input_grad(ctx, node, 0); /* x is dense (lt_unary_op) */
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh); /* x is dense (lt_unary_op) */
     if (!dx)
         return;
     const float *x = lt_f32(node->in[0]), *dy = lt_output_grad(node);
@@ -86,9 +87,14 @@ static void gelu_tanh_backward(lt_ctx *ctx, lt_node *node)
         for (int64_t j = 0; j < m; j++) {
             float xj = x[i0 + j], left = 0.5f * xj, right = 1.0f + t[j];
             float slope_in = GELU_BETA * (1.0f + 3.0f * GELU_KAPPA * (xj * xj));
-            float slope = 0.5f * right + left * (1.0f - t[j] * t[j]) * slope_in;
-            dx[i0 + j] += dy[i0 + j] * slope;
+            t[j] = 0.5f * right + left * (1.0f - t[j] * t[j]) * slope_in; /* the slope */
         }
+        if (fresh)
+            for (int64_t j = 0; j < m; j++)
+                dx[i0 + j] = dy[i0 + j] * t[j];
+        else
+            for (int64_t j = 0; j < m; j++)
+                dx[i0 + j] += dy[i0 + j] * t[j];
     }
 }
 

@@ -15,7 +15,8 @@
  * W may be a transposed view (e.g. a PyTorch-style (out,in) weight passed as
  * lt_transpose(W)); like x, it is read in place when it is row- or
  * column-major. Large products are split across the context's threads by
- * lt_sgemm_par (gemm_split.h). */
+ * lt_sgemm_par (gemm_split.h). dx is written rather than added to when its
+ * buffer is fresh (lt_input_grad_fresh). */
 #include "core/opkit.h"
 #include "kernels/gemm_split.h"
 
@@ -36,9 +37,10 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
     gemm_view(x, &xm);
     gemm_view(w, &wm);
     lt_mat dym = {dy, m, 1};
-    float *dx = lt_input_grad(ctx, node, 0);
-    if (dx) /* dx (N,K) += dy (N,M) @ W^T (M,K) */
-        lt_sgemm_par(ctx, n, k, m, dym, lt_mat_t(wm), (lt_mat_out){dx, xm.rs, xm.cs}, true, NULL);
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
+    if (dx) /* dx (N,K) += dy (N,M) @ W^T (M,K); = when dx is fresh */
+        lt_sgemm_par(ctx, n, k, m, dym, lt_mat_t(wm), (lt_mat_out){dx, xm.rs, xm.cs}, !fresh, NULL);
     float *dw = lt_input_grad(ctx, node, 1);
     if (dw) /* dW (K,M) += x^T (K,N) @ dy (N,M) */
         lt_sgemm_par(ctx, k, m, n, lt_mat_t(xm), dym, (lt_mat_out){dw, wm.rs, wm.cs}, true, NULL);

@@ -239,7 +239,9 @@ static void layernorm_backward(lt_ctx *ctx, lt_node *node)
     const norm_saved *s = node->saved;
     int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
     const float *dy = lt_output_grad(node), *g = data_or_null(node->in[1]);
-    float *dx = lt_input_grad(ctx, node, 0), *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
+    float *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
     if (lt_status_of(ctx) != LT_OK)
         return;
     for (int64_t r = 0; r < m; r++) {
@@ -261,7 +263,8 @@ static void layernorm_backward(lt_ctx *ctx, lt_node *node)
         float *dxr = dx + r * c;
         for (int64_t j = 0; j < c; j++) {
             float xhat = (xr[j] - mu) * is, dxhat = dyr[j] * (g ? g[j] : 1.0f);
-            dxr[j] += is * (dxhat - md - xhat * mdx);
+            float d = is * (dxhat - md - xhat * mdx);
+            dxr[j] = fresh ? d : dxr[j] + d;
         }
     }
 }
