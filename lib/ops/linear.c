@@ -28,6 +28,21 @@ static bool gemm_view(const lt_tensor *t, lt_mat *m)
     return t->shape[0] <= 1 || t->shape[1] <= 1 || m->rs == 1 || m->cs == 1;
 }
 
+/* db[j * stride] += sum over rows i of dy[i][j], dy (n,m) dense, row by row
+ * (the same order for any stride); a unit stride gets its own loop, which
+ * vectorises. */
+static void add_column_sums(float *db, int64_t stride, const float *restrict dy, int64_t n, int64_t m)
+{
+    if (stride == 1)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < m; j++)
+                db[j] += dy[i * m + j];
+    else
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < m; j++)
+                db[j * stride] += dy[i * m + j];
+}
+
 static void linear_backward(lt_ctx *ctx, lt_node *node)
 {
     const lt_tensor *x = node->in[0], *w = node->in[1], *b = node->n_in > 2 ? node->in[2] : NULL;
@@ -45,9 +60,8 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
     if (dw) /* dW (K,M) += x^T (K,N) @ dy (N,M) */
         lt_sgemm_par(ctx, k, m, n, lt_mat_t(xm), dym, (lt_mat_out){dw, wm.rs, wm.cs}, true, NULL);
     float *db = b ? lt_input_grad(ctx, node, 2) : NULL;
-    for (int64_t i = 0; db && i < n; i++) /* db (M,) += column sums of dy */
-        for (int64_t j = 0; j < m; j++)
-            db[j * b->stride[0]] += dy[i * m + j];
+    if (db)
+        add_column_sums(db, b->stride[0], dy, n, m);
 }
 
 static const lt_op linear_op = {"linear", linear_backward, LT_SAVES_CROSS};
