@@ -1,5 +1,6 @@
 /* autograd.c - the tape: record in execution order, walk backward,
- * accumulate with +=. */
+ * accumulate with += (or write a temporary's fresh buffer:
+ * lt_input_grad_fresh). */
 #include "core/opkit.h"
 
 #include <stdio.h>
