@@ -55,6 +55,39 @@ static void test_user_defined_op(void **state)
     lt_ctx_free(ctx);
 }
 
+/* ---- gradient buffers written by their first contribution --------------- */
+
+/* Temporaries whose gradient the first backward to reach them writes
+ * (lt_input_grad_fresh) beside ones that must add: h is read by four ops
+ * (backward reaches it first through a narrow's exp, a part of its storage
+ * that must not be written whole, then through a linear and through both
+ * operands of one add), row is stretched over rows, and the linear,
+ * layernorm, mul and gelu inputs have one reader each. */
+static lt_tensor *fresh_and_shared(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    (void)user;
+    lt_tensor *h = lt_tanh(ctx, in[0]);              /* (3,4) */
+    lt_tensor *twice = lt_add(ctx, h, h);            /* both operands h */
+    lt_tensor *row = lt_sigmoid(ctx, in[1]);         /* (4,), stretched over 3 rows */
+    lt_tensor *lin = lt_linear(ctx, h, in[2], NULL); /* (3,4) @ (4,4) */
+    lt_tensor *norm = lt_layernorm(ctx, lt_add(ctx, lin, row), NULL, NULL, 1e-5f);
+    lt_tensor *g = lt_gelu_tanh(ctx, lt_mul(ctx, twice, norm));
+    lt_tensor *part = lt_exp(ctx, lt_narrow(ctx, h, 0, 1, 2)); /* rows 1..2 of h */
+    return lt_add(ctx, g, lt_sum(ctx, part));
+}
+
+static void test_fresh_gradient_buffers(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *in[3] = {ts_random(ctx, LT_SHAPE(3, 4), 5, -1, 1), ts_random(ctx, LT_SHAPE(4), 6, -1, 1),
+                        ts_random(ctx, LT_SHAPE(4, 4), 7, -1, 1)};
+    for (int i = 0; i < 3; i++)
+        lt_requires_grad(ctx, in[i], true);
+    ts_gradcheck(fresh_and_shared, in, 3, NULL, 1e-3, 2e-3, 2e-2); /* layernorm over 4 features: test_norm.c's bounds */
+    lt_ctx_free(ctx);
+}
+
 /* ---- scalar backward, accumulation, grad mode ------------------------------ */
 
 static void test_backward_scalar_and_accumulate(void **state)
@@ -155,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_no_grad_records_nothing),
         cmocka_unit_test(test_backward_errors),
         cmocka_unit_test(test_unused_branch),
+        cmocka_unit_test(test_fresh_gradient_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

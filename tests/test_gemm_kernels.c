@@ -377,19 +377,21 @@ static int check_tile_edges(const char *name, lt_gemm_tile_fn tile, int mr, int 
     for (int rows = 1; rows <= mr; rows++)
         for (int cols = 1; cols <= nr; cols++)
             for (int kc = 1; kc <= 9; kc += 4) {
-                bool acc = (rows + cols + kc) % 2;
+                int mode = (rows + cols + kc) % 3; /* 0: C =, 1: C +=, 2: C = bias + */
+                bool acc = mode == 1;
                 ts_rand r = ts_rand_new((uint64_t)(rows * 1000 + cols * 10 + kc));
                 gmat a = gmat_new(rows, kc, (layout)((rows + cols) % 4)), b = gmat_new(kc, cols, ROW_TIGHT);
-                gmat c = gmat_new(rows, cols, ROW_PAD);
+                gmat c = gmat_new(rows, cols, ROW_PAD), bias = gmat_new(1, cols, ROW_TIGHT);
                 gmat_fill(&a, &r);
                 gmat_fill(&b, &r);
+                gmat_fill(&bias, &r);
                 if (acc)
                     gmat_fill(&c, &r);
                 float c0[64 * 64];
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < cols; j++)
-                        c0[i * cols + j] = acc ? *gat(&c, i, j) : 0.0f;
-                tile(rows, cols, kc, a.base, a.rs, a.cs, b.base, b.rs, c.base, c.rs, acc);
+                        c0[i * cols + j] = acc ? *gat(&c, i, j) : mode == 2 ? *gat(&bias, 0, j) : 0.0f;
+                tile(rows, cols, kc, a.base, a.rs, a.cs, b.base, b.rs, c.base, c.rs, acc, mode == 2 ? bias.base : NULL);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < cols; j++) {
                         double want = c0[i * cols + j], mag = fabs(want);
@@ -398,10 +400,11 @@ static int check_tile_edges(const char *name, lt_gemm_tile_fn tile, int mr, int 
                             mag += fabs((double)*gat(&a, i, p) * *gat(&b, p, j));
                         }
                         if (!(fabs(*gat(&c, i, j) - want) <= (kc + 2) * FLT_EPSILON * mag))
-                            fail_msg("%s tile %dx%d kc=%d acc=%d: C[%d][%d] = %.9g, want %.9g", name, rows, cols, kc,
-                                     acc, i, j, *gat(&c, i, j), want);
+                            fail_msg("%s tile %dx%d kc=%d mode=%d: C[%d][%d] = %.9g, want %.9g", name, rows, cols,
+                                     kc, mode, i, j, *gat(&c, i, j), want);
                     }
                 gmat_assert_guards(&c, "C tile");
+                free(bias.alloc);
                 free(a.alloc);
                 free(b.alloc);
                 free(c.alloc);
@@ -430,6 +433,57 @@ static void test_tile_edges(void **state)
     }
     /* none on a generic-only machine */
     assert_int_equal(tested, want);
+}
+
+/* lt_sgemm_bias gives the bits of filling C's rows with the bias and
+ * accumulating the product, on every kernel and path: the tiles' epilogue
+ * (n = 64 and 256 in wide tiles, ragged n), depth blocks, packed column
+ * blocks, a column-major C (filled, then accumulated), k = 0. */
+static void test_bias_epilogue(void **state)
+{
+    (void)state;
+    const lt_gemm_kernel *ks[3];
+    int nk = available_kernels(ks);
+    static const problem ps[] = {
+        {512, 64, 64, ROW_TIGHT, COL_PAD, ROW_TIGHT, false},   /* makemore's c_proj */
+        {50, 256, 70, ROW_TIGHT, COL_PAD, ROW_TIGHT, false},   /* wide tiles */
+        {13, 27, 300, ROW_TIGHT, ROW_TIGHT, ROW_PAD, false},   /* depth blocks, ragged */
+        {9, 1100, 7, ROW_TIGHT, COL_PAD, ROW_TIGHT, false},    /* column blocks of a packed B */
+        {20, 64, 30, SCATTERED, ROW_TIGHT, COL_PAD, false},    /* column-major C */
+        {7, 33, 0, ROW_TIGHT, ROW_TIGHT, ROW_TIGHT, false},    /* k = 0: C = bias */
+    };
+    for (int ki = 0; ki < nk; ki++)
+        for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+            const problem *p = &ps[i];
+            ts_rand r = ts_rand_new(77 + i);
+            gmat a = gmat_new(p->m, p->k ? p->k : 1, p->la), b = gmat_new(p->k ? p->k : 1, p->n, p->lb);
+            gmat c1 = gmat_new(p->m, p->n, p->lc), c2 = gmat_new(p->m, p->n, p->lc), bias = gmat_new(1, p->n, ROW_TIGHT);
+            gmat_fill(&a, &r);
+            gmat_fill(&b, &r);
+            gmat_fill(&bias, &r);
+            for (int64_t y = 0; y < p->m; y++)
+                for (int64_t x = 0; x < p->n; x++)
+                    *gat(&c2, y, x) = *gat(&bias, 0, x);
+            float *work = aligned_alloc(64, (sizeof(float) * lt_sgemm_work_floats_with(ks[ki], p->m, p->n, p->k) + 64)
+                                                / 64 * 64);
+            assert_non_null(work);
+            lt_mat am = {a.base, a.rs, a.cs}, bm = {b.base, b.rs, b.cs};
+            lt_sgemm_bias_with(ks[ki], p->m, p->n, p->k, am, bm, (lt_mat_out){c1.base, c1.rs, c1.cs}, bias.base, work);
+            lt_sgemm_with(ks[ki], p->m, p->n, p->k, am, bm, (lt_mat_out){c2.base, c2.rs, c2.cs}, true, work);
+            for (int64_t y = 0; y < p->m; y++)
+                for (int64_t x = 0; x < p->n; x++)
+                    if (memcmp(gat(&c1, y, x), gat(&c2, y, x), sizeof(float)) != 0)
+                        fail_msg("%s (%lld,%lld,%lld): C[%lld][%lld] = %.9g with the bias epilogue, %.9g filled",
+                                 ks[ki]->name, (long long)p->m, (long long)p->n, (long long)p->k, (long long)y,
+                                 (long long)x, *gat(&c1, y, x), *gat(&c2, y, x));
+            gmat_assert_guards(&c1, "C with bias");
+            free(work);
+            free(a.alloc);
+            free(b.alloc);
+            free(c1.alloc);
+            free(c2.alloc);
+            free(bias.alloc);
+        }
 }
 
 /* The transpose packer: exact copies, nothing written in the padding. */
@@ -551,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_lt_sgemm_dispatch),
         cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_tile_edges),
+        cmocka_unit_test(test_bias_epilogue),
         cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_model_shapes_all_layouts),

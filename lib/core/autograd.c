@@ -1,5 +1,6 @@
 /* autograd.c - the tape: record in execution order, walk backward,
- * accumulate with +=. */
+ * accumulate with += (or write a temporary's fresh buffer:
+ * lt_input_grad_fresh). */
 #include "core/opkit.h"
 
 #include <stdio.h>
@@ -115,6 +116,31 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i)
 {
     lt_tensor *x = node->in[i];
     return wants_grad(x) ? lt_grad_buffer(ctx, x) : NULL;
+}
+
+/* Writing t element by element writes every element of its storage once:
+ * a dense view of all of it. */
+static bool covers_storage(const lt_tensor *t)
+{
+    return t->offset == 0 && lt_numel(t) == t->storage->numel && lt_is_contiguous(t);
+}
+
+float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
+{
+    lt_tensor *x = node->in[i];
+    lt_storage *s = x ? x->storage : NULL;
+    *fresh = false;
+    if (!wants_grad(x))
+        return NULL;
+    if (s->grad || s->persistent || !covers_storage(x))
+        return lt_grad_buffer(ctx, x);
+    /* the first backward to reach this storage: no contribution to keep, so
+     * the buffer is left uncleared for the caller to write */
+    s->grad = lt_arena_alloc(ctx, (size_t)(s->numel ? s->numel : 1) * sizeof(float));
+    if (!s->grad)
+        return NULL;
+    *fresh = true;
+    return s->grad;
 }
 
 size_t lt_tape_size(const lt_ctx *ctx) { return ctx ? ctx->tape_len : 0; }

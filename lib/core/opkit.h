@@ -105,21 +105,42 @@ static inline const float *lt_output_grad(const lt_node *node) { return node->ou
  * memory: either way the backward skips it. */
 float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i);
 
+/* lt_input_grad, for a backward that can write its whole input gradient
+ * instead of adding to it: *fresh is true when the buffer was allocated by
+ * this call and left uncleared, and the caller must then set (=) every
+ * element of input i's gradient, never add. That happens only for the first
+ * backward to reach a temporary's storage (nothing accumulated yet) and when
+ * input i is a dense view of all of that storage, so that writing the input
+ * writes the whole buffer; otherwise *fresh is false and the buffer holds
+ * the gradient so far, as lt_input_grad's. Saves clearing the buffer and
+ * reading the zeros back: most temporaries have one consumer. */
+float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh);
+
 /* The backward of an elementwise one-input op (inputs made dense by
- * lt_unary_begin): dx[i] += EXPR for every element, where EXPR reads x, y
+ * lt_unary_begin): dx[i] += EXPR for every element (= when the buffer is
+ * fresh: lt_input_grad_fresh), where EXPR reads x, y
  * and dy, element i of the input, the output and the output's gradient. */
 #define LT_UNARY_BACKWARD(name, EXPR)                                                                \
     static void name(lt_ctx *ctx, lt_node *node)                                                     \
     {                                                                                                \
-        float *dx = lt_input_grad(ctx, node, 0);                                                     \
+        bool fresh;                                                                                  \
+        float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);                                       \
         if (!dx)                                                                                     \
             return;                                                                                  \
         const float *xv = lt_f32(node->in[0]), *yv = lt_f32(node->out), *dyv = lt_output_grad(node); \
-        for (int64_t i = 0, n = lt_numel(node->out); i < n; i++) {                                   \
-            const float x = xv[i], y = yv[i], dy = dyv[i];                                           \
-            (void)x, (void)y;                                                                        \
-            dx[i] += (EXPR);                                                                         \
-        }                                                                                            \
+        int64_t n = lt_numel(node->out);                                                             \
+        if (fresh)                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                        \
+                const float x = xv[i], y = yv[i], dy = dyv[i];                                       \
+                (void)x, (void)y;                                                                    \
+                dx[i] = (EXPR);                                                                      \
+            }                                                                                        \
+        else                                                                                         \
+            for (int64_t i = 0; i < n; i++) {                                                        \
+                const float x = xv[i], y = yv[i], dy = dyv[i];                                       \
+                (void)x, (void)y;                                                                    \
+                dx[i] += (EXPR);                                                                     \
+            }                                                                                        \
     }
 
 #endif

@@ -204,7 +204,8 @@ static int64_t direct_b_floats(int64_t n, int64_t kd)
 static int64_t direct_work_floats(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd)
 {
     (void)m;
-    return direct_b_floats(n, kd) + (int64_t)k->mr * min64(kd, LT_DIRECT_KC);
+    int mr = k->mr > k->wide.mr ? k->mr : k->wide.mr; /* A's slice for either tile */
+    return direct_b_floats(n, kd) + (int64_t)mr * min64(kd, LT_DIRECT_KC);
 }
 
 size_t lt_sgemm_work_floats_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd)
@@ -257,6 +258,13 @@ static void pack_b_rows(const lt_gemm_kernel *k, float *restrict dst, int64_t ld
             dst[p * ldd + j] = b[p * b_rs + j * b_cs];
 }
 
+lt_gemm_tile lt_gemm_tile_for(const lt_gemm_kernel *k, int64_t n)
+{
+    if (k->wide.tile && n % k->wide.nr == 0 && n % k->nr != 0)
+        return (lt_gemm_tile){k->wide.mr, k->wide.nr, k->wide.tile};
+    return (lt_gemm_tile){k->mr, k->nr, k->tile};
+}
+
 /* A tile of a C with no unit stride (column-major C was transposed away):
  * computed into a scratch tile, then added or copied. Kept out of line: with
  * the 4 KiB scratch tile inlined into sgemm_direct's frame the training
@@ -267,12 +275,12 @@ static void pack_b_rows(const lt_gemm_kernel *k, float *restrict dst, int64_t ld
 #else
 #define LT_NOINLINE
 #endif
-static LT_NOINLINE void scattered_tile(const lt_gemm_kernel *k, int rows, int cols, int64_t kc, const float *a,
+static LT_NOINLINE void scattered_tile(const lt_gemm_tile *k, int rows, int cols, int64_t kc, const float *a,
                                        int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb, float *c, int64_t c_rs,
-                                       int64_t c_cs, bool accumulate)
+                                       int64_t c_cs, bool accumulate, const float *bias)
 {
     float t[LT_GEMM_MAX_TILE];
-    k->tile(rows, cols, kc, a, a_rs, a_cs, b, ldb, t, k->nr, false);
+    k->fn(rows, cols, kc, a, a_rs, a_cs, b, ldb, t, k->nr, false, bias);
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < cols; s++) {
             float *cr = c + r * c_rs + s * c_cs;
@@ -280,14 +288,14 @@ static LT_NOINLINE void scattered_tile(const lt_gemm_kernel *k, int rows, int co
         }
 }
 
-static inline void direct_tile(const lt_gemm_kernel *k, int rows, int cols, int64_t kc, const float *a, int64_t a_rs,
+static inline void direct_tile(const lt_gemm_tile *k, int rows, int cols, int64_t kc, const float *a, int64_t a_rs,
                                int64_t a_cs, const float *b, int64_t ldb, float *c, int64_t c_rs, int64_t c_cs,
-                               bool accumulate)
+                               bool accumulate, const float *bias)
 {
     if (c_cs == 1)
-        k->tile(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, c_rs, accumulate);
+        k->fn(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, c_rs, accumulate, bias);
     else
-        scattered_tile(k, rows, cols, kc, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, accumulate);
+        scattered_tile(k, rows, cols, kc, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, accumulate, bias);
 }
 
 /* Asks for the next row tile's part of C (rows x cols, unit column stride)
@@ -306,11 +314,12 @@ static void prefetch_rows(const float *c, int rows, int64_t cols, int64_t c_rs)
 
 static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
                          int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
-                         int64_t c_cs, bool accumulate, float *work)
+                         int64_t c_cs, bool accumulate, const float *bias, float *work)
 {
     bool b_in_place = (b_cs == 1 || n == 1) && kd * n <= LT_DIRECT_B_MAX;
     bool a_in_place = a_cs == 1 || kd == 1 || ((a_rs == 1 || m == 1) && a_cs <= LT_DIRECT_A_MAX_LD);
-    int mr = k->mr, nr = k->nr;
+    lt_gemm_tile ts = lt_gemm_tile_for(k, n); /* each element's sum is the same in any tile */
+    int mr = ts.mr, nr = ts.nr;
     int64_t nb = b_in_place ? n : LT_DIRECT_NC;
     bool prefetch_c = c_cs == 1 && m * n > LT_PREFETCH_C_MIN;
     float *pb = work, *pa = work + direct_b_floats(n, kd);
@@ -325,6 +334,7 @@ static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
                 bp = pb;
             }
             bool acc = accumulate || p0 > 0;
+            const float *bias_block = bias && p0 == 0 ? bias + j0 : NULL; /* with the first depth block */
             for (int64_t i0 = 0; i0 < m; i0 += mr) {
                 int rows = (int)min64(mr, m - i0);
                 const float *ap = a + i0 * a_rs + p0 * a_cs;
@@ -346,8 +356,8 @@ static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
                 if (prefetch_c && i0 + mr < m)
                     prefetch_rows(ct + mr * c_rs, (int)min64(mr, m - i0 - mr), nc, c_rs);
                 for (int64_t jr = 0; jr < nc; jr += nr)
-                    direct_tile(k, rows, (int)min64(nr, nc - jr), kc, ap, ars, acs, bp + jr,
-                                ldb, ct + jr * c_cs, c_rs, c_cs, acc);
+                    direct_tile(&ts, rows, (int)min64(nr, nc - jr), kc, ap, ars, acs, bp + jr, ldb, ct + jr * c_cs,
+                                c_rs, c_cs, acc, bias_block ? bias_block + jr : NULL);
             }
         }
     }
@@ -372,7 +382,7 @@ static void sgemm_strided(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t
         return;
     }
     if (k->tile) {
-        sgemm_direct(k, m, n, kd, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, accumulate, work);
+        sgemm_direct(k, m, n, kd, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, accumulate, NULL, work);
         return;
     }
     gemm_out o = {k, c, c_rs, c_cs};
@@ -403,4 +413,29 @@ void lt_sgemm_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, lt
 void lt_sgemm(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate, float *work)
 {
     lt_sgemm_with(lt_gemm_active_kernel(), m, n, k, a, b, c, accumulate, work);
+}
+
+/* C's rows = bias. */
+static void fill_bias_rows(float *c, int64_t m, int64_t n, int64_t c_rs, int64_t c_cs, const float *bias)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            c[i * c_rs + j * c_cs] = bias[j];
+}
+
+void lt_sgemm_bias_with(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, lt_mat a, lt_mat b, lt_mat_out c,
+                        const float *bias, float *work)
+{
+    if (k->tile && kd > 0 && m > 0 && n > 0 && c.cs == 1) { /* the tiles add it (row-major C: no swap) */
+        sgemm_direct(k, m, n, kd, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c.data, c.rs, c.cs, false, bias, work);
+        return;
+    }
+    if (m > 0 && n > 0)
+        fill_bias_rows(c.data, m, n, c.rs, c.cs, bias);
+    sgemm_strided(k, m, n, kd, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c.data, c.rs, c.cs, true, work);
+}
+
+void lt_sgemm_bias(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, const float *bias, float *work)
+{
+    lt_sgemm_bias_with(lt_gemm_active_kernel(), m, n, k, a, b, c, bias, work);
 }

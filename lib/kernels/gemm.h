@@ -64,9 +64,12 @@ typedef void (*lt_gemm_ukernel_fn)(int64_t kc, const float *a, const float *b, f
  * for i < rows <= mr, j < cols <= nr. A may have any strides (its values are
  * broadcast one at a time); B's rows are read with vector loads, masked so
  * that nothing past column cols is touched; C (unit column stride, row
- * stride ldc) is written only inside the rows x cols tile. kc >= 1. */
+ * stride ldc) is written only inside the rows x cols tile. kc >= 1. bias
+ * (NULL: none; only with accumulate false): C[i][j] = sum + bias[j], the
+ * same bits as adding the sum to a C whose rows hold the bias. */
 typedef void (*lt_gemm_tile_fn)(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                                const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate);
+                                const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate,
+                                const float *bias);
 
 /* dst[p*ldd + j] = src[p + j*ss] for p < kc, j < nc: the (nc,kc) row-major
  * block at src, transposed (packs a column-major op(B) into rows). */
@@ -83,8 +86,9 @@ typedef struct lt_gemm_kernel {
     lt_gemm_tile_fn tile;
     lt_gemm_transpose_fn transpose; /* NULL: a scalar loop */
     /* Optional (tile set): a second tile shape, wider and shorter, for
-     * callers of `tile` whose n is a multiple of wide.nr but not of nr
-     * (AVX-512: 6x64 for n = 64, where 8x48 tiles leave a 16-column strip).
+     * products whose n is a multiple of wide.nr but not of nr (AVX-512:
+     * 6x64 for n = 64 or 256, where 8x48 tiles leave a 16-column strip);
+     * the direct driver picks it itself, callers of `tile` may too.
      * Same contract as `tile` with rows <= wide.mr, cols <= wide.nr.
      * wide.tile NULL: none. */
     struct {
@@ -104,6 +108,20 @@ extern const lt_gemm_kernel lt_gemm_kernel_avx512; /* gemm_avx512.c */
  * compiled in or the CPU lacks it. LT_ISA_GENERIC always has a kernel. */
 const lt_gemm_kernel *lt_gemm_kernel_for(lt_isa isa);
 
+/* A tile shape of a kernel with a tile function, and that function. */
+typedef struct lt_gemm_tile {
+    int mr, nr;
+    lt_gemm_tile_fn fn;
+} lt_gemm_tile;
+
+/* The tile for a product n columns wide: the kernel's wide one when n is a
+ * multiple of its width but not of the kernel's own nr (AVX-512: n = 64 or
+ * 256 in 6x64 tiles, where 8x48 tiles leave a 16-column strip of 8x16
+ * tiles, which make 8 FMAs for 9 loads), else the kernel's own. Every
+ * element's sum runs in the same order in any tile: the choice changes the
+ * speed only. k->tile must be set. */
+lt_gemm_tile lt_gemm_tile_for(const lt_gemm_kernel *k, int64_t n);
+
 /* The kernel lt_sgemm uses: lt_gemm_kernel_for(lt_cpu_isa()). */
 const lt_gemm_kernel *lt_gemm_active_kernel(void);
 
@@ -119,10 +137,17 @@ size_t lt_sgemm_work_floats(int64_t m, int64_t n, int64_t k);
  * better). C must not overlap A or B. */
 void lt_sgemm(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate, float *work);
 
+/* C = op(A) @ op(B) + bias, bias (n,) unit-stride added to every row (a
+ * linear layer's epilogue): the same bits as filling C's rows with bias and
+ * accumulating, without that pass (the tile kernels add it in registers). */
+void lt_sgemm_bias(int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, const float *bias, float *work);
+
 /* The same with an explicit kernel (tests check every kernel against a
  * reference; benchmarks compare them). */
 void lt_sgemm_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c,
                    bool accumulate, float *work);
+void lt_sgemm_bias_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b,
+                        lt_mat_out c, const float *bias, float *work);
 size_t lt_sgemm_work_floats_with(const lt_gemm_kernel *kernel, int64_t m, int64_t n, int64_t k);
 
 #endif

@@ -33,7 +33,7 @@ INLINE2 __m256i lane_mask(int n) /* lanes < n set */
 /* The tile body for `rows` rows and `nv` vectors (compile-time constants);
  * the last vector has `tail` valid lanes (1..8) and `last` is their mask. */
 INLINE2 void tile_body(const int rows, const int nv, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                       const float *b, int64_t ldb, float *c, int64_t ldc, int tail, bool accumulate)
+                       const float *b, int64_t ldb, float *c, int64_t ldc, int tail, bool accumulate, const float *bias)
 {
     __m256i last = lane_mask(tail);
     bool full = tail == 8;
@@ -61,6 +61,14 @@ INLINE2 void tile_body(const int rows, const int nv, int64_t kc, const float *a,
                                                                  : _mm256_loadu_ps(c + i * ldc + 8 * v));
         accumulate = false;
     }
+    if (bias) { /* one row of vectors, added to every row */
+        __m256 bb[NV];
+        UNROLL for (int v = 0; v < nv; v++)
+            bb[v] = v == nv - 1 && !full ? _mm256_maskload_ps(bias + 8 * v, last) : _mm256_loadu_ps(bias + 8 * v);
+        UNROLL for (int i = 0; i < rows; i++)
+            UNROLL for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm256_add_ps(acc[i][v], bb[v]);
+    }
     UNROLL for (int i = 0; i < rows; i++, c += ldc)
         UNROLL for (int v = 0; v < nv; v++) {
             __m256 r = acc[i][v];
@@ -74,13 +82,14 @@ INLINE2 void tile_body(const int rows, const int nv, int64_t kc, const float *a,
 }
 
 typedef void (*tile2_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb,
-                         float *c, int64_t ldc, int tail, bool accumulate);
+                         float *c, int64_t ldc, int tail, bool accumulate, const float *bias);
 
 #define TILE(R, V)                                                                                               \
     static TAVX2 void tile_##R##x##V(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,     \
-                                     int64_t ldb, float *c, int64_t ldc, int tail, bool accumulate)              \
+                                     int64_t ldb, float *c, int64_t ldc, int tail, bool accumulate,              \
+                                     const float *bias)                                                          \
     {                                                                                                            \
-        tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, tail, accumulate);                                    \
+        tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, tail, accumulate, bias);                              \
     }
 #define TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V)
 TILES(1)
@@ -90,10 +99,10 @@ TILES(2)
 static const tile2_fn tiles[NV][MR] = {ROW(1), ROW(2)};
 
 static TAVX2 void tile_avx2(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                            const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate)
+                            const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate, const float *bias)
 {
     int nv = (cols + 7) / 8;
-    tiles[nv - 1][rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, cols - 8 * (nv - 1), accumulate);
+    tiles[nv - 1][rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, cols - 8 * (nv - 1), accumulate, bias);
 }
 
 /* ---- packing a column-major op(B) into rows ----------------------------------

@@ -44,7 +44,8 @@
 /* The tile body for `rows` rows and `nv` vectors (compile-time constants at
  * every call site); `last` masks the last vector's columns. */
 INLINE512 void tile_body(const int rows, const int nv, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs,
-                         const float *b, int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate)
+                         const float *b, int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate,
+                         const float *bias)
 {
     __m512 acc[MR][MAX_NV];
     UNROLL for (int i = 0; i < rows; i++)
@@ -71,6 +72,14 @@ INLINE512 void tile_body(const int rows, const int nv, int64_t kc, const float *
                     acc[i][v], _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, c + i * ldc + 16 * v));
         accumulate = false;
     }
+    if (bias) { /* one row of vectors, added to every row */
+        __m512 bb[MAX_NV];
+        UNROLL for (int v = 0; v < nv; v++)
+            bb[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, bias + 16 * v);
+        UNROLL for (int i = 0; i < rows; i++)
+            UNROLL for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm512_add_ps(acc[i][v], bb[v]);
+    }
     UNROLL for (int i = 0; i < rows; i++, c += ldc)
         UNROLL for (int v = 0; v < nv; v++) {
             __m512 r = acc[i][v];
@@ -81,13 +90,14 @@ INLINE512 void tile_body(const int rows, const int nv, int64_t kc, const float *
 }
 
 typedef void (*tile512_fn)(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int64_t ldb,
-                           float *c, int64_t ldc, __mmask16 last, bool accumulate);
+                           float *c, int64_t ldc, __mmask16 last, bool accumulate, const float *bias);
 
 #define TILE(R, V)                                                                                               \
     static T512 void tile_##R##x##V(int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,      \
-                                    int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate)         \
+                                    int64_t ldb, float *c, int64_t ldc, __mmask16 last, bool accumulate,         \
+                                    const float *bias)                                                           \
     {                                                                                                            \
-        tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);                                    \
+        tile_body(R, V, kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate, bias);                              \
     }
 #define WIDE_TILES(V) TILE(1, V) TILE(2, V) TILE(3, V) TILE(4, V) TILE(5, V) TILE(6, V)
 #define TILES(V) WIDE_TILES(V) TILE(7, V) TILE(8, V)
@@ -100,25 +110,25 @@ WIDE_TILES(4)
 static const tile512_fn tiles[NV][MR] = {ROW(1), ROW(2), ROW(3)};
 
 static T512 void tile512(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
-                         int64_t ldb, float *c, int64_t ldc, bool accumulate)
+                         int64_t ldb, float *c, int64_t ldc, bool accumulate, const float *bias)
 {
     int nv = (cols + 15) / 16;
     __mmask16 last = (__mmask16)(0xFFFFu >> (16 * nv - cols));
-    tiles[nv - 1][rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);
+    tiles[nv - 1][rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate, bias);
 }
 
 static const tile512_fn wide_tiles[WIDE_MR] = {tile_1x4, tile_2x4, tile_3x4, tile_4x4, tile_5x4, tile_6x4};
 
 /* Up to 6 rows x 64 columns; fewer than 49 columns go to tile512's tiles. */
 static T512 void wide512(int rows, int cols, int64_t kc, const float *a, int64_t a_rs, int64_t a_cs, const float *b,
-                         int64_t ldb, float *c, int64_t ldc, bool accumulate)
+                         int64_t ldb, float *c, int64_t ldc, bool accumulate, const float *bias)
 {
     if (cols <= 16 * NV) {
-        tile512(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, accumulate);
+        tile512(rows, cols, kc, a, a_rs, a_cs, b, ldb, c, ldc, accumulate, bias);
         return;
     }
     __mmask16 last = (__mmask16)(0xFFFFu >> (16 * WIDE_NV - cols));
-    wide_tiles[rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate);
+    wide_tiles[rows - 1](kc, a, a_rs, a_cs, b, ldb, c, ldc, last, accumulate, bias);
 }
 
 /* ---- packing a column-major op(B) into rows ----------------------------------

@@ -14,7 +14,7 @@ typedef struct {
     lt_mat a, b;
     lt_mat_out c;
     bool accumulate, by_rows;
-    const lt_gemm_prologue *prologue;
+    const float *bias; /* NULL: none */
     float *work;
     size_t work_floats; /* per task */
 } gemm_job;
@@ -26,17 +26,22 @@ static void gemm_task(void *arg, int task, int64_t begin, int64_t end)
     int64_t len = end - begin;
     lt_mat a = g->a, b = g->b;
     lt_mat_out c = g->c;
+    const float *bias = g->bias;
+    int64_t m = g->m, n = g->n;
     if (g->by_rows) { /* C[begin:end, :] (+)= op(A)[begin:end, :] @ op(B) */
-        if (g->prologue)
-            g->prologue->fn(g->prologue->arg, begin, len);
         a.data += begin * a.rs;
         c.data += begin * c.rs;
-        lt_sgemm(len, g->n, g->k, a, b, c, g->accumulate, w);
+        m = len;
     } else { /* C[:, begin:end] (+)= op(A) @ op(B)[:, begin:end] */
         b.data += begin * b.cs;
         c.data += begin * c.cs;
-        lt_sgemm(g->m, len, g->k, a, b, c, g->accumulate, w);
+        bias = bias ? bias + begin : NULL;
+        n = len;
     }
+    if (bias)
+        lt_sgemm_bias(m, n, g->k, a, b, c, bias, w);
+    else
+        lt_sgemm(m, n, g->k, a, b, c, g->accumulate, w);
 }
 
 /* Scratch floats rounded up to whole 64-byte lines, so that the tasks'
@@ -72,15 +77,13 @@ static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
 }
 
 bool lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate,
-                  const lt_gemm_prologue *prologue)
+                  const float *bias)
 {
     gemm_plan p = plan_of(ctx, m, n, k);
     float *work = lt_arena_alloc(ctx, sizeof(float) * p.per_task * (size_t)p.tasks);
     if (!work)
         return false;
-    gemm_job g = {m, n, k, a, b, c, accumulate, p.by_rows, prologue, work, p.per_task};
-    if (!p.by_rows && prologue)
-        prologue->fn(prologue->arg, 0, m);
+    gemm_job g = {m, n, k, a, b, c, accumulate, p.by_rows, bias, work, p.per_task};
     lt_par_run(ctx, p.tasks, p.by_rows ? m : n, GEMM_ALIGN, gemm_task, &g);
     return true;
 }

@@ -7,14 +7,6 @@
 #include "core/internal.h"
 #include "kernels/gemm.h"
 
-/* Called for C's rows before they are accumulated into: fn(arg, row0, rows)
- * once per row block, from the task that owns it (e.g. to fill the rows with
- * a bias), or once for all rows when the product is not split by rows. */
-typedef struct lt_gemm_prologue {
-    void (*fn)(void *arg, int64_t row0, int64_t rows);
-    void *arg;
-} lt_gemm_prologue;
-
 /* lt_sgemm (C (+)= op(A) @ op(B), op(A) (m,k), op(B) (k,n)) split across
  * the context's threads when large enough to pay for it: C's rows in blocks
  * (its columns when it has too few rows), each task one lt_sgemm call on its
@@ -22,9 +14,10 @@ typedef struct lt_gemm_prologue {
  * Blocks start at multiples of 48 rows or columns (a multiple of every
  * kernel's tile sizes), so every element is computed exactly as by one
  * lt_sgemm call over the whole product, whatever the thread count.
- * prologue may be NULL. False (LT_ERR_MEMORY recorded) when the scratch
+ * bias: NULL, or (n,) unit-stride with accumulate false: C = op(A) @ op(B) +
+ * bias (lt_sgemm_bias). False (LT_ERR_MEMORY recorded) when the scratch
  * memory cannot be had; C is then untouched. */
 bool lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate,
-                  const lt_gemm_prologue *prologue);
+                  const float *bias);
 
 #endif

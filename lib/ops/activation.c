@@ -70,26 +70,51 @@ static void gelu_tanh_map(float *restrict y, const float *x, int64_t n)
         y[i] = 0.5f * x[i] * (1.0f + y[i]);
 }
 
-/* dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)),
- * t = tanh(inner), in PyTorch's order of operations. */
-static void gelu_tanh_backward(lt_ctx *ctx, lt_node *node)
+typedef struct {
+    const float *x, *dy;
+    float *dx;
+    bool fresh; /* dx is written, not added to */
+} gelu_tanh_grad;
+
+/* dx[i] (+)= dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 *
+ * 0.044715 x^2)), t = tanh(inner), in PyTorch's order of operations, for
+ * elements [begin, end): each depends on its own x and dy alone, so a split
+ * across threads gives the same bits. */
+static void gelu_tanh_grad_task(void *arg, int task, int64_t begin, int64_t end)
 {
-    float *dx = lt_input_grad(ctx, node, 0); /* x is dense (lt_unary_op) */
-    if (!dx)
-        return;
-    const float *x = lt_f32(node->in[0]), *dy = lt_output_grad(node);
+    (void)task;
+    const gelu_tanh_grad *g = arg;
+    const float *x = g->x, *dy = g->dy;
+    float *dx = g->dx;
     float t[GELU_CHUNK];
-    for (int64_t i0 = 0, n = lt_numel(node->out); i0 < n; i0 += GELU_CHUNK) {
-        int64_t m = n - i0 < GELU_CHUNK ? n - i0 : GELU_CHUNK;
+    for (int64_t i0 = begin; i0 < end; i0 += GELU_CHUNK) {
+        int64_t m = end - i0 < GELU_CHUNK ? end - i0 : GELU_CHUNK;
         gelu_tanh_inner(t, x + i0, m);
         lt_vtanh(t, t, m);
         for (int64_t j = 0; j < m; j++) {
             float xj = x[i0 + j], left = 0.5f * xj, right = 1.0f + t[j];
             float slope_in = GELU_BETA * (1.0f + 3.0f * GELU_KAPPA * (xj * xj));
-            float slope = 0.5f * right + left * (1.0f - t[j] * t[j]) * slope_in;
-            dx[i0 + j] += dy[i0 + j] * slope;
+            t[j] = 0.5f * right + left * (1.0f - t[j] * t[j]) * slope_in; /* the slope */
         }
+        if (g->fresh)
+            for (int64_t j = 0; j < m; j++)
+                dx[i0 + j] = dy[i0 + j] * t[j];
+        else
+            for (int64_t j = 0; j < m; j++)
+                dx[i0 + j] += dy[i0 + j] * t[j];
     }
+}
+
+/* the forward's work and a few more multiplies */
+#define WORK_GELU_TANH_GRAD (LT_WORK_TANH + 16.0)
+
+static void gelu_tanh_backward(lt_ctx *ctx, lt_node *node)
+{
+    gelu_tanh_grad g = {lt_f32(node->in[0]), lt_output_grad(node), NULL, false}; /* x is dense (lt_unary_op) */
+    if (!(g.dx = lt_input_grad_fresh(ctx, node, 0, &g.fresh)))
+        return;
+    int64_t n = lt_numel(node->out);
+    lt_parallel_for(ctx, n, GELU_CHUNK, (double)n * WORK_GELU_TANH_GRAD, gelu_tanh_grad_task, &g);
 }
 
 static const lt_op gelu_tanh_op = {"gelu_tanh", gelu_tanh_backward, LT_SAVES_IN(0)};

@@ -212,16 +212,15 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
     }
     /* n = 64 (a head size) in 8x48 tiles leaves a 16-column strip of
      * inefficient tiles: the kernel's wide tile (6x64) takes it whole */
-    bool wide = kern->wide.tile && n % kern->wide.nr == 0 && n % kern->nr != 0;
-    lt_gemm_tile_fn tile = wide ? kern->wide.tile : kern->tile;
-    int64_t mr = wide ? kern->wide.mr : kern->mr, nr = wide ? kern->wide.nr : kern->nr;
+    lt_gemm_tile t = lt_gemm_tile_for(kern, n);
+    int64_t mr = t.mr, nr = t.nr;
     for (int64_t p0 = 0; p0 < k; p0 += PRODUCT_KC) {
         int64_t kc = min64(PRODUCT_KC, k - p0);
         bool acc = accumulate || p0 > 0;
         for (int64_t i = 0; i < m; i += mr)
             for (int64_t j = 0; j < n; j += nr)
-                tile((int)min64(mr, m - i), (int)min64(nr, n - j), kc, a + i * a_rs + p0 * a_cs, a_rs, a_cs,
-                     b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc);
+                t.fn((int)min64(mr, m - i), (int)min64(nr, n - j), kc, a + i * a_rs + p0 * a_cs, a_rs, a_cs,
+                     b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc, NULL);
     }
 }
 

@@ -19,6 +19,8 @@
  * dims. */
 #include "core/opkit.h"
 
+#include <string.h>
+
 /* ---- row kernels ------------------------------------------------------------ */
 
 /* y[i] = f(a[i*sa], b[i*sb]) for one row of n elements. The unit-stride and
@@ -67,11 +69,11 @@ FWD_ROW(div_row, a / b)
  * sx is 0 the operand is stretched along the row, so the row's contributions
  * are summed first (in double, as the row may be long). */
 typedef void (*grad_row_fn)(float *dx, int64_t sx, const float *pdy, const float *py, const float *pa, int64_t sa,
-                            const float *pb, int64_t sb, int64_t n);
+                            const float *pb, int64_t sb, int64_t n, bool set);
 
 #define GRAD_ROW(name, EXPR)                                                                                \
     static void name(float *dx, int64_t sx, const float *pdy, const float *py, const float *pa, int64_t sa, \
-                     const float *pb, int64_t sb, int64_t n)                                                \
+                     const float *pb, int64_t sb, int64_t n, bool set)                                      \
     {                                                                                                       \
         if (sx == 0) {                                                                                      \
             double acc = 0.0;                                                                               \
@@ -80,8 +82,14 @@ typedef void (*grad_row_fn)(float *dx, int64_t sx, const float *pdy, const float
                 (void)dy, (void)y, (void)a, (void)b;                                                        \
                 acc += (EXPR);                                                                              \
             }                                                                                               \
-            dx[0] += (float)acc;                                                                            \
-        } else if (sa == 1 && sb == 1) { /* then sx == 1 too */                                             \
+            dx[0] = set ? (float)acc : dx[0] + (float)acc;                                                  \
+        } else if (sa == 1 && sb == 1 && set) { /* then sx == 1 too */                                      \
+            for (int64_t i = 0; i < n; i++) {                                                               \
+                const float dy = pdy[i], y = py[i], a = pa[i], b = pb[i];                                   \
+                (void)dy, (void)y, (void)a, (void)b;                                                        \
+                dx[i] = (EXPR);                                                                             \
+            }                                                                                               \
+        } else if (sa == 1 && sb == 1) {                                                                    \
             for (int64_t i = 0; i < n; i++) {                                                               \
                 const float dy = pdy[i], y = py[i], a = pa[i], b = pb[i];                                   \
                 (void)dy, (void)y, (void)a, (void)b;                                                        \
@@ -91,7 +99,7 @@ typedef void (*grad_row_fn)(float *dx, int64_t sx, const float *pdy, const float
             for (int64_t i = 0; i < n; i++) {                                                               \
                 const float dy = pdy[i], y = py[i], a = pa[i * sa], b = pb[i * sb];                         \
                 (void)dy, (void)y, (void)a, (void)b;                                                        \
-                dx[i * sx] += (EXPR);                                                                       \
+                dx[i * sx] = set ? (EXPR) : dx[i * sx] + (EXPR);                                            \
             }                                                                                               \
         }                                                                                                   \
     }
@@ -136,28 +144,42 @@ static void binary_forward(fwd_row_fn row, lt_tensor *y, lt_tensor *const *in)
 }
 
 /* dx (the gradient of operand k: 0 for a, 1 for b; laid out as that
- * operand's data) += the row kernel's contributions over the whole output. */
-static void binary_grad(grad_row_fn row, float *dx, int k, const lt_node *node)
+ * operand's data) += the row kernel's contributions over the whole output;
+ * = with set, which needs each element of the operand to be reached once. */
+static void binary_grad(grad_row_fn row, float *dx, int k, const lt_node *node, bool set)
 {
     const lt_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
     lt_walk w;
     lt_walk_broadcast(&w, y->ndim, y->shape, 2, node->in);
     const float *pa = lt_f32(a), *pb = lt_f32(b), *py = lt_f32(y), *dy = lt_output_grad(node);
     for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w))
-        row(dx + w.off[k], w.step[k], dy + done, py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len);
+        row(dx + w.off[k], w.step[k], dy + done, py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len,
+            set);
 }
 
-/* Each operand's pass adds into its own gradient buffer, so x*x (both
- * operands the same tensor, or views of one storage) receives both terms. */
+/* Operand k's gradient: written (=) when its buffer is fresh and the
+ * operand is not stretched (as many elements as the output: each is
+ * reached once), else added to. Each operand's pass runs in turn, so x*x
+ * (both operands the same tensor, or views of one storage) receives both
+ * terms: the second pass finds the buffer the first one wrote. */
+static void operand_grad(lt_ctx *ctx, lt_node *node, int k, grad_row_fn row)
+{
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, k, &fresh);
+    if (!dx)
+        return;
+    if (fresh && lt_numel(node->in[k]) != lt_numel(node->out)) { /* stretched: sums into its elements */
+        memset(dx, 0, sizeof(float) * (size_t)lt_numel(node->in[k]));
+        fresh = false;
+    }
+    binary_grad(row, dx, k, node, fresh);
+}
+
 static void binary_backward(lt_ctx *ctx, lt_node *node)
 {
     const binary_kind *k = &binary_kinds[node->iparam[0]];
-    float *da = lt_input_grad(ctx, node, 0);
-    if (da)
-        binary_grad(k->grad_a, da, 0, node);
-    float *db = lt_input_grad(ctx, node, 1);
-    if (db)
-        binary_grad(k->grad_b, db, 1, node);
+    operand_grad(ctx, node, 0, k->grad_a);
+    operand_grad(ctx, node, 1, k->grad_b);
 }
 
 static lt_tensor *binary(lt_ctx *ctx, int kind, lt_tensor *a, lt_tensor *b)

@@ -6,20 +6,19 @@
  *     copy), y viewed back; rank 1 gives (M,), as torch's F.linear
  *
  * Why a separate op when matmul and add exist: the bias is folded into the
- * product's epilogue. y's rows start as copies of b and the product is
- * accumulated on top (gemm with accumulate), so y is written once instead of
- * being produced by matmul and then read and written again by add, and the
- * tape holds one node instead of two. Backward is the matmul backward plus
+ * product's epilogue (lt_sgemm_bias: the tile kernels add b in registers
+ * before storing), so y is written once instead of being produced by matmul
+ * and then read and written again by add, and the tape holds one node
+ * instead of two. Backward is the matmul backward plus
  * db = column sums of dy, all in one walk:
  *     dx += dy @ W^T      dW += x^T @ dy      db += sum_rows(dy)
  * W may be a transposed view (e.g. a PyTorch-style (out,in) weight passed as
  * lt_transpose(W)); like x, it is read in place when it is row- or
  * column-major. Large products are split across the context's threads by
- * lt_sgemm_par (gemm_split.h); each thread fills its own rows with b first. */
+ * lt_sgemm_par (gemm_split.h). dx is written rather than added to when its
+ * buffer is fresh (lt_input_grad_fresh). */
 #include "core/opkit.h"
 #include "kernels/gemm_split.h"
-
-#include <string.h>
 
 /* A 2-D operand as gemm reads it in place, or false when neither stride is
  * 1 (then the caller makes it contiguous). */
@@ -27,6 +26,21 @@ static bool gemm_view(const lt_tensor *t, lt_mat *m)
 {
     *m = (lt_mat){lt_f32(t), t->stride[0], t->stride[1]};
     return t->shape[0] <= 1 || t->shape[1] <= 1 || m->rs == 1 || m->cs == 1;
+}
+
+/* db[j * stride] += sum over rows i of dy[i][j], dy (n,m) dense, row by row
+ * (the same order for any stride); a unit stride gets its own loop, which
+ * vectorises. */
+static void add_column_sums(float *db, int64_t stride, const float *restrict dy, int64_t n, int64_t m)
+{
+    if (stride == 1)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < m; j++)
+                db[j] += dy[i * m + j];
+    else
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < m; j++)
+                db[j * stride] += dy[i * m + j];
 }
 
 static void linear_backward(lt_ctx *ctx, lt_node *node)
@@ -38,16 +52,16 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
     gemm_view(x, &xm);
     gemm_view(w, &wm);
     lt_mat dym = {dy, m, 1};
-    float *dx = lt_input_grad(ctx, node, 0);
-    if (dx) /* dx (N,K) += dy (N,M) @ W^T (M,K) */
-        lt_sgemm_par(ctx, n, k, m, dym, lt_mat_t(wm), (lt_mat_out){dx, xm.rs, xm.cs}, true, NULL);
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
+    if (dx) /* dx (N,K) += dy (N,M) @ W^T (M,K); = when dx is fresh */
+        lt_sgemm_par(ctx, n, k, m, dym, lt_mat_t(wm), (lt_mat_out){dx, xm.rs, xm.cs}, !fresh, NULL);
     float *dw = lt_input_grad(ctx, node, 1);
     if (dw) /* dW (K,M) += x^T (K,N) @ dy (N,M) */
         lt_sgemm_par(ctx, k, m, n, lt_mat_t(xm), dym, (lt_mat_out){dw, wm.rs, wm.cs}, true, NULL);
     float *db = b ? lt_input_grad(ctx, node, 2) : NULL;
-    for (int64_t i = 0; db && i < n; i++) /* db (M,) += column sums of dy */
-        for (int64_t j = 0; j < m; j++)
-            db[j * b->stride[0]] += dy[i * m + j];
+    if (db)
+        add_column_sums(db, b->stride[0], dy, n, m);
 }
 
 static const lt_op linear_op = {"linear", linear_backward, LT_SAVES_CROSS};
@@ -88,34 +102,15 @@ static lt_tensor *gemm_operand(lt_ctx *ctx, lt_tensor *t)
     return gemm_view(t, &m) && !(aliased && lt_needs_grad(ctx, 1, &t)) ? t : lt_contiguous(ctx, t);
 }
 
-/* y (n,m) rows = b, or 0 without a bias. */
-static void fill_rows(float *y, int64_t n, int64_t m, const lt_tensor *b)
+/* b's values, unit-stride: b's own memory, or a copy in the arena. */
+static const float *bias_row(lt_ctx *ctx, const lt_tensor *b)
 {
-    if (!b) {
-        memset(y, 0, sizeof(float) * (size_t)(n * m));
-        return;
-    }
-    float *row = y;
-    if (b->stride[0] == 1)
-        memcpy(row, lt_f32(b), sizeof(float) * (size_t)m);
-    else
-        for (int64_t j = 0; j < m; j++)
-            row[j] = lt_f32(b)[j * b->stride[0]];
-    for (int64_t i = 1; i < n; i++)
-        memcpy(y + i * m, row, sizeof(float) * (size_t)m);
-}
-
-typedef struct {
-    float *y;
-    int64_t m;
-    const lt_tensor *b;
-} bias_rows;
-
-/* lt_sgemm_par prologue: rows row0.. of y start as b. */
-static void fill_bias_rows(void *arg, int64_t row0, int64_t rows)
-{
-    const bias_rows *r = arg;
-    fill_rows(r->y + row0 * r->m, rows, r->m, r->b);
+    if (b->stride[0] == 1 || b->shape[0] <= 1)
+        return lt_f32(b);
+    float *row = lt_arena_alloc(ctx, sizeof(float) * (size_t)b->shape[0]);
+    for (int64_t j = 0; row && j < b->shape[0]; j++)
+        row[j] = lt_f32(b)[j * b->stride[0]];
+    return row;
 }
 
 /* x (..., K) of rank 1 or >= 3 as (N,K): y (N,M) seen as (..., M). The
@@ -151,11 +146,10 @@ lt_tensor *lt_linear(lt_ctx *ctx, lt_tensor *x, lt_tensor *w, lt_tensor *b)
     gemm_view(x, &xm);
     gemm_view(w, &wm);
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, 2, (int64_t[]){n, m});
-    if (!y)
+    const float *bias = y && b ? bias_row(ctx, b) : NULL;
+    if (!y || (b && !bias))
         return NULL;
-    bias_rows rows = {lt_f32(y), m, b}; /* the epilogue, done first: rows start as b */
-    if (!lt_sgemm_par(ctx, n, m, k, xm, wm, (lt_mat_out){lt_f32(y), m, 1}, true,
-                      &(lt_gemm_prologue){fill_bias_rows, &rows}))
+    if (!lt_sgemm_par(ctx, n, m, k, xm, wm, (lt_mat_out){lt_f32(y), m, 1}, false, bias)) /* y = x W + b */
         return NULL;
     return lt_op_end(ctx, &linear_op, y, b ? 3 : 2, (lt_tensor *const[]){x, w, b}, NULL);
 }

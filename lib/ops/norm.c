@@ -233,36 +233,91 @@ static double row_moment(const float *restrict x, int64_t c, float shift, int po
     return total;
 }
 
+/* Rows the layernorm backward takes at once. Each row's two sums run in
+ * double in the row's own order (as one row at a time would), so a lone row
+ * waits on every add's latency; the sums of LN_ROWS rows are independent
+ * chains the core runs side by side. */
+#define LN_ROWS 4
+
+/* One row: xh = xhat, dh = dxhat = dy * gain (g NULL: 1), and the row's
+ * terms added to dgain and dbias (NULL: not wanted). */
+static void ln_row_terms(const float *restrict xr, const float *restrict dyr, const float *restrict g, float mu,
+                         float is, int64_t c, float *restrict xh, float *restrict dh, float *restrict dgain,
+                         float *restrict dbias)
+{
+    for (int64_t j = 0; j < c; j++) {
+        xh[j] = (xr[j] - mu) * is;
+        dh[j] = g ? dyr[j] * g[j] : dyr[j];
+    }
+    if (dgain)
+        for (int64_t j = 0; j < c; j++)
+            dgain[j] += dyr[j] * xh[j];
+    if (dbias)
+        for (int64_t j = 0; j < c; j++)
+            dbias[j] += dyr[j];
+}
+
+/* sd[q] = sum of dxhat, sdx[q] = sum of dxhat * xhat over row q < rows of
+ * the block (xh, dh: rows of c), each in double and in order. */
+static void ln_row_sums(const float *xh, const float *dh, int64_t c, int rows, double *sd, double *sdx)
+{
+    for (int q = 0; q < LN_ROWS; q++)
+        sd[q] = sdx[q] = 0.0;
+    if (rows == LN_ROWS) {
+        for (int64_t j = 0; j < c; j++)
+            for (int q = 0; q < LN_ROWS; q++) {
+                sd[q] += dh[q * c + j];
+                sdx[q] += dh[q * c + j] * xh[q * c + j];
+            }
+        return;
+    }
+    for (int q = 0; q < rows; q++)
+        for (int64_t j = 0; j < c; j++) {
+            sd[q] += dh[q * c + j];
+            sdx[q] += dh[q * c + j] * xh[q * c + j];
+        }
+}
+
+/* dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) for one
+ * row, written (fresh) or added. */
+static void ln_row_dx(float *restrict dx, const float *restrict xh, const float *restrict dh, float is, float md,
+                      float mdx, int64_t c, bool fresh)
+{
+    if (fresh)
+        for (int64_t j = 0; j < c; j++)
+            dx[j] = is * (dh[j] - md - xh[j] * mdx);
+    else
+        for (int64_t j = 0; j < c; j++)
+            dx[j] += is * (dh[j] - md - xh[j] * mdx);
+}
+
 static void layernorm_backward(lt_ctx *ctx, lt_node *node)
 {
     const lt_tensor *x = node->in[0];
     const norm_saved *s = node->saved;
-    int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
+    int64_t c = x->shape[x->ndim - 1], m = c ? lt_numel(x) / c : 0;
     const float *dy = lt_output_grad(node), *g = data_or_null(node->in[1]);
-    float *dx = lt_input_grad(ctx, node, 0), *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
-    if (lt_status_of(ctx) != LT_OK)
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
+    float *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
+    float *xh = lt_arena_alloc(ctx, sizeof(float) * (size_t)(2 * LN_ROWS * c + 1)); /* xhat, dxhat of a block */
+    if (!xh || lt_status_of(ctx) != LT_OK)
         return;
-    for (int64_t r = 0; r < m; r++) {
-        const float *xr = lt_f32(x) + r * c, *dyr = dy + r * c;
-        const float mu = s->mean[r], is = s->invstd[r];
-        double sd = 0.0, sdx = 0.0; /* sums of dxhat and dxhat * xhat over the row */
-        for (int64_t j = 0; j < c; j++) {
-            float xhat = (xr[j] - mu) * is, dxhat = dyr[j] * (g ? g[j] : 1.0f);
-            sd += dxhat;
-            sdx += dxhat * xhat;
-            if (dgain)
-                dgain[j] += dyr[j] * xhat;
-            if (dbias)
-                dbias[j] += dyr[j];
+    float *dh = xh + LN_ROWS * c;
+    for (int64_t r0 = 0; r0 < m; r0 += LN_ROWS) {
+        int rows = m - r0 < LN_ROWS ? (int)(m - r0) : LN_ROWS;
+        for (int q = 0; q < rows; q++) {
+            int64_t r = r0 + q;
+            ln_row_terms(lt_f32(x) + r * c, dy + r * c, g, s->mean[r], s->invstd[r], c, xh + q * c, dh + q * c,
+                         dgain, dbias);
         }
         if (!dx)
             continue;
-        const float md = (float)(sd / (double)c), mdx = (float)(sdx / (double)c);
-        float *dxr = dx + r * c;
-        for (int64_t j = 0; j < c; j++) {
-            float xhat = (xr[j] - mu) * is, dxhat = dyr[j] * (g ? g[j] : 1.0f);
-            dxr[j] += is * (dxhat - md - xhat * mdx);
-        }
+        double sd[LN_ROWS], sdx[LN_ROWS];
+        ln_row_sums(xh, dh, c, rows, sd, sdx);
+        for (int q = 0; q < rows; q++)
+            ln_row_dx(dx + (r0 + q) * c, xh + q * c, dh + q * c, s->invstd[r0 + q], (float)(sd[q] / (double)c),
+                      (float)(sdx[q] / (double)c), c, fresh);
     }
 }
 
@@ -289,8 +344,12 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
         const float is = (float)(1.0 / sqrt(row_moment(xr, c, mu, 2) / (double)c + eps));
         s->mean[r] = mu;
         s->invstd[r] = is;
-        for (int64_t j = 0; j < c; j++)
-            yr[j] = (xr[j] - mu) * is * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
+        if (g && b) /* the usual case, in its own loop so that it vectorises */
+            for (int64_t j = 0; j < c; j++)
+                yr[j] = (xr[j] - mu) * is * g[j] + b[j];
+        else
+            for (int64_t j = 0; j < c; j++)
+                yr[j] = (xr[j] - mu) * is * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
     }
     return lt_op_end(ctx, &layernorm_op, y, 3, (lt_tensor *const[]){x, gain, bias}, &(lt_node_data){.saved = s});
 }

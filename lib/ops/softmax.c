@@ -17,6 +17,7 @@
 #include "kernels/vmath.h"
 
 #include <math.h>
+#include <string.h>
 
 /* The slices of t around dim; none at all for an empty tensor, whose
  * (2^20, 0, 2^20) split must not loop 2^40 times over empty slices. */
@@ -145,18 +146,25 @@ typedef struct {
 static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
 {
     const ce_saved *s = node->saved;
-    float *dlogits = s ? lt_input_grad(ctx, node, 0) : NULL; /* contiguous: dense (rows, C) */
+    bool fresh = false;
+    float *dlogits = s ? lt_input_grad_fresh(ctx, node, 0, &fresh) : NULL; /* contiguous: dense (rows, C) */
     if (!dlogits)
         return;
     int64_t n = s->rows, c = s->classes;
     float scale = lt_output_grad(node)[0] / (float)s->counted;
     for (int64_t i = 0; i < n; i++) {
-        if (s->targets[i] == CE_IGNORED)
-            continue;
         const float *p = s->probs + i * c;
         float *dx = dlogits + i * c;
-        for (int64_t j = 0; j < c; j++)
-            dx[j] += (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
+        if (s->targets[i] == CE_IGNORED) {
+            if (fresh) /* the row's gradient is 0 */
+                memset(dx, 0, sizeof(float) * (size_t)c);
+        } else if (fresh) {
+            for (int64_t j = 0; j < c; j++)
+                dx[j] = (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
+        } else {
+            for (int64_t j = 0; j < c; j++)
+                dx[j] += (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
+        }
     }
 }
 
