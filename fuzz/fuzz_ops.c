@@ -651,30 +651,37 @@ static void op_matmul(fz *f, lt_tensor *a, lt_tensor *b)
     put(f, r);
 }
 
+/* x (..., K) @ w (K, M) + b (M) -> (..., M): x of any rank >= 1, as F.linear. */
 static void op_linear(fz *f, lt_tensor *x, lt_tensor *w, lt_tensor *b)
 {
     unsigned errors = need_f32(x) | need_f32(w) | (b ? need_f32(b) : 0);
     lt_shape want = {2, {0, 0}};
-    if (x->ndim != 2 || w->ndim != 2 || x->shape[1] != w->shape[0] ||
-        (b && (b->ndim != 1 || b->shape[0] != w->shape[1])))
+    int64_t k = x->ndim >= 1 ? x->shape[x->ndim - 1] : -1;
+    if (x->ndim < 1 || w->ndim != 2 || k != w->shape[0] || (b && (b->ndim != 1 || b->shape[0] != w->shape[1]))) {
         errors |= E(LT_ERR_SHAPE);
-    else
-        want = (lt_shape){2, {x->shape[0], w->shape[1]}};
+    } else {
+        want.ndim = x->ndim;
+        for (int d = 0; d < x->ndim - 1; d++)
+            want.d[d] = x->shape[d];
+        want.d[x->ndim - 1] = w->shape[1];
+    }
     if (!errors && !shape_allowed(want))
         errors |= E(LT_ERR_SHAPE);
-    if (!errors && too_much_work(want, x->shape[1] + 1))
+    if (!errors && too_much_work(want, k + 1))
         return;
     lt_tensor *r = expect(f, "linear", lt_linear(f->ctx, x, w, b), errors, &want);
     if (!r)
         return;
+    int64_t rows = k > 0 ? lt_numel(x) / k : lt_numel(r) / (w->shape[1] > 0 ? w->shape[1] : 1);
+    int64_t m = w->shape[1];
     if (all_small_ints(x) && all_small_ints(w) && (!b || all_small_ints(b)))
-        for (int64_t i = 0; i < want.d[0]; i++)
-            for (int64_t j = 0; j < want.d[1]; j++) {
+        for (int64_t i = 0; i < rows && m > 0; i++)
+            for (int64_t j = 0; j < m; j++) {
                 float s = b ? lt_get_f32(b, j) : 0;
-                for (int64_t l = 0; l < x->shape[1]; l++)
-                    s += lt_get_f32(x, i * x->shape[1] + l) * lt_get_f32(w, l * w->shape[1] + j);
-                FUZZ_CHECK(lt_get_f32(r, i * want.d[1] + j) == s, "linear: element (%lld,%lld) is %g, want %g",
-                           (long long)i, (long long)j, (double)lt_get_f32(r, i * want.d[1] + j), (double)s);
+                for (int64_t l = 0; l < k; l++)
+                    s += lt_get_f32(x, i * k + l) * lt_get_f32(w, l * m + j);
+                FUZZ_CHECK(lt_get_f32(r, i * m + j) == s, "linear: element (%lld,%lld) is %g, want %g", (long long)i,
+                           (long long)j, (double)lt_get_f32(r, i * m + j), (double)s);
             }
     put(f, r);
 }
