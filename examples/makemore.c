@@ -665,6 +665,7 @@ static bool train_step(program *p, long step, double lr, double *batch_loss)
     char what[256];
     lt_ctx_reset(ctx);
     lt_rng_randint(&p->batches, 0, (int64_t)p->train.rows, lt_data_i32(p->ix), p->o.batch);
+    lt_bump_version(p->ix); /* written through its data pointer */
     lt_tensor *xb = lt_index(ctx, p->train.x, p->ix), *yb = lt_index(ctx, p->train.y, p->ix); /* (B, T) */
     lt_tensor *loss = sequence_loss(ctx, xb ? p->m.logits(ctx, &p->m, xb) : NULL, yb);
     if (!loss)
