@@ -132,9 +132,12 @@ int td_parse(const char *text, size_t len, const char *name, td_items *out, char
     for (size_t i = 0; ok && i < len;) {
         uint32_t c;
         int n = utf8_get(s + i, len - i, &c);
-        if (n == 0) {
-            snprintf(err, TD_ERR_SIZE, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x); the data must be UTF-8 text", name,
-                     line, column, s[i]);
+        if (n == 0 || c == 0) {
+            if (n == 0)
+                snprintf(err, TD_ERR_SIZE, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x); the data must be UTF-8 text",
+                         name, line, column, s[i]);
+            else
+                snprintf(err, TD_ERR_SIZE, "%s:%zu:%zu: " TD_NUL_MESSAGE, name, line, column);
             td_free_items(out);
             return -1;
         }
@@ -242,6 +245,8 @@ static bool check_utf8_chunk(void *user, const char *bytes, size_t n, char *err,
         }
         if (utf8_get(s + i, n - i, &ch) == 0)
             return utf8_bad(c, s[i], err, size);
+        if (ch == 0)
+            return snprintf(err, size, "%s:%zu:%zu: " TD_NUL_MESSAGE, c->path, c->line, c->column), false;
         utf8_advance(c, ch);
         i += (size_t)len;
     }
@@ -406,6 +411,11 @@ void td_split_notebook(uint64_t seed, size_t n, size_t *order, size_t *n1, size_
     lt_pyrandom r;
     lt_pyrandom_seed(&r, seed);
     lt_pyrandom_shuffle(&r, order, n, sizeof *order);
+    td_split_points(n, n1, n2);
+}
+
+void td_split_points(size_t n, size_t *n1, size_t *n2)
+{
     *n1 = (size_t)(0.8 * (double)n);
     *n2 = (size_t)(0.9 * (double)n);
 }

@@ -8,7 +8,9 @@
  *
  * and the split is makemore.py's (torch.randperm, the last min(1000, 10%)
  * items to test) or the notebook's (Python's shuffle with seed 42,
- * 80/10/10). Invalid UTF-8 is an error naming the line and the column. */
+ * 80/10/10). Invalid UTF-8 is an error naming the line and the column, and
+ * so is the NUL character (binary data, and a checkpoint's vocabulary, a C
+ * string, cannot hold it). */
 #ifndef EX_TEXT_DATA_H
 #define EX_TEXT_DATA_H
 
@@ -21,6 +23,7 @@
 #define TD_ERR_SIZE 512
 #define TD_IGNORE (-1) /* a target after the stop token: not counted in the loss */
 #define TD_MAX_CODE_POINT 0x10FFFFu
+#define TD_NUL_MESSAGE "the NUL character (U+0000) is not text (a checkpoint's vocabulary cannot store it)"
 
 /* The items, as code points back to back. */
 typedef struct td_items {
@@ -32,7 +35,8 @@ typedef struct td_items {
 
 /* Parses text[0..len) (name: the file's name in messages). 0, or -1 with
  * a message in err: "names.txt:3:5: invalid UTF-8 (byte 0xff)" (line and
- * column from 1, the column in characters), "names.txt: no items (the
+ * column from 1, the column in characters), the same place and
+ * TD_NUL_MESSAGE for a NUL character, "names.txt: no items (the
  * file is empty or has only blank lines)", out of memory. */
 int td_parse(const char *text, size_t len, const char *name, td_items *out, char err[TD_ERR_SIZE]);
 /* Reads path with the programs' rules (files.h: ex_read_input, at most
@@ -83,6 +87,8 @@ bool td_split_makemore(lt_rng *g, size_t n, size_t *order, size_t *n_train);
  * random.shuffle; train [0, n1), dev [n1, n2), test [n2, n) with n1 =
  * int(0.8 n), n2 = int(0.9 n). */
 void td_split_notebook(uint64_t seed, size_t n, size_t *order, size_t *n1, size_t *n2);
+/* The notebook's split points alone: n1 = int(0.8 n), n2 = int(0.9 n) (Python, in double). */
+void td_split_points(size_t n, size_t *n1, size_t *n2);
 
 /* Whether the tokens tok[0..len) spell an item of the sorted set (see
  * td_sort_items): makemore.py's "contains". */
