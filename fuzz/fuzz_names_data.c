@@ -13,6 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Word i's code points into a new array (nd_word_len of them). */
+static uint32_t *word_chars(const nd_words *w, size_t i)
+{
+    uint32_t *cp = malloc(sizeof *cp * (nd_word_len(w, i) + 1));
+    FUZZ_CHECK(cp != NULL, "out of memory");
+    size_t k = 0;
+    for (const char *p = nd_word(w, i), *end = p + nd_word_bytes(w, i); p < end;)
+        cp[k++] = td_next_char(&p);
+    FUZZ_CHECK(k == nd_word_len(w, i), "word %zu: %zu characters decoded, nd_word_len %zu", i, k, nd_word_len(w, i));
+    return cp;
+}
+
 static void check_words(const nd_words *w)
 {
     FUZZ_CHECK(w->n > 0, "nd_read_words succeeded with no words");
@@ -30,10 +42,13 @@ static void check_vocab(const nd_words *w, const nd_vocab *v)
         dot = dot || v->chars.chars[t - 1] == '.';
     }
     FUZZ_CHECK(!strcmp(v->stop, dot ? ND_STOP_MARK : ND_STOP_DOT), "token 0 shown as '%s'", v->stop);
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
+        uint32_t *cp = word_chars(w, i);
         for (size_t k = 0; k < nd_word_len(w, i); k++)
-            FUZZ_CHECK(td_token(&v->chars, nd_word(w, i)[k]) > 0, "character U+%04X of word %zu not in the vocabulary",
-                       (unsigned)nd_word(w, i)[k], i);
+            FUZZ_CHECK(td_token(&v->chars, cp[k]) > 0, "character U+%04X of word %zu not in the vocabulary",
+                       (unsigned)cp[k], i);
+        free(cp);
+    }
     /* the checkpoint form (the characters as UTF-8) gives the same vocabulary */
     char *chars = nd_vocab_chars(v);
     FUZZ_CHECK(chars != NULL, "out of memory");
@@ -56,7 +71,7 @@ static void check_dataset(const nd_words *w, size_t begin, size_t end, const nd_
     FUZZ_CHECK(d.n == want && d.block == block, "dataset has %zu rows (want %zu)", d.n, want);
     for (size_t i = begin; i < end; i++) {
         size_t len = nd_word_len(w, i);
-        const uint32_t *cp = nd_word(w, i);
+        uint32_t *cp = word_chars(w, i);
         for (size_t k = 0; k <= len; k++, row++) { /* context = the previous `block` characters */
             int32_t y = k < len ? td_token(&v->chars, cp[k]) : 0;
             FUZZ_CHECK(d.y[row] == y, "row %zu: target %d, want %d", row, d.y[row], y);
@@ -67,6 +82,7 @@ static void check_dataset(const nd_words *w, size_t begin, size_t end, const nd_
                            d.x[row * (size_t)block + (size_t)c], x);
             }
         }
+        free(cp);
     }
     nd_free_dataset(&d);
 }
@@ -108,7 +124,7 @@ int fuzz_names_data(const uint8_t *data, size_t size)
     if (nd_read_words(path, &w, err) != 0) {
         FUZZ_CHECK(err[0] != '\0' && strstr(err, path) != NULL, "failure without a message naming the file: '%s'",
                    err);
-        FUZZ_CHECK(w.n == 0 && !w.order && !w.items.cp, "failed read left words behind");
+        FUZZ_CHECK(w.n == 0 && !w.order && !w.items.text, "failed read left words behind");
         return 0;
     }
     check_words(&w);

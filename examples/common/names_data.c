@@ -39,17 +39,17 @@ void nd_free_words(nd_words *w)
 
 void nd_word_utf8(const nd_words *w, size_t i, char *out, size_t size)
 {
-    size_t used = 0;
-    char ch[4];
-    for (size_t k = 0; k < nd_word_len(w, i); k++) {
-        size_t n = (size_t)td_utf8_put(nd_word(w, i)[k], ch);
-        if (used + n >= size)
-            break;
-        memcpy(out + used, ch, n);
-        used += n;
+    if (size == 0)
+        return;
+    const char *word = nd_word(w, i);
+    size_t used = nd_word_bytes(w, i);
+    if (used >= size) { /* cut before the character that does not fit */
+        used = size - 1;
+        while (used > 0 && ((unsigned char)word[used] & 0xC0) == 0x80)
+            used--;
     }
-    if (size > 0)
-        out[used] = '\0';
+    memcpy(out, word, used);
+    out[used] = '\0';
 }
 
 /* Completes v from its characters: the size and how token 0 is shown. */
@@ -116,10 +116,10 @@ int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab
     int32_t context[ND_MAX_BLOCK];
     for (size_t i = begin; i < end; i++) {
         memset(context, 0, sizeof(int32_t) * (size_t)block);
-        const uint32_t *cp = nd_word(w, i);
-        size_t len = nd_word_len(w, i);
-        for (size_t k = 0; k <= len; k++) { /* the word's characters, then the end token */
-            int32_t ix = k < len ? td_token(&v->chars, cp[k]) : 0;
+        const char *p = nd_word(w, i), *word_end = p + nd_word_bytes(w, i);
+        for (bool more = true; more;) { /* the word's characters, then the end token */
+            more = p < word_end;
+            int32_t ix = more ? td_token(&v->chars, td_next_char(&p)) : 0;
             if (ix < 0) {
                 nd_free_dataset(out);
                 return -1;

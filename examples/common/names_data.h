@@ -48,12 +48,11 @@ int nd_read_words_max(const char *path, size_t max_bytes, nd_words *out, char er
 /* nd_read_words_max with the programs' default limit, EX_MAX_DATA_MB_DEFAULT MiB. */
 int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE]);
 void nd_free_words(nd_words *w);
-/* Word i's length in code points, and its code points. */
+/* Word i's length in code points; its UTF-8 (walk it with td_next_char)
+ * and that in bytes. */
 static inline size_t nd_word_len(const nd_words *w, size_t i) { return td_len(&w->items, w->order[i]); }
-static inline const uint32_t *nd_word(const nd_words *w, size_t i)
-{
-    return w->items.cp + w->items.start[w->order[i]];
-}
+static inline const char *nd_word(const nd_words *w, size_t i) { return td_item(&w->items, w->order[i]); }
+static inline size_t nd_word_bytes(const nd_words *w, size_t i) { return td_bytes(&w->items, w->order[i]); }
 
 /* Word i as a NUL-terminated UTF-8 string in out (size bytes; cut at a
  * character when it does not fit). */

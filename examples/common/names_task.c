@@ -33,14 +33,16 @@ static bool vocabulary(lt_ctx *ctx, const char *path, bool vocab_given, ex_names
         return false;
     }
     const td_items *it = &n->words.items;
-    for (size_t i = 0; i < it->start[it->n]; i++)
-        if (td_token(&n->vocab.chars, it->cp[i]) < 0) {
+    for (const char *p = it->text, *end = p + it->start[it->n]; p < end;) {
+        uint32_t c = td_next_char(&p);
+        if (td_token(&n->vocab.chars, c) < 0) {
             char ch[5] = {0};
-            td_utf8_put(it->cp[i], ch);
+            td_utf8_put(c, ch);
             lt_fail(ctx, LT_ERR_FORMAT, "%s: character '%s' is not in the checkpoint's vocabulary (U+%04X)", path, ch,
-                    (unsigned)it->cp[i]);
+                    (unsigned)c);
             return false;
         }
+    }
     return true;
 }
 

@@ -25,10 +25,11 @@
 #define TD_MAX_CODE_POINT 0x10FFFFu
 #define TD_NUL_MESSAGE "the NUL character (U+0000) is not text (a checkpoint's vocabulary cannot store it)"
 
-/* The items, as code points back to back. */
+/* The items, as UTF-8 back to back (the file's own bytes, stripped in
+ * place: one byte of memory per byte of text). */
 typedef struct td_items {
-    uint32_t *cp;   /* every item's code points */
-    size_t *start;  /* item i is cp[start[i] .. start[i + 1]); n + 1 entries */
+    char *text;     /* every item's UTF-8, valid, no NUL, not NUL-terminated */
+    size_t *start;  /* item i is text[start[i] .. start[i + 1]); n + 1 entries */
     size_t n;       /* items */
     size_t max_len; /* longest item, in code points */
 } td_items;
@@ -45,8 +46,31 @@ int td_parse(const char *text, size_t len, const char *name, td_items *out, char
  * read there, with td_parse's message. */
 int td_read(const char *path, size_t max_bytes, td_items *out, char err[TD_ERR_SIZE]);
 void td_free_items(td_items *it);
-/* Item i's length in code points. */
-static inline size_t td_len(const td_items *it, size_t i) { return it->start[i + 1] - it->start[i]; }
+/* Item i's UTF-8 and its length in bytes. */
+static inline const char *td_item(const td_items *it, size_t i) { return it->text + it->start[i]; }
+static inline size_t td_bytes(const td_items *it, size_t i) { return it->start[i + 1] - it->start[i]; }
+/* Item i's length in code points (counted: O(its bytes)). */
+size_t td_len(const td_items *it, size_t i);
+
+/* The code point at *p, in UTF-8 known to be valid (an item's text);
+ * moves *p past it. Walk an item with
+ *     for (const char *p = td_item(it, i), *end = p + td_bytes(it, i); p < end;) {
+ *         uint32_t c = td_next_char(&p); ...
+ *     } */
+static inline uint32_t td_next_char(const char **p)
+{
+    const unsigned char *s = (const unsigned char *)*p;
+    if (s[0] < 0x80) {
+        *p += 1;
+        return s[0];
+    }
+    int n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    uint32_t c = s[0] & (0x7Fu >> n);
+    for (int k = 1; k < n; k++)
+        c = c << 6 | (s[k] & 0x3Fu);
+    *p += n;
+    return c;
+}
 
 /* The vocabulary: chars[t - 1] is token t's code point, sorted ascending. */
 typedef struct td_vocab {
