@@ -325,9 +325,10 @@ int td_build_vocab(const td_items *it, td_vocab *v)
         seen[c / 64] |= bit;
     }
     v->chars = malloc((distinct ? distinct : 1) * sizeof *v->chars);
-    for (uint32_t c = 0; v->chars && c <= TD_MAX_CODE_POINT; c++)
-        if (seen[c / 64] >> (c % 64) & 1) /* in ascending order */
-            v->chars[v->n++] = c;
+    for (uint32_t w = 0; v->chars && w < WORDS; w++) /* in ascending order */
+        for (uint32_t b = 0; seen[w] && b < 64; b++)
+            if (seen[w] >> b & 1)
+                v->chars[v->n++] = w * 64 + b;
     free(seen);
     return v->chars ? 0 : -1;
 }
