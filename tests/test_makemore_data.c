@@ -172,7 +172,7 @@ static void test_items_stripped_in_place(void **state)
     (void)state;
     const char text[] = "\xe3\x80\x80 \xc3\x89mile \xe2\x80\x83\r\nMary\xc2\xa0" "Ann\xe2\x80\xa8x\xc2\x85\xc2\xa0\n"
                         "\xe6\x9d\x8e\xe2\x80\x83";
-    const char *want[] = {"\xc3\x89mile", "Mary\xc2\xa0" "Ann", "x", "\xe6\x9d\x8e"};
+    const char *want[] = {"\xc3\x89mile", ("Mary\xc2\xa0" "Ann"), "x", "\xe6\x9d\x8e"};
     const size_t chars[] = {5, 8, 1, 1};
     td_items it;
     char err[TD_ERR_SIZE];
