@@ -212,7 +212,9 @@ static void test_matmul_nd(void **state)
  * rows, 48 and 64 columns): a wide layer's shape, scaled down, splits its
  * columns (x W: 1000 columns, 496 + 504 on 2 threads; dX = dY W^T: 100
  * columns, 48 + 52 or 32 + 32 + 36), and a tall one its rows (500 rows: 256
- * + 244, or 160 + 176 + 164). */
+ * + 244, or 160 + 176 + 164); a square one (200: 96 + 104, or 64 + 64 +
+ * 72) splits dX = dY W^T, whose W^T is column-major, by columns and its
+ * other two products by rows. */
 typedef struct {
     int64_t n, k, m;
 } linear_case;
@@ -236,9 +238,10 @@ static void linear_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
 static void test_linear_splits_off_tile_boundaries(void **state)
 {
     (void)state;
-    const linear_case wide = {64, 100, 1000}, tall = {500, 100, 64};
+    const linear_case wide = {64, 100, 1000}, tall = {500, 100, 64}, square = {200, 200, 200};
     check_thread_independent(linear_fwd_bwd, &wide, "linear (64,100) @ (100,1000) + b", true, 3);
     check_thread_independent(linear_fwd_bwd, &tall, "linear (500,100) @ (100,64) + b", true, 3);
+    check_thread_independent(linear_fwd_bwd, &square, "linear (200,200) @ (200,200) + b", true, 3);
 }
 
 /* The split result is also right, not only equal to itself: against a

@@ -60,22 +60,26 @@ static size_t work_floats(int64_t m, int64_t n, int64_t k)
 }
 
 /* How a product is split: tasks, rows or columns, scratch floats per task.
- * A pure function of the thread count and the sizes. */
+ * A pure function of the thread count, the sizes and op(B)'s layout. */
 typedef struct {
     int tasks;
     bool by_rows;
     size_t per_task;
 } gemm_plan;
 
-static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
+static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k, bool b_column_major)
 {
     double work = 2.0 * (double)m * (double)n * (double)k;
-    /* Along C's longer side: each task then packs the smaller share of the
-     * operand the split does not cut (op(B) for rows, op(A)'s slices for
-     * columns), and a wide C (the forward (256,256) @ (256,2048), dW1 = x^T
-     * dH) does not have every task pack all of a B that is 8 times its A.
-     * The shorter side when the longer gives one task only. */
-    bool rows_first = m >= n;
+    /* Along C's longer side: every task reads all of the operand the split
+     * does not cut (op(B) for rows, op(A) for columns), and packs it when
+     * it is op(B) (gemm.c reads op(A) in place, packs a large or
+     * column-major op(B)), so a wide C (the forward (256,256) @ (256,2048),
+     * dW1 = x^T dH) must not have every task pack all of a B 8 times the
+     * size of its A. A square C is split along its columns when op(B) is
+     * column-major (dX1 = dH W1^T, (256,2048) @ (2048,256): each task would
+     * otherwise transpose all of W1), else its rows. The other side when
+     * that one gives one task only. */
+    bool rows_first = m > n || (m == n && !b_column_major);
     int64_t first = rows_first ? m : n, second = rows_first ? n : m;
     gemm_plan p = {lt_par_tasks(ctx, first, GEMM_ALIGN, work), rows_first, 0};
     if (p.tasks == 1 && (p.tasks = lt_par_tasks(ctx, second, GEMM_ALIGN, work)) > 1)
@@ -93,7 +97,7 @@ static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
 bool lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate,
                   const float *bias)
 {
-    gemm_plan p = plan_of(ctx, m, n, k);
+    gemm_plan p = plan_of(ctx, m, n, k, b.rs == 1 && b.cs != 1);
     float *work = lt_arena_alloc(ctx, sizeof(float) * p.per_task * (size_t)p.tasks);
     if (!work)
         return false;

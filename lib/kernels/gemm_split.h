@@ -9,7 +9,8 @@
 
 /* lt_sgemm (C (+)= op(A) @ op(B), op(A) (m,k), op(B) (k,n)) split across
  * the context's threads when large enough to pay for it: C's rows or its
- * columns (the longer side, unless it is too short to split) in blocks,
+ * columns (the longer side; the columns of a square C whose op(B) is
+ * column-major; the other side when that one is too short) in blocks,
  * each task one lt_sgemm call on its block with its own slice of scratch
  * memory, taken here from the arena. Blocks start at multiples of 16 rows
  * or columns; every element is computed exactly as by one lt_sgemm call
