@@ -341,6 +341,51 @@ static void test_blocking_paths(void **state)
             check_problem(ks[ki], &ps[i], 1000 + i);
 }
 
+/* The operands' layouts change the path (A packed a row tile at a time,
+ * read in place, or the product solved as C^T: a tall, narrow C with a
+ * column-major A of long leading dimension, dW2 = h^T dlogits), never the
+ * bits: every element is the same sum in the same order. The (m,k) A is
+ * given row-major, column-major (lda m + 3 > 256) and with no unit stride;
+ * two depth blocks, accumulate on and off. */
+static void test_layouts_give_same_bits(void **state)
+{
+    (void)state;
+    const lt_gemm_kernel *ks[3];
+    int nk = available_kernels(ks);
+    const int64_t m = 300, n = 27, k = 300;
+    for (int ki = 0; ki < nk; ki++)
+        for (int acc = 0; acc < 2; acc++) {
+            ts_rand r = ts_rand_new(4242);
+            gmat as[3] = {gmat_new(m, k, ROW_TIGHT), gmat_new(m, k, COL_PAD), gmat_new(m, k, SCATTERED)};
+            gmat b = gmat_new(k, n, ROW_TIGHT), c[3];
+            gmat_fill(&as[0], &r);
+            gmat_fill(&b, &r);
+            float *work = aligned_alloc(64, (sizeof(float) * lt_sgemm_work_floats_with(ks[ki], m, n, k) + 64) / 64 * 64);
+            assert_non_null(work);
+            for (int l = 0; l < 3; l++) {
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t q = 0; q < k; q++)
+                        *gat(&as[l], i, q) = *gat(&as[0], i, q);
+                c[l] = gmat_new(m, n, ROW_TIGHT);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        *gat(&c[l], i, j) = (float)(i - j) / 64.0f; /* the same start for the accumulation */
+                lt_sgemm_with(ks[ki], m, n, k, (lt_mat){as[l].base, as[l].rs, as[l].cs}, (lt_mat){b.base, b.rs, b.cs},
+                              (lt_mat_out){c[l].base, c[l].rs, c[l].cs}, acc, work);
+            }
+            for (int l = 1; l < 3; l++)
+                if (memcmp(c[0].base, c[l].base, sizeof(float) * (size_t)(m * n)) != 0)
+                    fail_msg("%s acc=%d: A %s gives other bits than A row-major", ks[ki]->name, acc,
+                             layout_names[l == 1 ? COL_PAD : SCATTERED]);
+            free(work);
+            free(b.alloc);
+            for (int l = 0; l < 3; l++) {
+                free(as[l].alloc);
+                free(c[l].alloc);
+            }
+        }
+}
+
 /* Degenerate sizes: nothing written for m = 0 or n = 0; k = 0 zeroes C or
  * leaves it unchanged with accumulation; no scratch needed. */
 static void test_degenerate(void **state)
@@ -610,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_small_sizes),
         cmocka_unit_test(test_model_shapes_all_layouts),
         cmocka_unit_test(test_blocking_paths),
+        cmocka_unit_test(test_layouts_give_same_bits),
 #if HAVE_MMAP
         cmocka_unit_test(test_no_read_past_end),
 #endif

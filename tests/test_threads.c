@@ -207,6 +207,43 @@ static void test_matmul_nd(void **state)
     check_thread_independent(matmul_nd_fwd_bwd, &fold, "matmul (2,2,96,64) @ (64,100)", true, 2);
 }
 
+/* lt_linear (bias folded into the product) forward and backward, split at
+ * boundaries that are multiples of 16 but not of the tile sizes (6 and 8
+ * rows, 48 and 64 columns): a wide layer's shape, scaled down, splits its
+ * columns (x W: 1000 columns, 496 + 504 on 2 threads; dX = dY W^T: 100
+ * columns, 48 + 52 or 32 + 32 + 36), and a tall one its rows (500 rows: 256
+ * + 244, or 160 + 176 + 164); a square one (200: 96 + 104, or 64 + 64 +
+ * 72) splits dX = dY W^T, whose W^T is column-major, by columns and its
+ * other two products by rows. */
+typedef struct {
+    int64_t n, k, m;
+} linear_case;
+
+static void linear_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
+{
+    const linear_case *c = varg;
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(c->n, c->k), 1, -1, 1), true);
+    lt_tensor *w = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(c->k, c->m), 2, -1, 1), true);
+    lt_tensor *b = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(c->m), 3, -1, 1), true);
+    lt_tensor *y = lt_linear(ctx, x, w, b);
+    assert_non_null(y);
+    lt_tensor *dy = ts_random(ctx, lt_shape_of(y), 4, -1, 1);
+    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, y, dy))));
+    append_tensor(r, y);
+    append_grad(r, x);
+    append_grad(r, w);
+    append_grad(r, b);
+}
+
+static void test_linear_splits_off_tile_boundaries(void **state)
+{
+    (void)state;
+    const linear_case wide = {64, 100, 1000}, tall = {500, 100, 64}, square = {200, 200, 200};
+    check_thread_independent(linear_fwd_bwd, &wide, "linear (64,100) @ (100,1000) + b", true, 3);
+    check_thread_independent(linear_fwd_bwd, &tall, "linear (500,100) @ (100,64) + b", true, 3);
+    check_thread_independent(linear_fwd_bwd, &square, "linear (200,200) @ (200,200) + b", true, 3);
+}
+
 /* The split result is also right, not only equal to itself: against a
  * double-precision reference. */
 static void test_matmul_split_matches_reference(void **state)
@@ -518,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_matmul_odd_layouts),
         cmocka_unit_test(test_matmul_nd),
         cmocka_unit_test(test_matmul_split_matches_reference),
+        cmocka_unit_test(test_linear_splits_off_tile_boundaries),
         cmocka_unit_test(test_mlp_evaluation_chunk),
         cmocka_unit_test(test_mlp_large_batch_training),
         cmocka_unit_test(test_training_step_stays_single_threaded),

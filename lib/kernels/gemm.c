@@ -281,6 +281,14 @@ static LT_NOINLINE void scattered_tile(const lt_gemm_tile *k, int rows, int cols
 {
     float t[LT_GEMM_MAX_TILE];
     k->fn(rows, cols, kc, a, a_rs, a_cs, b, ldb, t, k->nr, false, bias);
+    if (c_rs == 1) { /* C^T solved for a row-major C: walk C's rows, whose tile parts are contiguous */
+        for (int s = 0; s < cols; s++)
+            for (int r = 0; r < rows; r++) {
+                float *cr = c + r + s * c_cs;
+                *cr = accumulate ? *cr + t[r * k->nr + s] : t[r * k->nr + s];
+            }
+        return;
+    }
     for (int r = 0; r < rows; r++)
         for (int s = 0; s < cols; s++) {
             float *cr = c + r * c_rs + s * c_cs;
@@ -312,12 +320,17 @@ static void prefetch_rows(const float *c, int rows, int64_t cols, int64_t c_rs)
 #endif
 }
 
+static bool direct_a_in_place(int64_t m, int64_t kd, int64_t a_rs, int64_t a_cs)
+{
+    return a_cs == 1 || kd == 1 || ((a_rs == 1 || m == 1) && a_cs <= LT_DIRECT_A_MAX_LD);
+}
+
 static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t kd, const float *a, int64_t a_rs,
                          int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
                          int64_t c_cs, bool accumulate, const float *bias, float *work)
 {
     bool b_in_place = (b_cs == 1 || n == 1) && kd * n <= LT_DIRECT_B_MAX;
-    bool a_in_place = a_cs == 1 || kd == 1 || ((a_rs == 1 || m == 1) && a_cs <= LT_DIRECT_A_MAX_LD);
+    bool a_in_place = direct_a_in_place(m, kd, a_rs, a_cs);
     lt_gemm_tile ts = lt_gemm_tile_for(k, n); /* each element's sum is the same in any tile */
     int mr = ts.mr, nr = ts.nr;
     int64_t nb = b_in_place ? n : LT_DIRECT_NC;
@@ -382,6 +395,16 @@ static void sgemm_strided(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t
         return;
     }
     if (k->tile) {
+        /* A tall, narrow C whose op(A) would be packed a row tile at a
+         * time while op(B)^T can be broadcast in place (dW2 = h^T dlogits,
+         * (2048,256) @ (256,27) with h (256,2048)): solve C^T = op(B)^T
+         * op(A)^T instead, whose tiles run along C's long side and read h's
+         * rows as packed B; each tile is then added into C through the
+         * scratch tile. The same sums, so the same bits. */
+        if (n < m && !direct_a_in_place(m, kd, a_rs, a_cs) && direct_a_in_place(n, kd, b_cs, b_rs)) {
+            sgemm_direct(k, n, m, kd, b, b_cs, b_rs, a, a_cs, a_rs, c, c_cs, c_rs, accumulate, NULL, work);
+            return;
+        }
         sgemm_direct(k, m, n, kd, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, accumulate, NULL, work);
         return;
     }

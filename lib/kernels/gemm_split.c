@@ -4,10 +4,17 @@
 
 #include "kernels/threads.h"
 
-/* Row (and column) blocks start at multiples of this: a multiple of every
- * gemm kernel's tile height and width (6, 8, 16, 48), so a block's tiles are
- * exactly the tiles the whole product would have. */
-#define GEMM_ALIGN 48
+/* Row (and column) blocks start at multiples of this. Any boundary would
+ * give the same bits: every kernel computes each element of C on its own,
+ * as one sum over the inner dimension in the same order (depth blocks of a
+ * fixed size, then a fixed order within a block) whatever tile it falls in
+ * and wherever that tile starts (tests/test_threads.c checks it at odd
+ * boundaries on every ISA path). 16 floats are a cache line, so a column
+ * block's part of each row of C starts on a line of its own when the rows
+ * do; and it is fine enough that the WIDE model's 256 rows split 128 + 128
+ * (48, the widest tile, split them 144 + 112: 56% of the work on one
+ * thread, a 1.78x ceiling on 2). */
+#define GEMM_ALIGN 16
 
 typedef struct {
     int64_t m, n, k;
@@ -53,19 +60,30 @@ static size_t work_floats(int64_t m, int64_t n, int64_t k)
 }
 
 /* How a product is split: tasks, rows or columns, scratch floats per task.
- * A pure function of the thread count and the sizes. */
+ * A pure function of the thread count, the sizes and op(B)'s layout. */
 typedef struct {
     int tasks;
     bool by_rows;
     size_t per_task;
 } gemm_plan;
 
-static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
+static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k, bool b_column_major)
 {
     double work = 2.0 * (double)m * (double)n * (double)k;
-    gemm_plan p = {lt_par_tasks(ctx, m, GEMM_ALIGN, work), true, 0};
-    if (p.tasks == 1 && (p.tasks = lt_par_tasks(ctx, n, GEMM_ALIGN, work)) > 1)
-        p.by_rows = false; /* few rows (e.g. dW = x^T dy with a small K): split the columns */
+    /* Along C's longer side: every task reads all of the operand the split
+     * does not cut (op(B) for rows, op(A) for columns), and packs it when
+     * it is op(B) (gemm.c reads op(A) in place, packs a large or
+     * column-major op(B)), so a wide C (the forward (256,256) @ (256,2048),
+     * dW1 = x^T dH) must not have every task pack all of a B 8 times the
+     * size of its A. A square C is split along its columns when op(B) is
+     * column-major (dX1 = dH W1^T, (256,2048) @ (2048,256): each task would
+     * otherwise transpose all of W1), else its rows. The other side when
+     * that one gives one task only. */
+    bool rows_first = m > n || (m == n && !b_column_major);
+    int64_t first = rows_first ? m : n, second = rows_first ? n : m;
+    gemm_plan p = {lt_par_tasks(ctx, first, GEMM_ALIGN, work), rows_first, 0};
+    if (p.tasks == 1 && (p.tasks = lt_par_tasks(ctx, second, GEMM_ALIGN, work)) > 1)
+        p.by_rows = !rows_first;
     int64_t len = p.by_rows ? m : n;
     for (int t = 0; t < p.tasks; t++) { /* sized for the largest block */
         int64_t begin, end;
@@ -79,7 +97,7 @@ static gemm_plan plan_of(const lt_ctx *ctx, int64_t m, int64_t n, int64_t k)
 bool lt_sgemm_par(lt_ctx *ctx, int64_t m, int64_t n, int64_t k, lt_mat a, lt_mat b, lt_mat_out c, bool accumulate,
                   const float *bias)
 {
-    gemm_plan p = plan_of(ctx, m, n, k);
+    gemm_plan p = plan_of(ctx, m, n, k, b.rs == 1 && b.cs != 1);
     float *work = lt_arena_alloc(ctx, sizeof(float) * p.per_task * (size_t)p.tasks);
     if (!work)
         return false;

@@ -29,9 +29,9 @@
  * product instead of B small ones (the (B,T,C) @ (C,D) of a sequence model).
  *
  * Products large enough to pay for it are split across the context's
- * threads (lt_set_threads) by lt_sgemm_par: C's rows in blocks, one
- * lt_sgemm per block, each computed exactly as in the single-threaded
- * product. */
+ * threads (lt_set_threads) by lt_sgemm_par: C's rows or columns in
+ * blocks, one lt_sgemm per block, each computed exactly as in the
+ * single-threaded product. */
 #include "core/opkit.h"
 #include "kernels/gemm_split.h"
 
