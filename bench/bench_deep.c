@@ -18,7 +18,9 @@
  * timed (no dev evaluation). Prints steps/s, FLOP per step, GFLOP/s, % of
  * the single-core peak, peak RSS, the final batch loss (and its bits and a
  * hash of the parameters, to compare --threads values) and whether the
- * arena grew after step 1. Nothing is asserted about speed. */
+ * arena grew after step 1, and for bench/compare_deep.sh one line
+ *     result lt <model> <threads> <steps/s wall> <steps/s CPU time>
+ * Nothing is asserted about speed. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "batches.h"
@@ -241,6 +243,7 @@ static bool run(bench *b, const options *o, const headline *h)
            peak_rss_mib(), (double)lt_ctx_arena_reserved(b->run.ctx) / (1 << 20), allocs_after_1,
            allocs_after_1 == 1 ? "" : "s", allocs, o->steps,
            allocs == allocs_after_1 ? "no growth after step 1" : "GREW after step 1");
+    printf("result lt %s %ld %.3f %.3f\n", MODEL_NAMES[o->model], o->threads, sps, (double)timed / cpu);
     return true;
 }
 
