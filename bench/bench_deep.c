@@ -15,9 +15,11 @@
  * deep_names' at its last step (its --log shows it). The first --warmup of
  * them (default steps/10, at least 1) are not timed: they size the arena,
  * start the workers, warm caches and clocks. The training loop alone is
- * timed (no dev evaluation). Prints steps/s, FLOP per step, GFLOP/s, % of
- * the single-core peak, peak RSS, the final batch loss (and its bits and a
- * hash of the parameters, to compare --threads values) and whether the
+ * timed (no dev evaluation). A missing --data file (default
+ * ../shared/data/names.txt) is reported and skipped (exit 0), as bench_mlp
+ * does. Prints steps/s, FLOP per step, GFLOP/s, % of the single-core peak,
+ * peak RSS, the final batch loss (and its bits and a hash of the
+ * parameters, to compare --threads values) and whether the
  * arena grew after step 1, and for bench/compare_deep.sh one line
  *     result lt <model> <threads> <steps/s wall> <steps/s CPU time>
  * Nothing is asserted about speed. */
@@ -34,6 +36,7 @@
 #include "run.h"
 #include "train_guard.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -305,6 +308,12 @@ int main(int argc, char **argv)
     int r = parse(argc, argv, &o);
     if (r)
         return r == 1 ? 0 : 2;
+    FILE *f = fopen(o.data, "r");
+    if (!f) {
+        printf("bench_deep: %s: %s; skipping (pass the path of names.txt with --data)\n", o.data, strerror(errno));
+        return 0;
+    }
+    fclose(f);
     const headline h = headline_of(o.model);
     bench b = {0};
     if (!ex_run_start(&b.run, "bench_deep", o.threads))
