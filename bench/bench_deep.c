@@ -236,6 +236,9 @@ static bool run(bench *b, const options *o, const headline *h)
     printf("train: %ld steps timed (after %ld warm-up) in %.3f s wall, %.3f s CPU: %.2f steps/s, %.3f ms/step "
            "[%ld thread%s]\n",
            timed, o->warmup, wall, cpu, sps, 1e3 / sps, o->threads, o->threads > 1 ? "s" : "");
+    printf("flop count: the matrix products only: 2*m*k*n for each forward product (rows x in x out), twice "
+           "that for its backward (dX and dW); not counted: embedding gather/scatter, norms, activations, "
+           "dropout, cross-entropy, optimiser\n");
     printf("flops: %.1f MFLOP/step of matrix products; %.2f GFLOP/s, %.1f%% of the single-core peak "
            "(%.1f GFLOP/s = %.0f FLOP/cycle (%s) x %.0f MHz: /proc/cpuinfo %.0f, measured busy %.0f)\n",
            flop * 1e-6, flop * sps * 1e-9, 100.0 * flop * sps / pk.flops, pk.flops * 1e-9, pk.flop_per_cycle,
