@@ -164,10 +164,12 @@ static bool load(lt_ctx *ctx, const char *path, setup *s)
         fprintf(stderr, "bench_mlp: %s\n", err);
         return false;
     }
-    nd_build_vocab(&s->words, &s->vocab);
-    nd_shuffle_words(&s->words, 42);
     size_t n1, n2;
-    nd_split_points(s->words.n, &n1, &n2);
+    if (nd_build_vocab(&s->words, &s->vocab) != 0) {
+        fprintf(stderr, "bench_mlp: %s: out of memory\n", path);
+        return false;
+    }
+    nd_shuffle_words(&s->words, 42, &n1, &n2);
     s->m.vocab = s->vocab.size;
     return nd_make_split(ctx, &s->words, 0, n1, &s->vocab, BLOCK, &s->tr) &&
            nd_make_split(ctx, &s->words, n1, n2, &s->vocab, BLOCK, &s->dev) && model_init(ctx, &s->m);
@@ -261,6 +263,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_mlp: %s\n", lt_error_message(bad));
     }
     nd_free_words(&s.words);
+    nd_free_vocab(&s.vocab);
     lt_ctx_free(ectx);
     lt_ctx_free(ctx);
     return ok ? 0 : 1;

@@ -7,6 +7,7 @@
 #include "names_task.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -239,8 +240,9 @@ lt_tensor *dm_logits(lt_ctx *ctx, dm_model *m, lt_tensor *x, bool training, lt_r
 bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v, long steps)
 {
     const dm_config *c = &m->cfg;
-    char chars[ND_MAX_VOCAB + 1];
-    nd_vocab_chars(v, chars);
+    char *chars = nd_vocab_chars(v); /* UTF-8; ASCII as before */
+    if (!chars)
+        return lt_fail(ctx, LT_ERR_MEMORY, "%s: out of memory", path), false;
     ex_meta meta;
     ex_meta_init(&meta, CHECKPOINT_FORMAT);
     ex_meta_str(&meta, "vocab", chars);
@@ -256,7 +258,9 @@ bool dm_save(lt_ctx *ctx, const char *path, const dm_model *m, const nd_vocab *v
     lt_named_tensor t[DM_MAX_TENSORS];
     for (int i = 0; i < m->n_all; i++)
         t[i] = (lt_named_tensor){m->names[i], m->all[i]};
-    return ex_checkpoint_save(ctx, path, &meta, t, m->n_all);
+    bool ok = ex_checkpoint_save(ctx, path, &meta, t, m->n_all);
+    free(chars);
+    return ok;
 }
 
 /* The checkpoint's tensors must be those of cfg, F32 of its shapes, before

@@ -395,11 +395,6 @@ static bool setup(program *p)
         }
         if (td_build_vocab(&p->data, &p->vocab) != 0)
             return lt_fail(ctx, LT_ERR_MEMORY, "out of memory"), false;
-        if (p->vocab.chars[0] == 0) { /* the smallest code point, first when present */
-            lt_fail(ctx, LT_ERR_FORMAT, "%s: the items hold the NUL character (U+0000), which the checkpoint's "
-                    "vocabulary cannot store", o->input);
-            return false;
-        }
         p->cfg = (mm_config){.type = (mm_type)o->type, .vocab_size = td_vocab_size(&p->vocab),
                              .block_size = (int)p->data.max_len + 1, .n_layer = (int)o->n_layer,
                              .n_head = (int)o->n_head, .n_embd = (int)o->n_embd, .n_embd2 = (int)o->n_embd2};

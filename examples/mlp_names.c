@@ -25,6 +25,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define CHECKPOINT_FORMAT "libtensor-mlp-names/1"
 
@@ -122,8 +123,9 @@ static lt_tensor *logits_of(lt_ctx *ctx, void *self, lt_tensor *x) { return mode
 
 static bool save_checkpoint(lt_ctx *ctx, const char *path, const model *m, const nd_vocab *v, long steps)
 {
-    char chars[ND_MAX_VOCAB + 1];
-    nd_vocab_chars(v, chars);
+    char *chars = nd_vocab_chars(v); /* UTF-8; ASCII as before */
+    if (!chars)
+        return lt_fail(ctx, LT_ERR_MEMORY, "%s: out of memory", path), false;
     ex_meta meta;
     ex_meta_init(&meta, CHECKPOINT_FORMAT);
     ex_meta_str(&meta, "vocab", chars);
@@ -135,7 +137,9 @@ static bool save_checkpoint(lt_ctx *ctx, const char *path, const model *m, const
     lt_named_tensor t[N_PARAMS];
     for (int i = 0; i < N_PARAMS; i++)
         t[i] = (lt_named_tensor){PARAM_NAMES[i], m->p[i]};
-    return ex_checkpoint_save(ctx, path, &meta, t, N_PARAMS);
+    bool ok = ex_checkpoint_save(ctx, path, &meta, t, N_PARAMS);
+    free(chars);
+    return ok;
 }
 
 /* Opens a checkpoint: its vocabulary, shape hyperparameters (within the
@@ -370,14 +374,33 @@ static bool report_final(program *p, double seconds)
     return !o->result || write_result(p, loss, seconds);
 }
 
+/* --plot-emb: the embedding table labelled with the tokens as shown
+ * (nd_token_text: '.' for token 0, UTF-8 characters). */
+static bool write_embedding_plot(const program *p, char err[SP_ERR_SIZE])
+{
+    const nd_vocab *v = &p->data.vocab;
+    char(*text)[8] = malloc((size_t)v->size * sizeof *text);
+    const char **labels = malloc((size_t)v->size * sizeof *labels);
+    bool ok = text && labels;
+    for (int t = 0; ok && t < v->size; t++) {
+        text[t][nd_token_text(v, t, text[t])] = '\0';
+        labels[t] = text[t];
+    }
+    if (!ok)
+        snprintf(err, SP_ERR_SIZE, "%s: out of memory", p->o.plot_emb);
+    ok = ok && mp_write_embedding_svg(p->o.plot_emb, lt_data_f32(p->m.p[P_C]), p->m.vocab, p->m.emb, labels, err);
+    free(text);
+    free(labels);
+    return ok;
+}
+
 /* --plot-loss and --plot-emb (mlp_plots.c). */
 static bool write_plots(program *p)
 {
     const options *o = &p->o;
     char err[SP_ERR_SIZE];
     if ((o->plot_loss && !mp_write_loss_svg(o->plot_loss, &p->hist, err)) ||
-        (o->plot_emb && !mp_write_embedding_svg(o->plot_emb, lt_data_f32(p->m.p[P_C]), p->m.vocab, p->m.emb,
-                                                p->data.vocab.itos, err))) {
+        (o->plot_emb && !write_embedding_plot(p, err))) {
         lt_fail(p->run.ctx, LT_ERR_IO, "%s", err);
         return false;
     }

@@ -78,14 +78,12 @@ bool mp_write_loss_svg(const char *path, const mp_history *h, char err[SP_ERR_SI
     return ok;
 }
 
-bool mp_write_embedding_svg(const char *path, const float *C, int vocab, int emb, const char *itos,
+bool mp_write_embedding_svg(const char *path, const float *C, int vocab, int emb, const char *const *labels,
                             char err[SP_ERR_SIZE])
 {
     size_t n = vocab > 0 ? (size_t)vocab : 0;
     double *xy = malloc(sizeof(double) * 2 * (n + 1));
-    char *names = malloc(2 * (n + 1));
-    const char **labels = malloc(sizeof(char *) * (n + 1));
-    bool ok = xy && names && labels && emb > 0;
+    bool ok = xy && emb > 0;
     if (ok && emb <= 2) {
         for (size_t i = 0; i < n; i++) {
             xy[2 * i] = C[i * (size_t)emb];
@@ -101,8 +99,6 @@ bool mp_write_embedding_svg(const char *path, const float *C, int vocab, int emb
         ok = x && y;
         for (size_t i = 0; ok && i < n; i++) {
             x[i] = xy[2 * i], y[i] = xy[2 * i + 1];
-            names[2 * i] = itos[i], names[2 * i + 1] = '\0';
-            labels[i] = &names[2 * i];
         }
         char title[96];
         snprintf(title, sizeof title, "Character embeddings (%d dims%s)", emb, emb > 2 ? ", first two principal components" : "");
@@ -113,7 +109,5 @@ bool mp_write_embedding_svg(const char *path, const float *C, int vocab, int emb
         free(y);
     }
     free(xy);
-    free(names);
-    free(labels);
     return ok;
 }

@@ -36,9 +36,10 @@ void mp_history_add_dev(mp_history *h, long step, double loss);
 bool mp_write_loss_svg(const char *path, const mp_history *h, char err[SP_ERR_SIZE]);
 
 /* The vocab rows of the embedding table C (vocab x emb, row-major), each
- * labelled with itos[i]: the two coordinates when emb == 2 (one and 0 when
- * emb == 1), otherwise the first two principal components. */
-bool mp_write_embedding_svg(const char *path, const float *C, int vocab, int emb, const char *itos,
+ * labelled with labels[i] (UTF-8, escaped for SVG): the two coordinates when
+ * emb == 2 (one and 0 when emb == 1), otherwise the first two principal
+ * components. */
+bool mp_write_embedding_svg(const char *path, const float *C, int vocab, int emb, const char *const *labels,
                             char err[SP_ERR_SIZE]);
 
 #endif

@@ -19,13 +19,34 @@ static int is_stripped(uint32_t c)
            c == 0x3000;
 }
 
+/* Item i's code points into cp (td_len(it, i) of them); each one written
+ * back as UTF-8 must give the item's bytes again (canonical, valid UTF-8). */
+static void decode_item(const td_items *it, size_t i, uint32_t *cp)
+{
+    const char *p = td_item(it, i), *end = p + td_bytes(it, i);
+    size_t k = 0;
+    while (p < end) {
+        const char *at = p;
+        char back[4];
+        cp[k] = td_next_char(&p);
+        int n = td_utf8_put(cp[k], back);
+        FUZZ_CHECK(p <= end && p - at == n && memcmp(back, at, (size_t)n) == 0,
+                   "item %zu: character %zu is not canonical UTF-8", i, k);
+        k++;
+    }
+    FUZZ_CHECK(k == td_len(it, i), "item %zu: td_len %zu, decoded %zu", i, td_len(it, i), k);
+}
+
 static void check_items(const td_items *it)
 {
     FUZZ_CHECK(it->n > 0, "td_parse succeeded with no items");
     size_t longest = 0;
+    uint32_t *cp = malloc(sizeof *cp * (it->max_len + 1));
+    FUZZ_CHECK(cp != NULL, "out of memory");
     for (size_t i = 0; i < it->n; i++) {
         size_t len = td_len(it, i);
-        const uint32_t *cp = it->cp + it->start[i];
+        FUZZ_CHECK(len <= it->max_len, "item %zu: %zu characters, max_len %zu", i, len, it->max_len);
+        decode_item(it, i, cp);
         FUZZ_CHECK(len > 0 && it->start[i + 1] > it->start[i], "item %zu is empty", i);
         FUZZ_CHECK(!is_stripped(cp[0]) && !is_stripped(cp[len - 1]), "item %zu is not stripped", i);
         for (size_t k = 0; k < len; k++)
@@ -34,6 +55,7 @@ static void check_items(const td_items *it)
                        "item %zu has code point U+%04X", i, (unsigned)cp[k]);
         longest = len > longest ? len : longest;
     }
+    free(cp);
     FUZZ_CHECK(longest == it->max_len, "max_len %zu, longest item %zu", it->max_len, longest);
 }
 
@@ -41,21 +63,28 @@ static void check_vocab(const td_items *it, const td_vocab *v)
 {
     for (int t = 1; t < v->n; t++)
         FUZZ_CHECK(v->chars[t - 1] < v->chars[t], "vocabulary not sorted at %d", t);
-    for (size_t k = 0; k < it->start[it->n]; k++) {
-        int t = td_token(v, it->cp[k]);
-        FUZZ_CHECK(t >= 1 && t <= v->n && v->chars[t - 1] == it->cp[k], "U+%04X has token %d", (unsigned)it->cp[k],
-                   t);
+    size_t seen = 0; /* every character has its token, and every token is some character's */
+    for (int t = 1; t <= v->n; t++) {
+        bool found = false;
+        for (const char *p = it->text, *end = p + it->start[it->n]; p < end && !found;)
+            found = td_next_char(&p) == v->chars[t - 1];
+        seen += found;
+    }
+    FUZZ_CHECK(seen == (size_t)v->n, "%zu of %d vocabulary characters occur in the items", seen, v->n);
+    for (const char *p = it->text, *end = p + it->start[it->n]; p < end;) {
+        uint32_t c = td_next_char(&p);
+        int t = td_token(v, c);
+        FUZZ_CHECK(t >= 1 && t <= v->n && v->chars[t - 1] == c, "U+%04X has token %d", (unsigned)c, t);
     }
     char *s = td_vocab_utf8(v);
     FUZZ_CHECK(s != NULL, "td_vocab_utf8 failed");
     td_vocab back;
-    /* a NUL character ends the string form early: only a NUL-free vocabulary round-trips */
-    if (v->chars[0] != 0) {
-        FUZZ_CHECK(td_vocab_from_utf8(s, &back) == 0 && back.n == v->n &&
-                       memcmp(back.chars, v->chars, sizeof *v->chars * (size_t)v->n) == 0,
-                   "vocabulary does not round-trip");
-        td_free_vocab(&back);
-    }
+    /* no NUL character (refused by the parse): the string form round-trips */
+    FUZZ_CHECK(v->chars[0] != 0, "U+0000 in the vocabulary");
+    FUZZ_CHECK(td_vocab_from_utf8(s, &back) == 0 && back.n == v->n &&
+                   memcmp(back.chars, v->chars, sizeof *v->chars * (size_t)v->n) == 0,
+               "vocabulary does not round-trip");
+    td_free_vocab(&back);
     free(s);
 }
 
@@ -95,7 +124,8 @@ int fuzz_text_data(const uint8_t *data, size_t size)
         int read = td_read(path, (size_t)1 << 20, &again, err2);
         FUZZ_CHECK(read == parsed, "td_read %d, td_parse %d (%s / %s)", read, parsed, err2, err);
         if (read == 0) {
-            FUZZ_CHECK(again.n == it.n && memcmp(again.cp, it.cp, sizeof *it.cp * it.start[it.n]) == 0,
+            FUZZ_CHECK(again.n == it.n && memcmp(again.start, it.start, sizeof *it.start * (it.n + 1)) == 0 &&
+                           memcmp(again.text, it.text, it.start[it.n]) == 0,
                        "td_read and td_parse give other items");
             td_free_items(&again);
         }
@@ -128,8 +158,9 @@ int fuzz_text_data(const uint8_t *data, size_t size)
         size_t i = order[r], n = td_len(&it, i);
         int32_t *tok = malloc(sizeof *tok * n);
         FUZZ_CHECK(tok != NULL, "out of memory");
+        const char *p = td_item(&it, i);
         for (size_t k = 0; k < n; k++)
-            tok[k] = td_token(&v, it.cp[it.start[i] + k]);
+            tok[k] = td_token(&v, td_next_char(&p));
         FUZZ_CHECK(td_item_set_has(&set, tok, n), "training item %zu not found in its set", i);
         free(tok);
     }

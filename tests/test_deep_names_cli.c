@@ -115,6 +115,27 @@ static void test_save_load_round_trip(void **state)
     assert_non_null(strstr(out_text, "model: wavenet block 8 emb 8 hidden 16 layers 3 norm batchnorm"));
 }
 
+/* UTF-8 data (accents, Cyrillic, CJK, and a '.', an ordinary character
+ * here): trained on, sampled as UTF-8, and the same samples from the
+ * checkpoint's UTF-8 vocabulary. */
+static void test_utf8_data(void **state)
+{
+    (void)state;
+    ts_write_utf8_names(dir, "utf8.txt", 8, 1);
+    const char *args = "--data utf8.txt --quiet --emb 8 --hidden 32 --batch 32 --steps 300 --lr 0.01 --samples 6";
+    char all[512], first[1 << 12];
+    snprintf(all, sizeof all, "%s --save utf8.safetensors", args);
+    int st = ts_run_capture(dir, DEEP_NAMES_BIN, all, out_text, sizeof out_text, err_text, sizeof err_text);
+    if (st != 0)
+        fail_msg("exit %d: %s", st, err_text);
+    assert_true(final_value("train") < 2.0); /* uniform over 52 tokens: ln 52 = 3.95 */
+    ts_check_utf8_samples(out_text, "sample: ", "", 6);
+    snprintf(first, sizeof first, "%s", strstr(out_text, "sample: "));
+    snprintf(all, sizeof all, "%s --load utf8.safetensors --steps 0", args);
+    assert_int_equal(ts_run_capture(dir, DEEP_NAMES_BIN, all, out_text, sizeof out_text, err_text, sizeof err_text), 0);
+    assert_string_equal(strstr(out_text, "sample: "), first);
+}
+
 /* The numerical guard: exit 1, one line naming the step and the tensor, and
  * the checkpoint of an earlier run byte for byte as it was. */
 static void test_guard(void **state)
@@ -244,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_trains),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_utf8_data),
         cmocka_unit_test(test_guard),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_odd_models),

@@ -186,36 +186,40 @@ static void test_read_input(void **state)
     close(fd);
 }
 
-/* The names reader checks bytes as they come: a CRLF split across two chunks
- * is a line end, a CR before anything else is a bad byte wherever it is. */
+/* The names programs' reader (text_data) checks bytes as they come: a CRLF
+ * split across two chunks is one line end (the line numbers after it say so),
+ * a lone CR ends a line (Python's splitlines), wherever it is. */
 static void test_names_across_chunks(void **state)
 {
     (void)state;
-    char err[ND_ERR_SIZE];
+    char err[ND_ERR_SIZE], last[8];
     nd_words w;
-    for (int bad = 0; bad < 2; bad++) {
+    for (int lone = 0; lone < 2; lone++) {
         const char *path = ts_path(dir, "crlf.txt");
         FILE *f = fopen(path, "wb");
         assert_non_null(f);
         for (int i = 0; i < 262143; i++) /* 1048572 bytes */
             fputs("abc\n", f);
         fputs("abc\r", f); /* the CR is byte 1048575, the last of the first chunk */
-        fputs(bad ? "x\n" : "\nzz\n", f);
+        fputs(lone ? "x\n" : "\nzz\n", f);
         fclose(f);
-        int r = nd_read_words_max(path, 2u << 20, &w, err);
-        if (bad) {
-            assert_int_equal(r, -1);
-            assert_non_null(strstr(err, "crlf.txt:262144: unreadable byte 0x0d at column 4"));
-        } else {
-            assert_int_equal(r, 0);
-            assert_int_equal(w.n, 262145);
-            assert_string_equal(w.word[w.n - 2], "abc");
-            assert_string_equal(w.word[w.n - 1], "zz");
-            nd_free_words(&w);
-        }
+        assert_int_equal(nd_read_words_max(path, 2u << 20, &w, err), 0);
+        assert_int_equal(w.n, 262145);
+        nd_word_utf8(&w, w.n - 2, last, sizeof last);
+        assert_string_equal(last, "abc");
+        nd_word_utf8(&w, w.n - 1, last, sizeof last);
+        assert_string_equal(last, lone ? "x" : "zz");
+        nd_free_words(&w);
+        f = fopen(path, "ab"); /* a bad byte after it: the line counts the CRLF once, a lone CR as a line */
+        assert_non_null(f);
+        fputs("\xff\n", f);
+        fclose(f);
+        assert_int_equal(nd_read_words_max(path, 2u << 20, &w, err), -1);
+        assert_non_null(strstr(err, "crlf.txt:262146:1: invalid UTF-8"));
     }
     assert_int_equal(nd_read_words_max(ts_temp_file(0, "ann\r"), 1u << 20, &w, err), 0); /* a final CR */
-    assert_string_equal(w.word[0], "ann");
+    nd_word_utf8(&w, 0, last, sizeof last);
+    assert_string_equal(last, "ann");
     nd_free_words(&w);
 }
 

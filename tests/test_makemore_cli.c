@@ -125,7 +125,7 @@ static void test_bad_data(void **state)
     for (int i = 0; i < 12; i++)
         fwrite("a\0b\n", 1, 4, f);
     fclose(f);
-    expect("-i nul.txt -o w --max-steps 0", 1, "nul.txt: the items hold the NUL character (U+0000)");
+    expect("-i nul.txt -o w --max-steps 0", 1, "nul.txt:1:2: the NUL character (U+0000) is not text");
     expect("-i names.txt -o w --max-steps 0 --max-data-mb 0", 2, "--max-data-mb 0");
     /* the numerical guard: a step that overflows stops training, naming the tensor, and saves nothing */
     expect("-i names.txt -o guard --type bigram --max-steps 20 -l 1e38", 1,

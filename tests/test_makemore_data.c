@@ -31,7 +31,8 @@ static void test_items_and_vocab_as_makemore(void **state)
         assert_int_equal(td_len(&it, i), G_MM_LEN[i]);
     assert_int_equal(it.max_len + 1, G_MM_BLOCK);
     /* "  Émile \r\n": stripped; "Mary Ann" keeps its inner space */
-    assert_int_equal(it.cp[it.start[0]], 0xC9);
+    const char *first = td_item(&it, 0);
+    assert_int_equal(td_next_char(&first), 0xC9);
     td_vocab v;
     assert_int_equal(td_build_vocab(&it, &v), 0);
     assert_int_equal(v.n, (int)(sizeof G_MM_VOCAB / sizeof *G_MM_VOCAB));
@@ -159,7 +160,48 @@ static void assert_refused(const char *text, const char *want)
     assert_int_equal(td_parse(text, strlen(text), "d.txt", &it, err), -1);
     if (!strstr(err, want))
         fail_msg("'%s' does not contain '%s'", err, want);
-    assert_null(it.cp);
+    assert_null(it.text);
+}
+
+/* The items are the file's own bytes, stripped in place: white space of
+ * several bytes at either end (U+3000, U+2003, U+00A0) goes, white space
+ * inside stays, and every line break Python's splitlines knows (CRLF,
+ * U+2028, U+0085) ends an item. */
+static void test_items_stripped_in_place(void **state)
+{
+    (void)state;
+    const char text[] = "\xe3\x80\x80 \xc3\x89mile \xe2\x80\x83\r\nMary\xc2\xa0" "Ann\xe2\x80\xa8x\xc2\x85\xc2\xa0\n"
+                        "\xe6\x9d\x8e\xe2\x80\x83";
+    const char *want[] = {"\xc3\x89mile", ("Mary\xc2\xa0" "Ann"), "x", "\xe6\x9d\x8e"};
+    const size_t chars[] = {5, 8, 1, 1};
+    td_items it;
+    char err[TD_ERR_SIZE];
+    assert_int_equal(td_parse(text, sizeof text - 1, "s.txt", &it, err), 0);
+    assert_int_equal(it.n, 4);
+    for (size_t i = 0; i < it.n; i++) {
+        assert_int_equal(td_bytes(&it, i), strlen(want[i]));
+        assert_memory_equal(td_item(&it, i), want[i], strlen(want[i]));
+        assert_int_equal(td_len(&it, i), chars[i]);
+    }
+    assert_int_equal(it.max_len, 8);
+    /* the item set orders by code point: U+00C9 before 'M' would be wrong */
+    td_vocab v;
+    assert_int_equal(td_build_vocab(&it, &v), 0);
+    size_t order[] = {0, 1, 2, 3};
+    td_item_set set;
+    assert_true(td_item_set_init(&set, &it, &v, order, 4));
+    int32_t x[] = {td_token(&v, 'x')}, li[] = {td_token(&v, 0x674E)}, m[] = {td_token(&v, 'M')};
+    int32_t stop[] = {0}, emile[] = {td_token(&v, 0xC9), td_token(&v, 'm'), td_token(&v, 'i'), td_token(&v, 'l'),
+                                     td_token(&v, 'e')};
+    assert_true(td_item_set_has(&set, x, 1));
+    assert_true(td_item_set_has(&set, li, 1));
+    assert_true(td_item_set_has(&set, emile, 5));
+    assert_false(td_item_set_has(&set, emile, 4));
+    assert_false(td_item_set_has(&set, m, 1));
+    assert_false(td_item_set_has(&set, stop, 1));
+    td_item_set_free(&set);
+    td_free_vocab(&v);
+    td_free_items(&it);
 }
 
 static void test_invalid_utf8_named(void **state)
@@ -176,6 +218,8 @@ static void test_invalid_utf8_named(void **state)
     assert_refused(" \n\t\r\n\xe3\x80\x80\n", "d.txt: no items");     /* only white space (U+3000 too) */
 }
 
+static void assert_read_as_parsed(const char *text, size_t len);
+
 static void test_read_file(void **state)
 {
     (void)state;
@@ -186,16 +230,18 @@ static void test_read_file(void **state)
     assert_int_equal(td_read(path, 1 << 20, &it, err), 0);
     assert_int_equal(it.n, 2);
     assert_int_equal(td_len(&it, 0), 3);
-    assert_int_equal(it.cp[1], '\t');
+    assert_int_equal(td_bytes(&it, 0), 3);
+    assert_memory_equal(td_item(&it, 0), "a\tb", 3);
+    assert_memory_equal(td_item(&it, 1), "zz", 2);
     td_free_items(&it);
     assert_int_equal(td_read(path, 4, &it, err), -1); /* over the size limit, named */
     assert_non_null(strstr(err, "--max-data-mb"));
     assert_int_equal(td_read("/nonexistent/x.txt", 1 << 20, &it, err), -1);
     assert_non_null(strstr(err, "/nonexistent/x.txt"));
-    char nul[] = { /* so is a NUL */'a', '\0', 'b', '\n'};
-    assert_int_equal(td_parse(nul, sizeof nul, "n", &it, err), 0);
-    assert_int_equal(td_len(&it, 0), 3);
-    td_free_items(&it);
+    char nul[] = { /* a NUL is not: refused where it is, by the parse and the read */'a', '\n', 'b', '\0', '\n'};
+    assert_int_equal(td_parse(nul, sizeof nul, "n", &it, err), -1);
+    assert_string_equal(err, "n:2:2: " TD_NUL_MESSAGE);
+    assert_read_as_parsed(nul, sizeof nul);
 }
 
 /* Writes text[0..len) to a file and reads it back: td_read's verdict (and
@@ -214,7 +260,8 @@ static void assert_read_as_parsed(const char *text, size_t len)
     assert_string_equal(ea, eb);
     if (ra == 0) {
         assert_int_equal(a.n, b.n);
-        assert_memory_equal(a.cp, b.cp, sizeof *a.cp * a.start[a.n]);
+        assert_memory_equal(a.start, b.start, sizeof *a.start * (a.n + 1));
+        assert_memory_equal(a.text, b.text, a.start[a.n]);
         td_free_items(&a);
         td_free_items(&b);
     }
@@ -275,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_split_and_rows_as_makemore),
         cmocka_unit_test(test_randperm_splits),
         cmocka_unit_test(test_notebook_split),
+        cmocka_unit_test(test_items_stripped_in_place),
         cmocka_unit_test(test_invalid_utf8_named),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_read_checks_chunks),

@@ -199,7 +199,7 @@ static void embedding_svg_escapes_labels(void **state)
 {
     (void)state;
     const float C[] = {0, 0, 1, 2, -1, 0.5f, 2, -1};
-    const char itos[] = {'.', '&', '<', 'a'};
+    const char *const itos[] = {".", "&", "<", "é"};
     const char *path = ts_temp_file(0, "");
     char err[SP_ERR_SIZE];
     assert_true(mp_write_embedding_svg(path, C, 4, 2, itos, err));
@@ -208,6 +208,7 @@ static void embedding_svg_escapes_labels(void **state)
     assert_non_null(strstr(svg, ">&amp;</text>"));
     assert_non_null(strstr(svg, ">&lt;</text>"));
     assert_null(strstr(svg, "><</text>"));
+    assert_non_null(strstr(svg, ">é</text>")); /* UTF-8 kept as is */
     assert_non_null(strstr(svg, "C[:, 1]"));
     assert_false(mp_write_embedding_svg("/nonexistent-dir/x.svg", C, 4, 2, itos, err));
     assert_non_null(strstr(err, "/nonexistent-dir/x.svg"));

@@ -261,13 +261,13 @@ static void test_fifo_and_devices(void **state)
     /* --load of a FIFO blocked forever in fopen; --data too */
     expect(MLP("--steps", "0", "--load", "fifo"), 2, "mlp_names: --load fifo: not a regular file (a FIFO)\n");
     expect(DEEP("--steps", "0", "--load", "fifo"), 2, "deep_names: --load fifo: not a regular file (a FIFO)\n");
-    expect(MLP("--steps", "0", "--data", "fifo"), 1, "mlp_names: fifo: no words");
-    expect(DEEP("--steps", "0", "--data", "fifo"), 1, "deep_names: fifo: no words");
+    expect(MLP("--steps", "0", "--data", "fifo"), 1, "mlp_names: fifo: no items");
+    expect(DEEP("--steps", "0", "--data", "fifo"), 1, "deep_names: fifo: no items");
     /* /dev/zero was read until memory ran out: its first byte is refused */
     ts_run r = MLP("--steps", "0", "--data", "/dev/zero");
-    expect(r, 1, "mlp_names: /dev/zero:1: unreadable byte 0x00 at column 1");
+    expect(r, 1, "mlp_names: /dev/zero:1:1: the NUL character (U+0000) is not text");
     assert_true(r.max_rss_kb < SMALL_RSS_KB);
-    expect(DEEP("--steps", "0", "--data", "/dev/zero"), 1, "deep_names: /dev/zero:1: unreadable byte 0x00");
+    expect(DEEP("--steps", "0", "--data", "/dev/zero"), 1, "deep_names: /dev/zero:1:1: the NUL character (U+0000)");
     /* a device as a checkpoint */
     expect(MLP("--steps", "0", "--load", "/dev/zero"), 2, "--load /dev/zero: not a regular file (a character device)");
 }
@@ -299,13 +299,13 @@ static void test_data_limits(void **state)
     assert_true(r.max_rss_kb < SMALL_RSS_KB);
     expect(DEEP("--steps", "0", "--data", "big.txt"), 1, "big.txt: more than 256 MiB of data");
     /* raised, the file is read and its first bad byte reported */
-    expect(MLP("--steps", "0", "--data", "big.txt", "--max-data-mb", "400"), 1, "big.txt:1: unreadable byte 0x00");
+    expect(MLP("--steps", "0", "--data", "big.txt", "--max-data-mb", "400"), 1, "big.txt:1:1: the NUL character (U+0000)");
     unlink(ts_path(dir, "big.txt"));
 
     /* a bad byte after 1 MiB of good lines, then 199 MiB: fails when its chunk is read */
-    write_sparse("late.txt", "abcdefg\n", 1L << 17, "ann\x01\n", 200L << 20);
+    write_sparse("late.txt", "abcdefg\n", 1L << 17, "ann\xff\n", 200L << 20);
     r = MLP("--steps", "0", "--data", "late.txt");
-    expect(r, 1, "mlp_names: late.txt:131073: unreadable byte 0x01 at column 4");
+    expect(r, 1, "mlp_names: late.txt:131073:4: invalid UTF-8 (byte 0xff)");
     assert_true(r.max_rss_kb < SMALL_RSS_KB);
     unlink(ts_path(dir, "late.txt"));
 

@@ -21,7 +21,7 @@
  *
  * Errors are one line in a caller's buffer ("--save names.txt is the same
  * file as --data names.txt"), so that programs without a context (mlp_sweep)
- * and the data reader (names_data.c) use the same code. */
+ * and the data reader (text_data.c) use the same code. */
 #ifndef EX_FILES_H
 #define EX_FILES_H
 

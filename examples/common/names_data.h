@@ -1,68 +1,83 @@
-/* names_data.h - the makemore data pipeline shared by the example programs:
- * read a one-item-per-line text file, build the character vocabulary, split
- * the words as the notebook does, and turn words into (context, next char)
- * examples. */
+/* names_data.h - the notebook's view of the makemore data (text_data.h):
+ * the items of any UTF-8 text file as words, the code-point vocabulary
+ * with token 0 the start/end token shown as '.', the notebook's shuffle and
+ * 80/10/10 split, and words turned into (context window, next token)
+ * examples. The reading, the checks and the vocabulary are text_data's. */
 #ifndef NAMES_DATA_H
 #define NAMES_DATA_H
 
 #include "libtensor.h"
+#include "text_data.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define ND_MAX_VOCAB 256
-#define ND_ERR_SIZE 512
+#define ND_ERR_SIZE TD_ERR_SIZE
 #define ND_MAX_BLOCK 256 /* longest context nd_build_dataset accepts */
+#define ND_STOP_DOT "."         /* how token 0 is shown: the notebook's '.' ... */
+#define ND_STOP_MARK "<stop>"   /* ... or this when '.' is a character of the data */
 
+/* The words: word i is item order[i] of items (the file's order until
+ * nd_shuffle_words). */
 typedef struct nd_words {
-    char *text;     /* all words, each NUL-terminated */
-    char **word;    /* n pointers into text */
+    td_items items;
+    size_t *order;
     size_t n;
 } nd_words;
 
+/* Token t >= 1 is chars.chars[t - 1] (sorted code points), token 0 the
+ * start/end token: for names.txt '.' = 0, 'a' = 1 ... as the notebook. */
 typedef struct nd_vocab {
-    int size;                /* 1 + number of distinct characters */
-    char itos[ND_MAX_VOCAB]; /* index -> character; itos[0] = '.' */
-    int stoi[256];           /* character -> index, -1 when absent */
+    td_vocab chars;
+    int size;       /* chars.n + 1 */
+    const char *stop; /* token 0 shown: ND_STOP_DOT, or ND_STOP_MARK when '.' is in chars */
 } nd_vocab;
 
 typedef struct nd_dataset {
     int32_t *x;  /* n * block contexts, row-major */
-    int32_t *y;  /* n next-character targets */
+    int32_t *y;  /* n next-token targets */
     size_t n;
     int block;
 } nd_dataset;
 
-/* Reads a text file: one item per line, CRLF or LF, blank lines skipped.
- * Only printable ASCII other than '.' is accepted ('.' is the end token).
- * The bytes are checked chunk by chunk as they are read (a bad byte deep in
- * a large file fails before the rest is read) and at most max_bytes are
- * read (files.h: ex_read_input; a pipe or a device is read like a file, a
- * FIFO with no writer gives no words instead of a wait). Returns 0, or -1
- * with a one-line message in err naming the file and line, or the limit. */
+/* td_read: any UTF-8 text, one item per line (stripped, blank lines
+ * dropped), at most max_bytes, invalid UTF-8 named by line and column.
+ * Returns 0, or -1 with a one-line message in err. */
 int nd_read_words_max(const char *path, size_t max_bytes, nd_words *out, char err[ND_ERR_SIZE]);
 /* nd_read_words_max with the programs' default limit, EX_MAX_DATA_MB_DEFAULT MiB. */
 int nd_read_words(const char *path, nd_words *out, char err[ND_ERR_SIZE]);
 void nd_free_words(nd_words *w);
+/* Word i's length in code points; its UTF-8 (walk it with td_next_char)
+ * and that in bytes. */
+static inline size_t nd_word_len(const nd_words *w, size_t i) { return td_len(&w->items, w->order[i]); }
+static inline const char *nd_word(const nd_words *w, size_t i) { return td_item(&w->items, w->order[i]); }
+static inline size_t nd_word_bytes(const nd_words *w, size_t i) { return td_bytes(&w->items, w->order[i]); }
 
-/* Sorted unique characters of all words; '.' = 0, the rest 1.. in order. */
-void nd_build_vocab(const nd_words *w, nd_vocab *v);
-/* Builds a vocabulary from the string of its characters (itos[1..]) as
- * stored in a checkpoint; returns -1 when the string is not valid. */
+/* Word i as a NUL-terminated UTF-8 string in out (size bytes; cut at a
+ * character when it does not fit). */
+void nd_word_utf8(const nd_words *w, size_t i, char *out, size_t size);
+
+/* The sorted set of the words' code points (td_build_vocab). 0, or -1 when out of memory. */
+int nd_build_vocab(const nd_words *w, nd_vocab *v);
+/* From the UTF-8 string of its characters, as stored in a checkpoint's
+ * "vocab" (old checkpoints' ASCII strings read the same); -1 when invalid. */
 int nd_vocab_from_chars(const char *chars, nd_vocab *v);
-/* The inverse: v's characters (itos[1..]) as a NUL-terminated string. */
-void nd_vocab_chars(const nd_vocab *v, char chars[ND_MAX_VOCAB + 1]);
+/* The inverse: the characters as a UTF-8 string to free; NULL when out of memory. */
+char *nd_vocab_chars(const nd_vocab *v);
+void nd_free_vocab(nd_vocab *v);
+/* Writes token t (0..size-1) as shown (UTF-8, or v->stop for 0) at out,
+ * which holds at least 8 bytes; returns the bytes written (no NUL). */
+int nd_token_text(const nd_vocab *v, int32_t t, char *out);
 
-/* random.seed(seed); random.shuffle(words) with Python's exact algorithm. */
-void nd_shuffle_words(nd_words *w, uint64_t seed);
-
-/* The notebook's 80/10/10 split points: n1 = int(0.8 n), n2 = int(0.9 n). */
-void nd_split_points(size_t n, size_t *n1, size_t *n2);
+/* The notebook's shuffle and split of the words (td_split_notebook:
+ * Python's random.seed(seed); random.shuffle(words)), and its points
+ * n1 = int(0.8 n), n2 = int(0.9 n). */
+void nd_shuffle_words(nd_words *w, uint64_t seed, size_t *n1, size_t *n2);
 
 /* Examples of words[begin, end): every word of length L gives L + 1
- * (context, next) pairs. Returns 0, or -1 when out of memory or block is
- * outside 1..ND_MAX_BLOCK. */
+ * (context, next) pairs. Returns 0, or -1 when out of memory, block is
+ * outside 1..ND_MAX_BLOCK or a character is not in v. */
 int nd_build_dataset(const nd_words *w, size_t begin, size_t end, const nd_vocab *v, int block,
                      nd_dataset *out);
 void nd_free_dataset(nd_dataset *d);

@@ -26,27 +26,33 @@ static bool read_words(lt_ctx *ctx, const char *path, size_t max_bytes, nd_words
 /* Builds n->vocab from the words, or checks them against a given one. */
 static bool vocabulary(lt_ctx *ctx, const char *path, bool vocab_given, ex_names *n)
 {
-    nd_vocab v;
-    nd_build_vocab(&n->words, &v);
     if (!vocab_given) {
-        n->vocab = v;
-        return true;
+        if (nd_build_vocab(&n->words, &n->vocab) == 0)
+            return true;
+        lt_fail(ctx, LT_ERR_MEMORY, "%s: out of memory", path);
+        return false;
     }
-    for (int i = 1; i < v.size; i++)
-        if (n->vocab.stoi[(unsigned char)v.itos[i]] < 0) {
-            lt_fail(ctx, LT_ERR_FORMAT, "%s: character '%c' is not in the checkpoint's vocabulary", path, v.itos[i]);
+    const td_items *it = &n->words.items;
+    for (const char *p = it->text, *end = p + it->start[it->n]; p < end;) {
+        uint32_t c = td_next_char(&p);
+        if (td_token(&n->vocab.chars, c) < 0) {
+            char ch[5] = {0};
+            td_utf8_put(c, ch);
+            lt_fail(ctx, LT_ERR_FORMAT, "%s: character '%s' is not in the checkpoint's vocabulary (U+%04X)", path, ch,
+                    (unsigned)c);
             return false;
         }
+    }
     return true;
 }
 
 /* The fewest words for which the training split (dev: the dev split) of
- * nd_split_points is not empty; it stays non-empty for more words. */
+ * td_split_points is not empty; it stays non-empty for more words. */
 static size_t fewest_words(bool dev)
 {
     size_t n = 1, n1, n2;
     for (;; n++) {
-        nd_split_points(n, &n1, &n2);
+        td_split_points(n, &n1, &n2);
         if ((dev ? n2 - n1 : n1) > 0)
             return n;
     }
@@ -73,16 +79,19 @@ bool ex_names_load(lt_ctx *ctx, const char *path, size_t max_bytes, int block, b
 {
     if (!read_words(ctx, path, max_bytes, &n->words) || !vocabulary(ctx, path, vocab_given, n))
         return false;
-    nd_shuffle_words(&n->words, 42);
     size_t n1, n2, all = n->words.n;
-    nd_split_points(all, &n1, &n2);
+    nd_shuffle_words(&n->words, 42, &n1, &n2);
     return check_split_sizes(ctx, path, all, n1, n2) &&
            nd_make_split(ctx, &n->words, 0, n1, &n->vocab, block, &n->train) &&
            nd_make_split(ctx, &n->words, n1, n2, &n->vocab, block, &n->dev) &&
            nd_make_split(ctx, &n->words, n2, all, &n->vocab, block, &n->test);
 }
 
-void ex_names_free(ex_names *n) { nd_free_words(&n->words); }
+void ex_names_free(ex_names *n)
+{
+    nd_free_words(&n->words);
+    nd_free_vocab(&n->vocab);
+}
 
 void ex_names_print_split(const ex_names *n)
 {
@@ -124,20 +133,21 @@ bool ex_names_sample(lt_ctx *ctx, const ex_model *m, const nd_vocab *v, int bloc
 {
     const ex_sampling s = {.block = block, .vocab = v->size, .max_len = EX_MAX_SAMPLE_LEN};
     int32_t tokens[EX_MAX_SAMPLE_LEN];
-    char name[EX_MAX_SAMPLE_LEN + 2];
+    char name[4 * EX_MAX_SAMPLE_LEN + sizeof ND_STOP_MARK]; /* UTF-8: 4 bytes a character at most */
     lt_rng g;
     lt_rng_seed(&g, seed);
     for (long k = 0; k < count; k++) {
-        int len;
+        int len, bytes = 0;
         bool stopped;
         if (!ex_sample(ctx, m, &s, &g, tokens, &len, &stopped))
             return false;
         for (int i = 0; i < len; i++)
-            name[i] = v->itos[tokens[i]];
+            bytes += nd_token_text(v, tokens[i], name + bytes);
         if (show_stop && stopped)
-            name[len++] = v->itos[0];
-        name[len] = '\0';
-        printf("%s%s\n", prefix, name);
+            bytes += nd_token_text(v, 0, name + bytes);
+        printf("%s", prefix);
+        fwrite(name, 1, (size_t)bytes, stdout); /* a NUL of the data is a character */
+        printf("\n");
     }
     return true;
 }

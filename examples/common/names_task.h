@@ -21,7 +21,8 @@ typedef struct ex_names {
     nd_split train, dev, test; /* 80/10/10, context windows of block tokens */
 } ex_names;
 
-/* Reads path (one word per line, at most max_bytes: nd_read_words_max),
+/* Reads path (any UTF-8 text, one word per line, at most max_bytes:
+ * nd_read_words_max),
  * builds n->vocab from the words (or, when vocab_given, checks every
  * character is in n->vocab), shuffles as Python's random.shuffle(words)
  * with seed 42 and builds the three splits as persistent tensors of ctx. False + ctx's error when the file is unusable
@@ -29,13 +30,14 @@ typedef struct ex_names {
  * given vocabulary, or the training or the dev split would be empty (both
  * are always evaluated), before any split is built. */
 bool ex_names_load(lt_ctx *ctx, const char *path, size_t max_bytes, int block, bool vocab_given, ex_names *n);
+/* Frees the words and the vocabulary (also one a checkpoint gave). */
 void ex_names_free(ex_names *n);
 
 /* "split: train 182625 dev 22655 test 22866" (examples per split). */
 void ex_names_print_split(const ex_names *n);
 
-/* ex_checkpoint_open, then the "vocab" metadata (the characters after '.')
- * into v; NULL + ctx's error when either is wrong. */
+/* ex_checkpoint_open, then the "vocab" metadata (the characters after token
+ * 0, UTF-8) into v (to free with nd_free_vocab, or ex_names_free); NULL + ctx's error when either is wrong. */
 lt_safetensors *ex_names_checkpoint_open(lt_ctx *ctx, const char *path, const char *format, const char *what,
                                          nd_vocab *v);
 
@@ -47,7 +49,8 @@ bool ex_names_final(lt_ctx *ectx, const ex_model *m, const ex_names *n, bool wit
 
 /* Prints count names sampled from the model (block, v->size tokens) with a
  * generator seeded with seed, one per line: prefix, the name, and '.' when
- * show_stop and the stop token ended it (the notebook prints it). */
+ * show_stop and the stop token ended it (the notebook prints it; "<stop>"
+ * when '.' is a character of the data: nd_vocab.stop). Printed as UTF-8. */
 bool ex_names_sample(lt_ctx *ctx, const ex_model *m, const nd_vocab *v, int block, uint64_t seed, long count,
                      const char *prefix, bool show_stop);
 

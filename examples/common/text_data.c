@@ -66,21 +66,26 @@ static bool is_space(uint32_t c)
 
 /* ---- items ---------------------------------------------------------------------- */
 
-/* Growable arrays of the parse. The current line's code points are
- * cp[line_begin .. pos); start[n] == line_begin. */
-typedef struct builder {
+/* The parse works in place: each kept item is written over the text it
+ * comes from. An item is never longer than its line, so the write position
+ * never passes the read position, and the file's buffer is the only copy
+ * of the text (a 100 MB line costs 100 MB, not four times that as code
+ * points would). The current line's kept bytes are text[line_begin .. w);
+ * keep_end is the end of its last non-space character, keep_chars the
+ * characters up to there; start[n] == line_begin. */
+typedef struct parser {
     td_items *out;
-    size_t cp_cap, start_cap, line_begin, pos;
-} builder;
+    size_t start_cap, line_begin, w, chars, keep_end, keep_chars;
+} parser;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+static bool grow(size_t **p, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return true;
     size_t cap2 = *cap ? *cap : 1024;
     while (cap2 < need)
         cap2 *= 2;
-    void *q = realloc(*p, cap2 * elem);
+    size_t *q = realloc(*p, cap2 * sizeof *q);
     if (!q)
         return false;
     *p = q;
@@ -88,62 +93,70 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-/* Ends the current line: strips it and keeps it as an item when something is left. */
-static bool end_line(builder *b)
+/* Ends the current line: keeps it, trailing white space cut, as an item
+ * when something is left. */
+static bool end_line(parser *p)
 {
-    td_items *o = b->out;
-    size_t begin = b->line_begin, end = b->pos;
-    while (begin < end && is_space(o->cp[begin]))
-        begin++;
-    while (end > begin && is_space(o->cp[end - 1]))
-        end--;
-    size_t len = end - begin;
-    if (len > 0) {
-        memmove(o->cp + b->line_begin, o->cp + begin, len * sizeof *o->cp);
-        if (!grow((void **)&o->start, &b->start_cap, o->n + 2, sizeof *o->start))
+    td_items *o = p->out;
+    if (p->keep_end > p->line_begin) {
+        if (!grow(&o->start, &p->start_cap, o->n + 2))
             return false;
-        o->n++;
-        o->start[o->n] = b->line_begin + len;
-        if (len > o->max_len)
-            o->max_len = len;
+        o->start[++o->n] = p->keep_end;
+        if (p->keep_chars > o->max_len)
+            o->max_len = p->keep_chars;
     }
-    b->pos = b->line_begin = o->start[o->n]; /* an empty line keeps nothing */
+    p->w = p->keep_end = p->line_begin = o->start[o->n]; /* an empty line keeps nothing */
+    p->chars = p->keep_chars = 0;
     return true;
 }
 
-/* Appends code point c to the current line. */
-static bool put(builder *b, uint32_t c)
+/* Moves character c (its n bytes at src, at or after the write position)
+ * onto the current line; leading white space is dropped. */
+static void put(parser *p, const char *src, int n, uint32_t c)
 {
-    if (!grow((void **)&b->out->cp, &b->cp_cap, b->pos + 1, sizeof *b->out->cp))
-        return false;
-    b->out->cp[b->pos++] = c;
-    return true;
+    bool space = is_space(c);
+    if (space && p->w == p->line_begin)
+        return;
+    memmove(p->out->text + p->w, src, (size_t)n);
+    p->w += (size_t)n;
+    p->chars++;
+    if (!space) {
+        p->keep_end = p->w;
+        p->keep_chars = p->chars;
+    }
 }
 
-int td_parse(const char *text, size_t len, const char *name, td_items *out, char err[TD_ERR_SIZE])
+/* td_parse on text[0..len), which it owns from here on: it becomes
+ * out->text, or is freed on failure. */
+static int parse_in_place(char *text, size_t len, const char *name, td_items *out, char err[TD_ERR_SIZE])
 {
     memset(out, 0, sizeof *out);
-    builder b = {.out = out};
+    out->text = text;
+    parser p = {.out = out};
     const unsigned char *s = (const unsigned char *)text;
     size_t line = 1, column = 1;
-    bool ok = grow((void **)&out->start, &b.start_cap, 2, sizeof *out->start);
+    bool ok = grow(&out->start, &p.start_cap, 2);
     if (ok)
         out->start[0] = 0;
     for (size_t i = 0; ok && i < len;) {
         uint32_t c;
         int n = utf8_get(s + i, len - i, &c);
-        if (n == 0) {
-            snprintf(err, TD_ERR_SIZE, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x); the data must be UTF-8 text", name,
-                     line, column, s[i]);
+        if (n == 0 || c == 0) {
+            if (n == 0)
+                snprintf(err, TD_ERR_SIZE, "%s:%zu:%zu: invalid UTF-8 (byte 0x%02x); the data must be UTF-8 text",
+                         name, line, column, s[i]);
+            else
+                snprintf(err, TD_ERR_SIZE, "%s:%zu:%zu: " TD_NUL_MESSAGE, name, line, column);
             td_free_items(out);
             return -1;
         }
-        i += (size_t)n;
         if (!is_line_break(c)) {
-            ok = put(&b, c);
+            put(&p, text + i, n, c);
+            i += (size_t)n;
             column++;
             continue;
         }
+        i += (size_t)n;
         if (c == '\r' && i < len && s[i] == '\n')
             i++; /* CRLF: one break */
         if (c == '\n' || c == '\r') {
@@ -152,9 +165,9 @@ int td_parse(const char *text, size_t len, const char *name, td_items *out, char
         } else {
             column++;
         }
-        ok = end_line(&b);
+        ok = end_line(&p);
     }
-    ok = ok && end_line(&b);
+    ok = ok && end_line(&p);
     if (!ok) {
         snprintf(err, TD_ERR_SIZE, "%s: out of memory", name);
         td_free_items(out);
@@ -165,7 +178,31 @@ int td_parse(const char *text, size_t len, const char *name, td_items *out, char
         td_free_items(out);
         return -1;
     }
+    char *fit = realloc(out->text, out->start[out->n]); /* give back what was cut; fine if it cannot */
+    if (fit)
+        out->text = fit;
     return 0;
+}
+
+int td_parse(const char *text, size_t len, const char *name, td_items *out, char err[TD_ERR_SIZE])
+{
+    memset(out, 0, sizeof *out);
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        snprintf(err, TD_ERR_SIZE, "%s: out of memory", name);
+        return -1;
+    }
+    memcpy(copy, text, len);
+    return parse_in_place(copy, len, name, out, err);
+}
+
+size_t td_len(const td_items *it, size_t i)
+{
+    const unsigned char *s = (const unsigned char *)td_item(it, i);
+    size_t chars = 0;
+    for (size_t k = 0, n = td_bytes(it, i); k < n; k++)
+        chars += (s[k] & 0xC0) != 0x80; /* every byte but a continuation byte starts a character */
+    return chars;
 }
 
 /* The UTF-8 check of the bytes as they are read, chunk by chunk (files.h),
@@ -242,6 +279,8 @@ static bool check_utf8_chunk(void *user, const char *bytes, size_t n, char *err,
         }
         if (utf8_get(s + i, n - i, &ch) == 0)
             return utf8_bad(c, s[i], err, size);
+        if (ch == 0)
+            return snprintf(err, size, "%s:%zu:%zu: " TD_NUL_MESSAGE, c->path, c->line, c->column), false;
         utf8_advance(c, ch);
         i += (size_t)len;
     }
@@ -256,41 +295,42 @@ int td_read(const char *path, size_t max_bytes, td_items *out, char err[TD_ERR_S
     char *text = ex_read_input(path, max_bytes, check_utf8_chunk, &check, &len, err, TD_ERR_SIZE);
     if (!text)
         return -1;
-    int r = td_parse(text, len, path, out, err);
-    free(text);
-    return r;
+    return parse_in_place(text, len, path, out, err);
 }
 
 void td_free_items(td_items *it)
 {
-    free(it->cp);
+    free(it->text);
     free(it->start);
     memset(it, 0, sizeof *it);
 }
 
 /* ---- vocabulary ------------------------------------------------------------------- */
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 int td_build_vocab(const td_items *it, td_vocab *v)
 {
-    size_t total = it->start[it->n];
+    /* one bit a code point (136 KiB), so a file of any size costs the same */
+    enum { WORDS = (TD_MAX_CODE_POINT + 64) / 64 };
+    uint64_t *seen = calloc(WORDS, sizeof *seen);
     v->n = 0;
-    v->chars = malloc((total ? total : 1) * sizeof *v->chars);
-    if (!v->chars)
+    v->chars = NULL;
+    if (!seen)
         return -1;
-    memcpy(v->chars, it->cp, total * sizeof *v->chars);
-    qsort(v->chars, total, sizeof *v->chars, cmp_u32);
-    size_t n = 0;
-    for (size_t i = 0; i < total; i++)
-        if (n == 0 || v->chars[n - 1] != v->chars[i])
-            v->chars[n++] = v->chars[i];
-    v->n = (int)n;
-    return 0;
+    size_t distinct = 0;
+    const char *p = it->text, *end = it->text + it->start[it->n];
+    while (p < end) {
+        uint32_t c = td_next_char(&p);
+        uint64_t bit = (uint64_t)1 << (c % 64);
+        distinct += (seen[c / 64] & bit) == 0;
+        seen[c / 64] |= bit;
+    }
+    v->chars = malloc((distinct ? distinct : 1) * sizeof *v->chars);
+    for (uint32_t w = 0; v->chars && w < WORDS; w++) /* in ascending order */
+        for (uint32_t b = 0; seen[w] && b < 64; b++)
+            if (seen[w] >> b & 1)
+                v->chars[v->n++] = w * 64 + b;
+    free(seen);
+    return v->chars ? 0 : -1;
 }
 
 int td_vocab_from_utf8(const char *s, td_vocab *v)
@@ -361,8 +401,9 @@ int td_encode(const td_items *it, const size_t *order, size_t count, const td_vo
             return -1;
         }
         xr[0] = 0;
+        const char *p = td_item(it, i);
         for (size_t k = 0; k < len; k++) {
-            uint32_t c = it->cp[it->start[i] + k];
+            uint32_t c = td_next_char(&p);
             int t = td_token(v, c);
             if (t < 0) {
                 snprintf(err, TD_ERR_SIZE, "item %zu: character U+%04X is not in the vocabulary", i + 1, (unsigned)c);
@@ -406,6 +447,11 @@ void td_split_notebook(uint64_t seed, size_t n, size_t *order, size_t *n1, size_
     lt_pyrandom r;
     lt_pyrandom_seed(&r, seed);
     lt_pyrandom_shuffle(&r, order, n, sizeof *order);
+    td_split_points(n, n1, n2);
+}
+
+void td_split_points(size_t n, size_t *n1, size_t *n2)
+{
     *n1 = (size_t)(0.8 * (double)n);
     *n2 = (size_t)(0.9 * (double)n);
 }
@@ -414,19 +460,18 @@ void td_split_notebook(uint64_t seed, size_t n, size_t *order, size_t *n1, size_
 
 static const td_items *sort_items; /* qsort has no user pointer; the sets are built one at a time */
 
-static int cmp_cp(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+/* UTF-8's byte order is its code points' order, so items compare as bytes. */
+static int cmp_utf8(const char *a, size_t na, const char *b, size_t nb)
 {
-    for (size_t k = 0; k < na && k < nb; k++)
-        if (a[k] != b[k])
-            return a[k] < b[k] ? -1 : 1;
-    return (na > nb) - (na < nb);
+    int c = memcmp(a, b, na < nb ? na : nb);
+    return c ? c : (na > nb) - (na < nb);
 }
 
 static int cmp_item(const void *a, const void *b)
 {
     size_t i = *(const size_t *)a, j = *(const size_t *)b;
     const td_items *it = sort_items;
-    return cmp_cp(it->cp + it->start[i], td_len(it, i), it->cp + it->start[j], td_len(it, j));
+    return cmp_utf8(td_item(it, i), td_bytes(it, i), td_item(it, j), td_bytes(it, j));
 }
 
 bool td_item_set_init(td_item_set *s, const td_items *it, const td_vocab *v, const size_t *order, size_t count)
@@ -443,24 +488,28 @@ bool td_item_set_init(td_item_set *s, const td_items *it, const td_vocab *v, con
 
 bool td_item_set_has(const td_item_set *s, const int32_t *tok, size_t len)
 {
-    uint32_t stack[256], *cp = len <= 256 ? stack : malloc(len * sizeof *cp);
-    if (!cp)
-        return false;
     for (size_t k = 0; k < len; k++)
-        cp[k] = tok[k] >= 1 && tok[k] <= s->v->n ? s->v->chars[tok[k] - 1] : 0xFFFFFFFFu;
+        if (tok[k] < 1 || tok[k] > s->v->n)
+            return false; /* the stop token or no token: in no item */
+    char stack[4 * 256], *utf8 = len <= 256 ? stack : malloc(4 * len);
+    if (!utf8)
+        return false;
+    size_t bytes = 0;
+    for (size_t k = 0; k < len; k++)
+        bytes += (size_t)td_utf8_put(s->v->chars[tok[k] - 1], utf8 + bytes);
     size_t lo = 0, hi = s->n;
     bool found = false;
     while (lo < hi && !found) {
         size_t mid = lo + (hi - lo) / 2, i = s->sorted[mid];
-        int c = cmp_cp(s->it->cp + s->it->start[i], td_len(s->it, i), cp, len);
+        int c = cmp_utf8(td_item(s->it, i), td_bytes(s->it, i), utf8, bytes);
         found = c == 0;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (cp != stack)
-        free(cp);
+    if (utf8 != stack)
+        free(utf8);
     return found;
 }
 

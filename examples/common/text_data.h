@@ -8,7 +8,9 @@
  *
  * and the split is makemore.py's (torch.randperm, the last min(1000, 10%)
  * items to test) or the notebook's (Python's shuffle with seed 42,
- * 80/10/10). Invalid UTF-8 is an error naming the line and the column. */
+ * 80/10/10). Invalid UTF-8 is an error naming the line and the column, and
+ * so is the NUL character (binary data, and a checkpoint's vocabulary, a C
+ * string, cannot hold it). */
 #ifndef EX_TEXT_DATA_H
 #define EX_TEXT_DATA_H
 
@@ -21,18 +23,21 @@
 #define TD_ERR_SIZE 512
 #define TD_IGNORE (-1) /* a target after the stop token: not counted in the loss */
 #define TD_MAX_CODE_POINT 0x10FFFFu
+#define TD_NUL_MESSAGE "the NUL character (U+0000) is not text (a checkpoint's vocabulary cannot store it)"
 
-/* The items, as code points back to back. */
+/* The items, as UTF-8 back to back (the file's own bytes, stripped in
+ * place: one byte of memory per byte of text). */
 typedef struct td_items {
-    uint32_t *cp;   /* every item's code points */
-    size_t *start;  /* item i is cp[start[i] .. start[i + 1]); n + 1 entries */
+    char *text;     /* every item's UTF-8, valid, no NUL, not NUL-terminated */
+    size_t *start;  /* item i is text[start[i] .. start[i + 1]); n + 1 entries */
     size_t n;       /* items */
     size_t max_len; /* longest item, in code points */
 } td_items;
 
 /* Parses text[0..len) (name: the file's name in messages). 0, or -1 with
  * a message in err: "names.txt:3:5: invalid UTF-8 (byte 0xff)" (line and
- * column from 1, the column in characters), "names.txt: no items (the
+ * column from 1, the column in characters), the same place and
+ * TD_NUL_MESSAGE for a NUL character, "names.txt: no items (the
  * file is empty or has only blank lines)", out of memory. */
 int td_parse(const char *text, size_t len, const char *name, td_items *out, char err[TD_ERR_SIZE]);
 /* Reads path with the programs' rules (files.h: ex_read_input, at most
@@ -41,8 +46,31 @@ int td_parse(const char *text, size_t len, const char *name, td_items *out, char
  * read there, with td_parse's message. */
 int td_read(const char *path, size_t max_bytes, td_items *out, char err[TD_ERR_SIZE]);
 void td_free_items(td_items *it);
-/* Item i's length in code points. */
-static inline size_t td_len(const td_items *it, size_t i) { return it->start[i + 1] - it->start[i]; }
+/* Item i's UTF-8 and its length in bytes. */
+static inline const char *td_item(const td_items *it, size_t i) { return it->text + it->start[i]; }
+static inline size_t td_bytes(const td_items *it, size_t i) { return it->start[i + 1] - it->start[i]; }
+/* Item i's length in code points (counted: O(its bytes)). */
+size_t td_len(const td_items *it, size_t i);
+
+/* The code point at *p, in UTF-8 known to be valid (an item's text);
+ * moves *p past it. Walk an item with
+ *     for (const char *p = td_item(it, i), *end = p + td_bytes(it, i); p < end;) {
+ *         uint32_t c = td_next_char(&p); ...
+ *     } */
+static inline uint32_t td_next_char(const char **p)
+{
+    const unsigned char *s = (const unsigned char *)*p;
+    if (s[0] < 0x80) {
+        *p += 1;
+        return s[0];
+    }
+    int n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    uint32_t c = s[0] & (0x7Fu >> n);
+    for (int k = 1; k < n; k++)
+        c = c << 6 | (s[k] & 0x3Fu);
+    *p += n;
+    return c;
+}
 
 /* The vocabulary: chars[t - 1] is token t's code point, sorted ascending. */
 typedef struct td_vocab {
@@ -83,6 +111,8 @@ bool td_split_makemore(lt_rng *g, size_t n, size_t *order, size_t *n_train);
  * random.shuffle; train [0, n1), dev [n1, n2), test [n2, n) with n1 =
  * int(0.8 n), n2 = int(0.9 n). */
 void td_split_notebook(uint64_t seed, size_t n, size_t *order, size_t *n1, size_t *n2);
+/* The notebook's split points alone: n1 = int(0.8 n), n2 = int(0.9 n) (Python, in double). */
+void td_split_points(size_t n, size_t *n1, size_t *n2);
 
 /* Whether the tokens tok[0..len) spell an item of the sorted set (see
  * td_sort_items): makemore.py's "contains". */

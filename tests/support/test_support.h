@@ -73,6 +73,20 @@ const char *ts_temp_file(int slot, const char *text);
 #define TS_N_NAMES 40
 extern const char *const ts_names[TS_N_NAMES];
 
+/* 24 names in UTF-8 (accents, Cyrillic, CJK) for the programs' UTF-8 data
+ * tests; TS_UTF8_DOT_NAME has a '.' too. */
+#define TS_N_UTF8_NAMES 24
+extern const char *const ts_utf8_names[TS_N_UTF8_NAMES];
+#define TS_UTF8_DOT_NAME "st.jérôme"
+/* Writes dir/name: reps copies of ts_utf8_names, one per line, plus
+ * TS_UTF8_DOT_NAME per copy when with_dot. */
+void ts_write_utf8_names(const char *dir, const char *name, int reps, int with_dot);
+/* Checks the sample lines of out (those starting with prefix, which may be
+ * ""; at least one expected): valid UTF-8, every character one of
+ * ts_utf8_names' (or '.'), each ending with stop when the stop token ended
+ * it. Returns how many lines ended with stop. */
+int ts_check_utf8_samples(const char *out, const char *prefix, const char *stop, int lines);
+
 #define TS_DIR_SIZE 64
 /* Creates a fresh directory /tmp/<prefix>_XXXXXX, its path in dir; 0 or -1. */
 int ts_make_dir(char dir[TS_DIR_SIZE], const char *prefix);

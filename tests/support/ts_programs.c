@@ -21,6 +21,72 @@ const char *const ts_names[TS_N_NAMES] = {
     "chloe",  "penelope", "layla",    "riley",    "zoey",     "nora",      "lily",     "eleanor",
     "hannah", "lillian",  "addison",  "aubrey",   "ellie",    "stella",    "natalie",  "zoe"};
 
+const char *const ts_utf8_names[TS_N_UTF8_NAMES] = {
+    "zoé",   "chloé", "renée",  "josé",  "maël",  "anaïs",  "björn", "søren", "ñuño",  "łucja", "ágnes", "çelik",
+    "日本",  "李娜",  "王芳",   "张伟",  "さくら", "ゆい",   "иван",  "ольга", "mia",   "ava",   "emma",  "zoë"};
+
+void ts_write_utf8_names(const char *dir, const char *name, int reps, int with_dot)
+{
+    FILE *f = fopen(ts_path(dir, name), "wb");
+    assert_non_null(f);
+    for (int r = 0; r < reps; r++) {
+        for (int i = 0; i < TS_N_UTF8_NAMES; i++)
+            fprintf(f, "%s\n", ts_utf8_names[i]);
+        if (with_dot)
+            fprintf(f, "%s\n", TS_UTF8_DOT_NAME);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The length of the UTF-8 character at s (1..4), or 0 when it is not one. */
+static int utf8_char_len(const unsigned char *s)
+{
+    int n = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+          : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Whether the character c (n bytes) is one of the names' characters or '.'. */
+static bool known_char(const char *c, int n)
+{
+    char one[8] = "";
+    memcpy(one, c, (size_t)n);
+    if (!strcmp(one, ".") || strstr(TS_UTF8_DOT_NAME, one))
+        return true;
+    for (int i = 0; i < TS_N_UTF8_NAMES; i++)
+        if (strstr(ts_utf8_names[i], one))
+            return true;
+    return false;
+}
+
+int ts_check_utf8_samples(const char *out, const char *prefix, const char *stop, int lines)
+{
+    int seen = 0, stopped = 0;
+    size_t stop_len = strlen(stop);
+    for (const char *line = out; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line)) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (*prefix ? strncmp(line, prefix, strlen(prefix)) != 0 : memchr(line, ':', len) != NULL)
+            continue; /* not a sample (the summary lines have a ':') */
+        const char *p = line + strlen(prefix), *end = line + len;
+        if (end - p >= (long)stop_len && !memcmp(end - stop_len, stop, stop_len)) {
+            end -= stop_len;
+            stopped++;
+        }
+        for (int n; p < end; p += n) {
+            n = utf8_char_len((const unsigned char *)p);
+            if (n == 0 || p + n > end || !known_char(p, n))
+                fail_msg("sample \"%.*s\": byte %ld is not a character of the data", (int)len, line, (long)(p - line));
+        }
+        seen++;
+    }
+    assert_int_equal(seen, lines);
+    return stopped;
+}
+
 int ts_make_dir(char dir[TS_DIR_SIZE], const char *prefix)
 {
     if (snprintf(dir, TS_DIR_SIZE, "/tmp/%s_XXXXXX", prefix) >= TS_DIR_SIZE)
