@@ -31,6 +31,19 @@ double bench_time(void (*fn)(void *arg), void *arg, long calls, int reps);
 /* As bench_time, with the process's CPU time too: the medians of wall and
  * CPU seconds per call into *wall and *cpu. */
 void bench_time_wall_cpu(void (*fn)(void *arg), void *arg, long calls, int reps, double *wall, double *cpu);
+/* The single-core peak the figures are a fraction of: the clock, measured
+ * and as /proc/cpuinfo states it, times the FLOP per cycle of the vector
+ * width the kernels run at. */
+typedef struct bench_peak {
+    double cpuinfo_mhz;    /* "cpu MHz" of the first processor (0 when unreadable) */
+    double busy_mhz;       /* measured while busy (0 where unavailable) */
+    double mhz;            /* the higher of the two: the clock the peak assumes */
+    double flop_per_cycle; /* 2 FMA pipes x lanes x 2 FLOP */
+    double flops;          /* the peak, FLOP/s */
+} bench_peak;
+/* Measures the clock (about 0.1 s of dependent adds) and computes the peak
+ * for vectors of simd_bits bits (512 for AVX-512, 256 AVX2, 128 SSE2). */
+bench_peak bench_peak_measure(int simd_bits);
 /* bytes of 64-byte aligned memory (free with free); on failure prints
  * "<prog>: out of memory" and exits 1. */
 void *bench_alloc(size_t bytes, const char *prog);

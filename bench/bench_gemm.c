@@ -60,53 +60,10 @@ static const shape shapes[] = {
 #define N_SHAPES (int)(sizeof shapes / sizeof shapes[0])
 #define N_TRAIN 6
 
-/* "cpu MHz" of the first processor in /proc/cpuinfo (0 when unreadable). */
-static double cpu_mhz(void)
+/* The vector width of an ISA level's kernels, for the peak. */
+static int simd_bits(lt_isa isa)
 {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[256];
-    double mhz = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "cpu MHz", 7) == 0) {
-            const char *colon = strchr(line, ':');
-            mhz = colon ? atof(colon + 1) : 0;
-            break;
-        }
-    if (f)
-        fclose(f);
-    return mhz;
-}
-
-/* The clock actually reached while busy, in MHz: a chain of dependent
- * integer adds runs at one add per cycle on every x86-64 core, so adds per
- * second is the frequency (0 where unavailable). In a VM "cpu MHz" is often
- * the nominal clock, below the boost clock the benchmark really runs at. */
-static double measured_mhz(void)
-{
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        unsigned long x = 0, n = 20000000;
-        double t0 = bench_now();
-        __asm__ volatile("1:\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                         "dec %1\n\tjnz 1b"
-                         : "+r"(x), "+r"(n));
-        double mhz = 8 * 20e6 / (bench_now() - t0) * 1e-6;
-        best = mhz > best ? mhz : best;
-    }
-    return best;
-#else
-    return 0;
-#endif
-}
-
-/* Single-precision FLOP per cycle of one core: 2 FMA pipes x lanes x 2 FLOP
- * (Zen 5: two 512-bit FMA pipes; SSE2 for the portable build). */
-static double flop_per_cycle(lt_isa isa)
-{
-    return isa == LT_ISA_AVX512 ? 64 : isa == LT_ISA_AVX2 ? 32 : 16;
+    return isa == LT_ISA_AVX512 ? 512 : isa == LT_ISA_AVX2 ? 256 : 128;
 }
 
 typedef struct {
@@ -218,16 +175,17 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    double mhz = cpu_mhz(), busy = measured_mhz(), clock = busy > mhz ? busy : mhz;
     lt_isa best = lt_cpu_isa_supported();
-    double peak = clock * 1e6 * flop_per_cycle(best);
+    const bench_peak pk = bench_peak_measure(simd_bits(best));
+    double peak = pk.flops;
     printf("bench_gemm: best ISA %s; clock: %.0f MHz \"cpu MHz\" in /proc/cpuinfo, %.0f MHz measured busy "
            "(dependent adds)\n",
-           lt_isa_name(best), mhz, busy);
+           lt_isa_name(best), pk.cpuinfo_mhz, pk.busy_mhz);
     printf("peak = %.0f FLOP/cycle (%s: 2 FMA pipes x %d floats x 2) x %.0f MHz (the higher) = %.1f GFLOP/s "
            "single core (%.1f at the /proc/cpuinfo clock)%s\n",
-           flop_per_cycle(best), lt_isa_name(best), (int)flop_per_cycle(best) / 4, clock, peak * 1e-9,
-           mhz * 1e6 * flop_per_cycle(best) * 1e-9, cfg.quick ? "\n--quick: smoke run, numbers not meaningful" : "");
+           pk.flop_per_cycle, lt_isa_name(best), (int)pk.flop_per_cycle / 4, pk.mhz, peak * 1e-9,
+           pk.cpuinfo_mhz * 1e6 * pk.flop_per_cycle * 1e-9,
+           cfg.quick ? "\n--quick: smoke run, numbers not meaningful" : "");
 #ifdef LT_BENCH_OPENBLAS
     openblas_set_num_threads(1);
     printf("OpenBLAS core: %s, 1 thread\n", openblas_get_corename());

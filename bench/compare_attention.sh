@@ -16,10 +16,12 @@
 # steadiest figure when the load changes.
 #
 # PyTorch runs with OPENBLAS_CORETYPE removed from its environment (and
-# only from its command): the environment may pin OpenBLAS to its AVX2
-# kernels for the library's own comparisons, and PyTorch must get its best
-# BLAS. OMP/OPENBLAS/MKL thread counts are 1. The BLAS PyTorch loaded is
-# printed. PYTHON=... sets the interpreter (default /usr/bin/python3);
+# only from its command): the environment may pin OpenBLAS for the library's
+# own comparisons. Unset, OpenBLAS picks kernels for the CPU itself, and on a
+# CPU OpenBLAS 0.3.21 does not know it falls back to "Prescott" (SSE3);
+# TORCH_CORETYPE=SkylakeX (say) sets OPENBLAS_CORETYPE for PyTorch instead.
+# OMP/OPENBLAS/MKL thread counts are 1. The BLAS PyTorch loaded and the
+# kernels OpenBLAS chose are printed (bench/torch_blas.py). PYTHON=... sets the interpreter (default /usr/bin/python3);
 # TORCH_ENV="VAR=value ..." adds variables to PyTorch's command only (e.g.
 # LD_LIBRARY_PATH pointing at an OpenBLAS where the system BLAS is the
 # reference one). SHAPES="B,H,T,D ..." replaces the two shapes.
@@ -48,7 +50,7 @@ done
 echo "compare_attention: $rounds round(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
   # shellcheck disable=SC2086 # TORCH_ENV is a list of assignments
-  env -u OPENBLAS_CORETYPE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 ${TORCH_ENV:-} \
+  env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"} OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 ${TORCH_ENV:-} \
     "$python" "$root/bench/torch_attention.py" "${cases[@]}" >>"$tmp/torch.out" 2>&1 ||
     { tail -20 "$tmp/torch.out" >&2; die "torch_attention.py failed"; }
   for s in $shapes; do

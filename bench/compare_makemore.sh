@@ -24,9 +24,14 @@
 #
 # PyTorch runs with OPENBLAS_CORETYPE removed from its environment (and only
 # from its command: the environment may pin OpenBLAS for the library's own
-# comparisons, and PyTorch must get its best kernels) and with
-# torch.set_num_threads equal to the thread count (OMP/MKL/OpenBLAS thread
-# variables likewise). PYTHON=... sets the interpreter (default
+# comparisons), with torch.set_num_threads equal to the thread count
+# (OMP/MKL/OpenBLAS thread variables likewise), and on 2 or more threads with
+# OMP_WAIT_POLICY=PASSIVE (OpenMP's spinning workers otherwise fight a loaded
+# machine's other processes for the cores). Unset, OpenBLAS picks kernels for
+# the CPU itself, and on a CPU OpenBLAS 0.3.21 does not know it falls back to
+# "Prescott" (SSE3): the header line shows the BLAS PyTorch loaded and the
+# kernels chosen (bench/torch_blas.py); TORCH_CORETYPE=SkylakeX (say) sets
+# OPENBLAS_CORETYPE for PyTorch instead. PYTHON=... sets the interpreter (default
 # /usr/bin/python3); TYPES="transformer mlp" restricts the types; THREADS="1"
 # the thread counts; SECONDS_PER_TYPE (default 2) the time each program
 # spends per type and round. The load average is printed before and after.
@@ -50,14 +55,16 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 echo "compare_makemore: $rounds round(s), types: $types; threads: $threads; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "PyTorch runs under env -u OPENBLAS_CORETYPE${TORCH_CORETYPE:+ OPENBLAS_CORETYPE=$TORCH_CORETYPE}, and with OMP_WAIT_POLICY=PASSIVE on 2 or more threads"
 for ((r = 1; r <= rounds; r++)); do
   for n in $threads; do
     # shellcheck disable=SC2086 # $types is a list
     for data in "" ${names:+"$names"}; do
       [ -z "$data" ] || [ -f "$data" ] || continue
       # shellcheck disable=SC2086 # $types is a list
-      env -u OPENBLAS_CORETYPE OMP_NUM_THREADS="$n" OPENBLAS_NUM_THREADS="$n" MKL_NUM_THREADS="$n" \
-        "$python" -W ignore "$root/bench/torch_makemore.py" --threads "$n" --time "$secs" --type $types \
+      # shellcheck disable=SC2046 # the word is one assignment or none
+      env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"} OMP_NUM_THREADS="$n" OPENBLAS_NUM_THREADS="$n" MKL_NUM_THREADS="$n" \
+        $([ "$n" -lt 2 ] || echo OMP_WAIT_POLICY=PASSIVE) "$python" -W ignore "$root/bench/torch_makemore.py" --threads "$n" --time "$secs" --type $types \
         ${data:+--data "$data"} >>"$tmp/torch.out" 2>&1 || { tail -20 "$tmp/torch.out" >&2; die "torch_makemore.py failed"; }
     done
     for t in $types; do

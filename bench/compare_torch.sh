@@ -16,6 +16,15 @@
 # The final dev losses should be close, not equal: torch_mlp.py draws its
 # minibatches from torch's unseeded global generator, mlp_names from its
 # own seeded one (--batch-seed), so the two runs see different batches.
+#
+# PyTorch runs with OPENBLAS_CORETYPE removed from its environment, in its
+# command alone (the environment may pin OpenBLAS for other programs), and
+# on 2 or more threads with OMP_WAIT_POLICY=PASSIVE (OpenMP's spinning
+# workers otherwise fight a loaded machine's other processes for the
+# cores); the script prints both, and the BLAS PyTorch loaded with the
+# kernels OpenBLAS chose (bench/torch_blas.py: unset, OpenBLAS 0.3.21 falls
+# back to "Prescott", SSE3, on a CPU it does not know).
+# TORCH_CORETYPE=SkylakeX (say) sets OPENBLAS_CORETYPE for PyTorch instead.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,10 +51,16 @@ echo "compare_torch: $steps steps, dev loss every $eval_every, $threads thread(s
 # field after `key` on the line starting with `prefix` (last such line)
 field() { awk -v p="$2" -v k="$3" 'index($0, p) == 1 { for (i = 1; i < NF; i++) if ($i == k) v = $(i + 1) } END { print v }' "$1"; }
 
+# PyTorch's environment: see the header
+torch_env=(env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"})
+[ "$threads" -lt 2 ] || torch_env+=(OMP_WAIT_POLICY=PASSIVE)
+
 have_torch=0
 if [ -x "$python" ] && [ -r "$torch_script" ] && "$python" -c 'import torch' 2>/dev/null; then
   have_torch=1
-  "$python" "$torch_script" "$names" "$steps" "$eval_every" "$threads" >"$tmp/torch.out" 2>&1 ||
+  echo "torch runs under: ${torch_env[*]}"
+  "${torch_env[@]}" "$python" "$root/bench/torch_blas.py" || die "bench/torch_blas.py failed"
+  "${torch_env[@]}" "$python" "$torch_script" "$names" "$steps" "$eval_every" "$threads" >"$tmp/torch.out" 2>&1 ||
     { tail -20 "$tmp/torch.out" >&2; die "torch_mlp.py failed"; }
   t_torch="$(field "$tmp/torch.out" train_seconds train_seconds)"
   dev_torch="$(field "$tmp/torch.out" 'train ' dev)"

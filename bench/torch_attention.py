@@ -14,7 +14,8 @@ lasting >= 20 ms, after a warm-up, as wall-clock and as process CPU time.
 
 Prints one line per case:
     result torch B H T D causal wall_us X cpu_us Y
-and, first, the BLAS library PyTorch loaded (from /proc/self/maps).
+and, first, the BLAS library PyTorch loaded and OpenBLAS's kernels
+(torch_blas.py).
 """
 import math
 import os
@@ -23,17 +24,8 @@ import time
 
 import torch
 
-
-def blas_in_use():
-    """The BLAS/LAPACK shared objects mapped into this process."""
-    try:
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if line.rstrip().endswith(".so") or ".so." in line}
-    except OSError:
-        return "unknown"
-    names = sorted({os.path.basename(p) for p in libs
-                    if any(k in os.path.basename(p) for k in ("blas", "mkl", "lapack"))})
-    return ", ".join(names) or "none found"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_blas import describe  # noqa: E402
 
 
 def make_step(B, H, T, D, causal):
@@ -82,8 +74,7 @@ def main():
             sys.exit("usage: torch_attention.py B,H,T,D[,causal] ...")
         cases.append(tuple(parts[:4]) + (bool(parts[4]) if len(parts) == 5 else True,))
     torch.set_num_threads(1)
-    print("torch %s, %d thread(s), BLAS: %s, OPENBLAS_CORETYPE=%s"
-          % (torch.__version__, torch.get_num_threads(), blas_in_use(), os.environ.get("OPENBLAS_CORETYPE", "(unset)")))
+    print("%s; %d thread(s)" % (describe(), torch.get_num_threads()))
     for B, H, T, D, causal in cases:
         wall, cpu = time_step(make_step(B, H, T, D, causal))
         print("result torch %d %d %d %d %d wall_us %.3f cpu_us %.3f" % (B, H, T, D, causal, wall * 1e6, cpu * 1e6))

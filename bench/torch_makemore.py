@@ -35,6 +35,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from makemore_ref import TYPES, build, makemore  # noqa: E402  (makemore.py's classes)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_blas import describe  # noqa: E402
+
 B, T, V = 32, 16, 27
 
 
@@ -102,8 +105,8 @@ def main():
     a = ap.parse_args()
     warnings.filterwarnings("ignore", message=".*pin_memory.*")  # no CUDA here
     torch.set_num_threads(a.threads)
-    print("torch %s, %d thread(s), BLAS: %s" % (torch.__version__, torch.get_num_threads(),
-          "openblas" if "openblas" in torch.__config__.show().lower() else "other"))
+    print("%s; %d thread(s), OMP_WAIT_POLICY=%s" % (describe(), torch.get_num_threads(),
+                                                     os.environ.get("OMP_WAIT_POLICY", "(unset)")))
     for kind in a.type:
         w, c = time_type(kind, a.time, a.data)
         print("result %s %s %d %.2f %.2f" % ("torch-loop" if a.data else "torch", kind, a.threads, w, c), flush=True)
