@@ -15,6 +15,7 @@
  * per-channel (or per-row) mean and invstd instead of storing xhat. */
 #include "core/opkit.h"
 #include "kernels/threads.h"
+#include "kernels/vnorm.h"
 
 #include <math.h>
 #include <string.h>
@@ -209,31 +210,6 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
 
 /* ---- layernorm ------------------------------------------------------------------ */
 
-#define LANES 16
-
-/* sum of (x - shift)^power (power 1 or 2) over a row: LANES independent
- * float accumulators (a loop the compiler vectorises), combined in double.
- * Each lane sums at most c/LANES terms, so the float partial sums keep the
- * accuracy the gradient checks need for rows of any width used here. */
-static double row_moment(const float *restrict x, int64_t c, float shift, int power)
-{
-    float acc[LANES] = {0};
-    int64_t j = 0;
-    for (; j + LANES <= c; j += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float d = x[j + k] - shift;
-            acc[k] += power == 2 ? d * d : d;
-        }
-    double total = 0.0;
-    for (; j < c; j++) {
-        double d = (double)x[j] - shift;
-        total += power == 2 ? d * d : d;
-    }
-    for (int k = 0; k < LANES; k++)
-        total += acc[k];
-    return total;
-}
-
 /* Rows the layernorm backward takes at once. Each row's two sums run in
  * double in the row's own order (as one row at a time would), so a lone row
  * waits on every add's latency; the sums of LN_ROWS rows are independent
@@ -246,10 +222,7 @@ static void ln_row_terms(const float *restrict xr, const float *restrict dyr, co
                          float is, int64_t c, float *restrict xh, float *restrict dh, float *restrict dgain,
                          float *restrict dbias)
 {
-    for (int64_t j = 0; j < c; j++) {
-        xh[j] = (xr[j] - mu) * is;
-        dh[j] = g ? dyr[j] * g[j] : dyr[j];
-    }
+    lt_vrow_xhat_dxhat(xh, dh, xr, dyr, g, mu, is, c);
     if (dgain)
         for (int64_t j = 0; j < c; j++)
             dgain[j] += dyr[j] * xh[j];
@@ -277,19 +250,6 @@ static void ln_row_sums(const float *xh, const float *dh, int64_t c, int rows, d
             sd[q] += dh[q * c + j];
             sdx[q] += dh[q * c + j] * xh[q * c + j];
         }
-}
-
-/* dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) for one
- * row, written (fresh) or added. */
-static void ln_row_dx(float *restrict dx, const float *restrict xh, const float *restrict dh, float is, float md,
-                      float mdx, int64_t c, bool fresh)
-{
-    if (fresh)
-        for (int64_t j = 0; j < c; j++)
-            dx[j] = is * (dh[j] - md - xh[j] * mdx);
-    else
-        for (int64_t j = 0; j < c; j++)
-            dx[j] += is * (dh[j] - md - xh[j] * mdx);
 }
 
 /* The layernorm backward's work, split across the context's threads: rows
@@ -323,8 +283,9 @@ static void ln_bwd_rows(void *arg, int task, int64_t begin, int64_t end)
         double sd[LN_ROWS], sdx[LN_ROWS];
         ln_row_sums(xh, dh, c, rows, sd, sdx);
         for (int q = 0; q < rows; q++)
-            ln_row_dx(j->dx + (r0 + q) * c, xh + q * c, dh + q * c, j->invstd[r0 + q], (float)(sd[q] / (double)c),
-                      (float)(sdx[q] / (double)c), c, j->fresh);
+            /* dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
+            lt_vrow_ln_dx(j->dx + (r0 + q) * c, xh + q * c, dh + q * c, j->invstd[r0 + q], (float)(sd[q] / (double)c),
+                          (float)(sdx[q] / (double)c), c, j->fresh);
     }
 }
 
@@ -391,13 +352,15 @@ static void ln_fwd_rows(void *arg, int task, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *xr = j->x + r * c;
         float *yr = j->y + r * c;
-        const float mu = (float)(row_moment(xr, c, 0.0f, 1) / (double)c);
-        const float is = (float)(1.0 / sqrt(row_moment(xr, c, mu, 2) / (double)c + j->eps));
+        /* the moments' lanes are float partial sums, combined in double: each
+         * lane sums at most c / LT_MOMENT_LANES terms, accurate enough for
+         * rows of any width used here */
+        const float mu = (float)(lt_vrow_moment(xr, c, 0.0f, 1) / (double)c);
+        const float is = (float)(1.0 / sqrt(lt_vrow_moment(xr, c, mu, 2) / (double)c + j->eps));
         j->mean[r] = mu;
         j->invstd[r] = is;
-        if (g && b) /* the usual case, in its own loop so that it vectorises */
-            for (int64_t k = 0; k < c; k++)
-                yr[k] = (xr[k] - mu) * is * g[k] + b[k];
+        if (g && b) /* the usual case */
+            lt_vrow_affine(yr, xr, c, mu, is, g, b);
         else
             for (int64_t k = 0; k < c; k++)
                 yr[k] = (xr[k] - mu) * is * (g ? g[k] : 1.0f) + (b ? b[k] : 0.0f);
