@@ -65,8 +65,82 @@ static void ln_dx_generic(float *restrict dx, const float *restrict xh, const fl
             dx[j] += is * (dh[j] - md - xh[j] * mdx);
 }
 
+#define SUM_ROWS LT_LN_SUM_ROWS
+
+/* Columns [j, c) of the block's sums, continuing sd and sdx. */
+static void ln_sums_from(const float *xh, const float *dh, int64_t j, int64_t c, double *sd, double *sdx)
+{
+    for (; j < c; j++)
+        for (int q = 0; q < SUM_ROWS; q++) {
+            sd[q] += dh[q * c + j];
+            sdx[q] += dh[q * c + j] * xh[q * c + j];
+        }
+}
+
+static void ln_sums_generic(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)
+{
+    for (int q = 0; q < SUM_ROWS; q++)
+        sd[q] = sdx[q] = 0.0;
+    ln_sums_from(xh, dh, 0, c, sd, sdx);
+}
+
 #if LT_HAVE_X86_KERNELS
 #include <immintrin.h>
+
+/* r[k] becomes column k of the 8 x 8 tile whose rows were r[0..7]. */
+__attribute__((target("avx2"), always_inline)) static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+    }
+}
+
+/* Adds the 8 floats of v, widened, to the 8 doubles (lo: rows 0-3, hi: 4-7). */
+__attribute__((target("avx2"), always_inline)) static inline void add_column(__m256d *lo, __m256d *hi, __m256 v)
+{
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+/* AVX2 (used by the AVX-512 path too: the sums' latency, not the width,
+ * bounds it). */
+__attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const float *dh, int64_t c, double *sd,
+                                                         double *sdx)
+{
+    __m256d sd_lo = _mm256_setzero_pd(), sd_hi = _mm256_setzero_pd();
+    __m256d sdx_lo = _mm256_setzero_pd(), sdx_hi = _mm256_setzero_pd();
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8) {
+        __m256 d[8], p[8];
+        for (int q = 0; q < SUM_ROWS; q++) {
+            d[q] = _mm256_loadu_ps(dh + q * c + j);
+            p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
+        }
+        transpose8(d);
+        transpose8(p);
+        for (int k = 0; k < 8; k++) { /* column j + k, in order */
+            add_column(&sd_lo, &sd_hi, d[k]);
+            add_column(&sdx_lo, &sdx_hi, p[k]);
+        }
+    }
+    _mm256_storeu_pd(sd, sd_lo);
+    _mm256_storeu_pd(sd + 4, sd_hi);
+    _mm256_storeu_pd(sdx, sdx_lo);
+    _mm256_storeu_pd(sdx + 4, sdx_hi);
+    ln_sums_from(xh, dh, j, c, sd, sdx);
+}
 
 /* The four row loops for one vector width: V the vector type, P the
  * intrinsics' prefix, W the lanes. No fused multiply-add anywhere. */
@@ -157,6 +231,17 @@ double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
         return moment_avx2(x, c, shift, power);
 #endif
     return moment_generic(x, c, shift, power);
+}
+
+void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)
+{
+#if LT_HAVE_X86_KERNELS
+    if (path() >= 1) {
+        ln_sums_avx2(xh, dh, c, sd, sdx);
+        return;
+    }
+#endif
+    ln_sums_generic(xh, dh, c, sd, sdx);
 }
 
 void lt_vrow_affine(float *y, const float *x, int64_t c, float mu, float is, const float *g, const float *b)

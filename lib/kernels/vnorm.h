@@ -32,4 +32,14 @@ void lt_vrow_xhat_dxhat(float *xh, float *dh, const float *x, const float *dy, c
  * else added. */
 void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float md, float mdx, int64_t c, int fresh);
 
+/* Rows lt_vln_sums takes at once. */
+#define LT_LN_SUM_ROWS 8
+
+/* For each row q < LT_LN_SUM_ROWS of a block (xh, dh: rows of c floats, one
+ * after the other): sd[q] = the sum of dh[q][j], sdx[q] = the sum of the
+ * float products dh[q][j] * xh[q][j], each in double over j in order (the
+ * vector paths transpose 8 x 8 tiles so that one vector holds a column of
+ * the 8 rows: 8 sums advance at once, each still in its row's order). */
+void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx);
+
 #endif

@@ -213,8 +213,8 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
 /* Rows the layernorm backward takes at once. Each row's two sums run in
  * double in the row's own order (as one row at a time would), so a lone row
  * waits on every add's latency; the sums of LN_ROWS rows are independent
- * chains the core runs side by side. */
-#define LN_ROWS 4
+ * chains the core runs side by side (lt_vln_sums). */
+#define LN_ROWS LT_LN_SUM_ROWS
 
 /* One row: xh = xhat, dh = dxhat = dy * gain (g NULL: 1), and the row's
  * terms added to dgain and dbias (NULL: not wanted). */
@@ -238,11 +238,7 @@ static void ln_row_sums(const float *xh, const float *dh, int64_t c, int rows, d
     for (int q = 0; q < LN_ROWS; q++)
         sd[q] = sdx[q] = 0.0;
     if (rows == LN_ROWS) {
-        for (int64_t j = 0; j < c; j++)
-            for (int q = 0; q < LN_ROWS; q++) {
-                sd[q] += dh[q * c + j];
-                sdx[q] += dh[q * c + j] * xh[q * c + j];
-            }
+        lt_vln_sums(xh, dh, c, sd, sdx);
         return;
     }
     for (int q = 0; q < rows; q++)
