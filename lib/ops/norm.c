@@ -285,23 +285,29 @@ static void ln_bwd_rows(void *arg, int task, int64_t begin, int64_t end)
     }
 }
 
+/* One row's terms of dgain and dbias over n columns (ln_row_terms'
+ * operations). */
+static void ln_param_terms(float *restrict dgain, float *restrict dbias, const float *restrict xr,
+                           const float *restrict dyr, float mu, float is, int64_t n)
+{
+    if (dgain)
+        for (int64_t k = 0; k < n; k++)
+            dgain[k] += dyr[k] * ((xr[k] - mu) * is);
+    if (dbias)
+        for (int64_t k = 0; k < n; k++)
+            dbias[k] += dyr[k];
+}
+
 /* dgain[k] += sum over rows of dy * xhat, dbias[k] += sum of dy, for
- * columns k in [begin, end), rows in order (ln_row_terms' operations). */
+ * columns k in [begin, end), rows in order. */
 static void ln_bwd_columns(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const ln_bwd_job *j = arg;
     const int64_t c = j->c;
-    for (int64_t r = 0; r < j->rows; r++) {
-        const float *xr = j->x + r * c, *dyr = j->dy + r * c;
-        const float mu = j->mean[r], is = j->invstd[r];
-        if (j->dgain)
-            for (int64_t k = begin; k < end; k++)
-                j->dgain[k] += dyr[k] * ((xr[k] - mu) * is);
-        if (j->dbias)
-            for (int64_t k = begin; k < end; k++)
-                j->dbias[k] += dyr[k];
-    }
+    for (int64_t r = 0; r < j->rows; r++)
+        ln_param_terms(j->dgain ? j->dgain + begin : NULL, j->dbias ? j->dbias + begin : NULL, j->x + r * c + begin,
+                       j->dy + r * c + begin, j->mean[r], j->invstd[r], end - begin);
 }
 
 /* Per element: xhat, dxhat, their sums and dx (a few passes over a row). */
