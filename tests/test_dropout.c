@@ -156,13 +156,17 @@ static void test_long_every_path_and_threads(void **state)
             assert_non_null(dt);
             const float *xv = lt_data_f32(x), *y1v = lt_data_f32(y1), *dy = lt_data_f32(up);
             const float *dtv = lt_data_f32(dt), *dxv = lt_grad_f32(x);
+            float *want = malloc(sizeof(float) * 3 * (size_t)n), *dtwant = want + n, *dxwant = want + 2 * n;
+            assert_non_null(want);
             for (int64_t i = 0; i < n; i++) {
-                float want = masked(xv[i], key1, i, p), dtwant = 0.0f + masked(dy[i], key1, i, p);
-                float dxwant = (0.0f + (0.0f + masked(dy[i], key2, i, p))) + dtwant; /* mul's backward adds dt * 1 */
-                assert_memory_equal(&y1v[i], &want, sizeof want);
-                assert_memory_equal(&dtv[i], &dtwant, sizeof dtwant);
-                assert_memory_equal(&dxv[i], &dxwant, sizeof dxwant);
+                want[i] = masked(xv[i], key1, i, p);
+                dtwant[i] = 0.0f + masked(dy[i], key1, i, p);
+                dxwant[i] = (0.0f + masked(dy[i], key2, i, p)) + dtwant[i]; /* mul's backward adds dt * 1 */
             }
+            assert_memory_equal(y1v, want, sizeof(float) * (size_t)n);
+            assert_memory_equal(dtv, dtwant, sizeof(float) * (size_t)n);
+            assert_memory_equal(dxv, dxwant, sizeof(float) * (size_t)n);
+            free(want);
             lt_ctx_free(ctx);
         }
     lt_cpu_force_isa(lt_cpu_isa_supported());

@@ -7,6 +7,7 @@
 #include "kernels/threads.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../data/golden_elementwise.h"
@@ -690,11 +691,15 @@ static void test_relu_threads(void **state)
         assert_true((lt_par_jobs(ctx) > jobs) == (threads > 1));
         assert_true(lt_backward_grad(ctx, y, up));
         const float *xv = lt_data_f32(x), *yv = lt_data_f32(y), *dy = lt_data_f32(up), *dx = lt_grad_f32(x);
+        float *want = malloc(sizeof(float) * 2 * (size_t)n), *dwant = want + n;
+        assert_non_null(want);
         for (int64_t i = 0; i < n; i++) {
-            float want = xv[i] < 0.0f ? 0.0f : xv[i], dwant = 0.0f + (want <= 0.0f ? 0.0f : dy[i]);
-            assert_memory_equal(&yv[i], &want, sizeof want);
-            assert_memory_equal(&dx[i], &dwant, sizeof dwant);
+            want[i] = xv[i] < 0.0f ? 0.0f : xv[i];
+            dwant[i] = 0.0f + (want[i] <= 0.0f ? 0.0f : dy[i]);
         }
+        assert_memory_equal(yv, want, sizeof(float) * (size_t)n);
+        assert_memory_equal(dx, dwant, sizeof(float) * (size_t)n);
+        free(want);
         lt_ctx_free(ctx);
     }
 }
