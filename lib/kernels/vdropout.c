@@ -10,6 +10,13 @@
 
 #include <math.h>
 
+/* Every path must give the same bits: no fused multiply-add, also where
+ * clang would contract a portable loop inlined into an AVX-512 function
+ * (gcc contracts nothing in ISO C mode). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* splitmix64's output function (Steele, Lea, Flood 2014), as dropout.c
  * documents it. */
 #define SPLITMIX_GAMMA 0x9e3779b97f4a7c15ull

@@ -8,6 +8,13 @@
 
 #include <stddef.h>
 
+/* Every path must give the same bits: no fused multiply-add, also where
+ * clang would contract a portable loop inlined into an AVX-512 function
+ * (gcc contracts nothing in ISO C mode). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #define LANES LT_MOMENT_LANES
 
 /* ---- portable ---------------------------------------------------------------- */
