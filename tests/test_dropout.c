@@ -3,11 +3,16 @@
  * element), kept elements are scaled by 1/(1-p), the
  * gradient goes through the same mask (finite differences with a reseeded
  * generator), evaluation and p = 0 are the identity, p = 1 zeroes, the kept
- * fraction is close to 1 - p, and the error paths. */
+ * fraction is close to 1 - p, and the error paths; on every instruction-set
+ * path and thread count, a long tensor's forward and (fresh or accumulated)
+ * backward have the bits of the per-element definition. */
 #include "test_support.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+#include "kernels/cpu.h"
+#include "kernels/threads.h"
 
 /* The documented mask: field i % 4 of splitmix64(key + i / 4) < round(keep * 2^16). */
 static bool kept_by_spec(uint64_t key, int64_t i, float keep)
@@ -112,6 +117,61 @@ static void test_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Element i of y, x * mask, with the mask as the spec gives it: the bits a
+ * stored float mask (scale or +0) gave. */
+static float masked(float x, uint64_t key, int64_t i, float p)
+{
+    return x * (kept_by_spec(key, i, 1.0f - p) ? 1.0f / (1.0f - p) : 0.0f);
+}
+
+/* Every ISA path (vectorised, with a scalar tail: n is no multiple of 32)
+ * and 1 or 2 threads (n large enough to split), bit for bit: y = x * mask;
+ * the gradient of a temporary input written fresh (0 + dy * mask, the bits
+ * an add into a cleared buffer gives); and added to (a leaf behind two
+ * dropouts: (0 + dy * mask2) + dy * mask1, the later node first). */
+static void test_long_every_path_and_threads(void **state)
+{
+    (void)state;
+    const int64_t n = 600037;
+    const float p = 0.4f;
+    for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++)
+        for (int threads = 1; threads <= 2; threads++) {
+            lt_cpu_force_isa((lt_isa)isa);
+            lt_ctx *ctx = lt_ctx_new();
+            assert_true(lt_set_threads(ctx, threads));
+            lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n), 3, -2, 2), true);
+            lt_tensor *up = ts_random(ctx, LT_SHAPE(n), 4, -1, 1);
+            lt_rng g, h;
+            lt_rng_seed(&g, 77);
+            lt_rng_seed(&h, 77);
+            uint64_t key1 = lt_rng_u64(&h), key2 = lt_rng_u64(&h);
+            lt_tensor *t = lt_mul_scalar(ctx, x, 1.0f); /* a temporary: its gradient is written fresh */
+            uint64_t jobs = lt_par_jobs(ctx);
+            lt_tensor *y1 = lt_dropout(ctx, t, p, true, &g);
+            assert_non_null(y1);
+            assert_true((lt_par_jobs(ctx) > jobs) == (threads > 1)); /* split when it may */
+            lt_tensor *y2 = lt_dropout(ctx, x, p, true, &g);
+            assert_true(lt_backward_grad(ctx, lt_add(ctx, y1, y2), up));
+            lt_tensor *dt = lt_grad(ctx, t);
+            assert_non_null(dt);
+            const float *xv = lt_data_f32(x), *y1v = lt_data_f32(y1), *dy = lt_data_f32(up);
+            const float *dtv = lt_data_f32(dt), *dxv = lt_grad_f32(x);
+            float *want = malloc(sizeof(float) * 3 * (size_t)n), *dtwant = want + n, *dxwant = want + 2 * n;
+            assert_non_null(want);
+            for (int64_t i = 0; i < n; i++) {
+                want[i] = masked(xv[i], key1, i, p);
+                dtwant[i] = 0.0f + masked(dy[i], key1, i, p);
+                dxwant[i] = (0.0f + masked(dy[i], key2, i, p)) + dtwant[i]; /* mul's backward adds dt * 1 */
+            }
+            assert_memory_equal(y1v, want, sizeof(float) * (size_t)n);
+            assert_memory_equal(dtv, dtwant, sizeof(float) * (size_t)n);
+            assert_memory_equal(dxv, dxwant, sizeof(float) * (size_t)n);
+            free(want);
+            lt_ctx_free(ctx);
+        }
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -135,7 +195,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_matches_generator), cmocka_unit_test(test_kept_fraction),
         cmocka_unit_test(test_identity_and_extremes),  cmocka_unit_test(test_gradcheck),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),                 cmocka_unit_test(test_long_every_path_and_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

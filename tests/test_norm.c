@@ -5,8 +5,12 @@
 #include "test_support.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../data/golden_norm.h"
+#include "kernels/cpu.h"
+#include "kernels/threads.h"
 
 #define GC_EPS 1e-3
 #define GC_ATOL 2e-3
@@ -207,6 +211,64 @@ static void test_layernorm_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
+/* One layernorm forward and backward of x (m, c) with gain and bias, on
+ * `threads` threads: y and the three gradients, copied out (malloc). */
+static void ln_run(int threads, lt_tensor *const src[3], lt_tensor *up, float *out[4], bool *split)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    assert_true(lt_set_threads(ctx, threads));
+    lt_tensor *in[3];
+    for (int i = 0; i < 3; i++)
+        in[i] = lt_requires_grad(ctx, lt_new_copy(ctx, src[i]), true);
+    uint64_t jobs = lt_par_jobs(ctx);
+    lt_tensor *y = lt_layernorm(ctx, lt_mul_scalar(ctx, in[0], 1.0f), in[1], in[2], 1e-5f);
+    assert_true(lt_backward_grad(ctx, y, up));
+    *split = lt_par_jobs(ctx) > jobs;
+    lt_tensor *t[4] = {y, lt_grad(ctx, in[0]), lt_grad(ctx, in[1]), lt_grad(ctx, in[2])};
+    for (int i = 0; i < 4; i++) {
+        size_t bytes = sizeof(float) * (size_t)lt_numel(t[i]);
+        out[i] = malloc(bytes);
+        assert_non_null(out[i]);
+        memcpy(out[i], lt_data_f32(t[i]), bytes);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* Rows split across threads (and dgain, dbias by columns): the same bits
+ * for 1, 2 and 3 threads and every instruction-set path (vector loops with
+ * scalar tails: the width is no multiple of 16), on a row count that is no
+ * multiple of the backward's block of rows. */
+static void test_layernorm_threads(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const int64_t m = 301, c = 2061;
+    lt_tensor *src[3] = {ts_random(ctx, LT_SHAPE(m, c), 21, -2, 2), ts_random(ctx, LT_SHAPE(c), 22, 0.5, 1.5),
+                         ts_random(ctx, LT_SHAPE(c), 23, -1, 1)};
+    lt_tensor *up = ts_random(ctx, LT_SHAPE(m, c), 24, -1, 1);
+    const size_t bytes[4] = {sizeof(float) * (size_t)(m * c), sizeof(float) * (size_t)(m * c),
+                             sizeof(float) * (size_t)c, sizeof(float) * (size_t)c};
+    float *one[4], *many[4];
+    bool split;
+    lt_cpu_force_isa(LT_ISA_GENERIC);
+    ln_run(1, src, up, one, &split);
+    assert_false(split);
+    for (int run = 0; run < 3 * ((int)lt_cpu_isa_supported() + 1); run++) {
+        int threads = 1 + run % 3;
+        lt_cpu_force_isa((lt_isa)(run / 3));
+        ln_run(threads, src, up, many, &split);
+        assert_true(split == (threads > 1));
+        for (int i = 0; i < 4; i++) {
+            assert_memory_equal(one[i], many[i], bytes[i]);
+            free(many[i]);
+        }
+    }
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+    for (int i = 0; i < 4; i++)
+        free(one[i]);
+    lt_ctx_free(ctx);
+}
+
 static void test_layernorm_errors(void **state)
 {
     (void)state;
@@ -228,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_gradcheck), cmocka_unit_test(test_batchnorm_errors),
         cmocka_unit_test(test_layernorm_golden),    cmocka_unit_test(test_layernorm_by_hand),
         cmocka_unit_test(test_layernorm_gradcheck), cmocka_unit_test(test_layernorm_errors),
+        cmocka_unit_test(test_layernorm_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

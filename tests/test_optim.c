@@ -1,6 +1,8 @@
 /* test_optim.c - SGD (plain, weight decay, momentum, Nesterov), Adam (with
  * L2) and AdamW against PyTorch 1.13 golden values after one and three
- * steps; clipping by global norm; steps allocate nothing; error paths. */
+ * steps; clipping by global norm; steps allocate nothing; error paths;
+ * Adam and AdamW on a long parameter give the bits of the documented rule
+ * on every instruction-set path and thread count. */
 #include "test_support.h"
 
 #include <math.h>
@@ -8,6 +10,8 @@
 #include <string.h>
 
 #include "../data/golden_optim.h"
+#include "kernels/cpu.h"
+#include "kernels/threads.h"
 
 typedef struct {
     const char *name;
@@ -95,6 +99,71 @@ static void test_adamw_by_hand(void **state)
     ts_assert_near(p, want, 2, 1e-6, 1e-6);
     lt_optim_free(opt);
     lt_ctx_free(ctx);
+}
+
+/* Three steps of the documented Adam / AdamW rule, element by element, in
+ * the order of float operations optim.c documents. */
+static void adam_by_rule(const lt_optim_config *c, float *w, const float *g, int64_t n)
+{
+    float *m = calloc((size_t)n, sizeof *m), *v = calloc((size_t)n, sizeof *v);
+    assert_non_null(m);
+    assert_non_null(v);
+    for (int t = 1; t <= 3; t++) {
+        const double bc1 = 1.0 - pow(c->beta1, t), bc2 = 1.0 - pow(c->beta2, t);
+        const float step = (float)(c->lr / bc1), rbc2 = (float)sqrt(bc2);
+        const float l2 = c->kind == LT_OPTIM_ADAM ? c->weight_decay : 0.0f;
+        const float shrink = c->kind == LT_OPTIM_ADAMW ? 1.0f - c->lr * c->weight_decay : 1.0f;
+        for (int64_t i = 0; i < n; i++) {
+            w[i] *= shrink;
+            float d = g[i] + l2 * w[i];
+            m[i] = c->beta1 * m[i] + (1.0f - c->beta1) * d;
+            v[i] = c->beta2 * v[i] + (1.0f - c->beta2) * d * d;
+            w[i] -= step * m[i] / (sqrtf(v[i]) / rbc2 + c->eps);
+        }
+    }
+    free(m);
+    free(v);
+}
+
+/* A parameter long enough to split (and no multiple of the vector width):
+ * three steps equal the rule bit for bit on every path, 1 and 2 threads. */
+static void test_adam_every_path_and_threads(void **state)
+{
+    (void)state;
+    const int64_t n = 300007;
+    const lt_optim_kind kinds[2] = {LT_OPTIM_ADAM, LT_OPTIM_ADAMW};
+    for (int k = 0; k < 2; k++) {
+        lt_ctx *ref_ctx = lt_ctx_new();
+        lt_tensor *w0 = ts_random(ref_ctx, LT_SHAPE(n), 11, -2, 2), *g = ts_random(ref_ctx, LT_SHAPE(n), 12, -1, 1);
+        lt_optim_config cfg = lt_optim_defaults(kinds[k], 0.01f);
+        cfg.weight_decay = 0.1f;
+        float *want = malloc(sizeof(float) * (size_t)n);
+        assert_non_null(want);
+        memcpy(want, lt_data_f32(w0), sizeof(float) * (size_t)n);
+        adam_by_rule(&cfg, want, lt_data_f32(g), n);
+        for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++)
+            for (int threads = 1; threads <= 2; threads++) {
+                lt_cpu_force_isa((lt_isa)isa);
+                lt_ctx *ctx = lt_ctx_new();
+                assert_true(lt_set_threads(ctx, threads));
+                lt_tensor *p = lt_requires_grad(ctx, lt_new_copy(ctx, w0), true);
+                lt_optim *opt = lt_optim_new(ctx, &cfg, &p, 1);
+                assert_non_null(opt);
+                uint64_t jobs = lt_par_jobs(ctx);
+                for (int t = 0; t < 3; t++) {
+                    set_grad(p, lt_data_f32(g));
+                    assert_true(lt_optim_step(opt));
+                }
+                assert_true((lt_par_jobs(ctx) > jobs) == (threads > 1)); /* split when it may */
+                assert_memory_equal(lt_data_f32(p), want, sizeof(float) * (size_t)n);
+                lt_optim_free(opt);
+                lt_free(p);
+                lt_ctx_free(ctx);
+            }
+        lt_cpu_force_isa(lt_cpu_isa_supported());
+        free(want);
+        lt_ctx_free(ref_ctx);
+    }
 }
 
 static void test_momentum_by_hand(void **state)
@@ -319,6 +388,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_steps),
         cmocka_unit_test(test_adamw_by_hand),
+        cmocka_unit_test(test_adam_every_path_and_threads),
         cmocka_unit_test(test_momentum_by_hand),
         cmocka_unit_test(test_clip_golden),
         cmocka_unit_test(test_clip_by_hand),

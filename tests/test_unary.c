@@ -4,7 +4,10 @@
  * views of views, and every error path. */
 #include "test_support.h"
 
+#include "kernels/threads.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../data/golden_elementwise.h"
@@ -671,6 +674,36 @@ static void test_errors(void **state)
     lt_ctx_free(ctx);
 }
 
+/* A long relu splits across threads, forward and backward (written fresh
+ * into a temporary's gradient, then added into the leaf's): each element
+ * equals the definition, for 1 and 2 threads. */
+static void test_relu_threads(void **state)
+{
+    (void)state;
+    const int64_t n = 600001;
+    for (int threads = 1; threads <= 2; threads++) {
+        lt_ctx *ctx = lt_ctx_new();
+        assert_true(lt_set_threads(ctx, threads));
+        lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n), 31, -1, 1), true);
+        lt_tensor *up = ts_random(ctx, LT_SHAPE(n), 32, -1, 1);
+        uint64_t jobs = lt_par_jobs(ctx);
+        lt_tensor *y = lt_relu(ctx, lt_mul_scalar(ctx, x, 1.0f));
+        assert_true((lt_par_jobs(ctx) > jobs) == (threads > 1));
+        assert_true(lt_backward_grad(ctx, y, up));
+        const float *xv = lt_data_f32(x), *yv = lt_data_f32(y), *dy = lt_data_f32(up), *dx = lt_grad_f32(x);
+        float *want = malloc(sizeof(float) * 2 * (size_t)n), *dwant = want + n;
+        assert_non_null(want);
+        for (int64_t i = 0; i < n; i++) {
+            want[i] = xv[i] < 0.0f ? 0.0f : xv[i];
+            dwant[i] = 0.0f + (want[i] <= 0.0f ? 0.0f : dy[i]);
+        }
+        assert_memory_equal(yv, want, sizeof(float) * (size_t)n);
+        assert_memory_equal(dx, dwant, sizeof(float) * (size_t)n);
+        free(want);
+        lt_ctx_free(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_exp_edges),
         cmocka_unit_test(test_log_edges),
         cmocka_unit_test(test_relu_edges),
+        cmocka_unit_test(test_relu_threads),
         cmocka_unit_test(test_pow_exponents),
         cmocka_unit_test(test_sqrt_rsqrt_edges),
         cmocka_unit_test(test_abs_edges),

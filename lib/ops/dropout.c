@@ -8,39 +8,60 @@
  * field is below round((1 - p) * 65536). One MT19937 draw per element cost
  * more than the matrix products of a training step (a dropout layer of
  * 256 x 512 needs 131,072 decisions); the counter-based hash is a few
- * instructions per four elements. The keep probability is exact to 2^-16. */
+ * instructions per four elements. The keep probability is exact to 2^-16.
+ * The mask is never stored: the backward recomputes it from the key
+ * (kernels/vdropout.c, vectorised), and both passes split across the
+ * context's threads with the same bits for any thread count (each element's
+ * decision depends on its index alone). */
 #include "core/opkit.h"
+#include "kernels/threads.h"
+#include "kernels/vdropout.h"
 
 #include <math.h>
 
-/* splitmix64's output function (Steele, Lea, Flood 2014). */
-static inline uint64_t splitmix64(uint64_t z)
+/* What the backward needs to recompute the mask (kernels/vdropout.h): it
+ * is never stored. */
+typedef struct dropout_saved {
+    uint64_t key;
+    uint32_t threshold;
+    float scale;
+} dropout_saved;
+
+/* One masked multiply over a tensor, split across the context's threads. */
+typedef struct mask_job {
+    float *y;
+    const float *x;
+    const dropout_saved *s;
+    lt_mask_mode mode;
+} mask_job;
+
+/* A pass over memory (a hash per four elements, a multiply, a load and a
+ * store per element): about what a gemm does with 8 flops. */
+#define WORK_DROPOUT 8.0
+/* Blocks start at multiples of this (the AVX-512 path's 32 elements). */
+#define DROPOUT_ALIGN 32
+
+static void mask_task(void *arg, int task, int64_t begin, int64_t end)
 {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    (void)task;
+    const mask_job *j = arg;
+    lt_vdropout(j->y + begin, j->x + begin, end - begin, begin, j->s->key, j->s->threshold, j->s->scale, j->mode);
 }
 
-/* mask[i] = scale when element i is kept, else 0. */
-static void make_mask(float *restrict mask, int64_t n, uint64_t key, float keep, float scale)
+static void apply_mask(lt_ctx *ctx, float *y, const float *x, int64_t n, const dropout_saved *s, lt_mask_mode mode)
 {
-    const uint32_t threshold = (uint32_t)lrintf(keep * 65536.0f); /* field < threshold: kept */
-    for (int64_t i = 0; i < n; i += 4) {
-        uint64_t bits = splitmix64(key + (uint64_t)(i / 4));
-        for (int64_t k = 0; k < 4 && i + k < n; k++)
-            mask[i + k] = (uint32_t)((bits >> (16 * k)) & 0xffffu) < threshold ? scale : 0.0f;
-    }
+    mask_job j = {y, x, s, mode};
+    lt_parallel_for(ctx, n, DROPOUT_ALIGN, (double)n * WORK_DROPOUT, mask_task, &j);
 }
 
 static void dropout_backward(lt_ctx *ctx, lt_node *node)
 {
-    float *dx = lt_input_grad(ctx, node, 0);
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
     if (!dx)
         return;
-    const float *mask = node->saved, *dy = lt_output_grad(node);
-    for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
-        dx[i] += dy[i] * mask[i];
+    /* fresh: 0 + dy * mask, the bits of an add into a cleared buffer */
+    apply_mask(ctx, dx, lt_output_grad(node), lt_numel(node->out), node->saved, fresh ? LT_MASK_FRESH : LT_MASK_ADD);
 }
 
 static const lt_op dropout_op = {"dropout", dropout_backward, LT_SAVES_NONE};
@@ -58,16 +79,12 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
     x = lt_contiguous(ctx, x);
     if (!x)
         return NULL;
-    int64_t n = lt_numel(x);
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape);
-    float *mask = lt_arena_alloc(ctx, sizeof(float) * (size_t)(n ? n : 1));
-    if (!y || !mask)
+    dropout_saved *s = lt_arena_alloc(ctx, sizeof *s);
+    if (!y || !s)
         return NULL;
-    const float keep = 1.0f - p, scale = p < 1.0f ? 1.0f / keep : 0.0f;
-    make_mask(mask, n, lt_rng_u64(g), keep, scale);
-    const float *xv = lt_f32(x);
-    float *yv = lt_f32(y);
-    for (int64_t i = 0; i < n; i++)
-        yv[i] = xv[i] * mask[i];
-    return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = mask});
+    const float keep = 1.0f - p;
+    *s = (dropout_saved){lt_rng_u64(g), lt_dropout_threshold(keep), p < 1.0f ? 1.0f / keep : 0.0f};
+    apply_mask(ctx, lt_f32(y), lt_f32(x), lt_numel(x), s, LT_MASK_SET);
+    return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = s});
 }

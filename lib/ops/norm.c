@@ -14,6 +14,8 @@
  * double. The backward recomputes xhat from the input and the saved
  * per-channel (or per-row) mean and invstd instead of storing xhat. */
 #include "core/opkit.h"
+#include "kernels/threads.h"
+#include "kernels/vnorm.h"
 
 #include <math.h>
 #include <string.h>
@@ -208,36 +210,11 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
 
 /* ---- layernorm ------------------------------------------------------------------ */
 
-#define LANES 16
-
-/* sum of (x - shift)^power (power 1 or 2) over a row: LANES independent
- * float accumulators (a loop the compiler vectorises), combined in double.
- * Each lane sums at most c/LANES terms, so the float partial sums keep the
- * accuracy the gradient checks need for rows of any width used here. */
-static double row_moment(const float *restrict x, int64_t c, float shift, int power)
-{
-    float acc[LANES] = {0};
-    int64_t j = 0;
-    for (; j + LANES <= c; j += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float d = x[j + k] - shift;
-            acc[k] += power == 2 ? d * d : d;
-        }
-    double total = 0.0;
-    for (; j < c; j++) {
-        double d = (double)x[j] - shift;
-        total += power == 2 ? d * d : d;
-    }
-    for (int k = 0; k < LANES; k++)
-        total += acc[k];
-    return total;
-}
-
 /* Rows the layernorm backward takes at once. Each row's two sums run in
  * double in the row's own order (as one row at a time would), so a lone row
  * waits on every add's latency; the sums of LN_ROWS rows are independent
- * chains the core runs side by side. */
-#define LN_ROWS 4
+ * chains the core runs side by side (lt_vln_sums). */
+#define LN_ROWS LT_LN_SUM_ROWS
 
 /* One row: xh = xhat, dh = dxhat = dy * gain (g NULL: 1), and the row's
  * terms added to dgain and dbias (NULL: not wanted). */
@@ -245,10 +222,7 @@ static void ln_row_terms(const float *restrict xr, const float *restrict dyr, co
                          float is, int64_t c, float *restrict xh, float *restrict dh, float *restrict dgain,
                          float *restrict dbias)
 {
-    for (int64_t j = 0; j < c; j++) {
-        xh[j] = (xr[j] - mu) * is;
-        dh[j] = g ? dyr[j] * g[j] : dyr[j];
-    }
+    lt_vrow_xhat_dxhat(xh, dh, xr, dyr, g, mu, is, c);
     if (dgain)
         for (int64_t j = 0; j < c; j++)
             dgain[j] += dyr[j] * xh[j];
@@ -264,11 +238,7 @@ static void ln_row_sums(const float *xh, const float *dh, int64_t c, int rows, d
     for (int q = 0; q < LN_ROWS; q++)
         sd[q] = sdx[q] = 0.0;
     if (rows == LN_ROWS) {
-        for (int64_t j = 0; j < c; j++)
-            for (int q = 0; q < LN_ROWS; q++) {
-                sd[q] += dh[q * c + j];
-                sdx[q] += dh[q * c + j] * xh[q * c + j];
-            }
+        lt_vln_sums(xh, dh, c, sd, sdx);
         return;
     }
     for (int q = 0; q < rows; q++)
@@ -278,50 +248,129 @@ static void ln_row_sums(const float *xh, const float *dh, int64_t c, int rows, d
         }
 }
 
-/* dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) for one
- * row, written (fresh) or added. */
-static void ln_row_dx(float *restrict dx, const float *restrict xh, const float *restrict dh, float is, float md,
-                      float mdx, int64_t c, bool fresh)
+/* The layernorm backward's work, split across the context's threads: rows
+ * [begin, end) per task for dx (every row's sums are its own); dgain and
+ * dbias, which add up over the rows, go with the rows when there is one
+ * task and in a second loop over blocks of columns otherwise, each column
+ * summed over the rows in order: the same bits for any thread count. */
+typedef struct ln_bwd_job {
+    const float *x, *dy, *g, *mean, *invstd;
+    float *dx, *dgain, *dbias; /* dx NULL: not wanted */
+    float *scratch;            /* per task: xhat, dxhat of a block of LN_ROWS rows */
+    int64_t c, rows;
+    bool fresh, params_with_rows;
+} ln_bwd_job;
+
+static void ln_bwd_rows(void *arg, int task, int64_t begin, int64_t end)
 {
-    if (fresh)
-        for (int64_t j = 0; j < c; j++)
-            dx[j] = is * (dh[j] - md - xh[j] * mdx);
-    else
-        for (int64_t j = 0; j < c; j++)
-            dx[j] += is * (dh[j] - md - xh[j] * mdx);
+    const ln_bwd_job *j = arg;
+    const int64_t c = j->c;
+    float *xh = j->scratch + (size_t)task * 2 * LN_ROWS * c, *dh = xh + LN_ROWS * c;
+    float *dgain = j->params_with_rows ? j->dgain : NULL, *dbias = j->params_with_rows ? j->dbias : NULL;
+    for (int64_t r0 = begin; r0 < end; r0 += LN_ROWS) {
+        int rows = end - r0 < LN_ROWS ? (int)(end - r0) : LN_ROWS;
+        for (int q = 0; q < rows; q++) {
+            int64_t r = r0 + q;
+            ln_row_terms(j->x + r * c, j->dy + r * c, j->g, j->mean[r], j->invstd[r], c, xh + q * c, dh + q * c,
+                         dgain, dbias);
+        }
+        if (!j->dx)
+            continue;
+        double sd[LN_ROWS], sdx[LN_ROWS];
+        ln_row_sums(xh, dh, c, rows, sd, sdx);
+        for (int q = 0; q < rows; q++)
+            /* dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) */
+            lt_vrow_ln_dx(j->dx + (r0 + q) * c, xh + q * c, dh + q * c, j->invstd[r0 + q], (float)(sd[q] / (double)c),
+                          (float)(sdx[q] / (double)c), c, j->fresh);
+    }
 }
+
+/* One row's terms of dgain and dbias over n columns (ln_row_terms'
+ * operations). */
+static void ln_param_terms(float *restrict dgain, float *restrict dbias, const float *restrict xr,
+                           const float *restrict dyr, float mu, float is, int64_t n)
+{
+    if (dgain)
+        for (int64_t k = 0; k < n; k++)
+            dgain[k] += dyr[k] * ((xr[k] - mu) * is);
+    if (dbias)
+        for (int64_t k = 0; k < n; k++)
+            dbias[k] += dyr[k];
+}
+
+/* dgain[k] += sum over rows of dy * xhat, dbias[k] += sum of dy, for
+ * columns k in [begin, end), rows in order. */
+static void ln_bwd_columns(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const ln_bwd_job *j = arg;
+    const int64_t c = j->c;
+    for (int64_t r = 0; r < j->rows; r++)
+        ln_param_terms(j->dgain ? j->dgain + begin : NULL, j->dbias ? j->dbias + begin : NULL, j->x + r * c + begin,
+                       j->dy + r * c + begin, j->mean[r], j->invstd[r], end - begin);
+}
+
+/* Per element: xhat, dxhat, their sums and dx (a few passes over a row). */
+#define WORK_LN_BACKWARD 12.0
+#define WORK_LN_PARAMS 8.0
 
 static void layernorm_backward(lt_ctx *ctx, lt_node *node)
 {
     const lt_tensor *x = node->in[0];
     const norm_saved *s = node->saved;
     int64_t c = x->shape[x->ndim - 1], m = c ? lt_numel(x) / c : 0;
-    const float *dy = lt_output_grad(node), *g = data_or_null(node->in[1]);
-    bool fresh;
-    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
-    float *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
-    float *xh = lt_arena_alloc(ctx, sizeof(float) * (size_t)(2 * LN_ROWS * c + 1)); /* xhat, dxhat of a block */
-    if (!xh || lt_status_of(ctx) != LT_OK)
+    ln_bwd_job j = {lt_f32(x), lt_output_grad(node), data_or_null(node->in[1]), s->mean, s->invstd,
+                    NULL, NULL, NULL, NULL, c, m, false, true};
+    j.dx = lt_input_grad_fresh(ctx, node, 0, &j.fresh);
+    j.dgain = lt_input_grad(ctx, node, 1);
+    j.dbias = lt_input_grad(ctx, node, 2);
+    int tasks = lt_par_tasks(ctx, m, LN_ROWS, (double)m * (double)c * WORK_LN_BACKWARD);
+    j.scratch = lt_arena_alloc(ctx, sizeof(float) * (size_t)(2 * LN_ROWS * c * tasks + 1));
+    if (!j.scratch || lt_status_of(ctx) != LT_OK)
         return;
-    float *dh = xh + LN_ROWS * c;
-    for (int64_t r0 = 0; r0 < m; r0 += LN_ROWS) {
-        int rows = m - r0 < LN_ROWS ? (int)(m - r0) : LN_ROWS;
-        for (int q = 0; q < rows; q++) {
-            int64_t r = r0 + q;
-            ln_row_terms(lt_f32(x) + r * c, dy + r * c, g, s->mean[r], s->invstd[r], c, xh + q * c, dh + q * c,
-                         dgain, dbias);
-        }
-        if (!dx)
-            continue;
-        double sd[LN_ROWS], sdx[LN_ROWS];
-        ln_row_sums(xh, dh, c, rows, sd, sdx);
-        for (int q = 0; q < rows; q++)
-            ln_row_dx(dx + (r0 + q) * c, xh + q * c, dh + q * c, s->invstd[r0 + q], (float)(sd[q] / (double)c),
-                      (float)(sdx[q] / (double)c), c, fresh);
-    }
+    j.params_with_rows = tasks <= 1;
+    if (j.dx || j.params_with_rows)
+        lt_par_run(ctx, tasks, m, LN_ROWS, ln_bwd_rows, &j);
+    if (!j.params_with_rows && (j.dgain || j.dbias))
+        lt_parallel_for(ctx, c, 16, (double)m * (double)c * WORK_LN_PARAMS, ln_bwd_columns, &j);
 }
 
 static const lt_op layernorm_op = {"layernorm", layernorm_backward, LT_SAVES_IN(0) | LT_SAVES_IN(1)};
+
+/* The forward's rows [begin, end) per task: each row is its own. */
+typedef struct ln_fwd_job {
+    const float *x, *g, *b;
+    float *y, *mean, *invstd;
+    int64_t c;
+    float eps;
+} ln_fwd_job;
+
+static void ln_fwd_rows(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const ln_fwd_job *j = arg;
+    const int64_t c = j->c;
+    const float *g = j->g, *b = j->b;
+    for (int64_t r = begin; r < end; r++) {
+        const float *xr = j->x + r * c;
+        float *yr = j->y + r * c;
+        /* the moments' lanes are float partial sums, combined in double: each
+         * lane sums at most c / LT_MOMENT_LANES terms, accurate enough for
+         * rows of any width used here */
+        const float mu = (float)(lt_vrow_moment(xr, c, 0.0f, 1) / (double)c);
+        const float is = (float)(1.0 / sqrt(lt_vrow_moment(xr, c, mu, 2) / (double)c + j->eps));
+        j->mean[r] = mu;
+        j->invstd[r] = is;
+        if (g && b) /* the usual case */
+            lt_vrow_affine(yr, xr, c, mu, is, g, b);
+        else
+            for (int64_t k = 0; k < c; k++)
+                yr[k] = (xr[k] - mu) * is * (g ? g[k] : 1.0f) + (b ? b[k] : 0.0f);
+    }
+}
+
+/* Per element: two sums and the affine pass. */
+#define WORK_LN_FORWARD 8.0
 
 lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps)
 {
@@ -336,20 +385,7 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
     if (!y || !s || !buf)
         return NULL;
     *s = (norm_saved){buf, buf + m, false};
-    const float *g = data_or_null(gain), *b = data_or_null(bias);
-    for (int64_t r = 0; r < m; r++) {
-        const float *xr = lt_f32(x) + r * c;
-        float *yr = lt_f32(y) + r * c;
-        const float mu = (float)(row_moment(xr, c, 0.0f, 1) / (double)c);
-        const float is = (float)(1.0 / sqrt(row_moment(xr, c, mu, 2) / (double)c + eps));
-        s->mean[r] = mu;
-        s->invstd[r] = is;
-        if (g && b) /* the usual case, in its own loop so that it vectorises */
-            for (int64_t j = 0; j < c; j++)
-                yr[j] = (xr[j] - mu) * is * g[j] + b[j];
-        else
-            for (int64_t j = 0; j < c; j++)
-                yr[j] = (xr[j] - mu) * is * (g ? g[j] : 1.0f) + (b ? b[j] : 0.0f);
-    }
+    ln_fwd_job j = {lt_f32(x), data_or_null(gain), data_or_null(bias), lt_f32(y), s->mean, s->invstd, c, eps};
+    lt_parallel_for(ctx, m, 1, (double)m * (double)c * WORK_LN_FORWARD, ln_fwd_rows, &j);
     return lt_op_end(ctx, &layernorm_op, y, 3, (lt_tensor *const[]){x, gain, bias}, &(lt_node_data){.saved = s});
 }

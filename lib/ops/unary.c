@@ -72,11 +72,55 @@ LT_UNARY_BACKWARD(neg_backward, -dy)
 LT_UNARY_BACKWARD(tanh_backward, dy *(1.0f - y * y)) /* from the saved output */
 LT_UNARY_BACKWARD(exp_backward, dy *y)
 LT_UNARY_BACKWARD(log_backward, dy / x)
-LT_UNARY_BACKWARD(relu_backward, y <= 0.0f ? 0.0f : dy) /* passes where y > 0 or NaN */
 /* PyTorch's formulas, evaluated in the same order (from the saved output) */
 LT_UNARY_BACKWARD(sqrt_backward, dy / (2.0f * y))
 LT_UNARY_BACKWARD(rsqrt_backward, -0.5f * dy * (y * y * y))
 LT_UNARY_BACKWARD(abs_backward, dy * sign_of(x))
+
+/* relu's backward, split across the context's threads like its forward (a
+ * wide layer's relu is a pass over megabytes): dx (+)= dy where y > 0 or
+ * NaN, else 0; each element is its own, so any split gives the same bits. */
+typedef struct relu_grad {
+    const float *y, *dy;
+    float *dx;
+    bool fresh; /* dx is written, not added to */
+} relu_grad;
+
+static void relu_grad_block(float *restrict dx, const float *restrict y, const float *restrict dy, int64_t n,
+                            bool fresh)
+{
+    /* dy read unconditionally: a select the compiler vectorises, no branch */
+    if (fresh)
+        for (int64_t i = 0; i < n; i++) {
+            const float d = dy[i];
+            dx[i] = y[i] <= 0.0f ? 0.0f : d;
+        }
+    else
+        for (int64_t i = 0; i < n; i++) {
+            const float d = dy[i];
+            dx[i] += y[i] <= 0.0f ? 0.0f : d;
+        }
+}
+
+static void relu_grad_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const relu_grad *g = arg;
+    relu_grad_block(g->dx + begin, g->y + begin, g->dy + begin, end - begin, g->fresh);
+}
+
+/* A load or two and a store per element: a memory pass, which costs about
+ * what 8 flops of a gemm do. */
+#define WORK_RELU 8.0
+
+static void relu_backward(lt_ctx *ctx, lt_node *node)
+{
+    relu_grad g = {lt_f32(node->out), lt_output_grad(node), NULL, false}; /* dense (lt_unary_op) */
+    if (!(g.dx = lt_input_grad_fresh(ctx, node, 0, &g.fresh)))
+        return;
+    int64_t n = lt_numel(node->out);
+    lt_parallel_for(ctx, n, 16, (double)n * WORK_RELU, relu_grad_task, &g);
+}
 
 static const lt_op neg_op = {"neg", neg_backward, LT_SAVES_NONE};
 static const lt_op tanh_op = {"tanh", tanh_backward, LT_SAVES_OUT};
@@ -93,7 +137,7 @@ lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &neg_op, 
 lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &tanh_op, x, lt_vtanh, LT_WORK_TANH); }
 lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &exp_op, x, lt_vexp, LT_WORK_EXP); }
 lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &log_op, x, log_map, 0.0); }
-lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &relu_op, x, relu_map, 0.0); }
+lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &relu_op, x, relu_map, WORK_RELU); }
 lt_tensor *lt_sqrt(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &sqrt_op, x, sqrt_map, 0.0); }
 lt_tensor *lt_rsqrt(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &rsqrt_op, x, rsqrt_map, 0.0); }
 lt_tensor *lt_abs(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &abs_op, x, abs_map, 0.0); }

@@ -14,11 +14,20 @@
  * The state (one or two buffers per parameter) is allocated once by
  * lt_optim_new, in one block, so a training loop's steps allocate nothing. */
 #include "core/internal.h"
+#include "kernels/cpu.h"
+#include "kernels/threads.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Every path must give the same bits: no fused multiply-add, also where
+ * clang would contract a portable loop inlined into an AVX-512 function
+ * (gcc contracts nothing in ISO C mode). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 struct lt_optim {
     lt_ctx *ctx;
@@ -207,21 +216,112 @@ static void sgd_update(const lt_optim_config *c, bool first, float *restrict w, 
     }
 }
 
-static void adam_update(const lt_optim_config *c, int64_t t, float *restrict w, const float *restrict g,
-                        float *restrict m, float *restrict v, int64_t n)
+/* The per-element constants of one Adam / AdamW step. */
+typedef struct adam_coef {
+    float shrink, l2, b1, b2, step, rbc2, eps;
+} adam_coef;
+
+static adam_coef adam_coef_of(const lt_optim_config *c, int64_t t)
 {
-    const float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-    const double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
-    const float step = (float)(c->lr / bc1), rbc2 = (float)sqrt(bc2);
-    const float l2 = c->kind == LT_OPTIM_ADAM ? c->weight_decay : 0.0f;
-    const float shrink = c->kind == LT_OPTIM_ADAMW ? 1.0f - c->lr * c->weight_decay : 1.0f;
+    const double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
+    return (adam_coef){c->kind == LT_OPTIM_ADAMW ? 1.0f - c->lr * c->weight_decay : 1.0f,
+                       c->kind == LT_OPTIM_ADAM ? c->weight_decay : 0.0f,
+                       c->beta1,
+                       c->beta2,
+                       (float)(c->lr / bc1),
+                       (float)sqrt(bc2),
+                       c->eps};
+}
+
+/* The update of elements [0, n), in this order of float operations (every
+ * path: the vector ones below do the same operations lane by lane, without
+ * fused multiply-adds, so all give the same bits). */
+static void adam_generic(const adam_coef *c, float *restrict w, const float *restrict g, float *restrict m,
+                         float *restrict v, int64_t n)
+{
+    const float b1 = c->b1, b2 = c->b2;
     for (int64_t i = 0; i < n; i++) {
-        w[i] *= shrink;
-        float d = g[i] + l2 * w[i];
+        w[i] *= c->shrink;
+        float d = g[i] + c->l2 * w[i];
         m[i] = b1 * m[i] + (1.0f - b1) * d;
         v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-        w[i] -= step * m[i] / (sqrtf(v[i]) / rbc2 + eps);
+        w[i] -= c->step * m[i] / (sqrtf(v[i]) / c->rbc2 + c->eps);
     }
+}
+
+#if LT_HAVE_X86_KERNELS
+#include <immintrin.h>
+
+/* One vector of adam_generic's loop body, for a vector type V of 8 or 16
+ * floats: the same operations in the same order. */
+#define ADAM_BODY(V, P)                                                                                         \
+    do {                                                                                                        \
+        V wv = P##_mul_ps(P##_loadu_ps(w + i), shrink);                                                        \
+        V d = P##_add_ps(P##_loadu_ps(g + i), P##_mul_ps(l2, wv));                                             \
+        V mv = P##_add_ps(P##_mul_ps(b1, P##_loadu_ps(m + i)), P##_mul_ps(one_b1, d));                         \
+        V vv = P##_add_ps(P##_mul_ps(b2, P##_loadu_ps(v + i)), P##_mul_ps(P##_mul_ps(one_b2, d), d));          \
+        V den = P##_add_ps(P##_div_ps(P##_sqrt_ps(vv), rbc2), eps);                                            \
+        P##_storeu_ps(m + i, mv);                                                                               \
+        P##_storeu_ps(v + i, vv);                                                                               \
+        P##_storeu_ps(w + i, P##_sub_ps(wv, P##_div_ps(P##_mul_ps(step, mv), den)));                           \
+    } while (0)
+
+#define ADAM_CONSTANTS(V, SET1)                                                                                 \
+    const V shrink = SET1(c->shrink), l2 = SET1(c->l2), b1 = SET1(c->b1), b2 = SET1(c->b2);                    \
+    const V one_b1 = SET1(1.0f - c->b1), one_b2 = SET1(1.0f - c->b2), step = SET1(c->step), rbc2 = SET1(c->rbc2), \
+            eps = SET1(c->eps)
+
+__attribute__((target("avx2"))) static void adam_avx2(const adam_coef *c, float *w, const float *g, float *m, float *v,
+                                                      int64_t n)
+{
+    ADAM_CONSTANTS(__m256, _mm256_set1_ps);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        ADAM_BODY(__m256, _mm256);
+    adam_generic(c, w + i, g + i, m + i, v + i, n - i);
+}
+
+__attribute__((target("avx512f"))) static void adam_avx512(const adam_coef *c, float *w, const float *g, float *m,
+                                                           float *v, int64_t n)
+{
+    ADAM_CONSTANTS(__m512, _mm512_set1_ps);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        ADAM_BODY(__m512, _mm512);
+    adam_generic(c, w + i, g + i, m + i, v + i, n - i);
+}
+#endif
+
+/* One parameter's update, a block of it per task. */
+typedef struct adam_job {
+    const adam_coef *c;
+    float *w, *m, *v;
+    const float *g;
+} adam_job;
+
+static void adam_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const adam_job *j = arg;
+    float *w = j->w + begin, *m = j->m + begin, *v = j->v + begin;
+    const float *g = j->g + begin;
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: adam_avx512(j->c, w, g, m, v, end - begin); return;
+    case LT_ISA_AVX2: adam_avx2(j->c, w, g, m, v, end - begin); return;
+    default: break;
+    }
+#endif
+    adam_generic(j->c, w, g, m, v, end - begin);
+}
+
+/* Loads, stores, a square root and two divisions per element. */
+#define WORK_ADAM 24.0
+
+static void adam_update(lt_ctx *ctx, const adam_coef *c, float *w, const float *g, float *m, float *v, int64_t n)
+{
+    adam_job j = {c, w, m, v, g};
+    lt_parallel_for(ctx, n, 16, (double)n * WORK_ADAM, adam_task, &j);
 }
 
 bool lt_optim_step(lt_optim *o)
@@ -233,6 +333,7 @@ bool lt_optim_step(lt_optim *o)
     if (!params_ok(o->ctx, "optim_step", o->params, o->n))
         return false;
     o->steps++;
+    const adam_coef coef = adam_coef_of(&o->cfg, o->steps);
     for (int i = 0; i < o->n; i++) {
         lt_tensor *p = o->params[i];
         int64_t k = lt_numel(p);
@@ -240,7 +341,7 @@ bool lt_optim_step(lt_optim *o)
         if (o->cfg.kind == LT_OPTIM_SGD)
             sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_grad_f32(p), o->m[i], k);
         else
-            adam_update(&o->cfg, o->steps, lt_f32(p), lt_grad_f32(p), o->m[i], o->v[i], k);
+            adam_update(o->ctx, &coef, lt_f32(p), lt_grad_f32(p), o->m[i], o->v[i], k);
     }
     return true;
 }

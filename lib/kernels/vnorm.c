@@ -1,0 +1,268 @@
+/* vnorm.c - layernorm's row loops: portable, AVX2 and AVX-512 paths with
+ * the same float operations per element (see vnorm.h). The vector paths do
+ * whole vectors and leave the tail to the portable loop, which does each
+ * element exactly as the vector lanes do. */
+#include "kernels/vnorm.h"
+
+#include "kernels/cpu.h"
+
+#include <stddef.h>
+
+/* Every path must give the same bits: no fused multiply-add, also where
+ * clang would contract a portable loop inlined into an AVX-512 function
+ * (gcc contracts nothing in ISO C mode). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define LANES LT_MOMENT_LANES
+
+/* ---- portable ---------------------------------------------------------------- */
+
+/* The lanes' partial sums of whole blocks [0, j_end), then the tail and the
+ * combination in double: shared by every path (acc holds the lanes). */
+static double moment_finish(const float *x, int64_t j, int64_t c, float shift, int power, const float acc[LANES])
+{
+    double total = 0.0;
+    for (; j < c; j++) {
+        double d = (double)x[j] - shift;
+        total += power == 2 ? d * d : d;
+    }
+    for (int k = 0; k < LANES; k++)
+        total += acc[k];
+    return total;
+}
+
+static double moment_generic(const float *restrict x, int64_t c, float shift, int power)
+{
+    float acc[LANES] = {0};
+    int64_t j = 0;
+    for (; j + LANES <= c; j += LANES)
+        for (int k = 0; k < LANES; k++) {
+            float d = x[j + k] - shift;
+            acc[k] += power == 2 ? d * d : d;
+        }
+    return moment_finish(x, j, c, shift, power, acc);
+}
+
+static void affine_generic(float *restrict y, const float *restrict x, int64_t c, float mu, float is,
+                           const float *restrict g, const float *restrict b)
+{
+    for (int64_t j = 0; j < c; j++)
+        y[j] = (x[j] - mu) * is * g[j] + b[j];
+}
+
+static void xhat_dxhat_generic(float *restrict xh, float *restrict dh, const float *restrict x,
+                               const float *restrict dy, const float *restrict g, float mu, float is, int64_t c)
+{
+    for (int64_t j = 0; j < c; j++) {
+        xh[j] = (x[j] - mu) * is;
+        dh[j] = g ? dy[j] * g[j] : dy[j];
+    }
+}
+
+static void ln_dx_generic(float *restrict dx, const float *restrict xh, const float *restrict dh, float is, float md,
+                          float mdx, int64_t c, int fresh)
+{
+    if (fresh)
+        for (int64_t j = 0; j < c; j++)
+            dx[j] = is * (dh[j] - md - xh[j] * mdx);
+    else
+        for (int64_t j = 0; j < c; j++)
+            dx[j] += is * (dh[j] - md - xh[j] * mdx);
+}
+
+#define SUM_ROWS LT_LN_SUM_ROWS
+
+/* Columns [j, c) of the block's sums, continuing sd and sdx. */
+static void ln_sums_from(const float *xh, const float *dh, int64_t j, int64_t c, double *sd, double *sdx)
+{
+    for (; j < c; j++)
+        for (int q = 0; q < SUM_ROWS; q++) {
+            sd[q] += dh[q * c + j];
+            sdx[q] += dh[q * c + j] * xh[q * c + j];
+        }
+}
+
+static void ln_sums_generic(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)
+{
+    for (int q = 0; q < SUM_ROWS; q++)
+        sd[q] = sdx[q] = 0.0;
+    ln_sums_from(xh, dh, 0, c, sd, sdx);
+}
+
+#if LT_HAVE_X86_KERNELS
+#include <immintrin.h>
+
+/* r[k] becomes column k of the 8 x 8 tile whose rows were r[0..7]. */
+__attribute__((target("avx2"), always_inline)) static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+    }
+}
+
+/* Adds the 8 floats of v, widened, to the 8 doubles (lo: rows 0-3, hi: 4-7). */
+__attribute__((target("avx2"), always_inline)) static inline void add_column(__m256d *lo, __m256d *hi, __m256 v)
+{
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+/* AVX2 (used by the AVX-512 path too: the sums' latency, not the width,
+ * bounds it). */
+__attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const float *dh, int64_t c, double *sd,
+                                                         double *sdx)
+{
+    __m256d sd_lo = _mm256_setzero_pd(), sd_hi = _mm256_setzero_pd();
+    __m256d sdx_lo = _mm256_setzero_pd(), sdx_hi = _mm256_setzero_pd();
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8) {
+        __m256 d[8], p[8];
+        for (int q = 0; q < SUM_ROWS; q++) {
+            d[q] = _mm256_loadu_ps(dh + q * c + j);
+            p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
+        }
+        transpose8(d);
+        transpose8(p);
+        for (int k = 0; k < 8; k++) { /* column j + k, in order */
+            add_column(&sd_lo, &sd_hi, d[k]);
+            add_column(&sdx_lo, &sdx_hi, p[k]);
+        }
+    }
+    _mm256_storeu_pd(sd, sd_lo);
+    _mm256_storeu_pd(sd + 4, sd_hi);
+    _mm256_storeu_pd(sdx, sdx_lo);
+    _mm256_storeu_pd(sdx + 4, sdx_hi);
+    ln_sums_from(xh, dh, j, c, sd, sdx);
+}
+
+/* The four row loops for one vector width: V the vector type, P the
+ * intrinsics' prefix, W the lanes. No fused multiply-add anywhere. */
+#define ROW_KERNELS(SUFFIX, TARGET, V, P, W)                                                                       \
+    __attribute__((target(TARGET))) static double moment_##SUFFIX(const float *x, int64_t c, float shift,         \
+                                                                   int power)                                     \
+    {                                                                                                              \
+        V acc[LANES / W], s = P##_set1_ps(shift);                                                                  \
+        for (int k = 0; k < LANES / W; k++)                                                                        \
+            acc[k] = P##_setzero_ps();                                                                             \
+        int64_t j = 0;                                                                                             \
+        for (; j + LANES <= c; j += LANES)                                                                         \
+            for (int k = 0; k < LANES / W; k++) {                                                                  \
+                V d = P##_sub_ps(P##_loadu_ps(x + j + k * W), s);                                                  \
+                acc[k] = P##_add_ps(acc[k], power == 2 ? P##_mul_ps(d, d) : d);                                    \
+            }                                                                                                      \
+        float lanes[LANES];                                                                                        \
+        for (int k = 0; k < LANES / W; k++)                                                                        \
+            P##_storeu_ps(lanes + k * W, acc[k]);                                                                  \
+        return moment_finish(x, j, c, shift, power, lanes);                                                        \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void affine_##SUFFIX(float *y, const float *x, int64_t c, float mu,    \
+                                                                 float is, const float *g, const float *b)        \
+    {                                                                                                              \
+        const V m = P##_set1_ps(mu), i = P##_set1_ps(is);                                                          \
+        int64_t j = 0;                                                                                             \
+        for (; j + W <= c; j += W) {                                                                               \
+            V t = P##_mul_ps(P##_mul_ps(P##_sub_ps(P##_loadu_ps(x + j), m), i), P##_loadu_ps(g + j));             \
+            P##_storeu_ps(y + j, P##_add_ps(t, P##_loadu_ps(b + j)));                                              \
+        }                                                                                                          \
+        affine_generic(y + j, x + j, c - j, mu, is, g + j, b + j);                                                 \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void xhat_dxhat_##SUFFIX(float *xh, float *dh, const float *x,         \
+                                                                     const float *dy, const float *g, float mu,   \
+                                                                     float is, int64_t c)                         \
+    {                                                                                                              \
+        const V m = P##_set1_ps(mu), i = P##_set1_ps(is);                                                          \
+        int64_t j = 0;                                                                                             \
+        for (; j + W <= c; j += W) {                                                                               \
+            P##_storeu_ps(xh + j, P##_mul_ps(P##_sub_ps(P##_loadu_ps(x + j), m), i));                              \
+            V d = P##_loadu_ps(dy + j);                                                                            \
+            P##_storeu_ps(dh + j, g ? P##_mul_ps(d, P##_loadu_ps(g + j)) : d);                                     \
+        }                                                                                                          \
+        xhat_dxhat_generic(xh + j, dh + j, x + j, dy + j, g ? g + j : NULL, mu, is, c - j);                        \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void ln_dx_##SUFFIX(float *dx, const float *xh, const float *dh,       \
+                                                                float is, float md, float mdx, int64_t c,         \
+                                                                int fresh)                                        \
+    {                                                                                                              \
+        const V i = P##_set1_ps(is), a = P##_set1_ps(md), b = P##_set1_ps(mdx);                                    \
+        int64_t j = 0;                                                                                             \
+        for (; j + W <= c; j += W) {                                                                               \
+            V t = P##_sub_ps(P##_sub_ps(P##_loadu_ps(dh + j), a), P##_mul_ps(P##_loadu_ps(xh + j), b));            \
+            t = P##_mul_ps(i, t);                                                                                  \
+            P##_storeu_ps(dx + j, fresh ? t : P##_add_ps(P##_loadu_ps(dx + j), t));                                \
+        }                                                                                                          \
+        ln_dx_generic(dx + j, xh + j, dh + j, is, md, mdx, c - j, fresh);                                          \
+    }
+
+ROW_KERNELS(avx2, "avx2", __m256, _mm256, 8)
+ROW_KERNELS(avx512, "avx512f", __m512, _mm512, 16)
+
+/* The path for this machine: 2 AVX-512, 1 AVX2, 0 portable. */
+static int path(void)
+{
+    lt_isa isa = lt_cpu_isa();
+    return isa == LT_ISA_AVX512 ? 2 : isa == LT_ISA_AVX2 ? 1 : 0;
+}
+#define DISPATCH(NAME, ...)              \
+    switch (path()) {                    \
+    case 2: NAME##_avx512(__VA_ARGS__); return; \
+    case 1: NAME##_avx2(__VA_ARGS__); return;   \
+    default: NAME##_generic(__VA_ARGS__); return; \
+    }
+#else
+#define DISPATCH(NAME, ...) NAME##_generic(__VA_ARGS__);
+#endif /* LT_HAVE_X86_KERNELS */
+
+double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
+{
+#if LT_HAVE_X86_KERNELS
+    if (path() == 2)
+        return moment_avx512(x, c, shift, power);
+    if (path() == 1)
+        return moment_avx2(x, c, shift, power);
+#endif
+    return moment_generic(x, c, shift, power);
+}
+
+void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)
+{
+#if LT_HAVE_X86_KERNELS
+    if (path() >= 1) {
+        ln_sums_avx2(xh, dh, c, sd, sdx);
+        return;
+    }
+#endif
+    ln_sums_generic(xh, dh, c, sd, sdx);
+}
+
+void lt_vrow_affine(float *y, const float *x, int64_t c, float mu, float is, const float *g, const float *b)
+{
+    DISPATCH(affine, y, x, c, mu, is, g, b)
+}
+
+void lt_vrow_xhat_dxhat(float *xh, float *dh, const float *x, const float *dy, const float *g, float mu, float is,
+                        int64_t c)
+{
+    DISPATCH(xhat_dxhat, xh, dh, x, dy, g, mu, is, c)
+}
+
+void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float md, float mdx, int64_t c, int fresh)
+{
+    DISPATCH(ln_dx, dx, xh, dh, is, md, mdx, c, fresh)
+}

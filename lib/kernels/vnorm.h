@@ -1,0 +1,45 @@
+/* vnorm.h - the row loops of layernorm (lib/ops/norm.c), vectorised
+ * (internal; not installed).
+ *
+ * Each function has a portable path and AVX2 / AVX-512 paths chosen with
+ * lt_cpu_isa(). The vector paths do the same float operations in the same
+ * order on each element (no fused multiply-add, the same lane layout for the
+ * partial sums), so every path gives the same bits: the ISA changes the
+ * speed, never a result. */
+#ifndef LT_VNORM_H
+#define LT_VNORM_H
+
+#include <stdint.h>
+
+/* Independent float partial sums of lt_vrow_moment. */
+#define LT_MOMENT_LANES 16
+
+/* The sum of (x[j] - shift)^power over j < c (power 1 or 2): lane k of
+ * LT_MOMENT_LANES float accumulators takes the terms j = k mod LANES of the
+ * whole blocks of LANES; the total is, in double, the tail's terms (from
+ * double differences) then the lanes in order. */
+double lt_vrow_moment(const float *x, int64_t c, float shift, int power);
+
+/* y[j] = (x[j] - mu) * is * g[j] + b[j] for j < c (the layernorm output). */
+void lt_vrow_affine(float *y, const float *x, int64_t c, float mu, float is, const float *g, const float *b);
+
+/* xh[j] = (x[j] - mu) * is and dh[j] = dy[j] * g[j] (dy[j] when g is NULL)
+ * for j < c. */
+void lt_vrow_xhat_dxhat(float *xh, float *dh, const float *x, const float *dy, const float *g, float mu, float is,
+                        int64_t c);
+
+/* dx[j] (+)= is * (dh[j] - md - xh[j] * mdx) for j < c: written when fresh,
+ * else added. */
+void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float md, float mdx, int64_t c, int fresh);
+
+/* Rows lt_vln_sums takes at once. */
+#define LT_LN_SUM_ROWS 8
+
+/* For each row q < LT_LN_SUM_ROWS of a block (xh, dh: rows of c floats, one
+ * after the other): sd[q] = the sum of dh[q][j], sdx[q] = the sum of the
+ * float products dh[q][j] * xh[q][j], each in double over j in order (the
+ * vector paths transpose 8 x 8 tiles so that one vector holds a column of
+ * the 8 rows: 8 sums advance at once, each still in its row's order). */
+void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx);
+
+#endif
