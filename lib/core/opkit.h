@@ -7,12 +7,11 @@
  *
  *     static void dropout_backward(lt_ctx *ctx, lt_node *node)
  *     {
- *         float *dx = lt_input_grad(ctx, node, 0);    // NULL: x needs none
+ *         bool fresh;                                  // a new buffer, or one to add to
+ *         float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh); // NULL: x needs none
  *         if (!dx)
  *             return;
- *         const float *mask = node->saved, *dy = lt_output_grad(node);
- *         for (int64_t i = 0, n = lt_numel(node->out); i < n; i++)
- *             dx[i] += dy[i] * mask[i];                 // always accumulate
+ *         ... dx = (fresh ? 0 : dx) + dy * mask ...     // the mask recomputed from the saved key
  *     }
  *     static const lt_op dropout_op = {"dropout", dropout_backward, LT_SAVES_NONE};
  *
@@ -23,12 +22,12 @@
  *         ... check p; in evaluation return x ...
  *         x = lt_contiguous(ctx, x);                   // a recorded copy if strided
  *         lt_tensor *y = x ? lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape) : NULL;
- *         ... y = x * mask ...
- *         return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = mask});
+ *         ... draw the mask's key from g; y = x * mask ...
+ *         return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = key});
  *     }
  *
  * The third field of the lt_op says which tensors' data the backward reads
- * (here none: the mask is the node's own memory), so that lt_backward can
+ * (here none: the key is the node's own memory), so that lt_backward can
  * refuse a node whose saved tensor was written in place since the forward:
  * LT_SAVES_OUT for tanh (it reads y), LT_SAVES_IN(0) for log (x),
  * LT_SAVES_CROSS for products (a for db, b for da), LT_SAVES_NONE for add.
