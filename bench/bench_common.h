@@ -33,16 +33,22 @@ double bench_time(void (*fn)(void *arg), void *arg, long calls, int reps);
 void bench_time_wall_cpu(void (*fn)(void *arg), void *arg, long calls, int reps, double *wall, double *cpu);
 /* The single-core peak the figures are a fraction of: the clock, measured
  * and as /proc/cpuinfo states it, times the FLOP per cycle of the vector
- * width the kernels run at. */
+ * width the kernels run at; and, as a check on that arithmetic, the FLOP/s
+ * a loop of nothing but independent FMAs reaches. The peak is the higher
+ * of the two, so a clock read low (a VM, a boost clock) never inflates the
+ * "% of peak" of a benchmark. */
 typedef struct bench_peak {
     double cpuinfo_mhz;    /* "cpu MHz" of the first processor (0 when unreadable) */
     double busy_mhz;       /* measured while busy (0 where unavailable) */
     double mhz;            /* the higher of the two: the clock the peak assumes */
     double flop_per_cycle; /* 2 FMA pipes x lanes x 2 FLOP */
-    double flops;          /* the peak, FLOP/s */
+    double clock_flops;    /* mhz x flop_per_cycle, FLOP/s */
+    double fma_flops;      /* measured: independent FMAs of simd_bits (0 where unavailable) */
+    double flops;          /* the peak, FLOP/s: the higher of clock_flops and fma_flops */
 } bench_peak;
-/* Measures the clock (about 0.1 s of dependent adds) and computes the peak
- * for vectors of simd_bits bits (512 for AVX-512, 256 AVX2, 128 SSE2). */
+/* Measures the clock (about 0.1 s of dependent adds) and the FMA rate
+ * (about 0.2 s) and computes the peak for vectors of simd_bits bits (512
+ * for AVX-512, 256 AVX2, 128 SSE2); simd_bits must be a width the CPU runs. */
 bench_peak bench_peak_measure(int simd_bits);
 /* bytes of 64-byte aligned memory (free with free); on failure prints
  * "<prog>: out of memory" and exits 1. */

@@ -240,9 +240,10 @@ static bool run(bench *b, const options *o, const headline *h)
            "that for its backward (dX and dW); not counted: embedding gather/scatter, norms, activations, "
            "dropout, cross-entropy, optimiser\n");
     printf("flops: %.1f MFLOP/step of matrix products; %.2f GFLOP/s, %.1f%% of the single-core peak "
-           "(%.1f GFLOP/s = %.0f FLOP/cycle (%s) x %.0f MHz: /proc/cpuinfo %.0f, measured busy %.0f)\n",
+           "(%.1f GFLOP/s, the higher of %.0f FLOP/cycle (%s) x %.0f MHz (/proc/cpuinfo %.0f, measured busy %.0f) "
+           "and an FMA loop's measured %.1f)\n",
            flop * 1e-6, flop * sps * 1e-9, 100.0 * flop * sps / pk.flops, pk.flops * 1e-9, pk.flop_per_cycle,
-           lt_isa_name(isa), pk.mhz, pk.cpuinfo_mhz, pk.busy_mhz);
+           lt_isa_name(isa), pk.mhz, pk.cpuinfo_mhz, pk.busy_mhz, pk.fma_flops * 1e-9);
     printf("loss: final batch loss %.6f (bits %08x), parameter hash %016llx, after %ld steps\n", (double)loss,
            (unsigned)float_bits(loss), params_hash(&b->m), o->steps);
     printf("memory: peak RSS %.1f MiB; arena %.1f MiB, %zu allocation%s after step 1, %zu after step %ld: %s\n",
