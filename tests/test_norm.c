@@ -211,26 +211,67 @@ static void test_layernorm_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
-/* One layernorm forward and backward of x (m, c) with gain and bias, on
- * `threads` threads: y and the three gradients, copied out (malloc). */
-static void ln_run(int threads, lt_tensor *const src[3], lt_tensor *up, float *out[4], bool *split)
+/* One layernorm (batch false) or training batchnorm (batch true: also the
+ * running statistics, starting from 0 and 1) forward and backward of x with
+ * gain and bias, on `threads` threads: y, the three gradients, and for
+ * batchnorm the running mean and variance, copied out (malloc). */
+static void norm_run(bool batch, int threads, lt_tensor *const src[3], lt_tensor *up, float *out[6], bool *split)
 {
     lt_ctx *ctx = lt_ctx_new();
     assert_true(lt_set_threads(ctx, threads));
     lt_tensor *in[3];
     for (int i = 0; i < 3; i++)
         in[i] = lt_requires_grad(ctx, lt_new_copy(ctx, src[i]), true);
+    int64_t c = lt_numel(src[1]);
+    lt_tensor *rm = lt_zeros(ctx, LT_F32, LT_SHAPE(c)), *rv = lt_full(ctx, LT_SHAPE(c), 1.0f);
     uint64_t jobs = lt_par_jobs(ctx);
-    lt_tensor *y = lt_layernorm(ctx, lt_mul_scalar(ctx, in[0], 1.0f), in[1], in[2], 1e-5f);
+    lt_tensor *x = lt_mul_scalar(ctx, in[0], 1.0f);
+    lt_tensor *y = batch ? lt_batchnorm(ctx, x, in[1], in[2], rm, rv, true, 0.1f, 1e-5f)
+                         : lt_layernorm(ctx, x, in[1], in[2], 1e-5f);
     assert_true(lt_backward_grad(ctx, y, up));
     *split = lt_par_jobs(ctx) > jobs;
-    lt_tensor *t[4] = {y, lt_grad(ctx, in[0]), lt_grad(ctx, in[1]), lt_grad(ctx, in[2])};
-    for (int i = 0; i < 4; i++) {
+    lt_tensor *t[6] = {y, lt_grad(ctx, in[0]), lt_grad(ctx, in[1]), lt_grad(ctx, in[2]), rm, rv};
+    for (int i = 0; i < (batch ? 6 : 4); i++) {
         size_t bytes = sizeof(float) * (size_t)lt_numel(t[i]);
         out[i] = malloc(bytes);
         assert_non_null(out[i]);
         memcpy(out[i], lt_data_f32(t[i]), bytes);
     }
+    lt_ctx_free(ctx);
+}
+
+/* norm_run on 1, 2 and 3 threads and every instruction-set path against
+ * one thread on the portable path: the same bits (outputs: 4 for layernorm,
+ * 6 for batchnorm; x has `shape`, c its last size). */
+static void norm_threads_isas(bool batch, lt_shape shape, uint64_t seed)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    const int64_t c = shape.d[shape.ndim - 1];
+    lt_tensor *src[3] = {ts_random(ctx, shape, seed, -2, 2), ts_random(ctx, LT_SHAPE(c), seed + 1, 0.5, 1.5),
+                         ts_random(ctx, LT_SHAPE(c), seed + 2, -1, 1)};
+    lt_tensor *up = ts_random(ctx, shape, seed + 3, -1, 1);
+    const int64_t n = lt_numel(src[0]);
+    const size_t bytes[6] = {sizeof(float) * (size_t)n, sizeof(float) * (size_t)n, sizeof(float) * (size_t)c,
+                             sizeof(float) * (size_t)c, sizeof(float) * (size_t)c, sizeof(float) * (size_t)c};
+    const int outs = batch ? 6 : 4;
+    float *one[6], *many[6];
+    bool split;
+    lt_cpu_force_isa(LT_ISA_GENERIC);
+    norm_run(batch, 1, src, up, one, &split);
+    assert_false(split);
+    for (int run = 0; run < 3 * ((int)lt_cpu_isa_supported() + 1); run++) {
+        int threads = 1 + run % 3;
+        lt_cpu_force_isa((lt_isa)(run / 3));
+        norm_run(batch, threads, src, up, many, &split);
+        assert_true(split == (threads > 1));
+        for (int i = 0; i < outs; i++) {
+            assert_memory_equal(one[i], many[i], bytes[i]);
+            free(many[i]);
+        }
+    }
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+    for (int i = 0; i < outs; i++)
+        free(one[i]);
     lt_ctx_free(ctx);
 }
 
@@ -241,32 +282,17 @@ static void ln_run(int threads, lt_tensor *const src[3], lt_tensor *up, float *o
 static void test_layernorm_threads(void **state)
 {
     (void)state;
-    lt_ctx *ctx = lt_ctx_new();
-    const int64_t m = 301, c = 2061;
-    lt_tensor *src[3] = {ts_random(ctx, LT_SHAPE(m, c), 21, -2, 2), ts_random(ctx, LT_SHAPE(c), 22, 0.5, 1.5),
-                         ts_random(ctx, LT_SHAPE(c), 23, -1, 1)};
-    lt_tensor *up = ts_random(ctx, LT_SHAPE(m, c), 24, -1, 1);
-    const size_t bytes[4] = {sizeof(float) * (size_t)(m * c), sizeof(float) * (size_t)(m * c),
-                             sizeof(float) * (size_t)c, sizeof(float) * (size_t)c};
-    float *one[4], *many[4];
-    bool split;
-    lt_cpu_force_isa(LT_ISA_GENERIC);
-    ln_run(1, src, up, one, &split);
-    assert_false(split);
-    for (int run = 0; run < 3 * ((int)lt_cpu_isa_supported() + 1); run++) {
-        int threads = 1 + run % 3;
-        lt_cpu_force_isa((lt_isa)(run / 3));
-        ln_run(threads, src, up, many, &split);
-        assert_true(split == (threads > 1));
-        for (int i = 0; i < 4; i++) {
-            assert_memory_equal(one[i], many[i], bytes[i]);
-            free(many[i]);
-        }
-    }
-    lt_cpu_force_isa(lt_cpu_isa_supported());
-    for (int i = 0; i < 4; i++)
-        free(one[i]);
-    lt_ctx_free(ctx);
+    norm_threads_isas(false, LT_SHAPE(301, 2061), 21);
+}
+
+/* A (B, T, C) batchnorm as the WaveNet's (statistics over B and T per
+ * channel): the sums split by blocks of channels, the elementwise passes by
+ * rows; the same bits for 1, 2 and 3 threads and every instruction-set path
+ * (C = 133: whole blocks of 32 and 16 channels, then a portable tail). */
+static void test_batchnorm_threads(void **state)
+{
+    (void)state;
+    norm_threads_isas(true, LT_SHAPE(32, 260, 133), 31);
 }
 
 static void test_layernorm_errors(void **state)
@@ -290,7 +316,7 @@ int main(void)
         cmocka_unit_test(test_batchnorm_gradcheck), cmocka_unit_test(test_batchnorm_errors),
         cmocka_unit_test(test_layernorm_golden),    cmocka_unit_test(test_layernorm_by_hand),
         cmocka_unit_test(test_layernorm_gradcheck), cmocka_unit_test(test_layernorm_errors),
-        cmocka_unit_test(test_layernorm_threads),
+        cmocka_unit_test(test_layernorm_threads),    cmocka_unit_test(test_batchnorm_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

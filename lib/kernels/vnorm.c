@@ -1,7 +1,7 @@
-/* vnorm.c - layernorm's row loops: portable, AVX2 and AVX-512 paths with
- * the same float operations per element (see vnorm.h). The vector paths do
- * whole vectors and leave the tail to the portable loop, which does each
- * element exactly as the vector lanes do. */
+/* vnorm.c - layernorm's row loops and batchnorm's column loops: portable,
+ * AVX2 and AVX-512 paths with the same float operations per element (see
+ * vnorm.h). The vector paths do whole vectors and leave the tail to the
+ * portable loop, which does each element exactly as the vector lanes do. */
 #include "kernels/vnorm.h"
 
 #include "kernels/cpu.h"
@@ -89,6 +89,64 @@ static void ln_sums_generic(const float *xh, const float *dh, int64_t c, double 
     for (int q = 0; q < SUM_ROWS; q++)
         sd[q] = sdx[q] = 0.0;
     ln_sums_from(xh, dh, 0, c, sd, sdx);
+}
+
+/* ---- batchnorm, portable: rows outer, channels inner ---------------------------- */
+
+static void col_stats_generic(const float *x, int64_t m, int64_t ld, int64_t n, double *mean, double *var)
+{
+    for (int64_t j = 0; j < n; j++)
+        mean[j] = var[j] = 0.0;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++)
+            mean[j] += x[r * ld + j];
+    for (int64_t j = 0; j < n; j++)
+        mean[j] /= (double)m;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            double d = x[r * ld + j] - mean[j];
+            var[j] += d * d;
+        }
+    for (int64_t j = 0; j < n; j++)
+        var[j] /= (double)m;
+}
+
+static void col_affine_generic(float *y, const float *x, int64_t m, int64_t ld, int64_t n, const float *scale,
+                               const float *shift)
+{
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++)
+            y[r * ld + j] = x[r * ld + j] * scale[j] + shift[j];
+}
+
+static void bn_sums_generic(const float *x, const float *dy, int64_t m, int64_t ld, int64_t n, const float *mean,
+                            const float *invstd, double *sdy, double *sdyx)
+{
+    for (int64_t j = 0; j < n; j++)
+        sdy[j] = sdyx[j] = 0.0;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            float xhat = (x[r * ld + j] - mean[j]) * invstd[j];
+            sdy[j] += dy[r * ld + j];
+            sdyx[j] += dy[r * ld + j] * xhat;
+        }
+}
+
+static void bn_dx_generic(float *dx, const float *x, const float *dy, int64_t m, int64_t ld, int64_t n,
+                          const float *mean, const float *invstd, const float *k, const float *a, const float *b,
+                          int fresh)
+{
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++) {
+            int64_t i = r * ld + j;
+            float d = dy[i];
+            if (a) {
+                float xhat = (x[i] - mean[j]) * invstd[j];
+                d -= a[j] + xhat * b[j];
+            }
+            float t = k[j] * d;
+            dx[i] = fresh ? t : dx[i] + t;
+        }
 }
 
 #if LT_HAVE_X86_KERNELS
@@ -213,6 +271,137 @@ __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const 
 ROW_KERNELS(avx2, "avx2", __m256, _mm256, 8)
 ROW_KERNELS(avx512, "avx512f", __m512, _mm512, 16)
 
+/* A float vector's low and high halves, widened to doubles. */
+__attribute__((target("avx2"), always_inline)) static inline __m256d lo_avx2(__m256 v)
+{
+    return _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+}
+__attribute__((target("avx2"), always_inline)) static inline __m256d hi_avx2(__m256 v)
+{
+    return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
+__attribute__((target("avx512f"), always_inline)) static inline __m512d lo_avx512(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+__attribute__((target("avx512f"), always_inline)) static inline __m512d hi_avx512(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/* Batchnorm's loops for one vector width W (VD: W / 2 doubles). The sums
+ * take blocks of 2 W channels, rows inner: accumulator k holds channels
+ * [k W / 2, (k + 1) W / 2) of the block, each lane its channel's sum in row
+ * order; the portable loop does the channels left over. */
+#define BN_KERNELS(SUFFIX, TARGET, V, VD, P, W)                                                                    \
+    __attribute__((target(TARGET))) static void col_stats_##SUFFIX(const float *x, int64_t m, int64_t ld,         \
+                                                                    int64_t n, double *mean, double *var)         \
+    {                                                                                                              \
+        const VD md = P##_set1_pd((double)m);                                                                      \
+        int64_t j = 0;                                                                                             \
+        for (; j + 2 * W <= n; j += 2 * W) {                                                                       \
+            VD s[4], mu[4];                                                                                        \
+            for (int k = 0; k < 4; k++)                                                                            \
+                s[k] = P##_setzero_pd();                                                                           \
+            for (int64_t r = 0; r < m; r++)                                                                        \
+                for (int h = 0; h < 2; h++) {                                                                      \
+                    V v = P##_loadu_ps(x + r * ld + j + h * W);                                                    \
+                    s[2 * h] = P##_add_pd(s[2 * h], lo_##SUFFIX(v));                                               \
+                    s[2 * h + 1] = P##_add_pd(s[2 * h + 1], hi_##SUFFIX(v));                                       \
+                }                                                                                                  \
+            for (int k = 0; k < 4; k++) {                                                                          \
+                mu[k] = P##_div_pd(s[k], md);                                                                      \
+                s[k] = P##_setzero_pd();                                                                           \
+            }                                                                                                      \
+            for (int64_t r = 0; r < m; r++)                                                                        \
+                for (int h = 0; h < 2; h++) {                                                                      \
+                    V v = P##_loadu_ps(x + r * ld + j + h * W);                                                    \
+                    VD d0 = P##_sub_pd(lo_##SUFFIX(v), mu[2 * h]), d1 = P##_sub_pd(hi_##SUFFIX(v), mu[2 * h + 1]); \
+                    s[2 * h] = P##_add_pd(s[2 * h], P##_mul_pd(d0, d0));                                           \
+                    s[2 * h + 1] = P##_add_pd(s[2 * h + 1], P##_mul_pd(d1, d1));                                   \
+                }                                                                                                  \
+            for (int k = 0; k < 4; k++) {                                                                          \
+                P##_storeu_pd(mean + j + k * (W / 2), mu[k]);                                                      \
+                P##_storeu_pd(var + j + k * (W / 2), P##_div_pd(s[k], md));                                        \
+            }                                                                                                      \
+        }                                                                                                          \
+        if (j < n)                                                                                                 \
+            col_stats_generic(x + j, m, ld, n - j, mean + j, var + j);                                             \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void bn_sums_##SUFFIX(const float *x, const float *dy, int64_t m,      \
+                                                                  int64_t ld, int64_t n, const float *mean,       \
+                                                                  const float *invstd, double *sdy, double *sdyx) \
+    {                                                                                                              \
+        int64_t j = 0;                                                                                             \
+        for (; j + 2 * W <= n; j += 2 * W) {                                                                       \
+            VD sd[4], sx[4];                                                                                       \
+            for (int k = 0; k < 4; k++)                                                                            \
+                sd[k] = sx[k] = P##_setzero_pd();                                                                  \
+            const V mu0 = P##_loadu_ps(mean + j), mu1 = P##_loadu_ps(mean + j + W);                                \
+            const V is0 = P##_loadu_ps(invstd + j), is1 = P##_loadu_ps(invstd + j + W);                            \
+            for (int64_t r = 0; r < m; r++)                                                                        \
+                for (int h = 0; h < 2; h++) {                                                                      \
+                    const float *xr = x + r * ld + j + h * W, *dr = dy + r * ld + j + h * W;                       \
+                    V xh = P##_mul_ps(P##_sub_ps(P##_loadu_ps(xr), h ? mu1 : mu0), h ? is1 : is0);                 \
+                    V d = P##_loadu_ps(dr), p = P##_mul_ps(d, xh);                                                 \
+                    sd[2 * h] = P##_add_pd(sd[2 * h], lo_##SUFFIX(d));                                             \
+                    sd[2 * h + 1] = P##_add_pd(sd[2 * h + 1], hi_##SUFFIX(d));                                     \
+                    sx[2 * h] = P##_add_pd(sx[2 * h], lo_##SUFFIX(p));                                             \
+                    sx[2 * h + 1] = P##_add_pd(sx[2 * h + 1], hi_##SUFFIX(p));                                     \
+                }                                                                                                  \
+            for (int k = 0; k < 4; k++) {                                                                          \
+                P##_storeu_pd(sdy + j + k * (W / 2), sd[k]);                                                       \
+                P##_storeu_pd(sdyx + j + k * (W / 2), sx[k]);                                                      \
+            }                                                                                                      \
+        }                                                                                                          \
+        if (j < n)                                                                                                 \
+            bn_sums_generic(x + j, dy + j, m, ld, n - j, mean + j, invstd + j, sdy + j, sdyx + j);                 \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void col_affine_##SUFFIX(float *y, const float *x, int64_t m,          \
+                                                                     int64_t ld, int64_t n, const float *scale,   \
+                                                                     const float *shift)                          \
+    {                                                                                                              \
+        for (int64_t r = 0; r < m; r++) {                                                                          \
+            const float *xr = x + r * ld;                                                                          \
+            float *yr = y + r * ld;                                                                                \
+            int64_t j = 0;                                                                                         \
+            for (; j + W <= n; j += W)                                                                             \
+                P##_storeu_ps(yr + j, P##_add_ps(P##_mul_ps(P##_loadu_ps(xr + j), P##_loadu_ps(scale + j)),        \
+                                                 P##_loadu_ps(shift + j)));                                        \
+            if (j < n)                                                                                             \
+                col_affine_generic(yr + j, xr + j, 1, ld, n - j, scale + j, shift + j);                            \
+        }                                                                                                          \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void bn_dx_##SUFFIX(                                                   \
+        float *dx, const float *x, const float *dy, int64_t m, int64_t ld, int64_t n, const float *mean,          \
+        const float *invstd, const float *k, const float *a, const float *b, int fresh)                           \
+    {                                                                                                              \
+        for (int64_t r = 0; r < m; r++) {                                                                          \
+            const float *xr = x + r * ld, *dr = dy + r * ld;                                                       \
+            float *dxr = dx + r * ld;                                                                              \
+            int64_t j = 0;                                                                                         \
+            for (; j + W <= n; j += W) {                                                                           \
+                V d = P##_loadu_ps(dr + j);                                                                        \
+                if (a) {                                                                                           \
+                    V xh = P##_mul_ps(P##_sub_ps(P##_loadu_ps(xr + j), P##_loadu_ps(mean + j)),                    \
+                                      P##_loadu_ps(invstd + j));                                                   \
+                    d = P##_sub_ps(d, P##_add_ps(P##_loadu_ps(a + j), P##_mul_ps(xh, P##_loadu_ps(b + j))));       \
+                }                                                                                                  \
+                V t = P##_mul_ps(P##_loadu_ps(k + j), d);                                                          \
+                P##_storeu_ps(dxr + j, fresh ? t : P##_add_ps(P##_loadu_ps(dxr + j), t));                          \
+            }                                                                                                      \
+            if (j < n)                                                                                             \
+                bn_dx_generic(dxr + j, xr + j, dr + j, 1, ld, n - j, mean + j, invstd + j, k + j, a ? a + j : NULL, \
+                              b ? b + j : NULL, fresh);                                                            \
+        }                                                                                                          \
+    }
+
+BN_KERNELS(avx2, "avx2", __m256, __m256d, _mm256, 8)
+BN_KERNELS(avx512, "avx512f", __m512, __m512d, _mm512, 16)
+
 /* The path for this machine: 2 AVX-512, 1 AVX2, 0 portable. */
 static int path(void)
 {
@@ -265,4 +454,27 @@ void lt_vrow_xhat_dxhat(float *xh, float *dh, const float *x, const float *dy, c
 void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float md, float mdx, int64_t c, int fresh)
 {
     DISPATCH(ln_dx, dx, xh, dh, is, md, mdx, c, fresh)
+}
+
+void lt_vcol_stats(const float *x, int64_t m, int64_t ld, int64_t n, double *mean, double *var)
+{
+    DISPATCH(col_stats, x, m, ld, n, mean, var)
+}
+
+void lt_vcol_affine(float *y, const float *x, int64_t m, int64_t ld, int64_t n, const float *scale,
+                    const float *shift)
+{
+    DISPATCH(col_affine, y, x, m, ld, n, scale, shift)
+}
+
+void lt_vcol_bn_sums(const float *x, const float *dy, int64_t m, int64_t ld, int64_t n, const float *mean,
+                     const float *invstd, double *sdy, double *sdyx)
+{
+    DISPATCH(bn_sums, x, dy, m, ld, n, mean, invstd, sdy, sdyx)
+}
+
+void lt_vcol_bn_dx(float *dx, const float *x, const float *dy, int64_t m, int64_t ld, int64_t n, const float *mean,
+                   const float *invstd, const float *k, const float *a, const float *b, int fresh)
+{
+    DISPATCH(bn_dx, dx, x, dy, m, ld, n, mean, invstd, k, a, b, fresh)
 }

@@ -1,5 +1,5 @@
-/* vnorm.h - the row loops of layernorm (lib/ops/norm.c), vectorised
- * (internal; not installed).
+/* vnorm.h - the row loops of layernorm and the column loops of batchnorm
+ * (lib/ops/norm.c), vectorised (internal; not installed).
  *
  * Each function has a portable path and AVX2 / AVX-512 paths chosen with
  * lt_cpu_isa(). The vector paths do the same float operations in the same
@@ -41,5 +41,32 @@ void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float 
  * vector paths transpose 8 x 8 tiles so that one vector holds a column of
  * the 8 rows: 8 sums advance at once, each still in its row's order). */
 void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx);
+
+/* ---- batchnorm: (m, n) blocks of rows of stride ld, n channels ---------------- */
+
+/* Channels the batchnorm column sums take at once on any path (a multiple
+ * of every vector width): splits across threads start at multiples of it. */
+#define LT_BN_COLS 32
+
+/* mean[j] = the sum of x[r * ld + j] over rows r < m in order, in double,
+ * / m; var[j] = the sum of the squares of the double differences
+ * x[r * ld + j] - mean[j] in row order, / m; for j < n. The vector paths add
+ * a vector of channels per row, each lane its channel's sum in row order. */
+void lt_vcol_stats(const float *x, int64_t m, int64_t ld, int64_t n, double *mean, double *var);
+
+/* y[r * ld + j] = x[r * ld + j] * scale[j] + shift[j] (float). */
+void lt_vcol_affine(float *y, const float *x, int64_t m, int64_t ld, int64_t n, const float *scale,
+                    const float *shift);
+
+/* With xhat = (x - mean[j]) * invstd[j] (float): sdy[j] = the sum of dy,
+ * sdyx[j] = the sum of the float products dy * xhat, each in double over the
+ * rows in order. */
+void lt_vcol_bn_sums(const float *x, const float *dy, int64_t m, int64_t ld, int64_t n, const float *mean,
+                     const float *invstd, double *sdy, double *sdyx);
+
+/* dx (+)= k[j] * (dy - (a[j] + xhat * b[j])) per element (written when
+ * fresh, else added); a NULL (fixed statistics): dx (+)= k[j] * dy. */
+void lt_vcol_bn_dx(float *dx, const float *x, const float *dy, int64_t m, int64_t ld, int64_t n, const float *mean,
+                   const float *invstd, const float *k, const float *a, const float *b, int fresh);
 
 #endif

@@ -63,76 +63,97 @@ static const float *data_or_null(const lt_tensor *t) { return t ? lt_f32(t) : NU
 
 /* ---- batchnorm ------------------------------------------------------------------ */
 
-/* Per-channel mean and biased variance of the (m, c) rows of x, in double. */
-static void column_stats(const float *x, int64_t m, int64_t c, double *mean, double *var)
+/* Batchnorm's four loops over the (m, c) rows, split across the context's
+ * threads: the per-channel sums (statistics forward, sum(dy) and
+ * sum(dy * xhat) backward) by blocks of channels, each channel summed over
+ * all rows in order; the elementwise passes (the affine output, dx) by rows.
+ * Every element is computed the same way whatever block it falls in: the
+ * same bits for any thread count. */
+typedef struct bn_job {
+    const float *x, *dy;             /* (m, c) */
+    float *out;                      /* y or dx, (m, c) */
+    const float *mean, *invstd;      /* (c,) */
+    const float *k, *a, *b;          /* (c,) coefficients of the elementwise pass */
+    double *s0, *s1;                 /* (c,) per-channel sums */
+    int64_t m, c;
+    bool fresh;
+} bn_job;
+
+/* Forward, channels [begin, end): mean in s0, biased variance in s1. */
+static void bn_stats_cols(void *arg, int task, int64_t begin, int64_t end)
 {
-    memset(mean, 0, sizeof *mean * (size_t)c);
-    memset(var, 0, sizeof *var * (size_t)c);
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < c; j++)
-            mean[j] += x[r * c + j];
-    for (int64_t j = 0; j < c; j++)
-        mean[j] /= (double)m;
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < c; j++) {
-            double d = x[r * c + j] - mean[j];
-            var[j] += d * d;
-        }
-    for (int64_t j = 0; j < c; j++)
-        var[j] /= (double)m;
+    (void)task;
+    const bn_job *j = arg;
+    lt_vcol_stats(j->x + begin, j->m, j->c, end - begin, j->s0 + begin, j->s1 + begin);
 }
 
-/* y = (x - mean) * invstd * gain + bias over (m, c) rows; folded into one
- * multiply-add per element: y = x * scale + shift. */
-static void affine_columns(const float *restrict x, float *restrict y, int64_t m, int64_t c, const float *mean,
-                           const float *invstd, const float *gain, const float *bias, float *scale, float *shift)
+/* Forward, rows [begin, end): y = x * scale + shift (k: scale, a: shift). */
+static void bn_affine_rows(void *arg, int task, int64_t begin, int64_t end)
 {
-    for (int64_t j = 0; j < c; j++) {
-        scale[j] = invstd[j] * (gain ? gain[j] : 1.0f);
-        shift[j] = (bias ? bias[j] : 0.0f) - mean[j] * scale[j];
-    }
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < c; j++)
-            y[r * c + j] = x[r * c + j] * scale[j] + shift[j];
+    (void)task;
+    const bn_job *j = arg;
+    lt_vcol_affine(j->out + begin * j->c, j->x + begin * j->c, end - begin, j->c, j->c, j->k, j->a);
 }
+
+/* Backward, channels [begin, end): sum(dy) in s0, sum(dy * xhat) in s1. */
+static void bn_sums_cols(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const bn_job *j = arg;
+    lt_vcol_bn_sums(j->x + begin, j->dy + begin, j->m, j->c, end - begin, j->mean + begin, j->invstd + begin,
+                    j->s0 + begin, j->s1 + begin);
+}
+
+/* Backward, rows [begin, end): dx (+)= k * (dy - (a + xhat * b)). */
+static void bn_dx_rows(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const bn_job *j = arg;
+    const int64_t o = begin * j->c;
+    lt_vcol_bn_dx(j->out + o, j->x + o, j->dy + o, end - begin, j->c, j->c, j->mean, j->invstd, j->k, j->a, j->b,
+                  j->fresh);
+}
+
+/* Per element (gemm flops, roughly): the statistics' two passes, the
+ * affine pass, the backward's sums and its dx pass. */
+#define WORK_BN_STATS 4.0
+#define WORK_BN_AFFINE 2.0
+#define WORK_BN_SUMS 6.0
+#define WORK_BN_DX 6.0
 
 static void batchnorm_backward(lt_ctx *ctx, lt_node *node)
 {
     const lt_tensor *x = node->in[0];
     const norm_saved *s = node->saved;
     int64_t c = x->shape[x->ndim - 1], m = lt_numel(x) / c;
-    const float *xv = lt_f32(x), *dy = lt_output_grad(node), *g = data_or_null(node->in[1]);
-    float *dx = lt_input_grad(ctx, node, 0), *dgain = lt_input_grad(ctx, node, 1), *dbias = lt_input_grad(ctx, node, 2);
+    const float *g = data_or_null(node->in[1]);
+    bool fresh = false;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh), *dgain = lt_input_grad(ctx, node, 1),
+          *dbias = lt_input_grad(ctx, node, 2);
     /* sum(dy) and sum(dy * xhat) per channel: they give dgain, dbias and dx */
     double *sdy = lt_arena_alloc(ctx, sizeof(double) * (size_t)c * 2);
-    if (!sdy || lt_status_of(ctx) != LT_OK)
+    float *coef = lt_arena_alloc(ctx, sizeof(float) * (size_t)c * 3);
+    if (!sdy || !coef || lt_status_of(ctx) != LT_OK)
         return;
     double *sdyx = sdy + c;
-    memset(sdy, 0, sizeof(double) * (size_t)c * 2);
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < c; j++) {
-            float xhat = (xv[r * c + j] - s->mean[j]) * s->invstd[j];
-            sdy[j] += dy[r * c + j];
-            sdyx[j] += dy[r * c + j] * xhat;
-        }
-    for (int64_t j = 0; j < c; j++) {
+    bn_job j = {lt_f32(x), lt_output_grad(node), dx, s->mean, s->invstd, coef, s->batch_stats ? coef + c : NULL,
+                coef + 2 * c, sdy, sdyx, m, c, fresh};
+    lt_parallel_for(ctx, c, LT_BN_COLS, (double)m * (double)c * WORK_BN_SUMS, bn_sums_cols, &j);
+    for (int64_t k = 0; k < c; k++) {
         if (dgain)
-            dgain[j] += (float)sdyx[j];
+            dgain[k] += (float)sdyx[k];
         if (dbias)
-            dbias[j] += (float)sdy[j];
+            dbias[k] += (float)sdy[k];
     }
     if (!dx)
         return;
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < c; j++) {
-            float k = (g ? g[j] : 1.0f) * s->invstd[j];
-            float d = dy[r * c + j];
-            if (s->batch_stats) {
-                float xhat = (xv[r * c + j] - s->mean[j]) * s->invstd[j];
-                d -= (float)(sdy[j] / (double)m) + xhat * (float)(sdyx[j] / (double)m);
-            }
-            dx[r * c + j] += k * d;
-        }
+    /* dx = gain * invstd * (dy - (mean(dy) + xhat * mean(dy * xhat)))  (batch stats) */
+    for (int64_t k = 0; k < c; k++) {
+        coef[k] = (g ? g[k] : 1.0f) * s->invstd[k];
+        coef[c + k] = (float)(sdy[k] / (double)m);
+        coef[2 * c + k] = (float)(sdyx[k] / (double)m);
+    }
+    lt_parallel_for(ctx, m, 1, (double)m * (double)c * WORK_BN_DX, bn_dx_rows, &j);
 }
 
 static const lt_op batchnorm_op = {"batchnorm", batchnorm_backward, LT_SAVES_IN(0) | LT_SAVES_IN(1)};
@@ -186,11 +207,13 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
     if (!y || !s || !buf || (training && !stats))
         return NULL;
     *s = (norm_saved){buf, buf + c, training};
+    bn_job j = {.x = lt_f32(x), .out = lt_f32(y), .k = buf + 2 * c, .a = buf + 3 * c, .s0 = stats,
+                .s1 = stats ? stats + c : NULL, .m = m, .c = c};
     if (training) {
-        column_stats(lt_f32(x), m, c, stats, stats + c);
-        for (int64_t j = 0; j < c; j++) {
-            s->mean[j] = (float)stats[j];
-            s->invstd[j] = (float)(1.0 / sqrt(stats[c + j] + eps));
+        lt_parallel_for(ctx, c, LT_BN_COLS, (double)m * (double)c * WORK_BN_STATS, bn_stats_cols, &j);
+        for (int64_t k = 0; k < c; k++) {
+            s->mean[k] = (float)stats[k];
+            s->invstd[k] = (float)(1.0 / sqrt(stats[c + k] + eps));
         }
         /* as torch.nn.BatchNorm1d: the running variance is the unbiased one */
         if (running_mean)
@@ -198,13 +221,19 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
         if (running_var)
             update_running(running_var, stats + c, (double)m / (double)(m - 1), momentum);
     } else {
-        for (int64_t j = 0; j < c; j++) {
-            s->mean[j] = *running_at(running_mean, j);
-            s->invstd[j] = (float)(1.0 / sqrt((double)*running_at(running_var, j) + eps));
+        for (int64_t k = 0; k < c; k++) {
+            s->mean[k] = *running_at(running_mean, k);
+            s->invstd[k] = (float)(1.0 / sqrt((double)*running_at(running_var, k) + eps));
         }
     }
-    affine_columns(lt_f32(x), lt_f32(y), m, c, s->mean, s->invstd, data_or_null(gain), data_or_null(bias), buf + 2 * c,
-                   buf + 3 * c);
+    /* y = (x - mean) * invstd * gain + bias, folded into y = x * scale + shift */
+    const float *gv = data_or_null(gain), *bv = data_or_null(bias);
+    float *scale = buf + 2 * c, *shift = buf + 3 * c;
+    for (int64_t k = 0; k < c; k++) {
+        scale[k] = s->invstd[k] * (gv ? gv[k] : 1.0f);
+        shift[k] = (bv ? bv[k] : 0.0f) - s->mean[k] * scale[k];
+    }
+    lt_parallel_for(ctx, m, 1, (double)m * (double)c * WORK_BN_AFFINE, bn_affine_rows, &j);
     return lt_op_end(ctx, &batchnorm_op, y, 3, (lt_tensor *const[]){x, gain, bias}, &(lt_node_data){.saved = s});
 }
 
