@@ -282,6 +282,33 @@ static void test_cross_entropy_upstream_scale(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Two cross-entropies of the same logits: the second backward adds into the
+ * gradient the first wrote, element for element the same terms, so the sum
+ * is exactly twice the single gradient (the written and the accumulating
+ * paths agree to the bit, the target's element included). */
+static void test_cross_entropy_accumulates(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, lt_new_from(ctx, LT_F32, LT_SHAPE(8, 27), golden_ce_logits), true);
+    lt_tensor *t = lt_from_i32(ctx, LT_SHAPE(8), golden_ce_targets);
+    assert_true(lt_backward(ctx, lt_cross_entropy(ctx, x, t)));
+    float once[216];
+    memcpy(once, lt_grad_f32(x), sizeof once);
+    lt_ctx_reset(ctx); /* a new tape; x is persistent */
+    lt_zero_grad(x);
+    t = lt_from_i32(ctx, LT_SHAPE(8), golden_ce_targets);
+    lt_tensor *sum = lt_add(ctx, lt_cross_entropy(ctx, x, t), lt_cross_entropy(ctx, x, t));
+    assert_true(lt_backward(ctx, sum));
+    const float *twice = lt_grad_f32(x);
+    for (int i = 0; i < 216; i++) {
+        float want = 2.0f * once[i];
+        assert_memory_equal(&twice[i], &want, sizeof want);
+    }
+    assert_true(once[golden_ce_targets[0]] < 0.0f); /* the target's element: p - 1 */
+    lt_ctx_free(ctx);
+}
+
 typedef struct {
     const int32_t *targets;
     int transposed; /* logits as a transposed view of a (C,N) parameter */
@@ -613,6 +640,7 @@ int main(void)
         cmocka_unit_test(test_cross_entropy_golden_notebook),
         cmocka_unit_test(test_cross_entropy_extreme),
         cmocka_unit_test(test_cross_entropy_upstream_scale),
+        cmocka_unit_test(test_cross_entropy_accumulates),
         cmocka_unit_test(test_cross_entropy_gradcheck),
         cmocka_unit_test(test_cross_entropy_no_grad),
         cmocka_unit_test(test_cross_entropy_errors),

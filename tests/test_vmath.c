@@ -410,6 +410,37 @@ static void test_paths_are_distinct(void **state)
     lt_cpu_force_isa(lt_cpu_isa_supported());
 }
 
+/* lt_vtanh_grad: dy * (1 - y^2) written or added, with the bits of the
+ * plain C expression (no FMA) on every path, for lengths with vector tails,
+ * nothing written past n. */
+static void test_tanh_grad_bits(void **state)
+{
+    (void)state;
+    enum { M = 70 };
+    float y[M], dy[M], dx0[M], dx[M];
+    for (int i = 0; i < M; i++) {
+        y[i] = (float)sin(0.37 * i) * 0.999f;
+        dy[i] = (float)cos(1.3 * i) * 3.1f;
+        dx0[i] = (float)(i - 35) / 7.0f;
+    }
+    FOR_EACH_ISA(isa)
+    for (int accumulate = 0; accumulate < 2; accumulate++)
+        for (int n = 0; n <= M; n++) {
+            memcpy(dx, dx0, sizeof dx);
+            lt_vtanh_grad(dx, y, dy, n, accumulate);
+            for (int i = 0; i < M; i++) {
+                volatile float t = y[i] * y[i]; /* volatile: no contraction in the reference */
+                volatile float g = dy[i] * (1.0f - t);
+                float want = i >= n ? dx0[i] : accumulate ? dx0[i] + g : g;
+                if (bits_of(dx[i]) != bits_of(want)) {
+                    printf("# %s n=%d acc=%d element %d: %a, want %a\n", lt_isa_name(isa), n, accumulate, i,
+                           (double)dx[i], (double)want);
+                    fail();
+                }
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +451,7 @@ int main(void)
         cmocka_unit_test_teardown(test_shift_sum_exact_difference, restore_isa),
         cmocka_unit_test_teardown(test_shift_sum_edges, restore_isa),
         cmocka_unit_test_teardown(test_paths_are_distinct, restore_isa),
+        cmocka_unit_test_teardown(test_tanh_grad_bits, restore_isa),
         cmocka_unit_test_teardown(test_tanh_ulp, restore_isa),
         cmocka_unit_test_teardown(test_exp_ulp, restore_isa),
     };

@@ -1,55 +1,15 @@
 /* train_guard.c - see train_guard.h. */
 #include "train_guard.h"
 
+/* the library's internal SGD kernel (vectorised, the finiteness check in the
+ * same pass; the same bits as lt_sgd_step on every instruction set) */
+#include "kernels/vsgd.h"
+
 #include <math.h>
 #include <stdio.h>
 
 /* "nan", "inf", "-inf" (glibc prints a negative NaN as "-nan"). */
 static const char *nonfinite_name(float v) { return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
-
-#define LANES 8
-
-/* p -= lr * g over n contiguous elements; returns false when a result is
- * not finite. u - u is 0 for a finite u and NaN otherwise; summing it in
- * LANES independent accumulators lets the compiler vectorise the loop (one
- * accumulator would be a serial float reduction) and costs one subtract and
- * one add per element. */
-static bool update_finite(float *restrict p, const float *restrict g, int64_t n, float lr)
-{
-    float acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++) {
-            float u = p[i + k] - lr * g[i + k]; /* exactly lt_sgd_step's arithmetic */
-            p[i + k] = u;
-            acc[k] += u - u;
-        }
-    float s = 0;
-    for (; i < n; i++) {
-        float u = p[i] - lr * g[i];
-        p[i] = u;
-        s += u - u;
-    }
-    for (int k = 0; k < LANES; k++)
-        s += acc[k];
-    return s == 0.0f;
-}
-
-/* Whether p[0..n-1] are all finite: the same u - u test, LANES at a time. */
-static bool values_finite(const float *p, int64_t n)
-{
-    float acc[LANES] = {0};
-    int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int k = 0; k < LANES; k++)
-            acc[k] += p[i + k] - p[i + k];
-    float s = 0;
-    for (; i < n; i++)
-        s += p[i] - p[i];
-    for (int k = 0; k < LANES; k++)
-        s += acc[k];
-    return s == 0.0f;
-}
 
 /* After a failure: the first non-finite gradient, else the first
  * non-finite updated value. */
@@ -75,7 +35,7 @@ tg_report tg_sgd_step(lt_ctx *ctx, lt_tensor *const *params, int n, float lr)
         int64_t count = lt_numel(t);
         bool ok;
         if (lt_is_contiguous(t)) {
-            ok = update_finite(p, g, count, lr);
+            ok = lt_vsgd_finite(p, g, count, lr);
             lt_bump_version(t); /* an in-place write, as the library's steps declare theirs */
         } else { /* not in mlp_names: the library's step, then a look at the result */
             lt_sgd_step(ctx, t, lr);
@@ -96,7 +56,7 @@ tg_report tg_check_params(lt_tensor *const *params, int n)
         int64_t count = lt_numel(params[k]);
         if (!p || !g || !lt_is_contiguous(params[k]))
             continue;
-        if (!values_finite(p, count))
+        if (!lt_vall_finite(p, count))
             return locate(k, p, g, count);
     }
     return (tg_report){TG_FINITE, -1, -1, 0.0f};

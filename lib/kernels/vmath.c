@@ -201,6 +201,24 @@ static double exp_shift_sum_generic(float *y, const float *x, float hi, float lo
     return s;
 }
 
+/* ---- tanh's gradient: no FMA on any path --------------------------------------- */
+
+/* dx[i] = dy[i] * (1 - y[i] * y[i]), or dx[i] + that: a multiply, a
+ * subtract, a multiply (and an add), in this order on every path. */
+static void tanh_grad_generic(float *restrict dx, const float *restrict y, const float *restrict dy, int64_t n,
+                              bool accumulate)
+{
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+    if (accumulate)
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+    else
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+}
+
 /* ---- x86 paths ------------------------------------------------------------------ */
 
 #if LT_HAVE_X86_KERNELS
@@ -456,6 +474,35 @@ AVX512_FN double exp_shift_sum_avx512(float *y, const float *x, float hi_, float
     }
     return _mm512_reduce_add_pd(acc);
 }
+/* ---- tanh's gradient, AVX2 and AVX-512 without FMA (the bits of the portable
+ * loop) ---- */
+
+#define TANH_GRAD_BODY(P, V, i)                                                                 \
+    do {                                                                                          \
+        V y_ = P##_loadu_ps(y + (i));                                                             \
+        V g_ = P##_mul_ps(P##_loadu_ps(dy + (i)), P##_sub_ps(one, P##_mul_ps(y_, y_)));           \
+        P##_storeu_ps(dx + (i), accumulate ? P##_add_ps(P##_loadu_ps(dx + (i)), g_) : g_);       \
+    } while (0)
+
+__attribute__((target("avx2"))) static void tanh_grad_avx2(float *dx, const float *y, const float *dy, int64_t n,
+                                                           bool accumulate)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        TANH_GRAD_BODY(_mm256, __m256, i);
+    tanh_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
+}
+
+__attribute__((target("avx512f"))) static void tanh_grad_avx512(float *dx, const float *y, const float *dy,
+                                                                int64_t n, bool accumulate)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        TANH_GRAD_BODY(_mm512, __m512, i);
+    tanh_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
+}
 #endif /* LT_HAVE_X86_KERNELS */
 
 /* ---- dispatch -------------------------------------------------------------------- */
@@ -516,4 +563,16 @@ double lt_vexp_shift_sum(float *y, const float *x, double shift, int64_t n)
     }
 #endif
     return exp_shift_sum_generic(y, x, hi, lo, n);
+}
+
+void lt_vtanh_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: tanh_grad_avx512(dx, y, dy, n, accumulate); return;
+    case LT_ISA_AVX2: tanh_grad_avx2(dx, y, dy, n, accumulate); return;
+    default: break;
+    }
+#endif
+    tanh_grad_generic(dx, y, dy, n, accumulate);
 }

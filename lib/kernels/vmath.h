@@ -24,6 +24,7 @@
 #ifndef LT_VMATH_H
 #define LT_VMATH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Bounds on the error in ulps of the exact result (a denormal's ulp is
@@ -38,6 +39,12 @@
 
 /* y[i] = tanh(x[i]) for i < n. */
 void lt_vtanh(float *y, const float *x, int64_t n);
+
+/* tanh's gradient from its output: dx[i] = dy[i] * (1 - y[i] * y[i]), or
+ * dx[i] += that when accumulate, for i < n. Unlike the functions above this
+ * one never uses a fused multiply-add: every path gives the bits of the
+ * plain C expression. dx must not overlap y or dy. */
+void lt_vtanh_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate);
 
 /* y[i] = exp(x[i]) for i < n. */
 void lt_vexp(float *y, const float *x, int64_t n);

@@ -142,7 +142,25 @@ typedef struct {
 } ce_saved;
 
 /* loss = mean over counted rows i of (lse_i - x[i, t_i])
- *   =>  dx[i,j] = (p[i,j] - [j == t_i]) / counted * dy, 0 for skipped rows */
+ *   =>  dx[i,j] = (p[i,j] - [j == t_i]) / counted * dy, 0 for skipped rows.
+ * Off the target p - 0 is p (p >= 0 or NaN), so those elements are p * scale
+ * in a loop without a test per element, and the target's own element
+ * (p - 1) * scale: the bits of the one formula. */
+static void ce_row_backward(float *restrict dx, const float *restrict p, int64_t c, int32_t target, float scale,
+                            bool fresh)
+{
+    if (fresh) {
+        for (int64_t j = 0; j < c; j++)
+            dx[j] = p[j] * scale;
+        dx[target] = (p[target] - 1.0f) * scale;
+    } else {
+        float d = dx[target];
+        for (int64_t j = 0; j < c; j++)
+            dx[j] += p[j] * scale;
+        dx[target] = d + (p[target] - 1.0f) * scale;
+    }
+}
+
 static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
 {
     const ce_saved *s = node->saved;
@@ -153,18 +171,10 @@ static void cross_entropy_backward(lt_ctx *ctx, lt_node *node)
     int64_t n = s->rows, c = s->classes;
     float scale = lt_output_grad(node)[0] / (float)s->counted;
     for (int64_t i = 0; i < n; i++) {
-        const float *p = s->probs + i * c;
-        float *dx = dlogits + i * c;
-        if (s->targets[i] == CE_IGNORED) {
-            if (fresh) /* the row's gradient is 0 */
-                memset(dx, 0, sizeof(float) * (size_t)c);
-        } else if (fresh) {
-            for (int64_t j = 0; j < c; j++)
-                dx[j] = (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
-        } else {
-            for (int64_t j = 0; j < c; j++)
-                dx[j] += (p[j] - (j == s->targets[i] ? 1.0f : 0.0f)) * scale;
-        }
+        if (s->targets[i] != CE_IGNORED)
+            ce_row_backward(dlogits + i * c, s->probs + i * c, c, s->targets[i], scale, fresh);
+        else if (fresh) /* the row's gradient is 0 */
+            memset(dlogits + i * c, 0, sizeof(float) * (size_t)c);
     }
 }
 

@@ -69,7 +69,6 @@ static void abs_map(float *restrict y, const float *x, int64_t n)
 static inline float sign_of(float x) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f; }
 
 LT_UNARY_BACKWARD(neg_backward, -dy)
-LT_UNARY_BACKWARD(tanh_backward, dy *(1.0f - y * y)) /* from the saved output */
 LT_UNARY_BACKWARD(exp_backward, dy *y)
 LT_UNARY_BACKWARD(log_backward, dy / x)
 /* PyTorch's formulas, evaluated in the same order (from the saved output) */
@@ -120,6 +119,16 @@ static void relu_backward(lt_ctx *ctx, lt_node *node)
         return;
     int64_t n = lt_numel(node->out);
     lt_parallel_for(ctx, n, 16, (double)n * WORK_RELU, relu_grad_task, &g);
+}
+
+/* tanh's backward from the saved output, dx (+)= dy * (1 - y^2): one
+ * vectorised pass (vmath.h), the bits of the scalar expression. */
+static void tanh_backward(lt_ctx *ctx, lt_node *node)
+{
+    bool fresh;
+    float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh); /* dense (lt_unary_op) */
+    if (dx)
+        lt_vtanh_grad(dx, lt_f32(node->out), lt_output_grad(node), lt_numel(node->out), !fresh);
 }
 
 static const lt_op neg_op = {"neg", neg_backward, LT_SAVES_NONE};
