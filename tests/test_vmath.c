@@ -9,6 +9,7 @@
  * the 2^32 float bit patterns (minutes per path; prints the maximum errors
  * quoted in vmath.h). */
 #include "test_support.h"
+#include "ts_isa.h"
 
 #include <float.h>
 #include <math.h>
@@ -120,18 +121,6 @@ static sweep_stats sweep_all(vfn f, reffn ref, float edge_lo, float edge_hi)
     return st;
 }
 
-/* Runs the statement after it once per ISA level the machine has, with that
- * level forced (restore_isa puts the best one back after each test). */
-#define FOR_EACH_ISA(isa)                                                                                  \
-    for (lt_isa isa = LT_ISA_GENERIC; isa <= lt_cpu_isa_supported() && (lt_cpu_force_isa(isa), true); \
-         isa = (lt_isa)(isa + 1))
-
-static int restore_isa(void **state)
-{
-    (void)state;
-    lt_cpu_force_isa(lt_cpu_isa_supported());
-    return 0;
-}
 
 static void report(const char *fn, lt_isa isa, sweep_stats st)
 {
@@ -444,16 +433,16 @@ static void test_tanh_grad_bits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_tanh_edges, restore_isa),
-        cmocka_unit_test_teardown(test_exp_edges, restore_isa),
-        cmocka_unit_test_teardown(test_lengths_and_in_place, restore_isa),
-        cmocka_unit_test_teardown(test_shift_sum_values, restore_isa),
-        cmocka_unit_test_teardown(test_shift_sum_exact_difference, restore_isa),
-        cmocka_unit_test_teardown(test_shift_sum_edges, restore_isa),
-        cmocka_unit_test_teardown(test_paths_are_distinct, restore_isa),
-        cmocka_unit_test_teardown(test_tanh_grad_bits, restore_isa),
-        cmocka_unit_test_teardown(test_tanh_ulp, restore_isa),
-        cmocka_unit_test_teardown(test_exp_ulp, restore_isa),
+        cmocka_unit_test_teardown(test_tanh_edges, ts_restore_isa),
+        cmocka_unit_test_teardown(test_exp_edges, ts_restore_isa),
+        cmocka_unit_test_teardown(test_lengths_and_in_place, ts_restore_isa),
+        cmocka_unit_test_teardown(test_shift_sum_values, ts_restore_isa),
+        cmocka_unit_test_teardown(test_shift_sum_exact_difference, ts_restore_isa),
+        cmocka_unit_test_teardown(test_shift_sum_edges, ts_restore_isa),
+        cmocka_unit_test_teardown(test_paths_are_distinct, ts_restore_isa),
+        cmocka_unit_test_teardown(test_tanh_grad_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_tanh_ulp, ts_restore_isa),
+        cmocka_unit_test_teardown(test_exp_ulp, ts_restore_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  * position, from a bad gradient or from an overflowing update, and the
  * check alone (lt_vall_finite). */
 #include "test_support.h"
+#include "ts_isa.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,16 +21,6 @@
 
 #define MAXN 70
 
-#define FOR_EACH_ISA(isa)                                                                                  \
-    for (lt_isa isa = LT_ISA_GENERIC; isa <= lt_cpu_isa_supported() && (lt_cpu_force_isa(isa), true); \
-         isa = (lt_isa)(isa + 1))
-
-static int restore_isa(void **state)
-{
-    (void)state;
-    lt_cpu_force_isa(lt_cpu_isa_supported());
-    return 0;
-}
 
 static void fill(float *v, int n, uint64_t seed, double lo, double hi)
 {
@@ -116,9 +107,9 @@ static void test_finite_extremes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_update_bits, restore_isa),
-        cmocka_unit_test_teardown(test_nonfinite_anywhere, restore_isa),
-        cmocka_unit_test_teardown(test_finite_extremes, restore_isa),
+        cmocka_unit_test_teardown(test_update_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_nonfinite_anywhere, ts_restore_isa),
+        cmocka_unit_test_teardown(test_finite_extremes, ts_restore_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
