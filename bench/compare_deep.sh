@@ -8,7 +8,8 @@
 # The two programs run alternately, A B A B ... (ROUNDS each, default 3), so
 # that a change in the machine's load hits both; each keeps its best
 # (largest) steps/s per model and thread count, as wall-clock time and as
-# process CPU time, and the ratio libtensor / PyTorch of each is printed.
+# process CPU time, and the ratio libtensor / PyTorch of each is printed,
+# then libtensor's speed on each thread count against its own on 1 thread.
 # Both time their training loop alone, after a warm-up (the first tenth of
 # the steps). The load average is printed before and after.
 #
@@ -121,5 +122,12 @@ cat "$tmp/torch.out" "$tmp/lt.out" | awk '
       gf = lw * mflop[k[1]] * 1e-3
       printf "%-8s %-3s | %10.2f (%10.2f) | %10.2f (%10.2f) | %6.2fx (%6.2fx) | %7.2f, %5.1f%%\n", k[1], k[2], tw, tc,
              lw, lc, ratio(lw, tw), ratio(lc, tc), gf, 100 * ratio(gf, peak)
+    }
+    # scaling: libtensor on n threads against its own 1-thread speed (best wall figures)
+    for (i = 0; i < n; i++) {
+      split(order[i], k, " ")
+      one = best["lt", k[1] " 1", "w"]
+      if (k[2] != 1 && one > 0)
+        printf "libtensor %s on %s threads: %.2fx its 1-thread speed\n", k[1], k[2], ratio(best["lt", order[i], "w"], one)
     }
   }'
