@@ -3,8 +3,8 @@
  * errors in ulps against double-precision libm over sweeps of the float
  * range, exact edge values, lengths with tails, in-place use, no writes
  * outside [0, n), the fused exp(x - shift) + sum used by softmax and
- * cross-entropy, and the tanh-form gelu and its gradient (the bits of the
- * scalar expressions around the path's tanh).
+ * cross-entropy, the tanh-form gelu and its gradient (the bits of the
+ * scalar expressions around the path's tanh), and relu and its gradient.
  *
  * LT_VMATH_EXHAUSTIVE=1 in the environment widens the sweep to every one of
  * the 2^32 float bit patterns (minutes per path; prints the maximum errors
@@ -551,6 +551,60 @@ static void test_gelu_tanh_grad_bits(void **state)
     }
 }
 
+/* ======================================================================== */
+/* relu                                                                       */
+/* ======================================================================== */
+
+/* Inputs with every case of the selects: signs, zeros of both signs, NaN
+ * (with a payload, which must pass through unchanged) and infinities. */
+static float relu_input(int i)
+{
+    static const float edges[] = {0.0f, -0.0f, INFINITY, -INFINITY, 1e-45f, -1e-45f};
+    if (i % 11 == 3)
+        return float_of(0x7fc0abcdu + (uint32_t)(i & 1) * 0x80000000u); /* +-NaN */
+    return i % 7 == 2 ? edges[i % 6] : (float)sin(0.9 * i) * 5.0f;
+}
+
+/* lt_vrelu and lt_vrelu_grad on every path: the bits of the scalar
+ * expressions (NaN passes, -0 stays -0 forward, dx + 0 turns a -0 into +0),
+ * for every length with vector tails, in place, nothing written past n. */
+static void test_relu_bits(void **state)
+{
+    (void)state;
+    enum { M = 70 };
+    float x[M], y[M], yi[M], dy[M], dx0[M], dx[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = relu_input(i);
+        dy[i] = (float)cos(1.3 * i) * 3.1f;
+        dx0[i] = i % 5 == 1 ? -0.0f : (float)(i - 35) / 7.0f;
+    }
+    FOR_EACH_ISA(isa)
+    for (int n = 0; n <= M; n++) {
+        memcpy(y, dx0, sizeof y);
+        lt_vrelu(y, x, n);
+        memcpy(yi, x, sizeof yi);
+        lt_vrelu(yi, yi, n);
+        for (int i = 0; i < M; i++) {
+            float want = i >= n ? dx0[i] : x[i] < 0.0f ? 0.0f : x[i];
+            assert_true(bits_of(y[i]) == bits_of(want));
+            assert_true(bits_of(yi[i]) == bits_of(i >= n ? x[i] : want));
+        }
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            memcpy(dx, dx0, sizeof dx);
+            lt_vrelu_grad(dx, x, dy, n, accumulate); /* x as the output: every case of y */
+            for (int i = 0; i < M; i++) {
+                volatile float g = x[i] <= 0.0f ? 0.0f : dy[i];
+                float want = i >= n ? dx0[i] : accumulate ? dx0[i] + g : g;
+                if (bits_of(dx[i]) != bits_of(want)) {
+                    printf("# relu grad %s n=%d acc=%d element %d: %a, want %a\n", lt_isa_name(isa), n, accumulate,
+                           i, (double)dx[i], (double)want);
+                    fail();
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +618,7 @@ int main(void)
         cmocka_unit_test_teardown(test_tanh_grad_bits, ts_restore_isa),
         cmocka_unit_test_teardown(test_gelu_tanh_bits, ts_restore_isa),
         cmocka_unit_test_teardown(test_gelu_tanh_grad_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_relu_bits, ts_restore_isa),
         cmocka_unit_test_teardown(test_tanh_ulp, ts_restore_isa),
         cmocka_unit_test_teardown(test_exp_ulp, ts_restore_isa),
     };

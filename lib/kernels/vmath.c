@@ -1,5 +1,5 @@
-/* vmath.c - vectorised tanh, exp and tanh-form GELU (see vmath.h for the
- * algorithms and the error bounds).
+/* vmath.c - vectorised tanh, exp, tanh-form GELU and relu (see vmath.h for
+ * the algorithms and the error bounds).
  *
  * The portable path is written as branch-free scalar code over small blocks
  * so that gcc vectorises it with whatever the baseline target offers (SSE2 on
@@ -263,6 +263,31 @@ static void gelu_tanh_grad_generic(float *restrict dx, const float *restrict x, 
     else
         for (int64_t i = 0; i < n; i++)
             dx[i] = dy[i] * gelu_slope(x[i], t[i]);
+}
+
+/* ---- relu and its gradient: selects, no arithmetic but the gradient's add ------ */
+
+/* written so that NaN propagates (NaN < 0 is false), as in PyTorch */
+static void relu_generic(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+/* dy read unconditionally: a select the compiler vectorises, no branch */
+static void relu_grad_generic(float *restrict dx, const float *restrict y, const float *restrict dy, int64_t n,
+                              bool accumulate)
+{
+    if (accumulate)
+        for (int64_t i = 0; i < n; i++) {
+            const float d = dy[i];
+            dx[i] += y[i] <= 0.0f ? 0.0f : d;
+        }
+    else
+        for (int64_t i = 0; i < n; i++) {
+            const float d = dy[i];
+            dx[i] = y[i] <= 0.0f ? 0.0f : d;
+        }
 }
 
 /* ---- x86 paths ------------------------------------------------------------------ */
@@ -643,6 +668,57 @@ __attribute__((target("avx512f"))) static void gelu_tanh_grad_avx512(float *dx, 
         GELU_GRAD_BODY(_mm512, __m512, i);
     gelu_tanh_grad_generic(dx + i, x + i, t + i, dy + i, n - i, accumulate);
 }
+
+/* ---- relu and its gradient, AVX2 and AVX-512: the compare is ordered (false
+ * for NaN) and the select clears the lanes where it holds, as the C ?: ---- */
+
+__attribute__((target("avx2"))) static void relu_avx2(float *y, const float *x, int64_t n)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(y + i, _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), v));
+    }
+    relu_generic(y + i, x + i, n - i);
+}
+
+__attribute__((target("avx2"))) static void relu_grad_avx2(float *dx, const float *y, const float *dy, int64_t n,
+                                                           bool accumulate)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 off = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_LE_OQ);
+        __m256 g = _mm256_andnot_ps(off, _mm256_loadu_ps(dy + i));
+        _mm256_storeu_ps(dx + i, accumulate ? _mm256_add_ps(_mm256_loadu_ps(dx + i), g) : g);
+    }
+    relu_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
+}
+
+__attribute__((target("avx512f"))) static void relu_avx512(float *y, const float *x, int64_t n)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm512_storeu_ps(y + i, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLT_UQ), v));
+    }
+    relu_generic(y + i, x + i, n - i);
+}
+
+__attribute__((target("avx512f"))) static void relu_grad_avx512(float *dx, const float *y, const float *dy,
+                                                                int64_t n, bool accumulate)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 on = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), zero, _CMP_NLE_UQ); /* not y <= 0 */
+        __m512 g = _mm512_maskz_loadu_ps(on, dy + i);
+        _mm512_storeu_ps(dx + i, accumulate ? _mm512_add_ps(_mm512_loadu_ps(dx + i), g) : g);
+    }
+    relu_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
+}
 #endif /* LT_HAVE_X86_KERNELS */
 
 /* ---- dispatch -------------------------------------------------------------------- */
@@ -739,4 +815,28 @@ void lt_vgelu_tanh_grad(float *dx, const float *x, const float *t, const float *
     }
 #endif
     gelu_tanh_grad_generic(dx, x, t, dy, n, accumulate);
+}
+
+void lt_vrelu(float *y, const float *x, int64_t n)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: relu_avx512(y, x, n); return;
+    case LT_ISA_AVX2: relu_avx2(y, x, n); return;
+    default: break;
+    }
+#endif
+    relu_generic(y, x, n);
+}
+
+void lt_vrelu_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: relu_grad_avx512(dx, y, dy, n, accumulate); return;
+    case LT_ISA_AVX2: relu_grad_avx2(dx, y, dy, n, accumulate); return;
+    default: break;
+    }
+#endif
+    relu_grad_generic(dx, y, dy, n, accumulate);
 }

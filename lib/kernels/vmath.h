@@ -1,5 +1,5 @@
-/* vmath.h - vectorised elementwise tanh, exp and tanh-form GELU (internal;
- * not installed).
+/* vmath.h - vectorised elementwise tanh, exp, tanh-form GELU and relu
+ * (internal; not installed).
  *
  * Float kernels with three implementations chosen at run time from
  * lt_cpu_isa() (cpu.h): AVX-512, AVX2+FMA and portable C (which gcc
@@ -62,6 +62,17 @@ void lt_vgelu_tanh(float *y, float *t, const float *x, int64_t n);
  * PyTorch's order of operations; no fused multiply-add on any path (the bits
  * of the plain C expression). dx must not overlap x, t or dy. */
 void lt_vgelu_tanh_grad(float *dx, const float *x, const float *t, const float *dy, int64_t n, bool accumulate);
+
+/* relu: y[i] = x[i] < 0 ? 0 : x[i] for i < n (NaN and -0 pass through),
+ * the bits of that C expression on every path. y and x may be the same
+ * array; they must not otherwise overlap. */
+void lt_vrelu(float *y, const float *x, int64_t n);
+
+/* relu's gradient from its output: dx[i] = y[i] <= 0 ? 0 : dy[i] (NaN
+ * passes the gradient), or dx[i] += that when accumulate (0 is added, so
+ * a -0 in dx becomes +0, as the C expression does), for i < n; the bits of
+ * the C expression on every path. dx must not overlap y or dy. */
+void lt_vrelu_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate);
 
 /* y[i] = exp(x[i]) for i < n. */
 void lt_vexp(float *y, const float *x, int64_t n);
