@@ -232,6 +232,9 @@ static inline float gelu_inner(float x) { return GELU_BETA * (x + GELU_KAPPA * (
  * 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), PyTorch's order. */
 static inline float gelu_slope(float x, float t)
 {
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
     float left = 0.5f * x, right = 1.0f + t;
     float slope_in = GELU_BETA * (1.0f + GELU_KAPPA3 * (x * x));
     return 0.5f * right + left * (1.0f - t * t) * slope_in;
