@@ -118,10 +118,51 @@ static void test_gradcheck(void **state)
     lt_ctx_free(ctx);
 }
 
-/* A long gelu_tanh (backward works in blocks; forward splits across
- * threads): the same bits for 1 and 3 threads, each element equal to the op
- * on that element alone, and the blocked backward equal to the backward of
- * each element alone. */
+/* gelu_tanh twice on one temporary: the first backward to reach it writes
+ * its gradient (a fresh buffer), the second adds to it; both from the tanh
+ * values each forward saved. */
+static lt_tensor *gelu_tanh_twice(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    (void)user;
+    lt_tensor *h = lt_mul(ctx, in[0], in[0]);
+    return lt_add(ctx, lt_gelu_tanh(ctx, h), lt_mul(ctx, lt_gelu_tanh(ctx, h), in[0]));
+}
+
+static void test_gelu_tanh_gradient_adds(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(4, 9), 21, -2, 2), true);
+    ts_gradcheck(gelu_tanh_twice, &x, 1, NULL, 1e-3, 1e-3, 1e-2);
+    lt_ctx_free(ctx);
+}
+
+/* The forward saves tanh only when a backward may need it; the result has
+ * the same bits either way (grad mode off, or an input without gradient). */
+static void test_gelu_tanh_without_grad(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const int64_t n = 1001;
+    lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n), 22, -8, 8), true);
+    lt_tensor *c = lt_new_copy(ctx, x); /* no gradient wanted */
+    lt_tensor *with = lt_gelu_tanh(ctx, x), *plain = lt_gelu_tanh(ctx, c);
+    bool was = lt_set_grad_enabled(ctx, false); /* returns the previous mode */
+    lt_tensor *off = lt_gelu_tanh(ctx, x);
+    assert_false(lt_set_grad_enabled(ctx, was));
+    assert_non_null(with);
+    assert_non_null(plain);
+    assert_non_null(off);
+    assert_memory_equal(lt_data_f32(plain), lt_data_f32(with), sizeof(float) * (size_t)n);
+    assert_memory_equal(lt_data_f32(off), lt_data_f32(with), sizeof(float) * (size_t)n);
+    lt_free(c);
+    lt_ctx_free(ctx);
+}
+
+/* A long gelu_tanh (forward and backward split across threads, the
+ * backward reading the tanh values the forward saved): the same bits for 1
+ * and 3 threads, each element equal to the op on that element alone, and
+ * the split backward equal to the backward of each element alone. */
 static void test_gelu_tanh_long_and_threads(void **state)
 {
     (void)state;
@@ -135,7 +176,9 @@ static void test_gelu_tanh_long_and_threads(void **state)
     lt_tensor *y3 = lt_gelu_tanh(ctx, x);
     assert_true(lt_par_jobs(ctx) > jobs); /* it did split */
     assert_memory_equal(lt_data_f32(y3), lt_data_f32(keep), sizeof(float) * (size_t)n);
+    jobs = lt_par_jobs(ctx);
     assert_true(lt_backward_grad(ctx, y3, lt_ones(ctx, LT_SHAPE(n))));
+    assert_true(lt_par_jobs(ctx) > jobs); /* the backward split too */
     lt_tensor *dx = lt_new_copy(ctx, lt_grad(ctx, x));
     for (int64_t i = 0; i < n; i += 997) {
         lt_ctx_reset(ctx);
@@ -205,6 +248,8 @@ int main(void)
         cmocka_unit_test(test_infinities),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_gelu_tanh_long_and_threads),
+        cmocka_unit_test(test_gelu_tanh_gradient_adds),
+        cmocka_unit_test(test_gelu_tanh_without_grad),
         cmocka_unit_test(test_saved_tensors),
         cmocka_unit_test(test_errors),
     };

@@ -2,8 +2,9 @@
  * instruction-set path the machine has (forced with lt_cpu_force_isa):
  * errors in ulps against double-precision libm over sweeps of the float
  * range, exact edge values, lengths with tails, in-place use, no writes
- * outside [0, n), and the fused exp(x - shift) + sum used by softmax and
- * cross-entropy.
+ * outside [0, n), the fused exp(x - shift) + sum used by softmax and
+ * cross-entropy, the tanh-form gelu and its gradient (the bits of the
+ * scalar expressions around the path's tanh), and relu and its gradient.
  *
  * LT_VMATH_EXHAUSTIVE=1 in the environment widens the sweep to every one of
  * the 2^32 float bit patterns (minutes per path; prints the maximum errors
@@ -430,6 +431,180 @@ static void test_tanh_grad_bits(void **state)
         }
 }
 
+/* ======================================================================== */
+/* gelu, tanh form                                                            */
+/* ======================================================================== */
+
+#define GELU_BETA 0.7978845608028654f
+#define GELU_KAPPA 0.044715f
+
+/* Inputs for the gelu tests: a sweep of [-12, 12] (both tanh branches and
+ * saturation) with the edge values spread through it, so that vector tails
+ * meet them too. */
+enum { GELU_N = 4099 };
+
+static void gelu_inputs(float *x)
+{
+    static const float edges[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-30f, -1e-30f, 0x1p-149f, 1e20f, -1e20f,
+                                  3e12f, -3e12f, FLT_MAX, -FLT_MAX, 1.0f, -1.0f};
+    for (int i = 0; i < GELU_N; i++)
+        x[i] = -12.0f + 24.0f * (float)i / GELU_N;
+    for (size_t k = 0; k < sizeof edges / sizeof edges[0]; k++)
+        x[(int)k * 37 % GELU_N] = edges[k];
+}
+
+/* What main computed before lt_vgelu_tanh: the scalar inner argument, the
+ * path's lt_vtanh over the array, the scalar result (volatile: no
+ * contraction in the reference). */
+static void gelu_reference(float *y, float *t, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        volatile float x3 = x[i] * x[i] * x[i];
+        volatile float k = GELU_KAPPA * x3;
+        t[i] = GELU_BETA * (x[i] + k);
+    }
+    lt_vtanh(t, t, n);
+    for (int64_t i = 0; i < n; i++) {
+        volatile float half = 0.5f * x[i];
+        y[i] = half * (1.0f + t[i]);
+    }
+}
+
+static void assert_same_bits(const char *what, lt_isa isa, int64_t n, const float *got, const float *want,
+                             int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        if (bits_of(got[i]) != bits_of(want[i])) {
+            printf("# gelu %s %s n=%lld element %lld: %a, want %a\n", what, lt_isa_name(isa), (long long)n,
+                   (long long)i, (double)got[i], (double)want[i]);
+            fail();
+        }
+}
+
+/* lt_vgelu_tanh on every path: y and the saved tanh with the bits of the
+ * composition above on that path (the same tanh, no FMA elsewhere), with t
+ * or without, for every length with vector tails up to 70 and the whole
+ * sweep; nothing written outside [0, n). */
+static void test_gelu_tanh_bits(void **state)
+{
+    (void)state;
+    const uint32_t SENTINEL = 0x7fc01234; /* a NaN no computation makes */
+    static float x[GELU_N], y_ref[GELU_N], t_ref[GELU_N], yb[GELU_N + 2 * PAD], tb[GELU_N + 2 * PAD];
+    gelu_inputs(x);
+    float *y = yb + PAD, *t = tb + PAD;
+    FOR_EACH_ISA(isa)
+    {
+        gelu_reference(y_ref, t_ref, x, GELU_N);
+        for (int64_t n = 0; n <= GELU_N; n = n < 70 ? n + 1 : n == 70 ? GELU_N : n + 1)
+            for (int with_t = 0; with_t < 2; with_t++) {
+                for (int i = 0; i < GELU_N + 2 * PAD; i++)
+                    yb[i] = tb[i] = float_of(SENTINEL);
+                lt_vgelu_tanh(y, with_t ? t : NULL, x, n);
+                assert_same_bits("y", isa, n, y, y_ref, n);
+                if (with_t)
+                    assert_same_bits("t", isa, n, t, t_ref, n);
+                for (int64_t i = -PAD; i < GELU_N + PAD; i++) {
+                    assert_true(i < n || bits_of(y[i]) == SENTINEL);
+                    assert_true((with_t && i >= 0 && i < n) || bits_of(t[i]) == SENTINEL);
+                }
+            }
+    }
+}
+
+/* lt_vgelu_tanh_grad on every path: dy * slope written or added, with the
+ * bits of the scalar expression in PyTorch's order (no FMA), from the t the
+ * forward saved, for every length with vector tails; nothing written past n. */
+static void test_gelu_tanh_grad_bits(void **state)
+{
+    (void)state;
+    enum { M = 70 };
+    static float x[GELU_N], y[GELU_N], t[GELU_N];
+    float dy[M], dx0[M], dx[M];
+    gelu_inputs(x);
+    for (int i = 0; i < M; i++) {
+        dy[i] = (float)cos(1.3 * i) * 3.1f;
+        dx0[i] = (float)(i - 35) / 7.0f;
+    }
+    FOR_EACH_ISA(isa)
+    {
+        lt_vgelu_tanh(y, t, x, GELU_N);
+        for (int accumulate = 0; accumulate < 2; accumulate++)
+            for (int off = 0; off < 3; off++) /* where the vectors start in the sweep */
+                for (int n = 0; n <= M; n++) {
+                    const float *xs = x + off * 1300, *ts = t + off * 1300;
+                    memcpy(dx, dx0, sizeof dx);
+                    lt_vgelu_tanh_grad(dx, xs, ts, dy, n, accumulate);
+                    for (int i = 0; i < M; i++) {
+                        volatile float left = 0.5f * xs[i], right = 1.0f + ts[i];
+                        volatile float x2 = xs[i] * xs[i], k = 3.0f * GELU_KAPPA * x2;
+                        volatile float slope_in = GELU_BETA * (1.0f + k);
+                        volatile float t2 = ts[i] * ts[i], a = left * (1.0f - t2), b = a * slope_in;
+                        volatile float h = 0.5f * right, slope = h + b, g = dy[i] * slope;
+                        float want = i >= n ? dx0[i] : accumulate ? dx0[i] + g : g;
+                        if (bits_of(dx[i]) != bits_of(want)) {
+                            printf("# %s n=%d acc=%d element %d: %a, want %a\n", lt_isa_name(isa), n, accumulate, i,
+                                   (double)dx[i], (double)want);
+                            fail();
+                        }
+                    }
+                }
+    }
+}
+
+/* ======================================================================== */
+/* relu                                                                       */
+/* ======================================================================== */
+
+/* Inputs with every case of the selects: signs, zeros of both signs, NaN
+ * (with a payload, which must pass through unchanged) and infinities. */
+static float relu_input(int i)
+{
+    static const float edges[] = {0.0f, -0.0f, INFINITY, -INFINITY, 1e-45f, -1e-45f};
+    if (i % 11 == 3)
+        return float_of(0x7fc0abcdu + (uint32_t)(i & 1) * 0x80000000u); /* +-NaN */
+    return i % 7 == 2 ? edges[i % 6] : (float)sin(0.9 * i) * 5.0f;
+}
+
+/* lt_vrelu and lt_vrelu_grad on every path: the bits of the scalar
+ * expressions (NaN passes, -0 stays -0 forward, dx + 0 turns a -0 into +0),
+ * for every length with vector tails, in place, nothing written past n. */
+static void test_relu_bits(void **state)
+{
+    (void)state;
+    enum { M = 70 };
+    float x[M], y[M], yi[M], dy[M], dx0[M], dx[M];
+    for (int i = 0; i < M; i++) {
+        x[i] = relu_input(i);
+        dy[i] = (float)cos(1.3 * i) * 3.1f;
+        dx0[i] = i % 5 == 1 ? -0.0f : (float)(i - 35) / 7.0f;
+    }
+    FOR_EACH_ISA(isa)
+    for (int n = 0; n <= M; n++) {
+        memcpy(y, dx0, sizeof y);
+        lt_vrelu(y, x, n);
+        memcpy(yi, x, sizeof yi);
+        lt_vrelu(yi, yi, n);
+        for (int i = 0; i < M; i++) {
+            float want = i >= n ? dx0[i] : x[i] < 0.0f ? 0.0f : x[i];
+            assert_true(bits_of(y[i]) == bits_of(want));
+            assert_true(bits_of(yi[i]) == bits_of(i >= n ? x[i] : want));
+        }
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            memcpy(dx, dx0, sizeof dx);
+            lt_vrelu_grad(dx, x, dy, n, accumulate); /* x as the output: every case of y */
+            for (int i = 0; i < M; i++) {
+                volatile float g = x[i] <= 0.0f ? 0.0f : dy[i];
+                float want = i >= n ? dx0[i] : accumulate ? dx0[i] + g : g;
+                if (bits_of(dx[i]) != bits_of(want)) {
+                    printf("# relu grad %s n=%d acc=%d element %d: %a, want %a\n", lt_isa_name(isa), n, accumulate,
+                           i, (double)dx[i], (double)want);
+                    fail();
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +616,9 @@ int main(void)
         cmocka_unit_test_teardown(test_shift_sum_edges, ts_restore_isa),
         cmocka_unit_test_teardown(test_paths_are_distinct, ts_restore_isa),
         cmocka_unit_test_teardown(test_tanh_grad_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_gelu_tanh_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_gelu_tanh_grad_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_relu_bits, ts_restore_isa),
         cmocka_unit_test_teardown(test_tanh_ulp, ts_restore_isa),
         cmocka_unit_test_teardown(test_exp_ulp, ts_restore_isa),
     };

@@ -1,5 +1,5 @@
-/* vmath.c - vectorised tanh and exp (see vmath.h for the algorithms and the
- * error bounds).
+/* vmath.c - vectorised tanh, exp, tanh-form GELU and relu (see vmath.h for
+ * the algorithms and the error bounds).
  *
  * The portable path is written as branch-free scalar code over small blocks
  * so that gcc vectorises it with whatever the baseline target offers (SSE2 on
@@ -219,6 +219,80 @@ static void tanh_grad_generic(float *restrict dx, const float *restrict y, const
             dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
+/* ---- gelu, tanh form: tanh through tanh_one, the rest without FMA ---------------- */
+
+#define GELU_BETA 0.7978845608028654f /* sqrt(2/pi), PyTorch's M_SQRT2 * M_2_SQRTPI * 0.5 */
+#define GELU_KAPPA 0.044715f
+#define GELU_KAPPA3 (3.0f * GELU_KAPPA) /* rounded to float once, as PyTorch's 3 * kKappa */
+
+/* tanh's argument: sqrt(2/pi) * (x + 0.044715 x^3) */
+static inline float gelu_inner(float x) { return GELU_BETA * (x + GELU_KAPPA * (x * x * x)); }
+
+/* The slope of gelu at x from t = tanh(gelu_inner(x)): 0.5 (1 + t) +
+ * 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), PyTorch's order. */
+static inline float gelu_slope(float x, float t)
+{
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+    float left = 0.5f * x, right = 1.0f + t;
+    float slope_in = GELU_BETA * (1.0f + GELU_KAPPA3 * (x * x));
+    return 0.5f * right + left * (1.0f - t * t) * slope_in;
+}
+
+static void gelu_tanh_generic(float *restrict y, float *restrict t, const float *restrict x, int64_t n)
+{
+    float buf[BLOCK];
+    for (int64_t i = 0; i < n; i += BLOCK) {
+        int m = n - i < BLOCK ? (int)(n - i) : BLOCK;
+        for (int j = 0; j < m; j++)
+            buf[j] = tanh_one(gelu_inner(x[i + j]));
+        for (int j = 0; j < m; j++)
+            y[i + j] = 0.5f * x[i + j] * (1.0f + buf[j]);
+        if (t)
+            memcpy(t + i, buf, sizeof(float) * (size_t)m);
+    }
+}
+
+static void gelu_tanh_grad_generic(float *restrict dx, const float *restrict x, const float *restrict t,
+                                   const float *restrict dy, int64_t n, bool accumulate)
+{
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+    if (accumulate)
+        for (int64_t i = 0; i < n; i++)
+            dx[i] += dy[i] * gelu_slope(x[i], t[i]);
+    else
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = dy[i] * gelu_slope(x[i], t[i]);
+}
+
+/* ---- relu and its gradient: selects, no arithmetic but the gradient's add ------ */
+
+/* written so that NaN propagates (NaN < 0 is false), as in PyTorch */
+static void relu_generic(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+/* dy read unconditionally: a select the compiler vectorises, no branch */
+static void relu_grad_generic(float *restrict dx, const float *restrict y, const float *restrict dy, int64_t n,
+                              bool accumulate)
+{
+    if (accumulate)
+        for (int64_t i = 0; i < n; i++) {
+            const float d = dy[i];
+            dx[i] += y[i] <= 0.0f ? 0.0f : d;
+        }
+    else
+        for (int64_t i = 0; i < n; i++) {
+            const float d = dy[i];
+            dx[i] = y[i] <= 0.0f ? 0.0f : d;
+        }
+}
+
 /* ---- x86 paths ------------------------------------------------------------------ */
 
 #if LT_HAVE_X86_KERNELS
@@ -299,6 +373,36 @@ AVX2_FN void tanh_avx2(float *y, const float *x, int64_t n)
     if (i < n) {
         __m256i mask = tail_mask8(n - i);
         _mm256_maskstore_ps(y + i, mask, tanh8(_mm256_maskload_ps(x + i, mask)));
+    }
+}
+
+/* gelu_inner and the result, each operation rounded (no FMA) */
+AVX2_INLINE __m256 gelu_inner8(__m256 x)
+{
+    __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    return _mm256_mul_ps(S8(GELU_BETA), _mm256_add_ps(x, _mm256_mul_ps(S8(GELU_KAPPA), x3)));
+}
+
+AVX2_INLINE __m256 gelu8(__m256 x, __m256 t)
+{
+    return _mm256_mul_ps(_mm256_mul_ps(S8(0.5f), x), _mm256_add_ps(S8(1.0f), t));
+}
+
+AVX2_FN void gelu_tanh_avx2(float *y, float *t, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_loadu_ps(x + i), tv = tanh8(gelu_inner8(xv));
+        if (t)
+            _mm256_storeu_ps(t + i, tv);
+        _mm256_storeu_ps(y + i, gelu8(xv, tv));
+    }
+    if (i < n) {
+        __m256i mask = tail_mask8(n - i);
+        __m256 xv = _mm256_maskload_ps(x + i, mask), tv = tanh8(gelu_inner8(xv));
+        if (t)
+            _mm256_maskstore_ps(t + i, mask, tv);
+        _mm256_maskstore_ps(y + i, mask, gelu8(xv, tv));
     }
 }
 
@@ -426,6 +530,35 @@ AVX512_FN void tanh_avx512(float *y, const float *x, int64_t n)
     }
 }
 
+AVX512_INLINE __m512 gelu_inner16(__m512 x)
+{
+    __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    return _mm512_mul_ps(S16(GELU_BETA), _mm512_add_ps(x, _mm512_mul_ps(S16(GELU_KAPPA), x3)));
+}
+
+AVX512_INLINE __m512 gelu16(__m512 x, __m512 t)
+{
+    return _mm512_mul_ps(_mm512_mul_ps(S16(0.5f), x), _mm512_add_ps(S16(1.0f), t));
+}
+
+AVX512_FN void gelu_tanh_avx512(float *y, float *t, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 xv = _mm512_loadu_ps(x + i), tv = tanh16(gelu_inner16(xv));
+        if (t)
+            _mm512_storeu_ps(t + i, tv);
+        _mm512_storeu_ps(y + i, gelu16(xv, tv));
+    }
+    if (i < n) {
+        __mmask16 k = tail_mask16(n - i);
+        __m512 xv = _mm512_maskz_loadu_ps(k, x + i), tv = tanh16(gelu_inner16(xv));
+        if (t)
+            _mm512_mask_storeu_ps(t + i, k, tv);
+        _mm512_mask_storeu_ps(y + i, k, gelu16(xv, tv));
+    }
+}
+
 AVX512_FN void exp_avx512(float *y, const float *x, int64_t n)
 {
     int64_t i = 0;
@@ -503,6 +636,92 @@ __attribute__((target("avx512f"))) static void tanh_grad_avx512(float *dx, const
         TANH_GRAD_BODY(_mm512, __m512, i);
     tanh_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
 }
+
+/* ---- gelu's (tanh form) gradient, AVX2 and AVX-512 without FMA (the bits of
+ * gelu_slope) ---- */
+
+#define GELU_GRAD_BODY(P, V, i)                                                                     \
+    do {                                                                                              \
+        V x_ = P##_loadu_ps(x + (i)), t_ = P##_loadu_ps(t + (i));                                     \
+        V left_ = P##_mul_ps(half, x_), right_ = P##_add_ps(one, t_);                                 \
+        V in_ = P##_mul_ps(beta, P##_add_ps(one, P##_mul_ps(kappa3, P##_mul_ps(x_, x_))));            \
+        V tail_ = P##_mul_ps(P##_mul_ps(left_, P##_sub_ps(one, P##_mul_ps(t_, t_))), in_);            \
+        V g_ = P##_mul_ps(P##_loadu_ps(dy + (i)), P##_add_ps(P##_mul_ps(half, right_), tail_));       \
+        P##_storeu_ps(dx + (i), accumulate ? P##_add_ps(P##_loadu_ps(dx + (i)), g_) : g_);           \
+    } while (0)
+
+__attribute__((target("avx2"))) static void gelu_tanh_grad_avx2(float *dx, const float *x, const float *t,
+                                                                const float *dy, int64_t n, bool accumulate)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 beta = _mm256_set1_ps(GELU_BETA), kappa3 = _mm256_set1_ps(GELU_KAPPA3);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        GELU_GRAD_BODY(_mm256, __m256, i);
+    gelu_tanh_grad_generic(dx + i, x + i, t + i, dy + i, n - i, accumulate);
+}
+
+__attribute__((target("avx512f"))) static void gelu_tanh_grad_avx512(float *dx, const float *x, const float *t,
+                                                                     const float *dy, int64_t n, bool accumulate)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), half = _mm512_set1_ps(0.5f);
+    const __m512 beta = _mm512_set1_ps(GELU_BETA), kappa3 = _mm512_set1_ps(GELU_KAPPA3);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        GELU_GRAD_BODY(_mm512, __m512, i);
+    gelu_tanh_grad_generic(dx + i, x + i, t + i, dy + i, n - i, accumulate);
+}
+
+/* ---- relu and its gradient, AVX2 and AVX-512: the compare is ordered (false
+ * for NaN) and the select clears the lanes where it holds, as the C ?: ---- */
+
+__attribute__((target("avx2"))) static void relu_avx2(float *y, const float *x, int64_t n)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(y + i, _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), v));
+    }
+    relu_generic(y + i, x + i, n - i);
+}
+
+__attribute__((target("avx2"))) static void relu_grad_avx2(float *dx, const float *y, const float *dy, int64_t n,
+                                                           bool accumulate)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 off = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_LE_OQ);
+        __m256 g = _mm256_andnot_ps(off, _mm256_loadu_ps(dy + i));
+        _mm256_storeu_ps(dx + i, accumulate ? _mm256_add_ps(_mm256_loadu_ps(dx + i), g) : g);
+    }
+    relu_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
+}
+
+__attribute__((target("avx512f"))) static void relu_avx512(float *y, const float *x, int64_t n)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        _mm512_storeu_ps(y + i, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_NLT_UQ), v));
+    }
+    relu_generic(y + i, x + i, n - i);
+}
+
+__attribute__((target("avx512f"))) static void relu_grad_avx512(float *dx, const float *y, const float *dy,
+                                                                int64_t n, bool accumulate)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 on = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), zero, _CMP_NLE_UQ); /* not y <= 0 */
+        __m512 g = _mm512_maskz_loadu_ps(on, dy + i);
+        _mm512_storeu_ps(dx + i, accumulate ? _mm512_add_ps(_mm512_loadu_ps(dx + i), g) : g);
+    }
+    relu_grad_generic(dx + i, y + i, dy + i, n - i, accumulate);
+}
 #endif /* LT_HAVE_X86_KERNELS */
 
 /* ---- dispatch -------------------------------------------------------------------- */
@@ -575,4 +794,52 @@ void lt_vtanh_grad(float *dx, const float *y, const float *dy, int64_t n, bool a
     }
 #endif
     tanh_grad_generic(dx, y, dy, n, accumulate);
+}
+
+void lt_vgelu_tanh(float *y, float *t, const float *x, int64_t n)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: gelu_tanh_avx512(y, t, x, n); return;
+    case LT_ISA_AVX2: gelu_tanh_avx2(y, t, x, n); return;
+    default: break;
+    }
+#endif
+    gelu_tanh_generic(y, t, x, n);
+}
+
+void lt_vgelu_tanh_grad(float *dx, const float *x, const float *t, const float *dy, int64_t n, bool accumulate)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: gelu_tanh_grad_avx512(dx, x, t, dy, n, accumulate); return;
+    case LT_ISA_AVX2: gelu_tanh_grad_avx2(dx, x, t, dy, n, accumulate); return;
+    default: break;
+    }
+#endif
+    gelu_tanh_grad_generic(dx, x, t, dy, n, accumulate);
+}
+
+void lt_vrelu(float *y, const float *x, int64_t n)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: relu_avx512(y, x, n); return;
+    case LT_ISA_AVX2: relu_avx2(y, x, n); return;
+    default: break;
+    }
+#endif
+    relu_generic(y, x, n);
+}
+
+void lt_vrelu_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate)
+{
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: relu_grad_avx512(dx, y, dy, n, accumulate); return;
+    case LT_ISA_AVX2: relu_grad_avx2(dx, y, dy, n, accumulate); return;
+    default: break;
+    }
+#endif
+    relu_grad_generic(dx, y, dy, n, accumulate);
 }

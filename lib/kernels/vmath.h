@@ -1,4 +1,5 @@
-/* vmath.h - vectorised elementwise tanh and exp (internal; not installed).
+/* vmath.h - vectorised elementwise tanh, exp, tanh-form GELU and relu
+ * (internal; not installed).
  *
  * Float kernels with three implementations chosen at run time from
  * lt_cpu_isa() (cpu.h): AVX-512, AVX2+FMA and portable C (which gcc
@@ -45,6 +46,33 @@ void lt_vtanh(float *y, const float *x, int64_t n);
  * one never uses a fused multiply-add: every path gives the bits of the
  * plain C expression. dx must not overlap y or dy. */
 void lt_vtanh_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate);
+
+/* GELU, tanh form (F.gelu(approximate="tanh"), GPT-2's NewGELU), in one
+ * pass: t[i] = tanh(sqrt(2/pi) (x[i] + 0.044715 x[i]^3)) and y[i] = 0.5 x[i]
+ * (1 + t[i]) for i < n, in PyTorch's order of operations. The tanh is this
+ * path's lt_vtanh, to the bit; everything else uses no fused multiply-add,
+ * so every path gives the bits of lt_vtanh over the scalar argument followed
+ * by the scalar expression. t may be NULL (only y is wanted); y, t and x
+ * must not overlap. */
+void lt_vgelu_tanh(float *y, float *t, const float *x, int64_t n);
+
+/* GELU's (tanh form) gradient from x and the t the forward saved:
+ * dx[i] = dy[i] * slope, or dx[i] += that when accumulate, with slope =
+ * 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2) in
+ * PyTorch's order of operations; no fused multiply-add on any path (the bits
+ * of the plain C expression). dx must not overlap x, t or dy. */
+void lt_vgelu_tanh_grad(float *dx, const float *x, const float *t, const float *dy, int64_t n, bool accumulate);
+
+/* relu: y[i] = x[i] < 0 ? 0 : x[i] for i < n (NaN and -0 pass through),
+ * the bits of that C expression on every path. y and x may be the same
+ * array; they must not otherwise overlap. */
+void lt_vrelu(float *y, const float *x, int64_t n);
+
+/* relu's gradient from its output: dx[i] = y[i] <= 0 ? 0 : dy[i] (NaN
+ * passes the gradient), or dx[i] += that when accumulate (0 is added, so
+ * a -0 in dx becomes +0, as the C expression does), for i < n; the bits of
+ * the C expression on every path. dx must not overlap y or dy. */
+void lt_vrelu_grad(float *dx, const float *y, const float *dy, int64_t n, bool accumulate);
 
 /* y[i] = exp(x[i]) for i < n. */
 void lt_vexp(float *y, const float *x, int64_t n);

@@ -5,7 +5,8 @@
  *   exact form), derivative Phi(x) + x * phi(x) from the input;
  *   gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  *   (F.gelu(approximate="tanh"), GPT-2's and makemore's NewGELU), with
- *   PyTorch's arithmetic in PyTorch's order and the vectorised tanh;
+ *   PyTorch's arithmetic in PyTorch's order and the vectorised tanh, its
+ *   derivative from x and the tanh the forward saved;
  *   softplus(x) = log(1 + exp(beta x)) / beta, or x where beta x > threshold
  *   (F.softplus), derivative sigmoid(beta x). */
 #include "core/opkit.h"
@@ -46,85 +47,68 @@ static const lt_op gelu_op = {"gelu", gelu_backward, LT_SAVES_IN(0)};
 lt_tensor *lt_sigmoid(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &sigmoid_op, x, sigmoid_map, 0.0); }
 lt_tensor *lt_gelu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &gelu_op, x, gelu_map, 0.0); }
 
-/* ---- gelu, tanh form --------------------------------------------------------- */
+/* ---- gelu, tanh form ---------------------------------------------------------- */
 
-#define GELU_BETA 0.7978845608028654f /* sqrt(2/pi), PyTorch's M_SQRT2 * M_2_SQRTPI * 0.5 */
-#define GELU_KAPPA 0.044715f
-#define GELU_CHUNK 256 /* the backward's tanh values, a block at a time on the stack */
-
-/* t[i] = sqrt(2/pi) * (x + 0.044715 x^3), the argument of tanh */
-static void gelu_tanh_inner(float *restrict t, const float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        t[i] = GELU_BETA * (x[i] + GELU_KAPPA * (x[i] * x[i] * x[i]));
-}
-
-/* y holds tanh's argument, then its tanh (lt_vtanh in place), then the
- * result; each element depends on x[i] alone, so a split across threads
- * gives the same bits. */
-static void gelu_tanh_map(float *restrict y, const float *x, int64_t n)
-{
-    gelu_tanh_inner(y, x, n);
-    lt_vtanh(y, y, n);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = 0.5f * x[i] * (1.0f + y[i]);
-}
-
-typedef struct {
-    const float *x, *dy;
+/* The forward writes y and, when a gradient will be wanted, t = tanh of
+ * the inner argument into arena memory the node keeps (node->saved), so the
+ * backward computes the slope from x and t without a second tanh. Both
+ * passes are lt_vgelu_tanh(_grad) over blocks of elements: each element
+ * depends on its own x (and dy) alone, so any split across threads gives
+ * the same bits. */
+typedef struct gelu_tanh_job {
+    const float *x;
+    float *t;        /* tanh of the inner argument: written forward, read backward */
+    float *y;        /* forward */
+    const float *dy; /* backward */
     float *dx;
     bool fresh; /* dx is written, not added to */
-} gelu_tanh_grad;
+} gelu_tanh_job;
 
-/* dx[i] (+)= dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 *
- * 0.044715 x^2)), t = tanh(inner), in PyTorch's order of operations, for
- * elements [begin, end): each depends on its own x and dy alone, so a split
- * across threads gives the same bits. */
+static void gelu_tanh_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const gelu_tanh_job *j = arg;
+    lt_vgelu_tanh(j->y + begin, j->t ? j->t + begin : NULL, j->x + begin, end - begin);
+}
+
 static void gelu_tanh_grad_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
-    const gelu_tanh_grad *g = arg;
-    const float *x = g->x, *dy = g->dy;
-    float *dx = g->dx;
-    float t[GELU_CHUNK];
-    for (int64_t i0 = begin; i0 < end; i0 += GELU_CHUNK) {
-        int64_t m = end - i0 < GELU_CHUNK ? end - i0 : GELU_CHUNK;
-        gelu_tanh_inner(t, x + i0, m);
-        lt_vtanh(t, t, m);
-        for (int64_t j = 0; j < m; j++) {
-            float xj = x[i0 + j], left = 0.5f * xj, right = 1.0f + t[j];
-            float slope_in = GELU_BETA * (1.0f + 3.0f * GELU_KAPPA * (xj * xj));
-            t[j] = 0.5f * right + left * (1.0f - t[j] * t[j]) * slope_in; /* the slope */
-        }
-        if (g->fresh)
-            for (int64_t j = 0; j < m; j++)
-                dx[i0 + j] = dy[i0 + j] * t[j];
-        else
-            for (int64_t j = 0; j < m; j++)
-                dx[i0 + j] += dy[i0 + j] * t[j];
-    }
+    const gelu_tanh_job *j = arg;
+    lt_vgelu_tanh_grad(j->dx + begin, j->x + begin, j->t + begin, j->dy + begin, end - begin, !j->fresh);
 }
 
-/* the forward's work and a few more multiplies */
-#define WORK_GELU_TANH_GRAD (LT_WORK_TANH + 16.0)
+/* blocks start at multiples of 16 elements (a cache line; a vector of every path) */
+#define GELU_ALIGN 16
+/* a few multiplies on top of the vectorised tanh */
+#define WORK_GELU_TANH (LT_WORK_TANH + 8.0)
+/* a dozen multiplies and adds over four streams of memory */
+#define WORK_GELU_TANH_GRAD 16.0
 
 static void gelu_tanh_backward(lt_ctx *ctx, lt_node *node)
 {
-    gelu_tanh_grad g = {lt_f32(node->in[0]), lt_output_grad(node), NULL, false}; /* x is dense (lt_unary_op) */
-    if (!(g.dx = lt_input_grad_fresh(ctx, node, 0, &g.fresh)))
+    /* x is dense (lt_unary_begin); t was saved, since the node exists */
+    gelu_tanh_job j = {.x = lt_f32(node->in[0]), .t = node->saved, .dy = lt_output_grad(node)};
+    if (!(j.dx = lt_input_grad_fresh(ctx, node, 0, &j.fresh)))
         return;
     int64_t n = lt_numel(node->out);
-    lt_parallel_for(ctx, n, GELU_CHUNK, (double)n * WORK_GELU_TANH_GRAD, gelu_tanh_grad_task, &g);
+    lt_parallel_for(ctx, n, GELU_ALIGN, (double)n * WORK_GELU_TANH_GRAD, gelu_tanh_grad_task, &j);
 }
 
 static const lt_op gelu_tanh_op = {"gelu_tanh", gelu_tanh_backward, LT_SAVES_IN(0)};
 
-/* a few multiplies on top of the vectorised tanh */
-#define WORK_GELU_TANH (LT_WORK_TANH + 8.0)
-
 lt_tensor *lt_gelu_tanh(lt_ctx *ctx, lt_tensor *x)
 {
-    return lt_unary_op(ctx, &gelu_tanh_op, x, gelu_tanh_map, WORK_GELU_TANH);
+    lt_tensor *y = lt_unary_begin(ctx, "gelu_tanh", &x);
+    if (!y)
+        return NULL;
+    int64_t n = lt_numel(x);
+    float *t = NULL; /* only when the node will be recorded (lt_op_end's condition) */
+    if (lt_needs_grad(ctx, 1, &x) && !(t = lt_arena_alloc(ctx, sizeof(float) * (size_t)n)))
+        return NULL;
+    gelu_tanh_job j = {.x = lt_f32(x), .t = t, .y = lt_f32(y)};
+    lt_parallel_for(ctx, n, GELU_ALIGN, (double)n * WORK_GELU_TANH, gelu_tanh_task, &j);
+    return lt_op_end(ctx, &gelu_tanh_op, y, 1, &x, &(lt_node_data){.saved = t});
 }
 
 /* ---- softplus ------------------------------------------------------------------ */

@@ -38,13 +38,6 @@ static void log_map(float *restrict y, const float *x, int64_t n)
         y[i] = logf(x[i]);
 }
 
-/* written so that NaN propagates (NaN < 0 is false), as in PyTorch */
-static void relu_map(float *restrict y, const float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] < 0.0f ? 0.0f : x[i];
-}
-
 /* 1 / sqrt(x) with a true division, as PyTorch's rsqrt (so rsqrt(x) ==
  * pow(x, -0.5) to the bit) */
 static void rsqrt_map(float *restrict y, const float *x, int64_t n)
@@ -78,34 +71,19 @@ LT_UNARY_BACKWARD(abs_backward, dy * sign_of(x))
 
 /* relu's backward, split across the context's threads like its forward (a
  * wide layer's relu is a pass over megabytes): dx (+)= dy where y > 0 or
- * NaN, else 0; each element is its own, so any split gives the same bits. */
+ * NaN, else 0 (lt_vrelu_grad); each element is its own, so any split gives
+ * the same bits. */
 typedef struct relu_grad {
     const float *y, *dy;
     float *dx;
     bool fresh; /* dx is written, not added to */
 } relu_grad;
 
-static void relu_grad_block(float *restrict dx, const float *restrict y, const float *restrict dy, int64_t n,
-                            bool fresh)
-{
-    /* dy read unconditionally: a select the compiler vectorises, no branch */
-    if (fresh)
-        for (int64_t i = 0; i < n; i++) {
-            const float d = dy[i];
-            dx[i] = y[i] <= 0.0f ? 0.0f : d;
-        }
-    else
-        for (int64_t i = 0; i < n; i++) {
-            const float d = dy[i];
-            dx[i] += y[i] <= 0.0f ? 0.0f : d;
-        }
-}
-
 static void relu_grad_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const relu_grad *g = arg;
-    relu_grad_block(g->dx + begin, g->y + begin, g->dy + begin, end - begin, g->fresh);
+    lt_vrelu_grad(g->dx + begin, g->y + begin, g->dy + begin, end - begin, !g->fresh);
 }
 
 /* A load or two and a store per element: a memory pass, which costs about
@@ -146,7 +124,8 @@ lt_tensor *lt_neg(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &neg_op, 
 lt_tensor *lt_tanh(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &tanh_op, x, lt_vtanh, LT_WORK_TANH); }
 lt_tensor *lt_exp(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &exp_op, x, lt_vexp, LT_WORK_EXP); }
 lt_tensor *lt_log(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &log_op, x, log_map, 0.0); }
-lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &relu_op, x, relu_map, WORK_RELU); }
+/* relu(NaN) = NaN, as PyTorch (vmath.h) */
+lt_tensor *lt_relu(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &relu_op, x, lt_vrelu, WORK_RELU); }
 lt_tensor *lt_sqrt(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &sqrt_op, x, sqrt_map, 0.0); }
 lt_tensor *lt_rsqrt(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &rsqrt_op, x, rsqrt_map, 0.0); }
 lt_tensor *lt_abs(lt_ctx *ctx, lt_tensor *x) { return lt_unary_op(ctx, &abs_op, x, abs_map, 0.0); }
