@@ -19,6 +19,7 @@
  * buffer is fresh (lt_input_grad_fresh). */
 #include "core/opkit.h"
 #include "kernels/gemm_split.h"
+#include "kernels/vnorm.h"
 
 /* A 2-D operand as gemm reads it in place, or false when neither stride is
  * 1 (then the caller makes it contiguous). */
@@ -29,14 +30,12 @@ static bool gemm_view(const lt_tensor *t, lt_mat *m)
 }
 
 /* db[j * stride] += sum over rows i of dy[i][j], dy (n,m) dense, row by row
- * (the same order for any stride); a unit stride gets its own loop, which
- * vectorises. */
+ * (the same order for any stride); a unit stride goes to the vector column
+ * sums, which keep blocks of db in registers over all the rows. */
 static void add_column_sums(float *db, int64_t stride, const float *restrict dy, int64_t n, int64_t m)
 {
     if (stride == 1)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < m; j++)
-                db[j] += dy[i * m + j];
+        lt_vcol_sums_add(db, dy, n, m, m);
     else
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < m; j++)
