@@ -132,6 +132,12 @@ float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
     *fresh = false;
     if (!wants_grad(x))
         return NULL;
+    if (s->grad && s->grad_zero && covers_storage(x)) {
+        /* zeroed lazily (lt_zero_grad): the caller's writes replace the stale values */
+        s->grad_zero = false;
+        *fresh = true;
+        return s->grad;
+    }
     if (s->grad || s->persistent || !covers_storage(x))
         return lt_grad_buffer(ctx, x);
     /* the first backward to reach this storage: no contribution to keep, so
@@ -189,6 +195,8 @@ static bool walk_tape(lt_ctx *ctx, const char *caller)
         lt_node *node = ctx->tape[i];
         if (!node->out->storage->grad)
             continue;
+        if (node->out->storage->grad_zero && !lt_grad_buffer(ctx, node->out)) /* the marked zeros, cleared */
+            return false;
         if (!saved_unchanged(ctx, node, caller))
             return false;
         node->op->backward(ctx, node);
