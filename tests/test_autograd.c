@@ -112,14 +112,14 @@ static void test_backward_scalar_and_accumulate(void **state)
 
 /* ---- lt_zero_grad of a whole persistent tensor: marked, cleared lazily ------------ */
 
-/* loss = sum((x @ W + b) * b) + sum(V[0]): W's and b's gradients written
- * fresh by linear after a lazy zero (b's also added to by mul, V's through
- * a view), U's never reached. Copies the four gradients out (read with
+/* loss = sum((x @ W^T + b) * b) + sum(V[0]), W (4,3) passed transposed: W's
+ * and b's gradients written fresh by linear after a lazy zero (b's also
+ * added to by mul, V's through a view), U's never reached. Copies the four gradients out (read with
  * lt_grad_f32, which clears a marked buffer). */
 static void lazy_zero_pass(lt_ctx *ctx, lt_tensor *const p[5], float out[4][12])
 {
     lt_ctx_reset(ctx);
-    lt_tensor *y = lt_mul(ctx, lt_linear(ctx, p[0], p[1], p[2]), p[2]);
+    lt_tensor *y = lt_mul(ctx, lt_linear(ctx, p[0], lt_transpose(ctx, p[1], 0, 1), p[2]), p[2]);
     lt_tensor *loss = lt_add(ctx, lt_sum(ctx, y), lt_sum(ctx, lt_select(ctx, p[3], 0, 0)));
     assert_true(lt_backward(ctx, loss));
     for (int i = 1; i < 5; i++)
@@ -130,7 +130,7 @@ static void test_lazy_zero_grad(void **state)
 {
     (void)state;
     lt_ctx *ctx = lt_ctx_new();
-    lt_tensor *p[5] = {ts_random(ctx, LT_SHAPE(5, 3), 1, -1, 1), ts_random(ctx, LT_SHAPE(3, 4), 2, -1, 1),
+    lt_tensor *p[5] = {ts_random(ctx, LT_SHAPE(5, 3), 1, -1, 1), ts_random(ctx, LT_SHAPE(4, 3), 2, -1, 1),
                        ts_random(ctx, LT_SHAPE(4), 3, -1, 1), ts_random(ctx, LT_SHAPE(2, 3), 4, -1, 1),
                        ts_random(ctx, LT_SHAPE(6), 5, -1, 1)};
     for (int i = 1; i < 5; i++)

@@ -119,10 +119,27 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i)
 }
 
 /* Writing t element by element writes every element of its storage once:
- * a dense view of all of it. */
+ * a view of all of it whose dims, taken in order of stride, lay it out
+ * densely (a contiguous tensor, or a whole transposed one such as a
+ * PyTorch-style weight passed as lt_transpose(W)). */
 static bool covers_storage(const lt_tensor *t)
 {
-    return t->offset == 0 && lt_numel(t) == t->storage->numel && lt_is_contiguous(t);
+    const int64_t n = lt_numel(t);
+    if (t->offset != 0 || n != t->storage->numel)
+        return false;
+    if (n == 0)
+        return true;
+    bool used[LT_MAX_DIMS] = {false};
+    int64_t span = 1; /* elements laid out by the dims chained so far */
+    for (bool grew = true; grew && span < n;) {
+        grew = false;
+        for (int d = 0; d < t->ndim && !grew; d++)
+            if (!used[d] && t->shape[d] > 1 && t->stride[d] == span) {
+                used[d] = grew = true;
+                span *= t->shape[d];
+            }
+    }
+    return span == n;
 }
 
 float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
