@@ -105,25 +105,13 @@ typedef void (*grad_row_fn)(float *dx, int64_t sx, const float *pdy, const float
     }
 
 /* clang-format off */
-GRAD_ROW(pass_grad_row, dy)        /* d(a+b)/da, d(a+b)/db, d(a-b)/da */
+GRAD_ROW(pass_grad, dy)            /* d(a+b)/da, d(a+b)/db, d(a-b)/da */
 GRAD_ROW(neg_grad, -dy)            /* d(a-b)/db */
 GRAD_ROW(mul_grad_a, dy * b)       /* d(ab)/da = b */
 GRAD_ROW(mul_grad_b, dy * a)       /* d(ab)/db = a */
 GRAD_ROW(div_grad_a, dy / b)       /* d(a/b)/da = 1/b */
 GRAD_ROW(div_grad_b, -dy * y / b)  /* d(a/b)/db = -a/b^2 = -(a/b)/b; no b*b to overflow */
 /* clang-format on */
-
-/* pass_grad_row, with a written unit-stride row (the usual a + b of two
- * fresh gradients: the residual adds) handed to memcpy, which moves whole
- * vectors at the machine's width: the same floats. */
-static void pass_grad(float *dx, int64_t sx, const float *pdy, const float *py, const float *pa, int64_t sa,
-                      const float *pb, int64_t sb, int64_t n, bool set)
-{
-    if (set && sx == 1)
-        memcpy(dx, pdy, sizeof(float) * (size_t)n);
-    else
-        pass_grad_row(dx, sx, pdy, py, pa, sa, pb, sb, n, set);
-}
 
 /* ---- the four ops --------------------------------------------------------- */
 
