@@ -562,10 +562,11 @@ static int path(void)
 double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
 {
 #if LT_HAVE_X86_KERNELS
-    if (path() == 2)
-        return moment_avx512(x, c, shift, power);
-    if (path() == 1)
-        return moment_avx2(x, c, shift, power);
+    switch (path()) { /* asked once: layernorm calls this twice per row */
+    case 2: return moment_avx512(x, c, shift, power);
+    case 1: return moment_avx2(x, c, shift, power);
+    default: break;
+    }
 #endif
     return moment_generic(x, c, shift, power);
 }
@@ -573,13 +574,10 @@ double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
 void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)
 {
 #if LT_HAVE_X86_KERNELS
-    if (path() == 2) {
-        ln_sums_avx512(xh, dh, c, sd, sdx);
-        return;
-    }
-    if (path() == 1) {
-        ln_sums_avx2(xh, dh, c, sd, sdx);
-        return;
+    switch (path()) {
+    case 2: ln_sums_avx512(xh, dh, c, sd, sdx); return;
+    case 1: ln_sums_avx2(xh, dh, c, sd, sdx); return;
+    default: break;
     }
 #endif
     ln_sums_generic(xh, dh, c, sd, sdx);
