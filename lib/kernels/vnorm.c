@@ -209,6 +209,20 @@ __attribute__((target("avx2"), always_inline)) static inline void add_column(__m
     *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
+/* Columns j..j+7 of the block's 8 rows: d[k] holds dh's column j + k, p[k]
+ * the float products dh * xh of that column (lane q: row q). */
+__attribute__((target("avx2"), always_inline)) static inline void column_tiles(const float *xh, const float *dh,
+                                                                              int64_t c, int64_t j, __m256 d[8],
+                                                                              __m256 p[8])
+{
+    for (int q = 0; q < SUM_ROWS; q++) {
+        d[q] = _mm256_loadu_ps(dh + q * c + j);
+        p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
+    }
+    transpose8(d);
+    transpose8(p);
+}
+
 /* AVX2: each transposed column's 8 floats added as two vectors of 4
  * doubles (rows 0-3, rows 4-7). */
 __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const float *dh, int64_t c, double *sd,
@@ -219,12 +233,7 @@ __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const 
     int64_t j = 0;
     for (; j + 8 <= c; j += 8) {
         __m256 d[8], p[8];
-        for (int q = 0; q < SUM_ROWS; q++) {
-            d[q] = _mm256_loadu_ps(dh + q * c + j);
-            p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
-        }
-        transpose8(d);
-        transpose8(p);
+        column_tiles(xh, dh, c, j, d, p);
         for (int k = 0; k < 8; k++) { /* column j + k, in order */
             add_column(&sd_lo, &sd_hi, d[k]);
             add_column(&sdx_lo, &sdx_hi, p[k]);
@@ -247,12 +256,7 @@ __attribute__((target("avx512f"))) static void ln_sums_avx512(const float *xh, c
     int64_t j = 0;
     for (; j + 8 <= c; j += 8) {
         __m256 d[8], p[8];
-        for (int q = 0; q < SUM_ROWS; q++) {
-            d[q] = _mm256_loadu_ps(dh + q * c + j);
-            p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
-        }
-        transpose8(d);
-        transpose8(p);
+        column_tiles(xh, dh, c, j, d, p);
         for (int k = 0; k < 8; k++) { /* column j + k, in order */
             s = _mm512_add_pd(s, _mm512_cvtps_pd(d[k]));
             sx = _mm512_add_pd(sx, _mm512_cvtps_pd(p[k]));
