@@ -166,6 +166,9 @@ typedef struct lt_storage {
     int64_t numel;   /**< number of elements */
     lt_dtype dtype;  /**< element type */
     bool persistent; /**< heap (lt_new*) or arena (temporary) */
+    bool grad_zero;  /**< grad's values are stale and stand for zeros (lt_zero_grad of a whole persistent
+                          tensor clears lazily): the first backward to reach it writes it instead of adding,
+                          and lt_grad_f32, lt_grad and lt_grad_buffer clear it first; read grad through them */
     uint64_t version; /**< in-place writes to data so far (lt_data_version; checked by lt_backward) */
 } lt_storage;
 
@@ -753,7 +756,10 @@ bool lt_backward(lt_ctx *ctx, lt_tensor *loss);
  * shape (torch's out.backward(grad)); LT_ERR_SHAPE when the shapes differ,
  * otherwise as lt_backward. */
 bool lt_backward_grad(lt_ctx *ctx, lt_tensor *out, const lt_tensor *grad);
-/** Sets t's gradient to zero (no-op when it has none or t is NULL). */
+/** Sets t's gradient to zero (no-op when it has none or t is NULL). For a
+ *  whole persistent tensor the buffer is only marked (lt_storage.grad_zero):
+ *  the next backward writes it instead of clearing then adding, and every
+ *  reader (lt_grad_f32, lt_grad, lt_grad_get) sees zeros until then. */
 void lt_zero_grad(lt_tensor *t);
 /** Number of nodes on the tape (for tests and tools). */
 size_t lt_tape_size(const lt_ctx *ctx);

@@ -3,6 +3,8 @@
  * extension API (the way users add ops). */
 #include "test_support.h"
 
+#include <string.h>
+
 /* ---- a user-defined op: y = x^3 elementwise -------------------------------- */
 
 static void cube_backward(lt_ctx *ctx, lt_node *node)
@@ -108,6 +110,56 @@ static void test_backward_scalar_and_accumulate(void **state)
     lt_ctx_free(ctx);
 }
 
+/* ---- lt_zero_grad of a whole persistent tensor: marked, cleared lazily ------------ */
+
+/* loss = sum((x @ W^T + b) * b) + sum(V[0]), W (4,3) passed transposed: W's
+ * and b's gradients written fresh by linear after a lazy zero (b's also
+ * added to by mul, V's through a view), U's never reached. Copies the four gradients out (read with
+ * lt_grad_f32, which clears a marked buffer). */
+static void lazy_zero_pass(lt_ctx *ctx, lt_tensor *const p[5], float out[4][12])
+{
+    lt_ctx_reset(ctx);
+    lt_tensor *y = lt_mul(ctx, lt_linear(ctx, p[0], lt_transpose(ctx, p[1], 0, 1), p[2]), p[2]);
+    lt_tensor *loss = lt_add(ctx, lt_sum(ctx, y), lt_sum(ctx, lt_select(ctx, p[3], 0, 0)));
+    assert_true(lt_backward(ctx, loss));
+    for (int i = 1; i < 5; i++)
+        memcpy(out[i - 1], lt_grad_f32(p[i]), sizeof(float) * (size_t)lt_numel(p[i]));
+}
+
+static void test_lazy_zero_grad(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    lt_tensor *p[5] = {ts_random(ctx, LT_SHAPE(5, 3), 1, -1, 1), ts_random(ctx, LT_SHAPE(4, 3), 2, -1, 1),
+                       ts_random(ctx, LT_SHAPE(4), 3, -1, 1), ts_random(ctx, LT_SHAPE(2, 3), 4, -1, 1),
+                       ts_random(ctx, LT_SHAPE(6), 5, -1, 1)};
+    for (int i = 1; i < 5; i++)
+        lt_requires_grad(ctx, p[i], true);
+    float first[4][12], again[4][12];
+    lazy_zero_pass(ctx, p, first); /* buffers from lt_requires_grad: zeros, added to */
+    const int64_t n[4] = {12, 4, 6, 6};
+    for (int64_t k = 0; k < n[3]; k++)
+        assert_true(first[3][k] == 0.0f);
+    lazy_zero_pass(ctx, p, again); /* no zero_grad: every gradient doubles */
+    for (int i = 0; i < 4; i++)
+        for (int64_t k = 0; k < n[i]; k++)
+            assert_float_equal(again[i][k], 2.0f * first[i][k], 1e-5); /* b's two terms: another order */
+    for (int i = 1; i < 5; i++)
+        lt_zero_grad(p[i]);
+    assert_true(p[1]->storage->grad_zero);
+    for (int i = 1; i < 5; i++) /* every reader sees zeros before any backward */
+        for (int64_t k = 0; k < lt_numel(p[i]); k++)
+            assert_true(lt_grad_get(p[i], k) == 0.0f);
+    lt_tensor *g = lt_grad(ctx, p[2]); /* clears the marked buffer it shares */
+    assert_false(p[2]->storage->grad_zero);
+    for (int64_t k = 0; k < 4; k++)
+        assert_true(lt_data_f32(g)[k] == 0.0f);
+    lazy_zero_pass(ctx, p, again); /* W written fresh, V cleared then added to, U cleared on reading */
+    for (int i = 0; i < 4; i++)
+        assert_memory_equal(first[i], again[i], sizeof(float) * (size_t)n[i]);
+    lt_ctx_free(ctx);
+}
+
 static void test_no_grad_records_nothing(void **state)
 {
     (void)state;
@@ -189,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_backward_errors),
         cmocka_unit_test(test_unused_branch),
         cmocka_unit_test(test_fresh_gradient_buffers),
+        cmocka_unit_test(test_lazy_zero_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,10 +119,27 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i)
 }
 
 /* Writing t element by element writes every element of its storage once:
- * a dense view of all of it. */
+ * a view of all of it whose dims, taken in order of stride, lay it out
+ * densely (a contiguous tensor, or a whole transposed one such as a
+ * PyTorch-style weight passed as lt_transpose(W)). */
 static bool covers_storage(const lt_tensor *t)
 {
-    return t->offset == 0 && lt_numel(t) == t->storage->numel && lt_is_contiguous(t);
+    const int64_t n = lt_numel(t);
+    if (t->offset != 0 || n != t->storage->numel)
+        return false;
+    if (n == 0)
+        return true;
+    bool used[LT_MAX_DIMS] = {false};
+    int64_t span = 1; /* elements laid out by the dims chained so far */
+    for (bool grew = true; grew && span < n;) {
+        grew = false;
+        for (int d = 0; d < t->ndim && !grew; d++)
+            if (!used[d] && t->shape[d] > 1 && t->stride[d] == span) {
+                used[d] = grew = true;
+                span *= t->shape[d];
+            }
+    }
+    return span == n;
 }
 
 float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
@@ -132,6 +149,12 @@ float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
     *fresh = false;
     if (!wants_grad(x))
         return NULL;
+    if (s->grad && s->grad_zero && covers_storage(x)) {
+        /* zeroed lazily (lt_zero_grad): the caller's writes replace the stale values */
+        s->grad_zero = false;
+        *fresh = true;
+        return s->grad;
+    }
     if (s->grad || s->persistent || !covers_storage(x))
         return lt_grad_buffer(ctx, x);
     /* the first backward to reach this storage: no contribution to keep, so
@@ -189,6 +212,8 @@ static bool walk_tape(lt_ctx *ctx, const char *caller)
         lt_node *node = ctx->tape[i];
         if (!node->out->storage->grad)
             continue;
+        if (node->out->storage->grad_zero && !lt_grad_buffer(ctx, node->out)) /* the marked zeros, cleared */
+            return false;
         if (!saved_unchanged(ctx, node, caller))
             return false;
         node->op->backward(ctx, node);

@@ -107,12 +107,15 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i);
 /* lt_input_grad, for a backward that can write its whole input gradient
  * instead of adding to it: *fresh is true when the buffer was allocated by
  * this call and left uncleared, and the caller must then set (=) every
- * element of input i's gradient, never add. That happens only for the first
- * backward to reach a temporary's storage (nothing accumulated yet) and when
- * input i is a dense view of all of that storage, so that writing the input
- * writes the whole buffer; otherwise *fresh is false and the buffer holds
- * the gradient so far, as lt_input_grad's. Saves clearing the buffer and
- * reading the zeros back: most temporaries have one consumer. */
+ * element of input i's gradient (through the input's strides), never add.
+ * That happens only for the first backward to reach a temporary's storage
+ * (nothing accumulated yet) or a persistent one whose gradient lt_zero_grad
+ * marked as zero, and when input i is a view of all of that storage laid out
+ * densely in some order of its dims (contiguous, or a whole transposed
+ * tensor), so that writing the input writes the whole buffer; otherwise
+ * *fresh is false and the buffer holds the gradient so far, as
+ * lt_input_grad's. Saves clearing the buffer and reading the zeros back:
+ * most temporaries and parameters have one consumer. */
 float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh);
 
 /* The backward of an elementwise one-input op (inputs made dense by

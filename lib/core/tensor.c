@@ -182,9 +182,18 @@ void lt_free(lt_tensor *t)
 
 /* ---- gradients ---------------------------------------------------------- */
 
+/* A buffer marked by lt_zero_grad holds zeros from here on. */
+static void clear_marked(lt_storage *s)
+{
+    if (s->grad && s->grad_zero)
+        memset(s->grad, 0, (size_t)(s->numel ? s->numel : 1) * sizeof(float));
+    s->grad_zero = false;
+}
+
 float *lt_grad_buffer(lt_ctx *ctx, lt_tensor *t)
 {
     lt_storage *s = t->storage;
+    clear_marked(s);
     if (!s->grad) {
         size_t bytes = (size_t)(s->numel ? s->numel : 1) * sizeof(float);
         if (s->persistent) {
@@ -214,7 +223,13 @@ lt_tensor *lt_requires_grad(lt_ctx *ctx, lt_tensor *t, bool requires)
     return t;
 }
 
-float *lt_grad_f32(lt_tensor *t) { return t && t->storage->grad ? t->storage->grad + t->offset : NULL; }
+float *lt_grad_f32(lt_tensor *t)
+{
+    if (!t || !t->storage->grad)
+        return NULL;
+    clear_marked(t->storage);
+    return t->storage->grad + t->offset;
+}
 
 lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
 {
@@ -222,6 +237,7 @@ lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
         return NULL;
     if (!t->storage->grad)
         return lt_fail(ctx, LT_ERR_GRAPH, "grad: the tensor has no gradient (requires_grad not set, or no backward yet)");
+    clear_marked(t->storage); /* the tensor made below shares the buffer */
     unsigned char *p = lt_arena_alloc(ctx, sizeof(lt_tensor) + sizeof(lt_storage));
     if (!p)
         return NULL;
@@ -238,11 +254,22 @@ lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
     return g;
 }
 
+/* t is a dense view of all of its storage: writing t writes every element. */
+static bool whole_storage(const lt_tensor *t)
+{
+    return t->offset == 0 && lt_numel(t) == t->storage->numel && lt_is_contiguous(t);
+}
+
 void lt_zero_grad(lt_tensor *t)
 {
-    float *grad = lt_grad_f32(t);
-    if (!grad)
+    if (!t || !t->storage->grad || t->storage->grad_zero)
         return;
+    if (t->storage->persistent && whole_storage(t)) {
+        /* cleared lazily: the next backward writes the buffer (lt_input_grad_fresh) or clears it first */
+        t->storage->grad_zero = true;
+        return;
+    }
+    float *grad = lt_grad_f32(t);
     if (lt_is_contiguous(t)) {
         memset(grad, 0, (size_t)lt_numel(t) * sizeof(float));
         return;
@@ -290,7 +317,7 @@ void lt_set_i32(lt_tensor *t, int64_t i, int32_t v)
 
 float lt_grad_get(const lt_tensor *t, int64_t i)
 {
-    if (!in_range(t, i) || !t->storage->grad)
+    if (!in_range(t, i) || !t->storage->grad || t->storage->grad_zero)
         return 0.0f;
     return t->storage->grad[lt_offset_of(t, i)];
 }

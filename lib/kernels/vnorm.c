@@ -52,12 +52,18 @@ static void affine_generic(float *restrict y, const float *restrict x, int64_t c
         y[j] = (x[j] - mu) * is * g[j] + b[j];
 }
 
-static void xhat_dxhat_generic(float *restrict xh, float *restrict dh, const float *restrict x,
-                               const float *restrict dy, const float *restrict g, float mu, float is, int64_t c)
+static void ln_terms_generic(float *restrict xh, float *restrict dh, float *restrict dgain, float *restrict dbias,
+                             const float *restrict x, const float *restrict dy, const float *restrict g, float mu,
+                             float is, int64_t c)
 {
     for (int64_t j = 0; j < c; j++) {
-        xh[j] = (x[j] - mu) * is;
+        const float t = (x[j] - mu) * is;
+        xh[j] = t;
         dh[j] = g ? dy[j] * g[j] : dy[j];
+        if (dgain)
+            dgain[j] += dy[j] * t;
+        if (dbias)
+            dbias[j] += dy[j];
     }
 }
 
@@ -89,6 +95,30 @@ static void ln_sums_generic(const float *xh, const float *dh, int64_t c, double 
     for (int q = 0; q < SUM_ROWS; q++)
         sd[q] = sdx[q] = 0.0;
     ln_sums_from(xh, dh, 0, c, sd, sdx);
+}
+
+/* ---- column sums, portable: rows outer, columns inner ---------------------------- */
+
+static void col_ln_params_generic(float *restrict dgain, float *restrict dbias, const float *restrict x,
+                                  const float *restrict dy, int64_t m, int64_t ld, int64_t n, const float *mean,
+                                  const float *invstd)
+{
+    for (int64_t r = 0; r < m; r++) {
+        const float *xr = x + r * ld, *dr = dy + r * ld;
+        if (dgain)
+            for (int64_t j = 0; j < n; j++)
+                dgain[j] += dr[j] * ((xr[j] - mean[r]) * invstd[r]);
+        if (dbias)
+            for (int64_t j = 0; j < n; j++)
+                dbias[j] += dr[j];
+    }
+}
+
+static void col_sums_generic(float *restrict sums, const float *restrict y, int64_t m, int64_t ld, int64_t n)
+{
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < n; j++)
+            sums[j] += y[r * ld + j];
 }
 
 /* ---- batchnorm, portable: rows outer, channels inner ---------------------------- */
@@ -179,8 +209,22 @@ __attribute__((target("avx2"), always_inline)) static inline void add_column(__m
     *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
 
-/* AVX2 (used by the AVX-512 path too: the sums' latency, not the width,
- * bounds it). */
+/* Columns j..j+7 of the block's 8 rows: d[k] holds dh's column j + k, p[k]
+ * the float products dh * xh of that column (lane q: row q). */
+__attribute__((target("avx2"), always_inline)) static inline void column_tiles(const float *xh, const float *dh,
+                                                                              int64_t c, int64_t j, __m256 d[8],
+                                                                              __m256 p[8])
+{
+    for (int q = 0; q < SUM_ROWS; q++) {
+        d[q] = _mm256_loadu_ps(dh + q * c + j);
+        p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
+    }
+    transpose8(d);
+    transpose8(p);
+}
+
+/* AVX2: each transposed column's 8 floats added as two vectors of 4
+ * doubles (rows 0-3, rows 4-7). */
 __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const float *dh, int64_t c, double *sd,
                                                          double *sdx)
 {
@@ -189,12 +233,7 @@ __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const 
     int64_t j = 0;
     for (; j + 8 <= c; j += 8) {
         __m256 d[8], p[8];
-        for (int q = 0; q < SUM_ROWS; q++) {
-            d[q] = _mm256_loadu_ps(dh + q * c + j);
-            p[q] = _mm256_mul_ps(d[q], _mm256_loadu_ps(xh + q * c + j));
-        }
-        transpose8(d);
-        transpose8(p);
+        column_tiles(xh, dh, c, j, d, p);
         for (int k = 0; k < 8; k++) { /* column j + k, in order */
             add_column(&sd_lo, &sd_hi, d[k]);
             add_column(&sdx_lo, &sdx_hi, p[k]);
@@ -204,6 +243,27 @@ __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const 
     _mm256_storeu_pd(sd + 4, sd_hi);
     _mm256_storeu_pd(sdx, sdx_lo);
     _mm256_storeu_pd(sdx + 4, sdx_hi);
+    ln_sums_from(xh, dh, j, c, sd, sdx);
+}
+
+/* AVX-512: the same sums with one vector of 8 doubles per column (half the
+ * conversions and additions; each row's chain of additions is the AVX2
+ * path's, so its latency still bounds the loop). */
+__attribute__((target("avx512f"))) static void ln_sums_avx512(const float *xh, const float *dh, int64_t c, double *sd,
+                                                            double *sdx)
+{
+    __m512d s = _mm512_setzero_pd(), sx = _mm512_setzero_pd();
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8) {
+        __m256 d[8], p[8];
+        column_tiles(xh, dh, c, j, d, p);
+        for (int k = 0; k < 8; k++) { /* column j + k, in order */
+            s = _mm512_add_pd(s, _mm512_cvtps_pd(d[k]));
+            sx = _mm512_add_pd(sx, _mm512_cvtps_pd(p[k]));
+        }
+    }
+    _mm512_storeu_pd(sd, s);
+    _mm512_storeu_pd(sdx, sx);
     ln_sums_from(xh, dh, j, c, sd, sdx);
 }
 
@@ -240,18 +300,23 @@ __attribute__((target("avx2"))) static void ln_sums_avx2(const float *xh, const 
         affine_generic(y + j, x + j, c - j, mu, is, g + j, b + j);                                                 \
     }                                                                                                              \
                                                                                                                    \
-    __attribute__((target(TARGET))) static void xhat_dxhat_##SUFFIX(float *xh, float *dh, const float *x,         \
-                                                                     const float *dy, const float *g, float mu,   \
-                                                                     float is, int64_t c)                         \
+    __attribute__((target(TARGET))) static void ln_terms_##SUFFIX(float *xh, float *dh, float *dgain,          \
+                                                                   float *dbias, const float *x, const float *dy, \
+                                                                   const float *g, float mu, float is, int64_t c) \
     {                                                                                                              \
         const V m = P##_set1_ps(mu), i = P##_set1_ps(is);                                                          \
         int64_t j = 0;                                                                                             \
         for (; j + W <= c; j += W) {                                                                               \
-            P##_storeu_ps(xh + j, P##_mul_ps(P##_sub_ps(P##_loadu_ps(x + j), m), i));                              \
-            V d = P##_loadu_ps(dy + j);                                                                            \
+            const V t = P##_mul_ps(P##_sub_ps(P##_loadu_ps(x + j), m), i), d = P##_loadu_ps(dy + j);               \
+            P##_storeu_ps(xh + j, t);                                                                              \
             P##_storeu_ps(dh + j, g ? P##_mul_ps(d, P##_loadu_ps(g + j)) : d);                                     \
+            if (dgain)                                                                                             \
+                P##_storeu_ps(dgain + j, P##_add_ps(P##_loadu_ps(dgain + j), P##_mul_ps(d, t)));                   \
+            if (dbias)                                                                                             \
+                P##_storeu_ps(dbias + j, P##_add_ps(P##_loadu_ps(dbias + j), d));                                  \
         }                                                                                                          \
-        xhat_dxhat_generic(xh + j, dh + j, x + j, dy + j, g ? g + j : NULL, mu, is, c - j);                        \
+        ln_terms_generic(xh + j, dh + j, dgain ? dgain + j : NULL, dbias ? dbias + j : NULL, x + j, dy + j,        \
+                         g ? g + j : NULL, mu, is, c - j);                                                         \
     }                                                                                                              \
                                                                                                                    \
     __attribute__((target(TARGET))) static void ln_dx_##SUFFIX(float *dx, const float *xh, const float *dh,       \
@@ -288,6 +353,86 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512d hi_avx51
 {
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
+
+/* The column sums for one vector width W: blocks of COL_VECS vectors of
+ * columns, then single vectors, each block's sums held in registers across
+ * all the rows (rows in order), then the portable loop for the columns left
+ * over. */
+#define COL_VECS 4
+#define COL_KERNELS(SUFFIX, TARGET, V, P, W)                                                                       \
+    __attribute__((target(TARGET), always_inline)) static inline void ln_params_block_##SUFFIX(                   \
+        float *dgain, float *dbias, const float *x, const float *dy, int64_t m, int64_t ld, const float *mean,    \
+        const float *invstd, int nv)                                                                               \
+    {                                                                                                              \
+        V g[COL_VECS], b[COL_VECS];                                                                                \
+        for (int k = 0; k < nv; k++) {                                                                             \
+            g[k] = dgain ? P##_loadu_ps(dgain + k * W) : P##_setzero_ps();                                         \
+            b[k] = dbias ? P##_loadu_ps(dbias + k * W) : P##_setzero_ps();                                         \
+        }                                                                                                          \
+        for (int64_t r = 0; r < m; r++) {                                                                          \
+            const V mu = P##_set1_ps(mean[r]), is = P##_set1_ps(invstd[r]);                                        \
+            for (int k = 0; k < nv; k++) {                                                                         \
+                const V d = P##_loadu_ps(dy + r * ld + k * W);                                                     \
+                if (dgain)                                                                                         \
+                    g[k] = P##_add_ps(g[k], P##_mul_ps(d, P##_mul_ps(P##_sub_ps(P##_loadu_ps(x + r * ld + k * W),  \
+                                                                                mu),                               \
+                                                                    is)));                                         \
+                if (dbias)                                                                                         \
+                    b[k] = P##_add_ps(b[k], d);                                                                    \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (int k = 0; k < nv; k++) {                                                                             \
+            if (dgain)                                                                                             \
+                P##_storeu_ps(dgain + k * W, g[k]);                                                                \
+            if (dbias)                                                                                             \
+                P##_storeu_ps(dbias + k * W, b[k]);                                                                \
+        }                                                                                                          \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void col_ln_params_##SUFFIX(float *dgain, float *dbias, const float *x, \
+                                                                        const float *dy, int64_t m, int64_t ld,   \
+                                                                        int64_t n, const float *mean,             \
+                                                                        const float *invstd)                      \
+    {                                                                                                              \
+        int64_t j = 0;                                                                                             \
+        for (; j + COL_VECS * W <= n; j += COL_VECS * W)                                                           \
+            ln_params_block_##SUFFIX(dgain ? dgain + j : NULL, dbias ? dbias + j : NULL, x + j, dy + j, m, ld,     \
+                                     mean, invstd, COL_VECS);                                                      \
+        for (; j + W <= n; j += W)                                                                                 \
+            ln_params_block_##SUFFIX(dgain ? dgain + j : NULL, dbias ? dbias + j : NULL, x + j, dy + j, m, ld,     \
+                                     mean, invstd, 1);                                                             \
+        if (j < n)                                                                                                 \
+            col_ln_params_generic(dgain ? dgain + j : NULL, dbias ? dbias + j : NULL, x + j, dy + j, m, ld, n - j, \
+                                  mean, invstd);                                                                   \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET), always_inline)) static inline void sums_block_##SUFFIX(                        \
+        float *sums, const float *y, int64_t m, int64_t ld, int nv)                                                \
+    {                                                                                                              \
+        V acc[COL_VECS];                                                                                           \
+        for (int k = 0; k < nv; k++)                                                                               \
+            acc[k] = P##_loadu_ps(sums + k * W);                                                                   \
+        for (int64_t r = 0; r < m; r++)                                                                            \
+            for (int k = 0; k < nv; k++)                                                                           \
+                acc[k] = P##_add_ps(acc[k], P##_loadu_ps(y + r * ld + k * W));                                     \
+        for (int k = 0; k < nv; k++)                                                                               \
+            P##_storeu_ps(sums + k * W, acc[k]);                                                                   \
+    }                                                                                                              \
+                                                                                                                   \
+    __attribute__((target(TARGET))) static void col_sums_##SUFFIX(float *sums, const float *y, int64_t m,         \
+                                                                   int64_t ld, int64_t n)                         \
+    {                                                                                                              \
+        int64_t j = 0;                                                                                             \
+        for (; j + COL_VECS * W <= n; j += COL_VECS * W)                                                           \
+            sums_block_##SUFFIX(sums + j, y + j, m, ld, COL_VECS);                                                 \
+        for (; j + W <= n; j += W)                                                                                 \
+            sums_block_##SUFFIX(sums + j, y + j, m, ld, 1);                                                        \
+        if (j < n)                                                                                                 \
+            col_sums_generic(sums + j, y + j, m, ld, n - j);                                                       \
+    }
+
+COL_KERNELS(avx2, "avx2", __m256, _mm256, 8)
+COL_KERNELS(avx512, "avx512f", __m512, _mm512, 16)
 
 /* Batchnorm's loops for one vector width W (VD: W / 2 doubles). The sums
  * take blocks of 2 W channels, rows inner: accumulator k holds channels
@@ -421,10 +566,11 @@ static int path(void)
 double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
 {
 #if LT_HAVE_X86_KERNELS
-    if (path() == 2)
-        return moment_avx512(x, c, shift, power);
-    if (path() == 1)
-        return moment_avx2(x, c, shift, power);
+    switch (path()) { /* asked once: layernorm calls this twice per row */
+    case 2: return moment_avx512(x, c, shift, power);
+    case 1: return moment_avx2(x, c, shift, power);
+    default: break;
+    }
 #endif
     return moment_generic(x, c, shift, power);
 }
@@ -432,9 +578,10 @@ double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
 void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)
 {
 #if LT_HAVE_X86_KERNELS
-    if (path() >= 1) {
-        ln_sums_avx2(xh, dh, c, sd, sdx);
-        return;
+    switch (path()) {
+    case 2: ln_sums_avx512(xh, dh, c, sd, sdx); return;
+    case 1: ln_sums_avx2(xh, dh, c, sd, sdx); return;
+    default: break;
     }
 #endif
     ln_sums_generic(xh, dh, c, sd, sdx);
@@ -445,10 +592,10 @@ void lt_vrow_affine(float *y, const float *x, int64_t c, float mu, float is, con
     DISPATCH(affine, y, x, c, mu, is, g, b)
 }
 
-void lt_vrow_xhat_dxhat(float *xh, float *dh, const float *x, const float *dy, const float *g, float mu, float is,
-                        int64_t c)
+void lt_vrow_ln_terms(float *xh, float *dh, float *dgain, float *dbias, const float *x, const float *dy,
+                      const float *g, float mu, float is, int64_t c)
 {
-    DISPATCH(xhat_dxhat, xh, dh, x, dy, g, mu, is, c)
+    DISPATCH(ln_terms, xh, dh, dgain, dbias, x, dy, g, mu, is, c)
 }
 
 void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float md, float mdx, int64_t c, int fresh)
@@ -477,4 +624,15 @@ void lt_vcol_bn_dx(float *dx, const float *x, const float *dy, int64_t m, int64_
                    const float *invstd, const float *k, const float *a, const float *b, int fresh)
 {
     DISPATCH(bn_dx, dx, x, dy, m, ld, n, mean, invstd, k, a, b, fresh)
+}
+
+void lt_vcol_ln_params(float *dgain, float *dbias, const float *x, const float *dy, int64_t m, int64_t ld, int64_t n,
+                       const float *mean, const float *invstd)
+{
+    DISPATCH(col_ln_params, dgain, dbias, x, dy, m, ld, n, mean, invstd)
+}
+
+void lt_vcol_sums_add(float *sums, const float *y, int64_t m, int64_t ld, int64_t n)
+{
+    DISPATCH(col_sums, sums, y, m, ld, n)
 }

@@ -1,5 +1,6 @@
-/* vnorm.h - the row loops of layernorm and the column loops of batchnorm
- * (lib/ops/norm.c), vectorised (internal; not installed).
+/* vnorm.h - the row loops of layernorm, the column loops of batchnorm
+ * (lib/ops/norm.c) and of linear's bias gradient, vectorised (internal; not
+ * installed).
  *
  * Each function has a portable path and AVX2 / AVX-512 paths chosen with
  * lt_cpu_isa(). The vector paths do the same float operations in the same
@@ -23,10 +24,11 @@ double lt_vrow_moment(const float *x, int64_t c, float shift, int power);
 /* y[j] = (x[j] - mu) * is * g[j] + b[j] for j < c (the layernorm output). */
 void lt_vrow_affine(float *y, const float *x, int64_t c, float mu, float is, const float *g, const float *b);
 
-/* xh[j] = (x[j] - mu) * is and dh[j] = dy[j] * g[j] (dy[j] when g is NULL)
- * for j < c. */
-void lt_vrow_xhat_dxhat(float *xh, float *dh, const float *x, const float *dy, const float *g, float mu, float is,
-                        int64_t c);
+/* One row of the layernorm backward in one pass, for j < c:
+ * xh[j] = (x[j] - mu) * is, dh[j] = dy[j] * g[j] (dy[j] when g is NULL),
+ * dgain[j] += dy[j] * xh[j] and dbias[j] += dy[j] (each skipped when NULL). */
+void lt_vrow_ln_terms(float *xh, float *dh, float *dgain, float *dbias, const float *x, const float *dy,
+                      const float *g, float mu, float is, int64_t c);
 
 /* dx[j] (+)= is * (dh[j] - md - xh[j] * mdx) for j < c: written when fresh,
  * else added. */
@@ -41,6 +43,20 @@ void lt_vrow_ln_dx(float *dx, const float *xh, const float *dh, float is, float 
  * vector paths transpose 8 x 8 tiles so that one vector holds a column of
  * the 8 rows: 8 sums advance at once, each still in its row's order). */
 void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx);
+
+/* ---- column sums over (m, n) blocks of rows of stride ld --------------------------- */
+
+/* Layernorm's gain and bias gradients over m rows (mean, invstd: per row):
+ * dgain[j] += dy[r * ld + j] * ((x[r * ld + j] - mean[r]) * invstd[r]) and
+ * dbias[j] += dy[r * ld + j], float, for r < m in order (each skipped when
+ * NULL), j < n. The vector paths keep a block of columns' sums in registers
+ * across the rows: the same additions in the same order. */
+void lt_vcol_ln_params(float *dgain, float *dbias, const float *x, const float *dy, int64_t m, int64_t ld, int64_t n,
+                       const float *mean, const float *invstd);
+
+/* sums[j] += y[r * ld + j], float, for r < m in order, j < n (linear's bias
+ * gradient: the column sums of dy added to db). */
+void lt_vcol_sums_add(float *sums, const float *y, int64_t m, int64_t ld, int64_t n);
 
 /* ---- batchnorm: (m, n) blocks of rows of stride ld, n channels ---------------- */
 

@@ -15,10 +15,14 @@
  * W may be a transposed view (e.g. a PyTorch-style (out,in) weight passed as
  * lt_transpose(W)); like x, it is read in place when it is row- or
  * column-major. Large products are split across the context's threads by
- * lt_sgemm_par (gemm_split.h). dx is written rather than added to when its
- * buffer is fresh (lt_input_grad_fresh). */
+ * lt_sgemm_par (gemm_split.h). Each gradient is written rather than added to
+ * when its buffer is fresh (lt_input_grad_fresh: a temporary's first, or a
+ * parameter's after lt_zero_grad), which spares clearing it first. */
 #include "core/opkit.h"
 #include "kernels/gemm_split.h"
+#include "kernels/vnorm.h"
+
+#include <string.h>
 
 /* A 2-D operand as gemm reads it in place, or false when neither stride is
  * 1 (then the caller makes it contiguous). */
@@ -29,14 +33,12 @@ static bool gemm_view(const lt_tensor *t, lt_mat *m)
 }
 
 /* db[j * stride] += sum over rows i of dy[i][j], dy (n,m) dense, row by row
- * (the same order for any stride); a unit stride gets its own loop, which
- * vectorises. */
+ * (the same order for any stride); a unit stride goes to the vector column
+ * sums, which keep blocks of db in registers over all the rows. */
 static void add_column_sums(float *db, int64_t stride, const float *restrict dy, int64_t n, int64_t m)
 {
     if (stride == 1)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < m; j++)
-                db[j] += dy[i * m + j];
+        lt_vcol_sums_add(db, dy, n, m, m);
     else
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = 0; j < m; j++)
@@ -56,10 +58,12 @@ static void linear_backward(lt_ctx *ctx, lt_node *node)
     float *dx = lt_input_grad_fresh(ctx, node, 0, &fresh);
     if (dx) /* dx (N,K) += dy (N,M) @ W^T (M,K); = when dx is fresh */
         lt_sgemm_par(ctx, n, k, m, dym, lt_mat_t(wm), (lt_mat_out){dx, xm.rs, xm.cs}, !fresh, NULL);
-    float *dw = lt_input_grad(ctx, node, 1);
-    if (dw) /* dW (K,M) += x^T (K,N) @ dy (N,M) */
-        lt_sgemm_par(ctx, k, m, n, lt_mat_t(xm), dym, (lt_mat_out){dw, wm.rs, wm.cs}, true, NULL);
-    float *db = b ? lt_input_grad(ctx, node, 2) : NULL;
+    float *dw = lt_input_grad_fresh(ctx, node, 1, &fresh);
+    if (dw) /* dW (K,M) += x^T (K,N) @ dy (N,M); = when dW is fresh (a parameter's, zeroed lazily) */
+        lt_sgemm_par(ctx, k, m, n, lt_mat_t(xm), dym, (lt_mat_out){dw, wm.rs, wm.cs}, !fresh, NULL);
+    float *db = b ? lt_input_grad_fresh(ctx, node, 2, &fresh) : NULL;
+    if (db && fresh) /* fresh: dense, the sums start from zero */
+        memset(db, 0, sizeof(float) * (size_t)m);
     if (db)
         add_column_sums(db, b->stride[0], dy, n, m);
 }

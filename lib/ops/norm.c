@@ -245,21 +245,6 @@ lt_tensor *lt_batchnorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
  * chains the core runs side by side (lt_vln_sums). */
 #define LN_ROWS LT_LN_SUM_ROWS
 
-/* One row: xh = xhat, dh = dxhat = dy * gain (g NULL: 1), and the row's
- * terms added to dgain and dbias (NULL: not wanted). */
-static void ln_row_terms(const float *restrict xr, const float *restrict dyr, const float *restrict g, float mu,
-                         float is, int64_t c, float *restrict xh, float *restrict dh, float *restrict dgain,
-                         float *restrict dbias)
-{
-    lt_vrow_xhat_dxhat(xh, dh, xr, dyr, g, mu, is, c);
-    if (dgain)
-        for (int64_t j = 0; j < c; j++)
-            dgain[j] += dyr[j] * xh[j];
-    if (dbias)
-        for (int64_t j = 0; j < c; j++)
-            dbias[j] += dyr[j];
-}
-
 /* sd[q] = sum of dxhat, sdx[q] = sum of dxhat * xhat over row q < rows of
  * the block (xh, dh: rows of c), each in double and in order. */
 static void ln_row_sums(const float *xh, const float *dh, int64_t c, int rows, double *sd, double *sdx)
@@ -300,8 +285,9 @@ static void ln_bwd_rows(void *arg, int task, int64_t begin, int64_t end)
         int rows = end - r0 < LN_ROWS ? (int)(end - r0) : LN_ROWS;
         for (int q = 0; q < rows; q++) {
             int64_t r = r0 + q;
-            ln_row_terms(j->x + r * c, j->dy + r * c, j->g, j->mean[r], j->invstd[r], c, xh + q * c, dh + q * c,
-                         dgain, dbias);
+            /* xhat, dxhat, and the row's terms of dgain and dbias, in one pass */
+            lt_vrow_ln_terms(xh + q * c, dh + q * c, dgain, dbias, j->x + r * c, j->dy + r * c, j->g, j->mean[r],
+                             j->invstd[r], c);
         }
         if (!j->dx)
             continue;
@@ -314,29 +300,14 @@ static void ln_bwd_rows(void *arg, int task, int64_t begin, int64_t end)
     }
 }
 
-/* One row's terms of dgain and dbias over n columns (ln_row_terms'
- * operations). */
-static void ln_param_terms(float *restrict dgain, float *restrict dbias, const float *restrict xr,
-                           const float *restrict dyr, float mu, float is, int64_t n)
-{
-    if (dgain)
-        for (int64_t k = 0; k < n; k++)
-            dgain[k] += dyr[k] * ((xr[k] - mu) * is);
-    if (dbias)
-        for (int64_t k = 0; k < n; k++)
-            dbias[k] += dyr[k];
-}
-
 /* dgain[k] += sum over rows of dy * xhat, dbias[k] += sum of dy, for
- * columns k in [begin, end), rows in order. */
+ * columns k in [begin, end), rows in order (lt_vrow_ln_terms' operations). */
 static void ln_bwd_columns(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const ln_bwd_job *j = arg;
-    const int64_t c = j->c;
-    for (int64_t r = 0; r < j->rows; r++)
-        ln_param_terms(j->dgain ? j->dgain + begin : NULL, j->dbias ? j->dbias + begin : NULL, j->x + r * c + begin,
-                       j->dy + r * c + begin, j->mean[r], j->invstd[r], end - begin);
+    lt_vcol_ln_params(j->dgain ? j->dgain + begin : NULL, j->dbias ? j->dbias + begin : NULL, j->x + begin,
+                      j->dy + begin, j->rows, j->c, end - begin, j->mean, j->invstd);
 }
 
 /* Per element: xhat, dxhat, their sums and dx (a few passes over a row). */
