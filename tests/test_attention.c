@@ -421,6 +421,10 @@ static void test_in_place_equals_copy(void **state)
                                                     lt_contiguous(ctx, v), true, NAN);
     assert_non_null(y);
     assert_non_null(yc);
+    /* y is laid out as q: heads side by side, (B,T,H,D) dense; yc as its contiguous q */
+    assert_false(lt_is_contiguous(y));
+    assert_true(lt_is_contiguous(lt_transpose(ctx, y, 1, 2)));
+    assert_true(lt_is_contiguous(yc));
     float *a = dense_copy(y), *b = dense_copy(yc);
     assert_memory_equal(a, b, sizeof(float) * (size_t)lt_numel(y));
     free(a), free(b);

@@ -294,7 +294,7 @@ typedef struct {
 typedef struct {
     attn_dims d;
     const lt_tensor *q, *k, *v;
-    float *y;         /* dense (batch, L, Ev) */
+    lt_tensor *y;     /* (batch..., L, Ev) laid out as q (output_like_q) */
     attn_saved saved; /* both NULL when nothing is recorded */
     const lt_gemm_kernel *kern;
     float *work;
@@ -306,7 +306,8 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
     const attn_dims *d = &f->d;
     const float *q = lt_f32(f->q) + slice_offset(d, f->q, i), *k = lt_f32(f->k) + slice_offset(d, f->k, i),
                 *v = lt_f32(f->v) + slice_offset(d, f->v, i);
-    float *y = f->y + i * d->L * d->Ev, m_local[ATTN_ROWS], inv_local[ATTN_ROWS];
+    float *y = lt_f32(f->y) + slice_offset(d, f->y, i), m_local[ATTN_ROWS], inv_local[ATTN_ROWS];
+    int64_t y_rs = row_stride(f->y);
     float *probs = f->saved.probs ? f->saved.probs + i * probs_per_slice(d) : NULL;
     for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
         attn_block b = block_at(d, r0);
@@ -315,7 +316,7 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
         lt_attn_block x = block_scores(d, w, b, q, row_stride(f->q), k, row_stride(f->k), probs ? probs : w->pt);
         block_softmax(w, &x, m, inv);
         /* y_blk (rows, Ev) = P (rows, n) @ v (n, Ev), P read through P^T's strides */
-        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * d->Ev, d->Ev, false);
+        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * y_rs, y_rs, false);
         if (probs)
             probs += b.n * b.ld;
     }
@@ -341,8 +342,8 @@ static double forward_flops(const attn_dims *d)
 
 typedef struct {
     attn_dims d;
-    const lt_tensor *q, *k, *v;
-    const float *dy;     /* dense (batch, L, Ev) */
+    const lt_tensor *q, *k, *v, *y;
+    const float *dy;     /* at element (0,..,0) of y, y's strides */
     attn_saved saved;    /* read only */
     float *dq, *dk, *dv; /* at element (0,..,0), the inputs' strides; NULL: not wanted */
     const lt_gemm_kernel *kern;
@@ -356,11 +357,12 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
     int64_t oq = slice_offset(d, bj->q, i), ok = slice_offset(d, bj->k, i), ov = slice_offset(d, bj->v, i);
     const float *q = lt_f32(bj->q) + oq, *k = lt_f32(bj->k) + ok, *v = lt_f32(bj->v) + ov;
     int64_t q_rs = row_stride(bj->q), k_rs = row_stride(bj->k), v_rs = row_stride(bj->v);
-    const float *dy = bj->dy + i * d->L * d->Ev;
+    const float *dy = bj->dy + slice_offset(d, bj->y, i);
+    int64_t dy_rs = row_stride(bj->y);
     float *probs = bj->saved.probs ? bj->saved.probs + i * probs_per_slice(d) : NULL;
     for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
         attn_block b = block_at(d, r0);
-        const float *dy_blk = dy + r0 * d->Ev;
+        const float *dy_blk = dy + r0 * dy_rs;
         lt_attn_block x = {probs, b.n, b.rows, b.ld, b.r0, d->causal}; /* P^T, read only */
         if (probs) {
             probs += b.n * b.ld;
@@ -371,11 +373,11 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
             w->loops->scale(&x, inv);
         }
         if (bj->dv) /* dv (n, Ev) += P^T (n, rows) @ dy (rows, Ev) */
-            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, d->Ev, bj->dv + ov, v_rs, true);
+            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, dy_rs, bj->dv + ov, v_rs, true);
         if (!bj->dq && !bj->dk)
             continue;
         /* dP^T (n, rows) = v (n, Ev) @ dy^T (Ev, rows) */
-        transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, d->Ev, 1.0f);
+        transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, dy_rs, 1.0f);
         product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, false);
         w->loops->dscores(&x, w->dpt, d->scale); /* dx^T in place of dP^T */
         if (bj->dq) /* dq (rows, E) += dx (rows, n) @ k (n, E), dx read through dx^T's strides */
@@ -499,6 +501,7 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
                  in[0],
                  in[1],
                  in[2],
+                 node->out,
                  lt_output_grad(node),
                  {NULL, NULL},
                  grad[0],
@@ -567,6 +570,38 @@ static lt_tensor *rows_in_place(lt_ctx *ctx, lt_tensor *t)
     return unit && apart ? t : lt_contiguous(ctx, t);
 }
 
+/* A new (..., L, Ev) tensor of the given shape whose batch dims and L are
+ * laid out in the order of q's strides (largest first; Ev innermost), as
+ * torch.empty_like keeps a layout: for makemore's q, the (B,nh,T,hs)
+ * transpose of a (B,T,nh,hs) view, y is that transpose of a dense
+ * (B,T,nh,hs) tensor, so the model puts the heads side by side with no
+ * copy. A contiguous q gives a contiguous y. */
+static lt_tensor *output_like_q(lt_ctx *ctx, const lt_tensor *q, const int64_t *shape)
+{
+    int nd = q->ndim, order[LT_MAX_DIMS]; /* order[p]: the dim stored at position p */
+    int64_t stored[LT_MAX_DIMS];
+    for (int p = 0; p < nd; p++) { /* insertion sort of dims 0..nd-2, stable: ties keep their order */
+        int dim = p, at = p;
+        while (p < nd - 1 && at > 0 && q->stride[order[at - 1]] < q->stride[dim]) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = dim;
+    }
+    for (int p = 0; p < nd; p++)
+        stored[p] = shape[order[p]];
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, nd, stored);
+    if (!y)
+        return NULL;
+    int64_t stride[LT_MAX_DIMS];
+    memcpy(stride, y->stride, sizeof stride);
+    for (int p = 0; p < nd; p++) {
+        y->shape[order[p]] = stored[p];
+        y->stride[order[p]] = stride[p];
+    }
+    return y;
+}
+
 /* ---- the op ----------------------------------------------------------------------- */
 
 lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor *k, lt_tensor *v, bool causal,
@@ -584,15 +619,15 @@ lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor 
     if (!(q = rows_in_place(ctx, q)) || !(k = rows_in_place(ctx, k)) || !(v = rows_in_place(ctx, v)))
         return NULL;
     lt_tensor *in[3] = {q, k, v};
-    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, q->ndim, shape);
+    lt_tensor *y = output_like_q(ctx, q, shape);
     if (!y)
         return NULL;
-    fwd_job f = {dims_of(q, k, v, causal, scale), q, k, v, lt_f32(y), {NULL, NULL}, lt_gemm_active_kernel(), NULL, 0};
+    fwd_job f = {dims_of(q, k, v, causal, scale), q, k, v, y, {NULL, NULL}, lt_gemm_active_kernel(), NULL, 0};
     lt_node_data node = {.f = {scale}, .i = {causal, keeps_probs(&f.d)}};
     if (f.d.batch * f.d.L * f.d.Ev == 0)
         return lt_op_end(ctx, &attention_op, y, 3, in, &node);
     if (f.d.S == 0) { /* no keys: every output row is an empty sum */
-        memset(f.y, 0, sizeof(float) * (size_t)(f.d.batch * f.d.L * f.d.Ev));
+        memset(lt_f32(y), 0, sizeof(float) * (size_t)(f.d.batch * f.d.L * f.d.Ev));
         return lt_op_end(ctx, &attention_op, y, 3, in, &node);
     }
     if (lt_needs_grad(ctx, 3, in)) {
