@@ -201,8 +201,47 @@ static void transpose_into(const attn_scratch *w, float *dst, int64_t ld, const 
  * function) goes through lt_sgemm. */
 #define PRODUCT_KC 256
 
+/* Which depth a causal product's rows need (the rest of the depth is
+ * masked: its terms are exact zeros). */
+typedef enum {
+    DEPTH_ALL,      /* every term (not causal, or the mask is in the output) */
+    DEPTH_TO_QUERY, /* rows are queries r0 + i, the depth keys: query r0 + i sums keys 0..r0 + i */
+    DEPTH_FROM_KEY  /* rows are keys i, the depth the queries r0.. of the block: key i sums queries i.. */
+} depth_kind;
+
+typedef struct {
+    depth_kind kind;
+    int64_t r0; /* the block's first query */
+} depth_band;
+
+static const depth_band ALL_DEPTH = {DEPTH_ALL, 0};
+
+/* The part [*lo, *hi) of the depth block [p0, p0 + kc) that the rows
+ * [i, i + rows) need; empty (*lo >= *hi) only past a query's last key.
+ *  - DEPTH_TO_QUERY stops after the tile's last query's key. The terms left
+ *    out come after the ones summed, and add exact zeros (P or dS = 0 times
+ *    a finite value): the sums keep their bits (unless a sum is -0 and a
+ *    left-out term +0, which would have made it +0; nor are non-finite
+ *    values in v or k at hidden keys spread into the sums, as they already
+ *    are not past a block's last query).
+ *  - DEPTH_FROM_KEY starts at the tile's first key's query. The terms left
+ *    out come before the ones summed, while the tile's sums (started at +0)
+ *    are still +0: +0 plus exact zeros is +0, so the bits are the same.
+ *    Only a single depth block (kc = k <= PRODUCT_KC; a block has <= 48
+ *    queries) is cut, so every output is still written. */
+static void depth_part(depth_band band, int64_t i, int64_t rows, int64_t p0, int64_t kc, int64_t k, int64_t *lo,
+                       int64_t *hi)
+{
+    *lo = p0;
+    *hi = p0 + kc;
+    if (band.kind == DEPTH_TO_QUERY)
+        *hi = min64(*hi, band.r0 + i + rows);
+    else if (band.kind == DEPTH_FROM_KEY && k <= PRODUCT_KC && i > band.r0)
+        *lo = min64(i - band.r0, k - 1);
+}
+
 static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs,
-                    const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate)
+                    const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate, depth_band band)
 {
     const lt_gemm_kernel *kern = w->kern;
     if (!kern->tile || k == 0) {
@@ -217,11 +256,22 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
     for (int64_t p0 = 0; p0 < k; p0 += PRODUCT_KC) {
         int64_t kc = min64(PRODUCT_KC, k - p0);
         bool acc = accumulate || p0 > 0;
-        for (int64_t i = 0; i < m; i += mr)
+        for (int64_t i = 0; i < m; i += mr) {
+            int64_t rows = min64(mr, m - i), lo, hi;
+            depth_part(band, i, rows, p0, kc, k, &lo, &hi);
+            if (lo >= hi) /* past the last query's key: p0 > 0, the sums are written */
+                continue;
             for (int64_t j = 0; j < n; j += nr)
-                t.fn((int)min64(mr, m - i), (int)min64(nr, n - j), kc, a + i * a_rs + p0 * a_cs, a_rs, a_cs,
-                     b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc, NULL);
+                t.fn((int)rows, (int)min64(nr, n - j), hi - lo, a + i * a_rs + lo * a_cs, a_rs, a_cs, b + lo * ldb + j,
+                     ldb, c + i * ldc + j, ldc, acc, NULL);
+        }
     }
+}
+
+/* kind for a causal problem's block at query r0, else every term. */
+static depth_band causal_band(const attn_dims *d, depth_kind kind, int64_t r0)
+{
+    return d->causal ? (depth_band){kind, r0} : ALL_DEPTH;
 }
 
 /* ---- one block's softmax, keys by queries (attn_block.h) ------------------------- */
@@ -232,7 +282,7 @@ static lt_attn_block block_scores(const attn_dims *d, const attn_scratch *w, att
                                   const float *k, int64_t k_rs, float *pt)
 {
     transpose_into(w, w->qt, b.ld, q + b.r0 * q_rs, b.rows, d->E, q_rs, d->scale);
-    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, false);
+    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, false, ALL_DEPTH);
     return (lt_attn_block){pt, b.n, b.rows, b.ld, b.r0, d->causal};
 }
 
@@ -316,7 +366,8 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
         lt_attn_block x = block_scores(d, w, b, q, row_stride(f->q), k, row_stride(f->k), probs ? probs : w->pt);
         block_softmax(w, &x, m, inv);
         /* y_blk (rows, Ev) = P (rows, n) @ v (n, Ev), P read through P^T's strides */
-        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * y_rs, y_rs, false);
+        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * y_rs, y_rs, false,
+                causal_band(d, DEPTH_TO_QUERY, r0));
         if (probs)
             probs += b.n * b.ld;
     }
@@ -373,17 +424,20 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
             w->loops->scale(&x, inv);
         }
         if (bj->dv) /* dv (n, Ev) += P^T (n, rows) @ dy (rows, Ev) */
-            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, dy_rs, bj->dv + ov, v_rs, true);
+            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, dy_rs, bj->dv + ov, v_rs, true,
+                    causal_band(d, DEPTH_FROM_KEY, r0));
         if (!bj->dq && !bj->dk)
             continue;
         /* dP^T (n, rows) = v (n, Ev) @ dy^T (Ev, rows) */
         transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, dy_rs, 1.0f);
-        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, false);
+        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, false, ALL_DEPTH);
         w->loops->dscores(&x, w->dpt, d->scale); /* dx^T in place of dP^T */
         if (bj->dq) /* dq (rows, E) += dx (rows, n) @ k (n, E), dx read through dx^T's strides */
-            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs, true);
+            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs, true,
+                    causal_band(d, DEPTH_TO_QUERY, r0));
         if (bj->dk) /* dk (n, E) += dx^T (n, rows) @ q_blk (rows, E) */
-            product(w, b.n, d->E, b.rows, w->dpt, b.ld, 1, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs, true);
+            product(w, b.n, d->E, b.rows, w->dpt, b.ld, 1, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs, true,
+                    causal_band(d, DEPTH_FROM_KEY, r0));
     }
 }
 
