@@ -130,6 +130,7 @@ typedef struct {
     float *pt;   /* scores, probabilities, their gradient, transposed: (S, ld) */
     float *dyt;  /* dy_blk^T: (Ev, ld), backward only */
     float *dpt;  /* dP^T: (S, ld), backward only */
+    float *zeros; /* max(E, Ev) zeros, backward only: the bias of a PRODUCT_FRESH */
     float *work; /* lt_sgemm's packing space (the portable kernel only) */
 } attn_scratch;
 
@@ -149,17 +150,20 @@ static size_t gemm_floats(const attn_dims *d, const lt_gemm_kernel *kern, bool b
 static size_t scratch_floats(const attn_dims *d, const lt_gemm_kernel *kern, bool backward)
 {
     size_t f = (size_t)(d->E * d->ld + d->S * d->ld) + gemm_floats(d, kern, backward);
-    return backward ? f + (size_t)(d->Ev * d->ld + d->S * d->ld) : f;
+    return backward ? f + (size_t)(d->Ev * d->ld + d->S * d->ld + round16(d->E > d->Ev ? d->E : d->Ev)) : f;
 }
 
 static attn_scratch scratch_at(const attn_dims *d, const lt_gemm_kernel *kern, float *base, bool backward)
 {
-    attn_scratch s = {kern, lt_attn_loops_for(lt_cpu_isa()), base, base + d->E * d->ld, NULL, NULL, NULL};
+    attn_scratch s = {kern, lt_attn_loops_for(lt_cpu_isa()), base, base + d->E * d->ld, NULL, NULL, NULL, NULL};
     base = s.pt + d->S * d->ld;
     if (backward) {
+        int64_t widest = d->E > d->Ev ? d->E : d->Ev;
         s.dyt = base;
         s.dpt = base + d->Ev * d->ld;
-        base = s.dpt + d->S * d->ld;
+        s.zeros = s.dpt + d->S * d->ld;
+        memset(s.zeros, 0, sizeof(float) * (size_t)widest);
+        base = s.zeros + round16(widest);
     }
     s.work = base;
     return s;
@@ -240,13 +244,24 @@ static void depth_part(depth_band band, int64_t i, int64_t rows, int64_t p0, int
         *lo = min64(i - band.r0, k - 1);
 }
 
+/* What a product does with C. */
+typedef enum {
+    PRODUCT_SET, /* C = the sum */
+    PRODUCT_ADD, /* C += the sum */
+    PRODUCT_FRESH /* C = 0 + the sum: PRODUCT_ADD's bits on a C of zeros
+                   * (+0 + -0 is +0), without clearing C first */
+} product_mode;
+
 static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs,
-                    const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate, depth_band band)
+                    const float *b, int64_t ldb, float *c, int64_t ldc, product_mode mode, depth_band band)
 {
     const lt_gemm_kernel *kern = w->kern;
     if (!kern->tile || k == 0) {
-        lt_sgemm_with(kern, m, n, k, (lt_mat){a, a_rs, a_cs}, (lt_mat){b, ldb, 1}, (lt_mat_out){c, ldc, 1}, accumulate,
-                      w->work);
+        if (mode == PRODUCT_FRESH)
+            for (int64_t i = 0; i < m; i++)
+                memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        lt_sgemm_with(kern, m, n, k, (lt_mat){a, a_rs, a_cs}, (lt_mat){b, ldb, 1}, (lt_mat_out){c, ldc, 1},
+                      mode != PRODUCT_SET, w->work);
         return;
     }
     /* n = 64 (a head size) in 8x48 tiles leaves a 16-column strip of
@@ -255,7 +270,8 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
     int64_t mr = t.mr, nr = t.nr;
     for (int64_t p0 = 0; p0 < k; p0 += PRODUCT_KC) {
         int64_t kc = min64(PRODUCT_KC, k - p0);
-        bool acc = accumulate || p0 > 0;
+        bool acc = mode == PRODUCT_ADD || p0 > 0;
+        const float *bias = mode == PRODUCT_FRESH && p0 == 0 ? w->zeros : NULL; /* the sum + 0 */
         for (int64_t i = 0; i < m; i += mr) {
             int64_t rows = min64(mr, m - i), lo, hi;
             depth_part(band, i, rows, p0, kc, k, &lo, &hi);
@@ -263,7 +279,7 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
                 continue;
             for (int64_t j = 0; j < n; j += nr)
                 t.fn((int)rows, (int)min64(nr, n - j), hi - lo, a + i * a_rs + lo * a_cs, a_rs, a_cs, b + lo * ldb + j,
-                     ldb, c + i * ldc + j, ldc, acc, NULL);
+                     ldb, c + i * ldc + j, ldc, acc, bias ? bias + j : NULL);
         }
     }
 }
@@ -282,7 +298,7 @@ static lt_attn_block block_scores(const attn_dims *d, const attn_scratch *w, att
                                   const float *k, int64_t k_rs, float *pt)
 {
     transpose_into(w, w->qt, b.ld, q + b.r0 * q_rs, b.rows, d->E, q_rs, d->scale);
-    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, false, ALL_DEPTH);
+    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, PRODUCT_SET, ALL_DEPTH);
     return (lt_attn_block){pt, b.n, b.rows, b.ld, b.r0, d->causal};
 }
 
@@ -366,7 +382,7 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
         lt_attn_block x = block_scores(d, w, b, q, row_stride(f->q), k, row_stride(f->k), probs ? probs : w->pt);
         block_softmax(w, &x, m, inv);
         /* y_blk (rows, Ev) = P (rows, n) @ v (n, Ev), P read through P^T's strides */
-        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * y_rs, y_rs, false,
+        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * y_rs, y_rs, PRODUCT_SET,
                 causal_band(d, DEPTH_TO_QUERY, r0));
         if (probs)
             probs += b.n * b.ld;
@@ -397,10 +413,35 @@ typedef struct {
     const float *dy;     /* at element (0,..,0) of y, y's strides */
     attn_saved saved;    /* read only */
     float *dq, *dk, *dv; /* at element (0,..,0), the inputs' strides; NULL: not wanted */
+    bool fresh;          /* dq, dk, dv hold garbage: every element is written (=), none added to */
     const lt_gemm_kernel *kern;
     float *work;
     size_t per_task;
 } bwd_job;
+
+/* A key gradient (dk or dv, c (n, cols), row stride ldc) of block b plus
+ * a (n, rows) @ bm (rows, cols), a with row stride b.ld. Keys the slice's
+ * earlier blocks wrote (< seen) are added to; when the gradients are fresh
+ * (bj->fresh: the buffer holds garbage) the block's new keys are written. */
+static void key_grad_product(const bwd_job *bj, const attn_scratch *w, attn_block b, int64_t seen, int64_t cols,
+                             const float *a, const float *bm, int64_t ldb, float *c, int64_t ldc)
+{
+    depth_band band = causal_band(&bj->d, DEPTH_FROM_KEY, b.r0);
+    int64_t split = bj->fresh ? min64(seen, b.n) : b.n;
+    if (split > 0)
+        product(w, split, cols, b.rows, a, b.ld, 1, bm, ldb, c, ldc, PRODUCT_ADD, band);
+    band.r0 -= split; /* the rest's rows start at key `split` */
+    if (split < b.n)
+        product(w, b.n - split, cols, b.rows, a + split * b.ld, b.ld, 1, bm, ldb, c + split * ldc, ldc, PRODUCT_FRESH,
+                band);
+}
+
+/* Rows [from, to) of the (rows, cols) matrix at c (row stride ldc) = 0. */
+static void zero_rows(float *c, int64_t from, int64_t to, int64_t cols, int64_t ldc)
+{
+    for (int64_t r = from; r < to; r++)
+        memset(c + r * ldc, 0, sizeof(float) * (size_t)cols);
+}
 
 static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
 {
@@ -411,7 +452,8 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
     const float *dy = bj->dy + slice_offset(d, bj->y, i);
     int64_t dy_rs = row_stride(bj->y);
     float *probs = bj->saved.probs ? bj->saved.probs + i * probs_per_slice(d) : NULL;
-    for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
+    int64_t seen = 0; /* keys whose dk, dv an earlier block wrote */
+    for (int64_t r0 = 0; r0 < d->L; seen = block_at(d, r0).n, r0 += d->rows) {
         attn_block b = block_at(d, r0);
         const float *dy_blk = dy + r0 * dy_rs;
         lt_attn_block x = {probs, b.n, b.rows, b.ld, b.r0, d->causal}; /* P^T, read only */
@@ -424,20 +466,22 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
             w->loops->scale(&x, inv);
         }
         if (bj->dv) /* dv (n, Ev) += P^T (n, rows) @ dy (rows, Ev) */
-            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, dy_rs, bj->dv + ov, v_rs, true,
-                    causal_band(d, DEPTH_FROM_KEY, r0));
+            key_grad_product(bj, w, b, seen, d->Ev, x.pt, dy_blk, dy_rs, bj->dv + ov, v_rs);
         if (!bj->dq && !bj->dk)
             continue;
         /* dP^T (n, rows) = v (n, Ev) @ dy^T (Ev, rows) */
         transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, dy_rs, 1.0f);
-        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, false, ALL_DEPTH);
+        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, PRODUCT_SET, ALL_DEPTH);
         w->loops->dscores(&x, w->dpt, d->scale); /* dx^T in place of dP^T */
         if (bj->dq) /* dq (rows, E) += dx (rows, n) @ k (n, E), dx read through dx^T's strides */
-            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs, true,
-                    causal_band(d, DEPTH_TO_QUERY, r0));
+            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs,
+                    bj->fresh ? PRODUCT_FRESH : PRODUCT_ADD, causal_band(d, DEPTH_TO_QUERY, r0));
         if (bj->dk) /* dk (n, E) += dx^T (n, rows) @ q_blk (rows, E) */
-            product(w, b.n, d->E, b.rows, w->dpt, b.ld, 1, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs, true,
-                    causal_band(d, DEPTH_FROM_KEY, r0));
+            key_grad_product(bj, w, b, seen, d->E, w->dpt, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs);
+    }
+    if (bj->fresh) { /* causal with S > L: keys no query sees get zero gradients */
+        zero_rows(bj->dk + ok, seen, d->S, d->E, k_rs);
+        zero_rows(bj->dv + ov, seen, d->S, d->Ev, v_rs);
     }
 }
 
@@ -543,14 +587,32 @@ static bool grads_disjoint(const lt_tensor *const in[3], float *const grad[3])
     return true;
 }
 
+/* True when q, k and v are views of one storage that, together, hold each
+ * of its elements exactly once (makemore's q, k, v: c_attn's output split
+ * three ways), so that writing their gradients writes the whole buffer. */
+static bool cover_one_storage(const lt_tensor *const in[3])
+{
+    int64_t total = 0;
+    for (int i = 0; i < 3; i++) {
+        if (in[i]->storage != in[0]->storage || !non_overlapping(in[i]))
+            return false;
+        for (int j = 0; j < i; j++)
+            if (!elements_disjoint(in[i], in[j]))
+                return false;
+        total += lt_numel(in[i]);
+    }
+    return total == in[0]->storage->numel;
+}
+
 static void attention_backward(lt_ctx *ctx, lt_node *node)
 {
     const lt_tensor *in[3] = {node->in[0], node->in[1], node->in[2]};
     float *grad[3];
-    for (int i = 0; i < 3; i++)
-        grad[i] = lt_input_grad(ctx, node, i);
-    if ((!grad[0] && !grad[1] && !grad[2]) || !node->saved) /* nothing saved: no keys, or an empty output */
+    if (!node->saved) { /* nothing saved: no keys, or an empty output; the gradients are zeros */
+        for (int i = 0; i < 3; i++)
+            lt_input_grad(ctx, node, i);
         return;
+    }
     bwd_job b = {dims_of(in[0], in[1], in[2], node->iparam[0] != 0, node->fparam[0]),
                  in[0],
                  in[1],
@@ -558,9 +620,10 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
                  node->out,
                  lt_output_grad(node),
                  {NULL, NULL},
-                 grad[0],
-                 grad[1],
-                 grad[2],
+                 NULL,
+                 NULL,
+                 NULL,
+                 false,
                  lt_gemm_active_kernel(),
                  NULL,
                  0};
@@ -572,6 +635,11 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
     b.work =
         take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_flops(&b.d), &tasks, &b.per_task);
     if (!b.work)
+        return;
+    /* last, so that a fresh (uncleared) buffer is always written */
+    b.fresh = lt_inputs_grad_fresh(ctx, node, 3, cover_one_storage(in), grad);
+    b.dq = grad[0], b.dk = grad[1], b.dv = grad[2];
+    if (!grad[0] && !grad[1] && !grad[2])
         return;
     lt_par_run(ctx, grads_disjoint(in, grad) ? tasks : 1, b.d.batch, 1, backward_task, &b);
 }
