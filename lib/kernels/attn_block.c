@@ -37,7 +37,7 @@ BODY void max_body(const lt_attn_block *b, const int64_t rows, float *restrict m
         const float *restrict x = b->pt + j * b->ld;
         int hidden = (int)lt_attn_hidden(b, j);
         ROW_LOOP for (int64_t i = 0; i < rows; i++)
-            m[i] = (lane_index[i] >= hidden) & (x[i] > m[i]) ? x[i] : m[i]; /* & : no branch */
+            m[i] = ((lane_index[i] >= hidden) & (x[i] > m[i])) ? x[i] : m[i]; /* &: no branch */
     }
 }
 
