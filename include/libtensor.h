@@ -726,6 +726,11 @@ lt_tensor *lt_cross_entropy_ignore(lt_ctx *ctx, lt_tensor *logits, lt_tensor *ta
  *    so are batch dims expanded by a stride of 0 (their gradient is summed,
  *    on one thread); other layouts (a transposed last dim, repeated rows)
  *    are copied, recorded, so the gradient still reaches them.
+ *  - y is laid out as q (as torch.empty_like): its batch dims and L are
+ *    stored in the order of q's strides, Ev innermost. A contiguous q gives
+ *    a contiguous y; for the (B,nh,T,hs) transpose of a (B,T,nh,hs) view, y
+ *    is the same transpose of a dense (B,T,nh,hs) tensor, so
+ *    lt_contiguous(lt_transpose(y, 1, 2)) (the heads side by side) is free.
  *  - Memory kept for backward (nothing when nothing is recorded): the
  *    (..., L, S) probabilities when S <= 2 (E + Ev), i.e. when they are no
  *    larger than q, k, v and y together (makemore's T 16 with head size 16,

@@ -421,6 +421,10 @@ static void test_in_place_equals_copy(void **state)
                                                     lt_contiguous(ctx, v), true, NAN);
     assert_non_null(y);
     assert_non_null(yc);
+    /* y is laid out as q: heads side by side, (B,T,H,D) dense; yc as its contiguous q */
+    assert_false(lt_is_contiguous(y));
+    assert_true(lt_is_contiguous(lt_transpose(ctx, y, 1, 2)));
+    assert_true(lt_is_contiguous(yc));
     float *a = dense_copy(y), *b = dense_copy(yc);
     assert_memory_equal(a, b, sizeof(float) * (size_t)lt_numel(y));
     free(a), free(b);
@@ -713,6 +717,178 @@ static void test_golden(void **state)
 }
 
 /* ======================================================================== */
+/* gradients written fresh: q, k, v views covering one temporary storage     */
+/* ======================================================================== */
+
+/* The layout of split_views: q (B,H,L,E), k (B,H,S,E), v (B,H,S,Ev) side by
+ * side in the last dim of one (B, H, L*E + S*(E + Ev)) tensor. */
+static int64_t split_L, split_S, split_E, split_Ev;
+
+static void split_of(lt_ctx *ctx, lt_tensor *t, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    lt_shape s = lt_shape_of(t);
+    int64_t B = s.d[0], H = s.d[1], nq = split_L * split_E, nk = split_S * split_E;
+    *q = lt_view(ctx, lt_narrow(ctx, t, 2, 0, nq), LT_SHAPE(B, H, split_L, split_E));
+    *k = lt_view(ctx, lt_narrow(ctx, t, 2, nq, nk), LT_SHAPE(B, H, split_S, split_E));
+    *v = lt_view(ctx, lt_narrow(ctx, t, 2, nq + nk, split_S * split_Ev), LT_SHAPE(B, H, split_S, split_Ev));
+}
+
+static void split_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    split_of(ctx, b[0], q, k, v);
+}
+
+/* The same views of a temporary copy of the base (x * 1: the same bits,
+ * and its gradient 1 * the temporary's): attention's backward is the first
+ * to reach that storage and its q, k, v cover it, so it writes their
+ * gradients instead of clearing and adding to them. */
+static void fresh_split_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    split_of(ctx, lt_mul_scalar(ctx, b[0], 1.0f), q, k, v);
+}
+
+static void fresh_c_attn_views(lt_ctx *ctx, lt_tensor *const *b, lt_tensor **q, lt_tensor **k, lt_tensor **v)
+{
+    lt_tensor *t = lt_mul_scalar(ctx, b[0], 1.0f);
+    c_attn_views(ctx, &t, q, k, v);
+}
+
+/* Leaves the context's arena full of NaN, so that a gradient element a
+ * fresh backward fails to write shows in the next run's results. */
+static void poison_arena(lt_ctx *ctx)
+{
+    lt_ctx_reset(ctx);
+    assert_non_null(lt_full(ctx, LT_SHAPE(1 << 20), NAN));
+}
+
+/* run_op with views and with fresh views of the same base, after the arena
+ * was poisoned: the same bits (fresh writes C = 0 + sum, as adding to a
+ * cleared buffer), the plain views' right (check_case), so both are. */
+static void check_fresh(views_fn plain, views_fn fresh, lt_shape base, bool causal, uint64_t seed)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    inputs a = new_inputs(ctx, plain, 1, &base, seed), b = a;
+    b.views = fresh;
+    check_case(&a, causal, NAN);
+    for (int threads = 1; threads <= 2; threads++) {
+        poison_arena(ctx);
+        outcome o_fresh = run_op(ctx, &b, causal, NAN, threads);
+        poison_arena(ctx);
+        outcome o_plain = run_op(ctx, &a, causal, NAN, threads);
+        assert_int_equal(o_fresh.ny, o_plain.ny);
+        assert_memory_equal(o_fresh.y, o_plain.y, sizeof(float) * (size_t)o_plain.ny);
+        assert_memory_equal(o_fresh.grad[0], o_plain.grad[0], sizeof(float) * (size_t)a.bases[0]->storage->numel);
+        outcome_free(&o_fresh);
+        outcome_free(&o_plain);
+    }
+    lt_free(a.bases[0]);
+    lt_ctx_free(ctx);
+}
+
+static void test_fresh_gradients(void **state)
+{
+    (void)state;
+    /* L, S, E, Ev: odd T, several blocks of queries, S > L (causal: keys no
+     * query sees get zero gradients), S < L */
+    static const int64_t splits[][4] = {{13, 13, 5, 3}, {53, 53, 4, 4}, {13, 21, 5, 3}, {50, 70, 3, 2}, {21, 9, 2, 3}};
+    for (int causal = 0; causal < 2; causal++) {
+        for (size_t c = 0; c < sizeof splits / sizeof splits[0]; c++) {
+            split_L = splits[c][0], split_S = splits[c][1], split_E = splits[c][2], split_Ev = splits[c][3];
+            lt_shape base = LT_SHAPE(2, 3, split_L * split_E + split_S * (split_E + split_Ev));
+            check_fresh(split_views, fresh_split_views, base, causal, 200 + c);
+        }
+        /* makemore's layout: T 16, odd T 21, T 53 (two blocks) */
+        check_fresh(c_attn_views, fresh_c_attn_views, LT_SHAPE(3, 16, 3 * 64), causal, 210);
+        check_fresh(c_attn_views, fresh_c_attn_views, LT_SHAPE(2, 21, 3 * 32), causal, 211);
+        check_fresh(c_attn_views, fresh_c_attn_views, LT_SHAPE(2, 53, 3 * 16), causal, 212);
+    }
+}
+
+/* A fresh split through finite differences (the gradient reaches the
+ * base through x * 1). */
+static lt_tensor *fresh_split_fn(lt_ctx *ctx, lt_tensor **in, void *user)
+{
+    const bool *causal = user;
+    lt_tensor *q, *k, *v;
+    fresh_split_views(ctx, in, &q, &k, &v);
+    return lt_scaled_dot_product_attention(ctx, q, k, v, *causal, NAN);
+}
+
+static void test_fresh_gradcheck(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    split_L = 5, split_S = 7, split_E = 3, split_Ev = 2;
+    for (int c = 0; c < 2; c++) {
+        bool causal = c;
+        lt_tensor *base = lt_requires_grad(
+            ctx, ts_random(ctx, LT_SHAPE(2, 2, split_L * split_E + split_S * (split_E + split_Ev)), 220 + c, -1, 1),
+            true);
+        ts_gradcheck(fresh_split_fn, &base, 1, &causal, 1e-2, 1e-3, 1e-2);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* A new tensor of ctx holding t's values (dense). */
+static lt_tensor *copy_of(lt_ctx *ctx, const lt_tensor *t)
+{
+    assert_non_null(t);
+    lt_tensor *c = lt_new(ctx, LT_F32, lt_shape_of(t));
+    assert_non_null(c);
+    float *d = dense_copy(t);
+    memcpy(lt_data_f32(c), d, sizeof(float) * (size_t)lt_numel(t));
+    free(d);
+    return c;
+}
+
+/* Causal query i's output and q gradient are, bit for bit, those of an
+ * unmasked single query over keys 0..i: the products sum only the keys a
+ * query sees, in the same order. Odd T, several blocks, strided q, k, v. */
+static void test_causal_rows_equal_unmasked_prefix(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    static const int64_t Ts[] = {7, 16, 21, 53};
+    for (size_t c = 0; c < sizeof Ts / sizeof Ts[0]; c++) {
+        int64_t T = Ts[c], C = 24, H = 4, D = C / H;
+        inputs in = new_inputs(ctx, c_attn_views, 1, (lt_shape[]){LT_SHAPE(2, T, 3 * C)}, 230 + c);
+        lt_ctx_reset(ctx);
+        lt_zero_grad(in.bases[0]);
+        lt_tensor *q, *k, *v;
+        c_attn_views(ctx, in.bases, &q, &k, &v);
+        lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN);
+        assert_non_null(y);
+        lt_tensor *g = upstream(ctx, y);
+        assert_true(lt_backward_grad(ctx, y, g));
+        float *yd = dense_copy(y), *dqd = dense_copy(lt_grad(ctx, q)), *gd = dense_copy(g);
+        for (int64_t i = 0; i < T; i += (i < 3 ? 1 : 5)) {
+            lt_ctx *c1 = lt_ctx_new();
+            /* q[..., i:i+1, :], k and v [..., :i+1, :], copied so only they want gradients */
+            lt_tensor *qi = lt_requires_grad(c1, copy_of(c1, lt_narrow(ctx, q, 2, i, 1)), true);
+            lt_tensor *ki = copy_of(c1, lt_narrow(ctx, k, 2, 0, i + 1));
+            lt_tensor *vi = copy_of(c1, lt_narrow(ctx, v, 2, 0, i + 1));
+            lt_tensor *yi = lt_scaled_dot_product_attention(c1, qi, ki, vi, false, NAN);
+            assert_non_null(yi);
+            lt_tensor *gi = lt_empty(c1, LT_F32, lt_shape_of(yi));
+            for (int64_t bh = 0; bh < 2 * H; bh++)
+                memcpy(lt_data_f32(gi) + bh * D, gd + (bh * T + i) * D, sizeof(float) * (size_t)D);
+            assert_true(lt_backward_grad(c1, yi, gi));
+            float *yid = dense_copy(yi), *dqi = dense_copy(lt_grad(c1, qi));
+            for (int64_t bh = 0; bh < 2 * H; bh++) {
+                assert_memory_equal(yid + bh * D, yd + (bh * T + i) * D, sizeof(float) * (size_t)D);
+                assert_memory_equal(dqi + bh * D, dqd + (bh * T + i) * D, sizeof(float) * (size_t)D);
+            }
+            free(yid), free(dqi);
+            lt_free(qi), lt_free(ki), lt_free(vi);
+            lt_ctx_free(c1);
+        }
+        free(yd), free(dqd), free(gd);
+        lt_free(in.bases[0]);
+    }
+    lt_ctx_free(ctx);
+}
+
+/* ======================================================================== */
 /* finite differences                                                        */
 /* ======================================================================== */
 
@@ -843,6 +1019,9 @@ int main(void)
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_in_place_equals_copy),
+        cmocka_unit_test(test_fresh_gradients),
+        cmocka_unit_test(test_fresh_gradcheck),
+        cmocka_unit_test(test_causal_rows_equal_unmasked_prefix),
         cmocka_unit_test(test_threads_split),
         cmocka_unit_test(test_every_isa),
         cmocka_unit_test(test_empty_and_degenerate),

@@ -31,7 +31,9 @@ static lt_tensor *causal_self_attention(lt_ctx *ctx, lt_tensor *const *p, lt_ten
     lt_tensor *k = lt_transpose(ctx, lt_select(ctx, qkv, 2, 1), 1, 2);   /* (B,nh,T,hs) */
     lt_tensor *v = lt_transpose(ctx, lt_select(ctx, qkv, 2, 2), 1, 2);   /* (B,nh,T,hs) */
     lt_tensor *y = lt_scaled_dot_product_attention(ctx, q, k, v, true, NAN); /* (B,nh,T,hs), scale 1/sqrt(hs) */
-    y = lt_contiguous(ctx, lt_transpose(ctx, y, 1, 2));                   /* (B,T,nh,hs): heads side by side */
+    /* (B,T,nh,hs): heads side by side; y is laid out as q, the transpose of
+     * a dense (B,T,nh,hs), so this contiguous() is free (no copy) */
+    y = lt_contiguous(ctx, lt_transpose(ctx, y, 1, 2));
     y = lt_view(ctx, y, LT_SHAPE(B, T, C));
     return mm_linear(ctx, y, p[ATTN_PROJ_W], p[ATTN_PROJ_B]);             /* (B,T,C) */
 }

@@ -166,6 +166,25 @@ float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
     return s->grad;
 }
 
+bool lt_inputs_grad_fresh(lt_ctx *ctx, lt_node *node, int n, bool covered, float **grad)
+{
+    lt_storage *s = n > 0 && node->in[0] ? node->in[0]->storage : NULL;
+    bool shared = covered && s && !s->grad && !s->persistent;
+    for (int i = 0; i < n && shared; i++)
+        shared = wants_grad(node->in[i]) && node->in[i]->storage == s;
+    if (!shared) {
+        for (int i = 0; i < n; i++)
+            grad[i] = lt_input_grad(ctx, node, i);
+        return false;
+    }
+    /* the first backward to reach this storage, which the inputs cover:
+     * left uncleared for the caller to write */
+    s->grad = lt_arena_alloc(ctx, (size_t)(s->numel ? s->numel : 1) * sizeof(float));
+    for (int i = 0; i < n; i++)
+        grad[i] = s->grad ? s->grad + node->in[i]->offset : NULL;
+    return s->grad != NULL;
+}
+
 size_t lt_tape_size(const lt_ctx *ctx) { return ctx ? ctx->tape_len : 0; }
 
 /* Checks that `out` may start a backward pass. */

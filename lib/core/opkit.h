@@ -118,6 +118,17 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i);
  * most temporaries and parameters have one consumer. */
 float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh);
 
+/* lt_input_grad_fresh for inputs 0..n-1 that are views of one storage
+ * (attention's q, k, v split from one c_attn output): grad[i] is input i's
+ * gradient buffer (its strides), and the result is true when the buffer
+ * was allocated by this call and left uncleared, so the caller must set (=)
+ * every element of every input's gradient, never add. That happens only
+ * when all n inputs want a gradient, share a temporary storage no backward
+ * has reached yet, and `covered`: the caller's word that the inputs' elements
+ * are disjoint and together every element of the storage. Otherwise false
+ * and grad[i] is lt_input_grad's (NULL: not wanted, or out of memory). */
+bool lt_inputs_grad_fresh(lt_ctx *ctx, lt_node *node, int n, bool covered, float **grad);
+
 /* The backward of an elementwise one-input op (inputs made dense by
  * lt_unary_begin): dx[i] += EXPR for every element (= when the buffer is
  * fresh: lt_input_grad_fresh), where EXPR reads x, y

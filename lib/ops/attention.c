@@ -130,6 +130,7 @@ typedef struct {
     float *pt;   /* scores, probabilities, their gradient, transposed: (S, ld) */
     float *dyt;  /* dy_blk^T: (Ev, ld), backward only */
     float *dpt;  /* dP^T: (S, ld), backward only */
+    float *zeros; /* max(E, Ev) zeros, backward only: the bias of a PRODUCT_FRESH */
     float *work; /* lt_sgemm's packing space (the portable kernel only) */
 } attn_scratch;
 
@@ -149,17 +150,20 @@ static size_t gemm_floats(const attn_dims *d, const lt_gemm_kernel *kern, bool b
 static size_t scratch_floats(const attn_dims *d, const lt_gemm_kernel *kern, bool backward)
 {
     size_t f = (size_t)(d->E * d->ld + d->S * d->ld) + gemm_floats(d, kern, backward);
-    return backward ? f + (size_t)(d->Ev * d->ld + d->S * d->ld) : f;
+    return backward ? f + (size_t)(d->Ev * d->ld + d->S * d->ld + round16(d->E > d->Ev ? d->E : d->Ev)) : f;
 }
 
 static attn_scratch scratch_at(const attn_dims *d, const lt_gemm_kernel *kern, float *base, bool backward)
 {
-    attn_scratch s = {kern, lt_attn_loops_for(lt_cpu_isa()), base, base + d->E * d->ld, NULL, NULL, NULL};
+    attn_scratch s = {kern, lt_attn_loops_for(lt_cpu_isa()), base, base + d->E * d->ld, NULL, NULL, NULL, NULL};
     base = s.pt + d->S * d->ld;
     if (backward) {
+        int64_t widest = d->E > d->Ev ? d->E : d->Ev;
         s.dyt = base;
         s.dpt = base + d->Ev * d->ld;
-        base = s.dpt + d->S * d->ld;
+        s.zeros = s.dpt + d->S * d->ld;
+        memset(s.zeros, 0, sizeof(float) * (size_t)widest);
+        base = s.zeros + round16(widest);
     }
     s.work = base;
     return s;
@@ -201,13 +205,63 @@ static void transpose_into(const attn_scratch *w, float *dst, int64_t ld, const 
  * function) goes through lt_sgemm. */
 #define PRODUCT_KC 256
 
+/* Which depth a causal product's rows need (the rest of the depth is
+ * masked: its terms are exact zeros). */
+typedef enum {
+    DEPTH_ALL,      /* every term (not causal, or the mask is in the output) */
+    DEPTH_TO_QUERY, /* rows are queries r0 + i, the depth keys: query r0 + i sums keys 0..r0 + i */
+    DEPTH_FROM_KEY  /* rows are keys i, the depth the queries r0.. of the block: key i sums queries i.. */
+} depth_kind;
+
+typedef struct {
+    depth_kind kind;
+    int64_t r0; /* the block's first query */
+} depth_band;
+
+static const depth_band ALL_DEPTH = {DEPTH_ALL, 0};
+
+/* The part [*lo, *hi) of the depth block [p0, p0 + kc) that the rows
+ * [i, i + rows) need; empty (*lo >= *hi) only past a query's last key.
+ *  - DEPTH_TO_QUERY stops after the tile's last query's key. The terms left
+ *    out come after the ones summed, and add exact zeros (P or dS = 0 times
+ *    a finite value): the sums keep their bits (unless a sum is -0 and a
+ *    left-out term +0, which would have made it +0; nor are non-finite
+ *    values in v or k at hidden keys spread into the sums, as they already
+ *    are not past a block's last query).
+ *  - DEPTH_FROM_KEY starts at the tile's first key's query. The terms left
+ *    out come before the ones summed, while the tile's sums (started at +0)
+ *    are still +0: +0 plus exact zeros is +0, so the bits are the same.
+ *    Only a single depth block (kc = k <= PRODUCT_KC; a block has <= 48
+ *    queries) is cut, so every output is still written. */
+static void depth_part(depth_band band, int64_t i, int64_t rows, int64_t p0, int64_t kc, int64_t k, int64_t *lo,
+                       int64_t *hi)
+{
+    *lo = p0;
+    *hi = p0 + kc;
+    if (band.kind == DEPTH_TO_QUERY)
+        *hi = min64(*hi, band.r0 + i + rows);
+    else if (band.kind == DEPTH_FROM_KEY && k <= PRODUCT_KC && i > band.r0)
+        *lo = min64(i - band.r0, k - 1);
+}
+
+/* What a product does with C. */
+typedef enum {
+    PRODUCT_SET, /* C = the sum */
+    PRODUCT_ADD, /* C += the sum */
+    PRODUCT_FRESH /* C = 0 + the sum: PRODUCT_ADD's bits on a C of zeros
+                   * (+0 + -0 is +0), without clearing C first */
+} product_mode;
+
 static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs,
-                    const float *b, int64_t ldb, float *c, int64_t ldc, bool accumulate)
+                    const float *b, int64_t ldb, float *c, int64_t ldc, product_mode mode, depth_band band)
 {
     const lt_gemm_kernel *kern = w->kern;
     if (!kern->tile || k == 0) {
-        lt_sgemm_with(kern, m, n, k, (lt_mat){a, a_rs, a_cs}, (lt_mat){b, ldb, 1}, (lt_mat_out){c, ldc, 1}, accumulate,
-                      w->work);
+        if (mode == PRODUCT_FRESH)
+            for (int64_t i = 0; i < m; i++)
+                memset(c + i * ldc, 0, sizeof(float) * (size_t)n);
+        lt_sgemm_with(kern, m, n, k, (lt_mat){a, a_rs, a_cs}, (lt_mat){b, ldb, 1}, (lt_mat_out){c, ldc, 1},
+                      mode != PRODUCT_SET, w->work);
         return;
     }
     /* n = 64 (a head size) in 8x48 tiles leaves a 16-column strip of
@@ -216,12 +270,24 @@ static void product(const attn_scratch *w, int64_t m, int64_t n, int64_t k, cons
     int64_t mr = t.mr, nr = t.nr;
     for (int64_t p0 = 0; p0 < k; p0 += PRODUCT_KC) {
         int64_t kc = min64(PRODUCT_KC, k - p0);
-        bool acc = accumulate || p0 > 0;
-        for (int64_t i = 0; i < m; i += mr)
+        bool acc = mode == PRODUCT_ADD || p0 > 0;
+        const float *bias = mode == PRODUCT_FRESH && p0 == 0 ? w->zeros : NULL; /* the sum + 0 */
+        for (int64_t i = 0; i < m; i += mr) {
+            int64_t rows = min64(mr, m - i), lo, hi;
+            depth_part(band, i, rows, p0, kc, k, &lo, &hi);
+            if (lo >= hi) /* past the last query's key: p0 > 0, the sums are written */
+                continue;
             for (int64_t j = 0; j < n; j += nr)
-                t.fn((int)min64(mr, m - i), (int)min64(nr, n - j), kc, a + i * a_rs + p0 * a_cs, a_rs, a_cs,
-                     b + p0 * ldb + j, ldb, c + i * ldc + j, ldc, acc, NULL);
+                t.fn((int)rows, (int)min64(nr, n - j), hi - lo, a + i * a_rs + lo * a_cs, a_rs, a_cs, b + lo * ldb + j,
+                     ldb, c + i * ldc + j, ldc, acc, bias ? bias + j : NULL);
+        }
     }
+}
+
+/* kind for a causal problem's block at query r0, else every term. */
+static depth_band causal_band(const attn_dims *d, depth_kind kind, int64_t r0)
+{
+    return d->causal ? (depth_band){kind, r0} : ALL_DEPTH;
 }
 
 /* ---- one block's softmax, keys by queries (attn_block.h) ------------------------- */
@@ -232,7 +298,7 @@ static lt_attn_block block_scores(const attn_dims *d, const attn_scratch *w, att
                                   const float *k, int64_t k_rs, float *pt)
 {
     transpose_into(w, w->qt, b.ld, q + b.r0 * q_rs, b.rows, d->E, q_rs, d->scale);
-    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, false);
+    product(w, b.n, b.rows, d->E, k, k_rs, 1, w->qt, b.ld, pt, b.ld, PRODUCT_SET, ALL_DEPTH);
     return (lt_attn_block){pt, b.n, b.rows, b.ld, b.r0, d->causal};
 }
 
@@ -294,7 +360,7 @@ typedef struct {
 typedef struct {
     attn_dims d;
     const lt_tensor *q, *k, *v;
-    float *y;         /* dense (batch, L, Ev) */
+    lt_tensor *y;     /* (batch..., L, Ev) laid out as q (output_like_q) */
     attn_saved saved; /* both NULL when nothing is recorded */
     const lt_gemm_kernel *kern;
     float *work;
@@ -306,7 +372,8 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
     const attn_dims *d = &f->d;
     const float *q = lt_f32(f->q) + slice_offset(d, f->q, i), *k = lt_f32(f->k) + slice_offset(d, f->k, i),
                 *v = lt_f32(f->v) + slice_offset(d, f->v, i);
-    float *y = f->y + i * d->L * d->Ev, m_local[ATTN_ROWS], inv_local[ATTN_ROWS];
+    float *y = lt_f32(f->y) + slice_offset(d, f->y, i), m_local[ATTN_ROWS], inv_local[ATTN_ROWS];
+    int64_t y_rs = row_stride(f->y);
     float *probs = f->saved.probs ? f->saved.probs + i * probs_per_slice(d) : NULL;
     for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
         attn_block b = block_at(d, r0);
@@ -315,7 +382,8 @@ static void forward_slice(const fwd_job *f, const attn_scratch *w, int64_t i)
         lt_attn_block x = block_scores(d, w, b, q, row_stride(f->q), k, row_stride(f->k), probs ? probs : w->pt);
         block_softmax(w, &x, m, inv);
         /* y_blk (rows, Ev) = P (rows, n) @ v (n, Ev), P read through P^T's strides */
-        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * d->Ev, d->Ev, false);
+        product(w, b.rows, d->Ev, b.n, x.pt, 1, b.ld, v, row_stride(f->v), y + r0 * y_rs, y_rs, PRODUCT_SET,
+                causal_band(d, DEPTH_TO_QUERY, r0));
         if (probs)
             probs += b.n * b.ld;
     }
@@ -341,14 +409,39 @@ static double forward_flops(const attn_dims *d)
 
 typedef struct {
     attn_dims d;
-    const lt_tensor *q, *k, *v;
-    const float *dy;     /* dense (batch, L, Ev) */
+    const lt_tensor *q, *k, *v, *y;
+    const float *dy;     /* at element (0,..,0) of y, y's strides */
     attn_saved saved;    /* read only */
     float *dq, *dk, *dv; /* at element (0,..,0), the inputs' strides; NULL: not wanted */
+    bool fresh;          /* dq, dk, dv hold garbage: every element is written (=), none added to */
     const lt_gemm_kernel *kern;
     float *work;
     size_t per_task;
 } bwd_job;
+
+/* A key gradient (dk or dv, c (n, cols), row stride ldc) of block b plus
+ * a (n, rows) @ bm (rows, cols), a with row stride b.ld. Keys the slice's
+ * earlier blocks wrote (< seen) are added to; when the gradients are fresh
+ * (bj->fresh: the buffer holds garbage) the block's new keys are written. */
+static void key_grad_product(const bwd_job *bj, const attn_scratch *w, attn_block b, int64_t seen, int64_t cols,
+                             const float *a, const float *bm, int64_t ldb, float *c, int64_t ldc)
+{
+    depth_band band = causal_band(&bj->d, DEPTH_FROM_KEY, b.r0);
+    int64_t split = bj->fresh ? min64(seen, b.n) : b.n;
+    if (split > 0)
+        product(w, split, cols, b.rows, a, b.ld, 1, bm, ldb, c, ldc, PRODUCT_ADD, band);
+    band.r0 -= split; /* the rest's rows start at key `split` */
+    if (split < b.n)
+        product(w, b.n - split, cols, b.rows, a + split * b.ld, b.ld, 1, bm, ldb, c + split * ldc, ldc, PRODUCT_FRESH,
+                band);
+}
+
+/* Rows [from, to) of the (rows, cols) matrix at c (row stride ldc) = 0. */
+static void zero_rows(float *c, int64_t from, int64_t to, int64_t cols, int64_t ldc)
+{
+    for (int64_t r = from; r < to; r++)
+        memset(c + r * ldc, 0, sizeof(float) * (size_t)cols);
+}
 
 static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
 {
@@ -356,11 +449,13 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
     int64_t oq = slice_offset(d, bj->q, i), ok = slice_offset(d, bj->k, i), ov = slice_offset(d, bj->v, i);
     const float *q = lt_f32(bj->q) + oq, *k = lt_f32(bj->k) + ok, *v = lt_f32(bj->v) + ov;
     int64_t q_rs = row_stride(bj->q), k_rs = row_stride(bj->k), v_rs = row_stride(bj->v);
-    const float *dy = bj->dy + i * d->L * d->Ev;
+    const float *dy = bj->dy + slice_offset(d, bj->y, i);
+    int64_t dy_rs = row_stride(bj->y);
     float *probs = bj->saved.probs ? bj->saved.probs + i * probs_per_slice(d) : NULL;
-    for (int64_t r0 = 0; r0 < d->L; r0 += d->rows) {
+    int64_t seen = 0; /* keys whose dk, dv an earlier block wrote */
+    for (int64_t r0 = 0; r0 < d->L; seen = block_at(d, r0).n, r0 += d->rows) {
         attn_block b = block_at(d, r0);
-        const float *dy_blk = dy + r0 * d->Ev;
+        const float *dy_blk = dy + r0 * dy_rs;
         lt_attn_block x = {probs, b.n, b.rows, b.ld, b.r0, d->causal}; /* P^T, read only */
         if (probs) {
             probs += b.n * b.ld;
@@ -371,17 +466,22 @@ static void backward_slice(const bwd_job *bj, const attn_scratch *w, int64_t i)
             w->loops->scale(&x, inv);
         }
         if (bj->dv) /* dv (n, Ev) += P^T (n, rows) @ dy (rows, Ev) */
-            product(w, b.n, d->Ev, b.rows, x.pt, b.ld, 1, dy_blk, d->Ev, bj->dv + ov, v_rs, true);
+            key_grad_product(bj, w, b, seen, d->Ev, x.pt, dy_blk, dy_rs, bj->dv + ov, v_rs);
         if (!bj->dq && !bj->dk)
             continue;
         /* dP^T (n, rows) = v (n, Ev) @ dy^T (Ev, rows) */
-        transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, d->Ev, 1.0f);
-        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, false);
+        transpose_into(w, w->dyt, b.ld, dy_blk, b.rows, d->Ev, dy_rs, 1.0f);
+        product(w, b.n, b.rows, d->Ev, v, v_rs, 1, w->dyt, b.ld, w->dpt, b.ld, PRODUCT_SET, ALL_DEPTH);
         w->loops->dscores(&x, w->dpt, d->scale); /* dx^T in place of dP^T */
         if (bj->dq) /* dq (rows, E) += dx (rows, n) @ k (n, E), dx read through dx^T's strides */
-            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs, true);
+            product(w, b.rows, d->E, b.n, w->dpt, 1, b.ld, k, k_rs, bj->dq + oq + r0 * q_rs, q_rs,
+                    bj->fresh ? PRODUCT_FRESH : PRODUCT_ADD, causal_band(d, DEPTH_TO_QUERY, r0));
         if (bj->dk) /* dk (n, E) += dx^T (n, rows) @ q_blk (rows, E) */
-            product(w, b.n, d->E, b.rows, w->dpt, b.ld, 1, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs, true);
+            key_grad_product(bj, w, b, seen, d->E, w->dpt, q + r0 * q_rs, q_rs, bj->dk + ok, k_rs);
+    }
+    if (bj->fresh) { /* causal with S > L: keys no query sees get zero gradients */
+        zero_rows(bj->dk + ok, seen, d->S, d->E, k_rs);
+        zero_rows(bj->dv + ov, seen, d->S, d->Ev, v_rs);
     }
 }
 
@@ -487,23 +587,43 @@ static bool grads_disjoint(const lt_tensor *const in[3], float *const grad[3])
     return true;
 }
 
+/* True when q, k and v are views of one storage that, together, hold each
+ * of its elements exactly once (makemore's q, k, v: c_attn's output split
+ * three ways), so that writing their gradients writes the whole buffer. */
+static bool cover_one_storage(const lt_tensor *const in[3])
+{
+    int64_t total = 0;
+    for (int i = 0; i < 3; i++) {
+        if (in[i]->storage != in[0]->storage || !non_overlapping(in[i]))
+            return false;
+        for (int j = 0; j < i; j++)
+            if (!elements_disjoint(in[i], in[j]))
+                return false;
+        total += lt_numel(in[i]);
+    }
+    return total == in[0]->storage->numel;
+}
+
 static void attention_backward(lt_ctx *ctx, lt_node *node)
 {
     const lt_tensor *in[3] = {node->in[0], node->in[1], node->in[2]};
     float *grad[3];
-    for (int i = 0; i < 3; i++)
-        grad[i] = lt_input_grad(ctx, node, i);
-    if ((!grad[0] && !grad[1] && !grad[2]) || !node->saved) /* nothing saved: no keys, or an empty output */
+    if (!node->saved) { /* nothing saved: no keys, or an empty output; the gradients are zeros */
+        for (int i = 0; i < 3; i++)
+            lt_input_grad(ctx, node, i);
         return;
+    }
     bwd_job b = {dims_of(in[0], in[1], in[2], node->iparam[0] != 0, node->fparam[0]),
                  in[0],
                  in[1],
                  in[2],
+                 node->out,
                  lt_output_grad(node),
                  {NULL, NULL},
-                 grad[0],
-                 grad[1],
-                 grad[2],
+                 NULL,
+                 NULL,
+                 NULL,
+                 false,
                  lt_gemm_active_kernel(),
                  NULL,
                  0};
@@ -515,6 +635,11 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
     b.work =
         take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_flops(&b.d), &tasks, &b.per_task);
     if (!b.work)
+        return;
+    /* last, so that a fresh (uncleared) buffer is always written */
+    b.fresh = lt_inputs_grad_fresh(ctx, node, 3, cover_one_storage(in), grad);
+    b.dq = grad[0], b.dk = grad[1], b.dv = grad[2];
+    if (!grad[0] && !grad[1] && !grad[2])
         return;
     lt_par_run(ctx, grads_disjoint(in, grad) ? tasks : 1, b.d.batch, 1, backward_task, &b);
 }
@@ -567,6 +692,38 @@ static lt_tensor *rows_in_place(lt_ctx *ctx, lt_tensor *t)
     return unit && apart ? t : lt_contiguous(ctx, t);
 }
 
+/* A new (..., L, Ev) tensor of the given shape whose batch dims and L are
+ * laid out in the order of q's strides (largest first; Ev innermost), as
+ * torch.empty_like keeps a layout: for makemore's q, the (B,nh,T,hs)
+ * transpose of a (B,T,nh,hs) view, y is that transpose of a dense
+ * (B,T,nh,hs) tensor, so the model puts the heads side by side with no
+ * copy. A contiguous q gives a contiguous y. */
+static lt_tensor *output_like_q(lt_ctx *ctx, const lt_tensor *q, const int64_t *shape)
+{
+    int nd = q->ndim, order[LT_MAX_DIMS]; /* order[p]: the dim stored at position p */
+    int64_t stored[LT_MAX_DIMS];
+    for (int p = 0; p < nd; p++) { /* insertion sort of dims 0..nd-2, stable: ties keep their order */
+        int dim = p, at = p;
+        while (p < nd - 1 && at > 0 && q->stride[order[at - 1]] < q->stride[dim]) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = dim;
+    }
+    for (int p = 0; p < nd; p++)
+        stored[p] = shape[order[p]];
+    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, nd, stored);
+    if (!y)
+        return NULL;
+    int64_t stride[LT_MAX_DIMS];
+    memcpy(stride, y->stride, sizeof stride);
+    for (int p = 0; p < nd; p++) {
+        y->shape[order[p]] = stored[p];
+        y->stride[order[p]] = stride[p];
+    }
+    return y;
+}
+
 /* ---- the op ----------------------------------------------------------------------- */
 
 lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor *k, lt_tensor *v, bool causal,
@@ -584,15 +741,15 @@ lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor 
     if (!(q = rows_in_place(ctx, q)) || !(k = rows_in_place(ctx, k)) || !(v = rows_in_place(ctx, v)))
         return NULL;
     lt_tensor *in[3] = {q, k, v};
-    lt_tensor *y = lt_alloc_temp(ctx, LT_F32, q->ndim, shape);
+    lt_tensor *y = output_like_q(ctx, q, shape);
     if (!y)
         return NULL;
-    fwd_job f = {dims_of(q, k, v, causal, scale), q, k, v, lt_f32(y), {NULL, NULL}, lt_gemm_active_kernel(), NULL, 0};
+    fwd_job f = {dims_of(q, k, v, causal, scale), q, k, v, y, {NULL, NULL}, lt_gemm_active_kernel(), NULL, 0};
     lt_node_data node = {.f = {scale}, .i = {causal, keeps_probs(&f.d)}};
     if (f.d.batch * f.d.L * f.d.Ev == 0)
         return lt_op_end(ctx, &attention_op, y, 3, in, &node);
     if (f.d.S == 0) { /* no keys: every output row is an empty sum */
-        memset(f.y, 0, sizeof(float) * (size_t)(f.d.batch * f.d.L * f.d.Ev));
+        memset(lt_f32(y), 0, sizeof(float) * (size_t)(f.d.batch * f.d.L * f.d.Ev));
         return lt_op_end(ctx, &attention_op, y, 3, in, &node);
     }
     if (lt_needs_grad(ctx, 3, in)) {
