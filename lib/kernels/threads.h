@@ -35,7 +35,9 @@
  * product (0.38 MFLOP) never splits; a (4096,30) @ (30,200) evaluation
  * product (49 MFLOP) does. docs/performance.md has the measurements behind
  * this and the costs below. */
+#ifndef LT_PAR_TASK_WORK /* -DLT_PAR_TASK_WORK=... to try another threshold */
 #define LT_PAR_TASK_WORK 2e6
+#endif
 
 /* Rough costs for the work estimates, in the same unit (one flop of the
  * gemm kernel), measured on the evaluation chunk (4096 rows). */
