@@ -33,13 +33,13 @@ bin="${2:-$root/build/bench/bench_attention}"
 python="${PYTHON:-/usr/bin/python3}"
 shapes="${SHAPES:-32,4,16,16 8,8,256,64}"
 
-die() { echo "compare_attention: $*" >&2; exit 1; }
-[[ "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 1 ]] || die "ROUNDS must be a positive integer, got '$rounds'"
-[ -x "$bin" ] || die "$bin: not an executable (build it: cmake --build build, or pass its path)"
-"$python" -c 'import torch' 2>/dev/null || die "$python cannot import torch"
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=bench/compare_common.sh
+. "$root/bench/compare_common.sh"
+cmp_init compare_attention
+cmp_check_rounds "$rounds"
+cmp_check_bin "$bin"
+cmp_check_torch "$python"
+mapfile -t env1 < <(torch_env 1)
 
 cases=()
 for s in $shapes; do
@@ -50,8 +50,7 @@ done
 echo "compare_attention: $rounds round(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= rounds; r++)); do
   # shellcheck disable=SC2086 # TORCH_ENV is a list of assignments
-  env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"} OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 ${TORCH_ENV:-} \
-    "$python" "$root/bench/torch_attention.py" "${cases[@]}" >>"$tmp/torch.out" 2>&1 ||
+  "${env1[@]}" ${TORCH_ENV:-} "$python" "$root/bench/torch_attention.py" "${cases[@]}" >>"$tmp/torch.out" 2>&1 ||
     { tail -20 "$tmp/torch.out" >&2; die "torch_attention.py failed"; }
   for s in $shapes; do
     "$bin" --threads 1 --shape "$s" >>"$tmp/lt.out" 2>&1 || { tail -20 "$tmp/lt.out" >&2; die "$bin failed"; }

@@ -43,24 +43,15 @@ names="${NAMES:-$root/../shared/data/names.txt}"
 wide_steps="${WIDE_STEPS:-60}"
 wavenet_steps="${WAVENET_STEPS:-2000}"
 
-die() { echo "compare_deep: $*" >&2; exit 1; }
-[[ "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 1 ]] || die "ROUNDS must be a positive integer, got '$rounds'"
+# shellcheck source=bench/compare_common.sh
+. "$root/bench/compare_common.sh"
+cmp_init compare_deep
+cmp_check_rounds "$rounds"
 [[ "$wide_steps" =~ ^[0-9]+$ && "$wide_steps" -ge 2 ]] || die "WIDE_STEPS must be 2 or more, got '$wide_steps'"
 [[ "$wavenet_steps" =~ ^[0-9]+$ && "$wavenet_steps" -ge 2 ]] || die "WAVENET_STEPS must be 2 or more, got '$wavenet_steps'"
-[ -x "$bin" ] || die "$bin: not an executable (build it: cmake --build build, or pass its path)"
+cmp_check_bin "$bin"
 [ -r "$names" ] || die "$names: not readable (NAMES=path of names.txt)"
-"$python" -c 'import torch' 2>/dev/null || die "$python cannot import torch"
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-
-# PyTorch's environment for n threads (printed once per thread count)
-torch_env() {
-  local n="$1"
-  printf '%s\n' env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"}
-  printf '%s\n' OMP_NUM_THREADS="$n" OPENBLAS_NUM_THREADS="$n" MKL_NUM_THREADS="$n"
-  [ "$n" -lt 2 ] || printf '%s\n' OMP_WAIT_POLICY=PASSIVE
-}
+cmp_check_torch "$python"
 
 steps_of() { [ "$1" = wide ] && echo "$wide_steps" || echo "$wavenet_steps"; }
 

@@ -46,25 +46,23 @@ threads="${THREADS:-1 2}"
 secs="${SECONDS_PER_TYPE:-2}"
 names="${NAMES:-$root/../shared/data/names.txt}"
 
-die() { echo "compare_makemore: $*" >&2; exit 1; }
-[[ "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 1 ]] || die "ROUNDS must be a positive integer, got '$rounds'"
-[ -x "$bin" ] || die "$bin: not an executable (build it: cmake --build build, or pass its path)"
-"$python" -c 'import torch' 2>/dev/null || die "$python cannot import torch"
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=bench/compare_common.sh
+. "$root/bench/compare_common.sh"
+cmp_init compare_makemore
+cmp_check_rounds "$rounds"
+cmp_check_bin "$bin"
+cmp_check_torch "$python"
 
 echo "compare_makemore: $rounds round(s), types: $types; threads: $threads; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "PyTorch runs under env -u OPENBLAS_CORETYPE${TORCH_CORETYPE:+ OPENBLAS_CORETYPE=$TORCH_CORETYPE}, and with OMP_WAIT_POLICY=PASSIVE on 2 or more threads"
 for ((r = 1; r <= rounds; r++)); do
   for n in $threads; do
+    mapfile -t envn < <(torch_env "$n")
     # shellcheck disable=SC2086 # $types is a list
     for data in "" ${names:+"$names"}; do
       [ -z "$data" ] || [ -f "$data" ] || continue
       # shellcheck disable=SC2086 # $types is a list
-      # shellcheck disable=SC2046 # the word is one assignment or none
-      env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"} OMP_NUM_THREADS="$n" OPENBLAS_NUM_THREADS="$n" MKL_NUM_THREADS="$n" \
-        $([ "$n" -lt 2 ] || echo OMP_WAIT_POLICY=PASSIVE) "$python" -W ignore "$root/bench/torch_makemore.py" --threads "$n" --time "$secs" --type $types \
+      "${envn[@]}" "$python" -W ignore "$root/bench/torch_makemore.py" --threads "$n" --time "$secs" --type $types \
         ${data:+--data "$data"} >>"$tmp/torch.out" 2>&1 || { tail -20 "$tmp/torch.out" >&2; die "torch_makemore.py failed"; }
     done
     for t in $types; do

@@ -19,7 +19,8 @@
 #
 # PyTorch runs with OPENBLAS_CORETYPE removed from its environment, in its
 # command alone (the environment may pin OpenBLAS for other programs), and
-# on 2 or more threads with OMP_WAIT_POLICY=PASSIVE (OpenMP's spinning
+# with the OMP/OpenBLAS/MKL thread counts equal to THREADS, and on 2 or
+# more threads with OMP_WAIT_POLICY=PASSIVE (OpenMP's spinning
 # workers otherwise fight a loaded machine's other processes for the
 # cores); the script prints both, and the BLAS PyTorch loaded with the
 # kernels OpenBLAS chose (bench/torch_blas.py: unset, OpenBLAS 0.3.21 falls
@@ -36,15 +37,14 @@ eval_every="${EVAL_EVERY:-1000}"
 torch_script="$root/../shared/reference/torch_mlp.py"
 python="${PYTHON:-/usr/bin/python3}"
 
-die() { echo "compare_torch: $*" >&2; exit 1; }
+# shellcheck source=bench/compare_common.sh
+. "$root/bench/compare_common.sh"
+cmp_init compare_torch
 [[ "$steps" =~ ^[0-9]+$ && "$steps" -gt 0 ]] || die "STEPS must be a positive integer, got '$steps'"
 [[ "$threads" =~ ^[0-9]+$ && "$threads" -ge 1 && "$threads" -le 64 ]] || die "THREADS must be 1..64, got '$threads'"
 [[ "$eval_every" =~ ^[0-9]+$ ]] || die "EVAL_EVERY must be a non-negative integer, got '$eval_every'"
 [ -r "$names" ] || die "$names: not readable (pass the path of names.txt)"
-[ -x "$bin" ] || die "$bin: not an executable (build it: cmake --build build, or pass its path)"
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+cmp_check_bin "$bin"
 
 echo "compare_torch: $steps steps, dev loss every $eval_every, $threads thread(s), data $names"
 
@@ -52,8 +52,7 @@ echo "compare_torch: $steps steps, dev loss every $eval_every, $threads thread(s
 field() { awk -v p="$2" -v k="$3" 'index($0, p) == 1 { for (i = 1; i < NF; i++) if ($i == k) v = $(i + 1) } END { print v }' "$1"; }
 
 # PyTorch's environment: see the header
-torch_env=(env -u OPENBLAS_CORETYPE ${TORCH_CORETYPE:+OPENBLAS_CORETYPE="$TORCH_CORETYPE"})
-[ "$threads" -lt 2 ] || torch_env+=(OMP_WAIT_POLICY=PASSIVE)
+mapfile -t torch_env < <(torch_env "$threads")
 
 have_torch=0
 if [ -x "$python" ] && [ -r "$torch_script" ] && "$python" -c 'import torch' 2>/dev/null; then
