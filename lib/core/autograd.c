@@ -118,30 +118,6 @@ float *lt_input_grad(lt_ctx *ctx, lt_node *node, int i)
     return wants_grad(x) ? lt_grad_buffer(ctx, x) : NULL;
 }
 
-/* Writing t element by element writes every element of its storage once:
- * a view of all of it whose dims, taken in order of stride, lay it out
- * densely (a contiguous tensor, or a whole transposed one such as a
- * PyTorch-style weight passed as lt_transpose(W)). */
-static bool covers_storage(const lt_tensor *t)
-{
-    const int64_t n = lt_numel(t);
-    if (t->offset != 0 || n != t->storage->numel)
-        return false;
-    if (n == 0)
-        return true;
-    bool used[LT_MAX_DIMS] = {false};
-    int64_t span = 1; /* elements laid out by the dims chained so far */
-    for (bool grew = true; grew && span < n;) {
-        grew = false;
-        for (int d = 0; d < t->ndim && !grew; d++)
-            if (!used[d] && t->shape[d] > 1 && t->stride[d] == span) {
-                used[d] = grew = true;
-                span *= t->shape[d];
-            }
-    }
-    return span == n;
-}
-
 float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
 {
     lt_tensor *x = node->in[i];
@@ -149,13 +125,13 @@ float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
     *fresh = false;
     if (!wants_grad(x))
         return NULL;
-    if (s->grad && s->grad_zero && covers_storage(x)) {
+    if (s->grad && s->grad_zero && lt_covers_storage(x)) {
         /* zeroed lazily (lt_zero_grad): the caller's writes replace the stale values */
         s->grad_zero = false;
         *fresh = true;
         return s->grad;
     }
-    if (s->grad || s->persistent || !covers_storage(x))
+    if (s->grad || s->persistent || !lt_covers_storage(x))
         return lt_grad_buffer(ctx, x);
     /* the first backward to reach this storage: no contribution to keep, so
      * the buffer is left uncleared for the caller to write */
@@ -166,13 +142,31 @@ float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh)
     return s->grad;
 }
 
-bool lt_inputs_grad_fresh(lt_ctx *ctx, lt_node *node, int n, bool covered, float **grad)
+/* Inputs 0..n-1 are views of storage s that hold each of its elements
+ * exactly once between them: each non-overlapping, pairwise disjoint, and
+ * as many elements in all as s has. */
+static bool inputs_cover(const lt_node *node, int n, const lt_storage *s)
+{
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const lt_tensor *x = node->in[i];
+        if (x->storage != s || !lt_non_overlapping(x))
+            return false;
+        for (int j = 0; j < i; j++)
+            if (!lt_elements_disjoint(x, node->in[j]))
+                return false;
+        total += lt_numel(x);
+    }
+    return total == s->numel;
+}
+
+bool lt_inputs_grad_fresh(lt_ctx *ctx, lt_node *node, int n, float **grad)
 {
     lt_storage *s = n > 0 && node->in[0] ? node->in[0]->storage : NULL;
-    bool shared = covered && s && !s->grad && !s->persistent;
+    bool shared = s && !s->grad && !s->persistent;
     for (int i = 0; i < n && shared; i++)
-        shared = wants_grad(node->in[i]) && node->in[i]->storage == s;
-    if (!shared) {
+        shared = wants_grad(node->in[i]);
+    if (!shared || !inputs_cover(node, n, s)) {
         for (int i = 0; i < n; i++)
             grad[i] = lt_input_grad(ctx, node, i);
         return false;

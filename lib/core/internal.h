@@ -97,6 +97,18 @@ static inline void lt_bump(lt_tensor *t) { t->storage->version++; }
  * element ranges [first, last] (conservative for interleaved strides). */
 bool lt_may_overlap(const lt_tensor *a, const lt_tensor *b);
 
+/* True when t's elements are every element of its storage, each once: a
+ * contiguous view of all of it, or a whole permuted one such as
+ * lt_transpose(W) (writing t element by element then writes the storage). */
+bool lt_covers_storage(const lt_tensor *t);
+
+/* True when no two indices of t address the same element. */
+bool lt_non_overlapping(const lt_tensor *t);
+
+/* True when a and b (same storage, each non-overlapping) provably share no
+ * element (conservative: false when it cannot tell). */
+bool lt_elements_disjoint(const lt_tensor *a, const lt_tensor *b);
+
 /* --- layout (shape.c) ------------------------------------------------------ */
 size_t lt_dtype_size(lt_dtype dt);
 const char *lt_dtype_name(lt_dtype dt);

@@ -124,10 +124,10 @@ float *lt_input_grad_fresh(lt_ctx *ctx, lt_node *node, int i, bool *fresh);
  * was allocated by this call and left uncleared, so the caller must set (=)
  * every element of every input's gradient, never add. That happens only
  * when all n inputs want a gradient, share a temporary storage no backward
- * has reached yet, and `covered`: the caller's word that the inputs' elements
- * are disjoint and together every element of the storage. Otherwise false
- * and grad[i] is lt_input_grad's (NULL: not wanted, or out of memory). */
-bool lt_inputs_grad_fresh(lt_ctx *ctx, lt_node *node, int n, bool covered, float **grad);
+ * has reached yet, and, as this function checks, hold each of its elements
+ * exactly once between them. Otherwise false and grad[i] is lt_input_grad's
+ * (NULL: not wanted, or out of memory). */
+bool lt_inputs_grad_fresh(lt_ctx *ctx, lt_node *node, int n, float **grad);
 
 /* The backward of an elementwise one-input op (inputs made dense by
  * lt_unary_begin): dx[i] += EXPR for every element (= when the buffer is

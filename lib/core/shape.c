@@ -139,6 +139,96 @@ bool lt_check_result_shape(lt_ctx *ctx, const char *op, int ndim, const int64_t 
     return lt_check_shape(ctx, op, s);
 }
 
+/* True when no two indices of t address the same element: sorted by stride,
+ * each dim's stride exceeds the span of the smaller ones. */
+bool lt_non_overlapping(const lt_tensor *t)
+{
+    int64_t span = 0; /* largest offset reachable by the dims seen so far */
+    bool used[LT_MAX_DIMS] = {false};
+    for (int seen = 0; seen < t->ndim; seen++) {
+        int best = -1;
+        for (int i = 0; i < t->ndim; i++)
+            if (!used[i] && (best < 0 || t->stride[i] < t->stride[best]))
+                best = i;
+        used[best] = true;
+        if (t->shape[best] <= 1)
+            continue;
+        if (t->stride[best] <= span)
+            return false;
+        span += (t->shape[best] - 1) * t->stride[best];
+    }
+    return true;
+}
+
+/* Offsets of t's elements modulo p all lie in [*lo, *hi) when every stride
+ * of a dim of size > 1 that is >= p is a multiple of p and the smaller ones
+ * span less than p from t's offset modulo p; false otherwise. */
+static bool residue_window(const lt_tensor *t, int64_t p, int64_t *lo, int64_t *hi)
+{
+    int64_t width = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] <= 1)
+            continue;
+        if (t->stride[i] >= p) {
+            if (t->stride[i] % p)
+                return false;
+        } else {
+            width += (t->shape[i] - 1) * t->stride[i];
+        }
+    }
+    *lo = t->offset % p;
+    *hi = *lo + width;
+    return *hi <= p;
+}
+
+/* True when a and b (same storage, non-overlapping each) share no element:
+ * disjoint ranges of offsets, or disjoint residue windows for one of their
+ * strides as the period (q, k, v split from one c_attn output: each takes
+ * its own third of every row). */
+bool lt_elements_disjoint(const lt_tensor *a, const lt_tensor *b)
+{
+    if (lt_numel(a) == 0 || lt_numel(b) == 0)
+        return true;
+    int64_t a_end = a->offset + 1, b_end = b->offset + 1;
+    for (int i = 0; i < a->ndim; i++)
+        a_end += (a->shape[i] - 1) * a->stride[i];
+    for (int i = 0; i < b->ndim; i++)
+        b_end += (b->shape[i] - 1) * b->stride[i];
+    if (a_end <= b->offset || b_end <= a->offset)
+        return true;
+    for (int pick = 0; pick < a->ndim + b->ndim; pick++) {
+        const lt_tensor *t = pick < a->ndim ? a : b;
+        int64_t p = t->stride[pick < a->ndim ? pick : pick - a->ndim], alo, ahi, blo, bhi;
+        if (p > 1 && residue_window(a, p, &alo, &ahi) && residue_window(b, p, &blo, &bhi) && (ahi <= blo || bhi <= alo))
+            return true;
+    }
+    return false;
+}
+
+/* Writing t element by element writes every element of its storage once:
+ * a view of all of it whose dims, taken in order of stride, lay it out
+ * densely (a contiguous tensor, or a whole transposed one such as a
+ * PyTorch-style weight passed as lt_transpose(W)). */
+bool lt_covers_storage(const lt_tensor *t)
+{
+    const int64_t n = lt_numel(t);
+    if (t->offset != 0 || n != t->storage->numel)
+        return false;
+    if (n == 0)
+        return true;
+    bool used[LT_MAX_DIMS] = {false};
+    int64_t span = 1; /* elements laid out by the dims chained so far */
+    for (bool grew = true; grew && span < n;) {
+        grew = false;
+        for (int d = 0; d < t->ndim && !grew; d++)
+            if (!used[d] && t->shape[d] > 1 && t->stride[d] == span) {
+                used[d] = grew = true;
+                span *= t->shape[d];
+            }
+    }
+    return span == n;
+}
+
 /* The storage positions of t's first and last elements in memory order
  * (false when t has no elements). */
 static bool extent(const lt_tensor *t, int64_t *lo, int64_t *hi)

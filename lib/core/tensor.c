@@ -254,17 +254,11 @@ lt_tensor *lt_grad(lt_ctx *ctx, lt_tensor *t)
     return g;
 }
 
-/* t is a dense view of all of its storage: writing t writes every element. */
-static bool whole_storage(const lt_tensor *t)
-{
-    return t->offset == 0 && lt_numel(t) == t->storage->numel && lt_is_contiguous(t);
-}
-
 void lt_zero_grad(lt_tensor *t)
 {
     if (!t || !t->storage->grad || t->storage->grad_zero)
         return;
-    if (t->storage->persistent && whole_storage(t)) {
+    if (t->storage->persistent && lt_covers_storage(t)) {
         /* cleared lazily: the next backward writes the buffer (lt_input_grad_fresh) or clears it first */
         t->storage->grad_zero = true;
         return;

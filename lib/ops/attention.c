@@ -499,72 +499,6 @@ static void backward_task(void *arg, int task, int64_t begin, int64_t end)
  * layout overlaps itself (a stride-0, expanded dim), or two inputs with the
  * same storage laid out differently whose elements interleave. */
 
-/* True when no two indices of t address the same element: sorted by stride,
- * each dim's stride exceeds the span of the smaller ones. */
-static bool non_overlapping(const lt_tensor *t)
-{
-    int64_t span = 0; /* largest offset reachable by the dims seen so far */
-    bool used[LT_MAX_DIMS] = {false};
-    for (int seen = 0; seen < t->ndim; seen++) {
-        int best = -1;
-        for (int i = 0; i < t->ndim; i++)
-            if (!used[i] && (best < 0 || t->stride[i] < t->stride[best]))
-                best = i;
-        used[best] = true;
-        if (t->shape[best] <= 1)
-            continue;
-        if (t->stride[best] <= span)
-            return false;
-        span += (t->shape[best] - 1) * t->stride[best];
-    }
-    return true;
-}
-
-/* Offsets of t's elements modulo p all lie in [*lo, *hi) when every stride
- * of a dim of size > 1 that is >= p is a multiple of p and the smaller ones
- * span less than p from t's offset modulo p; false otherwise. */
-static bool residue_window(const lt_tensor *t, int64_t p, int64_t *lo, int64_t *hi)
-{
-    int64_t width = 1;
-    for (int i = 0; i < t->ndim; i++) {
-        if (t->shape[i] <= 1)
-            continue;
-        if (t->stride[i] >= p) {
-            if (t->stride[i] % p)
-                return false;
-        } else {
-            width += (t->shape[i] - 1) * t->stride[i];
-        }
-    }
-    *lo = t->offset % p;
-    *hi = *lo + width;
-    return *hi <= p;
-}
-
-/* True when a and b (same storage, non-overlapping each) share no element:
- * disjoint ranges of offsets, or disjoint residue windows for one of their
- * strides as the period (q, k, v split from one c_attn output: each takes
- * its own third of every row). */
-static bool elements_disjoint(const lt_tensor *a, const lt_tensor *b)
-{
-    if (lt_numel(a) == 0 || lt_numel(b) == 0)
-        return true;
-    int64_t a_end = a->offset + 1, b_end = b->offset + 1;
-    for (int i = 0; i < a->ndim; i++)
-        a_end += (a->shape[i] - 1) * a->stride[i];
-    for (int i = 0; i < b->ndim; i++)
-        b_end += (b->shape[i] - 1) * b->stride[i];
-    if (a_end <= b->offset || b_end <= a->offset)
-        return true;
-    for (int pick = 0; pick < a->ndim + b->ndim; pick++) {
-        const lt_tensor *t = pick < a->ndim ? a : b;
-        int64_t p = t->stride[pick < a->ndim ? pick : pick - a->ndim], alo, ahi, blo, bhi;
-        if (p > 1 && residue_window(a, p, &alo, &ahi) && residue_window(b, p, &blo, &bhi) && (ahi <= blo || bhi <= alo))
-            return true;
-    }
-    return false;
-}
-
 static bool same_layout(const lt_tensor *a, const lt_tensor *b)
 {
     return a->offset == b->offset && memcmp(a->stride, b->stride, sizeof a->stride) == 0;
@@ -577,31 +511,14 @@ static bool grads_disjoint(const lt_tensor *const in[3], float *const grad[3])
     for (int i = 0; i < 3; i++) {
         if (!grad[i])
             continue;
-        if (!non_overlapping(in[i]))
+        if (!lt_non_overlapping(in[i]))
             return false;
         for (int j = 0; j < i; j++)
             if (grad[j] && in[j]->storage == in[i]->storage && !same_layout(in[i], in[j]) &&
-                !elements_disjoint(in[i], in[j]))
+                !lt_elements_disjoint(in[i], in[j]))
                 return false;
     }
     return true;
-}
-
-/* True when q, k and v are views of one storage that, together, hold each
- * of its elements exactly once (makemore's q, k, v: c_attn's output split
- * three ways), so that writing their gradients writes the whole buffer. */
-static bool cover_one_storage(const lt_tensor *const in[3])
-{
-    int64_t total = 0;
-    for (int i = 0; i < 3; i++) {
-        if (in[i]->storage != in[0]->storage || !non_overlapping(in[i]))
-            return false;
-        for (int j = 0; j < i; j++)
-            if (!elements_disjoint(in[i], in[j]))
-                return false;
-        total += lt_numel(in[i]);
-    }
-    return total == in[0]->storage->numel;
 }
 
 static void attention_backward(lt_ctx *ctx, lt_node *node)
@@ -637,7 +554,7 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
     if (!b.work)
         return;
     /* last, so that a fresh (uncleared) buffer is always written */
-    b.fresh = lt_inputs_grad_fresh(ctx, node, 3, cover_one_storage(in), grad);
+    b.fresh = lt_inputs_grad_fresh(ctx, node, 3, grad);
     b.dq = grad[0], b.dk = grad[1], b.dv = grad[2];
     if (!grad[0] && !grad[1] && !grad[2])
         return;
