@@ -772,6 +772,35 @@ static void test_matmul_empty_and_no_graph(void **state)
     lt_ctx_free(ctx);
 }
 
+/* An empty result with a batch of 2^36 matrices: no work per matrix, so the
+ * forward and the backward return at once (they looped over the batch until
+ * the fuzzer timed out on it), and b's gradient is the sum of nothing. */
+static void test_matmul_empty_huge_batch(void **state)
+{
+    (void)state;
+    lt_ctx *ctx = lt_ctx_new();
+    const int64_t huge = (int64_t)1 << 36;
+    lt_tensor *a = lt_new(ctx, LT_F32, LT_SHAPE(huge, 0, 2)); /* batched, 0 rows */
+    lt_tensor *b = ts_random(ctx, LT_SHAPE(2, 3), 7, -1, 1);
+    lt_requires_grad(ctx, a, true);
+    lt_requires_grad(ctx, b, true);
+    lt_tensor *c = lt_matmul(ctx, a, b);
+    ts_assert_shape(c, LT_SHAPE(huge, 0, 3));
+    assert_true(lt_backward(ctx, lt_sum(ctx, c)));
+    ts_assert_near(lt_grad(ctx, b), (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0);
+    /* and with 0 columns: (huge, 3, 2) is too big, so a broadcasts from 1 */
+    lt_ctx_reset(ctx);
+    lt_tensor *b0 = lt_new(ctx, LT_F32, LT_SHAPE(huge, 2, 0));
+    lt_tensor *a1 = ts_random(ctx, LT_SHAPE(1, 3, 2), 8, -1, 1);
+    lt_requires_grad(ctx, a1, true);
+    c = lt_matmul(ctx, a1, b0);
+    ts_assert_shape(c, LT_SHAPE(huge, 3, 0));
+    assert_true(lt_backward(ctx, lt_sum(ctx, c)));
+    ts_assert_near(lt_grad(ctx, a1), (float[]){0, 0, 0, 0, 0, 0}, 6, 0, 0);
+    assert_int_equal(lt_status_of(ctx), LT_OK);
+    lt_ctx_free(ctx);
+}
+
 static void test_matmul_errors(void **state)
 {
     (void)state;
@@ -853,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_matmul_nd_views_in_place),
         cmocka_unit_test(test_matmul_model_shapes),
         cmocka_unit_test(test_matmul_empty_and_no_graph),
+        cmocka_unit_test(test_matmul_empty_huge_batch),
         cmocka_unit_test(test_matmul_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,6 +152,8 @@ static lt_mat dense_at(const float *base, int64_t rows, int64_t cols, int64_t i)
 static void grad_a(lt_ctx *ctx, const plan *p, const float *dy, const float *bv, float *da)
 {
     int64_t n = p->n, k = p->k, m = p->m;
+    if (n == 0 || k == 0 || m == 0) /* nothing to add; the batch alone may be huge */
+        return;
     if (p->fold) { /* (B*n,m) @ (m,k) into the folded (B*n,k) gradient */
         lt_sgemm_par(ctx, p->batch * n, k, m, dense_at(dy, n, m, 0), lt_mat_t(mat_at(&p->b, bv, 0)),
                      mat_out_at(&p->a, da, 0), true, NULL);
@@ -171,6 +173,8 @@ static void grad_a(lt_ctx *ctx, const plan *p, const float *dy, const float *bv,
 static void grad_b(lt_ctx *ctx, const plan *p, const float *dy, const float *av, float *db)
 {
     int64_t n = p->n, k = p->k, m = p->m;
+    if (n == 0 || k == 0 || m == 0) /* nothing to add; the batch alone may be huge */
+        return;
     if (p->fold) { /* (k,B*n) @ (B*n,m) */
         lt_sgemm_par(ctx, k, m, p->batch * n, lt_mat_t(mat_at(&p->a, av, 0)), dense_at(dy, n, m, 0),
                      mat_out_at(&p->b, db, 0), true, NULL);
@@ -277,6 +281,8 @@ lt_tensor *lt_matmul(lt_ctx *ctx, lt_tensor *a, lt_tensor *b)
     int64_t n = p.n, k = p.k, m = p.m;
     const float *av = lt_f32(a), *bv = lt_f32(b);
     float *yv = lt_f32(y);
+    if (n == 0 || m == 0) /* y is empty, however large its batch (k == 0 still writes zeros) */
+        return lt_op_end(ctx, &matmul_op, y, 2, (lt_tensor *const[]){a, b}, NULL);
     if (p.fold) { /* (B*n,k) @ (k,m) -> (B*n,m) */
         if (!lt_sgemm_par(ctx, p.batch * n, m, k, mat_at(&p.a, av, 0), mat_at(&p.b, bv, 0), (lt_mat_out){yv, m, 1},
                           false, NULL))
