@@ -8,12 +8,12 @@
  *
  * Hand-off: a job is published by bumping an atomic word holding a
  * generation number and the job's task count; completion is an atomic count
- * of outstanding tasks. Both sides spin for a short while (SPIN_NS) before
+ * of outstanding tasks. Both sides spin for a short while (LT_SPIN_NS) before
  * falling back to a mutex and condition variables. Spinning matters: an
  * evaluation runs a dozen split ops in a row, and waking a sleeping thread
  * costs more than the gap between them (more in a virtual machine, where the
  * idle vCPU has to be woken by the host; docs/performance.md). A worker that
- * has spun for SPIN_NS without a job goes to sleep, so a context that is not
+ * has spun for LT_SPIN_NS without a job goes to sleep, so a context that is not
  * running large ops costs no CPU. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -24,11 +24,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
-
-/* How long a worker looks for the next job, and the caller for the end of
- * its job, before sleeping: long enough to cover the gaps between the split
- * ops of one evaluation chunk and between chunks. */
-#define SPIN_NS 200000
 
 typedef struct lt_pool lt_pool;
 
@@ -94,7 +89,7 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Spins until *word differs from old or SPIN_NS have passed; returns the
+/* Spins until *word differs from old or LT_SPIN_NS have passed; returns the
  * last value read. */
 static uint64_t spin_while_equal(_Atomic uint64_t *word, uint64_t old)
 {
@@ -108,7 +103,7 @@ static uint64_t spin_while_equal(_Atomic uint64_t *word, uint64_t old)
             sched_yield();   /* lets a thread with work run when cores are oversubscribed */
             int64_t t = now_ns();
             if (!deadline)
-                deadline = t + SPIN_NS;
+                deadline = t + LT_SPIN_NS;
             else if (t > deadline)
                 return v;
         }
@@ -162,7 +157,7 @@ static void wait_done(lt_pool *p)
             sched_yield();
             int64_t t = now_ns();
             if (!deadline) {
-                deadline = t + SPIN_NS;
+                deadline = t + LT_SPIN_NS;
             } else if (t > deadline) {
                 pthread_mutex_lock(&p->mu);
                 atomic_store(&p->caller_sleeping, true);

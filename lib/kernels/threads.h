@@ -30,13 +30,23 @@
 /* Largest thread count lt_set_threads accepts. */
 #define LT_MAX_THREADS 64
 
-/* Minimum estimated work (flops) per task: enough that a task always pays
- * for waking a worker and waiting for it. A (32,30) @ (30,200) training
- * product (0.38 MFLOP) never splits; a (4096,30) @ (30,200) evaluation
- * product (49 MFLOP) does. docs/performance.md has the measurements behind
- * this and the costs below. */
+/* Minimum estimated work (flops) per task: some 6 µs of the gemm kernel,
+ * several times a hand-off to a spinning worker (about 1 µs here,
+ * bench/bench_threads). A (32,30) @ (30,200) training product (0.38 MFLOP)
+ * never splits; a (4096,30) @ (30,200) evaluation product (49 MFLOP) does,
+ * and so do the transformer's GELU and attention backward passes (2e6 kept
+ * them on one thread: 2 threads ran makemore's transformer 15-20% slower).
+ * docs/performance.md has the measurements behind this and the costs below. */
 #ifndef LT_PAR_TASK_WORK /* -DLT_PAR_TASK_WORK=... to try another threshold */
-#define LT_PAR_TASK_WORK 2e6
+#define LT_PAR_TASK_WORK 1e6
+#endif
+
+/* How long (ns) a worker looks for the next job, and the caller for the
+ * end of its job, before sleeping (threads.c): long enough to cover the
+ * gaps between the split ops of a training step or an evaluation chunk.
+ * bench/bench_threads prints what a hand-off costs either side of it. */
+#ifndef LT_SPIN_NS /* -DLT_SPIN_NS=... to try another */
+#define LT_SPIN_NS 200000
 #endif
 
 /* Rough costs for the work estimates, in the same unit (one flop of the
