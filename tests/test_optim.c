@@ -166,6 +166,64 @@ static void test_adam_every_path_and_threads(void **state)
     }
 }
 
+/* Many small parameters, none large enough to split alone (an empty one
+ * and one whose gradient is only marked zero by lt_zero_grad among them):
+ * one step updates them all in one loop, which splits on 2 and 3 threads,
+ * cutting through parameters, and still equals the rule bit for bit on
+ * every path. */
+static void test_adam_many_small_params(void **state)
+{
+    (void)state;
+    enum { NP = 41, ZEROED = 3 };
+    int64_t first[NP + 1] = {0};
+    for (int i = 0; i < NP; i++)
+        first[i + 1] = first[i] + (i == 7 ? 0 : (int64_t)(i * 7919 % 9001 + 1));
+    const int64_t total = first[NP];
+    lt_ctx *ref_ctx = lt_ctx_new();
+    lt_tensor *w0 = ts_random(ref_ctx, LT_SHAPE(total), 21, -2, 2), *g = ts_random(ref_ctx, LT_SHAPE(total), 22, -1, 1);
+    float *g_rule = malloc(sizeof(float) * (size_t)total), *want = malloc(sizeof(float) * (size_t)total);
+    assert_true(g_rule && want);
+    memcpy(g_rule, lt_data_f32(g), sizeof(float) * (size_t)total);
+    memset(g_rule + first[ZEROED], 0, sizeof(float) * (size_t)(first[ZEROED + 1] - first[ZEROED]));
+    memcpy(want, lt_data_f32(w0), sizeof(float) * (size_t)total);
+    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_ADAMW, 0.01f);
+    cfg.weight_decay = 0.1f;
+    adam_by_rule(&cfg, want, g_rule, total);
+    for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++)
+        for (int threads = 1; threads <= 3; threads++) {
+            lt_cpu_force_isa((lt_isa)isa);
+            lt_ctx *ctx = lt_ctx_new();
+            assert_true(lt_set_threads(ctx, threads));
+            lt_tensor *p[NP];
+            for (int i = 0; i < NP; i++) {
+                lt_tensor *part = lt_narrow(ctx, w0, 0, first[i], first[i + 1] - first[i]);
+                p[i] = lt_requires_grad(ctx, lt_new_copy(ctx, part), true);
+            }
+            lt_optim *opt = lt_optim_new(ctx, &cfg, p, NP);
+            assert_non_null(opt);
+            uint64_t jobs = lt_par_jobs(ctx);
+            for (int t = 0; t < 3; t++) {
+                for (int i = 0; i < NP; i++) {
+                    set_grad(p[i], lt_data_f32(g) + first[i]);
+                    if (i == ZEROED) /* marked zero, its buffer still holding g */
+                        lt_zero_grad(p[i]);
+                }
+                assert_true(lt_optim_step(opt));
+            }
+            assert_true((lt_par_jobs(ctx) > jobs) == (threads > 1)); /* split when it may */
+            for (int i = 0; i < NP; i++) {
+                assert_memory_equal(lt_data_f32(p[i]), want + first[i], sizeof(float) * (size_t)lt_numel(p[i]));
+                lt_free(p[i]);
+            }
+            lt_optim_free(opt);
+            lt_ctx_free(ctx);
+        }
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+    free(g_rule);
+    free(want);
+    lt_ctx_free(ref_ctx);
+}
+
 static void test_momentum_by_hand(void **state)
 {
     (void)state;
@@ -389,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_golden_steps),
         cmocka_unit_test(test_adamw_by_hand),
         cmocka_unit_test(test_adam_every_path_and_threads),
+        cmocka_unit_test(test_adam_many_small_params),
         cmocka_unit_test(test_momentum_by_hand),
         cmocka_unit_test(test_clip_golden),
         cmocka_unit_test(test_clip_by_hand),

@@ -37,6 +37,8 @@ struct lt_optim {
     lt_tensor **params; /* borrowed: the caller owns the parameters */
     float **m, **v;     /* per-parameter state (NULL when the rule needs none) */
     float *state;       /* the one block behind m and v */
+    int64_t *first;     /* first[i]: elements of the parameters before i; first[n]: all */
+    float **grads;      /* each parameter's gradient, gathered by every step */
     int64_t steps;      /* updates done (Adam's t) */
 };
 
@@ -148,9 +150,11 @@ lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const
         o->params = malloc(sizeof *o->params * count);
         o->m = calloc(count, sizeof *o->m);
         o->v = calloc(count, sizeof *o->v);
+        o->first = malloc(sizeof *o->first * (count + 1));
+        o->grads = malloc(sizeof *o->grads * count);
         o->state = nb ? calloc((size_t)(total * nb), sizeof(float)) : NULL;
     }
-    if (!o || !o->params || !o->m || !o->v || (nb && !o->state)) {
+    if (!o || !o->params || !o->m || !o->v || !o->first || !o->grads || (nb && !o->state)) {
         lt_optim_free(o);
         return lt_fail(ctx, LT_ERR_MEMORY, "optim_new: out of memory for %lld state floats", (long long)(total * nb));
     }
@@ -158,6 +162,9 @@ lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const
     o->cfg = *cfg;
     o->n = n;
     memcpy(o->params, params, sizeof *o->params * count);
+    o->first[0] = 0;
+    for (int i = 0; i < n; i++)
+        o->first[i + 1] = o->first[i] + lt_numel(params[i]);
     float *s = o->state;
     for (int i = 0; i < n && nb; i++) {
         int64_t k = lt_numel(params[i]);
@@ -176,6 +183,8 @@ void lt_optim_free(lt_optim *o)
     if (!o)
         return;
     free(o->state);
+    free(o->grads);
+    free(o->first);
     free(o->m);
     free(o->v);
     free(o->params);
@@ -293,36 +302,58 @@ __attribute__((target("avx512f"))) static void adam_avx512(const adam_coef *c, f
 }
 #endif
 
-/* One parameter's update, a block of it per task. */
+/* Elements [begin, end) of one parameter. */
+static void adam_range(const adam_coef *c, float *w, const float *g, float *m, float *v, int64_t begin, int64_t end)
+{
+    w += begin, g += begin, m += begin, v += begin;
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: adam_avx512(c, w, g, m, v, end - begin); return;
+    case LT_ISA_AVX2: adam_avx2(c, w, g, m, v, end - begin); return;
+    default: break;
+    }
+#endif
+    adam_generic(c, w, g, m, v, end - begin);
+}
+
+/* All parameters' updates as one loop over their elements in order, so
+ * that many small tensors (a transformer's) split across threads as well as
+ * one large one: task blocks cut through parameters anywhere, which changes
+ * no bit, every element's update being its own. */
 typedef struct adam_job {
+    const lt_optim *o;
     const adam_coef *c;
-    float *w, *m, *v;
-    const float *g;
 } adam_job;
 
 static void adam_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const adam_job *j = arg;
-    float *w = j->w + begin, *m = j->m + begin, *v = j->v + begin;
-    const float *g = j->g + begin;
-#if LT_HAVE_X86_KERNELS
-    switch (lt_cpu_isa()) {
-    case LT_ISA_AVX512: adam_avx512(j->c, w, g, m, v, end - begin); return;
-    case LT_ISA_AVX2: adam_avx2(j->c, w, g, m, v, end - begin); return;
-    default: break;
+    const lt_optim *o = j->o;
+    for (int i = 0; i < o->n && begin < end; i++) {
+        int64_t lo = o->first[i], hi = o->first[i + 1];
+        if (hi <= begin)
+            continue;
+        int64_t stop = end < hi ? end : hi;
+        adam_range(j->c, lt_f32(o->params[i]), o->grads[i], o->m[i], o->v[i], begin - lo, stop - lo);
+        begin = stop;
     }
-#endif
-    adam_generic(j->c, w, g, m, v, end - begin);
 }
 
 /* Loads, stores, a square root and two divisions per element. */
 #define WORK_ADAM 24.0
 
-static void adam_update(lt_ctx *ctx, const adam_coef *c, float *w, const float *g, float *m, float *v, int64_t n)
+/* Gathers the gradients on the calling thread (lt_grad_f32 may clear a
+ * lazily zeroed one), then updates every parameter in one parallel loop. */
+static void adam_step(lt_optim *o, const adam_coef *c)
 {
-    adam_job j = {c, w, m, v, g};
-    lt_parallel_for(ctx, n, 16, (double)n * WORK_ADAM, adam_task, &j);
+    for (int i = 0; i < o->n; i++) {
+        lt_bump(o->params[i]);
+        o->grads[i] = lt_grad_f32(o->params[i]);
+    }
+    int64_t total = o->first[o->n];
+    adam_job j = {o, c};
+    lt_parallel_for(o->ctx, total, 16, (double)total * WORK_ADAM, adam_task, &j);
 }
 
 bool lt_optim_step(lt_optim *o)
@@ -334,15 +365,15 @@ bool lt_optim_step(lt_optim *o)
     if (!params_ok(o->ctx, "optim_step", o->params, o->n))
         return false;
     o->steps++;
-    const adam_coef coef = adam_coef_of(&o->cfg, o->steps);
+    if (o->cfg.kind != LT_OPTIM_SGD) {
+        const adam_coef coef = adam_coef_of(&o->cfg, o->steps);
+        adam_step(o, &coef);
+        return true;
+    }
     for (int i = 0; i < o->n; i++) {
         lt_tensor *p = o->params[i];
-        int64_t k = lt_numel(p);
         lt_bump(p);
-        if (o->cfg.kind == LT_OPTIM_SGD)
-            sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_grad_f32(p), o->m[i], k);
-        else
-            adam_update(o->ctx, &coef, lt_f32(p), lt_grad_f32(p), o->m[i], o->v[i], k);
+        sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_grad_f32(p), o->m[i], lt_numel(p));
     }
     return true;
 }
