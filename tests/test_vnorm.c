@@ -1,9 +1,10 @@
-/* test_vnorm.c - the layernorm backward's row and column kernels and the
- * column sums of linear's bias gradient (lib/kernels/vnorm.h) on every
- * instruction-set path the machine has: the bits of a plain loop doing the
- * same float (or double) operations in the same order, for widths with
- * vector blocks, single vectors and portable tails, with the optional
- * outputs left out in turn, and nothing written past the end. */
+/* test_vnorm.c - the layernorm forward's moments, its backward's row and
+ * column kernels and the column sums of linear's bias gradient
+ * (lib/kernels/vnorm.h) on every instruction-set path the machine has: the
+ * bits of a plain loop doing the same float (or double) operations in the
+ * same order, for widths with vector blocks, single vectors and portable
+ * tails, with the optional outputs left out in turn, and nothing written
+ * past the end. */
 #include "test_support.h"
 #include "ts_isa.h"
 
@@ -187,6 +188,64 @@ static void test_ln_sums_bits(void **state)
     }
 }
 
+/* ---- the layernorm forward's moments of a block of rows ----------------------------- */
+
+/* The documented order: float lane sums over the whole blocks of
+ * LT_MOMENT_LANES, then in double the tail's terms and the lanes in order. */
+static double moment_reference(const float *x, int c, float shift, int power)
+{
+    float lanes[LT_MOMENT_LANES] = {0};
+    int j = 0;
+    for (; j + LT_MOMENT_LANES <= c; j += LT_MOMENT_LANES)
+        for (int k = 0; k < LT_MOMENT_LANES; k++) {
+            float d = x[j + k] - shift;
+            lanes[k] += power == 2 ? d * d : d;
+        }
+    double total = 0.0;
+    for (; j < c; j++) {
+        double d = (double)x[j] - shift;
+        total += power == 2 ? d * d : d;
+    }
+    for (int k = 0; k < LT_MOMENT_LANES; k++)
+        total += lanes[k];
+    return total;
+}
+
+/* Blocks of 1..LT_MOMENT_ROWS rows of stride LD, widths with and without
+ * whole blocks and tails, no shift or one per row, both powers: each row's
+ * bits as if alone, and nothing written past the block. */
+static void test_rows_moment_bits(void **state)
+{
+    (void)state;
+    enum { R = LT_MOMENT_ROWS };
+    float shift[R];
+    fill_rows();
+    fill(shift, R, 41, -1, 1);
+    for (int q = 0; q < R; q++) { /* magnitudes far apart, so that the order of the double sums shows */
+        xs[q * LD + (q + 3) % LT_MOMENT_LANES] = 3e15f * (float)(q + 1);
+        xs[q * LD + (q + 7) % LT_MOMENT_LANES] = -1.7e15f * (float)(q + 2);
+        xs[q * LD + LT_MOMENT_LANES + 2] = 1e-3f;
+    }
+    const int widths[] = {0, 1, 15, 16, 17, 31, 32, 33, 64, 65, 100, MAXC};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+        for (int rows = 1; rows <= R; rows++)
+            for (int power = 1; power <= 2; power++)
+                for (int shifted = 0; shifted < 2; shifted++) {
+                    const int c = widths[w];
+                    double want[R + 1];
+                    for (int q = 0; q < rows; q++)
+                        want[q] = moment_reference(xs + q * LD, c, shifted ? shift[q] : 0.0f, power);
+                    FOR_EACH_ISA(isa)
+                    {
+                        double got[R + 1];
+                        got[rows] = GUARD;
+                        lt_vrows_moment(xs, LD, rows, c, shifted ? shift : NULL, power, got);
+                        assert_memory_equal(want, got, sizeof(double) * (size_t)rows);
+                        assert_true(got[rows] == GUARD);
+                    }
+                }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +253,7 @@ int main(void)
         cmocka_unit_test_teardown(test_col_ln_params_bits, ts_restore_isa),
         cmocka_unit_test_teardown(test_col_sums_bits, ts_restore_isa),
         cmocka_unit_test_teardown(test_ln_sums_bits, ts_restore_isa),
+        cmocka_unit_test_teardown(test_rows_moment_bits, ts_restore_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

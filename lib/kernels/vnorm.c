@@ -19,30 +19,31 @@
 
 /* ---- portable ---------------------------------------------------------------- */
 
-/* The lanes' partial sums of whole blocks [0, j_end), then the tail and the
- * combination in double: shared by every path (acc holds the lanes). */
-static double moment_finish(const float *x, int64_t j, int64_t c, float shift, int power, const float acc[LANES])
+/* The tail's terms [j, c) of a moment, in double from double differences:
+ * shared by every path (the lanes take the whole blocks before j). */
+static double moment_tail(const float *x, int64_t j, int64_t c, float shift, int power)
 {
     double total = 0.0;
     for (; j < c; j++) {
         double d = (double)x[j] - shift;
         total += power == 2 ? d * d : d;
     }
-    for (int k = 0; k < LANES; k++)
-        total += acc[k];
     return total;
 }
 
-static double moment_generic(const float *restrict x, int64_t c, float shift, int power)
+/* The lanes' float partial sums of the whole blocks of a row into acc;
+ * returns where the blocks end. */
+static int64_t moment_lanes_generic(const float *restrict x, int64_t c, float shift, int power, float acc[LANES])
 {
-    float acc[LANES] = {0};
+    for (int k = 0; k < LANES; k++)
+        acc[k] = 0.0f;
     int64_t j = 0;
     for (; j + LANES <= c; j += LANES)
         for (int k = 0; k < LANES; k++) {
             float d = x[j + k] - shift;
             acc[k] += power == 2 ? d * d : d;
         }
-    return moment_finish(x, j, c, shift, power, acc);
+    return j;
 }
 
 static void affine_generic(float *restrict y, const float *restrict x, int64_t c, float mu, float is,
@@ -270,8 +271,8 @@ __attribute__((target("avx512f"))) static void ln_sums_avx512(const float *xh, c
 /* The four row loops for one vector width: V the vector type, P the
  * intrinsics' prefix, W the lanes. No fused multiply-add anywhere. */
 #define ROW_KERNELS(SUFFIX, TARGET, V, P, W)                                                                       \
-    __attribute__((target(TARGET))) static double moment_##SUFFIX(const float *x, int64_t c, float shift,         \
-                                                                   int power)                                     \
+    __attribute__((target(TARGET))) static int64_t moment_lanes_##SUFFIX(const float *x, int64_t c, float shift,  \
+                                                                         int power, float lanes[LANES])           \
     {                                                                                                              \
         V acc[LANES / W], s = P##_set1_ps(shift);                                                                  \
         for (int k = 0; k < LANES / W; k++)                                                                        \
@@ -282,10 +283,9 @@ __attribute__((target("avx512f"))) static void ln_sums_avx512(const float *xh, c
                 V d = P##_sub_ps(P##_loadu_ps(x + j + k * W), s);                                                  \
                 acc[k] = P##_add_ps(acc[k], power == 2 ? P##_mul_ps(d, d) : d);                                    \
             }                                                                                                      \
-        float lanes[LANES];                                                                                        \
         for (int k = 0; k < LANES / W; k++)                                                                        \
             P##_storeu_ps(lanes + k * W, acc[k]);                                                                  \
-        return moment_finish(x, j, c, shift, power, lanes);                                                        \
+        return j;                                                                                                  \
     }                                                                                                              \
                                                                                                                    \
     __attribute__((target(TARGET))) static void affine_##SUFFIX(float *y, const float *x, int64_t c, float mu,    \
@@ -563,16 +563,32 @@ static int path(void)
 #define DISPATCH(NAME, ...) NAME##_generic(__VA_ARGS__);
 #endif /* LT_HAVE_X86_KERNELS */
 
-double lt_vrow_moment(const float *x, int64_t c, float shift, int power)
+void lt_vrows_moment(const float *x, int64_t ld, int rows, int64_t c, const float *shift, int power, double *out)
 {
+    float lanes[LT_MOMENT_ROWS][LANES] = {{0}}; /* rows past `rows` add zeros, unread */
+    double total[LT_MOMENT_ROWS] = {0};
+    const int p = path(); /* asked once for the block */
+    for (int q = 0; q < rows; q++) {
+        const float *xq = x + q * ld, sq = shift ? shift[q] : 0.0f;
+        int64_t j;
 #if LT_HAVE_X86_KERNELS
-    switch (path()) { /* asked once: layernorm calls this twice per row */
-    case 2: return moment_avx512(x, c, shift, power);
-    case 1: return moment_avx2(x, c, shift, power);
-    default: break;
-    }
+        if (p == 2)
+            j = moment_lanes_avx512(xq, c, sq, power, lanes[q]);
+        else if (p == 1)
+            j = moment_lanes_avx2(xq, c, sq, power, lanes[q]);
+        else
 #endif
-    return moment_generic(x, c, shift, power);
+            j = moment_lanes_generic(xq, c, sq, power, lanes[q]);
+        total[q] = moment_tail(xq, j, c, sq, power);
+    }
+    /* each row's lanes in order; the rows' chains of dependent double adds
+     * are independent, and side by side (a fixed count, in registers) the
+     * core overlaps them */
+    for (int k = 0; k < LANES; k++)
+        for (int q = 0; q < LT_MOMENT_ROWS; q++)
+            total[q] += lanes[q][k];
+    for (int q = 0; q < rows; q++)
+        out[q] = total[q];
 }
 
 void lt_vln_sums(const float *xh, const float *dh, int64_t c, double *sd, double *sdx)

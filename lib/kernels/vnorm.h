@@ -12,14 +12,19 @@
 
 #include <stdint.h>
 
-/* Independent float partial sums of lt_vrow_moment. */
+/* Independent float partial sums of a row's moment (lt_vrows_moment). */
 #define LT_MOMENT_LANES 16
+/* Most rows lt_vrows_moment takes at once. */
+#define LT_MOMENT_ROWS 8
 
-/* The sum of (x[j] - shift)^power over j < c (power 1 or 2): lane k of
- * LT_MOMENT_LANES float accumulators takes the terms j = k mod LANES of the
- * whole blocks of LANES; the total is, in double, the tail's terms (from
- * double differences) then the lanes in order. */
-double lt_vrow_moment(const float *x, int64_t c, float shift, int power);
+/* For rows q < rows (at most LT_MOMENT_ROWS; row q at x + q * ld): out[q] =
+ * the sum of (x[j] - shift[q])^power over j < c (power 1 or 2; shift NULL
+ * for 0). Lane k of LT_MOMENT_LANES float accumulators takes the terms j =
+ * k mod LANES of the whole blocks of LANES; the total is, in double, the
+ * tail's terms (from double differences) then the lanes in order. A row's
+ * result does not depend on the rows beside it; taking several at once lets
+ * their double additions overlap, which is most of a narrow row's time. */
+void lt_vrows_moment(const float *x, int64_t ld, int rows, int64_t c, const float *shift, int power, double *out);
 
 /* y[j] = (x[j] - mu) * is * g[j] + b[j] for j < c (the layernorm output). */
 void lt_vrow_affine(float *y, const float *x, int64_t c, float mu, float is, const float *g, const float *b);
