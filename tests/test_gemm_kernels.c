@@ -314,8 +314,8 @@ static void test_model_shapes_all_layouts(void **state)
 }
 
 /* Shapes that take the other paths of the drivers: depth blocks (k > 256),
- * column blocks of a packed B (n > 512 / 1024), B too large to read in
- * place, A packed (column-major with a long leading dimension, or no unit
+ * column blocks of a packed B (n > 512 / 1024), a large B packed or read
+ * in place (its rows no further apart than packing would put them), A packed (column-major with a long leading dimension, or no unit
  * stride), k = 1, the evaluation chunks, a C large enough to be prefetched. */
 static void test_blocking_paths(void **state)
 {
@@ -327,7 +327,9 @@ static void test_blocking_paths(void **state)
         {17, 33, 257, COL_PAD, COL_PAD, ROW_PAD, false},
         {3, 1100, 7, ROW_TIGHT, COL_PAD, ROW_TIGHT, true},    /* column blocks of a transposed B */
         {5, 1030, 40, ROW_PAD, ROW_TIGHT, ROW_PAD, false},    /* B too large to read in place */
-        {9, 300, 200, ROW_TIGHT, ROW_TIGHT, ROW_TIGHT, true}, /* B too large to read in place */
+        {9, 300, 200, ROW_TIGHT, ROW_PAD, ROW_TIGHT, true},   /* B large, rows further apart than packed */
+        {9, 300, 200, ROW_TIGHT, ROW_TIGHT, ROW_TIGHT, true}, /* B large, rows as packed: read in place */
+        {11, 250, 200, ROW_TIGHT, ROW_PAD, ROW_TIGHT, false}, /* ... with ldb 255 and a ragged last tile */
         {300, 17, 9, COL_PAD, ROW_TIGHT, ROW_TIGHT, true},    /* column-major A, lda 303: packed */
         {300, 17, 9, COL_PAD, ROW_TIGHT, COL_PAD, false},     /* ... and C^T */
         {61, 20, 300, SCATTERED, SCATTERED, SCATTERED, true}, /* nothing unit-stride */
@@ -381,6 +383,45 @@ static void test_layouts_give_same_bits(void **state)
             free(b.alloc);
             for (int l = 0; l < 3; l++) {
                 free(as[l].alloc);
+                free(c[l].alloc);
+            }
+        }
+}
+
+/* A large B (two depth blocks) read in place, its rows as close as packing
+ * would put them, and the same B with rows 5 floats apart, which is packed:
+ * the same bits, accumulate on and off. */
+static void test_b_in_place_same_bits(void **state)
+{
+    (void)state;
+    const lt_gemm_kernel *ks[3];
+    int nk = available_kernels(ks);
+    const int64_t m = 37, n = 300, k = 300;
+    for (int ki = 0; ki < nk; ki++)
+        for (int acc = 0; acc < 2; acc++) {
+            ts_rand r = ts_rand_new(99);
+            gmat a = gmat_new(m, k, ROW_TIGHT), bs[2] = {gmat_new(k, n, ROW_TIGHT), gmat_new(k, n, ROW_PAD)}, c[2];
+            gmat_fill(&a, &r);
+            gmat_fill(&bs[0], &r);
+            float *work = aligned_alloc(64, (sizeof(float) * lt_sgemm_work_floats_with(ks[ki], m, n, k) + 64) / 64 * 64);
+            assert_non_null(work);
+            for (int l = 0; l < 2; l++) {
+                for (int64_t q = 0; q < k; q++)
+                    for (int64_t j = 0; j < n; j++)
+                        *gat(&bs[l], q, j) = *gat(&bs[0], q, j);
+                c[l] = gmat_new(m, n, ROW_TIGHT);
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++)
+                        *gat(&c[l], i, j) = (float)(i - j) / 64.0f;
+                lt_sgemm_with(ks[ki], m, n, k, (lt_mat){a.base, a.rs, a.cs}, (lt_mat){bs[l].base, bs[l].rs, bs[l].cs},
+                              (lt_mat_out){c[l].base, c[l].rs, c[l].cs}, acc, work);
+            }
+            if (memcmp(c[0].base, c[1].base, sizeof(float) * (size_t)(m * n)) != 0)
+                fail_msg("%s acc=%d: B read in place gives other bits than B packed", ks[ki]->name, acc);
+            free(work);
+            free(a.alloc);
+            for (int l = 0; l < 2; l++) {
+                free(bs[l].alloc);
                 free(c[l].alloc);
             }
         }
@@ -656,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_model_shapes_all_layouts),
         cmocka_unit_test(test_blocking_paths),
         cmocka_unit_test(test_layouts_give_same_bits),
+        cmocka_unit_test(test_b_in_place_same_bits),
 #if HAVE_MMAP
         cmocka_unit_test(test_no_read_past_end),
 #endif

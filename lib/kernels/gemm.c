@@ -196,6 +196,16 @@ static int64_t work_floats(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_
  * "Kernel choices"; bench/bench_gemm.c). */
 #define LT_PREFETCH_C_MIN (2 * 1024 * 1024)
 
+/* op(B)'s rows are unit-stride and already as close as packing would put
+ * them (one column block, rows at most a packed row's length apart): the
+ * packed copy would hold the same rows in the same layout, so the kernel
+ * reads them in place, however large op(B) is (a transformer's dW = dY^T X
+ * with X (512,256) copied 512 KiB a product). */
+static bool b_rows_as_packed(int64_t n, int64_t b_rs, int64_t b_cs)
+{
+    return b_cs == 1 && n <= LT_DIRECT_NC && b_rs <= round_up(n, 16);
+}
+
 static int64_t direct_b_floats(int64_t n, int64_t kd)
 {
     return min64(kd, LT_DIRECT_KC) * round_up(min64(n, LT_DIRECT_NC), 16);
@@ -329,7 +339,7 @@ static void sgemm_direct(const lt_gemm_kernel *k, int64_t m, int64_t n, int64_t 
                          int64_t a_cs, const float *b, int64_t b_rs, int64_t b_cs, float *c, int64_t c_rs,
                          int64_t c_cs, bool accumulate, const float *bias, float *work)
 {
-    bool b_in_place = (b_cs == 1 || n == 1) && kd * n <= LT_DIRECT_B_MAX;
+    bool b_in_place = ((b_cs == 1 || n == 1) && kd * n <= LT_DIRECT_B_MAX) || b_rows_as_packed(n, b_rs, b_cs);
     bool a_in_place = direct_a_in_place(m, kd, a_rs, a_cs);
     lt_gemm_tile ts = lt_gemm_tile_for(k, n); /* each element's sum is the same in any tile */
     int mr = ts.mr, nr = ts.nr;
