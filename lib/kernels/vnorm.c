@@ -569,7 +569,8 @@ void lt_vrows_moment(const float *x, int64_t ld, int rows, int64_t c, const floa
     double total[LT_MOMENT_ROWS] = {0};
     const int p = path(); /* asked once for the block */
     for (int q = 0; q < rows; q++) {
-        const float *xq = x + q * ld, sq = shift ? shift[q] : 0.0f;
+        const float *xq = x + q * ld;
+        const float sq = shift ? shift[q] : 0.0f;
         int64_t j;
 #if LT_HAVE_X86_KERNELS
         if (p == 2)
