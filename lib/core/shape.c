@@ -187,14 +187,7 @@ static bool residue_window(const lt_tensor *t, int64_t p, int64_t *lo, int64_t *
  * its own third of every row). */
 bool lt_elements_disjoint(const lt_tensor *a, const lt_tensor *b)
 {
-    if (lt_numel(a) == 0 || lt_numel(b) == 0)
-        return true;
-    int64_t a_end = a->offset + 1, b_end = b->offset + 1;
-    for (int i = 0; i < a->ndim; i++)
-        a_end += (a->shape[i] - 1) * a->stride[i];
-    for (int i = 0; i < b->ndim; i++)
-        b_end += (b->shape[i] - 1) * b->stride[i];
-    if (a_end <= b->offset || b_end <= a->offset)
+    if (!lt_may_overlap(a, b)) /* disjoint ranges of offsets, or an empty one */
         return true;
     for (int pick = 0; pick < a->ndim + b->ndim; pick++) {
         const lt_tensor *t = pick < a->ndim ? a : b;
