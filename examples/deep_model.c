@@ -200,6 +200,8 @@ static lt_tensor *hidden_layer(lt_ctx *ctx, dm_model *m, int l, lt_tensor *x, bo
     const dm_config *c = &m->cfg;
     dm_layer *L = &m->layer[l];
     lt_tensor *h = lt_linear(ctx, x, L->w, L->b);
+    if (c->norm == DM_NORM_LAYER && c->act == DM_ACT_RELU) /* the same bits as the three ops, in one pass */
+        return lt_layernorm_act_dropout(ctx, h, L->gain, L->beta, LN_EPS, LT_ACT_RELU, c->dropout, training, g);
     if (c->norm == DM_NORM_BATCH)
         h = lt_batchnorm(ctx, h, L->gain, L->beta, L->rmean, L->rvar, training, c->bn_momentum, BN_EPS);
     else if (c->norm == DM_NORM_LAYER)

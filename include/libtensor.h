@@ -565,6 +565,18 @@ lt_tensor *lt_layernorm(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *b
  * row-major (see lib/ops/dropout.c). When training is false or p is 0 it
  * returns x itself (no copy, no node; g may then be NULL). */
 lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng *g);
+/** The activations lt_layernorm_act_dropout applies to the normalised rows. */
+typedef enum lt_act { LT_ACT_NONE, LT_ACT_RELU } lt_act;
+/** lt_dropout(act(lt_layernorm(x, gain, bias, eps)), p, training, g) as one
+ * op, for a hidden layer's norm -> activation -> dropout: the same values,
+ * gradients and use of g as those calls (the same bits, the same kernels in
+ * the same order; one lt_rng_u64 draw when training with p > 0), with one
+ * pass over memory forward and one backward instead of three each, and no
+ * intermediate tensors: the backward recomputes the activation's input
+ * from x and the mask from its key. act: LT_ACT_NONE or LT_ACT_RELU (other
+ * values: LT_ERR_ARG). Errors are named "layernorm_act_dropout". */
+lt_tensor *lt_layernorm_act_dropout(lt_ctx *ctx, lt_tensor *x, lt_tensor *gain, lt_tensor *bias, float eps,
+                                    lt_act act, float p, bool training, lt_rng *g);
 
 /* ---- selection, masking and shape: where, masked_fill, tril/triu, gather,
  * one_hot, stack, expand, roll ------------------------------------------------
