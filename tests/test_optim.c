@@ -125,22 +125,59 @@ static void adam_by_rule(const lt_optim_config *c, float *w, const float *g, int
     free(v);
 }
 
+/* Three steps of the documented SGD rule with the same gradient, element
+ * by element, in optim.c's order of float operations. */
+static void sgd_by_rule(const lt_optim_config *c, float *w, const float *g, int64_t n)
+{
+    float *buf = calloc((size_t)n, sizeof *buf);
+    assert_non_null(buf);
+    for (int t = 1; t <= 3; t++)
+        for (int64_t i = 0; i < n; i++) {
+            float d = g[i] + c->weight_decay * w[i];
+            if (c->momentum > 0.0f) {
+                buf[i] = t == 1 ? d : c->momentum * buf[i] + d;
+                d = c->nesterov ? d + c->momentum * buf[i] : buf[i];
+            }
+            w[i] -= c->lr * d;
+        }
+    free(buf);
+}
+
+static void update_by_rule(const lt_optim_config *c, float *w, const float *g, int64_t n)
+{
+    if (c->kind == LT_OPTIM_SGD)
+        sgd_by_rule(c, w, g, n);
+    else
+        adam_by_rule(c, w, g, n);
+}
+
+/* The rules the path and thread tests run: Adam, AdamW, and SGD plain,
+ * with momentum and weight decay, and Nesterov. */
+static lt_optim_config rule_config(int k)
+{
+    static const lt_optim_kind kinds[5] = {LT_OPTIM_ADAM, LT_OPTIM_ADAMW, LT_OPTIM_SGD, LT_OPTIM_SGD, LT_OPTIM_SGD};
+    lt_optim_config cfg = lt_optim_defaults(kinds[k], 0.01f);
+    cfg.weight_decay = k == 2 ? 0.0f : 0.1f;
+    cfg.momentum = k >= 3 ? 0.9f : cfg.momentum;
+    cfg.nesterov = k == 4;
+    return cfg;
+}
+#define N_RULES 5
+
 /* A parameter long enough to split (and no multiple of the vector width):
  * three steps equal the rule bit for bit on every path, 1 and 2 threads. */
-static void test_adam_every_path_and_threads(void **state)
+static void test_every_rule_path_and_threads(void **state)
 {
     (void)state;
     const int64_t n = 300007;
-    const lt_optim_kind kinds[2] = {LT_OPTIM_ADAM, LT_OPTIM_ADAMW};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < N_RULES; k++) {
         lt_ctx *ref_ctx = lt_ctx_new();
         lt_tensor *w0 = ts_random(ref_ctx, LT_SHAPE(n), 11, -2, 2), *g = ts_random(ref_ctx, LT_SHAPE(n), 12, -1, 1);
-        lt_optim_config cfg = lt_optim_defaults(kinds[k], 0.01f);
-        cfg.weight_decay = 0.1f;
+        lt_optim_config cfg = rule_config(k);
         float *want = malloc(sizeof(float) * (size_t)n);
         assert_non_null(want);
         memcpy(want, lt_data_f32(w0), sizeof(float) * (size_t)n);
-        adam_by_rule(&cfg, want, lt_data_f32(g), n);
+        update_by_rule(&cfg, want, lt_data_f32(g), n);
         for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++)
             for (int threads = 1; threads <= 2; threads++) {
                 lt_cpu_force_isa((lt_isa)isa);
@@ -170,14 +207,24 @@ static void test_adam_every_path_and_threads(void **state)
  * and one whose gradient is only marked zero by lt_zero_grad among them):
  * one step updates them all in one loop, which splits on 2 and 3 threads,
  * cutting through parameters, and still equals the rule bit for bit on
- * every path. */
-static void test_adam_many_small_params(void **state)
+ * every path; AdamW and SGD with Nesterov momentum. */
+static void many_small_params(const lt_optim_config *cfg, int scale);
+
+static void test_many_small_params(void **state)
 {
     (void)state;
+    const lt_optim_config adamw = rule_config(1), nesterov = rule_config(4);
+    many_small_params(&adamw, 1);
+    many_small_params(&nesterov, 2); /* less work per element: more elements to split */
+}
+
+/* scale: a factor on every parameter's size. */
+static void many_small_params(const lt_optim_config *cfg, int scale)
+{
     enum { NP = 41, ZEROED = 3 };
     int64_t first[NP + 1] = {0};
     for (int i = 0; i < NP; i++)
-        first[i + 1] = first[i] + (i == 7 ? 0 : (int64_t)(i * 7919 % 9001 + 1));
+        first[i + 1] = first[i] + (i == 7 ? 0 : (int64_t)(i * 7919 % 9001 + 1) * scale);
     const int64_t total = first[NP];
     lt_ctx *ref_ctx = lt_ctx_new();
     lt_tensor *w0 = ts_random(ref_ctx, LT_SHAPE(total), 21, -2, 2), *g = ts_random(ref_ctx, LT_SHAPE(total), 22, -1, 1);
@@ -186,9 +233,7 @@ static void test_adam_many_small_params(void **state)
     memcpy(g_rule, lt_data_f32(g), sizeof(float) * (size_t)total);
     memset(g_rule + first[ZEROED], 0, sizeof(float) * (size_t)(first[ZEROED + 1] - first[ZEROED]));
     memcpy(want, lt_data_f32(w0), sizeof(float) * (size_t)total);
-    lt_optim_config cfg = lt_optim_defaults(LT_OPTIM_ADAMW, 0.01f);
-    cfg.weight_decay = 0.1f;
-    adam_by_rule(&cfg, want, g_rule, total);
+    update_by_rule(cfg, want, g_rule, total);
     for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++)
         for (int threads = 1; threads <= 3; threads++) {
             lt_cpu_force_isa((lt_isa)isa);
@@ -199,7 +244,7 @@ static void test_adam_many_small_params(void **state)
                 lt_tensor *part = lt_narrow(ctx, w0, 0, first[i], first[i + 1] - first[i]);
                 p[i] = lt_requires_grad(ctx, lt_new_copy(ctx, part), true);
             }
-            lt_optim *opt = lt_optim_new(ctx, &cfg, p, NP);
+            lt_optim *opt = lt_optim_new(ctx, cfg, p, NP);
             assert_non_null(opt);
             uint64_t jobs = lt_par_jobs(ctx);
             for (int t = 0; t < 3; t++) {
@@ -446,8 +491,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_steps),
         cmocka_unit_test(test_adamw_by_hand),
-        cmocka_unit_test(test_adam_every_path_and_threads),
-        cmocka_unit_test(test_adam_many_small_params),
+        cmocka_unit_test(test_every_rule_path_and_threads),
+        cmocka_unit_test(test_many_small_params),
         cmocka_unit_test(test_momentum_by_hand),
         cmocka_unit_test(test_clip_golden),
         cmocka_unit_test(test_clip_by_hand),

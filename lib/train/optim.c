@@ -212,8 +212,11 @@ void lt_optim_zero_grad(lt_optim *o)
         lt_zero_grad(o->params[i]);
 }
 
-static void sgd_update(const lt_optim_config *c, bool first, float *restrict w, const float *restrict g,
-                       float *restrict buf, int64_t n)
+/* The SGD update of elements [0, n), in this order of float operations
+ * (the vector paths below do the same lane by lane). buf: the momentum
+ * buffer, NULL without momentum; first: the first step, which sets it. */
+static void sgd_generic(const lt_optim_config *c, bool first, float *restrict w, const float *restrict g,
+                        float *restrict buf, int64_t n)
 {
     const float lr = c->lr, wd = c->weight_decay, mu = c->momentum;
     for (int64_t i = 0; i < n; i++) {
@@ -300,9 +303,58 @@ __attribute__((target("avx512f"))) static void adam_avx512(const adam_coef *c, f
         ADAM_BODY(__m512, _mm512);
     adam_generic(c, w + i, g + i, m + i, v + i, n - i);
 }
+
+/* One vector of sgd_generic's loop body: the same operations in the same
+ * order. */
+#define SGD_BODY(V, P)                                                                                          \
+    do {                                                                                                        \
+        V wv = P##_loadu_ps(w + i);                                                                             \
+        V d = P##_add_ps(P##_loadu_ps(g + i), P##_mul_ps(wd, wv));                                             \
+        if (buf) {                                                                                              \
+            V bv = first ? d : P##_add_ps(P##_mul_ps(mu, P##_loadu_ps(buf + i)), d);                           \
+            P##_storeu_ps(buf + i, bv);                                                                         \
+            d = c->nesterov ? P##_add_ps(d, P##_mul_ps(mu, bv)) : bv;                                          \
+        }                                                                                                       \
+        P##_storeu_ps(w + i, P##_sub_ps(wv, P##_mul_ps(lr, d)));                                               \
+    } while (0)
+
+__attribute__((target("avx2"))) static void sgd_avx2(const lt_optim_config *c, bool first, float *w, const float *g,
+                                                     float *buf, int64_t n)
+{
+    const __m256 lr = _mm256_set1_ps(c->lr), wd = _mm256_set1_ps(c->weight_decay), mu = _mm256_set1_ps(c->momentum);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        SGD_BODY(__m256, _mm256);
+    sgd_generic(c, first, w + i, g + i, buf ? buf + i : NULL, n - i);
+}
+
+__attribute__((target("avx512f"))) static void sgd_avx512(const lt_optim_config *c, bool first, float *w,
+                                                          const float *g, float *buf, int64_t n)
+{
+    const __m512 lr = _mm512_set1_ps(c->lr), wd = _mm512_set1_ps(c->weight_decay), mu = _mm512_set1_ps(c->momentum);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        SGD_BODY(__m512, _mm512);
+    sgd_generic(c, first, w + i, g + i, buf ? buf + i : NULL, n - i);
+}
 #endif
 
-/* Elements [begin, end) of one parameter. */
+/* SGD on elements [begin, end) of one parameter. */
+static void sgd_range(const lt_optim_config *c, bool first, float *w, const float *g, float *buf, int64_t begin,
+                      int64_t end)
+{
+    w += begin, g += begin, buf = buf ? buf + begin : NULL;
+#if LT_HAVE_X86_KERNELS
+    switch (lt_cpu_isa()) {
+    case LT_ISA_AVX512: sgd_avx512(c, first, w, g, buf, end - begin); return;
+    case LT_ISA_AVX2: sgd_avx2(c, first, w, g, buf, end - begin); return;
+    default: break;
+    }
+#endif
+    sgd_generic(c, first, w, g, buf, end - begin);
+}
+
+/* Adam / AdamW on elements [begin, end) of one parameter. */
 static void adam_range(const adam_coef *c, float *w, const float *g, float *m, float *v, int64_t begin, int64_t end)
 {
     w += begin, g += begin, m += begin, v += begin;
@@ -320,40 +372,47 @@ static void adam_range(const adam_coef *c, float *w, const float *g, float *m, f
  * that many small tensors (a transformer's) split across threads as well as
  * one large one: task blocks cut through parameters anywhere, which changes
  * no bit, every element's update being its own. */
-typedef struct adam_job {
+typedef struct update_job {
     const lt_optim *o;
-    const adam_coef *c;
-} adam_job;
+    const adam_coef *adam; /* NULL: SGD */
+    bool first;            /* SGD's first step */
+} update_job;
 
-static void adam_task(void *arg, int task, int64_t begin, int64_t end)
+static void update_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
-    const adam_job *j = arg;
+    const update_job *j = arg;
     const lt_optim *o = j->o;
     for (int i = 0; i < o->n && begin < end; i++) {
         int64_t lo = o->first[i], hi = o->first[i + 1];
         if (hi <= begin)
             continue;
         int64_t stop = end < hi ? end : hi;
-        adam_range(j->c, lt_f32(o->params[i]), o->grads[i], o->m[i], o->v[i], begin - lo, stop - lo);
+        float *w = lt_f32(o->params[i]);
+        if (j->adam)
+            adam_range(j->adam, w, o->grads[i], o->m[i], o->v[i], begin - lo, stop - lo);
+        else
+            sgd_range(&o->cfg, j->first, w, o->grads[i], o->m[i], begin - lo, stop - lo);
         begin = stop;
     }
 }
 
-/* Loads, stores, a square root and two divisions per element. */
+/* Per element: Adam's loads, stores, a square root and two divisions;
+ * SGD's pass over memory with a few multiplies (dropout's estimate). */
 #define WORK_ADAM 24.0
+#define WORK_SGD 8.0
 
 /* Gathers the gradients on the calling thread (lt_grad_f32 may clear a
  * lazily zeroed one), then updates every parameter in one parallel loop. */
-static void adam_step(lt_optim *o, const adam_coef *c)
+static void update_all(lt_optim *o, const adam_coef *adam)
 {
     for (int i = 0; i < o->n; i++) {
         lt_bump(o->params[i]);
         o->grads[i] = lt_grad_f32(o->params[i]);
     }
     int64_t total = o->first[o->n];
-    adam_job j = {o, c};
-    lt_parallel_for(o->ctx, total, 16, (double)total * WORK_ADAM, adam_task, &j);
+    update_job j = {o, adam, o->steps == 1};
+    lt_parallel_for(o->ctx, total, 16, (double)total * (adam ? WORK_ADAM : WORK_SGD), update_task, &j);
 }
 
 bool lt_optim_step(lt_optim *o)
@@ -365,16 +424,12 @@ bool lt_optim_step(lt_optim *o)
     if (!params_ok(o->ctx, "optim_step", o->params, o->n))
         return false;
     o->steps++;
-    if (o->cfg.kind != LT_OPTIM_SGD) {
-        const adam_coef coef = adam_coef_of(&o->cfg, o->steps);
-        adam_step(o, &coef);
+    if (o->cfg.kind == LT_OPTIM_SGD) {
+        update_all(o, NULL);
         return true;
     }
-    for (int i = 0; i < o->n; i++) {
-        lt_tensor *p = o->params[i];
-        lt_bump(p);
-        sgd_update(&o->cfg, o->steps == 1, lt_f32(p), lt_grad_f32(p), o->m[i], lt_numel(p));
-    }
+    const adam_coef coef = adam_coef_of(&o->cfg, o->steps);
+    update_all(o, &coef);
     return true;
 }
 
