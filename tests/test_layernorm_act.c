@@ -131,6 +131,25 @@ static void test_same_bits_as_three_ops(void **state)
     lt_ctx_free(ctx);
 }
 
+/* Degenerate shapes: no rows, rows of one feature (layernorm's output is
+ * then the bias alone), one row: the bits of the three ops. */
+static void test_small_shapes(void **state)
+{
+    (void)state;
+    const int64_t shapes[][2] = {{0, 4}, {3, 1}, {1, 7}};
+    const la_case c = {LT_ACT_RELU, 0.5f, true, true, true};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        lt_ctx *ctx = lt_ctx_new();
+        lt_tensor *src[4];
+        make_inputs(ctx, shapes[k][0], shapes[k][1], 81 + k, src);
+        la_result a = run(&c, true, 2, src), b = run(&c, false, 1, src);
+        assert_same_bits(&a, &b, "small shape");
+        free_result(&a);
+        free_result(&b);
+        lt_ctx_free(ctx);
+    }
+}
+
 /* A wide layer's size, split across 1-3 threads on every instruction-set
  * path, against the three ops on one thread of the portable path: rows and
  * the forward's tail by blocks of rows, the gain and bias gradients by
@@ -303,7 +322,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_bits_as_three_ops), cmocka_unit_test(test_threads_and_paths),
+        cmocka_unit_test(test_same_bits_as_three_ops), cmocka_unit_test(test_small_shapes),
+        cmocka_unit_test(test_threads_and_paths),
         cmocka_unit_test(test_values_against_double),  cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_bias_write_refused_with_relu), cmocka_unit_test(test_errors),
     };
