@@ -15,10 +15,10 @@
  * per-channel (or per-row) mean and invstd instead of storing xhat.
  *
  * Layernorm can also end in a "tail", an activation then dropout
- * (lt_layernorm_act_dropout): the forward applies them to each block of
+ * (lt_layernorm_act_dropout): the forward applies them to each span of
  * rows while it is still in cache, and the backward recomputes them (the
- * affine output from x, the mask from its key) for a block of rows before
- * that block's layernorm gradient. The kernels and their order are those
+ * affine output from x, the mask from its key) for a span of rows before
+ * that span's layernorm gradient. The kernels and their order are those
  * of lt_layernorm, lt_relu and lt_dropout, so the bits are the same as the
  * three ops'; only the passes over memory between them are gone. */
 #include "core/opkit.h"
