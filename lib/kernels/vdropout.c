@@ -34,6 +34,12 @@ static inline uint64_t splitmix64(uint64_t z)
 
 uint32_t lt_dropout_threshold(float keep) { return (uint32_t)lrintf(keep * 65536.0f); }
 
+lt_dropout_mask lt_dropout_mask_of(uint64_t key, float p)
+{
+    const float keep = 1.0f - p;
+    return (lt_dropout_mask){key, lt_dropout_threshold(keep), p < 1.0f ? 1.0f / keep : 0.0f};
+}
+
 /* Elements [0, n) from counter ctr on (ctr = key + first / 4); branch-free:
  * the decisions are random, so a branch per element mispredicts. */
 static void dropout_generic(float *y, const float *x, int64_t n, uint64_t ctr, uint32_t threshold, float scale,

@@ -25,6 +25,19 @@ typedef enum {
  * 16-bit field is below the returned threshold (65536: always kept). */
 uint32_t lt_dropout_threshold(float keep);
 
+/* One dropout call's mask: the key (the call's one draw from the caller's
+ * generator), the threshold, and the scale of a kept element. */
+typedef struct lt_dropout_mask {
+    uint64_t key;
+    uint32_t threshold;
+    float scale;
+} lt_dropout_mask;
+
+/* The mask of a dropout with probability p in [0, 1] keyed by key: kept
+ * with probability 1 - p and scaled by 1 / (1 - p); p = 1 zeroes (scale 0).
+ * lt_dropout's and lt_layernorm_act_dropout's. */
+lt_dropout_mask lt_dropout_mask_of(uint64_t key, float p);
+
 /* y[i] (op)= x[i] * mask[first + i] for i < n, the mask of the call keyed by
  * key. first must be a multiple of 4 (a block of a split loop starts at one).
  * y and x may be the same array; they must not otherwise overlap. */

@@ -21,11 +21,7 @@
 
 /* What the backward needs to recompute the mask (kernels/vdropout.h): it
  * is never stored. */
-typedef struct dropout_saved {
-    uint64_t key;
-    uint32_t threshold;
-    float scale;
-} dropout_saved;
+typedef lt_dropout_mask dropout_saved;
 
 /* One masked multiply over a tensor, split across the context's threads. */
 typedef struct mask_job {
@@ -83,8 +79,7 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
     dropout_saved *s = lt_arena_alloc(ctx, sizeof *s);
     if (!y || !s)
         return NULL;
-    const float keep = 1.0f - p;
-    *s = (dropout_saved){lt_rng_u64(g), lt_dropout_threshold(keep), p < 1.0f ? 1.0f / keep : 0.0f};
+    *s = lt_dropout_mask_of(lt_rng_u64(g), p);
     apply_mask(ctx, lt_f32(y), lt_f32(x), lt_numel(x), s, LT_MASK_SET);
     return lt_op_end(ctx, &dropout_op, y, 1, &x, &(lt_node_data){.saved = s});
 }

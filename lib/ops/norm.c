@@ -35,9 +35,7 @@
 typedef struct ln_tail {
     lt_act act;
     bool dropout;
-    uint64_t key; /* dropout's mask: kernels/vdropout.h */
-    uint32_t threshold;
-    float scale;
+    lt_dropout_mask mask; /* kernels/vdropout.h */
 } ln_tail;
 
 /* Saved by the forward for the backward: mean and invstd per channel
@@ -338,7 +336,7 @@ static void tail_forward(const ln_tail *t, float *y, int64_t n, int64_t first)
     if (t->act == LT_ACT_RELU)
         lt_vrelu(y, y, n);
     if (t->dropout)
-        lt_vdropout(y, y, n, first, t->key, t->threshold, t->scale, LT_MASK_SET);
+        lt_vdropout(y, y, n, first, t->mask.key, t->mask.threshold, t->mask.scale, LT_MASK_SET);
 }
 
 /* The gradient at the affine output z of rows [r0, r0 + rows): dy back
@@ -353,7 +351,7 @@ static const float *tail_grad(const ln_bwd_job *j, int64_t r0, int64_t rows, flo
     const float *d = j->dy + r0 * c;
     if (t->dropout) {
         float *dst = t->act == LT_ACT_RELU ? through : out;
-        lt_vdropout(dst, d, n, r0 * c, t->key, t->threshold, t->scale, LT_MASK_FRESH);
+        lt_vdropout(dst, d, n, r0 * c, t->mask.key, t->mask.threshold, t->mask.scale, LT_MASK_FRESH);
         d = dst;
     }
     if (t->act == LT_ACT_RELU) {
@@ -531,7 +529,7 @@ static lt_tensor *layernorm_tail(lt_ctx *ctx, const char *op, lt_tensor *x, lt_t
         return lt_fail(ctx, LT_ERR_ARG, "%s: unknown activation %d", op, (int)act);
     if (!(p >= 0.0f && p <= 1.0f))
         return lt_fail(ctx, LT_ERR_ARG, "%s: dropout probability %g outside [0, 1]", op, (double)p);
-    ln_tail tail = {act, training && p > 0.0f, 0, 0, 0.0f};
+    ln_tail tail = {.act = act, .dropout = training && p > 0.0f};
     if (tail.dropout && !g)
         return lt_fail(ctx, LT_ERR_ARG, "%s: training with dropout needs a generator (g is NULL)", op);
     int64_t c = x->shape[x->ndim - 1], m = c ? lt_numel(x) / c : 0;
@@ -540,12 +538,8 @@ static lt_tensor *layernorm_tail(lt_ctx *ctx, const char *op, lt_tensor *x, lt_t
     float *buf = lt_arena_alloc(ctx, sizeof(float) * (size_t)(m ? m : 1) * 2);
     if (!y || !s || !buf)
         return NULL;
-    if (tail.dropout) {
-        const float keep = 1.0f - p;
-        tail.key = lt_rng_u64(g);
-        tail.threshold = lt_dropout_threshold(keep);
-        tail.scale = p < 1.0f ? 1.0f / keep : 0.0f;
-    }
+    if (tail.dropout)
+        tail.mask = lt_dropout_mask_of(lt_rng_u64(g), p);
     *s = (norm_saved){buf, buf + m, false, tail};
     ln_fwd_job j = {lt_f32(x), data_or_null(gain), data_or_null(bias), lt_f32(y), s->mean, s->invstd, &s->tail,
                     c, eps};
