@@ -169,12 +169,12 @@ static attn_scratch scratch_at(const attn_dims *d, const lt_gemm_kernel *kern, f
     return s;
 }
 
-/* Tasks for the slices of `flops` each, and the scratch for them (NULL with
+/* Tasks for the slices of `work` each (threads.h units), and the scratch for them (NULL with
  * the error recorded when out of memory). */
-static float *take_scratch(lt_ctx *ctx, const attn_dims *d, const lt_gemm_kernel *kern, bool backward, double flops,
+static float *take_scratch(lt_ctx *ctx, const attn_dims *d, const lt_gemm_kernel *kern, bool backward, double work,
                            int *tasks, size_t *per)
 {
-    *tasks = lt_par_tasks(ctx, d->batch, 1, flops * (double)d->batch);
+    *tasks = lt_par_tasks(ctx, d->batch, 1, work * (double)d->batch);
     *per = scratch_floats(d, kern, backward);
     return lt_arena_alloc(ctx, sizeof(float) * *per * (size_t)*tasks);
 }
@@ -397,12 +397,18 @@ static void forward_task(void *arg, int task, int64_t begin, int64_t end)
         forward_slice(f, &w, i);
 }
 
-/* Flops of one slice's forward (the two products and the exponentials;
- * causal about half). */
-static double forward_flops(const attn_dims *d)
+/* Work of one slice's forward in threads.h's units: the two products and
+ * the exponentials (causal about half), plus a fixed cost per query row (its
+ * softmax's maximum, sum and scaling, its share of the transposes and tile
+ * calls). The row cost dominates small heads: a makemore transformer's
+ * (16,16) slice of head size 16 has 12,288 flops but took 0.58 µs on one
+ * thread, the time of ~80,000 (bench_makemore, per-op times); without it
+ * the forward of its 128 slices stayed on one thread, and on two threads ran
+ * slower than on one (its inputs then come half from the other core). */
+static double forward_work(const attn_dims *d)
 {
     double f = 2.0 * (double)d->L * (double)d->S * ((double)(d->E + d->Ev) + LT_WORK_EXP);
-    return d->causal ? f / 2 : f;
+    return (d->causal ? f / 2 : f) + (double)d->L * LT_WORK_ROW;
 }
 
 /* ---- backward --------------------------------------------------------------------- */
@@ -550,7 +556,7 @@ static void attention_backward(lt_ctx *ctx, lt_node *node)
         b.saved.stats = node->saved;
     int tasks;
     b.work =
-        take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_flops(&b.d), &tasks, &b.per_task);
+        take_scratch(ctx, &b.d, b.kern, true, (b.saved.probs ? 2.0 : 2.5) * forward_work(&b.d), &tasks, &b.per_task);
     if (!b.work)
         return;
     /* last, so that a fresh (uncleared) buffer is always written */
@@ -676,7 +682,7 @@ lt_tensor *lt_scaled_dot_product_attention(lt_ctx *ctx, lt_tensor *q, lt_tensor 
         *(node.i[1] ? &f.saved.probs : &f.saved.stats) = node.saved;
     }
     int tasks;
-    if (!(f.work = take_scratch(ctx, &f.d, f.kern, false, forward_flops(&f.d), &tasks, &f.per_task)))
+    if (!(f.work = take_scratch(ctx, &f.d, f.kern, false, forward_work(&f.d), &tasks, &f.per_task)))
         return NULL;
     lt_par_run(ctx, tasks, f.d.batch, 1, forward_task, &f);
     return lt_op_end(ctx, &attention_op, y, 3, in, &node);
