@@ -362,6 +362,38 @@ static void test_elementwise_and_cross_entropy(void **state)
     check_thread_independent(exp_tanh_ce, &rows, "exp, tanh, cross_entropy", true, 3);
 }
 
+/* add, sub, mul and div over long dense operands (one row: split), a
+ * same-tensor product (x * x: both passes into one buffer), a scalar tensor
+ * stretched over the row (its gradient a sum: never split) and a strided
+ * operand; forward and backward. */
+static void binary_ops(lt_ctx *ctx, result *r, const void *varg)
+{
+    int64_t n = *(const int64_t *)varg;
+    lt_tensor *a = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n), 41, -2, 2), true);
+    lt_tensor *b = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n), 42, 0.5, 2), true);
+    lt_tensor *c = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(1), 43, -1, 1), true);
+    lt_tensor *wide = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n, 2), 44, -1, 1), true);
+    lt_tensor *col = lt_select(ctx, wide, 1, 1); /* stride 2 */
+    lt_tensor *s = lt_add(ctx, a, b), *d = lt_sub(ctx, lt_mul(ctx, s, a), col);
+    lt_tensor *q = lt_div(ctx, lt_add(ctx, d, lt_mul(ctx, a, a)), b);
+    lt_tensor *y = lt_add(ctx, q, c); /* (n) + (1): c stretched */
+    assert_non_null(y);
+    lt_tensor *w = ts_random(ctx, LT_SHAPE(n), 45, -1, 1);
+    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, y, w))));
+    append_tensor(r, y);
+    append_grad(r, a);
+    append_grad(r, b);
+    append_grad(r, c);
+    append_grad(r, wide);
+}
+
+static void test_binary_ops(void **state)
+{
+    (void)state;
+    const int64_t n = 50021; /* odd: the last block is ragged; 3 tasks on 3 threads */
+    check_thread_independent(binary_ops, &n, "add, sub, mul, div", true, 3);
+}
+
 /* ---- the pool: blocks, hand-offs, thresholds -------------------------------------------- */
 
 #define MAX_N 5000
@@ -560,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_mlp_large_batch_training),
         cmocka_unit_test(test_training_step_stays_single_threaded),
         cmocka_unit_test(test_elementwise_and_cross_entropy),
+        cmocka_unit_test(test_binary_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

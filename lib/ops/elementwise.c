@@ -16,8 +16,11 @@
  *   (N,M) + (M,)   (bias)           -> N rows of a unit-stride loop of M
  *   (N,M) * ()     (scalar tensor)  -> one flat loop with a fixed operand
  * Everything else runs the same row loop with an N-d counter for the outer
- * dims. */
+ * dims. A walk that is one row (the first and last cases) is split across
+ * the context's threads when long enough; each element is computed on its
+ * own, so the thread count never changes a bit. */
 #include "core/opkit.h"
+#include "kernels/threads.h"
 
 #include <string.h>
 
@@ -132,27 +135,79 @@ static const binary_kind binary_kinds[] = {
     [BIN_DIV] = {{"div", binary_backward, LT_SAVES_IN(1) | LT_SAVES_OUT}, div_row, div_grad_a, div_grad_b},
 };
 
+/* A load or two and a store per element, as relu's pass (unary.c), but
+ * counted at what it costs inside a training step, where the operands come
+ * from L2 or from the other core rather than from L1: a transformer's
+ * (512,64) residual add took about 13 µs on one thread, 0.39 ns an element,
+ * the time of some 60 flops of a gemm (bench_makemore, per-op times). At 64
+ * such an add splits in two; on 2 threads its forward then took 66-70 µs a
+ * step (8 adds) instead of 125-136. */
+#define WORK_BINARY 64.0
+
+/* One row's elements [begin, end): the forward's split. */
+typedef struct {
+    fwd_row_fn row;
+    float *y;
+    const float *a, *b;
+    int64_t sa, sb;
+} fwd_job;
+
+static void fwd_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const fwd_job *j = arg;
+    j->row(j->y + begin, j->a + begin * j->sa, j->sa, j->b + begin * j->sb, j->sb, end - begin);
+}
+
 /* y = f(a, b) over the broadcast shape of y; in = {a, b}. */
-static void binary_forward(fwd_row_fn row, lt_tensor *y, lt_tensor *const *in)
+static void binary_forward(lt_ctx *ctx, fwd_row_fn row, lt_tensor *y, lt_tensor *const *in)
 {
     lt_walk w;
     lt_walk_broadcast(&w, y->ndim, y->shape, 2, in);
     const float *pa = lt_f32(in[0]), *pb = lt_f32(in[1]);
     float *py = lt_f32(y);
-    for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w))
+    int64_t n = lt_numel(y);
+    if (w.len == n) { /* one row */
+        fwd_job j = {row, py, pa + w.off[0], pb + w.off[1], w.step[0], w.step[1]};
+        lt_parallel_for(ctx, n, 16, (double)n * WORK_BINARY, fwd_task, &j);
+        return;
+    }
+    for (int64_t done = 0; done < n; done += w.len, lt_walk_next(&w))
         row(py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len);
 }
 
 /* dx (the gradient of operand k: 0 for a, 1 for b; laid out as that
  * operand's data) += the row kernel's contributions over the whole output;
  * = with set, which needs each element of the operand to be reached once. */
-static void binary_grad(grad_row_fn row, float *dx, int k, const lt_node *node, bool set)
+typedef struct {
+    grad_row_fn row;
+    float *dx;
+    const float *dy, *y, *a, *b;
+    int64_t sx, sa, sb;
+    bool set;
+} grad_job;
+
+static void grad_task(void *arg, int task, int64_t begin, int64_t end)
+{
+    (void)task;
+    const grad_job *j = arg;
+    j->row(j->dx + begin * j->sx, j->sx, j->dy + begin, j->y + begin, j->a + begin * j->sa, j->sa,
+           j->b + begin * j->sb, j->sb, end - begin, j->set);
+}
+
+static void binary_grad(lt_ctx *ctx, grad_row_fn row, float *dx, int k, const lt_node *node, bool set)
 {
     const lt_tensor *a = node->in[0], *b = node->in[1], *y = node->out;
     lt_walk w;
     lt_walk_broadcast(&w, y->ndim, y->shape, 2, node->in);
     const float *pa = lt_f32(a), *pb = lt_f32(b), *py = lt_f32(y), *dy = lt_output_grad(node);
-    for (int64_t done = 0, n = lt_numel(y); done < n; done += w.len, lt_walk_next(&w))
+    int64_t n = lt_numel(y);
+    if (w.len == n && w.step[k] != 0) { /* one row, not summed into one element: split it */
+        grad_job j = {row, dx + w.off[k], dy, py, pa + w.off[0], pb + w.off[1], w.step[k], w.step[0], w.step[1], set};
+        lt_parallel_for(ctx, n, 16, (double)n * WORK_BINARY, grad_task, &j);
+        return;
+    }
+    for (int64_t done = 0; done < n; done += w.len, lt_walk_next(&w))
         row(dx + w.off[k], w.step[k], dy + done, py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len,
             set);
 }
@@ -172,7 +227,7 @@ static void operand_grad(lt_ctx *ctx, lt_node *node, int k, grad_row_fn row)
         memset(dx, 0, sizeof(float) * (size_t)lt_numel(node->in[k]));
         fresh = false;
     }
-    binary_grad(row, dx, k, node, fresh);
+    binary_grad(ctx, row, dx, k, node, fresh);
 }
 
 static void binary_backward(lt_ctx *ctx, lt_node *node)
@@ -199,7 +254,7 @@ static lt_tensor *binary(lt_ctx *ctx, int kind, lt_tensor *a, lt_tensor *b)
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, ndim, shape);
     if (!y)
         return NULL;
-    binary_forward(k->fwd, y, in);
+    binary_forward(ctx, k->fwd, y, in);
     return lt_op_end(ctx, &k->op, y, 2, in, &(lt_node_data){.i = {kind}});
 }
 
