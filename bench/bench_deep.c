@@ -174,7 +174,7 @@ static bool train_step(bench *b, double lr, float *loss_out)
     lt_optim_set_lr(b->opt_plain, (float)lr);
     if (!lt_optim_step(b->opt_decay) || !lt_optim_step(b->opt_plain))
         return false;
-    if (tg_check_params(b->m.all, b->m.n_params).problem != TG_FINITE)
+    if (tg_check_step((lt_optim *const[]){b->opt_decay, b->opt_plain}, 2, b->m.all, b->m.n_params).problem != TG_FINITE)
         return lt_fail(ctx, LT_ERR_ARG, "bench_deep: a parameter is not finite"), false;
     return true;
 }

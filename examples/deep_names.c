@@ -269,7 +269,7 @@ static bool train_step(program *p, long step, double lr, double *batch_loss)
     lt_optim_set_lr(p->opt_plain, (float)lr);
     if (!lt_optim_step(p->opt_decay) || !lt_optim_step(p->opt_plain))
         return false;
-    tg_report guard = tg_check_params(p->m.all, p->m.n_params);
+    tg_report guard = tg_check_step((lt_optim *const[]){p->opt_decay, p->opt_plain}, 2, p->m.all, p->m.n_params);
     if (guard.problem == TG_FINITE)
         return true;
     tg_describe(&guard, p->param_names, (float)lr, what, sizeof what);

@@ -674,7 +674,7 @@ static bool train_step(program *p, long step, double lr, double *batch_loss)
     lt_optim_set_lr(p->opt, (float)lr);
     if (!lt_backward(ctx, loss) || !lt_optim_step(p->opt))
         return false;
-    tg_report guard = tg_check_params(p->m.param, p->m.n_param);
+    tg_report guard = tg_check_step(&p->opt, 1, p->m.param, p->m.n_param);
     if (guard.problem == TG_FINITE)
         return true;
     tg_describe(&guard, p->param_names, (float)lr, what, sizeof what);

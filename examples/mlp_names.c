@@ -202,7 +202,7 @@ static bool update(trainer *t, long step)
         lt_optim_set_lr(t->opt, lr);
         if (!lt_optim_step(t->opt))
             return false;
-        guard = tg_check_params(t->m->p, N_PARAMS);
+        guard = tg_check_step(&t->opt, 1, t->m->p, N_PARAMS);
     } else {
         guard = tg_sgd_step(t->ctx, t->m->p, N_PARAMS, lr); /* the update, checked finite */
     }

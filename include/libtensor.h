@@ -1112,6 +1112,13 @@ void lt_optim_set_lr(lt_optim *opt, float lr);
 float lt_optim_lr(const lt_optim *opt);
 /** Number of updates done so far (0 for NULL). */
 int64_t lt_optim_steps(const lt_optim *opt);
+/** Whether every parameter value the last lt_optim_step wrote is finite
+ *  (true before the first step; false for NULL). The update kernels note a
+ *  NaN or an infinity as they store each value, so a training loop's guard
+ *  can skip its own pass over the parameters and look at them only when
+ *  this is false, to name the tensor and the element. A non-finite gradient
+ *  always makes its parameter's update non-finite (Adam: inf/inf is NaN). */
+bool lt_optim_finite(const lt_optim *opt);
 
 /** torch.nn.utils.clip_grad_norm_ (1.13): the global 2-norm of all the
  * gradients (accumulated in double); every gradient is multiplied by

@@ -2,7 +2,8 @@
  * L2) and AdamW against PyTorch 1.13 golden values after one and three
  * steps; clipping by global norm; steps allocate nothing; error paths;
  * Adam and AdamW on a long parameter give the bits of the documented rule
- * on every instruction-set path and thread count. */
+ * on every instruction-set path and thread count; lt_optim_finite sees every
+ * non-finite value a step writes. */
 #include "test_support.h"
 
 #include <math.h>
@@ -201,6 +202,58 @@ static void test_every_rule_path_and_threads(void **state)
         free(want);
         lt_ctx_free(ref_ctx);
     }
+}
+
+/* lt_optim_finite: true before any step and after finite ones; false after
+ * a step that wrote an infinity or a NaN, wherever it falls: in the vector
+ * body of the first task, in the second task's block (2 threads) or in the
+ * scalar tail, from an inf or NaN gradient (every rule), or from a finite
+ * gradient whose update overflows (SGD at lr 1e38). Every path, 1 and 2
+ * threads; the parameters not hit keep the rule's bits. */
+static void finite_case(const lt_optim_config *cfg, int threads, int64_t n, int64_t at, float bad_grad)
+{
+    lt_ctx *ctx = lt_ctx_new();
+    assert_true(lt_set_threads(ctx, threads));
+    lt_tensor *p = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(n), 21, -2, 2), true);
+    lt_tensor *g = ts_random(ctx, LT_SHAPE(n), 22, -1, 1);
+    lt_optim *opt = lt_optim_new(ctx, cfg, &p, 1);
+    assert_non_null(opt);
+    assert_true(lt_optim_finite(opt)); /* nothing written yet */
+    set_grad(p, lt_data_f32(g));
+    assert_true(lt_optim_step(opt));
+    assert_true(lt_optim_finite(opt));
+    lt_data_f32(g)[at] = bad_grad;
+    set_grad(p, lt_data_f32(g));
+    assert_true(lt_optim_step(opt));
+    if (lt_optim_finite(opt))
+        fail_msg("%s, %d thread(s), %s: a non-finite value at %lld went unseen", lt_optim_kind_name(cfg->kind),
+                 threads, lt_isa_name(lt_cpu_isa()), (long long)at);
+    assert_false(isfinite(lt_data_f32(p)[at]));
+    assert_true(isfinite(lt_data_f32(p)[at == 0 ? 1 : at - 1]));
+    lt_optim_free(opt);
+    lt_free(p);
+    lt_ctx_free(ctx);
+}
+
+static void test_finite_flag(void **state)
+{
+    (void)state;
+    const int64_t n = 300007, where[3] = {5, n / 2 + 17, n - 1};
+    const float grads[2] = {INFINITY, NAN};
+    lt_optim_config huge = lt_optim_defaults(LT_OPTIM_SGD, 1e38f); /* lr * 1e10: inf */
+    for (int isa = LT_ISA_GENERIC; isa <= (int)lt_cpu_isa_supported(); isa++) {
+        lt_cpu_force_isa((lt_isa)isa);
+        for (int threads = 1; threads <= 2; threads++)
+            for (int w = 0; w < 3; w++) {
+                for (int k = 0; k < N_RULES; k++) {
+                    lt_optim_config cfg = rule_config(k);
+                    finite_case(&cfg, threads, n, where[w], grads[(k + w) % 2]);
+                }
+                finite_case(&huge, threads, n, where[w], 1e10f);
+            }
+    }
+    lt_cpu_force_isa(lt_cpu_isa_supported());
+    assert_false(lt_optim_finite(NULL));
 }
 
 /* Many small parameters, none large enough to split alone (an empty one
@@ -493,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_adamw_by_hand),
         cmocka_unit_test(test_every_rule_path_and_threads),
         cmocka_unit_test(test_many_small_params),
+        cmocka_unit_test(test_finite_flag),
         cmocka_unit_test(test_momentum_by_hand),
         cmocka_unit_test(test_clip_golden),
         cmocka_unit_test(test_clip_by_hand),

@@ -62,6 +62,14 @@ tg_report tg_check_params(lt_tensor *const *params, int n)
     return (tg_report){TG_FINITE, -1, -1, 0.0f};
 }
 
+tg_report tg_check_step(lt_optim *const *opts, int n_opts, lt_tensor *const *params, int n)
+{
+    for (int i = 0; i < n_opts; i++)
+        if (!lt_optim_finite(opts[i]))
+            return tg_check_params(params, n);
+    return (tg_report){TG_FINITE, -1, -1, 0.0f};
+}
+
 void tg_describe(const tg_report *r, const char *const *names, float lr, char *buf, size_t size)
 {
     if (r->problem == TG_BAD_GRADIENT)

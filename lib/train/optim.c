@@ -40,6 +40,7 @@ struct lt_optim {
     int64_t *first;     /* first[i]: elements of the parameters before i; first[n]: all */
     float **grads;      /* each parameter's gradient, gathered by every step */
     int64_t steps;      /* updates done (Adam's t) */
+    bool finite;        /* every value the last step wrote is finite */
 };
 
 const char *lt_optim_kind_name(lt_optim_kind kind)
@@ -161,6 +162,7 @@ lt_optim *lt_optim_new(lt_ctx *ctx, const lt_optim_config *cfg, lt_tensor *const
     o->ctx = ctx;
     o->cfg = *cfg;
     o->n = n;
+    o->finite = true; /* no step has written anything yet */
     memcpy(o->params, params, sizeof *o->params * count);
     o->first[0] = 0;
     for (int i = 0; i < n; i++)
@@ -203,6 +205,7 @@ void lt_optim_set_lr(lt_optim *o, float lr)
 
 float lt_optim_lr(const lt_optim *o) { return o ? o->cfg.lr : NAN; }
 int64_t lt_optim_steps(const lt_optim *o) { return o ? o->steps : 0; }
+bool lt_optim_finite(const lt_optim *o) { return o && o->finite; }
 
 void lt_optim_zero_grad(lt_optim *o)
 {
@@ -212,13 +215,25 @@ void lt_optim_zero_grad(lt_optim *o)
         lt_zero_grad(o->params[i]);
 }
 
+/* 1 for an infinity or a NaN (every exponent bit set). Integer operations:
+ * a loop ORs them up in any order, so the compiler vectorises it. */
+static inline unsigned not_finite(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
 /* The SGD update of elements [0, n), in this order of float operations
  * (the vector paths below do the same lane by lane). buf: the momentum
- * buffer, NULL without momentum; first: the first step, which sets it. */
-static void sgd_generic(const lt_optim_config *c, bool first, float *restrict w, const float *restrict g,
+ * buffer, NULL without momentum; first: the first step, which sets it.
+ * Every update kernel returns whether it wrote a non-finite parameter value:
+ * the training loop's guard then needs no pass of its own (lt_optim_finite). */
+static bool sgd_generic(const lt_optim_config *c, bool first, float *restrict w, const float *restrict g,
                         float *restrict buf, int64_t n)
 {
     const float lr = c->lr, wd = c->weight_decay, mu = c->momentum;
+    unsigned bad = 0;
     for (int64_t i = 0; i < n; i++) {
         float d = g[i] + wd * w[i];
         if (buf) {
@@ -226,7 +241,9 @@ static void sgd_generic(const lt_optim_config *c, bool first, float *restrict w,
             d = c->nesterov ? d + mu * buf[i] : buf[i];
         }
         w[i] -= lr * d;
+        bad |= not_finite(w[i]);
     }
+    return bad != 0;
 }
 
 /* The per-element constants of one Adam / AdamW step. */
@@ -249,25 +266,33 @@ static adam_coef adam_coef_of(const lt_optim_config *c, int64_t t)
 /* The update of elements [0, n), in this order of float operations (every
  * path: the vector ones below do the same operations lane by lane, without
  * fused multiply-adds, so all give the same bits). */
-static void adam_generic(const adam_coef *c, float *restrict w, const float *restrict g, float *restrict m,
+static bool adam_generic(const adam_coef *c, float *restrict w, const float *restrict g, float *restrict m,
                          float *restrict v, int64_t n)
 {
     const float b1 = c->b1, b2 = c->b2;
+    unsigned bad = 0;
     for (int64_t i = 0; i < n; i++) {
         w[i] *= c->shrink;
         float d = g[i] + c->l2 * w[i];
         m[i] = b1 * m[i] + (1.0f - b1) * d;
         v[i] = b2 * v[i] + (1.0f - b2) * d * d;
         w[i] -= c->step * m[i] / (sqrtf(v[i]) / c->rbc2 + c->eps);
+        bad |= not_finite(w[i]);
     }
+    return bad != 0;
 }
 
 #if LT_HAVE_X86_KERNELS
 #include <immintrin.h>
 
+/* x - x is NaN exactly when x is not finite: MARK_BAD folds that into the
+ * function's `bad` (a vector of compare results, or a mask). */
+#define MARK_BAD256(x) (bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_sub_ps(x, x), _mm256_sub_ps(x, x), _CMP_UNORD_Q)))
+#define MARK_BAD512(x) (bad |= _mm512_cmp_ps_mask(_mm512_sub_ps(x, x), _mm512_sub_ps(x, x), _CMP_UNORD_Q))
+
 /* One vector of adam_generic's loop body, for a vector type V of 8 or 16
  * floats: the same operations in the same order. */
-#define ADAM_BODY(V, P)                                                                                         \
+#define ADAM_BODY(V, P, MARK_BAD)                                                                               \
     do {                                                                                                        \
         V wv = P##_mul_ps(P##_loadu_ps(w + i), shrink);                                                        \
         V d = P##_add_ps(P##_loadu_ps(g + i), P##_mul_ps(l2, wv));                                             \
@@ -276,7 +301,9 @@ static void adam_generic(const adam_coef *c, float *restrict w, const float *res
         V den = P##_add_ps(P##_div_ps(P##_sqrt_ps(vv), rbc2), eps);                                            \
         P##_storeu_ps(m + i, mv);                                                                               \
         P##_storeu_ps(v + i, vv);                                                                               \
-        P##_storeu_ps(w + i, P##_sub_ps(wv, P##_div_ps(P##_mul_ps(step, mv), den)));                           \
+        V wn = P##_sub_ps(wv, P##_div_ps(P##_mul_ps(step, mv), den));                                          \
+        P##_storeu_ps(w + i, wn);                                                                               \
+        MARK_BAD(wn);                                                                                           \
     } while (0)
 
 #define ADAM_CONSTANTS(V, SET1)                                                                                 \
@@ -284,29 +311,31 @@ static void adam_generic(const adam_coef *c, float *restrict w, const float *res
     const V one_b1 = SET1(1.0f - c->b1), one_b2 = SET1(1.0f - c->b2), step = SET1(c->step), rbc2 = SET1(c->rbc2), \
             eps = SET1(c->eps)
 
-__attribute__((target("avx2"))) static void adam_avx2(const adam_coef *c, float *w, const float *g, float *m, float *v,
+__attribute__((target("avx2"))) static bool adam_avx2(const adam_coef *c, float *w, const float *g, float *m, float *v,
                                                       int64_t n)
 {
     ADAM_CONSTANTS(__m256, _mm256_set1_ps);
+    __m256 bad = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        ADAM_BODY(__m256, _mm256);
-    adam_generic(c, w + i, g + i, m + i, v + i, n - i);
+        ADAM_BODY(__m256, _mm256, MARK_BAD256);
+    return adam_generic(c, w + i, g + i, m + i, v + i, n - i) || _mm256_movemask_ps(bad) != 0;
 }
 
-__attribute__((target("avx512f"))) static void adam_avx512(const adam_coef *c, float *w, const float *g, float *m,
+__attribute__((target("avx512f"))) static bool adam_avx512(const adam_coef *c, float *w, const float *g, float *m,
                                                            float *v, int64_t n)
 {
     ADAM_CONSTANTS(__m512, _mm512_set1_ps);
+    __mmask16 bad = 0;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        ADAM_BODY(__m512, _mm512);
-    adam_generic(c, w + i, g + i, m + i, v + i, n - i);
+        ADAM_BODY(__m512, _mm512, MARK_BAD512);
+    return adam_generic(c, w + i, g + i, m + i, v + i, n - i) || bad != 0;
 }
 
 /* One vector of sgd_generic's loop body: the same operations in the same
  * order. */
-#define SGD_BODY(V, P)                                                                                          \
+#define SGD_BODY(V, P, MARK_BAD)                                                                                \
     do {                                                                                                        \
         V wv = P##_loadu_ps(w + i);                                                                             \
         V d = P##_add_ps(P##_loadu_ps(g + i), P##_mul_ps(wd, wv));                                             \
@@ -315,57 +344,63 @@ __attribute__((target("avx512f"))) static void adam_avx512(const adam_coef *c, f
             P##_storeu_ps(buf + i, bv);                                                                         \
             d = c->nesterov ? P##_add_ps(d, P##_mul_ps(mu, bv)) : bv;                                          \
         }                                                                                                       \
-        P##_storeu_ps(w + i, P##_sub_ps(wv, P##_mul_ps(lr, d)));                                               \
+        V wn = P##_sub_ps(wv, P##_mul_ps(lr, d));                                                              \
+        P##_storeu_ps(w + i, wn);                                                                               \
+        MARK_BAD(wn);                                                                                           \
     } while (0)
 
-__attribute__((target("avx2"))) static void sgd_avx2(const lt_optim_config *c, bool first, float *w, const float *g,
+__attribute__((target("avx2"))) static bool sgd_avx2(const lt_optim_config *c, bool first, float *w, const float *g,
                                                      float *buf, int64_t n)
 {
     const __m256 lr = _mm256_set1_ps(c->lr), wd = _mm256_set1_ps(c->weight_decay), mu = _mm256_set1_ps(c->momentum);
+    __m256 bad = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        SGD_BODY(__m256, _mm256);
-    sgd_generic(c, first, w + i, g + i, buf ? buf + i : NULL, n - i);
+        SGD_BODY(__m256, _mm256, MARK_BAD256);
+    return sgd_generic(c, first, w + i, g + i, buf ? buf + i : NULL, n - i) || _mm256_movemask_ps(bad) != 0;
 }
 
-__attribute__((target("avx512f"))) static void sgd_avx512(const lt_optim_config *c, bool first, float *w,
+__attribute__((target("avx512f"))) static bool sgd_avx512(const lt_optim_config *c, bool first, float *w,
                                                           const float *g, float *buf, int64_t n)
 {
     const __m512 lr = _mm512_set1_ps(c->lr), wd = _mm512_set1_ps(c->weight_decay), mu = _mm512_set1_ps(c->momentum);
+    __mmask16 bad = 0;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-        SGD_BODY(__m512, _mm512);
-    sgd_generic(c, first, w + i, g + i, buf ? buf + i : NULL, n - i);
+        SGD_BODY(__m512, _mm512, MARK_BAD512);
+    return sgd_generic(c, first, w + i, g + i, buf ? buf + i : NULL, n - i) || bad != 0;
 }
 #endif
 
-/* SGD on elements [begin, end) of one parameter. */
-static void sgd_range(const lt_optim_config *c, bool first, float *w, const float *g, float *buf, int64_t begin,
+/* SGD on elements [begin, end) of one parameter; true when it wrote a
+ * non-finite value. */
+static bool sgd_range(const lt_optim_config *c, bool first, float *w, const float *g, float *buf, int64_t begin,
                       int64_t end)
 {
     w += begin, g += begin, buf = buf ? buf + begin : NULL;
 #if LT_HAVE_X86_KERNELS
     switch (lt_cpu_isa()) {
-    case LT_ISA_AVX512: sgd_avx512(c, first, w, g, buf, end - begin); return;
-    case LT_ISA_AVX2: sgd_avx2(c, first, w, g, buf, end - begin); return;
+    case LT_ISA_AVX512: return sgd_avx512(c, first, w, g, buf, end - begin);
+    case LT_ISA_AVX2: return sgd_avx2(c, first, w, g, buf, end - begin);
     default: break;
     }
 #endif
-    sgd_generic(c, first, w, g, buf, end - begin);
+    return sgd_generic(c, first, w, g, buf, end - begin);
 }
 
-/* Adam / AdamW on elements [begin, end) of one parameter. */
-static void adam_range(const adam_coef *c, float *w, const float *g, float *m, float *v, int64_t begin, int64_t end)
+/* Adam / AdamW on elements [begin, end) of one parameter; true when it
+ * wrote a non-finite value. */
+static bool adam_range(const adam_coef *c, float *w, const float *g, float *m, float *v, int64_t begin, int64_t end)
 {
     w += begin, g += begin, m += begin, v += begin;
 #if LT_HAVE_X86_KERNELS
     switch (lt_cpu_isa()) {
-    case LT_ISA_AVX512: adam_avx512(c, w, g, m, v, end - begin); return;
-    case LT_ISA_AVX2: adam_avx2(c, w, g, m, v, end - begin); return;
+    case LT_ISA_AVX512: return adam_avx512(c, w, g, m, v, end - begin);
+    case LT_ISA_AVX2: return adam_avx2(c, w, g, m, v, end - begin);
     default: break;
     }
 #endif
-    adam_generic(c, w, g, m, v, end - begin);
+    return adam_generic(c, w, g, m, v, end - begin);
 }
 
 /* All parameters' updates as one loop over their elements in order, so
@@ -374,15 +409,16 @@ static void adam_range(const adam_coef *c, float *w, const float *g, float *m, f
  * no bit, every element's update being its own. */
 typedef struct update_job {
     const lt_optim *o;
-    const adam_coef *adam; /* NULL: SGD */
-    bool first;            /* SGD's first step */
+    const adam_coef *adam;    /* NULL: SGD */
+    bool first;               /* SGD's first step */
+    bool bad[LT_MAX_THREADS]; /* per task: it wrote a non-finite value */
 } update_job;
 
 static void update_task(void *arg, int task, int64_t begin, int64_t end)
 {
-    (void)task;
-    const update_job *j = arg;
+    update_job *j = arg;
     const lt_optim *o = j->o;
+    bool bad = false;
     for (int i = 0; i < o->n && begin < end; i++) {
         int64_t lo = o->first[i], hi = o->first[i + 1];
         if (hi <= begin)
@@ -390,11 +426,12 @@ static void update_task(void *arg, int task, int64_t begin, int64_t end)
         int64_t stop = end < hi ? end : hi;
         float *w = lt_f32(o->params[i]);
         if (j->adam)
-            adam_range(j->adam, w, o->grads[i], o->m[i], o->v[i], begin - lo, stop - lo);
+            bad |= adam_range(j->adam, w, o->grads[i], o->m[i], o->v[i], begin - lo, stop - lo);
         else
-            sgd_range(&o->cfg, j->first, w, o->grads[i], o->m[i], begin - lo, stop - lo);
+            bad |= sgd_range(&o->cfg, j->first, w, o->grads[i], o->m[i], begin - lo, stop - lo);
         begin = stop;
     }
+    j->bad[task] = bad;
 }
 
 /* Per element: Adam's loads, stores, a square root and two divisions;
@@ -411,8 +448,11 @@ static void update_all(lt_optim *o, const adam_coef *adam)
         o->grads[i] = lt_grad_f32(o->params[i]);
     }
     int64_t total = o->first[o->n];
-    update_job j = {o, adam, o->steps == 1};
+    update_job j = {o, adam, o->steps == 1, {false}};
     lt_parallel_for(o->ctx, total, 16, (double)total * (adam ? WORK_ADAM : WORK_SGD), update_task, &j);
+    o->finite = true;
+    for (int t = 0; t < LT_MAX_THREADS; t++)
+        o->finite = o->finite && !j.bad[t];
 }
 
 bool lt_optim_step(lt_optim *o)
