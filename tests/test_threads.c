@@ -119,6 +119,16 @@ static void check_thread_independent(computation f, const void *arg, const char 
     lt_cpu_force_isa(saved);
 }
 
+/* Backward from sum(y * w), w random with the given seed, so that every
+ * gradient element is distinct; then y is appended to r. */
+static void backward_weighted(lt_ctx *ctx, result *r, lt_tensor *y, uint64_t seed)
+{
+    assert_non_null(y);
+    lt_tensor *w = ts_random(ctx, lt_shape_of(y), seed, -1, 1);
+    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, y, w))));
+    append_tensor(r, y);
+}
+
 /* ---- matmul forward and backward ------------------------------------------------ */
 
 typedef struct {
@@ -140,12 +150,7 @@ static void matmul_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
                                    : ts_random(ctx, batched(c->batch_b, c->k, c->m), 2, -1, 1);
     lt_tensor *b = lt_requires_grad(ctx, b0, true);
     lt_tensor *bv = c->transpose_b ? lt_transpose(ctx, b, -1, -2) : b;
-    lt_tensor *out = lt_matmul(ctx, a, bv);
-    assert_non_null(out);
-    lt_tensor *w = ts_random(ctx, lt_shape_of(out), 3, -1, 1);
-    lt_tensor *loss = lt_sum(ctx, lt_mul(ctx, out, w));
-    assert_true(lt_backward(ctx, loss));
-    append_tensor(r, out);
+    backward_weighted(ctx, r, lt_matmul(ctx, a, bv), 3);
     append_grad(r, a);
     append_grad(r, b);
 }
@@ -189,11 +194,7 @@ static void matmul_nd_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
     const mm_nd_case *c = varg;
     lt_tensor *a = lt_requires_grad(ctx, ts_random(ctx, c->sa, 1, -1, 1), true);
     lt_tensor *b = lt_requires_grad(ctx, ts_random(ctx, c->sb, 2, -1, 1), true);
-    lt_tensor *out = lt_matmul(ctx, a, c->transpose_b ? lt_transpose(ctx, b, -2, -1) : b);
-    assert_non_null(out);
-    lt_tensor *w = ts_random(ctx, lt_shape_of(out), 3, -1, 1);
-    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, out, w))));
-    append_tensor(r, out);
+    backward_weighted(ctx, r, lt_matmul(ctx, a, c->transpose_b ? lt_transpose(ctx, b, -2, -1) : b), 3);
     append_grad(r, a);
     append_grad(r, b);
 }
@@ -225,11 +226,7 @@ static void linear_fwd_bwd(lt_ctx *ctx, result *r, const void *varg)
     lt_tensor *x = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(c->n, c->k), 1, -1, 1), true);
     lt_tensor *w = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(c->k, c->m), 2, -1, 1), true);
     lt_tensor *b = lt_requires_grad(ctx, ts_random(ctx, LT_SHAPE(c->m), 3, -1, 1), true);
-    lt_tensor *y = lt_linear(ctx, x, w, b);
-    assert_non_null(y);
-    lt_tensor *dy = ts_random(ctx, lt_shape_of(y), 4, -1, 1);
-    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, y, dy))));
-    append_tensor(r, y);
+    backward_weighted(ctx, r, lt_linear(ctx, x, w, b), 4);
     append_grad(r, x);
     append_grad(r, w);
     append_grad(r, b);
@@ -376,11 +373,7 @@ static void binary_ops(lt_ctx *ctx, result *r, const void *varg)
     lt_tensor *col = lt_select(ctx, wide, 1, 1); /* stride 2 */
     lt_tensor *s = lt_add(ctx, a, b), *d = lt_sub(ctx, lt_mul(ctx, s, a), col);
     lt_tensor *q = lt_div(ctx, lt_add(ctx, d, lt_mul(ctx, a, a)), b);
-    lt_tensor *y = lt_add(ctx, q, c); /* (n) + (1): c stretched */
-    assert_non_null(y);
-    lt_tensor *w = ts_random(ctx, LT_SHAPE(n), 45, -1, 1);
-    assert_true(lt_backward(ctx, lt_sum(ctx, lt_mul(ctx, y, w))));
-    append_tensor(r, y);
+    backward_weighted(ctx, r, lt_add(ctx, q, c), 45); /* (n) + (1): c stretched */
     append_grad(r, a);
     append_grad(r, b);
     append_grad(r, c);
