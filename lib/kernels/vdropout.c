@@ -32,12 +32,10 @@ static inline uint64_t splitmix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-uint32_t lt_dropout_threshold(float keep) { return (uint32_t)lrintf(keep * 65536.0f); }
-
 lt_dropout_mask lt_dropout_mask_of(uint64_t key, float p)
 {
     const float keep = 1.0f - p;
-    return (lt_dropout_mask){key, lt_dropout_threshold(keep), p < 1.0f ? 1.0f / keep : 0.0f};
+    return (lt_dropout_mask){key, (uint32_t)lrintf(keep * 65536.0f), p < 1.0f ? 1.0f / keep : 0.0f};
 }
 
 /* Elements [0, n) from counter ctr on (ctr = key + first / 4); branch-free:
@@ -154,16 +152,15 @@ AVX512_FN void dropout_avx512(float *y, const float *x, int64_t n, uint64_t ctr,
 }
 #endif /* LT_HAVE_X86_KERNELS */
 
-void lt_vdropout(float *y, const float *x, int64_t n, int64_t first, uint64_t key, uint32_t threshold, float scale,
-                 lt_mask_mode mode)
+void lt_vdropout(float *y, const float *x, int64_t n, int64_t first, const lt_dropout_mask *m, lt_mask_mode mode)
 {
-    uint64_t ctr = key + (uint64_t)(first / 4);
+    uint64_t ctr = m->key + (uint64_t)(first / 4);
 #if LT_HAVE_X86_KERNELS
     switch (lt_cpu_isa()) {
-    case LT_ISA_AVX512: dropout_avx512(y, x, n, ctr, threshold, scale, mode); return;
-    case LT_ISA_AVX2: dropout_avx2(y, x, n, ctr, threshold, scale, mode); return;
+    case LT_ISA_AVX512: dropout_avx512(y, x, n, ctr, m->threshold, m->scale, mode); return;
+    case LT_ISA_AVX2: dropout_avx2(y, x, n, ctr, m->threshold, m->scale, mode); return;
     default: break;
     }
 #endif
-    dropout_generic(y, x, n, ctr, threshold, scale, mode);
+    dropout_generic(y, x, n, ctr, m->threshold, m->scale, mode);
 }

@@ -21,12 +21,9 @@ typedef enum {
     LT_MASK_ADD    /* y += v */
 } lt_mask_mode;
 
-/* The decisions of a dropout with keep probability `keep`: kept when the
- * 16-bit field is below the returned threshold (65536: always kept). */
-uint32_t lt_dropout_threshold(float keep);
-
 /* One dropout call's mask: the key (the call's one draw from the caller's
- * generator), the threshold, and the scale of a kept element. */
+ * generator), the threshold (an element is kept when its 16-bit field is
+ * below it; 65536: always kept), and the scale of a kept element. */
 typedef struct lt_dropout_mask {
     uint64_t key;
     uint32_t threshold;
@@ -38,10 +35,9 @@ typedef struct lt_dropout_mask {
  * lt_dropout's and lt_layernorm_act_dropout's. */
 lt_dropout_mask lt_dropout_mask_of(uint64_t key, float p);
 
-/* y[i] (op)= x[i] * mask[first + i] for i < n, the mask of the call keyed by
- * key. first must be a multiple of 4 (a block of a split loop starts at one).
+/* y[i] (op)= x[i] * mask[first + i] for i < n, elements of the mask m.
+ * first must be a multiple of 4 (a block of a split loop starts at one).
  * y and x may be the same array; they must not otherwise overlap. */
-void lt_vdropout(float *y, const float *x, int64_t n, int64_t first, uint64_t key, uint32_t threshold, float scale,
-                 lt_mask_mode mode);
+void lt_vdropout(float *y, const float *x, int64_t n, int64_t first, const lt_dropout_mask *m, lt_mask_mode mode);
 
 #endif

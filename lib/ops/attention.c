@@ -169,8 +169,8 @@ static attn_scratch scratch_at(const attn_dims *d, const lt_gemm_kernel *kern, f
     return s;
 }
 
-/* Tasks for the slices of `work` each (threads.h units), and the scratch for them (NULL with
- * the error recorded when out of memory). */
+/* Tasks for the slices of `work` each (threads.h's units), and the scratch
+ * for them (NULL with the error recorded when out of memory). */
 static float *take_scratch(lt_ctx *ctx, const attn_dims *d, const lt_gemm_kernel *kern, bool backward, double work,
                            int *tasks, size_t *per)
 {

@@ -19,15 +19,11 @@
 
 #include <math.h>
 
-/* What the backward needs to recompute the mask (kernels/vdropout.h): it
- * is never stored. */
-typedef lt_dropout_mask dropout_saved;
-
 /* One masked multiply over a tensor, split across the context's threads. */
 typedef struct mask_job {
     float *y;
     const float *x;
-    const dropout_saved *s;
+    const lt_dropout_mask *mask; /* what the backward recomputes it from: never stored */
     lt_mask_mode mode;
 } mask_job;
 
@@ -41,12 +37,13 @@ static void mask_task(void *arg, int task, int64_t begin, int64_t end)
 {
     (void)task;
     const mask_job *j = arg;
-    lt_vdropout(j->y + begin, j->x + begin, end - begin, begin, j->s->key, j->s->threshold, j->s->scale, j->mode);
+    lt_vdropout(j->y + begin, j->x + begin, end - begin, begin, j->mask, j->mode);
 }
 
-static void apply_mask(lt_ctx *ctx, float *y, const float *x, int64_t n, const dropout_saved *s, lt_mask_mode mode)
+static void apply_mask(lt_ctx *ctx, float *y, const float *x, int64_t n, const lt_dropout_mask *mask,
+                       lt_mask_mode mode)
 {
-    mask_job j = {y, x, s, mode};
+    mask_job j = {y, x, mask, mode};
     lt_parallel_for(ctx, n, DROPOUT_ALIGN, (double)n * WORK_DROPOUT, mask_task, &j);
 }
 
@@ -76,7 +73,7 @@ lt_tensor *lt_dropout(lt_ctx *ctx, lt_tensor *x, float p, bool training, lt_rng 
     if (!x)
         return NULL;
     lt_tensor *y = lt_alloc_temp(ctx, LT_F32, x->ndim, x->shape);
-    dropout_saved *s = lt_arena_alloc(ctx, sizeof *s);
+    lt_dropout_mask *s = lt_arena_alloc(ctx, sizeof *s); /* the node's saved data */
     if (!y || !s)
         return NULL;
     *s = lt_dropout_mask_of(lt_rng_u64(g), p);

@@ -176,9 +176,8 @@ static void binary_forward(lt_ctx *ctx, fwd_row_fn row, lt_tensor *y, lt_tensor 
         row(py + done, pa + w.off[0], w.step[0], pb + w.off[1], w.step[1], w.len);
 }
 
-/* dx (the gradient of operand k: 0 for a, 1 for b; laid out as that
- * operand's data) += the row kernel's contributions over the whole output;
- * = with set, which needs each element of the operand to be reached once. */
+/* One row's elements [begin, end) of an operand's gradient: the backward's
+ * split. */
 typedef struct {
     grad_row_fn row;
     float *dx;
@@ -195,6 +194,9 @@ static void grad_task(void *arg, int task, int64_t begin, int64_t end)
            j->b + begin * j->sb, j->sb, end - begin, j->set);
 }
 
+/* dx (the gradient of operand k: 0 for a, 1 for b; laid out as that
+ * operand's data) += the row kernel's contributions over the whole output;
+ * = with set, which needs each element of the operand to be reached once. */
 static void binary_grad(lt_ctx *ctx, grad_row_fn row, float *dx, int k, const lt_node *node, bool set)
 {
     const lt_tensor *a = node->in[0], *b = node->in[1], *y = node->out;

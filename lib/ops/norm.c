@@ -336,7 +336,7 @@ static void tail_forward(const ln_tail *t, float *y, int64_t n, int64_t first)
     if (t->act == LT_ACT_RELU)
         lt_vrelu(y, y, n);
     if (t->dropout)
-        lt_vdropout(y, y, n, first, t->mask.key, t->mask.threshold, t->mask.scale, LT_MASK_SET);
+        lt_vdropout(y, y, n, first, &t->mask, LT_MASK_SET);
 }
 
 /* The gradient at the affine output z of rows [r0, r0 + rows): dy back
@@ -351,7 +351,7 @@ static const float *tail_grad(const ln_bwd_job *j, int64_t r0, int64_t rows, flo
     const float *d = j->dy + r0 * c;
     if (t->dropout) {
         float *dst = t->act == LT_ACT_RELU ? through : out;
-        lt_vdropout(dst, d, n, r0 * c, t->mask.key, t->mask.threshold, t->mask.scale, LT_MASK_FRESH);
+        lt_vdropout(dst, d, n, r0 * c, &t->mask, LT_MASK_FRESH);
         d = dst;
     }
     if (t->act == LT_ACT_RELU) {
