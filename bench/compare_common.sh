@@ -4,7 +4,9 @@
 #   die MSG             prints "NAME: MSG" on stderr and exits 1
 #   cmp_check_rounds R  R must be a positive integer (the ROUNDS argument)
 #   cmp_check_bin PATH  PATH must be an executable (a benchmark binary)
-#   cmp_check_torch PY  the interpreter PY must import torch
+#   cmp_check_torch PY  the interpreter PY must import torch, and its BLAS
+#                       must be OpenBLAS (bench/torch_blas.py --check; set
+#                       ANY_BLAS=1 to compare against another BLAS anyway)
 #   torch_env N         PyTorch's environment for N threads, one word a line
 #                       (read it with mapfile): OPENBLAS_CORETYPE removed, or
 #                       set to $TORCH_CORETYPE when that is set; the OMP,
@@ -32,6 +34,9 @@ cmp_check_bin() {
 
 cmp_check_torch() {
   "$1" -c 'import torch' 2>/dev/null || die "$1 cannot import torch"
+  [ "${ANY_BLAS:-0}" = 1 ] && return 0
+  "$1" "$(dirname "${BASH_SOURCE[0]}")/torch_blas.py" --check 2>"$tmp/blas_check" ||
+    die "$(cat "$tmp/blas_check")"
 }
 
 torch_env() {

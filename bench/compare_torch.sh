@@ -57,6 +57,7 @@ mapfile -t torch_env < <(torch_env "$threads")
 have_torch=0
 if [ -x "$python" ] && [ -r "$torch_script" ] && "$python" -c 'import torch' 2>/dev/null; then
   have_torch=1
+  cmp_check_torch "$python"
   echo "torch runs under: ${torch_env[*]}"
   "${torch_env[@]}" "$python" "$root/bench/torch_blas.py" || die "bench/torch_blas.py failed"
   "${torch_env[@]}" "$python" "$torch_script" "$names" "$steps" "$eval_every" "$threads" >"$tmp/torch.out" 2>&1 ||

@@ -7,11 +7,22 @@ OPENBLAS_CORETYPE it detects the CPU itself, and OpenBLAS 0.3.21 does not
 know every CPU: on the Xeon VM of docs/performance.md it falls back to
 "Prescott", SSE3).
 
-usage: torch_blas.py   (prints one line: "torch BLAS: ...")
+usage: torch_blas.py           prints one line: "torch BLAS: ..."
+       torch_blas.py --check   prints nothing and exits 0 when PyTorch's
+                               BLAS is OpenBLAS; else explains on stderr and
+                               exits 1 (the compare_*.sh scripts refuse to
+                               compare against another BLAS)
+
+Why the check: Debian's python3-torch links libblas.so.3, whatever the
+alternatives system points it at. On a machine with only libblas3 (the
+reference BLAS: plain loops, no blocking) PyTorch ran makemore's
+transformer at 7.9 steps/s against 60.5 with OpenBLAS, so every ratio
+against it was 7-8x too flattering.
 """
 import ctypes
 import os
 import re
+import sys
 
 import torch
 
@@ -34,7 +45,13 @@ def openblas_core():
     """OpenBLAS's kernel choice ("SkylakeX", "Haswell", "Prescott", ...), or
     "not OpenBLAS"."""
     torch.ones(2, 2) @ torch.ones(2, 2)  # make sure the BLAS is loaded
-    for path in _blas_paths():
+    paths = _blas_paths()
+    # libblas.so.3 is what torch's GEMM calls: ask it alone when it is
+    # loaded, since an OpenBLAS pulled in by liblapack.so.3 alone does not
+    # serve those calls (Debian's alternatives can point the two at
+    # different libraries)
+    blas = [p for p in paths if os.path.basename(p).startswith("libblas")]
+    for path in blas or paths:
         try:
             lib = ctypes.CDLL(path)
             lib.openblas_get_corename.restype = ctypes.c_char_p
@@ -52,5 +69,21 @@ def describe():
         os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
 
 
+def check_openblas():
+    """0 when PyTorch runs on OpenBLAS; else 1, with the reason on stderr."""
+    if openblas_core() != "not OpenBLAS":
+        return 0
+    sys.stderr.write(
+        "PyTorch's BLAS is not OpenBLAS (loaded: %s); on Debian that is the reference "
+        "BLAS, several times slower, and a ratio against it means nothing. Install "
+        "OpenBLAS (apt-get install -y libopenblas0-pthread), which takes over "
+        "libblas.so.3, or set ANY_BLAS=1 to compare anyway\n" % blas_in_use())
+    return 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check_openblas())
+    if sys.argv[1:]:
+        sys.exit("usage: torch_blas.py [--check]")
     print(describe())
