@@ -8,7 +8,7 @@
  *   wavenet: block 8, emb 24, hidden 128, batchnorm, tanh, SGD lr 0.1 with
  *            a step to 0.01 at 3/4 of the steps, wd 0, batch 32
  *
- *     bench_deep --model wide|wavenet [--steps N] [--warmup N] [--threads N] [--data FILE]
+ *     bench_deep --model wide|wavenet [--steps N] [--warmup N] [--threads N] [--data FILE] [--profile]
  *
  * Runs the --steps steps deep_names runs with the same flags (same seeds,
  * schedule over --steps, same batches), so the final batch loss equals
@@ -22,7 +22,9 @@
  * parameters, to compare --threads values) and whether the
  * arena grew after step 1, and for bench/compare_deep.sh one line
  *     result lt <model> <threads> <steps/s wall> <steps/s CPU time>
- * Nothing is asserted about speed. */
+ * Nothing is asserted about speed. --profile: the timed steps run under the
+ * op profiler (lt_profile_start: two clock reads per op, a few per step)
+ * and its table follows the figures. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "batches.h"
@@ -49,6 +51,7 @@ typedef struct options {
     const char *data;
     int model;
     long steps, warmup, threads;
+    bool profile;
 } options;
 
 /* One headline configuration: deep_names' flags as values. */
@@ -219,6 +222,8 @@ static bool run(bench *b, const options *o, const headline *h)
     double t0 = 0, c0 = 0;
     for (long step = 0; step < o->steps; step++) {
         if (step == o->warmup) {
+            if (o->profile && !lt_profile_start(b->run.ctx))
+                return false;
             t0 = bench_now();
             c0 = bench_cpu_now();
         }
@@ -228,6 +233,7 @@ static bool run(bench *b, const options *o, const headline *h)
             allocs_after_1 = lt_ctx_arena_allocations(b->run.ctx);
     }
     double wall = bench_now() - t0, cpu = bench_cpu_now() - c0;
+    lt_profile_stop(b->run.ctx);
     long timed = o->steps - o->warmup;
     double sps = (double)timed / wall, flop = step_flop(&b->m.cfg, h->batch);
     lt_isa isa = lt_cpu_isa();
@@ -251,6 +257,10 @@ static bool run(bench *b, const options *o, const headline *h)
            allocs_after_1 == 1 ? "" : "s", allocs, o->steps,
            allocs == allocs_after_1 ? "no growth after step 1" : "GREW after step 1");
     printf("result lt %s %ld %.3f %.3f\n", MODEL_NAMES[o->model], o->threads, sps, (double)timed / cpu);
+    if (o->profile) {
+        printf("profile of the %ld timed steps (lt_profile_print):\n", timed);
+        lt_profile_print(b->run.ctx, stdout);
+    }
     return true;
 }
 
@@ -271,7 +281,7 @@ static bool setup(bench *b, const options *o, const headline *h)
 }
 
 static const char USAGE[] =
-    "usage: bench_deep --model wide|wavenet [--steps N] [--warmup N] [--threads N] [--data FILE]\n";
+    "usage: bench_deep --model wide|wavenet [--steps N] [--warmup N] [--threads N] [--data FILE] [--profile]\n";
 
 static const cli_flag FLAGS[] = {
     CLI_STRING_FLAG("--data", options, data),
@@ -279,6 +289,7 @@ static const cli_flag FLAGS[] = {
     CLI_LONG_FLAG("--steps", options, steps, 2, 1000000000L),
     CLI_LONG_FLAG("--warmup", options, warmup, 1, 1000000000L),
     CLI_LONG_FLAG("--threads", options, threads, 1, 64),
+    CLI_SWITCH_FLAG("--profile", options, profile),
 };
 static const cli_spec SPEC = {"bench_deep", USAGE, FLAGS, (int)(sizeof FLAGS / sizeof *FLAGS), NULL};
 

@@ -2,7 +2,7 @@
  * (examples/makemore) at makemore.py's defaults: batch 32, block 16, vocab
  * 27, n_layer 4, n_head 4, n_embd 64, n_embd2 64.
  *
- *     bench_makemore [--type T] [--threads N] [--time S] [--quick]
+ *     bench_makemore [--type T] [--threads N] [--time S] [--quick] [--profile]
  *
  * One step is what makemore's training loop does per batch: lt_ctx_reset,
  * zero the gradients, logits, cross-entropy ignoring -1, backward, AdamW
@@ -17,7 +17,10 @@
  * glibc, every malloc/calloc/realloc of the process (counted by wrapping
  * them). Lines starting with "result" are for bench/compare_makemore.sh.
  * The machine load (/proc/loadavg) is printed: figures taken on a loaded
- * machine are not comparable. --quick: a few steps (CI smoke runs). */
+ * machine are not comparable. --quick: a few steps (CI smoke runs).
+ * --profile: after the timing, as many steps again under lt_profile_start,
+ * and the time of each op (lt_profile_print); the timed figures above it
+ * are taken without the profiler. */
 #define _GNU_SOURCE
 
 #include "bench_common.h"
@@ -136,7 +139,18 @@ static double forward_flops(const mm_config *c)
 
 /* ---- timing -------------------------------------------------------------------- */
 
-static int bench_type(mm_type type, int threads, double seconds, bool quick)
+/* `calls` more steps under the op profiler, and its table. */
+static void profile_steps(job *j, long calls)
+{
+    lt_profile_start(j->ctx);
+    for (long s = 0; s < calls && !j->failed; s++)
+        step(j);
+    lt_profile_stop(j->ctx);
+    printf("profile of %ld steps (lt_profile_print):\n", calls);
+    lt_profile_print(j->ctx, stdout);
+}
+
+static int bench_type(mm_type type, int threads, double seconds, bool quick, bool profile)
 {
     job *j = calloc(1, sizeof *j);
     if (!j || !(j->ctx = lt_ctx_new()) || !lt_set_threads(j->ctx, threads)) {
@@ -180,7 +194,13 @@ static int bench_type(mm_type type, int threads, double seconds, bool quick)
            mm_type_name(type), (long long)mm_param_count(&j->m), 1 / w, 1 / c, w * 1e3, flops * 1e-6,
            flops / w * 1e-9, calls * reps, arena, heap_text);
     printf("result lt %s %d %.2f %.2f\n", mm_type_name(type), threads, 1 / w, 1 / c);
+    if (profile)
+        profile_steps(j, calls);
     fflush(stdout);
+    if (j->failed) {
+        fprintf(stderr, "bench_makemore: %s: %s\n", mm_type_name(type), lt_error_message(j->ctx));
+        return 1;
+    }
     lt_optim_free(j->opt);
     mm_model_free(&j->m);
     lt_ctx_free(j->ctx);
@@ -191,7 +211,7 @@ static int bench_type(mm_type type, int threads, double seconds, bool quick)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_makemore [--type bigram|mlp|rnn|gru|bow|transformer] [--threads N] [--time S] "
-                    "[--quick]\n");
+                    "[--quick] [--profile]\n");
     return 2;
 }
 
@@ -199,11 +219,13 @@ int main(int argc, char **argv)
 {
     int threads = 1, only = -1;
     double seconds = 2.0;
-    bool quick = false;
+    bool quick = false, profile = false;
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
         if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            profile = true;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long v = strtol(argv[++i], &end, 10);
             if (*end || v < 1 || v > 64)
@@ -229,7 +251,7 @@ int main(int argc, char **argv)
     printf("bench_makemore: batch %d, block %d, vocab %d, %d thread%s; load average %s\n", BATCH, BLOCK, VOCAB,
            threads, threads > 1 ? "s" : "", load);
     for (int t = 0; t < MM_N_TYPES; t++)
-        if ((only < 0 || only == t) && bench_type((mm_type)t, threads, seconds, quick))
+        if ((only < 0 || only == t) && bench_type((mm_type)t, threads, seconds, quick, profile))
             return 1;
     return 0;
 }

@@ -2,6 +2,7 @@
  * accumulate with += (or write a temporary's fresh buffer:
  * lt_input_grad_fresh). */
 #include "core/opkit.h"
+#include "core/profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ lt_node *lt_record(lt_ctx *ctx, const lt_op *op, lt_tensor *out, int n_in, lt_te
     if (!tape_push(ctx, node))
         return NULL;
     out->requires_grad = true;
+    if (ctx->profile)
+        lt_profile_recorded(ctx, op);
     return node;
 }
 
@@ -229,7 +232,10 @@ static bool walk_tape(lt_ctx *ctx, const char *caller)
             return false;
         if (!saved_unchanged(ctx, node, caller))
             return false;
+        double since = ctx->profile ? lt_profile_clock(ctx) : 0.0;
         node->op->backward(ctx, node);
+        if (ctx->profile)
+            lt_profile_backward(ctx, node->op, since);
         if (ctx->status != LT_OK)
             return false;
     }

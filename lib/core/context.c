@@ -31,6 +31,7 @@ void lt_ctx_free(lt_ctx *ctx)
     if (!ctx)
         return;
     lt_threads_release(ctx);
+    lt_profile_release(ctx);
     while (ctx->owned)
         lt_free(ctx->owned);
     lt_arena_release(&ctx->arena);

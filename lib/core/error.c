@@ -1,5 +1,6 @@
 /* error.c - the sticky error state of a context. */
 #include "core/internal.h"
+#include "core/profile.h"
 
 #include <stdio.h>
 
@@ -82,6 +83,8 @@ bool lt_check_args(lt_ctx *ctx, const char *op, int n, lt_tensor *const *ts)
         if (!lt_check_live(ctx, op, i + 1, ts[i]))
             return false;
     }
+    if (ctx->profile)
+        lt_profile_enter(ctx, n, ts);
     return true;
 }
 

@@ -60,7 +60,12 @@ struct lt_ctx {
     int threads;          /* lt_set_threads (0 = never set: 1) */
     struct lt_pool *pool; /* threads.c: workers, started by the first large op */
     bool pool_failed;     /* starting them failed: run inline */
+    struct lt_profile *profile; /* profile.c: NULL until lt_profile_start */
 };
+
+/* Frees the op profile (profile.c; lt_ctx_free). The hooks the tape calls
+ * are in core/profile.h. */
+void lt_profile_release(lt_ctx *ctx);
 
 /* --- lifetimes and versions (context.c, error.c, tensor.c) ----------------
  * A tensor header's generation says where it may be used (lt_live): a
