@@ -239,6 +239,10 @@ static void test_linear_splits_off_tile_boundaries(void **state)
     check_thread_independent(linear_fwd_bwd, &wide, "linear (64,100) @ (100,1000) + b", true, 3);
     check_thread_independent(linear_fwd_bwd, &tall, "linear (500,100) @ (100,64) + b", true, 3);
     check_thread_independent(linear_fwd_bwd, &square, "linear (200,200) @ (200,200) + b", true, 3);
+    /* the bias's column sums split by columns too once dy is large: (512,300)
+     * is 19 blocks of 16 and a 12-column tail, shared 144 + 156 */
+    const linear_case bias_split = {512, 32, 300};
+    check_thread_independent(linear_fwd_bwd, &bias_split, "linear (512,32) @ (32,300) + b", true, 3);
 }
 
 /* The split result is also right, not only equal to itself: against a
