@@ -30,7 +30,7 @@ typedef struct options {
     double lr, lr_min, wd, clip, dropout, emb_dropout, momentum, bn_momentum, time_limit;
     int kind, norm, act, opt, sched;
     unsigned long long seed, batch_seed, dropout_seed, sample_seed;
-    bool test, quiet;
+    bool test, quiet, profile;
 } options;
 
 static const char USAGE[] =
@@ -40,7 +40,7 @@ static const char USAGE[] =
     "                  [--warmup N] [--wd X] [--momentum X] [--clip X] [--bn-momentum X] [--steps N] [--batch N]\n"
     "                  [--seed N] [--batch-seed N] [--dropout-seed N] [--sample-seed N] [--eval-every N]\n"
     "                  [--time-limit S] [--threads N] [--save FILE] [--load FILE] [--log FILE] [--samples N]\n"
-    "                  [--max-data-mb N] [--test] [--quiet] [--help]\n";
+    "                  [--max-data-mb N] [--test] [--quiet] [--profile] [--help]\n";
 
 static const char HELP[] =
     "Trains a deep MLP or a hierarchical (WaveNet-style) character model on a one-item-per-line text\n"
@@ -75,6 +75,8 @@ static const char HELP[] =
     "  --samples N     names to sample at the end (10)   --sample-seed N (3)\n"
     "  --max-data-mb N read at most N MiB of --data (256); a larger input is refused\n"
     "  --quiet         no progress lines\n"
+    "  --profile       after the time, each op's share of the training steps, forward and backward\n"
+    "                  (lt_profile_print)\n"
     "Outputs (--save, --log) must differ from the inputs and from each other, and be regular files\n"
     "or new paths.\n";
 
@@ -108,6 +110,7 @@ static const cli_flag FLAGS[] = {
     SEED("--seed", seed), SEED("--batch-seed", batch_seed), SEED("--dropout-seed", dropout_seed),
     SEED("--sample-seed", sample_seed),
     CLI_SWITCH_FLAG("--test", options, test), CLI_SWITCH_FLAG("--quiet", options, quiet),
+    CLI_SWITCH_FLAG("--profile", options, profile),
 };
 static const cli_spec SPEC = {"deep_names", USAGE, FLAGS, (int)(sizeof FLAGS / sizeof *FLAGS), NULL};
 
@@ -284,7 +287,7 @@ static bool train(program *p, double *seconds)
     const options *o = &p->o;
     double start = ex_now(), dev = NAN, loss = NAN;
     const lt_lr_schedule sched = make_schedule(o);
-    if (!lt_lr_check(p->run.ctx, &sched))
+    if (!lt_lr_check(p->run.ctx, &sched) || (o->profile && !lt_profile_start(p->run.ctx)))
         return false;
     for (long step = 0; step < o->steps; step++) {
         double lr = lt_lr_at(&sched, schedule_step(o, step, ex_now() - start));
@@ -310,6 +313,7 @@ static bool train(program *p, double *seconds)
             break;
         }
     }
+    lt_profile_stop(p->run.ctx);
     *seconds = ex_now() - start;
     return true;
 }
@@ -340,6 +344,11 @@ static bool run_all(program *p)
         return false;
     printf("time: %.1f s training, %ld steps, %.0f steps/s\n", seconds, p->steps_done,
            seconds > 0 ? (double)p->steps_done / seconds : 0.0);
+    if (o->profile && p->steps_done > 0) {
+        printf("profile of the %ld training steps (dev evaluations between them are outside ops):\n",
+               p->steps_done);
+        lt_profile_print(p->run.ctx, stdout);
+    }
     fflush(stdout);
     if (o->save && !dm_save(p->run.ctx, o->save, &p->m, &p->data.vocab, p->steps_done))
         return false;

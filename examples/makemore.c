@@ -48,7 +48,7 @@ typedef struct options {
     double lr, wd, time_limit;
     int type, schedule, split;
     unsigned long long seed;
-    bool resume, sample_only, test, quiet;
+    bool resume, sample_only, test, quiet, profile;
     unsigned model_flags;   /* the model flags given on the command line (bit k: MODEL_FLAGS[k]) */
 } options;
 
@@ -57,7 +57,7 @@ static const char USAGE[] =
     "                [--type bigram|mlp|rnn|gru|bow|transformer] [--n-layer N] [--n-head N] [--n-embd N]\n"
     "                [--n-embd2 N] [-b N] [-l X] [-w X] [--threads N] [--time-limit S] [--eval-every N]\n"
     "                [--sample-every N] [--lr-schedule constant|cosine] [--split makemore|notebook] [--test]\n"
-    "                [--max-data-mb N] [--quiet] [--help]\n";
+    "                [--max-data-mb N] [--quiet] [--profile] [--help]\n";
 
 static const char HELP[] =
     "Trains a character-level model on a text file with one item per line (names, words, any UTF-8\n"
@@ -90,6 +90,8 @@ static const char HELP[] =
     "  --sample-every N       print 10 samples every N steps, 0 = only at the end (0)\n"
     "  --top-k K              sample from the K likeliest tokens only, -1 = all (-1)\n"
     "  --quiet                no progress line on stderr\n"
+    "  --profile              after the time, each op's share of the training steps, forward and\n"
+    "                         backward (lt_profile_print)\n"
     "--input-file must not be the model file; a model file that is not a regular file is refused.\n";
 
 static void options_default(options *o)
@@ -115,6 +117,7 @@ static const cli_flag FLAGS[] = {
     CLI_CHOICE_FLAG("--lr-schedule", options, schedule, SCHEDULE_NAMES, 2),
     CLI_CHOICE_FLAG("--split", options, split, SPLIT_NAMES, 2), CLI_SWITCH_FLAG("--test", options, test),
     LONG(EX_MAX_DATA_FLAG, max_data_mb, 1, EX_MAX_DATA_MB_LIMIT), CLI_SWITCH_FLAG("--quiet", options, quiet),
+    CLI_SWITCH_FLAG("--profile", options, profile),
 };
 
 /* The flags that set the model, which a checkpoint sets instead. */
@@ -716,6 +719,8 @@ static bool train(program *p, double *seconds, long *steps_done)
     ex_progress progress;
     ex_progress_start(&progress, o->quiet);
     progress.eval_name = p->eval.name;
+    if (o->profile && !lt_profile_start(p->run.ctx))
+        return false;
     double start = ex_now(), in_steps = 0, loss = NAN, eval_loss = NAN;
     long step = 0;
     bool ok = true, evaluated = false;
@@ -748,6 +753,7 @@ static bool train(program *p, double *seconds, long *steps_done)
             break;
         }
     }
+    lt_profile_stop(p->run.ctx);
     ex_progress_end(&progress);
     *seconds = in_steps;
     *steps_done = step;
@@ -772,6 +778,12 @@ static bool run_all(program *p)
     if (!report_losses(p, "final:", &final_loss))
         return false;
     printf("time: %.2f s, %.1f steps/s\n", seconds, seconds > 0 ? (double)steps / seconds : 0.0);
+    if (o->profile && steps > 0) {
+        printf("profile of the %ld training steps (evaluations and saves between them are "
+               "outside ops):\n",
+               steps);
+        lt_profile_print(p->run.ctx, stdout);
+    }
     fflush(stdout);
     return print_samples(p, SAMPLES_TRAINING);
 }

@@ -87,6 +87,28 @@ static void test_every_model_trains(void **state)
     }
 }
 
+/* --profile: lt_profile_print's table after the time, before the samples,
+ * with the steps' calls of each op (a 2-layer MLP with batchnorm: 3
+ * linear layers and 2 batchnorms a step); none without the flag. */
+static void test_profile_flag(void **state)
+{
+    (void)state;
+    int st = run("--model mlp --norm batchnorm --act tanh --emb 8 --hidden 32 --layers 2 --steps 7 --samples 2 "
+                 "--profile");
+    if (st != 0)
+        fail_msg("exit %d: %s", st, err_text);
+    const char *time = strstr(out_text, "\ntime: "), *table = strstr(out_text, "\nprofile of the 7 training steps");
+    const char *sample = strstr(out_text, "\nsample: ");
+    assert_true(time && table && sample && time < table && table < sample);
+    const char *rows[] = {"\nlinear                              21 ", "\nbatchnorm                           14 ",
+                          "\ntanh ", "\ncross_entropy ", "\n(outside ops) ", "\n(profiled time) "};
+    for (size_t k = 0; k < sizeof rows / sizeof *rows; k++)
+        if (!strstr(table, rows[k]))
+            fail_msg("no '%s' in the profile: %s", rows[k] + 1, table);
+    assert_int_equal(run("--model mlp --emb 8 --hidden 32 --steps 3 --samples 1"), 0);
+    assert_null(strstr(out_text, "profile of"));
+}
+
 static void test_save_load_round_trip(void **state)
 {
     (void)state;
@@ -264,6 +286,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_trains),
+        cmocka_unit_test(test_profile_flag),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_utf8_data),
         cmocka_unit_test(test_guard),

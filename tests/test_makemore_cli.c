@@ -66,7 +66,8 @@ static void test_help_and_bad_flags(void **state)
     const char *flags[] = {"--input-file", "--work-dir", "--resume", "--sample-only", "--max-steps", "--seed",
                            "--top-k", "--type", "--n-layer", "--n-head", "--n-embd", "--n-embd2", "--batch-size",
                            "--learning-rate", "--weight-decay", "--threads", "--time-limit", "--eval-every",
-                           "--sample-every", "--lr-schedule", "--split", "--test", "--quiet", "(3407)", "(5e-4)"};
+                           "--sample-every", "--lr-schedule", "--split", "--test", "--quiet", "--profile", "(3407)",
+                           "(5e-4)"};
     for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
         if (!strstr(out_text, flags[k]))
             fail_msg("--help does not mention %s", flags[k]);
@@ -269,6 +270,29 @@ static void test_notebook_split(void **state)
  * (PyTorch 1.13 with makemore.py's own classes, seed 3407: the bigram's
  * losses are ln 27; an MLP with --n-embd 2 --n-embd2 4 has 323 parameters,
  * train 3.384145, test 3.382381; docs/makemore.md has the script). */
+/* The table of lt_profile_print after the time: a row per op of the model
+ * with the steps' calls (a 2-layer transformer makes 9 linear layers a
+ * step), the time outside ops, and the samples after it; none without the
+ * flag or without steps. */
+static void test_profile_flag(void **state)
+{
+    (void)state;
+    expect("-i names.txt -o prof --n-layer 2 --max-steps 5 --eval-every 0 --profile --quiet", 0, NULL);
+    const char *time = strstr(out_text, "\ntime: "), *table = strstr(out_text, "\nprofile of the 5 training steps");
+    const char *samples = strstr(out_text, " samples that are in train:");
+    assert_true(time && table && samples && time < table && table < samples);
+    const char *rows[] = {"\nlinear                              45 ", "\nlayernorm ", "\ngelu_tanh ",
+                          "\nscaled_dot_product_attention ", "\ncross_entropy_ignore ", "\n(outside ops) ",
+                          "\n(profiled time) "};
+    for (size_t k = 0; k < sizeof rows / sizeof *rows; k++)
+        if (!strstr(table, rows[k]))
+            fail_msg("no '%s' in the profile: %s", rows[k] + 1, table);
+    expect("-i names.txt -o prof --type bigram --max-steps 0 --profile --quiet", 0, NULL);
+    assert_null(strstr(out_text, "profile of"));
+    expect("-i names.txt -o prof --type bigram --max-steps 2 --quiet", 0, NULL);
+    assert_null(strstr(out_text, "profile of"));
+}
+
 static void test_names_txt_as_makemore(void **state)
 {
     (void)state;
@@ -305,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_work_dir_rules),
         cmocka_unit_test(test_threads_do_not_change_results),
         cmocka_unit_test(test_notebook_split),
+        cmocka_unit_test(test_profile_flag),
         cmocka_unit_test(test_names_txt_as_makemore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
