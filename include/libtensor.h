@@ -809,7 +809,8 @@ size_t lt_tape_size(const lt_ctx *ctx);
 
 /** What an op cost over a profile (lt_profile_rows). */
 typedef struct lt_profile_row {
-    const char *op;          /**< the op's name (lt_op.name) */
+    const char *op;          /**< the op's name: lt_op.name itself (not a copy), so a user op's name must
+                                  stay valid while the profile is read */
     uint64_t calls;          /**< forward calls recorded on the tape */
     uint64_t backward_calls; /**< backward calls (a node whose output got no gradient is skipped) */
     double forward_s;        /**< seconds in those forward calls */
