@@ -139,15 +139,27 @@ static double forward_flops(const mm_config *c)
 
 /* ---- timing -------------------------------------------------------------------- */
 
-/* `calls` more steps under the op profiler, and its table. */
+/* `calls` more steps under the op profiler, and its table; j->failed when
+ * the profiler or a step failed (then no table). */
 static void profile_steps(job *j, long calls)
 {
-    lt_profile_start(j->ctx);
+    j->failed = !lt_profile_start(j->ctx);
     for (long s = 0; s < calls && !j->failed; s++)
         step(j);
     lt_profile_stop(j->ctx);
+    if (j->failed)
+        return;
     printf("profile of %ld steps (lt_profile_print):\n", calls);
     lt_profile_print(j->ctx, stdout);
+}
+
+/* 1 with the context's error on stderr when a step failed, else 0. */
+static int failure(const job *j, mm_type type)
+{
+    if (!j->failed)
+        return 0;
+    fprintf(stderr, "bench_makemore: %s: %s\n", mm_type_name(type), lt_error_message(j->ctx));
+    return 1;
 }
 
 static int bench_type(mm_type type, int threads, double seconds, bool quick, bool profile)
@@ -179,10 +191,8 @@ static int bench_type(mm_type type, int threads, double seconds, bool quick, boo
     bench_time_wall_cpu(step, j, calls, reps, &w, &c);
     long heap = heap_count() - heap0;
     size_t arena = lt_ctx_arena_allocations(j->ctx) - arena0;
-    if (j->failed) {
-        fprintf(stderr, "bench_makemore: %s: %s\n", mm_type_name(type), lt_error_message(j->ctx));
+    if (failure(j, type))
         return 1;
-    }
     double flops = 3 * forward_flops(&cfg);
     char heap_text[48];
     if (BENCH_COUNTS_MALLOC)
@@ -197,10 +207,8 @@ static int bench_type(mm_type type, int threads, double seconds, bool quick, boo
     if (profile)
         profile_steps(j, calls);
     fflush(stdout);
-    if (j->failed) {
-        fprintf(stderr, "bench_makemore: %s: %s\n", mm_type_name(type), lt_error_message(j->ctx));
+    if (failure(j, type))
         return 1;
-    }
     lt_optim_free(j->opt);
     mm_model_free(&j->m);
     lt_ctx_free(j->ctx);
